@@ -1,0 +1,148 @@
+"""Base model and shared scalar types for the mcp.allbeone.io API."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+C_IDENTIFIER_ENV = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+QUANTITY = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+_QUANTITY_RE = re.compile(QUANTITY)
+_DNS_LABEL_RE = re.compile(DNS1123_LABEL)
+_DNS_SUBDOMAIN_RE = re.compile(DNS1123_SUBDOMAIN)
+
+
+class Model(BaseModel):
+    """Base for every API object: camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=False,
+        frozen=False,
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The object as Kubernetes JSON: camelCase keys, unset and empty fields omitted."""
+        return _prune(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in ({}, [], None)}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def _check_dns_label(value: str) -> str:
+    if len(value) > 63:
+        raise ValueError(f"must be at most 63 characters (got {len(value)})")
+    if not _DNS_LABEL_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: use lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_dns_subdomain(value: str) -> str:
+    if len(value) > 253:
+        raise ValueError(f"must be at most 253 characters (got {len(value)})")
+    if not _DNS_SUBDOMAIN_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 subdomain: use lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _quantity_in(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a quantity must be a number or a string such as '500m' or '128Mi'")
+    if isinstance(value, int | float):
+        return str(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+    return value
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes quantity (examples: '100m', '0.5', '128Mi', '1G')"
+        )
+    return value
+
+
+DNSLabel = Annotated[
+    str,
+    AfterValidator(_check_dns_label),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": DNS1123_LABEL}),
+]
+DNSSubdomain = Annotated[
+    str,
+    AfterValidator(_check_dns_subdomain),
+    WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DNS1123_SUBDOMAIN}),
+]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_in),
+    AfterValidator(_check_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY,
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+
+
+def _int_or_string_in(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer or a string such as '25%'")
+    return value
+
+
+IntOrString = Annotated[
+    int | str,
+    BeforeValidator(_int_or_string_in),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}),
+]
+
+FreeForm = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+]
+
+StringMap = dict[str, str]
+
+
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": 10**-9, "u": 10**-6, "m": 10**-3, "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}  # fmt: skip
+
+
+def quantity_value(quantity: str) -> float:
+    """The numeric value of a validated Kubernetes quantity, for comparisons."""
+    match = _QUANTITY_SPLIT.match(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    if suffix in _SUFFIX:
+        return float(number) * _SUFFIX[suffix]
+    return float(number + suffix)  # decimal exponent, e.g. 1e3
+
+
+_QUANTITY_SPLIT = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)$")

@@ -1,0 +1,113 @@
+"""The MCPRegistry resource: a catalogue of MCP server specs kept in the cluster."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mcpop.api.base import DNSSubdomain, Model
+from mcpop.api.conditions import Condition, ObjectMeta
+from mcpop.api.core import list_map
+from mcpop.api.features import DURATION_PATTERN
+
+
+class OfficialRegistrySource(Model):
+    """The official MCP registry API; `url` is the base that serves /v0.1/servers."""
+
+    url: str = Field(pattern=r"^https?://")
+    search: str | None = None
+    version_policy: Literal["latest", "all"] = "latest"
+
+
+class GitHubSource(Model):
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    branch: str = "main"
+    path: str = "servers"
+
+
+class ConfigMapSource(Model):
+    name: DNSSubdomain
+    key: str | None = None
+
+
+class RegistrySource(Model):
+    type: Literal["mcp-registry", "github", "configmap"] | None = None
+    mcp_registry: OfficialRegistrySource | None = None
+    github: GitHubSource | None = None
+    config_map: ConfigMapSource | None = None
+
+
+class SecretKeyRef(Model):
+    name: DNSSubdomain
+    key: str = Field(min_length=1)
+
+
+class RegistryAuth(Model):
+    secret_ref: SecretKeyRef
+
+
+class RegistryFilters(Model):
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+
+
+class MCPRegistrySpec(Model):
+    """Where the catalogue comes from, how often to sync, and which entries to keep."""
+
+    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": [{
+        "rule": "[has(self.url), has(self.source) && has(self.source.mcpRegistry), "
+                "has(self.source) && has(self.source.github), has(self.source) && has(self.source.configMap)]"
+                ".filter(x, x).size() == 1",
+        "message": "exactly one source is required: url, source.mcpRegistry, source.github or source.configMap",
+        "reason": "FieldValueInvalid",
+    }]}}  # fmt: skip
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    source: RegistrySource | None = None
+    auth: RegistryAuth | None = None
+    refresh_interval: str = Field(default="15m", pattern=DURATION_PATTERN)
+    filters: RegistryFilters | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> MCPRegistrySpec:
+        src = self.source
+        given = [] if src is None else [n for n in ("mcp_registry", "github", "config_map") if getattr(src, n)]
+        total = len(given) + (self.url is not None)
+        if total != 1:
+            raise ValueError(
+                "exactly one source is required: url, source.mcpRegistry, source.github or "
+                f"source.configMap (got {total})"
+            )
+        if src is not None and src.type is not None and given:
+            expected = {"mcp_registry": "mcp-registry", "github": "github", "config_map": "configmap"}[given[0]]
+            if src.type != expected:
+                raise ValueError(f"source.type is {src.type!r} but the source given is {expected!r}")
+        return self
+
+
+class ServerSummary(Model):
+    name: str
+    version: str | None = None
+    description: str | None = None
+
+
+class MCPRegistryStatus(Model):
+    phase: Literal["Pending", "Syncing", "Ready", "Failed"] | None = None
+    servers_discovered: int | None = None
+    last_sync_time: str | None = None
+    observed_generation: int | None = None
+    servers: list[ServerSummary] | None = Field(default=None, max_length=100)
+    conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
+
+
+class MCPRegistry(Model):
+    """A catalogue of MCP server specs."""
+
+    model_config = Model.model_config | {"extra": "ignore"}
+
+    api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
+    kind: Literal["MCPRegistry"] = "MCPRegistry"
+    metadata: ObjectMeta
+    spec: MCPRegistrySpec
+    status: MCPRegistryStatus | None = None

@@ -1,0 +1,283 @@
+"""The MCPServer resource: one MCP server and all its options."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from mcpop import API_VERSION
+from mcpop.api.base import DNSLabel, DNSSubdomain, FreeForm, IntOrString, Model, Quantity, quantity_value
+from mcpop.api.conditions import Condition, ObjectMeta
+from mcpop.api.core import (
+    Affinity,
+    EnvFromSource,
+    EnvVar,
+    LocalObjectReference,
+    Probes,
+    ResourceRequirements,
+    SecurityContext,
+    Toleration,
+    Volume,
+    VolumeMount,
+    list_map,
+)
+from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
+
+DEFAULT_PORT = 8080
+DEFAULT_PATH = "/mcp"
+Arg = Annotated[str, StringConstraints(max_length=4096)]
+TransportType = Literal["stdio", "sse", "streamable-http", "http"]
+
+
+def default_resources() -> ResourceRequirements:
+    """Requests 100m/128Mi and limits 500m/512Mi, as the original webhook defaulted."""
+    return ResourceRequirements(
+        requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+    )
+
+
+class Runtime(Model):
+    """What to run, in the registry-driven form."""
+
+    type: Literal["docker", "python", "node", "binary"] | None = None
+    image: str | None = Field(default=None, min_length=1, max_length=512)
+    command: list[Arg] | None = Field(default=None, max_length=64)
+    args: list[Arg] | None = Field(default=None, max_length=256)
+    env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class RegistryRef(Model):
+    """Where the server's spec comes from in an MCP registry."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[a-zA-Z0-9._/-]+$")
+    registry_ref: DNSSubdomain | None = None
+    version: str | None = None
+    package: Literal["oci", "npm", "pypi"] | None = None
+    description: str | None = None
+    repository: str | None = None
+
+
+class Transport(Model):
+    type: TransportType | None = None
+    path: str = Field(default=DEFAULT_PATH, pattern=r"^/")
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class ServicePort(Model):
+    name: DNSLabel
+    port: int = Field(ge=1, le=65535)
+    target_port: IntOrString | None = None
+    protocol: Literal["TCP", "UDP", "SCTP"] | None = None
+    app_protocol: str | None = None
+
+
+class Gateway(Model):
+    """The stdio-to-HTTP bridge a stdio server runs behind. `<cmd>` in args is the server command."""
+
+    enabled: bool | None = None
+    image: str | None = Field(default=None, min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    args: list[str] | None = None
+    env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
+
+
+class ServiceAccountSpec(Model):
+    create: bool = True
+    name: DNSSubdomain | None = None
+    annotations: dict[str, str] | None = None
+    automount_token: bool = False
+
+
+class ConfigSource(Model):
+    """A ConfigMap or Secret mounted as files; its content is hashed so a change rolls the pods."""
+
+    name: DNSLabel
+    config_map: LocalObjectReference | None = None
+    secret: LocalObjectReference | None = None
+    mount_path: str | None = Field(default=None, pattern=r"^/")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ConfigSource:
+        if (self.config_map is None) == (self.secret is None):
+            raise ValueError(f"configSource {self.name!r} must set exactly one of configMap, secret")
+        return self
+
+
+class SecretRef(Model):
+    """A Secret key exposed as an env var (by reference), or a whole Secret as env vars."""
+
+    name: DNSSubdomain
+    key: str | None = None
+    env_name: str | None = Field(default=None, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+    @model_validator(mode="after")
+    def _env_name_needs_key(self) -> SecretRef:
+        if self.env_name is not None and self.key is None:
+            raise ValueError(f"secretRef {self.name!r}: envName needs key")
+        return self
+
+
+class RollingUpdate(Model):
+    max_unavailable: IntOrString | None = None
+    max_surge: IntOrString | None = None
+
+
+class DeploymentStrategy(Model):
+    type: Literal["Recreate", "RollingUpdate"] = "RollingUpdate"
+    rolling_update: RollingUpdate | None = None
+
+    @model_validator(mode="after")
+    def _recreate_has_no_rolling(self) -> DeploymentStrategy:
+        if self.type == "Recreate" and self.rolling_update is not None:
+            raise ValueError("rollingUpdate may only be set when type is RollingUpdate")
+        return self
+
+
+def _same_if_both(field: str, rule_field: str | None = None) -> dict[str, str]:
+    f = rule_field or field
+    return {
+        "rule": f"!has(self.runtime) || !has(self.runtime.{f}) || !has(self.{f}) || self.{f} == self.runtime.{f}",
+        "message": f"{field} and runtime.{field} are both set and differ; set one of them",
+        "fieldPath": f".runtime.{f}",
+        "reason": "FieldValueInvalid",
+    }
+
+
+_SPEC_RULES = [
+    {
+        "rule": "has(self.image) || (has(self.runtime) && has(self.runtime.image)) || has(self.registry)",
+        "message": "one of image, runtime.image or registry.name is required",
+        "reason": "FieldValueRequired",
+    },
+    _same_if_both("image"),
+    _same_if_both("port"),
+    _same_if_both("command"),
+    _same_if_both("args"),
+]
+
+
+class MCPServerSpec(Model):
+    """Desired state of an MCP server. Flat (README) and `runtime` forms normalise to one."""
+
+    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": _SPEC_RULES}}
+
+    # flat form
+    image: str | None = Field(default=None, min_length=1, max_length=512)
+    tag: str = Field(default="latest", min_length=1, max_length=128, pattern=r"^[\w][\w.-]*$")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    command: list[Arg] | None = Field(default=None, max_length=64)
+    args: list[Arg] | None = Field(default=None, max_length=256)
+    env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
+    resources: ResourceRequirements = Field(default_factory=default_resources)
+    replicas: int = Field(default=1, ge=0)
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    # runtime / registry form
+    runtime: Runtime | None = None
+    registry: RegistryRef | None = None
+    transport: Transport | None = None
+    ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
+    gateway: Gateway | None = None
+    # pod
+    node_selector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = None
+    affinity: Affinity | None = None
+    security_context: SecurityContext = Field(default_factory=SecurityContext)
+    service_account: ServiceAccountSpec | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_secrets: list[LocalObjectReference] | None = Field(
+        default=None, json_schema_extra=list_map("name")
+    )
+    pod_labels: dict[str, str] | None = None
+    pod_annotations: dict[str, str] | None = None
+    probes: Probes | None = None
+    config: FreeForm | None = None
+    volumes: list[Volume] | None = Field(default=None, json_schema_extra=list_map("name"))
+    volume_mounts: list[VolumeMount] | None = Field(default=None, json_schema_extra=list_map("mountPath"))
+    config_sources: list[ConfigSource] | None = Field(default=None, json_schema_extra=list_map("name"))
+    env_from: list[EnvFromSource] | None = None
+    secret_refs: list[SecretRef] | None = None
+    deployment_strategy: DeploymentStrategy | None = None
+    termination_grace_period_seconds: int | None = Field(default=None, ge=0)
+    pre_stop_sleep_seconds: int | None = Field(default=None, ge=1)
+    # features
+    autoscaling: Autoscaling | None = None
+    tenancy: Tenancy | None = None
+    istio: Istio | None = None
+    monitoring: Monitoring | None = None
+    pod_disruption_budget: PodDisruptionBudgetSpec | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_has_no_space(cls, value: str | None) -> str | None:
+        if value is not None and (value != value.strip() or " " in value):
+            raise ValueError("an image reference must not contain spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> MCPServerSpec:
+        problems: list[str] = []
+        rt = self.runtime
+        if rt is not None:
+            for field in ("image", "command", "args", "env", "port"):
+                flat, nested = getattr(self, field), getattr(rt, field)
+                if flat is not None and nested is not None and flat != nested:
+                    problems.append(
+                        f"{field} and runtime.{field} are both set and differ; set one of them"
+                    )
+        if self.transport is not None and self.transport.port is not None:
+            other = self.port if self.port is not None else (rt.port if rt else None)
+            if other is not None and other != self.transport.port:
+                problems.append("transport.port differs from port/runtime.port; set one of them")
+        if self.image is None and (rt is None or rt.image is None) and self.registry is None:
+            problems.append("one of image, runtime.image or registry.name is required")
+        if self.resources.requests and self.resources.limits:
+            for res, req in self.resources.requests.items():
+                lim = self.resources.limits.get(res)
+                if lim is not None and quantity_value(req) > quantity_value(lim):
+                    problems.append(f"resources.requests.{res} ({req}) exceeds resources.limits.{res} ({lim})")
+        if self.volume_mounts:
+            declared = {v.name for v in self.volumes or []}
+            for m in self.volume_mounts:
+                if m.name not in declared:
+                    problems.append(f"volumeMounts: {m.name!r} names no entry of volumes")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class RegistryStatus(Model):
+    name: str | None = None
+    version: str | None = None
+    package: str | None = None
+    digest: str | None = None
+    description: str | None = None
+    repository: str | None = None
+
+
+class MCPServerStatus(Model):
+    phase: Literal["Pending", "Running", "Failed", "Terminating"] | None = None
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    selector: str | None = None
+    image: str | None = None
+    service_endpoint: str | None = None
+    observed_generation: int | None = None
+    registry: RegistryStatus | None = None
+    conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
+
+
+class MCPServer(Model):
+    """An MCP server on Kubernetes."""
+
+    model_config = Model.model_config | {"extra": "ignore"}
+
+    api_version: Literal["mcp.allbeone.io/v1"] = API_VERSION
+    kind: Literal["MCPServer"] = "MCPServer"
+    metadata: ObjectMeta
+    spec: MCPServerSpec
+    status: MCPServerStatus | None = None
+
+
+__all__ = ["DEFAULT_PATH", "DEFAULT_PORT", "MCPServer", "MCPServerSpec", "Quantity"]

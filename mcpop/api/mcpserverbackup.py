@@ -1,0 +1,149 @@
+"""The MCPServerBackup resource: scheduled, retained, compressed, encrypted backups and restore."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mcpop.api.base import DNSSubdomain, Model
+from mcpop.api.conditions import Condition, ObjectMeta, ObjectReference
+from mcpop.api.core import (
+    EmptyDirVolumeSource,
+    HostPathVolumeSource,
+    PersistentVolumeClaimVolumeSource,
+    SecretKeySelector,
+    list_map,
+)
+
+
+class SecretValue(Model):
+    secret_key_ref: SecretKeySelector
+
+
+class S3Credentials(Model):
+    access_key_id: SecretValue
+    secret_access_key: SecretValue
+
+
+class S3Storage(Model):
+    bucket: str = Field(min_length=3, max_length=63)
+    region: str | None = None
+    endpoint: str | None = None
+    prefix: str | None = None
+    credentials: S3Credentials | None = None
+
+
+class GCSStorage(Model):
+    bucket: str = Field(min_length=3, max_length=222)
+    prefix: str | None = None
+    project: str | None = None
+    endpoint: str | None = None
+    credentials: SecretValue | None = None
+
+
+class AzureStorage(Model):
+    container: str = Field(min_length=3, max_length=63)
+    account_name: str | None = None
+    prefix: str | None = None
+    endpoint: str | None = None
+    credentials: SecretValue | None = None
+
+
+class LocalStorage(Model):
+    path: str = Field(default="/backups", pattern=r"^/")
+    persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
+    host_path: HostPathVolumeSource | None = None
+    empty_dir: EmptyDirVolumeSource | None = None
+
+
+class BackupStorage(Model):
+    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": [{
+        "rule": "self.type == 'Local' || (self.type == 'S3' && has(self.s3)) || "
+                "(self.type == 'GCS' && has(self.gcs)) || (self.type == 'Azure' && has(self.azure))",
+        "message": "storage.type names a backend whose settings are missing (s3, gcs or azure)",
+        "reason": "FieldValueRequired",
+    }]}}  # fmt: skip
+
+    type: Literal["S3", "GCS", "Azure", "Local"]
+    s3: S3Storage | None = None
+    gcs: GCSStorage | None = None
+    azure: AzureStorage | None = None
+    local: LocalStorage | None = None
+
+    @model_validator(mode="after")
+    def _type_has_settings(self) -> BackupStorage:
+        field = self.type.lower()
+        if field != "local" and getattr(self, field) is None:
+            raise ValueError(f"storage.type is {self.type} but storage.{field} is not set")
+        others = [n for n in ("s3", "gcs", "azure", "local") if n != field and getattr(self, n) is not None]
+        if others:
+            raise ValueError(f"storage.type is {self.type}; remove storage.{', storage.'.join(others)}")
+        return self
+
+
+class Retention(Model):
+    keep_last: int | None = Field(default=None, ge=0)
+    keep_daily: int | None = Field(default=None, ge=0)
+    keep_weekly: int | None = Field(default=None, ge=0)
+    keep_monthly: int | None = Field(default=None, ge=0)
+    keep_yearly: int | None = Field(default=None, ge=0)
+    max_age: str | None = Field(default=None, pattern=r"^[0-9]+(h|d|w)$")
+
+
+class Encryption(Model):
+    enabled: bool = True
+    key_secret_ref: SecretKeySelector | None = None
+
+
+class Restore(Model):
+    backup_name: str | None = None
+    point_in_time: str | None = None
+
+
+class MCPServerBackupSpec(Model):
+    server_ref: ObjectReference
+    backup_type: Literal["Full", "Incremental", "Configuration"] = "Full"
+    storage: BackupStorage
+    retention: Retention | None = None
+    schedule: str | None = Field(
+        default=None, pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+    )
+    compression: Literal["none", "gzip", "zstd"] = "gzip"
+    encryption: bool = False
+    encryption_key: SecretKeySelector | None = None
+    verify: bool = True
+    suspend: bool = False
+    restore: Restore | None = None
+
+
+class BackupRecord(Model):
+    name: str
+    time: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+class MCPServerBackupStatus(Model):
+    phase: Literal["Pending", "Running", "Completed", "Failed"] | None = None
+    last_backup_time: str | None = None
+    next_backup_time: str | None = None
+    last_backup: str | None = None
+    observed_generation: int | None = None
+    backups: list[BackupRecord] | None = Field(default=None, json_schema_extra=list_map("name"))
+    conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
+
+
+class MCPServerBackup(Model):
+    """Backups of one MCP server's data and configuration."""
+
+    model_config = Model.model_config | {"extra": "ignore"}
+
+    api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
+    kind: Literal["MCPServerBackup"] = "MCPServerBackup"
+    metadata: ObjectMeta
+    spec: MCPServerBackupSpec
+    status: MCPServerBackupStatus | None = None
+
+
+__all__ = ["DNSSubdomain", "MCPServerBackup"]

@@ -1,0 +1,1 @@
+"""backup package (filled by later issues)."""

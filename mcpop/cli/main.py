@@ -1,0 +1,64 @@
+"""The `mcp` command: a kubectl-style CLI. Heavy modules are imported inside commands, not here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+from cyclopts import App, Parameter
+
+from mcpop import __version__
+
+app = App(
+    name="mcp",
+    help="Run MCP (Model Context Protocol) servers on Kubernetes.",
+    version=__version__,
+    version_flags=[],
+)
+
+
+@app.command
+def render(
+    file: Annotated[list[Path], Parameter(name=["--file", "-f"], negative=(), consume_multiple=False)],
+    *,
+    namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
+    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+) -> int:
+    """Render MCPServer files to the objects the operator applies, offline.
+
+    No cluster and no network are used: the output is for CI and GitOps diffing.
+    Exits 2 on bad input, printing every problem with its file, document and field.
+
+    Parameters
+    ----------
+    file
+        MCPServer YAML file (multi-document allowed; `-` for stdin). Repeat for several.
+    namespace
+        Namespace for objects whose MCPServer names none (default `default`).
+    output
+        Output format.
+    """
+    from mcpop.cli.render import run_render
+
+    return run_render(file, namespace, output)
+
+
+@app.command
+def version() -> int:
+    """Print the mcp version."""
+    print(f"mcp {__version__}")
+    return 0
+
+
+def run() -> None:
+    """Console entry point: bad usage exits 2, as for bad input."""
+    try:
+        result = app(sys.argv[1:], exit_on_error=False, print_error=True)
+    except Exception as exc:  # cyclopts parse errors, already printed
+        from cyclopts import CycloptsError
+
+        if isinstance(exc, CycloptsError):
+            sys.exit(2)
+        raise
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,50 @@
+"""`mcp render`: offline rendering of MCPServer files to the object set the operator would apply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from mcpop.cli.load import Problem, load_files
+
+
+def render_files(
+    files: list[Path], namespace: str | None = None, output: Literal["yaml", "json"] = "yaml"
+) -> tuple[str, list[str], list[str]]:
+    """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.render import RenderError, RenderOptions, render
+    from mcpop.render.yaml import dump_json, dump_yaml
+
+    loaded = load_files(files)
+    problems: list[Problem] = list(loaded.problems)
+    warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
+    objects = []
+    for source, index, resource in loaded.resources:
+        assert isinstance(resource, MCPServer)
+        ns = namespace or resource.metadata.namespace or "default"
+        try:
+            rendered = render(resource, options=RenderOptions(namespace=ns))
+        except RenderError as exc:
+            problems.append(Problem(source, index, exc.field, exc.message))
+            continue
+        objects += rendered.objects
+        warnings += [f"{source}: document {index}: {w}" for w in rendered.warnings]
+    if problems:
+        return "", [str(p) for p in problems], warnings
+    text = dump_json(objects) if output == "json" else dump_yaml(objects)
+    return text, [], warnings
+
+
+def run_render(files: list[Path], namespace: str | None, output: Literal["yaml", "json"]) -> int:
+    """Print the object set; on bad input print every problem to stderr and return 2."""
+    text, problems, warnings = render_files(files, namespace, output)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0

@@ -1,0 +1,108 @@
+"""Flat and `runtime` forms of an MCPServer, normalised to the one form the renderer uses."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from mcpop.api.core import EnvVar
+from mcpop.api.mcpserver import DEFAULT_PATH, DEFAULT_PORT, MCPServerSpec
+from mcpop.render.errors import RenderError
+
+#: The stdio-to-HTTP bridge: supergateway (npm `supergateway`), run from its published images.
+#: The node image carries npx, the `-uvx` one uvx, so npm and PyPI stdio servers run inside it.
+GATEWAY_VERSION = "4.0.0"
+GATEWAY_IMAGES = {
+    "node": f"docker.io/supercorp/supergateway:{GATEWAY_VERSION}",
+    "python": "docker.io/supercorp/supergateway:uvx",
+}
+GATEWAY_PORT = 8000
+CMD_PLACEHOLDER = "<cmd>"
+
+
+def gateway_args(port: int, path: str) -> list[str]:
+    """Default bridge arguments: serve the stdio command as streamable HTTP on `port` at `path`."""
+    return [
+        "--stdio", CMD_PLACEHOLDER,
+        "--outputTransport", "streamableHttp",
+        "--port", str(port),
+        "--streamableHttpPath", path,
+        "--healthEndpoint", "/healthz",
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the pod runs, after the two spec forms and the bridge are resolved."""
+
+    image: str
+    version: str
+    runtime_type: str
+    command: list[str] | None
+    args: list[str] | None
+    env: list[EnvVar]
+    transport: str
+    path: str
+    port: int
+    bridged: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def image_reference(image: str, tag: str) -> tuple[str, str]:
+    """The full image reference and the version it names (tag, or a short digest)."""
+    if "@" in image:
+        return image, image.rsplit("@", 1)[1].split(":")[-1][:12]
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        return image, last.split(":", 1)[1]
+    return f"{image}:{tag}", tag
+
+
+def normalize(spec: MCPServerSpec) -> Workload:
+    """Resolve the effective image, command, args, env, transport and port of a validated spec."""
+    rt = spec.runtime
+    image = spec.image or (rt.image if rt else None)
+    if image is None:
+        raise RenderError(
+            "spec.registry",
+            f"{spec.registry.name if spec.registry else '?'!r} needs registry data to render; "
+            "pass --registry FILE or install an MCPRegistry",
+        )
+    command = spec.command if spec.command is not None else (rt.command if rt else None)
+    args = spec.args if spec.args is not None else (rt.args if rt else None)
+    env = list(spec.env if spec.env is not None else (rt.env or [] if rt else []))
+    transport_type = (spec.transport.type if spec.transport else None) or "streamable-http"
+    if transport_type == "http":
+        transport_type = "streamable-http"
+    path = spec.transport.path if spec.transport else DEFAULT_PATH
+    port = next(
+        (p for p in (spec.port, rt.port if rt else None, spec.transport.port if spec.transport else None) if p),
+        DEFAULT_PORT,
+    )
+    runtime_type = (rt.type if rt else None) or "docker"
+    ref, version = image_reference(image, spec.tag)
+    gw = spec.gateway
+    bridged = transport_type == "stdio" and (gw is None or gw.enabled is not False)
+    warnings: list[str] = []
+    if not bridged:
+        return Workload(ref, version, runtime_type, command, args, env, transport_type, path, port, False)
+
+    if not command and not args:
+        raise RenderError("spec.command", "a stdio server behind the bridge needs command (or args) to run")
+    server_cmd = shlex.join([*(command or []), *(args or [])])
+    gw_port = (gw.port if gw else None) or GATEWAY_PORT
+    gw_image = (gw.image if gw else None) or GATEWAY_IMAGES.get(runtime_type)
+    if gw_image is None:
+        gw_image = GATEWAY_IMAGES["node"]
+        warnings.append(
+            f"stdio server runs inside the bridge image {gw_image}: image {ref} is not used; "
+            "set gateway.image to an image holding both the bridge and the server"
+        )
+    template = (gw.args if gw and gw.args else None) or gateway_args(gw_port, path)
+    bridge_args = [a.replace(CMD_PLACEHOLDER, server_cmd) for a in template]
+    if not any(CMD_PLACEHOLDER in a for a in template):
+        warnings.append("gateway.args has no <cmd> placeholder: the server command is not passed")
+    env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
+    return Workload(
+        gw_image, version, runtime_type, None, bridge_args, env, "stdio", path, gw_port, True, warnings
+    )

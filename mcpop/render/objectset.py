@@ -1,0 +1,57 @@
+"""The rendered object set: plain dicts in a stable apply order, plus what the renderer warned about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcpop.render.yaml import dump_json, dump_yaml
+
+#: Apply order: cluster and namespace config first, then identity and RBAC, then workloads, then
+#: what routes to or watches them. Deletion runs in reverse.
+KIND_ORDER = [
+    "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
+    "Role", "RoleBinding", "NetworkPolicy", "Service", "Deployment", "HorizontalPodAutoscaler",
+    "VerticalPodAutoscaler", "PodDisruptionBudget", "PeerAuthentication", "DestinationRule",
+    "VirtualService", "ServiceMonitor",
+]  # fmt: skip
+
+
+def apply_order_key(obj: dict[str, Any]) -> tuple[int, str, str, str]:
+    """Sort key: kind rank (unknown kinds last), then kind, namespace, name."""
+    kind = obj.get("kind", "")
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    meta = obj.get("metadata", {})
+    return rank, kind, meta.get("namespace", ""), meta.get("name", "")
+
+
+@dataclass
+class ObjectSet:
+    """Everything one MCPServer renders to."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, obj: dict[str, Any]) -> None:
+        """Add an object; the set stays in apply order."""
+        self.objects.append(obj)
+        self.objects.sort(key=apply_order_key)
+
+    def kinds(self) -> list[str]:
+        """The kinds in apply order."""
+        return [o["kind"] for o in self.objects]
+
+    def get(self, kind: str, name: str | None = None) -> dict[str, Any] | None:
+        """The first object of `kind` (and `name`, when given)."""
+        for obj in self.objects:
+            if obj["kind"] == kind and (name is None or obj["metadata"]["name"] == name):
+                return obj
+        return None
+
+    def to_yaml(self) -> str:
+        """The set as a YAML stream."""
+        return dump_yaml(self.objects)
+
+    def to_json(self) -> str:
+        """The set as JSON (a v1 List when it holds several objects)."""
+        return dump_json(self.objects)

@@ -1,0 +1,30 @@
+"""Inputs to the renderer other than the MCPServer itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The MCPServer that owns the rendered objects (added as a controller owner reference)."""
+
+    name: str
+    uid: str
+    api_version: str = "mcp.allbeone.io/v1"
+    kind: str = "MCPServer"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Feature switches (from the operator's environment) and values the renderer cannot know itself."""
+
+    namespace: str = "default"
+    owner: Owner | None = None
+    enable_hpa: bool = True
+    enable_vpa: bool = True
+    enable_istio: bool = True
+    enable_multi_tenancy: bool = True
+    #: hash of the content of ConfigMaps/Secrets the server references, so a change rolls the pods
+    referenced_content_hash: str | None = None
+    extra_annotations: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,147 @@
+"""The pod template: container, security defaults, volumes, probes and placement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpop.api.core import EnvVar, Probe, SecurityContext
+from mcpop.api.mcpserver import MCPServerSpec
+from mcpop.render.normalize import Workload
+
+CONTAINER = "mcp-server"
+PORT_NAME = "http"
+TMP_VOLUME = "tmp"
+CACHE_VOLUME = "cache"
+CONFIG_VOLUME = "config"
+CONFIG_DIR = "/etc/mcp"
+#: Writable places under a read-only root: HOME, npm and uv caches point here.
+WRITABLE_ENV = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "npm_config_cache": "/cache/npm",
+                "UV_CACHE_DIR": "/cache/uv"}  # fmt: skip
+
+
+def pod_security_context(sc: SecurityContext) -> dict[str, Any]:
+    """Pod-level security: non-root, RuntimeDefault seccomp unless the user chose otherwise."""
+    out: dict[str, Any] = {
+        "runAsNonRoot": sc.run_as_non_root if sc.run_as_non_root is not None else True,
+        "runAsUser": sc.run_as_user,
+        "runAsGroup": sc.run_as_group,
+        "fsGroup": sc.fs_group,
+        "supplementalGroups": sc.supplemental_groups,
+        "seccompProfile": sc.seccomp_profile.wire() if sc.seccomp_profile else {"type": "RuntimeDefault"},
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def container_security_context(sc: SecurityContext) -> dict[str, Any]:
+    """Container security meeting the restricted profile unless a field is set explicitly."""
+    caps = sc.capabilities.wire() if sc.capabilities else {}
+    caps.setdefault("drop", ["ALL"])
+    out: dict[str, Any] = {
+        "allowPrivilegeEscalation": bool(sc.allow_privilege_escalation),
+        "privileged": sc.privileged,
+        "readOnlyRootFilesystem": True if sc.read_only_root_filesystem is None else sc.read_only_root_filesystem,
+        "runAsNonRoot": sc.run_as_non_root if sc.run_as_non_root is not None else True,
+        "runAsUser": sc.run_as_user,
+        "capabilities": caps,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _probe(user: Probe | None, default: dict[str, Any]) -> dict[str, Any] | None:
+    if user is None:
+        return default
+    wired = user.wire()
+    if not any(k in wired for k in ("httpGet", "tcpSocket", "exec", "grpc")):
+        wired = {**{k: v for k, v in default.items() if k in ("httpGet", "tcpSocket")}, **wired}
+    return wired
+
+
+def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
+    """Liveness/readiness (TCP on the serving port; the bridge's /healthz) and an optional startup probe."""
+    check: dict[str, Any] = (
+        {"httpGet": {"path": "/healthz", "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": PORT_NAME}}
+    )
+    user = spec.probes
+    out = {
+        "livenessProbe": _probe(user.liveness if user else None,
+                                {**check, "initialDelaySeconds": 10, "periodSeconds": 20, "timeoutSeconds": 5}),
+        "readinessProbe": _probe(user.readiness if user else None,
+                                 {**check, "initialDelaySeconds": 2, "periodSeconds": 10, "timeoutSeconds": 5}),
+    }  # fmt: skip
+    if user and user.startup:
+        out["startupProbe"] = _probe(user.startup, {**check, "periodSeconds": 5, "failureThreshold": 30})
+    return out
+
+
+def _env(spec: MCPServerSpec, work: Workload) -> list[dict[str, Any]]:
+    env: list[EnvVar] = list(work.env)
+    names = {e.name for e in env}
+    for ref in spec.secret_refs or []:
+        if ref.key is None:
+            continue
+        name = ref.env_name or ref.key.upper().replace("-", "_").replace(".", "_")
+        if name not in names:
+            env.append(EnvVar.model_validate({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}))
+            names.add(name)
+    if spec.config:
+        env.append(EnvVar(name="MCP_CONFIG_PATH", value=f"{CONFIG_DIR}/config.json"))
+        names.add("MCP_CONFIG_PATH")
+    out = [e.wire() for e in env]
+    out += [{"name": k, "value": v} for k, v in WRITABLE_ENV.items() if k not in names]
+    return out
+
+
+def _env_from(spec: MCPServerSpec) -> list[dict[str, Any]]:
+    out = [e.wire() for e in spec.env_from or []]
+    out += [{"secretRef": {"name": r.name}} for r in spec.secret_refs or [] if r.key is None]
+    return out
+
+
+def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pod volumes and container mounts: the user's, config sources, the config map, and /tmp + cache."""
+    vols = [v.wire() for v in spec.volumes or []]
+    mounts = [m.wire() for m in spec.volume_mounts or []]
+    taken = {v["name"] for v in vols}
+    mounted = {m["mountPath"] for m in mounts}
+    for src in spec.config_sources or []:
+        vol_name = f"src-{src.name}"[:63].rstrip("-")
+        if src.config_map:
+            vols.append({"name": vol_name, "configMap": {"name": src.config_map.name}})
+        elif src.secret:
+            vols.append({"name": vol_name, "secret": {"secretName": src.secret.name}})
+        mounts.append({"name": vol_name, "mountPath": src.mount_path or f"{CONFIG_DIR}/sources/{src.name}",
+                       "readOnly": True})  # fmt: skip
+    if config_map:
+        vols.append({"name": CONFIG_VOLUME, "configMap": {"name": config_map}})
+        mounts.append({"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True})
+    for name, path in ((TMP_VOLUME, "/tmp"), (CACHE_VOLUME, "/cache")):
+        if name not in taken and path not in mounted:
+            vols.append({"name": name, "emptyDir": {"sizeLimit": "1Gi"}})
+            mounts.append({"name": name, "mountPath": path})
+    return vols, mounts
+
+
+def container(spec: MCPServerSpec, work: Workload, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The MCP server container."""
+    ports = [{"name": PORT_NAME, "containerPort": work.port, "protocol": "TCP"}]
+    for p in spec.ports or []:
+        target = p.target_port if isinstance(p.target_port, int) else p.port
+        if p.name != PORT_NAME and target != work.port:
+            ports.append({"name": p.name[:15], "containerPort": target, "protocol": p.protocol or "TCP"})
+    out: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": work.image,
+        "imagePullPolicy": spec.image_pull_policy,
+        "command": work.command,
+        "args": work.args,
+        "ports": ports,
+        "env": _env(spec, work),
+        "envFrom": _env_from(spec),
+        "resources": spec.resources.wire(),
+        **probes(spec, work),
+        "securityContext": container_security_context(spec.security_context),
+        "volumeMounts": mounts,
+    }
+    if spec.pre_stop_sleep_seconds:
+        out["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}}
+    return {k: v for k, v in out.items() if v not in (None, [], {})}

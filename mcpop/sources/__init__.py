@@ -1,0 +1,1 @@
+"""sources package (filled by later issues)."""
