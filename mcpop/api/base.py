@@ -33,7 +33,30 @@ class Model(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         """The object as Kubernetes JSON: camelCase keys, unset and empty fields omitted."""
-        return _prune(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        out: dict[str, Any] = _prune(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return out
+
+
+def cel(rule: str, message: str, field_path: str | None = None, reason: str = "FieldValueInvalid") -> dict[str, str]:
+    """One CEL `x-kubernetes-validations` rule of a CRD schema."""
+    out: dict[str, str] = {"rule": rule, "message": message, "reason": reason}
+    if field_path:
+        out["fieldPath"] = field_path
+    return out
+
+
+def with_cel(*rules: dict[str, str]) -> ConfigDict:
+    """The base model config plus CEL rules that the generated CRD schema carries for this model."""
+    config = ConfigDict(**Model.model_config)
+    config["json_schema_extra"] = {"x-kubernetes-validations": list(rules)}  # type: ignore[arg-type]
+    return config
+
+
+def ignoring_extra() -> ConfigDict:
+    """The base model config, but unknown fields are ignored (top-level resources carry server fields)."""
+    config = ConfigDict(**Model.model_config)
+    config["extra"] = "ignore"
+    return config
 
 
 def _prune(value: Any) -> Any:
@@ -77,9 +100,7 @@ def _quantity_in(value: Any) -> Any:
 
 def _check_quantity(value: str) -> str:
     if not _QUANTITY_RE.match(value):
-        raise ValueError(
-            f"{value!r} is not a Kubernetes quantity (examples: '100m', '0.5', '128Mi', '1G')"
-        )
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: '100m', '0.5', '128Mi', '1G')")
     return value
 
 
@@ -128,10 +149,23 @@ StringMap = dict[str, str]
 
 
 _SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": 10**-9, "u": 10**-6, "m": 10**-3, "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}  # fmt: skip
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": 10**-9,
+    "u": 10**-6,
+    "m": 10**-3,
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+}
 
 
 def quantity_value(quantity: str) -> float:

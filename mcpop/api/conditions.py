@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mcpop.api.base import DNSSubdomain, Model
+from mcpop.api.base import DNSSubdomain, Model, ignoring_extra
 
 
 class Condition(Model):
@@ -23,7 +23,7 @@ class Condition(Model):
 class ObjectMeta(Model):
     """The parts of ObjectMeta the renderer reads; everything else is ignored, not rejected."""
 
-    model_config = Model.model_config | {"extra": "ignore"}
+    model_config = ignoring_extra()
 
     name: DNSSubdomain
     namespace: str | None = None

@@ -135,7 +135,14 @@ class HostPathVolumeSource(Model):
     path: str = Field(min_length=1, pattern=r"^/")
     type: (
         Literal[
-            "", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice"
+            "",
+            "DirectoryOrCreate",
+            "Directory",
+            "FileOrCreate",
+            "File",
+            "Socket",
+            "CharDevice",
+            "BlockDevice",
         ]
         | None
     ) = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mcpop.api.base import DNSLabel, FreeForm, IntOrString, Model, Quantity
+from mcpop.api.base import DNSLabel, FreeForm, IntOrString, Model, Quantity, cel, with_cel
 from mcpop.api.core import LabelSelector
 
 Duration = str
@@ -53,18 +53,18 @@ class MetricSpec(Model):
 
 
 class HPA(Model):
-    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": [{
-        "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-        "message": "minReplicas must not exceed maxReplicas", "fieldPath": ".minReplicas",
-        "reason": "FieldValueInvalid",
-    }]}}  # fmt: skip
+    model_config = with_cel(
+        cel(
+            "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+            "minReplicas must not exceed maxReplicas",
+            ".minReplicas",
+        )
+    )
 
     enabled: bool = False
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=10, ge=1)
-    target_cpu_utilization_percentage: int | None = Field(
-        default=None, ge=1, alias="targetCPUUtilizationPercentage"
-    )
+    target_cpu_utilization_percentage: int | None = Field(default=None, ge=1, alias="targetCPUUtilizationPercentage")
     target_memory_utilization_percentage: int | None = Field(default=None, ge=1)
     metrics: list[MetricSpec] | None = None
     behavior: HPABehavior | None = None
@@ -72,9 +72,7 @@ class HPA(Model):
     @model_validator(mode="after")
     def _min_le_max(self) -> HPA:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})"
-            )
+            raise ValueError(f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})")
         return self
 
 
@@ -97,9 +95,60 @@ class VPA(Model):
     resource_policy: VPAResourcePolicy | None = None
 
 
+def hpa_resources(hpa: HPA) -> dict[str, str]:
+    """The resources an HPA scales on, each with the field that asks for it.
+
+    An HPA with no target and no metrics scales on CPU (80%), as Kubernetes defaults it.
+    """
+    out: dict[str, str] = {}
+    if hpa.target_cpu_utilization_percentage is not None:
+        out["cpu"] = "autoscaling.hpa.targetCPUUtilizationPercentage"
+    if hpa.target_memory_utilization_percentage is not None:
+        out["memory"] = "autoscaling.hpa.targetMemoryUtilizationPercentage"
+    for i, metric in enumerate(hpa.metrics or []):
+        source = metric.resource or metric.container_resource or {}
+        resource = source.get("name")
+        if isinstance(resource, str) and resource in ("cpu", "memory"):
+            out.setdefault(resource, f"autoscaling.hpa.metrics[{i}]")
+    if not out and not hpa.metrics:
+        out["cpu"] = "autoscaling.hpa.targetCPUUtilizationPercentage (default 80%)"
+    return out
+
+
+def vpa_resources(vpa: VPA) -> set[str]:
+    """The resources a VPA changes: none in updateMode Off, else the policies' controlledResources."""
+    if vpa.update_mode == "Off":
+        return set()
+    policies = vpa.resource_policy.container_policies if vpa.resource_policy else None
+    if not policies:
+        return {"cpu", "memory"}
+    out: set[str] = set()
+    for policy in policies:
+        if policy.mode != "Off":
+            out |= set(policy.controlled_resources or ("cpu", "memory"))
+    return out
+
+
 class Autoscaling(Model):
     hpa: HPA | None = None
     vpa: VPA | None = None
+
+    @model_validator(mode="after")
+    def _hpa_vpa_disjoint(self) -> Autoscaling:
+        if not (self.hpa and self.hpa.enabled and self.vpa and self.vpa.enabled):
+            return self
+        vpa_res = vpa_resources(self.vpa)
+        clashes = [(res, field) for res, field in sorted(hpa_resources(self.hpa).items()) if res in vpa_res]
+        if clashes:
+            raise ValueError(
+                "; ".join(
+                    f"{field} and autoscaling.vpa both act on {res}: limit "
+                    "autoscaling.vpa.resourcePolicy.containerPolicies[].controlledResources to resources the "
+                    "HPA does not scale on, set autoscaling.vpa.updateMode to Off, or drop the HPA target"
+                    for res, field in clashes
+                )
+            )
+        return self
 
 
 class ResourceQuotas(Model):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mcpop.api.base import DNSSubdomain, Model
+from mcpop.api.base import DNSSubdomain, Model, cel, ignoring_extra, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import list_map
 from mcpop.api.features import DURATION_PATTERN
@@ -55,13 +55,14 @@ class RegistryFilters(Model):
 class MCPRegistrySpec(Model):
     """Where the catalogue comes from, how often to sync, and which entries to keep."""
 
-    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": [{
-        "rule": "[has(self.url), has(self.source) && has(self.source.mcpRegistry), "
-                "has(self.source) && has(self.source.github), has(self.source) && has(self.source.configMap)]"
-                ".filter(x, x).size() == 1",
-        "message": "exactly one source is required: url, source.mcpRegistry, source.github or source.configMap",
-        "reason": "FieldValueInvalid",
-    }]}}  # fmt: skip
+    model_config = with_cel(
+        cel(
+            "[has(self.url), has(self.source) && has(self.source.mcpRegistry), "
+            "has(self.source) && has(self.source.github), "
+            "has(self.source) && has(self.source.configMap)].filter(x, x).size() == 1",
+            "exactly one source is required: url, source.mcpRegistry, source.github or source.configMap",
+        )
+    )
 
     url: str | None = Field(default=None, pattern=r"^https?://")
     source: RegistrySource | None = None
@@ -104,7 +105,7 @@ class MCPRegistryStatus(Model):
 class MCPRegistry(Model):
     """A catalogue of MCP server specs."""
 
-    model_config = Model.model_config | {"extra": "ignore"}
+    model_config = ignoring_extra()
 
     api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPRegistry"] = "MCPRegistry"

@@ -6,8 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from mcpop import API_VERSION
-from mcpop.api.base import DNSLabel, DNSSubdomain, FreeForm, IntOrString, Model, Quantity, quantity_value
+from mcpop.api.base import (
+    DNSLabel,
+    DNSSubdomain,
+    FreeForm,
+    IntOrString,
+    Model,
+    Quantity,
+    cel,
+    ignoring_extra,
+    quantity_value,
+    with_cel,
+)
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import (
     Affinity,
@@ -32,9 +42,7 @@ TransportType = Literal["stdio", "sse", "streamable-http", "http"]
 
 def default_resources() -> ResourceRequirements:
     """Requests 100m/128Mi and limits 500m/512Mi, as the original webhook defaulted."""
-    return ResourceRequirements(
-        requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
-    )
+    return ResourceRequirements(requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"})
 
 
 class Runtime(Model):
@@ -135,33 +143,31 @@ class DeploymentStrategy(Model):
         return self
 
 
-def _same_if_both(field: str, rule_field: str | None = None) -> dict[str, str]:
-    f = rule_field or field
-    return {
-        "rule": f"!has(self.runtime) || !has(self.runtime.{f}) || !has(self.{f}) || self.{f} == self.runtime.{f}",
-        "message": f"{field} and runtime.{field} are both set and differ; set one of them",
-        "fieldPath": f".runtime.{f}",
-        "reason": "FieldValueInvalid",
-    }
+def _same_if_both(f: str) -> dict[str, str]:
+    return cel(
+        f"!has(self.runtime) || !has(self.runtime.{f}) || !has(self.{f}) || self.{f} == self.runtime.{f}",
+        f"{f} and runtime.{f} are both set and differ; set one of them",
+        f".runtime.{f}",
+    )
 
 
 _SPEC_RULES = [
-    {
-        "rule": "has(self.image) || (has(self.runtime) && has(self.runtime.image)) || has(self.registry)",
-        "message": "one of image, runtime.image or registry.name is required",
-        "reason": "FieldValueRequired",
-    },
-    _same_if_both("image"),
-    _same_if_both("port"),
-    _same_if_both("command"),
-    _same_if_both("args"),
+    cel(
+        "has(self.image) || (has(self.runtime) && has(self.runtime.image)) || has(self.registry) || "
+        "(has(self.transport) && has(self.transport.type) && self.transport.type == 'stdio' && "
+        "(has(self.command) || (has(self.runtime) && has(self.runtime.command))))",
+        "one of image, runtime.image or registry.name is required (a stdio server may give only "
+        "a command, run inside the bridge image)",
+        reason="FieldValueRequired",
+    ),
+    *(_same_if_both(f) for f in ("image", "port", "command", "args")),
 ]
 
 
 class MCPServerSpec(Model):
     """Desired state of an MCP server. Flat (README) and `runtime` forms normalise to one."""
 
-    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": _SPEC_RULES}}
+    model_config = with_cel(*_SPEC_RULES)
 
     # flat form
     image: str | None = Field(default=None, min_length=1, max_length=512)
@@ -186,9 +192,7 @@ class MCPServerSpec(Model):
     security_context: SecurityContext = Field(default_factory=SecurityContext)
     service_account: ServiceAccountSpec | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
-    image_pull_secrets: list[LocalObjectReference] | None = Field(
-        default=None, json_schema_extra=list_map("name")
-    )
+    image_pull_secrets: list[LocalObjectReference] | None = Field(default=None, json_schema_extra=list_map("name"))
     pod_labels: dict[str, str] | None = None
     pod_annotations: dict[str, str] | None = None
     probes: Probes | None = None
@@ -223,15 +227,19 @@ class MCPServerSpec(Model):
             for field in ("image", "command", "args", "env", "port"):
                 flat, nested = getattr(self, field), getattr(rt, field)
                 if flat is not None and nested is not None and flat != nested:
-                    problems.append(
-                        f"{field} and runtime.{field} are both set and differ; set one of them"
-                    )
+                    problems.append(f"{field} and runtime.{field} are both set and differ; set one of them")
         if self.transport is not None and self.transport.port is not None:
             other = self.port if self.port is not None else (rt.port if rt else None)
             if other is not None and other != self.transport.port:
                 problems.append("transport.port differs from port/runtime.port; set one of them")
-        if self.image is None and (rt is None or rt.image is None) and self.registry is None:
-            problems.append("one of image, runtime.image or registry.name is required")
+        stdio_command = (self.transport is not None and self.transport.type == "stdio") and (
+            self.command is not None or (rt is not None and rt.command is not None)
+        )
+        if self.image is None and (rt is None or rt.image is None) and self.registry is None and not stdio_command:
+            problems.append(
+                "one of image, runtime.image or registry.name is required (a stdio server may give only "
+                "a command, run inside the bridge image)"
+            )
         if self.resources.requests and self.resources.limits:
             for res, req in self.resources.requests.items():
                 lim = self.resources.limits.get(res)
@@ -271,9 +279,9 @@ class MCPServerStatus(Model):
 class MCPServer(Model):
     """An MCP server on Kubernetes."""
 
-    model_config = Model.model_config | {"extra": "ignore"}
+    model_config = ignoring_extra()
 
-    api_version: Literal["mcp.allbeone.io/v1"] = API_VERSION
+    api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPServer"] = "MCPServer"
     metadata: ObjectMeta
     spec: MCPServerSpec

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mcpop.api.base import DNSSubdomain, Model
+from mcpop.api.base import DNSSubdomain, Model, cel, ignoring_extra, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta, ObjectReference
 from mcpop.api.core import (
     EmptyDirVolumeSource,
@@ -58,12 +58,14 @@ class LocalStorage(Model):
 
 
 class BackupStorage(Model):
-    model_config = Model.model_config | {"json_schema_extra": {"x-kubernetes-validations": [{
-        "rule": "self.type == 'Local' || (self.type == 'S3' && has(self.s3)) || "
-                "(self.type == 'GCS' && has(self.gcs)) || (self.type == 'Azure' && has(self.azure))",
-        "message": "storage.type names a backend whose settings are missing (s3, gcs or azure)",
-        "reason": "FieldValueRequired",
-    }]}}  # fmt: skip
+    model_config = with_cel(
+        cel(
+            "self.type == 'Local' || (self.type == 'S3' && has(self.s3)) || "
+            "(self.type == 'GCS' && has(self.gcs)) || (self.type == 'Azure' && has(self.azure))",
+            "storage.type names a backend whose settings are missing (s3, gcs or azure)",
+            reason="FieldValueRequired",
+        )
+    )
 
     type: Literal["S3", "GCS", "Azure", "Local"]
     s3: S3Storage | None = None
@@ -137,7 +139,7 @@ class MCPServerBackupStatus(Model):
 class MCPServerBackup(Model):
     """Backups of one MCP server's data and configuration."""
 
-    model_config = Model.model_config | {"extra": "ignore"}
+    model_config = ignoring_extra()
 
     api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPServerBackup"] = "MCPServerBackup"

@@ -89,6 +89,7 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
 
     out = Loaded()
     yaml = YAML(typ="rt", pure=True)
+    yaml.version = (1, 1)  # read as kubectl does: `on` is a boolean, `0400` is octal
     try:
         docs = list(yaml.load_all(text))
     except YAMLError as exc:
@@ -104,16 +105,26 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
             continue
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
         if kind not in known:
-            out.problems.append(Problem(
-                source, index, "kind",
-                f"unknown kind {kind!r}; expected one of {', '.join(sorted(known))}", _line(doc, ("kind",)),
-            ))  # fmt: skip
+            out.problems.append(
+                Problem(
+                    source,
+                    index,
+                    "kind",
+                    f"unknown kind {kind!r}; expected one of {', '.join(sorted(known))}",
+                    _line(doc, ("kind",)),
+                )
+            )
             continue
         if api_version != API_VERSION:
-            out.problems.append(Problem(
-                source, index, "apiVersion", f"must be {API_VERSION!r}, got {api_version!r}",
-                _line(doc, ("apiVersion",)),
-            ))  # fmt: skip
+            out.problems.append(
+                Problem(
+                    source,
+                    index,
+                    "apiVersion",
+                    f"must be {API_VERSION!r}, got {api_version!r}",
+                    _line(doc, ("apiVersion",)),
+                )
+            )
             continue
         try:
             resource = known[kind].model_validate(_plain(doc))

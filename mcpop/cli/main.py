@@ -20,10 +20,14 @@ app = App(
 
 @app.command
 def render(
-    file: Annotated[list[Path], Parameter(name=["--file", "-f"], negative=(), consume_multiple=False)],
+    file: Annotated[
+        list[Path],
+        Parameter(name=["--file", "-f"], negative=(), consume_multiple=False, allow_leading_hyphen=True),
+    ],
     *,
     namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
     output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+    registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
 ) -> int:
     """Render MCPServer files to the objects the operator applies, offline.
 
@@ -38,10 +42,18 @@ def render(
         Namespace for objects whose MCPServer names none (default `default`).
     output
         Output format.
+    registry
+        MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
+        API list response). Default: the embedded catalogue of well-known servers.
     """
     from mcpop.cli.render import run_render
 
-    return run_render(file, namespace, output)
+    return run_render(file, namespace, output, registry)
+
+
+app.command(
+    "mcpop.cli.operator:operator_app", name="operator", help="Run the mcpop operator (the MCPServer controller)."
+)
 
 
 @app.command

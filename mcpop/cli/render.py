@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mcpop.cli.load import Problem, load_files
 
+if TYPE_CHECKING:
+    from mcpop.render.catalog import Catalog
+
+
+def load_catalog(registry: Path | None) -> tuple[Catalog, list[str]]:
+    """The registry file's catalogue (or the embedded one) and a warning per entry skipped."""
+    from mcpop.sources.catalog import load_embedded, load_registry_file
+
+    if registry is None:
+        return load_embedded(), []
+    return load_registry_file(registry)
+
 
 def render_files(
-    files: list[Path], namespace: str | None = None, output: Literal["yaml", "json"] = "yaml"
+    files: list[Path],
+    namespace: str | None = None,
+    output: Literal["yaml", "json"] = "yaml",
+    registry: Path | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem."""
     from mcpop.api.mcpserver import MCPServer
@@ -20,12 +35,28 @@ def render_files(
     loaded = load_files(files)
     problems: list[Problem] = list(loaded.problems)
     warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
+    catalog: Catalog | None = None
     objects = []
     for source, index, resource in loaded.resources:
         assert isinstance(resource, MCPServer)
         ns = namespace or resource.metadata.namespace or "default"
+        reg = resource.spec.registry
         try:
-            rendered = render(resource, options=RenderOptions(namespace=ns))
+            entry = None
+            if reg is not None:
+                if catalog is None:
+                    try:
+                        catalog, skipped = load_catalog(registry)
+                    except (OSError, ValueError) as exc:
+                        return "", [f"--registry {registry}: cannot load: {exc}"], warnings
+                    warnings += skipped
+                entry = catalog.resolve(reg.name, reg.version)
+                if reg.registry_ref:
+                    warnings.append(
+                        f"{source}: document {index}: registry.registryRef {reg.registry_ref!r} is not "
+                        f"consulted offline; used the {catalog.source}"
+                    )
+            rendered = render(resource, entry, RenderOptions(namespace=ns))
         except RenderError as exc:
             problems.append(Problem(source, index, exc.field, exc.message))
             continue
@@ -37,9 +68,11 @@ def render_files(
     return text, [], warnings
 
 
-def run_render(files: list[Path], namespace: str | None, output: Literal["yaml", "json"]) -> int:
+def run_render(
+    files: list[Path], namespace: str | None, output: Literal["yaml", "json"], registry: Path | None = None
+) -> int:
     """Print the object set; on bad input print every problem to stderr and return 2."""
-    text, problems, warnings = render_files(files, namespace, output)
+    text, problems, warnings = render_files(files, namespace, output, registry)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if problems:

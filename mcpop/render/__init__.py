@@ -7,21 +7,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpop.api.mcpserver import MCPServer
+from mcpop.api.mcpserver import MCPServer, MCPServerSpec
+from mcpop.api.serverjson import ServerJSON
+from mcpop.render import istio as istio_mod
+from mcpop.render import tenancy as tenancy_mod
+from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.errors import RenderError
+from mcpop.render.monitoring import service_monitor
 from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize
 from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
-from mcpop.render.workload import config_map, deployment, pod_disruption_budget, service, service_account
+from mcpop.render.pod import security_warnings
+from mcpop.render.registry import RegistryUsed, enrich
+from mcpop.render.workload import (
+    config_map,
+    deployment,
+    external_service,
+    pod_disruption_budget,
+    service,
+    service_account,
+)
 
-__all__ = ["ObjectSet", "Owner", "RenderError", "RenderOptions", "render"]
+__all__ = ["ObjectSet", "Owner", "RegistryUsed", "RenderError", "RenderOptions", "render"]
 
 COMPONENT = "mcp-server"
 
 
-def _placement(server: MCPServer) -> dict[str, Any]:
-    spec = server.spec
+def _placement(spec: MCPServerSpec) -> dict[str, Any]:
     return {
         "nodeSelector": dict(sorted((spec.node_selector or {}).items())) or None,
         "tolerations": [t.wire() for t in spec.tolerations or []] or None,
@@ -38,22 +51,46 @@ def _owned(obj: dict[str, Any], owner: Owner | None) -> dict[str, Any]:
     return obj
 
 
-def render(server: MCPServer, registry_entry: Any = None, options: RenderOptions | None = None) -> ObjectSet:
+def _switched_off(spec: MCPServerSpec, opts: RenderOptions) -> list[str]:
+    out = []
+    if spec.tenancy is not None and not opts.enable_multi_tenancy:
+        out.append("tenancy is set but multi-tenancy is switched off (ENABLE_MULTI_TENANCY=false): no tenant "
+                   "labels, NetworkPolicy, ResourceQuota or tenant RBAC rendered")  # fmt: skip
+    if spec.istio is not None and spec.istio.enabled and not opts.enable_istio:
+        out.append(
+            "istio.enabled is true but Istio integration is switched off (ENABLE_ISTIO_INTEGRATION="
+            "false): no VirtualService, DestinationRule, PeerAuthentication or sidecar marker rendered"
+        )
+    return out  # fmt: skip
+
+
+def render(
+    server: MCPServer, registry_entry: ServerJSON | None = None, options: RenderOptions | None = None
+) -> ObjectSet:
     """Render every object one MCPServer needs, in apply order.
 
-    Raises RenderError (with the field path) for a spec that validates but cannot be rendered, such as
-    a registry reference without registry data.
+    `registry_entry` (the resolved `spec.registry` entry) fills what the user left unset. Raises
+    RenderError (with the field path) for a spec that validates but cannot be rendered, such as a
+    registry reference without registry data.
     """
     opts = options or RenderOptions()
-    if registry_entry is not None:
-        raise RenderError("spec.registry", "registry entries are not supported yet")
     spec = server.spec
     name = server.metadata.name
     namespace = server.metadata.namespace or opts.namespace
-    work: Workload = normalize(spec)
-    labels = common_labels(name, work.version, COMPONENT)
-    out = ObjectSet(warnings=list(work.warnings))
     obj_name = dns_label(name)
+    used: RegistryUsed | None = None
+    if registry_entry is not None:
+        spec, used = enrich(spec, registry_entry, server_name=obj_name)
+    if used is not None and used.remote_url is not None:
+        remote = ObjectSet(warnings=list(used.warnings))
+        labels = common_labels(name, used.version, COMPONENT)
+        remote.add(external_service(obj_name, namespace, labels, used.remote_url, used.annotations()))
+        return _finish(remote, opts)
+
+    work: Workload = normalize(spec)
+    labels = common_labels(name, used.version if used else work.version, COMPONENT)
+    out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings, *security_warnings(spec)])
+    out.warnings += _switched_off(spec, opts)
 
     sa_spec = spec.service_account
     sa_name = (sa_spec.name if sa_spec and sa_spec.name else None) or obj_name
@@ -67,19 +104,59 @@ def render(server: MCPServer, registry_entry: Any = None, options: RenderOptions
         cm = config_map(cm_name, namespace, labels, spec.config)
         out.add(cm)
 
-    replicas: int | None = spec.replicas
-    out.add(
-        deployment(
-            obj_name, namespace, labels, spec, work,
-            service_account_name=sa_name, config_map_name=cm_name, config_object=cm, replicas=replicas,
-            pod_extra_labels={}, pod_extra_annotations=dict(opts.extra_annotations),
-            referenced_hash=opts.referenced_content_hash, placement=_placement(server),
-        )
+    pod_labels: dict[str, str] = {}
+    pod_annotations = dict(opts.extra_annotations)
+    placement = _placement(spec)
+    tenancy = spec.tenancy if opts.enable_multi_tenancy else None
+    if tenancy is not None:
+        pod_labels.update(tenancy_mod.pod_labels(tenancy))
+        pod_annotations.update(tenancy.annotations or {})
+        placement = tenancy_mod.isolate_placement(placement, tenancy)
+    istio = spec.istio if spec.istio is not None and spec.istio.enabled and opts.enable_istio else None
+    if istio is not None:
+        pod_labels.update(istio_mod.sidecar_marker(istio))
+        pod_annotations.update(istio_mod.sidecar_marker(istio))
+    if used is not None:
+        pod_annotations.update(used.annotations())
+    with_hpa = hpa_active(spec.autoscaling, opts)
+    dep = deployment(
+        obj_name, namespace, labels, spec, work,
+        service_account_name=sa_name, config_map_name=cm_name, config_object=cm,
+        replicas=None if with_hpa else spec.replicas,
+        pod_extra_labels={k: v for k, v in pod_labels.items() if k not in labels},
+        pod_extra_annotations=pod_annotations,
+        referenced_hash=opts.referenced_content_hash, placement=placement,
     )  # fmt: skip
-    out.add(service(obj_name, namespace, labels, spec, work))
+    if used is not None:
+        dep["metadata"]["annotations"] = dict(sorted(used.annotations().items()))
+    svc = service(obj_name, namespace, labels, spec, work)
+    out.add(dep)
+    out.add(svc)
+
     pdb = spec.pod_disruption_budget
-    if (pdb is not None and pdb.enabled) or (pdb is None and spec.replicas > 1):
+    hpa = spec.autoscaling.hpa if with_hpa and spec.autoscaling else None
+    several = hpa.min_replicas > 1 if hpa is not None else spec.replicas > 1
+    if (pdb is not None and pdb.enabled) or (pdb is None and several):
         out.add(pod_disruption_budget(obj_name, namespace, labels, spec))
+    scalers, warnings = autoscalers(obj_name, namespace, labels, spec.autoscaling, opts)
+    out.warnings += warnings
+    extra = list(scalers)
+    if tenancy is not None:
+        objs, warnings = tenancy_mod.tenant_objects(
+            obj_name, namespace, labels, tenancy, spec, server=name, deployment=obj_name, service=obj_name
+        )
+        extra += objs
+        out.warnings += warnings
+    if istio is not None:
+        extra += istio_mod.istio_objects(obj_name, namespace, labels, istio, svc)
+    if spec.monitoring is not None and spec.monitoring.enabled:
+        extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc))
+    for obj in extra:
+        out.add(obj)
+    return _finish(out, opts)
+
+
+def _finish(out: ObjectSet, opts: RenderOptions) -> ObjectSet:
     for obj in out.objects:
         _owned(obj, opts.owner)
     return out

@@ -23,12 +23,17 @@ CMD_PLACEHOLDER = "<cmd>"
 def gateway_args(port: int, path: str) -> list[str]:
     """Default bridge arguments: serve the stdio command as streamable HTTP on `port` at `path`."""
     return [
-        "--stdio", CMD_PLACEHOLDER,
-        "--outputTransport", "streamableHttp",
-        "--port", str(port),
-        "--streamableHttpPath", path,
-        "--healthEndpoint", "/healthz",
-    ]  # fmt: skip
+        "--stdio",
+        CMD_PLACEHOLDER,
+        "--outputTransport",
+        "streamableHttp",
+        "--port",
+        str(port),
+        "--streamableHttpPath",
+        path,
+        "--healthEndpoint",
+        "/healthz",
+    ]
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def normalize(spec: MCPServerSpec) -> Workload:
     """Resolve the effective image, command, args, env, transport and port of a validated spec."""
     rt = spec.runtime
     image = spec.image or (rt.image if rt else None)
-    if image is None:
+    transport_type = (spec.transport.type if spec.transport else None) or "streamable-http"
+    if image is None and transport_type != "stdio":
         raise RenderError(
             "spec.registry",
             f"{spec.registry.name if spec.registry else '?'!r} needs registry data to render; "
@@ -71,7 +77,6 @@ def normalize(spec: MCPServerSpec) -> Workload:
     command = spec.command if spec.command is not None else (rt.command if rt else None)
     args = spec.args if spec.args is not None else (rt.args if rt else None)
     env = list(spec.env if spec.env is not None else (rt.env or [] if rt else []))
-    transport_type = (spec.transport.type if spec.transport else None) or "streamable-http"
     if transport_type == "http":
         transport_type = "streamable-http"
     path = spec.transport.path if spec.transport else DEFAULT_PATH
@@ -80,10 +85,12 @@ def normalize(spec: MCPServerSpec) -> Workload:
         DEFAULT_PORT,
     )
     runtime_type = (rt.type if rt else None) or "docker"
-    ref, version = image_reference(image, spec.tag)
     gw = spec.gateway
     bridged = transport_type == "stdio" and (gw is None or gw.enabled is not False)
     warnings: list[str] = []
+    if image is None and not bridged:
+        raise RenderError("spec.image", "a stdio server with gateway.enabled false needs an image")
+    ref, version = image_reference(image, spec.tag) if image else ("", GATEWAY_VERSION)
     if not bridged:
         return Workload(ref, version, runtime_type, command, args, env, transport_type, path, port, False)
 
@@ -94,6 +101,7 @@ def normalize(spec: MCPServerSpec) -> Workload:
     gw_image = (gw.image if gw else None) or GATEWAY_IMAGES.get(runtime_type)
     if gw_image is None:
         gw_image = GATEWAY_IMAGES["node"]
+    if image and ref != gw_image and not (gw and gw.image):
         warnings.append(
             f"stdio server runs inside the bridge image {gw_image}: image {ref} is not used; "
             "set gateway.image to an image holding both the bridge and the server"
@@ -103,6 +111,4 @@ def normalize(spec: MCPServerSpec) -> Workload:
     if not any(CMD_PLACEHOLDER in a for a in template):
         warnings.append("gateway.args has no <cmd> placeholder: the server command is not passed")
     env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
-    return Workload(
-        gw_image, version, runtime_type, None, bridge_args, env, "stdio", path, gw_port, True, warnings
-    )
+    return Workload(gw_image, version, runtime_type, None, bridge_args, env, "stdio", path, gw_port, True, warnings)

@@ -10,11 +10,25 @@ from mcpop.render.yaml import dump_json, dump_yaml
 #: Apply order: cluster and namespace config first, then identity and RBAC, then workloads, then
 #: what routes to or watches them. Deletion runs in reverse.
 KIND_ORDER = [
-    "Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret", "ConfigMap",
-    "Role", "RoleBinding", "NetworkPolicy", "Service", "Deployment", "HorizontalPodAutoscaler",
-    "VerticalPodAutoscaler", "PodDisruptionBudget", "PeerAuthentication", "DestinationRule",
-    "VirtualService", "ServiceMonitor",
-]  # fmt: skip
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "Service",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "VerticalPodAutoscaler",
+    "PodDisruptionBudget",
+    "PeerAuthentication",
+    "DestinationRule",
+    "VirtualService",
+    "ServiceMonitor",
+]
 
 
 def apply_order_key(obj: dict[str, Any]) -> tuple[int, str, str, str]:

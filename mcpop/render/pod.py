@@ -15,8 +15,12 @@ CACHE_VOLUME = "cache"
 CONFIG_VOLUME = "config"
 CONFIG_DIR = "/etc/mcp"
 #: Writable places under a read-only root: HOME, npm and uv caches point here.
-WRITABLE_ENV = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "npm_config_cache": "/cache/npm",
-                "UV_CACHE_DIR": "/cache/uv"}  # fmt: skip
+WRITABLE_ENV = {
+    "HOME": "/tmp",
+    "XDG_CACHE_HOME": "/cache",
+    "npm_config_cache": "/cache/npm",
+    "UV_CACHE_DIR": "/cache/uv",
+}
 
 
 def pod_security_context(sc: SecurityContext) -> dict[str, Any]:
@@ -63,11 +67,15 @@ def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
     )
     user = spec.probes
     out = {
-        "livenessProbe": _probe(user.liveness if user else None,
-                                {**check, "initialDelaySeconds": 10, "periodSeconds": 20, "timeoutSeconds": 5}),
-        "readinessProbe": _probe(user.readiness if user else None,
-                                 {**check, "initialDelaySeconds": 2, "periodSeconds": 10, "timeoutSeconds": 5}),
-    }  # fmt: skip
+        "livenessProbe": _probe(
+            user.liveness if user else None,
+            {**check, "initialDelaySeconds": 10, "periodSeconds": 20, "timeoutSeconds": 5},
+        ),
+        "readinessProbe": _probe(
+            user.readiness if user else None,
+            {**check, "initialDelaySeconds": 2, "periodSeconds": 10, "timeoutSeconds": 5},
+        ),
+    }
     if user and user.startup:
         out["startupProbe"] = _probe(user.startup, {**check, "periodSeconds": 5, "failureThreshold": 30})
     return out
@@ -81,7 +89,9 @@ def _env(spec: MCPServerSpec, work: Workload) -> list[dict[str, Any]]:
             continue
         name = ref.env_name or ref.key.upper().replace("-", "_").replace(".", "_")
         if name not in names:
-            env.append(EnvVar.model_validate({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}))
+            env.append(
+                EnvVar.model_validate({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+            )
             names.add(name)
     if spec.config:
         env.append(EnvVar(name="MCP_CONFIG_PATH", value=f"{CONFIG_DIR}/config.json"))
@@ -97,6 +107,26 @@ def _env_from(spec: MCPServerSpec) -> list[dict[str, Any]]:
     return out
 
 
+def security_warnings(spec: MCPServerSpec) -> list[str]:
+    """What in the spec takes the pod out of the Pod Security "restricted" profile."""
+    sc = spec.security_context
+    out = [
+        f"volume {v.name!r} uses hostPath, which the restricted Pod Security profile forbids"
+        for v in spec.volumes or []
+        if v.host_path is not None
+    ]
+    if sc.privileged:
+        out.append("securityContext.privileged is true: the restricted Pod Security profile forbids it")
+    if sc.allow_privilege_escalation:
+        out.append("securityContext.allowPrivilegeEscalation is true: the restricted profile forbids it")
+    if sc.run_as_non_root is False or sc.run_as_user == 0:
+        out.append("the pod may run as root: the restricted Pod Security profile forbids it")
+    extra_caps = set(sc.capabilities.add or []) - {"NET_BIND_SERVICE"} if sc.capabilities else set()
+    if extra_caps:
+        out.append(f"capabilities {sorted(extra_caps)} are added: restricted allows only NET_BIND_SERVICE")
+    return out
+
+
 def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pod volumes and container mounts: the user's, config sources, the config map, and /tmp + cache."""
     vols = [v.wire() for v in spec.volumes or []]
@@ -109,8 +139,13 @@ def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str,
             vols.append({"name": vol_name, "configMap": {"name": src.config_map.name}})
         elif src.secret:
             vols.append({"name": vol_name, "secret": {"secretName": src.secret.name}})
-        mounts.append({"name": vol_name, "mountPath": src.mount_path or f"{CONFIG_DIR}/sources/{src.name}",
-                       "readOnly": True})  # fmt: skip
+        mounts.append(
+            {
+                "name": vol_name,
+                "mountPath": src.mount_path or f"{CONFIG_DIR}/sources/{src.name}",
+                "readOnly": True,
+            }
+        )
     if config_map:
         vols.append({"name": CONFIG_VOLUME, "configMap": {"name": config_map}})
         mounts.append({"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True})

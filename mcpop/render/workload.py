@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.names import selector_labels
@@ -13,10 +14,12 @@ from mcpop.render.pod import PORT_NAME, container, pod_security_context, volumes
 
 CONFIG_HASH = "mcp.allbeone.io/config-hash"
 REFERENCED_HASH = "mcp.allbeone.io/referenced-config-hash"
+REMOTE_URL = "mcp.allbeone.io/remote-url"
 
 
-def meta(name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
-         ) -> dict[str, Any]:  # fmt: skip
+def meta(
+    name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     """ObjectMeta with empty parts left out."""
     out: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
     if annotations:
@@ -85,8 +88,10 @@ def deployment(
         "selector": {"matchLabels": selector_labels(name_of(labels))},
         "strategy": strategy.wire() if strategy else None,
         "template": {
-            "metadata": {"labels": dict(sorted(pod_labels.items())),
-                         "annotations": dict(sorted(annotations.items()))},  # fmt: skip
+            "metadata": {
+                "labels": dict(sorted(pod_labels.items())),
+                "annotations": dict(sorted(annotations.items())),
+            },
             "spec": {k: v for k, v in pod_spec.items() if v not in (None, [], {})},
         },
     }
@@ -104,18 +109,28 @@ def name_of(labels: dict[str, str]) -> str:
     return labels["app.kubernetes.io/instance"]
 
 
-def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSpec, work: Workload
-            ) -> dict[str, Any]:  # fmt: skip
+def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
     """The Service: HTTP on the serving port (named `http`), plus any extra ports."""
     ports: list[dict[str, Any]] = [
-        {"name": PORT_NAME, "port": work.port, "targetPort": PORT_NAME, "protocol": "TCP", "appProtocol": "http"}
+        {
+            "name": PORT_NAME,
+            "port": work.port,
+            "targetPort": PORT_NAME,
+            "protocol": "TCP",
+            "appProtocol": "http",
+        }
     ]
     for p in spec.ports or []:
         if p.name == PORT_NAME:
             ports[0]["port"] = p.port
             continue
-        entry = {"name": p.name, "port": p.port, "targetPort": p.target_port if p.target_port is not None else p.port,
-                 "protocol": p.protocol or "TCP", "appProtocol": p.app_protocol}  # fmt: skip
+        entry = {
+            "name": p.name,
+            "port": p.port,
+            "targetPort": p.target_port if p.target_port is not None else p.port,
+            "protocol": p.protocol or "TCP",
+            "appProtocol": p.app_protocol,
+        }
         ports.append({k: v for k, v in entry.items() if v is not None})
     return {
         "apiVersion": "v1",
@@ -125,8 +140,12 @@ def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSp
     }
 
 
-def pod_disruption_budget(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSpec,
-                          ) -> dict[str, Any]:  # fmt: skip
+def pod_disruption_budget(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    spec: MCPServerSpec,
+) -> dict[str, Any]:
     """A PDB that keeps all but one pod up during voluntary disruptions (unless told otherwise)."""
     pdb = spec.pod_disruption_budget
     body: dict[str, Any] = {"selector": {"matchLabels": selector_labels(name_of(labels))}}
@@ -134,5 +153,24 @@ def pod_disruption_budget(name: str, namespace: str, labels: dict[str, str], spe
         body["minAvailable"] = pdb.min_available
     else:
         body["maxUnavailable"] = pdb.max_unavailable if pdb and pdb.max_unavailable is not None else 1
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta(name, namespace, labels),
-            "spec": body}  # fmt: skip
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(name, namespace, labels),
+        "spec": body,
+    }
+
+
+def external_service(name: str, namespace: str, labels: dict[str, str], url: str,
+                     annotations: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """A Service of type ExternalName for a remote-only server: in-cluster name → the remote host."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, namespace, labels, {**annotations, REMOTE_URL: url}),
+        "spec": {"type": "ExternalName", "externalName": parts.hostname or "",
+                 "ports": [{"name": PORT_NAME, "port": port, "protocol": "TCP",
+                            "appProtocol": "https" if parts.scheme == "https" else "http"}]},
+    }  # fmt: skip

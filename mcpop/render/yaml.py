@@ -14,8 +14,17 @@ from typing import Any
 
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@:-]*(?: [A-Za-z0-9_./@()-]+)*$")
 _YAML11_WORDS = {
-    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
-}  # fmt: skip
+    "y",
+    "n",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "true",
+    "false",
+    "null",
+    "~",
+}
 
 
 def _needs_quotes(text: str) -> bool:
@@ -104,7 +113,13 @@ def dump_yaml(documents: Iterable[Any]) -> str:
 
 def dump_json(documents: list[Any]) -> str:
     """Documents as a JSON `v1/List` when there are several, or the single object."""
-    payload: Any = documents[0] if len(documents) == 1 else {
-        "apiVersion": "v1", "kind": "List", "items": documents,
-    }  # fmt: skip
+    payload: Any = (
+        documents[0]
+        if len(documents) == 1
+        else {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": documents,
+        }
+    )
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,473 @@
+"""The MCPServer controller: one level-based reconcile of one MCPServer.
+
+read (cache) → validate → render → record the ApplySet on the parent → server-side apply what differs
+→ prune what is no longer rendered → write status (only when it changed). Deletion runs the finalizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from mcpop import API_VERSION
+from mcpop.apply import applyset as aset
+from mcpop.apply.client import Kube, KubeError, Resource
+from mcpop.apply.compare import HASH_ANNOTATION, with_hash
+from mcpop.apply.events import EventRecorder
+from mcpop.apply.informer import Informer
+from mcpop.apply.metrics import OBJECTS
+from mcpop.apply.prune import managed_by, prune_candidates
+from mcpop.apply.refs import Ref, combined_hash, referenced
+from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.ssa import apply_if_needed
+from mcpop.apply.status import Outcome, compute_status, label_selector, status_patch
+
+log = logging.getLogger("mcpop.controller")
+
+FINALIZER = "mcp.allbeone.io/finalizer"
+FORCE_ANNOTATION = "mcp.allbeone.io/force-apply"
+MCPSERVER = Resource("mcp.allbeone.io", "v1", "MCPServer", "mcpservers", True)
+Key = tuple[str, str]
+
+#: kinds the renderer can emit → the API version it uses (watched when installed, used for pruning)
+OWNED_KINDS: dict[str, str] = {
+    "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ResourceQuota": "v1",
+    "LimitRange": "v1", "Role": "rbac.authorization.k8s.io/v1", "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1", "Deployment": "apps/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2", "VerticalPodAutoscaler": "autoscaling.k8s.io/v1",
+    "PodDisruptionBudget": "policy/v1", "PeerAuthentication": "security.istio.io/v1",
+    "DestinationRule": "networking.istio.io/v1", "VirtualService": "networking.istio.io/v1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+}  # fmt: skip
+_KIND_UPDATE_OP = {"created": "created", "configured": "updated"}
+
+
+class TerminalError(Exception):
+    """The spec cannot be reconciled as it is; recorded in status and not retried until it changes."""
+
+
+class ReconcileTimeout(Exception):
+    """The reconcile ran past RECONCILE_TIMEOUT; it is retried with backoff."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the worker does next with the key: nothing, or requeue after a delay."""
+
+    requeue_after: float | None = None
+
+
+DONE = Result()
+
+
+def owner_gk(obj: dict[str, Any]) -> str | None:
+    """The MCPServer name controlling `obj`, from its controller owner reference."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if (
+            ref.get("controller")
+            and ref.get("kind") == "MCPServer"
+            and str(ref.get("apiVersion", "")).startswith("mcp.allbeone.io/")
+        ):
+            return str(ref.get("name"))
+    return None
+
+
+class MCPServerController:
+    """Reconciles MCPServers. Thread-safe: workers call `reconcile` for different keys concurrently."""
+
+    name = "mcpserver"
+
+    def __init__(self, kube: Kube, settings: OperatorSettings, servers: Informer,
+                 owned: dict[str, Informer], refs: dict[str, Informer], recorder: EventRecorder | None,
+                 enqueue: Callable[[Key], None]) -> None:  # fmt: skip
+        self.kube = kube
+        self.settings = settings
+        self.servers = servers
+        self.owned = owned  # group-kind → informer (label-selected: our ApplySet members)
+        self.refs = refs  # "ConfigMap"/"Secret" → informer storing content hashes
+        self.recorder = recorder
+        self.enqueue = enqueue
+        self._ref_index: dict[tuple[str, str, str], set[Key]] = {}
+        self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
+        self._conflicts: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ event handlers
+
+    def on_server(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if kind == "MODIFIED" and old is not None and new is not None:
+            om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+            same = all(om.get(f) == nm.get(f) for f in ("generation", "labels", "annotations", "finalizers",
+                                                         "deletionTimestamp"))  # fmt: skip
+            if same:
+                return  # a status-only change (ours): nothing to do
+        meta = obj.get("metadata") or {}
+        self.enqueue((meta.get("namespace") or "", meta.get("name") or ""))
+
+    def on_owned(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or old
+        assert obj is not None
+        owner = owner_gk(obj)
+        if owner:
+            self.enqueue(((obj.get("metadata") or {}).get("namespace") or "", owner))
+
+    def on_ref(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if old is not None and new is not None and old.get("hash") == new.get("hash"):
+            return
+        meta = obj.get("metadata") or {}
+        ref = (meta.get("namespace") or "", str(obj.get("kind")), meta.get("name") or "")
+        with self._lock:
+            keys = set(self._ref_index.get(ref, ()))
+        for key in keys:
+            self.enqueue(key)
+
+    def _index_refs(self, key: Key, refs: set[Ref]) -> None:
+        new = {(key[0], k, n) for k, n in refs}
+        with self._lock:
+            for ref in self._refs_of.get(key, set()) - new:
+                self._ref_index.get(ref, set()).discard(key)
+            for ref in new:
+                self._ref_index.setdefault(ref, set()).add(key)
+            self._refs_of[key] = new
+
+    # ------------------------------------------------------------------ helpers
+
+    def _resource(self, api_version: str, kind: str) -> Resource | None:
+        return self.kube.resource(api_version, kind)
+
+    def _resource_for_gk(self, gk: str) -> Resource | None:
+        group, kind = aset.split_group_kind(gk)
+        known = OWNED_KINDS.get(kind)
+        if known is not None and aset.group_of(known) == group:
+            return self._resource(known, kind)
+        try:
+            body = self.kube.request("GET", f"/apis/{group}") if group else {"preferredVersion": {"version": "v1"}}
+        except KubeError:
+            return None
+        version = (body.get("preferredVersion") or {}).get("version")
+        return self._resource(f"{group}/{version}" if group else str(version), kind) if version else None
+
+    def _live(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        inf = self.owned.get(res.group_kind)
+        if inf is not None and inf.synced.is_set():
+            return inf.get(namespace, name)
+        return self.kube.get(res, namespace, name)
+
+    def _members(self, res: Resource, namespace: str, set_id: str, fresh: bool = False) -> list[dict[str, Any]]:
+        inf = self.owned.get(res.group_kind)
+        if inf is not None and inf.synced.is_set() and not fresh:
+            return [o for o in inf.items(namespace) if aset.is_member(o, set_id)]
+        items, _ = self.kube.list_objects(res, namespace, f"{aset.PART_OF_LABEL}={set_id}")
+        return items
+
+    def _cache(self, res: Resource, obj: dict[str, Any]) -> None:
+        inf = self.owned.get(res.group_kind)
+        if inf is not None:
+            inf.upsert(obj)
+
+    def _ref_hash(self, namespace: str, refs: set[Ref]) -> str | None:
+        hashes: dict[Ref, str | None] = {}
+        for kind, name in refs:
+            inf = self.refs.get(kind)
+            if inf is None:
+                continue
+            obj = inf.get(namespace, name)
+            hashes[(kind, name)] = obj.get("hash") if obj else None
+        return combined_hash(hashes)
+
+    def _event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(obj, type_, reason, message)
+
+    def _write_status(self, obj: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+        old = obj.get("status") or {}
+        new = compute_status(outcome, old)
+        patch = status_patch(old, new)
+        if patch is None:
+            return new
+        meta = obj["metadata"]
+        try:
+            out = self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch, "status")
+        except KubeError as exc:
+            if exc.not_found:
+                return new
+            raise
+        self.servers.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPServer"})
+        old_ready = _cond(old, "Ready")
+        new_ready = _cond(new, "Ready")
+        if old_ready != new_ready and new_ready is not None:
+            type_ = "Normal" if new_ready[0] == "True" else "Warning"
+            if new_ready[1] not in ("RollingOut", "Unavailable") or type_ == "Normal":
+                self._event(obj, type_, new_ready[1], new_ready[2])
+        return new
+
+    # ------------------------------------------------------------------ reconcile
+
+    def reconcile(self, key: Key) -> Result:
+        ns, name = key
+        obj = self.servers.get(ns, name)
+        if obj is None:
+            self._index_refs(key, set())
+            return DONE
+        obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return self._finalize(obj)
+        deadline = time.monotonic() + self.settings.reconcile_timeout
+        generation = meta.get("generation")
+
+        # validate and render (pure); a rejected spec is terminal
+        from mcpop.api.mcpserver import MCPServer
+        from mcpop.render import RenderError, RenderOptions, render
+        from mcpop.render.options import Owner
+
+        registry = None
+        try:
+            server = MCPServer.model_validate(obj)
+        except ValidationError as exc:
+            msg = "; ".join(
+                f"spec.{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg'].removeprefix('Value error, ')}"
+                if e["loc"][:1] == ("spec",) else f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            )  # fmt: skip
+            return self._terminal(obj, msg)
+        spec_wire = obj.get("spec") or {}
+        refs = referenced(spec_wire)
+        self._index_refs(key, refs)
+        entry: Any = None
+        registry_status: dict[str, Any] | None = None
+        if server.spec.registry is not None:
+            entry, registry, registry_status = _resolve_registry(server.spec.registry.name,
+                                                                 server.spec.registry.version)  # fmt: skip
+            if entry is None:
+                return self._terminal(obj, f"spec.registry.name: {registry[2]}", registry)
+        options = RenderOptions(
+            namespace=ns, owner=Owner(name=name, uid=meta["uid"]),
+            enable_hpa=self.settings.enable_hpa_support, enable_vpa=self.settings.enable_vpa_support,
+            enable_istio=self.settings.enable_istio_integration,
+            enable_multi_tenancy=self.settings.enable_multi_tenancy,
+            referenced_content_hash=self._ref_hash(ns, refs),
+        )  # fmt: skip
+        try:
+            rendered = render(server, registry_entry=entry, options=options)
+        except RenderError as exc:
+            return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
+        except ValueError as exc:
+            return self._terminal(obj, str(exc), registry)
+
+        set_id = aset.applyset_id(name, ns)
+        desired: list[tuple[Resource, dict[str, Any]]] = []
+        skipped: list[str] = []
+        for o in rendered.objects:
+            res = self._resource(o["apiVersion"], o["kind"])
+            if res is None:
+                skipped.append(f"{o['kind']} ({o['apiVersion']})")
+                continue
+            desired.append((res, with_hash(aset.mark_member(o, set_id))))
+        new_gks = {res.group_kind for res, _ in desired}
+        old_gks = aset.live_group_kinds(obj)
+
+        # parent bookkeeping (and the finalizer) before anything is applied
+        obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, old_gks | new_gks), add_finalizer=True)
+
+        force = (meta.get("annotations") or {}).get(FORCE_ANNOTATION) == "true"
+        outcome = Outcome(generation=generation, objects=len(desired), skipped=skipped, registry=registry,
+                          registry_status=registry_status)  # fmt: skip
+        changes: list[str] = []
+        deployment: dict[str, Any] | None = None
+        for res, o in desired:
+            if time.monotonic() > deadline:
+                raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s")
+            live = self._live(res, ns, o["metadata"]["name"])
+            ckey = (res.group_kind, ns, o["metadata"]["name"])
+            want_hash = o["metadata"]["annotations"][HASH_ANNOTATION]
+            live_rv = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
+            with self._lock:
+                memo = self._conflicts.get(ckey)
+            if memo is not None and memo[:2] == (live_rv, want_hash) and not force:
+                outcome.conflicts.append(memo[2])  # same conflict as last time: do not ask again
+                result_live = live
+            else:
+                try:
+                    result = apply_if_needed(self.kube, res, o, live, force=force)
+                except KubeError as exc:
+                    outcome.apply_error = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
+                    self._event(obj, "Warning", "ApplyFailed", outcome.apply_error)
+                    self._write_status(obj, outcome)
+                    raise
+                result_live = result.live
+                if result.action == "conflict":
+                    text = result.describe_conflicts()
+                    outcome.conflicts.append(text)
+                    with self._lock:
+                        self._conflicts[ckey] = (live_rv, want_hash, text)
+                    self._event(obj, "Warning", "Conflict", text)
+                    log.warning("apply conflict", extra={"object": f"{o['kind']}/{o['metadata']['name']}",
+                                                         "detail": text})  # fmt: skip
+                else:
+                    with self._lock:
+                        self._conflicts.pop(ckey, None)
+                if result.action in _KIND_UPDATE_OP:
+                    OBJECTS.labels(_KIND_UPDATE_OP[result.action], o["kind"]).inc()
+                    changes.append(f"{result.action} {o['kind']}/{o['metadata']['name']}")
+                    if result.live is not None:
+                        self._cache(res, result.live)
+            if o["kind"] == "Deployment":
+                deployment = result_live
+        if changes:
+            log.info("applied: %s", ", ".join(changes))
+            self._event(obj, "Normal", "Applied", "; ".join(changes))
+
+        # prune members no longer rendered (only kinds whose API is there)
+        desired_keys = {(res.group_kind, ns, o["metadata"]["name"]) for res, o in desired}
+        pruned = self._prune(obj, set_id, old_gks | new_gks, desired_keys)
+        if pruned:
+            log.info("pruned: %s", ", ".join(pruned))
+            self._event(obj, "Normal", "Pruned", "deleted " + ", ".join(pruned))
+        if old_gks != new_gks:
+            obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, new_gks), add_finalizer=False)
+
+        # status
+        dep_obj = rendered.get("Deployment")
+        svc = rendered.get("Service")
+        if svc is not None:
+            port = svc["spec"]["ports"][0]["port"]
+            outcome.service_endpoint = f"{svc['metadata']['name']}.{ns}.svc.cluster.local:{port}"
+        if dep_obj is not None:
+            outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
+            outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")
+        outcome.deployment = deployment
+        self._write_status(obj, outcome)
+        return DONE
+
+    def _terminal(self, obj: dict[str, Any], message: str, registry: tuple[str, str, str] | None = None) -> Result:
+        meta = obj["metadata"]
+        log.warning("spec rejected: %s", message)
+        dep = None
+        inf = self.owned.get("Deployment.apps")
+        if inf is not None:
+            for d in inf.items(meta["namespace"]):
+                if owner_gk(d) == meta["name"]:
+                    dep = d
+        outcome = Outcome(generation=meta.get("generation"), invalid=message, deployment=dep, registry=registry)
+        old_status = obj.get("status") or {}
+        new = self._write_status(obj, outcome)
+        if _cond(old_status, "Stalled") != _cond(new, "Stalled"):
+            self._event(obj, "Warning", "InvalidSpec", message)
+        raise TerminalError(message)
+
+    def _ensure_parent(self, obj: dict[str, Any], wanted: dict[str, Any], add_finalizer: bool) -> dict[str, Any]:
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        need_fin = add_finalizer and FINALIZER not in finalizers
+        if not need_fin and not aset.parent_needs_update(obj, wanted):
+            return obj
+        patch: dict[str, Any] = {"metadata": {**wanted, "resourceVersion": meta.get("resourceVersion")}}
+        if need_fin:
+            patch["metadata"]["finalizers"] = [*finalizers, FINALIZER]
+        out = self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch)
+        out = {**out, "apiVersion": API_VERSION, "kind": "MCPServer"}
+        self.servers.upsert(out)
+        return out
+
+    def _prune(self, obj: dict[str, Any], set_id: str, gks: set[str], desired: set[tuple[str, str, str]],
+               fresh: bool = False) -> list[str]:  # fmt: skip
+        meta = obj["metadata"]
+        ns = meta["namespace"]
+        live: list[tuple[str, dict[str, Any]]] = []
+        resources: dict[str, Resource] = {}
+        for gk in sorted(gks):
+            res = self._resource_for_gk(gk)
+            if res is None:
+                continue
+            resources[gk] = res
+            live.extend((gk, o) for o in self._members(res, ns, set_id, fresh))
+        pruned = []
+        for gk, o in prune_candidates(live, desired, set_id, meta.get("uid")):
+            m = o["metadata"]
+            if self.kube.delete(resources[gk], ns, m["name"], uid=m.get("uid")):
+                OBJECTS.labels("deleted", o.get("kind") or aset.split_group_kind(gk)[1]).inc()
+                pruned.append(f"{aset.split_group_kind(gk)[1]}/{m['name']}")
+            inf = self.owned.get(gk)
+            if inf is not None:
+                inf.forget(ns, m["name"])
+        return pruned
+
+    def _finalize(self, obj: dict[str, Any]) -> Result:
+        meta = obj["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return DONE
+        outcome = Outcome(generation=meta.get("generation"), terminating=True,
+                          deployment=None)  # fmt: skip
+        self._write_status(obj, outcome)
+        set_id = aset.applyset_id(name, ns)
+        gks = aset.live_group_kinds(obj) | set(self.owned)
+        deleted = self._prune(obj, set_id, gks, set(), fresh=True)
+        if deleted:
+            self._event(obj, "Normal", "Deleting", "deleted " + ", ".join(deleted))
+        # wait until every member is gone (fresh reads, not the cache)
+        remaining = []
+        for gk in sorted(gks):
+            res = self._resource_for_gk(gk)
+            if res is None:
+                continue
+            remaining += [o for o in self._members(res, ns, set_id, fresh=True) if managed_by(o)]
+        if remaining:
+            return Result(requeue_after=1.0)
+        finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
+        try:
+            self.kube.merge_patch(MCPSERVER, ns, name, patch)
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+        self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
+        self._index_refs((ns, name), set())
+        log.info("finalized")
+        return DONE
+
+
+_catalogue: Any = None
+_catalogue_lock = threading.Lock()
+
+
+def _resolve_registry(name: str, version: str | None
+                      ) -> tuple[Any, tuple[str, str, str], dict[str, Any] | None]:  # fmt: skip
+    """The registry entry `spec.registry` names, from the embedded catalogue (MCPRegistry lookup is the
+    registry controller's job): (entry or None, RegistryFetched (status, reason, message), status.registry)."""
+    global _catalogue
+    from mcpop.render.errors import RenderError
+
+    try:
+        with _catalogue_lock:
+            if _catalogue is None:
+                from mcpop.sources.catalog import load_embedded
+
+                _catalogue = load_embedded()
+        entry = _catalogue.resolve(name, version)
+    except RenderError as exc:
+        return None, ("False", "NotFound", exc.message), None
+    except Exception as exc:  # the catalogue could not be read
+        return None, ("False", "RegistryUnavailable", f"{type(exc).__name__}: {exc}"), None
+    repo = getattr(getattr(entry, "repository", None), "url", None)
+    status = {"name": entry.name, "version": entry.version, "description": entry.description, "repository": repo}
+    msg = f"{entry.name} {entry.version} from the embedded catalogue"
+    return entry, ("True", "Fetched", msg), {k: v for k, v in status.items() if v}
+
+
+def _cond(status: dict[str, Any] | None, type_: str) -> tuple[str, str, str] | None:
+    for c in (status or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return str(c.get("status")), str(c.get("reason")), str(c.get("message", ""))
+    return None

@@ -1,0 +1,228 @@
+"""List-then-watch caches of one resource (client-go's informer, small).
+
+Uses the official client's `watch.Watch` for the stream; tracks resourceVersion (including bookmarks),
+re-lists on 410 Gone, and tells handlers about adds, updates and deletes (also those found by a re-list).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import watch as k8s_watch
+from kubernetes.client.exceptions import ApiException
+
+from mcpop.apply.client import Kube, KubeError, Resource
+
+log = logging.getLogger("mcpop.informer")
+
+Obj = dict[str, Any]
+Handler = Callable[[str, Obj | None, Obj | None], None]
+Transform = Callable[[Obj], Obj]
+Key = tuple[str, str]
+
+
+def object_key(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
+def compact(obj: Obj) -> Obj:
+    """Drop what the operator never reads from a cached object: managedFields' field sets and the
+    kubectl last-applied annotation (keeps memory small). Manager names and operations stay."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return obj
+    mf = meta.get("managedFields")
+    if mf:
+        meta["managedFields"] = [{"manager": m.get("manager"), "operation": m.get("operation"),
+                                  **({"subresource": m["subresource"]} if m.get("subresource") else {})}
+                                 for m in mf]  # fmt: skip
+    ann = meta.get("annotations")
+    if ann and "kubectl.kubernetes.io/last-applied-configuration" in ann:
+        meta["annotations"] = {k: v for k, v in ann.items()
+                               if k != "kubectl.kubernetes.io/last-applied-configuration"}  # fmt: skip
+    return obj
+
+
+class _RawWatch(k8s_watch.Watch):
+    """`watch.Watch` that hands out plain dicts (no model deserialisation)."""
+
+    def unmarshal_event(self, data: str, return_type: Any) -> Any:
+        if not data or data.isspace():
+            return None
+        try:
+            js = json.loads(data)
+        except ValueError:
+            return None
+        js["raw_object"] = js.get("object")
+        obj = js.get("object")
+        if js.get("type") != "ERROR" and isinstance(obj, dict):
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            if rv:
+                self.resource_version = rv
+        return js
+
+
+def _rv_newer(new: Obj, old: Obj | None) -> bool:
+    if old is None:
+        return True
+    a = str((new.get("metadata") or {}).get("resourceVersion", ""))
+    b = str((old.get("metadata") or {}).get("resourceVersion", ""))
+    if a.isdigit() and b.isdigit():
+        return int(a) >= int(b)
+    return a != b
+
+
+class Informer:
+    """A cache of one resource (one namespace or all), kept current by a watch thread."""
+
+    def __init__(self, kube: Kube, res: Resource, *, namespace: str | None = None,
+                 label_selector: str | None = None, transform: Transform = compact,
+                 name: str | None = None, watch_timeout: int = 300) -> None:  # fmt: skip
+        self.kube = kube
+        self.res = res
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.transform = transform
+        self.name = name or res.plural
+        self.watch_timeout = watch_timeout
+        self.handlers: list[Handler] = []
+        self.synced = threading.Event()
+        self._store: dict[Key, Obj] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._watch: _RawWatch | None = None
+        self._thread: threading.Thread | None = None
+        self.relists = 0
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        with self._lock:
+            return self._store.get((namespace, name))
+
+    def items(self, namespace: str | None = None) -> list[Obj]:
+        with self._lock:
+            return [o for (ns, _), o in self._store.items() if namespace is None or ns == namespace]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._store)
+
+    def upsert(self, obj: Obj) -> None:
+        """Put an object we just wrote into the cache (if it is newer), so the next reconcile sees it."""
+        obj = self.transform(obj)
+        with self._lock:
+            key = object_key(obj)
+            if _rv_newer(obj, self._store.get(key)):
+                self._store[key] = obj
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._store.pop((namespace, name), None)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        w = self._watch
+        if w is not None:
+            w.stop()  # type: ignore[no-untyped-call]
+
+    def _emit(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        for h in self.handlers:
+            try:
+                h(kind, old, new)
+            except Exception:
+                log.exception("event handler failed", extra={"resource": self.name})
+
+    def _relist(self) -> str:
+        items, rv = self.kube.list_objects(self.res, self.namespace, self.label_selector)
+        fresh = {object_key(o): self.transform(o) for o in items}
+        with self._lock:
+            old = self._store
+            self._store = dict(fresh)
+        for key, obj in fresh.items():
+            prev = old.get(key)
+            if prev is None:
+                self._emit("ADDED", None, obj)
+            elif (prev.get("metadata") or {}).get("resourceVersion") != (obj.get("metadata") or {}).get(
+                "resourceVersion"
+            ):
+                self._emit("MODIFIED", prev, obj)
+        for key, obj in old.items():
+            if key not in fresh:
+                self._emit("DELETED", obj, None)
+        self.relists += 1
+        return rv
+
+    def _run(self) -> None:
+        rv: str | None = None
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                if rv is None:
+                    rv = self._relist()
+                    self.synced.set()
+                rv = self._watch_once(rv)
+                delay = 0.5
+            except (ApiException, KubeError) as exc:
+                if exc.status == 410:
+                    log.info("watch expired (410 Gone), re-listing", extra={"resource": self.name})
+                    rv = None
+                    continue
+                if self._stop.is_set():
+                    break
+                log.warning("watch failed: %s", exc, extra={"resource": self.name})
+                rv = None
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+            except Exception as exc:  # connection errors: back off, re-list
+                if self._stop.is_set():
+                    break
+                log.warning("watch connection failed: %s", type(exc).__name__, extra={"resource": self.name})
+                rv = None
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _watch_once(self, rv: str) -> str:
+        w = _RawWatch(return_type="object")  # type: ignore[no-untyped-call]
+        self._watch = w
+
+        def call(**kwargs: Any) -> Any:
+            return self.kube.watch_lines(self.res, self.namespace, kwargs.get("resource_version") or rv,
+                                         self.label_selector, int(kwargs.get("timeout_seconds", 300)))  # fmt: skip
+
+        try:
+            stream = w.stream(call, resource_version=rv, timeout_seconds=self.watch_timeout)  # type: ignore[no-untyped-call]
+            for event in stream:
+                if self._stop.is_set():
+                    break
+                kind = event.get("type")
+                obj = event.get("raw_object")
+                if kind == "BOOKMARK" or not isinstance(obj, dict):
+                    continue
+                obj.setdefault("apiVersion", self.res.api_version)
+                obj.setdefault("kind", self.res.kind)
+                obj = self.transform(obj)
+                key = object_key(obj)
+                with self._lock:
+                    old = self._store.get(key)
+                    if kind == "DELETED":
+                        self._store.pop(key, None)
+                    elif _rv_newer(obj, old):
+                        self._store[key] = obj
+                    else:
+                        continue  # we already cached a newer version (from our own write)
+                self._emit(str(kind), old, None if kind == "DELETED" else obj)
+        finally:
+            self._watch = None
+        return str(w.resource_version or rv)

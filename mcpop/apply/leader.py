@@ -1,0 +1,187 @@
+"""Leader election on a coordination.k8s.io/v1 Lease (client-go's algorithm).
+
+A candidate acquires the Lease when it is free or its holder's lease expired, then renews it every
+retry period; failing to renew within the renew deadline means leadership is lost. On shutdown the
+holder releases the Lease (empty holder, 1 s duration) so a standby takes over at once.
+Expiry is measured from when this process last saw the Lease change (no clock-skew trust), except
+that a Lease whose renewTime is older than that is expired sooner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from mcpop.apply.client import Kube, KubeError, Resource
+from mcpop.apply.metrics import LEADER
+
+log = logging.getLogger("mcpop.leader")
+LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
+
+
+def micro_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class LeaderElector:
+    """Acquire and hold one Lease. `run_until_leader` blocks until this process leads (or stop)."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, *, lease_duration: float = 15.0,
+                 renew_deadline: float = 10.0, retry_period: float = 2.0, identity: str | None = None,
+                 on_lost: Callable[[], None] | None = None) -> None:  # fmt: skip
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        self.on_lost = on_lost
+        self.leading = threading.Event()
+        self._stop = threading.Event()
+        self._observed: dict[str, Any] | None = None
+        self._observed_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _record(self, lease: dict[str, Any] | None) -> dict[str, Any]:
+        return (lease or {}).get("spec") or {}
+
+    def try_acquire_or_renew(self) -> bool:
+        """One attempt (client-go tryAcquireOrRenew). True when this process holds the Lease after it."""
+        now = micro_now()
+        lease = self.kube.get(LEASE, self.namespace, self.name)
+        mine = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
+                "acquireTime": now, "renewTime": now, "leaseTransitions": 0}  # fmt: skip
+        if lease is None:
+            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": self.namespace}, "spec": mine}  # fmt: skip
+            try:
+                self.kube.create(LEASE, self.namespace, body)
+            except KubeError as exc:
+                if exc.conflict:
+                    return False
+                raise
+            self._observe(body)
+            return True
+        spec = self._record(lease)
+        if self._observed is None or self._record(self._observed) != spec:
+            self._observe(lease)
+        holder = spec.get("holderIdentity") or ""
+        if holder and holder != self.identity and not self._expired(spec):
+            return False
+        if holder == self.identity:
+            mine["acquireTime"] = spec.get("acquireTime") or now
+            mine["leaseTransitions"] = spec.get("leaseTransitions") or 0
+        else:
+            mine["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
+        body = {**lease, "spec": {**spec, **mine}}
+        try:
+            out = self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body)
+        except KubeError as exc:
+            if exc.conflict:
+                return False
+            raise
+        self._observe(out)
+        if holder != self.identity:
+            log.info("acquired lease %s/%s (was %r)", self.namespace, self.name, holder or None)
+        return True
+
+    def _observe(self, lease: dict[str, Any]) -> None:
+        self._observed = lease
+        self._observed_at = time.time()
+
+    def _expired(self, spec: dict[str, Any]) -> bool:
+        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
+        seen = self._observed_at
+        renewed = _parse_time(spec.get("renewTime"))
+        if renewed is not None and renewed < seen:
+            seen = renewed
+        return time.time() > seen + duration
+
+    def _until_expiry(self) -> float:
+        spec = self._record(self._observed)
+        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
+        seen = self._observed_at
+        renewed = _parse_time(spec.get("renewTime"))
+        if renewed is not None and renewed < seen:
+            seen = renewed
+        return seen + duration - time.time()
+
+    # ------------------------------------------------------------------ loops
+
+    def run_until_leader(self, stop: threading.Event) -> bool:
+        """Block until leading (True) or `stop` is set (False)."""
+        while not stop.is_set():
+            try:
+                if self.try_acquire_or_renew():
+                    self.leading.set()
+                    LEADER.labels(self.name).set(1)
+                    return True
+            except (KubeError, OSError) as exc:
+                log.warning("leader election attempt failed: %s", exc)
+            except Exception as exc:
+                log.warning("leader election attempt failed: %s", type(exc).__name__)
+            # wake up right when the holder's lease runs out, or after the retry period
+            stop.wait(max(0.05, min(self.retry_period, self._until_expiry() + 0.05)))
+        return False
+
+    def start_renewing(self) -> None:
+        self._thread = threading.Thread(target=self._renew_loop, name="leader-renew", daemon=True)
+        self._thread.start()
+
+    def _renew_loop(self) -> None:
+        last_ok = time.monotonic()
+        while not self._stop.wait(self.retry_period):
+            try:
+                if self.try_acquire_or_renew():
+                    last_ok = time.monotonic()
+                    continue
+            except Exception as exc:
+                log.warning("lease renewal failed: %s", exc)
+            if time.monotonic() - last_ok > self.renew_deadline:
+                log.error("lost the lease %s/%s (not renewed within %ss)", self.namespace, self.name,
+                          self.renew_deadline)  # fmt: skip
+                self.leading.clear()
+                LEADER.labels(self.name).set(0)
+                if self.on_lost is not None:
+                    self.on_lost()
+                return
+
+    def release(self) -> None:
+        """Stop renewing and give the Lease up (if still held)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.retry_period + 5)
+        if not self.leading.is_set():
+            return
+        self.leading.clear()
+        LEADER.labels(self.name).set(0)
+        try:
+            lease = self.kube.get(LEASE, self.namespace, self.name)
+            spec = self._record(lease)
+            if lease is None or spec.get("holderIdentity") != self.identity:
+                return
+            now = micro_now()
+            body = {**lease, "spec": {**spec, "holderIdentity": "", "leaseDurationSeconds": 1,
+                                      "renewTime": now, "acquireTime": now}}  # fmt: skip
+            self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body)
+            log.info("released lease %s/%s", self.namespace, self.name)
+        except Exception as exc:
+            log.warning("could not release the lease: %s", exc)

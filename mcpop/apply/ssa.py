@@ -1,0 +1,74 @@
+"""Server-side apply of one object, skipped when the live object already matches; conflicts as data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mcpop.apply.client import FIELD_MANAGER, Kube, KubeError, Resource
+from mcpop.apply.compare import needs_apply
+
+Action = Literal["created", "configured", "unchanged", "conflict"]
+
+_CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]+)"(?: using (?P<gv>\S+))?\s*:?\s*(?P<field>\S+)?')
+
+
+@dataclass
+class ApplyResult:
+    """What applying one object did."""
+
+    action: Action
+    kind: str
+    name: str
+    live: dict[str, Any] | None = None
+    #: for action == conflict: (field, manager) pairs
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    why: str | None = None
+
+    def describe_conflicts(self) -> str:
+        fields = ", ".join(f'{f} (field manager "{m}")' for f, m in self.conflicts)
+        return f"{self.kind}/{self.name}: fields owned by another manager: {fields}"
+
+
+def parse_conflicts(exc: KubeError) -> list[tuple[str, str]]:
+    """(field, manager) pairs from a 409 apply conflict's Status causes."""
+    out: list[tuple[str, str]] = []
+    for cause in exc.causes:
+        msg = str(cause.get("message") or "")
+        m = _CONFLICT.search(msg)
+        manager = m.group("manager") if m else "unknown"
+        fld = str(cause.get("field") or (m.group("field") if m and m.group("field") else "?"))
+        out.append((fld, manager))
+    if not out:
+        m = _CONFLICT.search(exc.message)
+        out.append((m.group("field") or "?" if m else "?", m.group("manager") if m else "unknown"))
+    return out
+
+
+def owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict[str, Any]:
+    """A controller owner reference (blocks the owner's foreground deletion until the object is gone)."""
+    return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True,
+            "blockOwnerDeletion": True}  # fmt: skip
+
+
+def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: dict[str, Any] | None, *,
+                    force: bool = False, field_manager: str = FIELD_MANAGER) -> ApplyResult:  # fmt: skip
+    """Apply `desired` unless `live` already matches it.
+
+    Applies without force unless `force`: a 409 means another field manager owns a field we set with a
+    different value; that is returned as a `conflict` result (naming fields and managers), not raised.
+    """
+    kind, name = desired["kind"], desired["metadata"]["name"]
+    why = needs_apply(desired, live)
+    if why is None:
+        return ApplyResult("unchanged", kind, name, live)
+    try:
+        out = kube.apply(res, desired, force=force, field_manager=field_manager)
+    except KubeError as exc:
+        if exc.conflict and exc.causes is not None and "conflict" in exc.message.lower():
+            return ApplyResult("conflict", kind, name, live, parse_conflicts(exc), why)
+        raise
+    out.setdefault("apiVersion", desired["apiVersion"])
+    out.setdefault("kind", kind)
+    return ApplyResult("created" if live is None else "configured", kind, name, out, why=why)

@@ -1,0 +1,249 @@
+"""MCPServer status from what a reconcile found: pure functions, tested without a cluster.
+
+Conditions are metav1.Condition-shaped dicts. `lastTransitionTime` changes only when a condition's
+status flips; the result is compared with the live status so an unchanged status is never written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+READY = "Ready"
+AVAILABLE = "Available"
+PROGRESSING = "Progressing"
+RENDERED = "Rendered"
+APPLIED = "Applied"
+REGISTRY_FETCHED = "RegistryFetched"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+#: the condition types this operator writes, in the order they are written
+CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, RECONCILING, STALLED)
+MAX_MESSAGE = 32768
+
+
+def now_rfc3339() -> str:
+    """The current time as metav1.Time (RFC 3339, seconds, UTC)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A condition before it is merged with the live one."""
+
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str = ""
+
+
+def merge_conditions(
+    old: list[dict[str, Any]] | None, new: list[Cond], generation: int | None, now: str
+) -> list[dict[str, Any]]:
+    """`new` as metav1.Conditions, keeping each live condition's lastTransitionTime unless it flipped."""
+    by_type = {c.get("type"): c for c in old or []}
+    out = []
+    for c in sorted(new, key=lambda c: CONDITION_ORDER.index(c.type) if c.type in CONDITION_ORDER else 99):
+        prev = by_type.get(c.type)
+        ltt = prev["lastTransitionTime"] if prev and prev.get("status") == c.status else now
+        cond: dict[str, Any] = {
+            "type": c.type,
+            "status": c.status,
+            "lastTransitionTime": ltt,
+            "reason": c.reason,
+            "message": c.message[:MAX_MESSAGE],
+        }
+        if generation is not None:
+            cond["observedGeneration"] = generation
+        out.append(cond)
+    return out
+
+
+def get_condition(status: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in (status or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return dict(c)
+    return None
+
+
+@dataclass
+class Outcome:
+    """What one reconcile found out; input to `compute_status`."""
+
+    generation: int | None
+    terminating: bool = False
+    #: the spec cannot be rendered (validation or RenderError): terminal until the spec changes
+    invalid: str | None = None
+    #: a transient failure applying objects (will be retried)
+    apply_error: str | None = None
+    #: SSA conflicts: "Deployment/x: .spec.replicas is owned by field manager \"other\""
+    conflicts: list[str] = field(default_factory=list)
+    #: kinds not applied because their API is not installed: "VerticalPodAutoscaler (autoscaling.k8s.io/v1)"
+    skipped: list[str] = field(default_factory=list)
+    objects: int = 0
+    deployment: dict[str, Any] | None = None
+    service_endpoint: str | None = None
+    selector: str | None = None
+    image: str | None = None
+    #: None when spec.registry is not set, else (status, reason, message) of RegistryFetched
+    registry: tuple[str, str, str] | None = None
+    registry_status: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A Deployment's rollout state."""
+
+    exists: bool
+    want: int
+    replicas: int
+    ready: int
+    updated: int
+    available: bool
+    done: bool
+    deadline_exceeded: bool
+
+
+def rollout(dep: dict[str, Any] | None) -> Rollout:
+    """Read a live Deployment: how many replicas are wanted, ready, updated; is the rollout done."""
+    if dep is None:
+        return Rollout(False, 0, 0, 0, 0, False, False, False)
+    spec, st = dep.get("spec") or {}, dep.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    replicas = int(st.get("replicas") or 0)
+    ready = int(st.get("readyReplicas") or 0)
+    updated = int(st.get("updatedReplicas") or 0)
+    avail_n = int(st.get("availableReplicas") or 0)
+    conds = {c.get("type"): c for c in st.get("conditions") or []}
+    observed = int(st.get("observedGeneration") or 0) >= int((dep.get("metadata") or {}).get("generation") or 0)
+    avail_cond = conds.get("Available", {}).get("status") == "True"
+    available = want == 0 or (avail_cond and avail_n > 0)
+    deadline = conds.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded"
+    done = observed and updated >= want and ready >= want and replicas == want and avail_n >= want
+    return Rollout(True, want, replicas, ready, updated, available, done, deadline)
+
+
+def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None = None) -> dict[str, Any]:
+    """The MCPServer status for `outcome`, given the live status `old`."""
+    now = now or now_rfc3339()
+    old = old or {}
+    ro = rollout(outcome.deployment)
+    conds: list[Cond] = []
+    invalid, error, conflicts = outcome.invalid, outcome.apply_error, outcome.conflicts
+
+    if outcome.terminating:
+        conds.append(Cond(READY, "False", "Terminating", "the MCPServer is being deleted"))
+    # Rendered / Applied
+    if invalid:
+        conds.append(Cond(RENDERED, "False", "InvalidSpec", invalid))
+        conds.append(Cond(APPLIED, "False", "InvalidSpec", "nothing applied: the spec was rejected"))
+    else:
+        conds.append(Cond(RENDERED, "True", "Rendered", f"rendered {outcome.objects} objects"))
+        if error:
+            conds.append(Cond(APPLIED, "False", "ApplyFailed", error))
+        elif conflicts:
+            conds.append(Cond(APPLIED, "False", "Conflict", "; ".join(conflicts)))
+        elif outcome.skipped:
+            msg = "applied; skipped (API not installed in the cluster): " + ", ".join(outcome.skipped)
+            conds.append(Cond(APPLIED, "True", "SkippedUnavailableAPIs", msg))
+        else:
+            conds.append(Cond(APPLIED, "True", "Applied", f"applied {outcome.objects} objects"))
+    # Available / Progressing from the Deployment
+    counts = f"{ro.ready}/{ro.want} replicas ready"
+    if not ro.exists:
+        conds.append(Cond(AVAILABLE, "False", "DeploymentMissing", "the Deployment does not exist"))
+    elif ro.want == 0:
+        conds.append(Cond(AVAILABLE, "True", "ScaledToZero", "replicas is 0"))
+    elif ro.available:
+        conds.append(Cond(AVAILABLE, "True", "MinimumReplicasAvailable", counts))
+    else:
+        conds.append(Cond(AVAILABLE, "False", "MinimumReplicasUnavailable", counts))
+    if ro.deadline_exceeded:
+        conds.append(Cond(PROGRESSING, "False", "ProgressDeadlineExceeded", f"rollout stuck: {counts}"))
+    elif ro.exists and not ro.done:
+        conds.append(Cond(PROGRESSING, "True", "RollingOut", f"{ro.updated}/{ro.want} updated, {counts}"))
+    elif ro.exists:
+        conds.append(Cond(PROGRESSING, "False", "RolloutComplete", counts))
+    else:
+        conds.append(Cond(PROGRESSING, "True", "Creating", "waiting for the Deployment"))
+    # registry
+    if outcome.registry is not None:
+        st, reason, msg = outcome.registry
+        conds.append(Cond(REGISTRY_FETCHED, st, reason, msg))
+    # Ready, kstatus Reconciling / Stalled
+    stalled_msg = invalid or ("; ".join(conflicts) if conflicts else None)
+    if ro.deadline_exceeded and not stalled_msg:
+        stalled_msg = f"the Deployment exceeded its progress deadline: {counts}"
+    if not outcome.terminating:
+        if invalid:
+            conds.append(Cond(READY, "False", "InvalidSpec", invalid))
+        elif error:
+            conds.append(Cond(READY, "False", "ApplyFailed", error))
+        elif conflicts:
+            conds.append(Cond(READY, "False", "Conflict", "; ".join(conflicts)))
+        elif not ro.available:
+            conds.append(Cond(READY, "False", "Unavailable", counts))
+        elif not ro.done:
+            conds.append(Cond(READY, "False", "RollingOut", counts))
+        else:
+            conds.append(Cond(READY, "True", "Ready", counts))
+    if stalled_msg:
+        reason = "InvalidSpec" if invalid else "Conflict" if conflicts else "ProgressDeadlineExceeded"
+        conds.append(Cond(STALLED, "True", reason, stalled_msg))
+        conds.append(Cond(RECONCILING, "False", reason, "stalled: not retried until something changes"))
+    else:
+        conds.append(Cond(STALLED, "False", "NotStalled", ""))
+        if outcome.terminating:
+            conds.append(Cond(RECONCILING, "True", "Terminating", "deleting owned objects"))
+        elif error:
+            conds.append(Cond(RECONCILING, "True", "ApplyFailed", error))
+        elif ro.exists and ro.done:
+            conds.append(Cond(RECONCILING, "False", "Reconciled", "up to date"))
+        else:
+            conds.append(Cond(RECONCILING, "True", "RollingOut", counts))
+
+    ready = any(c.type == READY and c.status == "True" for c in conds)
+    if outcome.terminating:
+        phase = "Terminating"
+    elif invalid or ro.deadline_exceeded:
+        phase = "Failed"
+    elif ready or (ro.available and ro.done):
+        phase = "Running"
+    else:
+        phase = "Pending"
+
+    status: dict[str, Any] = {
+        "phase": phase,
+        "observedGeneration": outcome.generation,
+        "replicas": ro.replicas if ro.exists else old.get("replicas", 0),
+        "readyReplicas": ro.ready if ro.exists else 0,
+        "selector": outcome.selector or old.get("selector"),
+        "image": outcome.image or old.get("image"),
+        "serviceEndpoint": outcome.service_endpoint or old.get("serviceEndpoint"),
+        "registry": outcome.registry_status,
+        "conditions": merge_conditions(old.get("conditions"), conds, outcome.generation, now),
+    }
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def status_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
+    """A JSON merge patch turning status `old` into `new`, or None when they are equal."""
+    old = old or {}
+    if old == new:
+        return None
+    patch: dict[str, Any] = dict(new)
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return {"status": patch}
+
+
+def is_ready(status: dict[str, Any] | None) -> bool:
+    c = get_condition(status, READY)
+    return bool(c and c.get("status") == "True")
+
+
+def label_selector(match_labels: dict[str, str]) -> str:
+    """A matchLabels map as a label selector string (`a=b,c=d`, sorted)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))

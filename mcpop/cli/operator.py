@@ -1,0 +1,158 @@
+"""`mcp operator run`: the operator process. Kubernetes client modules load only when it runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+operator_app = App(name="operator", help="Run the mcpop operator (the MCPServer controller).")
+
+
+@operator_app.command
+def run(
+    *,
+    metrics_bind_address: str | None = None,
+    health_probe_bind_address: str | None = None,
+    leader_elect: bool | None = None,
+    leader_election_id: str | None = None,
+    leader_election_namespace: str | None = None,
+    lease_duration: str | None = None,
+    renew_deadline: str | None = None,
+    retry_period: str | None = None,
+    kubeconfig: str | None = None,
+    watch_namespace: Annotated[str | None, Parameter(name="--namespace", alias="-n")] = None,
+    concurrent_reconciles: str | None = None,
+    sync_period: str | None = None,
+    reconcile_timeout: str | None = None,
+    graceful_shutdown_timeout: str | None = None,
+    github_max_retries: str | None = None,
+    github_initial_delay: str | None = None,
+    github_max_delay: str | None = None,
+    github_rate_limit_max_retries: str | None = None,
+    github_rate_limit_base_delay: str | None = None,
+    github_rate_limit_max_delay: str | None = None,
+    github_network_max_retries: str | None = None,
+    github_network_base_delay: str | None = None,
+    github_network_max_delay: str | None = None,
+    cache_registry_ttl: str | None = None,
+    cache_server_ttl: str | None = None,
+    cache_cleanup_interval: str | None = None,
+    indexing_enabled: bool | None = None,
+    webhook_port: str | None = None,
+    webhook_cert_dir: str | None = None,
+    webhook_tls_min_version: str | None = None,
+    webhook_cipher_suites: str | None = None,
+    log_level: str | None = None,
+    structured_logging: bool | None = None,
+    enable_correlation_id: bool | None = None,
+    enable_profiling: Annotated[bool | None, Parameter(name="--enable-profiling", alias="--enable-pprof")] = None,
+    profiling_bind_address: str | None = None,
+    enable_hpa_support: bool | None = None,
+    enable_vpa_support: bool | None = None,
+    enable_istio_integration: bool | None = None,
+    enable_multi_tenancy: bool | None = None,
+    enable_backup_controller: bool | None = None,
+) -> int:
+    """Run the operator: watch MCPServers and keep their objects applied.
+
+    Every flag is validated before anything starts; a bad value exits 2 naming the flag.
+
+    Parameters
+    ----------
+    metrics_bind_address
+        Address of the /metrics endpoint (host:port, :port, or 0 to disable). Default `:8080`.
+    health_probe_bind_address
+        Address of /healthz and /readyz (host:port, :port, or 0 to disable). Default `:8081`.
+    leader_elect
+        Elect a leader on a Lease so only one replica reconciles. Default `False`.
+    leader_election_id
+        Name of the Lease. Default `mcpop-leader`.
+    leader_election_namespace
+        Namespace of the Lease (default: the pod's namespace, else --namespace, else default).
+    lease_duration
+        How long a Lease is valid without renewal. Default `15s`.
+    renew_deadline
+        How long the leader retries renewing before giving up leadership. Default `10s`.
+    retry_period
+        Interval between leader election attempts. Default `2s`.
+    kubeconfig
+        Kubeconfig file (default: in-cluster config, else ~/.kube/config).
+    watch_namespace
+        Watch only this namespace (env WATCH_NAMESPACE; default all namespaces).
+    concurrent_reconciles
+        Reconciles run in parallel (env MAX_CONCURRENT_RECONCILES). Default `5`.
+    sync_period
+        Reconcile every MCPServer at least this often. Default `10m`.
+    reconcile_timeout
+        Give up one reconcile after this long and retry with backoff (env RECONCILE_TIMEOUT). Default `5m`.
+    graceful_shutdown_timeout
+        On SIGTERM, wait this long for in-flight reconciles. Default `30s`.
+    github_max_retries
+        Retries of a failed GitHub request. Default `5`.
+    github_initial_delay
+        First retry delay for GitHub requests. Default `1s`.
+    github_max_delay
+        Longest retry delay for GitHub requests. Default `5m`.
+    github_rate_limit_max_retries
+        Retries after a GitHub rate limit. Default `3`.
+    github_rate_limit_base_delay
+        First wait after a GitHub rate limit (reset headers win). Default `15m`.
+    github_rate_limit_max_delay
+        Longest wait for a GitHub rate limit. Default `1h`.
+    github_network_max_retries
+        Retries after a network error. Default `5`.
+    github_network_base_delay
+        First retry delay after a network error. Default `2s`.
+    github_network_max_delay
+        Longest retry delay after a network error. Default `2m`.
+    cache_registry_ttl
+        How long registry listings are cached. Default `10m`.
+    cache_server_ttl
+        How long registry server entries are cached. Default `5m`.
+    cache_cleanup_interval
+        How often expired cache entries are dropped. Default `30m`.
+    indexing_enabled
+        Index registry entries for search. Default `True`.
+    webhook_port
+        Port of the admission webhooks. Default `9443`.
+    webhook_cert_dir
+        Directory with tls.crt and tls.key for the webhooks.
+    webhook_tls_min_version
+        Minimum TLS version of the webhooks: 1.2 or 1.3. Default `1.2`.
+    webhook_cipher_suites
+        Comma-separated TLS cipher suites of the webhooks.
+    log_level
+        debug, info, warning or error (env LOG_LEVEL). Default `info`.
+    structured_logging
+        Log JSON lines (env STRUCTURED_LOGGING). Default `False`.
+    enable_correlation_id
+        Tag each reconcile's log lines with one correlation id (env ENABLE_CORRELATION_ID). Default `True`.
+    enable_profiling
+        Serve /debug/threads (stack dumps) on --profiling-bind-address. Default `False`.
+    profiling_bind_address
+        Address of the profiling endpoint. Default `127.0.0.1:6060`.
+    enable_hpa_support
+        Render HorizontalPodAutoscalers (env ENABLE_HPA_SUPPORT). Default `True`.
+    enable_vpa_support
+        Render VerticalPodAutoscalers (env ENABLE_VPA_SUPPORT). Default `True`.
+    enable_istio_integration
+        Render Istio objects (env ENABLE_ISTIO_INTEGRATION). Default `True`.
+    enable_multi_tenancy
+        Render tenancy objects (env ENABLE_MULTI_TENANCY). Default `True`.
+    enable_backup_controller
+        Run the MCPServerBackup controller (env ENABLE_BACKUP_CONTROLLER). Default `False`.
+    """
+    flags = dict(locals())
+    from mcpop.apply.settings import SettingsError, build_settings
+
+    try:
+        settings = build_settings(flags, os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from mcpop.apply.manager import run_operator
+
+    return run_operator(settings)

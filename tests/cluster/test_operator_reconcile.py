@@ -1,0 +1,256 @@
+"""The operator against a real control plane, run as a subprocess under its least-privilege ServiceAccount.
+
+Covers: the seed examples reach Ready (phase Running, endpoint, owner references, ApplySet labels);
+update paths (replicas → PDB appears and is pruned, image, env, HPA on/off, tenancy on/off); a
+referenced Secret change rolls the pods; deletion cleans up through the finalizer; a Deployment deleted
+by hand is recreated; a spec the renderer rejects gives Ready=False/Stalled and applies nothing; a field
+taken by another manager is reported as a conflict without a retry loop; a no-op resync writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import kubeenv
+import pytest
+from kubernetes import client
+from operator_harness import *  # noqa: F403
+from operator_harness import OperatorProcess, Servers, apply_as, load_example, sleep, wait
+
+from mcpop.apply.applyset import GROUP_KINDS_ANNOTATION, ID_LABEL, PART_OF_LABEL, applyset_id
+from mcpop.render.workload import REFERENCED_HASH
+
+EXAMPLES = [
+    "02-mcpserver-basic.yaml",
+    "04-mcpserver-python-filesystem.yaml",
+    "05-mcpserver-git.yaml",
+    "06-mcpserver-postgres-secret-env.yaml",
+    "07-mcpserver-placement.yaml",
+]
+
+
+@pytest.fixture
+def servers(kube_cluster: kubeenv.KubeCluster, namespace: str) -> Servers:
+    return Servers(kube_cluster.api_client, namespace)
+
+
+def basic(name: str = "srv", **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": name},
+            "spec": {"image": "mcp-server-test", "tag": "1.0", **spec}}  # fmt: skip
+
+
+def _gone(fn: Any) -> bool:
+    try:
+        fn()
+    except client.ApiException as e:
+        if e.status == 404:
+            return True
+        raise
+    return False
+
+
+@pytest.fixture
+def ssd_node(kube_cluster: kubeenv.KubeCluster) -> Any:
+    """Label one fake node disktype=ssd (example 07 selects it)."""
+    core = kube_cluster.core
+    core.patch_node("kwok-node-0", {"metadata": {"labels": {"disktype": "ssd"}}})
+    yield
+    core.patch_node("kwok-node-0", {"metadata": {"labels": {"disktype": None}}})
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_reaches_ready(example: str, operator: OperatorProcess, servers: Servers, ssd_node: Any) -> None:
+    body = load_example(example)
+    name = body["metadata"]["name"]
+    created = servers.create(body)
+    obj = servers.wait_ready(name)
+    st = obj["status"]
+    assert st["phase"] == "Running"
+    assert st["readyReplicas"] == st["replicas"] == body["spec"].get("replicas", 1)
+    assert st["serviceEndpoint"] == f"{name}.{servers.ns}.svc.cluster.local:{body['spec'].get('port', 8080)}"
+    assert st["selector"] == f"app.kubernetes.io/instance={name},app.kubernetes.io/name=mcpserver"
+    conds = {c["type"]: c for c in st["conditions"]}
+    for t in ("Ready", "Available", "Rendered", "Applied"):
+        assert conds[t]["status"] == "True", conds[t]
+        assert conds[t]["observedGeneration"] == obj["metadata"]["generation"]
+    assert conds["Stalled"]["status"] == "False"
+    assert conds["Reconciling"]["status"] == "False"
+    # ApplySet parent bookkeeping and the finalizer
+    set_id = applyset_id(name, servers.ns)
+    assert obj["metadata"]["labels"][ID_LABEL] == set_id
+    assert obj["metadata"]["annotations"]["applyset.kubernetes.io/tooling"] == "mcpop/v1"
+    assert "Deployment.apps" in obj["metadata"]["annotations"][GROUP_KINDS_ANNOTATION].split(",")
+    assert "mcp.allbeone.io/finalizer" in obj["metadata"]["finalizers"]
+    # owned objects: controller owner reference, part-of label, managed by mcpop
+    dep = servers.deployment(name)
+    assert dep is not None
+    ref = dep.metadata.owner_references[0]
+    assert (ref.kind, ref.name, ref.uid, ref.controller) == ("MCPServer", name, created["metadata"]["uid"], True)
+    assert dep.metadata.labels[PART_OF_LABEL] == set_id
+    assert any(m.manager == "mcpop" and m.operation == "Apply" for m in dep.metadata.managed_fields)
+    svc = servers.core.read_namespaced_service(name, servers.ns)
+    assert svc.metadata.owner_references[0].uid == created["metadata"]["uid"]
+    pods = servers.core.list_namespaced_pod(servers.ns, label_selector=st["selector"]).items
+    assert pods and all(kubeenv.pod_ready(p) for p in pods)
+    if example.startswith("07"):
+        assert {p.spec.node_name for p in pods} == {"kwok-node-0"}
+
+
+def test_update_paths(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic(env=[{"name": "A", "value": "1"}]))
+    servers.wait_ready("srv")
+    policy = client.PolicyV1Api(servers.api)
+
+    # replicas 2: Deployment scales, a PDB appears
+    servers.patch("srv", {"spec": {"replicas": 2}})
+    obj = servers.wait_ready("srv")
+    assert obj["status"]["readyReplicas"] == 2
+    assert servers.deployment("srv").spec.replicas == 2
+    policy.read_namespaced_pod_disruption_budget("srv", servers.ns)
+    assert "PodDisruptionBudget.policy" in obj["metadata"]["annotations"][GROUP_KINDS_ANNOTATION]
+
+    # image and env change roll the Deployment
+    servers.patch("srv", {"spec": {"tag": "2.0", "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "x"}]}})
+    servers.wait_ready("srv")
+    c = servers.deployment("srv").spec.template.spec.containers[0]
+    assert c.image == "mcp-server-test:2.0"
+    assert [(e.name, e.value) for e in c.env if e.name in ("A", "B")] == [("A", "2"), ("B", "x")]
+
+    # back to one replica: the PDB is pruned, the parent annotation shrinks
+    servers.patch("srv", {"spec": {"replicas": 1}})
+    wait(lambda: _gone(lambda: policy.read_namespaced_pod_disruption_budget("srv", servers.ns)),
+         message="PDB pruned")  # fmt: skip
+    obj = servers.wait_ready("srv")
+    wait(lambda: "PodDisruptionBudget" not in servers.get("srv")["metadata"]["annotations"][GROUP_KINDS_ANNOTATION],
+         message="contains-group-kinds without the PDB")  # fmt: skip
+    assert operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget") == 1
+
+
+def test_hpa_on_then_off(operator: OperatorProcess, servers: Servers) -> None:
+    auto = client.AutoscalingV2Api(servers.api)
+    servers.create(basic())
+    servers.wait_ready("srv")
+    servers.patch("srv", {"spec": {"autoscaling": {"hpa": {"enabled": True, "minReplicas": 1, "maxReplicas": 3}}}})
+    hpa = wait(lambda: auto.read_namespaced_horizontal_pod_autoscaler("srv", servers.ns), message="HPA created")
+    assert hpa.spec.max_replicas == 3
+    assert hpa.metadata.owner_references[0].name == "srv"
+    servers.patch("srv", {"spec": {"autoscaling": {"hpa": {"enabled": False}}}})
+    wait(lambda: _gone(lambda: auto.read_namespaced_horizontal_pod_autoscaler("srv", servers.ns)),
+         message="HPA pruned")  # fmt: skip
+    servers.wait_ready("srv")
+
+
+def test_tenancy_on_then_off(operator: OperatorProcess, servers: Servers) -> None:
+    rbac = client.RbacAuthorizationV1Api(servers.api)
+    net = client.NetworkingV1Api(servers.api)
+    servers.create(basic())
+    servers.wait_ready("srv")
+    servers.patch("srv", {"spec": {"tenancy": {"tenantId": "t1", "isolationLevel": "Namespace",
+                                               "networkPolicy": {"enabled": True}}}})  # fmt: skip
+    wait(lambda: net.list_namespaced_network_policy(servers.ns).items, message="NetworkPolicy created")
+    wait(lambda: rbac.list_namespaced_role(servers.ns).items, message="tenant Role created")
+    servers.wait_ready("srv")
+    servers.patch("srv", {"spec": {"tenancy": None}})
+    wait(lambda: not net.list_namespaced_network_policy(servers.ns).items, message="NetworkPolicy pruned")
+    wait(lambda: not rbac.list_namespaced_role(servers.ns).items, message="Role pruned")
+    wait(lambda: not rbac.list_namespaced_role_binding(servers.ns).items, message="RoleBinding pruned")
+    servers.wait_ready("srv")
+
+
+def test_referenced_secret_change_rolls_pods(operator: OperatorProcess, servers: Servers) -> None:
+    core = servers.core
+    core.create_namespaced_secret(servers.ns, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), data={"url": base64.b64encode(b"postgres://one").decode()}))
+    servers.create(basic(env=[{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}]))
+    servers.wait_ready("srv")
+    before = servers.deployment("srv").spec.template.metadata.annotations[REFERENCED_HASH]
+    core.patch_namespaced_secret("db", servers.ns, {"data": {"url": base64.b64encode(b"postgres://two").decode()}})
+
+    def rolled() -> bool:
+        dep = servers.deployment("srv")
+        return dep.spec.template.metadata.annotations.get(REFERENCED_HASH) not in (None, before)
+
+    wait(rolled, message="pod template hash changed after the Secret changed")
+    servers.wait_ready("srv")
+    # the secret value never reaches the operator's log
+    assert "postgres://two" not in operator.log() and "cG9zdGdyZXM6Ly90d28" not in operator.log()
+
+
+def test_deletion_cleans_up(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic(replicas=2))
+    servers.wait_ready("srv")
+    servers.delete("srv")
+    wait(lambda: not servers.exists("srv"), message="MCPServer gone (finalizer removed)")
+    assert servers.deployment("srv") is None
+    assert _gone(lambda: servers.core.read_namespaced_service("srv", servers.ns))
+    assert _gone(lambda: servers.core.read_namespaced_service_account("srv", servers.ns))
+    assert _gone(lambda: client.PolicyV1Api(servers.api).read_namespaced_pod_disruption_budget("srv", servers.ns))
+    events = servers.core.list_namespaced_event(servers.ns).items
+    reasons = {e.reason for e in events if e.involved_object.name == "srv"}
+    assert {"Applied", "Deleted"} <= reasons
+
+
+def test_deployment_deleted_by_hand_is_recreated(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic())
+    servers.wait_ready("srv")
+    old_uid = servers.deployment("srv").metadata.uid
+    servers.apps.delete_namespaced_deployment("srv", servers.ns)
+    wait(lambda: (d := servers.deployment("srv")) is not None and d.metadata.uid != old_uid,
+         message="Deployment recreated")  # fmt: skip
+    servers.wait_ready("srv")
+
+
+def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess, servers: Servers) -> None:
+    body = basic()
+    del body["spec"]["image"]
+    body["spec"]["registry"] = {"name": "no-such-server-anywhere"}
+    servers.create(body)
+    cond = servers.wait_condition("srv", "Ready", "False", "InvalidSpec")
+    assert "spec.registry" in cond["message"]
+    st = servers.get("srv")["status"]
+    assert st["phase"] == "Failed"
+    assert {c["type"]: c["status"] for c in st["conditions"]}["Stalled"] == "True"
+    assert {c["type"]: c["status"] for c in st["conditions"]}["RegistryFetched"] == "False"
+    sleep(4)  # more than one resync
+    assert servers.deployment("srv") is None
+    assert _gone(lambda: servers.core.read_namespaced_service_account("srv", servers.ns))
+    assert _gone(lambda: servers.core.read_namespaced_service("srv", servers.ns))
+    # not retried with backoff: no workqueue retries for a terminal error
+    assert operator.metric("workqueue_retries_total") == 0
+    # fixing the spec (new generation) recovers
+    servers.patch("srv", {"spec": {"registry": None, "image": "mcp-server-test"}})
+    servers.wait_ready("srv")
+
+
+def test_field_taken_by_another_manager_is_reported(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic())
+    servers.wait_ready("srv")
+    apply_as(servers.api, {"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": "srv", "namespace": servers.ns}, "spec": {"replicas": 3}},
+             field_manager="intruder")  # fmt: skip
+    cond = servers.wait_condition("srv", "Applied", "False", "Conflict")
+    assert ".spec.replicas" in cond["message"] and "intruder" in cond["message"]
+    assert servers.condition("srv", "Stalled")["status"] == "True"
+    # no loop: a few resyncs later nothing more was written, the intruder's value stands
+    sleep(2)
+    writes = operator.writes()
+    sleep(7)
+    assert operator.writes() == writes
+    assert servers.deployment("srv").spec.replicas == 3
+    # the user resolves it by changing the spec to agree; the conflict clears
+    servers.patch("srv", {"spec": {"replicas": 3}})
+    servers.wait_condition("srv", "Applied", "True")
+
+
+def test_noop_resync_writes_nothing(operator: OperatorProcess, servers: Servers) -> None:
+    for i in range(3):
+        servers.create(basic(f"srv-{i}", replicas=1 + i % 2, env=[{"name": "I", "value": str(i)}]))
+    for i in range(3):
+        servers.wait_ready(f"srv-{i}")
+    sleep(2)  # let the last status writes and events settle
+    writes = operator.writes()
+    reconciles = operator.metric("controller_runtime_reconcile_total")
+    sleep(8)  # the fixture's sync period is 3s: at least two full resyncs
+    assert operator.metric("controller_runtime_reconcile_total") >= reconciles + 6
+    assert operator.writes() == writes, "a no-op resync sent write requests"

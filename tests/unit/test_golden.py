@@ -1,0 +1,58 @@
+"""Golden files: every example and fixture renders exactly to its committed snapshot, byte for byte.
+
+Regenerate after an intended change with
+`python -m pytest tests/unit/test_golden.py --update-golden` and review `git diff golden/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpop.cli.render import render_files
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_REGISTRY = ROOT / "tests/fixtures/registry/official-seed.json"
+INPUTS = [
+    *sorted((ROOT / "examples").glob("*-mcpserver-*.yaml")),
+    *sorted((ROOT / "tests/fixtures/specs").glob("*.yaml")),
+]
+
+
+def _golden_path(source: Path) -> Path:
+    return ROOT / "golden" / source.parent.name / source.name
+
+
+def _render(source: Path) -> str:
+    registry = SEED_REGISTRY if source.name.startswith("registry-seed-") else None
+    text, problems, _ = render_files([source], registry=registry)
+    assert not problems, problems
+    return text
+
+
+@pytest.mark.parametrize("source", INPUTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_renders_to_its_golden_file(source: Path, update_golden: bool) -> None:
+    text = _render(source)
+    golden = _golden_path(source)
+    if update_golden:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file for {source.name}: run with --update-golden"
+    assert golden.read_text() == text, f"{golden.relative_to(ROOT)} differs: review, then --update-golden"
+
+
+@pytest.mark.parametrize("source", INPUTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_rendering_twice_gives_identical_bytes(source: Path) -> None:
+    assert _render(source).encode() == _render(source).encode()
+
+
+def test_every_golden_file_has_an_input() -> None:
+    expected = {_golden_path(s) for s in INPUTS}
+    assert set((ROOT / "golden").rglob("*.yaml")) <= expected
+
+
+def test_there_are_goldens_for_every_seed_example_and_ten_more_features() -> None:
+    seeds = [p for p in INPUTS if p.parent.name == "examples"]
+    assert len(seeds) >= 5
+    assert len(INPUTS) - len(seeds) >= 10

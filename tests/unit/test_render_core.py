@@ -1,0 +1,190 @@
+"""Behaviour of the core object set: forms, transports, bridge, probes, config, names, hashes, owners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mcpop.api.mcpserver import MCPServer
+from mcpop.render import ObjectSet, Owner, RenderError, RenderOptions, render
+from mcpop.render.names import dns_label, label_value
+from mcpop.render.normalize import GATEWAY_IMAGES
+from mcpop.render.objectset import apply_order_key
+
+
+def server(spec: dict[str, Any], name: str = "demo", namespace: str | None = None) -> MCPServer:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": meta,
+                                     "spec": spec})  # fmt: skip
+
+
+def container(out: ObjectSet) -> dict[str, Any]:
+    dep = out.get("Deployment")
+    assert dep is not None
+    return dep["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+def test_flat_and_runtime_forms_render_the_same_container() -> None:
+    flat = render(server({"image": "ghcr.io/a/b", "tag": "1.0", "port": 9000, "args": ["--x"]}))
+    runtime = render(server({"runtime": {"image": "ghcr.io/a/b:1.0", "port": 9000, "args": ["--x"]}}))
+    assert container(flat) == container(runtime)
+
+
+def test_defaults_are_port_8080_one_replica_cluster_ip_and_contract_resources() -> None:
+    out = render(server({"image": "a"}))
+    dep, svc = out.get("Deployment"), out.get("Service")
+    assert dep and svc
+    assert dep["spec"]["replicas"] == 1
+    assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 8080
+    assert container(out)["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                           "limits": {"cpu": "500m", "memory": "512Mi"}}  # fmt: skip
+    assert container(out)["image"] == "a:latest"
+
+
+def test_image_with_tag_or_digest_keeps_it() -> None:
+    assert container(render(server({"image": "reg:5000/a:2.0", "tag": "9"})))["image"] == "reg:5000/a:2.0"
+    digest = "a@sha256:" + "0" * 64
+    assert container(render(server({"image": digest})))["image"] == digest
+
+
+def test_stdio_runs_behind_the_default_bridge_with_the_command_substituted() -> None:
+    out = render(server({"runtime": {"type": "node", "command": ["npx", "-y", "pkg@1"]},
+                         "transport": {"type": "stdio"}}))  # fmt: skip
+    c = container(out)
+    assert c["image"] == GATEWAY_IMAGES["node"]
+    assert c["args"][:2] == ["--stdio", "npx -y pkg@1"]
+    assert c["ports"][0]["containerPort"] == 8000
+    assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    svc = out.get("Service")
+    assert svc and svc["spec"]["ports"][0]["port"] == 8000
+
+
+def test_python_stdio_server_uses_the_uvx_bridge_image() -> None:
+    c = container(render(server({"runtime": {"type": "python", "command": ["uvx", "mcp-server-time"]},
+                                 "transport": {"type": "stdio"}})))  # fmt: skip
+    assert c["image"] == GATEWAY_IMAGES["python"]
+
+
+def test_gateway_image_port_and_args_are_configurable() -> None:
+    c = container(render(server({
+        "command": ["srv", "--flag value"], "transport": {"type": "stdio"},
+        "gateway": {"image": "bridge:1", "port": 7000, "args": ["--cmd=<cmd>", "--port=7000"]},
+    })))  # fmt: skip
+    assert c["image"] == "bridge:1"
+    assert c["args"] == ["--cmd=srv '--flag value'", "--port=7000"]
+    assert c["ports"][0]["containerPort"] == 7000
+
+
+def test_stdio_server_image_unused_by_the_bridge_is_warned_about() -> None:
+    out = render(server({"image": "own:1", "command": ["srv"], "transport": {"type": "stdio"}}))
+    assert any("own:1 is not used" in w for w in out.warnings)
+
+
+def test_sse_transport_serves_its_port() -> None:
+    out = render(server({"image": "a", "port": 3001, "transport": {"type": "sse", "path": "/sse"}}))
+    assert container(out)["ports"][0]["containerPort"] == 3001
+    assert container(out)["livenessProbe"]["tcpSocket"]["port"] == "http"
+
+
+def test_user_probes_replace_the_defaults() -> None:
+    c = container(render(server({"image": "a", "probes": {"readiness": {"httpGet": {"path": "/r", "port": 1}}}})))
+    assert c["readinessProbe"] == {"httpGet": {"path": "/r", "port": 1}}
+    assert "tcpSocket" in c["livenessProbe"]
+
+
+def test_probe_timing_only_keeps_the_default_check() -> None:
+    c = container(render(server({"image": "a", "probes": {"liveness": {"periodSeconds": 60}}})))
+    assert c["livenessProbe"] == {"tcpSocket": {"port": "http"}, "periodSeconds": 60}
+
+
+def test_config_renders_a_configmap_mounted_and_hashed() -> None:
+    one = render(server({"image": "a", "config": {"k": "v"}}))
+    two = render(server({"image": "a", "config": {"k": "w"}}))
+    cm = one.get("ConfigMap")
+    assert cm and cm["data"]["config.json"] == '{\n  "k": "v"\n}\n'
+    ann = lambda o: o.get("Deployment")["spec"]["template"]["metadata"]["annotations"]  # noqa: E731
+    assert ann(one)["mcp.allbeone.io/config-hash"] != ann(two)["mcp.allbeone.io/config-hash"]
+    assert {"name": "MCP_CONFIG_PATH", "value": "/etc/mcp/config.json"} in container(one)["env"]
+
+
+def test_referenced_content_hash_rolls_the_pod_template() -> None:
+    out = render(server({"image": "a"}), options=RenderOptions(referenced_content_hash="abc"))
+    dep = out.get("Deployment")
+    assert dep and dep["spec"]["template"]["metadata"]["annotations"]["mcp.allbeone.io/referenced-config-hash"] == "abc"
+
+
+def test_secret_refs_are_wired_as_references() -> None:
+    c = container(render(server({"image": "a", "secretRefs": [{"name": "s", "key": "api-key"}, {"name": "all"}]})))
+    assert {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "api-key"}}} in c["env"]
+    assert {"secretRef": {"name": "all"}} in c["envFrom"]
+
+
+def test_env_value_from_kinds_are_kept() -> None:
+    env = [{"name": "F", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           {"name": "R", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]  # fmt: skip
+    c = container(render(server({"image": "a", "env": env})))
+    assert c["env"][:2] == env
+
+
+def test_restricted_security_defaults() -> None:
+    out = render(server({"image": "a"}))
+    dep = out.get("Deployment")
+    assert dep
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container(out)["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+    mounts = {m["mountPath"] for m in container(out)["volumeMounts"]}
+    assert {"/tmp", "/cache"} <= mounts
+
+
+def test_weakened_security_is_warned_about() -> None:
+    out = render(server({"image": "a", "securityContext": {"runAsNonRoot": False, "runAsUser": 0}}))
+    assert any("root" in w for w in out.warnings)
+
+
+def test_pdb_only_with_several_replicas_or_when_asked() -> None:
+    assert render(server({"image": "a"})).get("PodDisruptionBudget") is None
+    assert render(server({"image": "a", "replicas": 2})).get("PodDisruptionBudget") is not None
+    pdb = render(server({"image": "a", "podDisruptionBudget": {"minAvailable": 1}})).get("PodDisruptionBudget")
+    assert pdb and pdb["spec"]["minAvailable"] == 1
+
+
+def test_long_names_are_trimmed_with_a_hash_and_do_not_collide() -> None:
+    a = "x" * 70 + ".one"
+    b = "x" * 70 + ".two"
+    assert len(dns_label(a)) <= 63 and dns_label(a) != dns_label(b)
+    assert dns_label("1abc") == "mcp-1abc"
+    assert len(label_value("v" * 100)) <= 63
+
+
+def test_owner_reference_is_added_when_given() -> None:
+    out = render(server({"image": "a"}), options=RenderOptions(owner=Owner(name="demo", uid="u-1")))
+    assert all(o["metadata"]["ownerReferences"][0]["uid"] == "u-1" for o in out.objects)
+
+
+def test_namespace_comes_from_metadata_then_options() -> None:
+    assert render(server({"image": "a"}, namespace="ns1")).objects[0]["metadata"]["namespace"] == "ns1"
+    out = render(server({"image": "a"}), options=RenderOptions(namespace="ns2"))
+    assert out.objects[0]["metadata"]["namespace"] == "ns2"
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [(["Deployment", "ConfigMap", "ServiceAccount"], ["ServiceAccount", "ConfigMap", "Deployment"]),
+     (["Service", "Deployment", "Role"], ["Role", "Service", "Deployment"]),
+     (["Zebra", "Deployment"], ["Deployment", "Zebra"])],
+)  # fmt: skip
+def test_apply_order_is_config_then_workloads(kinds: list[str], expected: list[str]) -> None:
+    objs = [{"kind": k, "metadata": {"name": "n", "namespace": "d"}} for k in kinds]
+    assert [o["kind"] for o in sorted(objs, key=apply_order_key)] == expected
+
+
+def test_registry_reference_without_registry_data_names_the_field() -> None:
+    with pytest.raises(RenderError) as err:
+        render(server({"registry": {"name": "nothing-here"}}))
+    assert err.value.field == "spec.registry"
