@@ -1,0 +1,120 @@
+"""What every registry source returns: valid entries, invalid ones reported by name with the reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from io import StringIO
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from mcpop.api.serverjson import ServerJSON, ServerResponse
+from mcpop.sources.catalog import _describe, _entry_name
+from mcpop.sources.retry import SourceError
+
+OFFICIAL_META = "io.modelcontextprotocol.registry/official"
+
+
+@dataclass(frozen=True)
+class InvalidEntry:
+    """An entry that was skipped: its name (or position) and why."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DeletedEntry:
+    """An entry the registry marks deleted: remove it (its version, or every version if None)."""
+
+    name: str
+    version: str | None = None
+
+
+@dataclass
+class SourceEntries:
+    """The outcome of reading one source."""
+
+    entries: list[ServerJSON] = field(default_factory=list)
+    invalid: list[InvalidEntry] = field(default_factory=list)
+    deleted: list[DeletedEntry] = field(default_factory=list)
+    #: entries skipped on purpose (deprecated), as `name version`
+    skipped: list[str] = field(default_factory=list)
+
+    def extend(self, other: SourceEntries) -> None:
+        self.entries.extend(other.entries)
+        self.invalid.extend(other.invalid)
+        self.deleted.extend(other.deleted)
+        self.skipped.extend(other.skipped)
+
+
+def official_status(raw: Any) -> str:
+    """The registry status (`active`, `deprecated`, `deleted`) of a raw list item; active if unsaid."""
+    if not isinstance(raw, dict):
+        return "active"
+    meta = raw.get("_meta")
+    official = meta.get(OFFICIAL_META) if isinstance(meta, dict) else None
+    status = official.get("status") if isinstance(official, dict) else None
+    return status if isinstance(status, str) else "active"
+
+
+def _raw_name_version(raw: Any) -> tuple[str | None, str | None]:
+    if not isinstance(raw, dict):
+        return None, None
+    server = raw.get("server")
+    inner: dict[str, Any] = server if isinstance(server, dict) else raw
+    name, version = inner.get("name"), inner.get("version")
+    return (name if isinstance(name, str) else None), (version if isinstance(version, str) else None)
+
+
+def parse_items(data: Any, source: str) -> SourceEntries:
+    """Validate each entry in parsed JSON/YAML: a server.json, a list of them, or a list API response."""
+    out = SourceEntries()
+    if isinstance(data, dict) and isinstance(data.get("servers"), list):
+        items: list[Any] = data["servers"]
+    elif isinstance(data, list):
+        items = data
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        out.invalid.append(InvalidEntry(source, "expected a server.json object, a list of them or a server list"))
+        return out
+    for index, raw in enumerate(items):
+        label = _entry_name(raw, index)
+        status = official_status(raw)
+        if status == "deleted":
+            name, version = _raw_name_version(raw)
+            out.deleted.append(DeletedEntry(name or label, version))
+            continue
+        if status != "active":
+            out.skipped.append(f"{label} ({status})")
+            continue
+        try:
+            if isinstance(raw, dict) and isinstance(raw.get("server"), dict):
+                out.entries.append(ServerResponse.model_validate(raw).server)
+            else:
+                out.entries.append(ServerJSON.model_validate(raw))
+        except ValidationError as exc:
+            out.invalid.append(InvalidEntry(label, f"invalid server.json entry ({source}): {_describe(exc)}"))
+    return out
+
+
+def load_text(text: str, source: str) -> Any:
+    """JSON, else YAML (safe loader); SourceError naming the source if neither parses."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return YAML(typ="safe", pure=True).load(StringIO(text))
+    except YAMLError as exc:
+        raise SourceError(f"{source}: neither JSON nor YAML: {exc}") from exc
+
+
+__all__ = ["DeletedEntry", "InvalidEntry", "SourceEntries", "load_text", "official_status", "parse_items"]

@@ -1,0 +1,200 @@
+"""A GitHub repository (contents API) as a registry source.
+
+`GET {api}/repos/{owner}/{repo}/contents/{path}?ref={branch}` lists the directory; every `*.json`,
+`*.yaml` or `*.yml` file in it (and in its subdirectories, such as `servers/<name>/server.json`) is read,
+from `download_url` when given, else from the contents API's base64 `content`. Requests are conditional
+(`If-None-Match` with the cached ETag) and file bodies are cached by blob sha, so syncing an unchanged
+repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from mcpop.sources.entries import InvalidEntry, SourceEntries, load_text, parse_items
+from mcpop.sources.http import HttpClient, HttpResponse
+from mcpop.sources.retry import MalformedResponse, RetryPolicy, SourceError
+
+DEFAULT_API = "https://api.github.com"
+SUFFIXES = (".json", ".yaml", ".yml")
+MAX_DEPTH = 3
+MAX_FILES = 5000
+LIST_OPERATION = "github_list"
+FETCH_OPERATION = "github_fetch"
+
+
+@dataclass(frozen=True)
+class GitHubLocation:
+    """Where the server files are: API base, `owner/repo`, branch and path in the repository."""
+
+    repo: str
+    branch: str = "main"
+    path: str = "servers"
+    api: str = DEFAULT_API
+
+    @property
+    def contents_url(self) -> str:
+        return self.url_for(self.path)
+
+    def url_for(self, path: str) -> str:
+        clean = quote(path.strip("/"))
+        return f"{self.api.rstrip('/')}/repos/{self.repo}/contents/{clean}?ref={quote(self.branch, safe='')}"
+
+
+def parse_contents_url(url: str) -> GitHubLocation:
+    """The original `url` shorthand: `https://<api>/repos/OWNER/REPO/contents/PATH?ref=BRANCH`.
+
+    Also accepts the API under a prefix (GitHub Enterprise: `https://host/api/v3/repos/...`). Raises
+    ValueError on anything else.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    segments = parts.path.split("/")
+    try:
+        at = segments.index("repos")
+    except ValueError:
+        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)") from None
+    rest = segments[at + 1 :]
+    if len(rest) < 3 or rest[2] != "contents" or not rest[0] or not rest[1]:
+        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)")
+    prefix = "/".join(segments[:at])
+    api = f"{parts.scheme}://{parts.netloc}{prefix}"
+    ref = parse_qs(parts.query).get("ref", ["main"])[0]
+    return GitHubLocation(repo=f"{rest[0]}/{rest[1]}", branch=ref, path="/".join(rest[3:]).strip("/"), api=api)
+
+
+@dataclass
+class CachedBody:
+    etag: str
+    body: bytes
+
+
+@dataclass
+class GitHubCache:
+    """ETags and bodies by URL, file texts by blob sha; keep one per MCPRegistry between syncs."""
+
+    responses: dict[str, CachedBody] = field(default_factory=dict)
+    blobs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GitHubStats:
+    requests: int = 0
+    not_modified: int = 0
+
+
+def _headers(token: str | None, accept: str) -> dict[str, str]:
+    headers = {"Accept": accept, "X-GitHub-Api-Version": "2022-11-28"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+class _Reader:
+    def __init__(
+        self, client: HttpClient, policy: RetryPolicy, cache: GitHubCache, token: str | None, stats: GitHubStats
+    ) -> None:
+        self.client, self.policy, self.cache, self.token, self.stats = client, policy, cache, token, stats
+
+    def get(self, operation: str, url: str, accept: str) -> bytes:
+        """The body at url, from the cache when the server answers 304."""
+        headers = _headers(self.token, accept)
+        cached = self.cache.responses.get(url)
+        if cached is not None:
+            headers["If-None-Match"] = cached.etag
+        response: HttpResponse = self.policy.get(self.client, operation, url, headers)
+        self.stats.requests += 1
+        if response.status == 304:
+            if cached is None:
+                raise SourceError(f"GET {url}: 304 Not Modified without a cached copy")
+            self.stats.not_modified += 1
+            return cached.body
+        if response.status != 200:
+            raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
+        etag = response.header("etag")
+        if etag:
+            self.cache.responses[url] = CachedBody(etag, response.body)
+        return response.body
+
+    def get_json(self, operation: str, url: str) -> Any:
+        body = self.get(operation, url, "application/vnd.github+json")
+        try:
+            return json.loads(body.decode("utf-8"))
+        except ValueError as exc:
+            raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
+
+
+def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
+    sha = item.get("sha")
+    if isinstance(sha, str) and sha in reader.cache.blobs:
+        return reader.cache.blobs[sha]
+    download = item.get("download_url")
+    if isinstance(download, str) and download:
+        text = reader.get(FETCH_OPERATION, download, "application/vnd.github.raw").decode("utf-8")
+    else:
+        url = item.get("url")
+        if not isinstance(url, str):
+            raise MalformedResponse(f"{item.get('path')}: listing gives neither download_url nor url")
+        data = reader.get_json(FETCH_OPERATION, url)
+        content = data.get("content") if isinstance(data, dict) else None
+        if not isinstance(content, str):
+            raise MalformedResponse(f"{url}: no content in the contents API response")
+        try:
+            text = base64.b64decode(content).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise MalformedResponse(f"{url}: content is not base64 UTF-8: {exc}") from exc
+    if isinstance(sha, str):
+        reader.cache.blobs[sha] = text
+    return text
+
+
+def fetch_github(
+    location: GitHubLocation,
+    client: HttpClient,
+    policy: RetryPolicy | None = None,
+    *,
+    token: str | None = None,
+    cache: GitHubCache | None = None,
+    stats: GitHubStats | None = None,
+) -> SourceEntries:
+    """Every server file under the location, validated; raises SourceError/NetworkError on failure."""
+    reader = _Reader(
+        client, policy or RetryPolicy(), cache if cache is not None else GitHubCache(), token, stats or GitHubStats()
+    )
+    out = SourceEntries()
+    files: list[dict[str, Any]] = []
+    pending: list[tuple[str, int]] = [(location.path, 0)]
+    while pending:
+        path, depth = pending.pop(0)
+        listing = reader.get_json(LIST_OPERATION, location.url_for(path))
+        if isinstance(listing, dict):  # the path is a single file
+            listing = [listing]
+        if not isinstance(listing, list):
+            raise MalformedResponse(f"{location.url_for(path)}: expected a directory listing")
+        for item in sorted((i for i in listing if isinstance(i, dict)), key=lambda i: str(i.get("path", ""))):
+            name = str(item.get("name", ""))
+            if item.get("type") == "dir" and depth < MAX_DEPTH:
+                pending.append((str(item.get("path", "")), depth + 1))
+            elif item.get("type") == "file" and name.lower().endswith(SUFFIXES):
+                files.append(item)
+    if len(files) > MAX_FILES:
+        raise SourceError(f"{location.repo}/{location.path}: more than {MAX_FILES} files")
+    for item in files:
+        label = f"{location.repo}@{location.branch}:{item.get('path')}"
+        text = _file_text(reader, item)
+        try:
+            data = load_text(text, label)
+        except SourceError as exc:
+            out.invalid.append(InvalidEntry(str(item.get("path")), str(exc)))
+            continue
+        out.extend(parse_items(data, label))
+    return out
+
+
+__all__ = ["GitHubCache", "GitHubLocation", "GitHubStats", "fetch_github", "parse_contents_url"]

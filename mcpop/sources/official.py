@@ -1,0 +1,100 @@
+"""The official MCP registry API: `GET {base}/v0.1/servers` with cursor pagination.
+
+Pages are fetched until `metadata.nextCursor` is absent (the cursor is passed back unchanged). Only
+`active` entries are kept, `deleted` ones are reported for removal, invalid ones are reported by name with
+the reason. A page that cannot be read (after retries) or is malformed raises: a half catalogue is never
+returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+from urllib.parse import urlencode
+
+from mcpop.api.serverjson import ServerJSON
+from mcpop.render.catalog import version_key
+from mcpop.sources.entries import SourceEntries, parse_items
+from mcpop.sources.http import HttpClient
+from mcpop.sources.retry import MalformedResponse, RetryPolicy, SourceError, check_response
+
+LIST_PATH = "/v0.1/servers"
+PAGE_LIMIT = 100
+MAX_PAGES = 10_000
+OPERATION = "official_list"
+
+
+def newest_per_name(entries: Iterable[ServerJSON]) -> list[ServerJSON]:
+    """The newest version of each name (semantic-version order), in first-seen name order."""
+    best: dict[str, ServerJSON] = {}
+    for entry in entries:
+        current = best.get(entry.name)
+        if current is None or version_key(entry.version) >= version_key(current.version):
+            best[entry.name] = entry
+    return list(best.values())
+
+
+def list_url(base: str, cursor: str | None, limit: int, search: str | None, updated_since: str | None) -> str:
+    params = {"limit": str(limit)}
+    if cursor:
+        params["cursor"] = cursor
+    if search:
+        params["search"] = search
+    if updated_since:
+        params["updated_since"] = updated_since
+    return base.rstrip("/") + LIST_PATH + "?" + urlencode(params)
+
+
+def fetch_official(
+    base_url: str,
+    client: HttpClient,
+    policy: RetryPolicy | None = None,
+    *,
+    search: str | None = None,
+    updated_since: str | None = None,
+    version_policy: Literal["latest", "all"] = "latest",
+    limit: int = PAGE_LIMIT,
+    token: str | None = None,
+) -> SourceEntries:
+    """Every page of the list API, validated; raises SourceError/NetworkError if any page fails."""
+    policy = policy or RetryPolicy()
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    out = SourceEntries()
+    cursor: str | None = None
+    seen: set[str] = set()
+    for page in range(MAX_PAGES):
+        url = list_url(base_url, cursor, limit, search, updated_since)
+
+        def read_page(url: str = url) -> object:
+            response = check_response(client.get(url, headers=headers), policy.clock)
+            if response.status != 200:
+                raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
+            try:
+                data = response.json()
+            except ValueError as exc:
+                raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
+            if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+                raise MalformedResponse(f"GET {url}: response has no 'servers' list")
+            return data
+
+        data = policy.call(OPERATION, read_page)
+        assert isinstance(data, dict)
+        out.extend(parse_items({"servers": data["servers"]}, f"{base_url} page {page + 1}"))
+        metadata = data.get("metadata")
+        next_cursor = metadata.get("nextCursor") if isinstance(metadata, dict) else None
+        if not next_cursor:
+            break
+        if not isinstance(next_cursor, str) or next_cursor in seen:
+            raise SourceError(f"{base_url}: the registry returned a repeated or bad cursor {next_cursor!r}")
+        seen.add(next_cursor)
+        cursor = next_cursor
+    else:
+        raise SourceError(f"{base_url}: more than {MAX_PAGES} pages; giving up")
+    if version_policy == "latest":
+        out.entries = newest_per_name(out.entries)
+    return out
+
+
+__all__ = ["LIST_PATH", "fetch_official", "list_url", "newest_per_name"]
