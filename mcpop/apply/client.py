@@ -82,9 +82,11 @@ class Resource:
         return base
 
 
-def load_api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
-    """An ApiClient from `kubeconfig`, else the in-cluster service account, else the default kubeconfig."""
+def load_api_client(kubeconfig: str | None = None, context: str | None = None, pool_size: int = 32) -> k8s.ApiClient:
+    """An ApiClient from `kubeconfig`, else the in-cluster service account, else the default kubeconfig.
+    `pool_size` connections are kept (watches hold one each; workers share the rest)."""
     cfg = k8s.Configuration()
+    cfg.connection_pool_maxsize = pool_size
     if kubeconfig:
         k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
     else:

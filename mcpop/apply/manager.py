@@ -46,9 +46,13 @@ class Manager:
 
     def __init__(self, settings: OperatorSettings, kube: Kube | None = None) -> None:
         self.settings = settings
-        self.kube = kube or Kube(load_api_client(settings.kubeconfig), on_request=metrics.count_request,
-                                 request_timeout=min(60.0, max(5.0, settings.reconcile_timeout)))  # fmt: skip
+        if kube is None:
+            api = load_api_client(settings.kubeconfig, pool_size=settings.concurrent_reconciles + 24)
+            timeout = min(60.0, max(5.0, settings.reconcile_timeout))
+            kube = Kube(api, on_request=metrics.count_request, request_timeout=timeout)
+        self.kube = kube
         self.stop_event = threading.Event()
+        metrics.init_controller(MCPServerController.name)
         self.queue: WorkQueue[Key] = WorkQueue(metrics=metrics.QueueMetrics(MCPServerController.name))
         self.informers: list[Informer] = []
         self.workers: list[threading.Thread] = []

@@ -61,3 +61,13 @@ def start_metrics_server(host: str, port: int) -> object:
     """Serve /metrics; returns the server (has `shutdown()`)."""
     server, _thread = prometheus_client.start_http_server(port, addr=host)
     return server
+
+
+def init_controller(name: str = CONTROLLER) -> None:
+    """Create every label set of a controller's metrics, so they show (as 0) before the first event."""
+    for result in ("success", "error", "requeue", "requeue_after"):
+        RECONCILE_TOTAL.labels(name, result)
+    RECONCILE_ERRORS.labels(name)
+    TERMINAL_ERRORS.labels(name)
+    RECONCILE_TIME.labels(name)
+    ACTIVE_WORKERS.labels(name)

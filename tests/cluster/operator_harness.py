@@ -65,18 +65,20 @@ def operator_kubeconfig(kube_cluster: kubeenv.KubeCluster, crds: list[str], tmp_
     for obj in (sa, role, binding):
         apply_as(api, obj)
     token = core.create_namespaced_service_account_token(
-        SA_NAME, OPERATOR_NS, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-            audiences=[], expiration_seconds=3600 * 6))  # fmt: skip
+        SA_NAME,
+        OPERATOR_NS,
+        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600 * 6)),
     ).status.token
     admin = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
     cluster = admin["clusters"][0]
     cfg = {
-        "apiVersion": "v1", "kind": "Config",
+        "apiVersion": "v1",
+        "kind": "Config",
         "clusters": [{"name": "test", "cluster": cluster["cluster"]}],
         "users": [{"name": SA_NAME, "user": {"token": token}}],
         "contexts": [{"name": "operator", "context": {"cluster": "test", "user": SA_NAME}}],
         "current-context": "operator",
-    }  # fmt: skip
+    }
     path = tmp_path_factory.mktemp("operator") / "kubeconfig"
     path.write_text(json.dumps(cfg))
     return str(path)
@@ -159,17 +161,33 @@ class OperatorProcess:
             self.proc.wait()
 
 
-def start_operator(kubeconfig: str, namespace: str, tmp: Path, *extra: str, env: dict[str, str] | None = None,
-                   wait: bool = True) -> OperatorProcess:  # fmt: skip
+def start_operator(
+    kubeconfig: str, namespace: str, tmp: Path, *extra: str, env: dict[str, str] | None = None, wait: bool = True
+) -> OperatorProcess:
     mport, hport = free_port(), free_port()
     log_path = tmp / f"operator-{uuid.uuid4().hex[:6]}.log"
-    args = ["operator", "run", "--kubeconfig", kubeconfig, "--namespace", namespace,
-            "--metrics-bind-address", f"127.0.0.1:{mport}", "--health-probe-bind-address", f"127.0.0.1:{hport}",
-            *extra]  # fmt: skip
+    args = [
+        "operator",
+        "run",
+        "--kubeconfig",
+        kubeconfig,
+        "--namespace",
+        namespace,
+        "--metrics-bind-address",
+        f"127.0.0.1:{mport}",
+        "--health-probe-bind-address",
+        f"127.0.0.1:{hport}",
+        *extra,
+    ]
     full_env = {**os.environ, **(env or {})}
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
-                                stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=ROOT,
+        )
     op = OperatorProcess(proc, mport, hport, log_path, args)
     if wait:
         op.wait_ready()
@@ -177,14 +195,32 @@ def start_operator(kubeconfig: str, namespace: str, tmp: Path, *extra: str, env:
 
 
 @pytest.fixture
-def operator(operator_kubeconfig: str, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+def operator(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
     """The operator watching this test's namespace (sync period 3s, so resyncs happen during a test)."""
     op = start_operator(operator_kubeconfig, namespace, tmp_path, "--sync-period", "3s", "--log-level", "debug")
     try:
         yield op
     finally:
+        _delete_servers(kube_cluster.api_client, op, namespace)
         op.terminate()
         sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+
+
+def _delete_servers(api: client.ApiClient, op: OperatorProcess, namespace: str) -> None:
+    """Delete the test's MCPServers while the operator runs, so their finalizers do not block the
+    namespace's deletion (best effort)."""
+    custom = client.CustomObjectsApi(api)
+    try:
+        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and op.proc.poll() is None:
+            if not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]:
+                return
+            time.sleep(0.5)
+    except client.ApiException:
+        pass
 
 
 # ---------------------------------------------------------------------------- cluster helpers
@@ -240,8 +276,9 @@ class Servers:
 
         return dict(kubeenv.wait_until(ready, timeout=timeout, message=f"MCPServer {name} Ready"))
 
-    def wait_condition(self, name: str, type_: str, status: str, reason: str | None = None,
-                       timeout: float = 60) -> dict[str, Any]:  # fmt: skip
+    def wait_condition(
+        self, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
         def match() -> dict[str, Any] | None:
             c = self.condition(name, type_)
             if c and c["status"] == status and (reason is None or c["reason"] == reason):
@@ -259,6 +296,11 @@ class Servers:
             raise
 
 
+@pytest.fixture
+def servers(kube_cluster: kubeenv.KubeCluster, namespace: str) -> Servers:
+    return Servers(kube_cluster.api_client, namespace)
+
+
 def load_example(name: str) -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "examples" / name).read_text()))
 
@@ -272,6 +314,16 @@ def sleep(seconds: float) -> None:
 
 
 __all__ = [
-    "OperatorProcess", "Servers", "apply_as", "crds", "free_port", "load_example", "operator", "operator_kubeconfig",
-    "sleep", "start_operator", "wait",
-]  # fmt: skip
+    "OperatorProcess",
+    "Servers",
+    "apply_as",
+    "crds",
+    "free_port",
+    "load_example",
+    "operator",
+    "operator_kubeconfig",
+    "servers",
+    "sleep",
+    "start_operator",
+    "wait",
+]

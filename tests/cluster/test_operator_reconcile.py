@@ -30,14 +30,13 @@ EXAMPLES = [
 ]
 
 
-@pytest.fixture
-def servers(kube_cluster: kubeenv.KubeCluster, namespace: str) -> Servers:
-    return Servers(kube_cluster.api_client, namespace)
-
-
 def basic(name: str = "srv", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": name},
-            "spec": {"image": "mcp-server-test", "tag": "1.0", **spec}}  # fmt: skip
+    return {
+        "apiVersion": "mcp.allbeone.io/v1",
+        "kind": "MCPServer",
+        "metadata": {"name": name},
+        "spec": {"image": "mcp-server-test", "tag": "1.0", **spec},
+    }
 
 
 def _gone(fn: Any) -> bool:
@@ -119,11 +118,12 @@ def test_update_paths(operator: OperatorProcess, servers: Servers) -> None:
 
     # back to one replica: the PDB is pruned, the parent annotation shrinks
     servers.patch("srv", {"spec": {"replicas": 1}})
-    wait(lambda: _gone(lambda: policy.read_namespaced_pod_disruption_budget("srv", servers.ns)),
-         message="PDB pruned")  # fmt: skip
+    wait(lambda: _gone(lambda: policy.read_namespaced_pod_disruption_budget("srv", servers.ns)), message="PDB pruned")
     obj = servers.wait_ready("srv")
-    wait(lambda: "PodDisruptionBudget" not in servers.get("srv")["metadata"]["annotations"][GROUP_KINDS_ANNOTATION],
-         message="contains-group-kinds without the PDB")  # fmt: skip
+    wait(
+        lambda: "PodDisruptionBudget" not in servers.get("srv")["metadata"]["annotations"][GROUP_KINDS_ANNOTATION],
+        message="contains-group-kinds without the PDB",
+    )
     assert operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget") == 1
 
 
@@ -136,8 +136,7 @@ def test_hpa_on_then_off(operator: OperatorProcess, servers: Servers) -> None:
     assert hpa.spec.max_replicas == 3
     assert hpa.metadata.owner_references[0].name == "srv"
     servers.patch("srv", {"spec": {"autoscaling": {"hpa": {"enabled": False}}}})
-    wait(lambda: _gone(lambda: auto.read_namespaced_horizontal_pod_autoscaler("srv", servers.ns)),
-         message="HPA pruned")  # fmt: skip
+    wait(lambda: _gone(lambda: auto.read_namespaced_horizontal_pod_autoscaler("srv", servers.ns)), message="HPA pruned")
     servers.wait_ready("srv")
 
 
@@ -146,8 +145,10 @@ def test_tenancy_on_then_off(operator: OperatorProcess, servers: Servers) -> Non
     net = client.NetworkingV1Api(servers.api)
     servers.create(basic())
     servers.wait_ready("srv")
-    servers.patch("srv", {"spec": {"tenancy": {"tenantId": "t1", "isolationLevel": "Namespace",
-                                               "networkPolicy": {"enabled": True}}}})  # fmt: skip
+    servers.patch(
+        "srv",
+        {"spec": {"tenancy": {"tenantId": "t1", "isolationLevel": "Namespace", "networkPolicy": {"enabled": True}}}},
+    )
     wait(lambda: net.list_namespaced_network_policy(servers.ns).items, message="NetworkPolicy created")
     wait(lambda: rbac.list_namespaced_role(servers.ns).items, message="tenant Role created")
     servers.wait_ready("srv")
@@ -160,8 +161,12 @@ def test_tenancy_on_then_off(operator: OperatorProcess, servers: Servers) -> Non
 
 def test_referenced_secret_change_rolls_pods(operator: OperatorProcess, servers: Servers) -> None:
     core = servers.core
-    core.create_namespaced_secret(servers.ns, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="db"), data={"url": base64.b64encode(b"postgres://one").decode()}))
+    core.create_namespaced_secret(
+        servers.ns,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="db"), data={"url": base64.b64encode(b"postgres://one").decode()}
+        ),
+    )
     servers.create(basic(env=[{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}]))
     servers.wait_ready("srv")
     before = servers.deployment("srv").spec.template.metadata.annotations[REFERENCED_HASH]
@@ -196,8 +201,10 @@ def test_deployment_deleted_by_hand_is_recreated(operator: OperatorProcess, serv
     servers.wait_ready("srv")
     old_uid = servers.deployment("srv").metadata.uid
     servers.apps.delete_namespaced_deployment("srv", servers.ns)
-    wait(lambda: (d := servers.deployment("srv")) is not None and d.metadata.uid != old_uid,
-         message="Deployment recreated")  # fmt: skip
+    wait(
+        lambda: (d := servers.deployment("srv")) is not None and d.metadata.uid != old_uid,
+        message="Deployment recreated",
+    )
     servers.wait_ready("srv")
 
 
@@ -226,9 +233,16 @@ def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess
 def test_field_taken_by_another_manager_is_reported(operator: OperatorProcess, servers: Servers) -> None:
     servers.create(basic())
     servers.wait_ready("srv")
-    apply_as(servers.api, {"apiVersion": "apps/v1", "kind": "Deployment",
-                           "metadata": {"name": "srv", "namespace": servers.ns}, "spec": {"replicas": 3}},
-             field_manager="intruder")  # fmt: skip
+    apply_as(
+        servers.api,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "srv", "namespace": servers.ns},
+            "spec": {"replicas": 3},
+        },
+        field_manager="intruder",
+    )
     cond = servers.wait_condition("srv", "Applied", "False", "Conflict")
     assert ".spec.replicas" in cond["message"] and "intruder" in cond["message"]
     assert servers.condition("srv", "Stalled")["status"] == "True"

@@ -1,0 +1,129 @@
+"""The operator process: leader election takeover (two processes, kill -9), Lease release on SIGTERM,
+graceful shutdown, /healthz + /readyz, /metrics names (controller-runtime style, no `_created`), and
+structured JSON logs carrying one correlation id, the key and the generation per reconcile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import kubeenv
+from kubernetes import client
+from operator_harness import *  # noqa: F403
+from operator_harness import OperatorProcess, Servers, start_operator, wait
+
+
+def basic(name: str) -> dict:
+    return {
+        "apiVersion": "mcp.allbeone.io/v1",
+        "kind": "MCPServer",
+        "metadata": {"name": name},
+        "spec": {"image": "mcp-server-test"},
+    }
+
+
+def _lease(api: client.ApiClient, ns: str) -> client.V1Lease | None:
+    try:
+        return client.CoordinationV1Api(api).read_namespaced_lease("mcpop-leader", ns)
+    except client.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def test_leader_election_takeover_and_release(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    api = kube_cluster.api_client
+    flags = ("--leader-elect", "--leader-election-namespace", namespace)
+    first = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
+    second: OperatorProcess | None = None
+    try:
+        holder_a = wait(lambda: (lease := _lease(api, namespace)) and lease.spec.holder_identity, message="lease held")
+        second = start_operator(operator_kubeconfig, namespace, tmp_path, *flags, wait=False)
+        wait(lambda: second.health("/healthz") == 200, message="second replica up")
+        time.sleep(3)
+        assert _lease(api, namespace).spec.holder_identity == holder_a  # the second one stands by
+        assert second.metric("leader_election_master_status") == 0
+        assert first.metric("leader_election_master_status") == 1
+
+        # kill -9 the leader: the standby takes over within one lease period (15 s)
+        first.kill()
+        killed = time.monotonic()
+        holder_b = kubeenv.wait_until(
+            lambda: (h := _lease(api, namespace).spec.holder_identity) not in (None, "", holder_a) and h,
+            timeout=30,
+            interval=0.1,
+            message="takeover",
+        )
+        took = time.monotonic() - killed
+        print(f"\ntakeover after kill -9: {took:.1f}s")
+        assert took <= 15.5, f"takeover took {took:.1f}s"
+        assert _lease(api, namespace).spec.lease_transitions >= 1
+        servers = Servers(api, namespace)
+        servers.create(basic("after-takeover"))
+        servers.wait_ready("after-takeover")
+
+        # SIGTERM: the leader releases the Lease, exits 0
+        assert second.terminate() == 0
+        lease = _lease(api, namespace)
+        assert lease.spec.holder_identity in (None, ""), lease.spec
+        assert "released lease" in second.log()
+        assert holder_b
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+
+
+def test_health_metrics_and_sigterm(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic("m1"))
+    servers.wait_ready("m1")
+    assert operator.health("/healthz") == 200
+    assert operator.health("/readyz") == 200
+    text = operator.metrics()
+    for name in (
+        "controller_runtime_reconcile_total",
+        "controller_runtime_reconcile_errors_total",
+        "controller_runtime_reconcile_time_seconds_bucket",
+        "workqueue_depth",
+        "workqueue_adds_total",
+        "workqueue_retries_total",
+        "mcpop_objects_total",
+    ):
+        assert re.search(rf"^{name}[{{ ]", text, re.M), name
+    assert 'controller_runtime_reconcile_total{controller="mcpserver",result="success"}' in text
+    assert 'mcpop_objects_total{kind="Deployment",operation="created"} 1.0' in text
+    assert "_created" not in text
+    started = time.monotonic()
+    assert operator.terminate() == 0
+    assert time.monotonic() - started < 10
+    assert "stopped" in operator.log()
+
+
+def test_structured_logs_carry_correlation_id(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    op = start_operator(
+        operator_kubeconfig, namespace, tmp_path, env={"STRUCTURED_LOGGING": "true", "LOG_LEVEL": "debug"}
+    )
+    try:
+        servers = Servers(kube_cluster.api_client, namespace)
+        servers.create(basic("logged"))
+        servers.wait_ready("logged")
+    finally:
+        assert op.terminate() == 0
+    lines = [json.loads(line) for line in op.log().splitlines() if line.startswith("{")]
+    assert lines and all({"ts", "level", "logger", "msg"} <= set(e) for e in lines)
+    reconcile_lines = [e for e in lines if e.get("key") == f"{namespace}/logged"]
+    assert reconcile_lines and all("correlationID" in e and "generation" in e for e in reconcile_lines)
+    by_id: dict[str, list[dict]] = {}
+    for e in reconcile_lines:
+        by_id.setdefault(e["correlationID"], []).append(e)
+    applied = [cid for cid, es in by_id.items() if any(e["msg"].startswith("applied:") for e in es)]
+    assert applied, "no reconcile logged its apply"
+    msgs = [e["msg"] for e in by_id[applied[0]]]
+    assert len(msgs) >= 2 and any(m.startswith("reconciled in") for m in msgs), msgs
