@@ -13,6 +13,7 @@ Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,8 +26,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-
-import contextlib
 
 import kubeenv  # noqa: E402
 from kubernetes import client  # noqa: E402
