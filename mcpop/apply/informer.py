@@ -222,7 +222,10 @@ class Informer:
                         self._store[key] = obj
                     else:
                         continue  # we already cached a newer version (from our own write)
-                self._emit(str(kind), old, None if kind == "DELETED" else obj)
+                if kind == "DELETED":
+                    self._emit("DELETED", old or obj, None)
+                else:
+                    self._emit(str(kind), old, obj)
         finally:
             self._watch = None
         return str(w.resource_version or rv)
