@@ -37,12 +37,19 @@ class Loaded:
     skipped: list[str] = field(default_factory=list)
 
 
-def _kinds() -> dict[str, type[BaseModel]]:
-    from mcpop.api.mcpregistry import MCPRegistry
-    from mcpop.api.mcpserver import MCPServer
-    from mcpop.api.mcpserverbackup import MCPServerBackup
+KINDS = {
+    "MCPServer": "mcpop.api.mcpserver",
+    "MCPRegistry": "mcpop.api.mcpregistry",
+    "MCPServerBackup": "mcpop.api.mcpserverbackup",
+}
 
-    return {"MCPServer": MCPServer, "MCPRegistry": MCPRegistry, "MCPServerBackup": MCPServerBackup}
+
+def _model(kind: str) -> type[BaseModel]:
+    """The model of a kind, imported on first use: building models is most of the CLI's start-up time."""
+    import importlib
+
+    model: type[BaseModel] = getattr(importlib.import_module(KINDS[kind]), kind)
+    return model
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -98,19 +105,18 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         out.problems.append(Problem(source, 0, "", f"invalid YAML: {problem}", line))
         return out
-    known = _kinds()
     for index, doc in enumerate(d for d in docs if d is not None):
         if not isinstance(doc, dict):
             out.problems.append(Problem(source, index, "", f"expected a mapping, got {type(doc).__name__}"))
             continue
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
-        if kind not in known:
+        if kind not in KINDS:
             out.problems.append(
                 Problem(
                     source,
                     index,
                     "kind",
-                    f"unknown kind {kind!r}; expected one of {', '.join(sorted(known))}",
+                    f"unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}",
                     _line(doc, ("kind",)),
                 )
             )
@@ -127,7 +133,7 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
             )
             continue
         try:
-            resource = known[kind].model_validate(_plain(doc))
+            resource = _model(kind).model_validate(_plain(doc))
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = tuple(err["loc"])

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
+
+# pydantic scans every installed distribution's entry points for plugins on first model build (~10-30 ms);
+# the CLI has none to load. Set PYDANTIC_DISABLE_PLUGINS yourself to choose otherwise.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from cyclopts import App, Parameter
 

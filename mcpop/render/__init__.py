@@ -5,10 +5,9 @@ Nothing here does I/O; the same inputs always give byte-identical output.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
-from mcpop.api.serverjson import ServerJSON
 from mcpop.render import istio as istio_mod
 from mcpop.render import tenancy as tenancy_mod
 from mcpop.render.autoscaling import autoscalers, hpa_active
@@ -19,7 +18,6 @@ from mcpop.render.normalize import Workload, normalize
 from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
 from mcpop.render.pod import security_warnings
-from mcpop.render.registry import RegistryUsed, enrich
 from mcpop.render.workload import (
     config_map,
     deployment,
@@ -29,7 +27,11 @@ from mcpop.render.workload import (
     service_account,
 )
 
-__all__ = ["ObjectSet", "Owner", "RegistryUsed", "RenderError", "RenderOptions", "render"]
+if TYPE_CHECKING:
+    from mcpop.api.serverjson import ServerJSON
+    from mcpop.render.registry import RegistryUsed
+
+__all__ = ["ObjectSet", "Owner", "RenderError", "RenderOptions", "render"]
 
 COMPONENT = "mcp-server"
 
@@ -80,6 +82,8 @@ def render(
     obj_name = dns_label(name)
     used: RegistryUsed | None = None
     if registry_entry is not None:
+        from mcpop.render.registry import enrich  # server.json models load only when an entry is used
+
         spec, used = enrich(spec, registry_entry, server_name=obj_name)
     if used is not None and used.remote_url is not None:
         remote = ObjectSet(warnings=list(used.warnings))
