@@ -32,11 +32,16 @@ from kubernetes import client  # noqa: E402
 from operator_harness import OperatorProcess, free_port  # noqa: E402
 
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpservers"
-BENCH_NODES = [f"mcpop-bench-node-{i}" for i in range(3)]
+PODS_PER_NODE = 600
+
+
+def bench_nodes(servers: int) -> list[str]:
+    """Enough extra fake nodes for one pod per MCPServer (plus headroom), whatever the testenv brings."""
+    return [f"mcpop-bench-node-{i}" for i in range(max(1, -(-servers * 3 // 2 // PODS_PER_NODE)))]
 
 
 def node(name: str) -> dict[str, Any]:
-    res = {"cpu": "1000", "memory": "4Ti", "pods": "600", "ephemeral-storage": "1Ti"}
+    res = {"cpu": "1000", "memory": "4Ti", "pods": str(PODS_PER_NODE), "ephemeral-storage": "1Ti"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -113,7 +118,8 @@ def main() -> None:
         api = cluster.api_client
         core = client.CoreV1Api(api)
         kubeenv.install_crds(api, sorted((ROOT / "schemas").glob("*.yaml")))
-        for name in BENCH_NODES:
+        nodes = bench_nodes(max(args.servers, args.rss_servers))
+        for name in nodes:
             try:
                 core.create_node(node(name))
             except client.ApiException as e:
@@ -189,7 +195,7 @@ def main() -> None:
         finally:
             op.terminate()
             kubeenv.delete_namespace(api, ns)
-            for name in BENCH_NODES:
+            for name in nodes:
                 with contextlib.suppress(client.ApiException):
                     core.delete_node(name)
 

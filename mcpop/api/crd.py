@@ -147,7 +147,12 @@ def crd(model: type[BaseModel]) -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{plural}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "mcpop", "app.kubernetes.io/part-of": "mcpop"},
+            "labels": {
+                "app.kubernetes.io/name": "mcpop",
+                "app.kubernetes.io/part-of": "mcpop",
+                # an MCPServer is the ApplySet parent of its objects (KEP-3659); kubectl requires this label
+                **({"applyset.kubernetes.io/is-parent-type": "true"} if kind == "MCPServer" else {}),
+            },
         },
         "spec": {
             "group": GROUP,

@@ -1,8 +1,11 @@
 """Leader election on a coordination.k8s.io/v1 Lease (client-go's algorithm).
 
 A candidate acquires the Lease when it is free or its holder's lease expired, then renews it every
-retry period; failing to renew within the renew deadline means leadership is lost. On shutdown the
-holder releases the Lease (empty holder, 1 s duration) so a standby takes over at once.
+retry period; failing to renew within the renew deadline means leadership is lost, and the process
+exits, as controller-runtime's manager does: a leader that was frozen (SIGSTOP, a paused VM, a long GC) for
+longer than the renew deadline does not try to renew when it wakes up, since a standby may have taken the
+Lease meanwhile, and `holds()` turns False at once so no further reconcile starts. On shutdown the holder
+releases the Lease (empty holder, 1 s duration) so a standby takes over at once.
 Expiry is measured from when this process last saw the Lease change (no clock-skew trust), except
 that a Lease whose renewTime is older than that is expired sooner.
 """
@@ -57,6 +60,9 @@ class LeaderElector:
         self._observed: dict[str, Any] | None = None
         self._observed_at = 0.0
         self._thread: threading.Thread | None = None
+        self._renewed = 0.0  # time.monotonic() of the last successful acquire or renew
+        self._lost_lock = threading.Lock()
+        self._lost = False
 
     # ------------------------------------------------------------------ one attempt
 
@@ -66,7 +72,14 @@ class LeaderElector:
     def try_acquire_or_renew(self) -> bool:
         """One attempt (client-go tryAcquireOrRenew). True when this process holds the Lease after it."""
         now = micro_now()
-        lease = self.kube.get(LEASE, self.namespace, self.name)
+        timeout = max(1.0, min(self.renew_deadline, 10.0))
+        try:
+            lease: dict[str, Any] | None = self.kube.request("GET", LEASE.path(self.namespace, self.name),
+                                                             timeout=timeout)  # fmt: skip
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+            lease = None
         mine = {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
                 "acquireTime": now, "renewTime": now, "leaseTransitions": 0}  # fmt: skip
         if lease is None:
@@ -93,7 +106,7 @@ class LeaderElector:
             mine["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         body = {**lease, "spec": {**spec, **mine}}
         try:
-            out = self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body)
+            out = self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body, timeout=timeout)
         except KubeError as exc:
             if exc.conflict:
                 return False
@@ -131,6 +144,7 @@ class LeaderElector:
         while not stop.is_set():
             try:
                 if self.try_acquire_or_renew():
+                    self._renewed = time.monotonic()
                     self.leading.set()
                     LEADER.labels(self.name).set(1)
                     return True
@@ -142,27 +156,51 @@ class LeaderElector:
             stop.wait(max(0.05, min(self.retry_period, self._until_expiry() + 0.05)))
         return False
 
+    def holds(self) -> bool:
+        """This process leads and renewed the Lease within the renew deadline. Checked before each reconcile,
+        so a leader that wakes from a freeze longer than that stops at once, before the renew loop notices."""
+        if not self.leading.is_set() or self._lost:
+            return False
+        if time.monotonic() - self._renewed > self.renew_deadline:
+            self._lose(f"not renewed within {self.renew_deadline}s")
+            return False
+        return True
+
     def start_renewing(self) -> None:
         self._thread = threading.Thread(target=self._renew_loop, name="leader-renew", daemon=True)
         self._thread.start()
 
     def _renew_loop(self) -> None:
-        last_ok = time.monotonic()
         while not self._stop.wait(self.retry_period):
+            if time.monotonic() - self._renewed > self.renew_deadline:
+                # Frozen or failing for longer than the renew deadline: another replica may lead now.
+                self._lose(f"not renewed within {self.renew_deadline}s")
+                return
             try:
                 if self.try_acquire_or_renew():
-                    last_ok = time.monotonic()
+                    self._renewed = time.monotonic()
                     continue
+                holder = self._record(self._observed).get("holderIdentity") or ""
+                if holder and holder != self.identity:
+                    self._lose(f"now held by {holder}")
+                    return
             except Exception as exc:
                 log.warning("lease renewal failed: %s", exc)
-            if time.monotonic() - last_ok > self.renew_deadline:
-                log.error("lost the lease %s/%s (not renewed within %ss)", self.namespace, self.name,
-                          self.renew_deadline)  # fmt: skip
-                self.leading.clear()
-                LEADER.labels(self.name).set(0)
-                if self.on_lost is not None:
-                    self.on_lost()
+            if time.monotonic() - self._renewed > self.renew_deadline:
+                self._lose(f"not renewed within {self.renew_deadline}s")
                 return
+
+    def _lose(self, why: str) -> None:
+        """Leadership is lost: stop leading (once) and tell the manager, which exits non-zero."""
+        with self._lost_lock:
+            if self._lost:
+                return
+            self._lost = True
+        log.error("lost the lease %s/%s (%s): exiting", self.namespace, self.name, why)
+        self.leading.clear()
+        LEADER.labels(self.name).set(0)
+        if self.on_lost is not None:
+            self.on_lost()
 
     def release(self) -> None:
         """Stop renewing and give the Lease up (if still held)."""

@@ -157,6 +157,10 @@ class Manager:
                 return
             if key is None:
                 continue
+            if self.elector is not None and not self.elector.holds():
+                # leadership lost (the manager is exiting): reconcile nothing more
+                self.queue.done(key)
+                continue
             active.inc()
             start = time.monotonic()
             result = "success"

@@ -1,12 +1,16 @@
 """The operator process: leader election takeover (two processes, kill -9), Lease release on SIGTERM,
-graceful shutdown, /healthz + /readyz, /metrics names (controller-runtime style, no `_created`), and
+a frozen leader (SIGSTOP past the lease) losing leadership and exiting while the standby takes over, graceful
+shutdown, /healthz + /readyz, /metrics names (controller-runtime style, no `_created`), and
 structured JSON logs carrying one correlation id, the key and the generation per reconcile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -74,6 +78,67 @@ def test_leader_election_takeover_and_release(
         assert "released lease" in second.log()
         assert holder_b
     finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+
+
+def test_leader_that_cannot_renew_exits_and_standby_takes_over(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    """controller-runtime semantics: a leader that misses its renew deadline (here frozen with SIGSTOP for
+    longer than the 15 s lease) loses leadership; when it wakes it reconciles nothing more and exits non-zero,
+    without releasing the Lease, which the standby now holds."""
+    api = kube_cluster.api_client
+    servers = Servers(api, namespace)
+    flags = ("--leader-elect", "--leader-election-namespace", namespace, "--log-level", "debug")
+    first = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
+    second: OperatorProcess | None = None
+    try:
+        holder_a = wait(lambda: (lease := _lease(api, namespace)) and lease.spec.holder_identity, message="lease held")
+        second = start_operator(operator_kubeconfig, namespace, tmp_path, *flags, wait=False)
+        wait(lambda: second.health("/healthz") == 200, message="second replica up")
+        servers.create(basic("before"))
+        servers.wait_ready("before")
+        assert first.metric("leader_election_master_status") == 1
+        assert second.metric("leader_election_master_status") == 0
+        time.sleep(3)  # let the last status writes settle: no reconcile in flight when frozen
+
+        os.kill(first.proc.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            holder_b = kubeenv.wait_until(
+                lambda: (h := _lease(api, namespace).spec.holder_identity) not in (None, "", holder_a) and h,
+                timeout=30,
+                interval=0.2,
+                message="takeover from the frozen leader",
+            )
+            print(f"\ntakeover from a frozen leader: {time.monotonic() - stopped:.1f}s")
+            wait(lambda: second.metric("leader_election_master_status") == 1, message="standby leads")
+            # the new leader reconciles; the frozen one saw nothing of this server
+            servers.create(basic("during"))
+            servers.wait_ready("during")
+            time.sleep(max(0.0, 17 - (time.monotonic() - stopped)))  # frozen for longer than the lease
+            log_before = len(first.log())
+        finally:
+            os.kill(first.proc.pid, signal.SIGCONT)
+
+        code = first.proc.wait(timeout=30)
+        assert code != 0, "a leader that lost its lease must exit non-zero"
+        after = first.log()[log_before:]
+        assert "lost the lease" in after, after[-3000:]
+        # it woke up to the watch events of "during" but reconciled nothing once it had lost the lease
+        assert "reconciled in" not in after and "applied:" not in after, after[-3000:]
+        # it did not release (or take back) the Lease: the standby still holds it, and keeps reconciling
+        assert _lease(api, namespace).spec.holder_identity == holder_b
+        assert second.proc.poll() is None
+        assert second.metric("leader_election_master_status") == 1
+        servers.create(basic("after"))
+        servers.wait_ready("after")
+        assert second.terminate() == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(first.proc.pid, signal.SIGCONT)
         first.kill()
         if second is not None:
             second.kill()

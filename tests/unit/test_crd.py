@@ -133,3 +133,8 @@ def test_every_crd_is_in_the_mcp_category(name: str) -> None:
     doc = yaml.safe_load(GENERATED[name])
     assert doc["spec"]["names"]["categories"] == ["mcp"]
     assert doc["spec"]["versions"][0]["subresources"]["status"] == {}
+
+
+def test_mcpserver_crd_is_an_applyset_parent_type() -> None:
+    doc = yaml.safe_load(GENERATED["mcpservers.mcp.allbeone.io.yaml"])
+    assert doc["metadata"]["labels"]["applyset.kubernetes.io/is-parent-type"] == "true"
