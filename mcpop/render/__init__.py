@@ -163,4 +163,4 @@ def render(
 def _finish(out: ObjectSet, opts: RenderOptions) -> ObjectSet:
     for obj in out.objects:
         _owned(obj, opts.owner)
-    return out
+    return out.in_apply_order()

@@ -47,9 +47,13 @@ class ObjectSet:
     warnings: list[str] = field(default_factory=list)
 
     def add(self, obj: dict[str, Any]) -> None:
-        """Add an object; the set stays in apply order."""
+        """Add an object; `in_apply_order` sorts the set once all are added."""
         self.objects.append(obj)
+
+    def in_apply_order(self) -> ObjectSet:
+        """Sort the objects into apply order (stable for equal keys) and return the set."""
         self.objects.sort(key=apply_order_key)
+        return self
 
     def kinds(self) -> list[str]:
         """The kinds in apply order."""

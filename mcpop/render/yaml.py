@@ -7,6 +7,7 @@ so `on`, `1.10` or `0755` survive kubectl and Helm alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -33,17 +34,22 @@ def _needs_quotes(text: str) -> bool:
     return text.lower() in _YAML11_WORDS or text.startswith(("-", "."))
 
 
+@functools.lru_cache(maxsize=8192)
+def _string(text: str) -> str:
+    # cached: label keys and values, kinds and field names repeat across every object of a set
+    return json.dumps(text, ensure_ascii=False) if _needs_quotes(text) else text
+
+
 def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return _string(value)
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if _needs_quotes(text) else text
+    return json.dumps(value)
 
 
 def _block_literal(text: str, indent: str) -> str | None:
@@ -61,29 +67,33 @@ def _block_literal(text: str, indent: str) -> str | None:
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:
-    if isinstance(value, dict):
+    # one flat loop per container: this emitter is most of the bulk render time
+    if type(value) is dict:
         for key, item in value.items():
-            _emit_entry(f"{indent}{_scalar(key)}:", item, indent, out)
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict) and item:
-                first = True
-                for key, sub in item.items():
-                    lead = f"{indent}- " if first else f"{indent}  "
-                    _emit_entry(f"{lead}{_scalar(key)}:", sub, indent + "  ", out)
-                    first = False
-            elif isinstance(item, list) and item:
-                out.append(f"{indent}-")
-                _emit(item, indent + "  ", out)
-            else:
-                out.append(f"{indent}- {_inline(item, indent + '  ')}")
+            _entry(f"{indent}{_string(key)}:", item, indent, out)
+        return
+    for item in value:
+        kind = type(item)
+        if kind is dict and item:
+            lead = f"{indent}- "
+            for key, sub in item.items():
+                _entry(f"{lead}{_string(key)}:", sub, indent + "  ", out)
+                lead = f"{indent}  "
+        elif kind is list and item:
+            out.append(f"{indent}-")
+            _emit(item, indent + "  ", out)
+        else:
+            out.append(f"{indent}- {_inline(item, indent + '  ')}")
 
 
-def _emit_entry(head: str, item: Any, indent: str, out: list[str]) -> None:
-    if isinstance(item, dict) and item:
+def _entry(head: str, item: Any, indent: str, out: list[str]) -> None:
+    kind = type(item)
+    if kind is str and "\n" not in item:
+        out.append(f"{head} {_string(item)}")
+    elif kind is dict and item:
         out.append(head)
         _emit(item, indent + "  ", out)
-    elif isinstance(item, list) and item:
+    elif kind is list and item:
         out.append(head)
         _emit(item, indent, out)
     else:
@@ -91,14 +101,16 @@ def _emit_entry(head: str, item: Any, indent: str, out: list[str]) -> None:
 
 
 def _inline(value: Any, indent: str) -> str:
+    if isinstance(value, str):
+        if "\n" in value:
+            block = _block_literal(value, indent)
+            if block is not None:
+                return block
+        return _string(value)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):
         return "[]"
-    if isinstance(value, str):
-        block = _block_literal(value, indent)
-        if block is not None:
-            return block
     return _scalar(value)
 
 
