@@ -118,3 +118,67 @@ def mcpserver(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         meta["namespace"] = draw(dns_label(30))
     return {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": meta, "spec": spec}
+
+
+@st.composite
+def features(draw: st.DrawFn) -> dict[str, Any]:
+    """Optional features (autoscaling, tenancy, Istio, monitoring) for a spec, each on or off."""
+    spec: dict[str, Any] = {}
+    if draw(st.booleans()):
+        hpa: dict[str, Any] = {"enabled": True, "minReplicas": draw(st.integers(1, 3)), "maxReplicas": 10}
+        hpa[draw(st.sampled_from(["targetCPUUtilizationPercentage", "targetMemoryUtilizationPercentage"]))] = 70
+        spec["autoscaling"] = {"hpa": hpa}
+        if draw(st.booleans()):
+            other = "memory" if "targetCPUUtilizationPercentage" in hpa else "cpu"
+            policy = {"containerName": "mcp-server", "controlledResources": [other]}
+            spec["autoscaling"]["vpa"] = {"enabled": True, "resourcePolicy": {"containerPolicies": [policy]}}
+    elif draw(st.booleans()):
+        spec["autoscaling"] = {"vpa": {"enabled": True, "updateMode": draw(st.sampled_from(["Off", "Auto"]))}}
+    if draw(st.booleans()):
+        spec["tenancy"] = {
+            "tenantId": draw(dns_label(20)),
+            "isolationLevel": draw(st.sampled_from(["None", "Namespace", "Node", "Strict"])),
+            "resourceQuotas": {"cpu": "4", "memory": "8Gi", "pods": 10},
+            "networkPolicy": {"allowedNamespaces": [draw(dns_label(20))]},
+        }
+    if draw(st.booleans()):
+        spec["istio"] = {
+            "enabled": True,
+            "sidecarInject": draw(st.booleans()),
+            "virtualService": {"timeout": "30s", "retries": {"attempts": 2, "perTryTimeout": "5s"}},
+            "mtls": {"enabled": draw(st.booleans())},
+        }
+    if draw(st.booleans()):
+        spec["monitoring"] = {"enabled": True, "interval": "30s"}
+    return spec
+
+
+@st.composite
+def mcpserver_with_features(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid MCPServer with the core options and any mix of features."""
+    doc = draw(mcpserver())
+    doc["spec"].update(draw(features()))
+    return doc
+
+
+SECRET = st.from_regex(r"\Asecret-[A-Za-z0-9]{16}\Z")
+
+
+@st.composite
+def registry_entry_with_secret(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    """A server.json entry whose secret variables carry a value that must never be rendered."""
+    secret = draw(SECRET)
+    var = {"name": "API_KEY", "isSecret": True, "isRequired": draw(st.booleans()), "default": secret}
+    kind = draw(st.sampled_from(["npm", "pypi", "oci"]))
+    package: dict[str, Any] = {
+        "npm": {"registryType": "npm", "identifier": "example-mcp", "version": "1.2.3"},
+        "pypi": {"registryType": "pypi", "identifier": "example-mcp", "version": "1.2.3"},
+        "oci": {"registryType": "oci", "identifier": "ghcr.io/example/mcp:1.2.3"},
+    }[kind]
+    transport = draw(st.sampled_from(["stdio", "streamable-http"]))
+    package["transport"] = {"type": transport, **({"url": "http://localhost:8080/mcp"} if transport != "stdio" else {})}
+    package["environmentVariables"] = [var, {"name": "PLAIN", "value": "visible"}]
+    if kind == "oci":
+        package["runtimeArguments"] = [{"type": "named", "name": "-e", "value": f"TOKEN={secret}", "isSecret": True}]
+    entry = {"name": "io.example/mcp", "description": "example", "version": "1.2.3", "packages": [package]}
+    return entry, secret

@@ -60,41 +60,73 @@ class RegistryUsed:
         return {ANNOTATION_PREFIX + k: v for k, v in out.items() if v is not None}
 
 
-def _substitute(text: str, variables: dict[str, Input] | None, what: str) -> str:
-    """`text` with `{var}` placeholders filled from `variables` (value, then default)."""
+def _secret_env(server: str, name: str) -> EnvVar:
+    """An env var read from the server's Secret (`<server>-secrets`, key = the variable's name)."""
+    ref = {"name": f"{server}-secrets", "key": name}
+    return EnvVar.model_validate({"name": name, "valueFrom": {"secretKeyRef": ref}})
+
+
+def _env_name(label: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", label.lstrip("-").upper()) or "SECRET"
+
+
+def _substitute(
+    text: str, variables: dict[str, Input] | None, what: str, secrets: list[EnvVar] | None = None, server: str = ""
+) -> str:
+    """`text` with `{var}` placeholders filled from `variables` (value, then default).
+
+    A secret variable is never inlined: it becomes `$(NAME)`, which Kubernetes expands from an env var that
+    `secrets` receives, read from the server's Secret.
+    """
 
     def one(match: re.Match[str]) -> str:
         var = (variables or {}).get(match.group(1))
+        if var is not None and var.is_secret and secrets is not None:
+            name = _env_name(match.group(1))
+            secrets.append(_secret_env(server, name))
+            return f"$({name})"
         value = (var.value or var.default) if var is not None else None
-        if value is None:
+        if value is None or (var is not None and var.is_secret):
             raise RenderError(FIELD, f"{what}: no value for placeholder {{{match.group(1)}}}; set it yourself")
         return value
 
     return re.sub(r"\{([A-Za-z0-9_.-]+)\}", one, text)
 
 
-def _arguments(args: list[Argument] | None, what: str) -> list[str]:
+def _arguments(args: list[Argument] | None, what: str, secrets: list[EnvVar], server: str) -> list[str]:
+    """Command-line arguments; a secret one is passed as `$(NAME)` from the server's Secret, never inlined."""
     out: list[str] = []
     for arg in args or []:
         value = arg.value if arg.value is not None else arg.default
         label = arg.name or arg.value_hint or "argument"
+        if arg.is_secret:
+            name = _env_name(arg.name or arg.value_hint or "argument")
+            secrets.append(_secret_env(server, name))
+            out += [arg.name, f"$({name})"] if arg.type == "named" and arg.name else [f"$({name})"]
+            continue
         if value is None:
             if arg.is_required:
                 raise RenderError(FIELD, f"{what} {label!r} is required and has no value; set args yourself")
             continue
-        value = _substitute(value, arg.variables, f"{what} {label!r}")
+        value = _substitute(value, arg.variables, f"{what} {label!r}", secrets, server)
         out += [arg.name, value] if arg.type == "named" and arg.name else [value]
     return out
 
 
-def _docker_env(args: list[Argument] | None, warnings: list[str]) -> list[EnvVar]:
-    """`-e NAME=value` / `--env NAME=value` runtime arguments of an oci package, as env."""
+def _docker_env(args: list[Argument] | None, warnings: list[str], server: str) -> list[EnvVar]:
+    """`-e NAME=value` / `--env NAME=value` runtime arguments of an oci package, as env (secrets by reference)."""
     env: list[EnvVar] = []
     for arg in args or []:
         value = arg.value if arg.value is not None else arg.default
         if arg.type == "named" and arg.name in ("-e", "--env") and value and "=" in value:
             name, _, text = value.partition("=")
-            env.append(EnvVar(name=name, value=_substitute(text, arg.variables, f"runtime argument {name}")))
+            if arg.is_secret:
+                env.append(_secret_env(server, name))
+                continue
+            secrets: list[EnvVar] = []
+            env.append(EnvVar(name=name, value=_substitute(text, arg.variables, f"runtime argument {name}", secrets,
+                                                            server)))  # fmt: skip
+            env += secrets
         elif arg.type == "named" and arg.name in ("-e", "--env") and value:
             continue  # `-e NAME` passes the host's value: supplied through environmentVariables
         else:
@@ -174,7 +206,9 @@ def _package_env(entry: ServerJSON, pkg: Package, spec: MCPServerSpec, server: s
                     f"{entry.name} needs the environment variable {var.name} ({_about(var)}): set it in env",
                 )
             continue
-        out.append(EnvVar(name=var.name, value=_substitute(value, var.variables, f"env {var.name}")))
+        secrets: list[EnvVar] = []
+        out.append(EnvVar(name=var.name, value=_substitute(value, var.variables, f"env {var.name}", secrets, server)))
+        out += [e for e in secrets if e.name not in supplied]
     return out
 
 
@@ -268,13 +302,18 @@ def enrich(
             f"runtime.type {hint}: {entry.name} has no {PACKAGE_OF.get(hint, hint)} package; "
             f"using the {pkg.registry_type} package {pkg.identifier} (runtime {pkg_runtime})"
         )
-    docker_env = _docker_env(pkg.runtime_arguments, warnings) if pkg.registry_type == "oci" else []
-    runtime_args = [] if pkg.registry_type == "oci" else _arguments(pkg.runtime_arguments, "runtime argument")
+    docker_env = _docker_env(pkg.runtime_arguments, warnings, server_name) if pkg.registry_type == "oci" else []
+    arg_secrets: list[EnvVar] = []
+    runtime_args = (
+        [] if pkg.registry_type == "oci"
+        else _arguments(pkg.runtime_arguments, "runtime argument", arg_secrets, server_name)
+    )  # fmt: skip
     image, command = _launcher(pkg, runtime_args)
-    package_args = _arguments(pkg.package_arguments, "package argument")
+    package_args = _arguments(pkg.package_arguments, "package argument", arg_secrets, server_name)
+    docker_env += arg_secrets
 
     user_env, supplied, whole_secrets = _supplied_env(spec)
-    extra = [e for e in docker_env if e.name not in supplied]
+    extra = list({e.name: e for e in reversed(docker_env) if e.name not in supplied}.values())[::-1]
     supplied |= {e.name for e in extra}
     if whole_secrets:
         secret_names = {v.name for v in pkg.environment_variables or [] if v.is_secret}

@@ -300,3 +300,25 @@ def test_cli_reports_an_unknown_registry_name_as_a_problem(tmp_path: Path) -> No
     )
     _, problems, _ = render_files([f])
     assert len(problems) == 1 and "spec.registry.name" in problems[0] and "server-filesystem" in problems[0]
+
+
+def test_secret_arguments_are_passed_by_reference_from_the_secret() -> None:
+    entry = ServerJSON.model_validate({
+        "name": "io.example/secret-args", "description": "d", "version": "1.0.0",
+        "packages": [{
+            "registryType": "oci", "identifier": "ghcr.io/example/s:1.0.0",
+            "transport": {"type": "streamable-http", "url": "http://localhost:8080/mcp"},
+            "runtimeArguments": [{"type": "named", "name": "-e", "value": "TOKEN=hunter2", "isSecret": True}],
+            "packageArguments": [{"type": "named", "name": "--api-key", "value": "hunter3", "isSecret": True}],
+        }],
+    })  # fmt: skip
+    out = render(server({"registry": {"name": "io.example/secret-args"}}), entry)
+    text = out.to_yaml()
+    assert "hunter2" not in text and "hunter3" not in text
+    dep = out.get("Deployment")
+    assert dep is not None
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["--api-key", "$(API_KEY)"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "demo-secrets", "key": "TOKEN"}
+    assert env["API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "demo-secrets", "key": "API_KEY"}
