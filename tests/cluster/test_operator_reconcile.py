@@ -4,12 +4,14 @@ Covers: the seed examples reach Ready (phase Running, endpoint, owner references
 update paths (replicas → PDB appears and is pruned, image, env, HPA on/off, tenancy on/off); a
 referenced Secret change rolls the pods; deletion cleans up through the finalizer; a Deployment deleted
 by hand is recreated; a spec the renderer rejects gives Ready=False/Stalled and applies nothing; a field
-taken by another manager is reported as a conflict without a retry loop; a no-op resync writes nothing.
+taken by another manager is reported as a conflict without a retry loop; a no-op resync writes nothing; the
+apiserver restarted mid-reconcile (`tools/testenv restart-apiserver`), after which everything converges.
 """
 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import kubeenv
@@ -268,3 +270,28 @@ def test_noop_resync_writes_nothing(operator: OperatorProcess, servers: Servers)
     sleep(8)  # the fixture's sync period is 3s: at least two full resyncs
     assert operator.metric("controller_runtime_reconcile_total") >= reconciles + 6
     assert operator.writes() == writes, "a no-op resync sent write requests"
+
+
+def test_operator_converges_after_apiserver_restart(
+    kube_cluster: kubeenv.KubeCluster, operator: OperatorProcess, servers: Servers
+) -> None:
+    if not kube_cluster.owned or not kube_cluster.state_dir:
+        pytest.skip("the cluster is not one tools/testenv started (MCPOP_TEST_KUBECONFIG): its apiserver is not ours")
+    n = 6
+    for i in range(n):
+        servers.create(basic(f"restart-{i}", env=[{"name": "I", "value": str(i)}]))
+    # the operator is now reconciling them: take the apiserver away under it (watches break, requests fail)
+    pid_file = Path(kube_cluster.state_dir) / "pids" / "kube-apiserver.pid"
+    old_pid = pid_file.read_text().strip()
+    kubeenv.testenv("restart-apiserver", "--state-dir", kube_cluster.state_dir, "--downtime", "2", timeout=300)
+    assert pid_file.read_text().strip() != old_pid
+    assert not Path(f"/proc/{old_pid}").exists()
+    for i in range(n):
+        servers.wait_ready(f"restart-{i}", timeout=120)
+    assert operator.proc.poll() is None, operator.log()[-3000:]
+    assert operator.health("/healthz") == 200
+    # the watches are back: a change made after the restart is still picked up
+    servers.patch("restart-0", {"spec": {"replicas": 2}})
+    wait(lambda: servers.deployment("restart-0").spec.replicas == 2, message="replicas 2 after the restart")
+    servers.wait_ready("restart-0")
+    assert operator.proc.poll() is None
