@@ -9,12 +9,13 @@ schemas are checked offline in the unit tests.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubeenv import install_crds
+from kubeenv import delete_crds, install_crds
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -47,7 +48,7 @@ def _stand_in_crd(api_version: str, kind: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def dynamic(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> DynamicClient:
+def dynamic(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamicClient]:
     """A dynamic client that knows every kind the goldens use (stand-in CRDs installed where absent)."""
     dyn = DynamicClient(kube_cluster.api_client)
     missing = {}
@@ -64,7 +65,9 @@ def dynamic(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Dyna
         dyn = DynamicClient(kube_cluster.api_client)
         dyn.resources.invalidate_cache()
     dyn.stand_ins = set(missing)  # type: ignore[attr-defined]
-    return dyn
+    yield dyn
+    # the cluster is shared by the session: later tests rely on these APIs being absent
+    delete_crds(kube_cluster.api_client, [crd["metadata"]["name"] for crd in missing.values()])
 
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -295,3 +295,19 @@ def test_operator_converges_after_apiserver_restart(
     wait(lambda: servers.deployment("restart-0").spec.replicas == 2, message="replicas 2 after the restart")
     servers.wait_ready("restart-0")
     assert operator.proc.poll() is None
+
+
+def test_objects_of_absent_apis_are_skipped_with_a_condition(
+    operator: OperatorProcess, servers: Servers, kube_cluster: kubeenv.KubeCluster
+) -> None:
+    groups = {g.name for g in client.ApisApi(kube_cluster.api_client).get_api_versions().groups}
+    if {"networking.istio.io", "monitoring.coreos.com"} & groups:
+        pytest.skip("this cluster serves Istio or ServiceMonitor APIs")
+    servers.create(basic(istio={"enabled": True}, monitoring={"enabled": True}))
+    obj = servers.wait_ready("srv")
+    applied = next(c for c in obj["status"]["conditions"] if c["type"] == "Applied")
+    assert applied["status"] == "True"
+    assert "API not installed" in applied["message"]
+    for kind in ("VirtualService", "DestinationRule", "ServiceMonitor"):
+        assert kind in applied["message"], applied["message"]
+    assert servers.deployment("srv").spec.template.spec.containers[0].image == "mcp-server-test:1.0"
