@@ -41,6 +41,16 @@ def basic(name: str = "srv", **spec: Any) -> dict[str, Any]:
     }
 
 
+def _event_reasons(servers: Servers, name: str) -> set[str]:
+    """Reasons of the events recorded on one MCPServer (events outlive the object)."""
+
+    def reasons() -> set[str]:
+        events = servers.core.list_namespaced_event(servers.ns).items
+        return {e.reason for e in events if e.involved_object.name == name and e.involved_object.kind == "MCPServer"}
+
+    return reasons()
+
+
 def _gone(fn: Any) -> bool:
     try:
         fn()
@@ -127,6 +137,7 @@ def test_update_paths(operator: OperatorProcess, servers: Servers) -> None:
         message="contains-group-kinds without the PDB",
     )
     assert operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget") == 1
+    assert {"Applied", "Pruned"} <= _event_reasons(servers, "srv")
 
 
 def test_hpa_on_then_off(operator: OperatorProcess, servers: Servers) -> None:
@@ -193,9 +204,7 @@ def test_deletion_cleans_up(operator: OperatorProcess, servers: Servers) -> None
     assert _gone(lambda: servers.core.read_namespaced_service("srv", servers.ns))
     assert _gone(lambda: servers.core.read_namespaced_service_account("srv", servers.ns))
     assert _gone(lambda: client.PolicyV1Api(servers.api).read_namespaced_pod_disruption_budget("srv", servers.ns))
-    events = servers.core.list_namespaced_event(servers.ns).items
-    reasons = {e.reason for e in events if e.involved_object.name == "srv"}
-    assert {"Applied", "Deleted"} <= reasons
+    assert {"Applied", "Deleting", "Deleted"} <= _event_reasons(servers, "srv")
 
 
 def test_deployment_deleted_by_hand_is_recreated(operator: OperatorProcess, servers: Servers) -> None:
@@ -227,6 +236,7 @@ def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess
     assert _gone(lambda: servers.core.read_namespaced_service("srv", servers.ns))
     # not retried with backoff: no workqueue retries for a terminal error
     assert operator.metric("workqueue_retries_total") == 0
+    assert "InvalidSpec" in _event_reasons(servers, "srv")
     # fixing the spec (new generation) recovers
     servers.patch("srv", {"spec": {"registry": None, "image": "mcp-server-test"}})
     servers.wait_ready("srv")
