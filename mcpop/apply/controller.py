@@ -85,7 +85,8 @@ class MCPServerController:
 
     def __init__(self, kube: Kube, settings: OperatorSettings, servers: Informer,
                  owned: dict[str, Informer], refs: dict[str, Informer], recorder: EventRecorder | None,
-                 enqueue: Callable[[Key], None]) -> None:  # fmt: skip
+                 enqueue: Callable[[Key], None], *, registries: Informer | None = None,
+                 catalog_configmaps: Informer | None = None) -> None:  # fmt: skip
         self.kube = kube
         self.settings = settings
         self.servers = servers
@@ -97,6 +98,14 @@ class MCPServerController:
         self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
         self._conflicts: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
+        # MCPRegistries and their stored catalogue ConfigMaps (mcpop.apply.catalog_store)
+        self.registries = registries
+        self.catalog_configmaps = catalog_configmaps
+        self._registry_index: dict[Key, set[Key]] = {}  # (ns, registry) → MCPServers using it
+        self._registry_of: dict[Key, Key] = {}
+        from mcpop.apply.catalog_store import EntryCache
+
+        self._entries = EntryCache()
 
     # ------------------------------------------------------------------ event handlers
 
@@ -130,6 +139,78 @@ class MCPServerController:
             keys = set(self._ref_index.get(ref, ()))
         for key in keys:
             self.enqueue(key)
+
+    def _servers_of_registry(self, namespace: str, registry: str) -> set[Key]:
+        with self._lock:
+            return set(self._registry_index.get((namespace, registry), ()))
+
+    def on_catalog(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """A stored catalogue entry changed: re-reconcile the MCPServers using that registry."""
+        from mcpop.apply.catalog_store import REGISTRY_LABEL
+
+        obj = new or old
+        assert obj is not None
+        if old is not None and new is not None and old.get("data") == new.get("data"):
+            return
+        meta = obj.get("metadata") or {}
+        if new is None:
+            self._entries.forget(meta.get("namespace") or "", meta.get("name") or "")
+        registry = (meta.get("labels") or {}).get(REGISTRY_LABEL)
+        if registry:
+            for key in self._servers_of_registry(meta.get("namespace") or "", registry):
+                self.enqueue(key)
+
+    def on_registry(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """An MCPRegistry appeared, went away, or its readiness changed: re-resolve its MCPServers."""
+        obj = new or old
+        assert obj is not None
+        if old is not None and new is not None and _registry_ready(old) == _registry_ready(new):
+            return
+        meta = obj.get("metadata") or {}
+        for key in self._servers_of_registry(meta.get("namespace") or "", meta.get("name") or ""):
+            self.enqueue(key)
+
+    def _index_registry(self, key: Key, registry: Key | None) -> None:
+        with self._lock:
+            prev = self._registry_of.pop(key, None)
+            if prev is not None:
+                self._registry_index.get(prev, set()).discard(key)
+            if registry is not None:
+                self._registry_of[key] = registry
+                self._registry_index.setdefault(registry, set()).add(key)
+
+    def _resolve(self, key: Key, name: str, version: str | None, registry_ref: str | None
+                 ) -> tuple[Any, tuple[str, str, str], dict[str, Any] | None]:  # fmt: skip
+        """The entry `spec.registry` names: from the MCPRegistry `registry_ref` (default `default`) in the
+        server's namespace when it exists, else from the embedded catalogue."""
+        from mcpop.apply.catalog_store import REGISTRY_LABEL, catalog_of
+        from mcpop.render.errors import RenderError
+        from mcpop.render.names import label_value
+
+        ns = key[0]
+        ref = registry_ref or "default"
+        self._index_registry(key, (ns, label_value(ref)))
+        robj = self.registries.get(ns, ref) if self.registries is not None else None
+        if robj is None:
+            return _resolve_registry(name, version)
+        status = robj.get("status") or {}
+        cms: list[dict[str, Any]] = []
+        if self.catalog_configmaps is not None:
+            want = label_value(ref)
+            for cm in self.catalog_configmaps.items(ns):
+                if ((cm.get("metadata") or {}).get("labels") or {}).get(REGISTRY_LABEL) == want:
+                    cms.append(cm)
+        if not status.get("lastSyncTime"):
+            synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
+            why = f": {synced.get('message')}" if synced and synced.get("message") else ""
+            return None, ("False", "RegistryNotReady", f"MCPRegistry {ref} has no catalogue yet{why}"), None
+        catalog = catalog_of(cms, f"MCPRegistry {ref}", self._entries)
+        try:
+            entry = catalog.resolve(name, version)
+        except RenderError as exc:
+            reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
+            return None, ("False", reason, exc.message), None
+        return entry, ("True", "Fetched", f"{entry.name} {entry.version} from MCPRegistry {ref}"), _entry_status(entry)
 
     def _index_refs(self, key: Key, refs: set[Ref]) -> None:
         new = {(key[0], k, n) for k, n in refs}
@@ -218,6 +299,7 @@ class MCPServerController:
         obj = self.servers.get(ns, name)
         if obj is None:
             self._index_refs(key, set())
+            self._index_registry(key, None)
             return DONE
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
         meta = obj["metadata"]
@@ -247,10 +329,12 @@ class MCPServerController:
         entry: Any = None
         registry_status: dict[str, Any] | None = None
         if server.spec.registry is not None:
-            entry, registry, registry_status = _resolve_registry(server.spec.registry.name,
-                                                                 server.spec.registry.version)  # fmt: skip
+            sreg = server.spec.registry
+            entry, registry, registry_status = self._resolve(key, sreg.name, sreg.version, sreg.registry_ref)
             if entry is None:
                 return self._terminal(obj, f"spec.registry.name: {registry[2]}", registry)
+        else:
+            self._index_registry(key, None)
         options = RenderOptions(
             namespace=ns, owner=Owner(name=name, uid=meta["uid"]),
             enable_hpa=self.settings.enable_hpa_support, enable_vpa=self.settings.enable_vpa_support,
@@ -434,6 +518,7 @@ class MCPServerController:
                 raise
         self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
         self._index_refs((ns, name), set())
+        self._index_registry((ns, name), None)
         log.info("finalized")
         return DONE
 
@@ -444,8 +529,8 @@ _catalogue_lock = threading.Lock()
 
 def _resolve_registry(name: str, version: str | None
                       ) -> tuple[Any, tuple[str, str, str], dict[str, Any] | None]:  # fmt: skip
-    """The registry entry `spec.registry` names, from the embedded catalogue (MCPRegistry lookup is the
-    registry controller's job): (entry or None, RegistryFetched (status, reason, message), status.registry)."""
+    """The registry entry `spec.registry` names, from the embedded catalogue:
+    (entry or None, RegistryFetched (status, reason, message), status.registry)."""
     global _catalogue
     from mcpop.render.errors import RenderError
 
@@ -457,13 +542,23 @@ def _resolve_registry(name: str, version: str | None
                 _catalogue = load_embedded()
         entry = _catalogue.resolve(name, version)
     except RenderError as exc:
-        return None, ("False", "NotFound", exc.message), None
+        reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
+        return None, ("False", reason, exc.message), None
     except Exception as exc:  # the catalogue could not be read
         return None, ("False", "RegistryUnavailable", f"{type(exc).__name__}: {exc}"), None
+    msg = f"{entry.name} {entry.version} from the embedded catalogue"
+    return entry, ("True", "Fetched", msg), _entry_status(entry)
+
+
+def _entry_status(entry: Any) -> dict[str, Any]:
     repo = getattr(getattr(entry, "repository", None), "url", None)
     status = {"name": entry.name, "version": entry.version, "description": entry.description, "repository": repo}
-    msg = f"{entry.name} {entry.version} from the embedded catalogue"
-    return entry, ("True", "Fetched", msg), {k: v for k, v in status.items() if v}
+    return {k: v for k, v in status.items() if v}
+
+
+def _registry_ready(obj: dict[str, Any]) -> tuple[Any, ...]:
+    st = obj.get("status") or {}
+    return bool(st.get("lastSyncTime")), obj.get("metadata", {}).get("uid")
 
 
 def _cond(status: dict[str, Any] | None, type_: str) -> tuple[str, str, str] | None:

@@ -30,6 +30,7 @@ from mcpop.apply.refs import content_hash
 from mcpop.apply.settings import OperatorSettings, split_address
 
 log = logging.getLogger("mcpop.manager")
+REGISTRY_WORKERS = 2
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -60,6 +61,8 @@ class Manager:
         self.metrics_server: Any = None
         self.elector: LeaderElector | None = None
         self.controller: MCPServerController | None = None
+        self.registry_controller: Any = None
+        self.registry_queue: WorkQueue[Key] = WorkQueue(metrics=metrics.QueueMetrics("mcpregistry"))
         self.exit_code = 0
         self._started = threading.Event()
 
@@ -135,13 +138,35 @@ class Manager:
             if res is not None:
                 refs[kind] = Informer(self.kube, res, namespace=ns, transform=_hash_only, name=f"ref-{res.plural}")
         recorder = EventRecorder(self.kube)
-        ctl = MCPServerController(self.kube, self.settings, servers, owned, refs, recorder, self.queue.add)
+        # MCPRegistries (when the CRD is installed) and their stored catalogues (mcpop.apply.catalog_store)
+        from mcpop.apply.catalog_store import REGISTRY_LABEL
+        from mcpop.apply.registry_controller import MCPREGISTRY, RegistryController
+
+        registries: Informer | None = None
+        catalog_cms: Informer | None = None
+        cm_res = self.kube.resource("v1", "ConfigMap")
+        if self.kube.resource(MCPREGISTRY.api_version, MCPREGISTRY.kind) is not None and cm_res is not None:
+            registries = Informer(self.kube, MCPREGISTRY, namespace=ns, name="mcpregistries")
+            catalog_cms = Informer(self.kube, cm_res, namespace=ns, label_selector=REGISTRY_LABEL,
+                                   name="registry-catalogue")  # fmt: skip
+        else:
+            log.info("MCPRegistry is not installed: the registry controller does not run")
+        ctl = MCPServerController(self.kube, self.settings, servers, owned, refs, recorder, self.queue.add,
+                                  registries=registries, catalog_configmaps=catalog_cms)  # fmt: skip
         servers.handlers.append(ctl.on_server)
         for inf in owned.values():
             inf.handlers.append(ctl.on_owned)
         for inf in refs.values():
             inf.handlers.append(ctl.on_ref)
         self.informers = [servers, *owned.values(), *refs.values()]
+        if registries is not None and catalog_cms is not None:
+            metrics.init_controller(RegistryController.name)
+            rctl = RegistryController(self.kube, self.settings, registries, recorder, self.registry_queue.add)
+            registries.handlers.append(rctl.on_registry)
+            registries.handlers.append(ctl.on_registry)
+            catalog_cms.handlers.append(ctl.on_catalog)
+            self.informers += [registries, catalog_cms]
+            self.registry_controller = rctl
         self.controller = ctl
         return ctl
 
@@ -196,6 +221,42 @@ class Manager:
                     self.queue.done(key)
                     log.debug("reconciled in %.3fs (%s)", elapsed, result)
 
+    def _registry_worker(self) -> None:
+        """Runs MCPRegistry syncs (they may wait out rate limits, so they have their own workers)."""
+        from mcpop.apply.registry_controller import RegistryController
+
+        ctl: RegistryController = self.registry_controller
+        name, q = ctl.name, self.registry_queue
+        active = metrics.ACTIVE_WORKERS.labels(name)
+        while True:
+            try:
+                key = q.get()
+            except ShutDown:
+                return
+            if key is None:
+                continue
+            active.inc()
+            start = time.monotonic()
+            result = "success"
+            with reconcile_context(f"{key[0]}/{key[1]}", None, self.settings.enable_correlation_id):
+                try:
+                    res = ctl.reconcile(key)
+                    q.forget(key)
+                    if res.requeue_after is not None:
+                        result = "requeue_after"
+                        q.add_after(key, res.requeue_after)
+                except Exception as exc:
+                    result = "error"
+                    metrics.RECONCILE_ERRORS.labels(name).inc()
+                    log.warning("registry reconcile failed, retrying: %s", exc,
+                                exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
+                    q.add_rate_limited(key)
+                finally:
+                    metrics.RECONCILE_TIME.labels(name).observe(time.monotonic() - start)
+                    metrics.RECONCILE_TOTAL.labels(name, result).inc()
+                    active.dec()
+                    q.done(key)
+
     def _resync(self, ctl: MCPServerController) -> None:
         while not self.stop_event.wait(self.settings.sync_period):
             for obj in ctl.servers.items():
@@ -241,6 +302,11 @@ class Manager:
                 t = threading.Thread(target=self._worker, args=(ctl,), name=f"worker-{i}", daemon=True)
                 t.start()
                 self.workers.append(t)
+            if self.registry_controller is not None:
+                for i in range(REGISTRY_WORKERS):
+                    t = threading.Thread(target=self._registry_worker, name=f"registry-worker-{i}", daemon=True)
+                    t.start()
+                    self.workers.append(t)
             threading.Thread(target=self._resync, args=(ctl,), name="resync", daemon=True).start()
             self.stop_event.wait()
             return self.exit_code
@@ -258,6 +324,7 @@ class Manager:
         """Stop taking work, let in-flight reconciles finish (bounded), stop watches, release the Lease."""
         self.stop_event.set()
         self.queue.shutdown()
+        self.registry_queue.shutdown()
         if not self.queue.wait_idle(self.settings.graceful_shutdown_timeout):
             log.warning("in-flight reconciles did not finish within %ss", self.settings.graceful_shutdown_timeout)
         for inf in self.informers:

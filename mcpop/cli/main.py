@@ -59,6 +59,11 @@ def render(
 app.command(
     "mcpop.cli.operator:operator_app", name="operator", help="Run the mcpop operator (the MCPServer controller)."
 )
+app.command(
+    "mcpop.cli.registry:registry_app",
+    name="registry",
+    help="Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
+)
 
 
 @app.command

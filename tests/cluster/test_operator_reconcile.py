@@ -321,3 +321,18 @@ def test_objects_of_absent_apis_are_skipped_with_a_condition(
     for kind in ("VirtualService", "DestinationRule", "ServiceMonitor"):
         assert kind in applied["message"], applied["message"]
     assert servers.deployment("srv").spec.template.spec.containers[0].image == "mcp-server-test:1.0"
+
+
+def test_prune_never_deletes_what_another_manager_created(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic(config={"a": 1}))
+    obj = servers.wait_ready("srv")
+    set_id = obj["metadata"]["labels"][ID_LABEL]
+    labels = {PART_OF_LABEL: set_id, "app.kubernetes.io/managed-by": "mcpop"}
+    servers.core.create_namespaced_config_map(
+        servers.ns, {"metadata": {"name": "hand-made", "labels": labels}, "data": {"k": "v"}}, field_manager="someone"
+    )
+    servers.patch("srv", {"spec": {"config": None}})  # the rendered ConfigMap goes: a prune pass runs
+    wait(lambda: _gone(lambda: servers.core.read_namespaced_config_map("srv-config", servers.ns)),
+         message="rendered ConfigMap pruned")  # fmt: skip
+    servers.wait_ready("srv")
+    assert servers.core.read_namespaced_config_map("hand-made", servers.ns).data == {"k": "v"}

@@ -1,0 +1,365 @@
+"""The MCPRegistry controller: sync a registry's source into ConfigMaps (see catalog_store) and report.
+
+A registry is synced when it is first seen (unless its status shows a sync within `refreshInterval`), when
+its generation changes, when the `mcp.allbeone.io/refresh-requested` annotation changes (`mcp registry
+refresh`), and every `refreshInterval`. A sync that fails (unreachable, rate limited, bad credentials, a
+failed page) keeps the stored catalogue untouched and says why in the conditions; Ready stays True as long
+as a good catalogue is stored. Periodic and on-demand syncs of the official API are incremental
+(`updated_since`) once a full sync ran in this process; a spec change syncs in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from mcpop import API_VERSION
+from mcpop.apply import catalog_store
+from mcpop.apply.client import Kube, KubeError, Resource
+from mcpop.apply.controller import DONE, Key, Result
+from mcpop.apply.events import EventRecorder
+from mcpop.apply.informer import Informer
+from mcpop.apply.settings import OperatorSettings, parse_duration
+from mcpop.apply.status import Cond, merge_conditions, status_patch
+from mcpop.sources.github import DEFAULT_API, GitHubCache
+from mcpop.sources.http import HttpClient, UrllibClient
+from mcpop.sources.retry import RetryPolicy
+from mcpop.sources.sync import SyncResult, failed, source_key, sync
+
+log = logging.getLogger("mcpop.registry")
+
+MCPREGISTRY = Resource("mcp.allbeone.io", "v1", "MCPRegistry", "mcpregistries", True)
+SECRET = Resource("", "v1", "Secret", "secrets", True)
+REFRESH_ANNOTATION = "mcp.allbeone.io/refresh-requested"
+GITHUB_API_ENV = "MCPOP_GITHUB_API_URL"
+MAX_SERVERS = 100
+#: a failed sync is retried after at most this long (or the refresh interval, if shorter)
+FAILED_RETRY = 60.0
+REGISTRY_CONDITIONS = ("Ready", "Synced", "Reachable", "RateLimited", "AuthFailed")
+
+
+def precise_now(clock: Callable[[], float] = time.time) -> str:
+    """RFC 3339 with microseconds, so two syncs in one second still advance lastSyncTime."""
+    return dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def summaries(result: SyncResult) -> list[dict[str, Any]]:
+    """The bounded server list of the status (first MAX_SERVERS by name and version)."""
+    out = []
+    for e in sorted(result.entries, key=lambda e: (e.name, e.version))[:MAX_SERVERS]:
+        item = {"name": e.name, "version": e.version, "description": e.description}
+        out.append({k: v for k, v in item.items() if v})
+    return out
+
+
+def registry_status(
+    result: SyncResult | None,
+    old: dict[str, Any] | None,
+    generation: int | None,
+    *,
+    now: str,
+    sync_time: str | None = None,
+    invalid_spec: str | None = None,
+) -> dict[str, Any]:
+    """The MCPRegistry status after a sync (`result`), given the live status `old`. Pure.
+
+    `sync_time` is the time of this sync when it succeeded. Without a successful sync now, the previous
+    lastSyncTime, serversDiscovered and server list stay (the stored catalogue is kept).
+    """
+    old = old or {}
+    conds: list[Cond] = []
+    had_catalogue = bool(old.get("lastSyncTime"))
+    status: dict[str, Any] = {"observedGeneration": generation}
+    if invalid_spec is not None:
+        conds.append(Cond("Synced", "False", "InvalidSpec", invalid_spec))
+        ready = had_catalogue
+        conds.append(
+            Cond("Ready", "True", "StaleCatalogue", f"keeping the last catalogue; the spec is invalid: {invalid_spec}")
+            if ready
+            else Cond("Ready", "False", "InvalidSpec", invalid_spec)
+        )
+        phase = "Ready" if ready else "Failed"
+        for k in ("serversDiscovered", "lastSyncTime", "servers"):
+            if k in old:
+                status[k] = old[k]
+    else:
+        assert result is not None
+        if result.ok:
+            n = len(result.entries)
+            msg = f"{n} server entr{'y' if n == 1 else 'ies'} stored"
+            if result.invalid:
+                msg += f"; {len(result.invalid)} invalid skipped: " + "; ".join(str(i) for i in result.invalid)
+            if result.incremental:
+                msg += " (incremental)"
+            conds.append(Cond("Synced", "True", "Synced", msg))
+            conds.append(Cond("Ready", "True", "Ready", f"{n} servers in the catalogue"))
+            status["serversDiscovered"] = n
+            status["lastSyncTime"] = sync_time or now
+            status["servers"] = summaries(result)
+            phase = "Ready"
+        else:
+            err = result.error or "sync failed"
+            reason = (
+                "AuthFailed" if result.auth_failed else
+                "RateLimited" if result.rate_limited else
+                "Unreachable" if not result.reachable else "SyncFailed"
+            )  # fmt: skip
+            conds.append(Cond("Synced", "False", reason, err))
+            if had_catalogue:
+                stale = f"serving the catalogue of {old.get('lastSyncTime')}; the last sync failed: {err}"
+                conds.append(Cond("Ready", "True", "StaleCatalogue", stale))
+                phase = "Ready"
+            else:
+                conds.append(Cond("Ready", "False", reason, f"no catalogue yet: {err}"))
+                phase = "Failed"
+            for k in ("serversDiscovered", "lastSyncTime", "servers"):
+                if k in old:
+                    status[k] = old[k]
+        if result.reachable:
+            conds.append(Cond("Reachable", "True", "Reachable", "the source answered"))
+        else:
+            conds.append(Cond("Reachable", "False", "Unreachable", result.error or "the source did not answer"))
+        if result.rate_limited:
+            conds.append(Cond("RateLimited", "True", "RateLimited", result.error or "rate limited"))
+        elif result.rate_limit_hit:
+            conds.append(Cond("RateLimited", "True", "RateLimitWaited",
+                              "a rate limit was hit and waited out during the last sync"))  # fmt: skip
+        else:
+            conds.append(Cond("RateLimited", "False", "NotRateLimited", ""))
+        if result.auth_failed:
+            conds.append(Cond("AuthFailed", "True", "AuthFailed", result.error or "authentication failed"))
+        else:
+            conds.append(Cond("AuthFailed", "False", "Authenticated", ""))
+    status["phase"] = phase
+    order = {t: i for i, t in enumerate(REGISTRY_CONDITIONS)}
+    conds.sort(key=lambda c: order.get(c.type, 99))
+    status["conditions"] = merge_conditions(old.get("conditions"), conds, generation, now)
+    return {k: v for k, v in status.items() if v is not None}
+
+
+@dataclass
+class _State:
+    uid: str
+    generation: int | None
+    refresh: str | None
+    next_sync: float
+    result: SyncResult | None = None
+    invalid_reported: str = ""
+
+
+class RegistryController:
+    """Reconciles MCPRegistries. `client`, `clock` and `sleep` are injectable (tests)."""
+
+    name = "mcpregistry"
+
+    def __init__(self, kube: Kube | None, settings: OperatorSettings, registries: Informer | None,
+                 recorder: EventRecorder | None, enqueue: Callable[[Key], None], *,
+                 client: HttpClient | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, github_api: str | None = None) -> None:  # fmt: skip
+        self.kube = kube
+        self.settings = settings
+        self.registries = registries
+        self.recorder = recorder
+        self.enqueue = enqueue
+        self.client: HttpClient = client or UrllibClient()
+        self.clock = clock
+        self.sleep = sleep
+        self.github_api = github_api or os.environ.get(GITHUB_API_ENV) or DEFAULT_API
+        self._state: dict[Key, _State] = {}
+        #: ETag caches per registry, so an unchanged GitHub repository costs no rate limit
+        self._github_caches: dict[Key, GitHubCache] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ events
+
+    def on_registry(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if kind == "MODIFIED" and old is not None and new is not None:
+            om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+            if om.get("generation") == nm.get("generation") and (om.get("annotations") or {}).get(
+                REFRESH_ANNOTATION
+            ) == (nm.get("annotations") or {}).get(REFRESH_ANNOTATION):
+                return  # status or unrelated metadata: nothing to sync
+        meta = obj.get("metadata") or {}
+        self.enqueue((meta.get("namespace") or "", meta.get("name") or ""))
+
+    # ------------------------------------------------------------------ sync step
+
+    def _token(self, namespace: str, spec: Any) -> str | None:
+        if spec.auth is None or self.kube is None:
+            return None
+        ref = spec.auth.secret_ref
+        secret = self.kube.get(SECRET, namespace, ref.name)
+        if secret is None:
+            raise LookupError(f"Secret {ref.name} (auth.secretRef) not found")
+        raw = (secret.get("data") or {}).get(ref.key)
+        if raw is None:
+            raw_str = (secret.get("stringData") or {}).get(ref.key)
+            if raw_str is None:
+                raise LookupError(f"Secret {ref.name} has no key {ref.key!r} (auth.secretRef)")
+            return str(raw_str).strip()
+        return base64.b64decode(raw).decode().strip()
+
+    def _configmap_data(self, namespace: str, spec: Any) -> dict[str, str] | None:
+        src = spec.source
+        if src is None or src.config_map is None or self.kube is None:
+            return None
+        cm = self.kube.get(catalog_store.CONFIGMAP, namespace, src.config_map.name)
+        if cm is None:
+            raise LookupError(f"ConfigMap {src.config_map.name} (source.configMap) not found")
+        return dict(cm.get("data") or {})
+
+    def run_sync(self, namespace: str, spec: Any, previous: SyncResult | None, incremental: bool,
+                 github_cache: GitHubCache | None = None) -> SyncResult:  # fmt: skip
+        """One sync of `spec`'s source (credentials and ConfigMap data read from the cluster). Never raises
+        for source problems; a missing Secret or ConfigMap is a failed sync too."""
+        key = source_key(spec)
+        try:
+            token = self._token(namespace, spec)
+            data = self._configmap_data(namespace, spec)
+        except LookupError as exc:
+            res = failed(previous, key, exc)
+            res.auth_failed = spec.auth is not None and "auth.secretRef" in str(exc)
+            return res
+        policy = RetryPolicy.from_settings(self.settings, sleep=self.sleep, clock=self.clock)
+        return sync(spec, self.client, previous, policy=policy, token=token, configmap_data=data,
+                    github_api=self.github_api, github_cache=github_cache, incremental=incremental,
+                    clock=self.clock)  # fmt: skip
+
+    # ------------------------------------------------------------------ reconcile
+
+    def _event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(obj, type_, reason, message)
+
+    def _write_status(self, obj: dict[str, Any], new: dict[str, Any]) -> None:
+        assert self.kube is not None
+        old = obj.get("status") or {}
+        patch = status_patch(old, new)
+        if patch is None:
+            return
+        meta = obj["metadata"]
+        try:
+            out = self.kube.merge_patch(MCPREGISTRY, meta["namespace"], meta["name"], patch, "status")
+        except KubeError as exc:
+            if exc.not_found:
+                return
+            raise
+        if self.registries is not None:
+            self.registries.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPRegistry"})
+
+    def reconcile(self, key: Key) -> Result:
+        from mcpop.api.mcpregistry import MCPRegistry
+
+        assert self.kube is not None and self.registries is not None
+        ns, name = key
+        obj = self.registries.get(ns, name)
+        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+            with self._lock:
+                self._state.pop(key, None)
+                self._github_caches.pop(key, None)
+            return DONE  # the stored ConfigMaps are owned by the registry: garbage-collected with it
+        obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPRegistry"}
+        meta = obj["metadata"]
+        generation = meta.get("generation")
+        refresh = (meta.get("annotations") or {}).get(REFRESH_ANNOTATION)
+        old_status = obj.get("status") or {}
+        now = self.clock()
+        try:
+            reg = MCPRegistry.model_validate(obj)
+        except ValidationError as exc:
+            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            self._write_status(obj, registry_status(None, old_status, generation, now=precise_now(self.clock),
+                                                    invalid_spec=msg))  # fmt: skip
+            return DONE
+        spec = reg.spec
+        interval = max(1.0, parse_duration(spec.refresh_interval))
+        with self._lock:
+            state = self._state.get(key)
+            if state is not None and state.uid != meta.get("uid"):
+                state = None
+        full = True
+        if state is None:
+            last = parse_time(old_status.get("lastSyncTime"))
+            up_to_date = old_status.get("observedGeneration") == generation and last is not None
+            if up_to_date and last is not None and last + interval > now:
+                # synced recently (before a restart): wait for the next interval
+                state = _State(meta.get("uid") or "", generation, refresh, last + interval)
+                with self._lock:
+                    self._state[key] = state
+                return Result(requeue_after=max(0.5, state.next_sync - now))
+            due = True
+        else:
+            due = state.generation != generation or state.refresh != refresh or now >= state.next_sync
+            full = state.generation != generation
+            if not due:
+                return Result(requeue_after=max(0.5, state.next_sync - now))
+
+        previous = state.result if state is not None else None
+        incremental = not full and previous is not None and previous.ok
+        log.info("syncing", extra={"registry": f"{ns}/{name}", "source": source_key(spec),
+                                   "incremental": incremental})  # fmt: skip
+        started = precise_now(self.clock)
+        with self._lock:
+            cache = self._github_caches.setdefault(key, GitHubCache())
+        result = self.run_sync(ns, spec, previous, incremental, cache)
+        if result.ok:
+            changed, unchanged, deleted = catalog_store.store(self.kube, obj, result.entries)
+            log.info("catalogue stored", extra={"registry": f"{ns}/{name}", "entries": len(result.entries),
+                                                "changed": changed, "unchanged": unchanged,
+                                                "deleted": deleted})  # fmt: skip
+            if changed or deleted:
+                self._event(obj, "Normal", "Synced",
+                            f"{len(result.entries)} entries: {changed} written, {deleted} deleted")  # fmt: skip
+        else:
+            log.warning("sync failed, keeping the last catalogue", extra={"registry": f"{ns}/{name}",
+                                                                          "error": result.error})  # fmt: skip
+            old_synced: dict[str, Any] = next(
+                (c for c in old_status.get("conditions") or [] if c.get("type") == "Synced"), {}
+            )
+            if old_synced.get("status") != "False" or old_synced.get("message") != result.error:
+                self._event(obj, "Warning", "SyncFailed", result.error or "sync failed")
+        invalid_text = "; ".join(str(i) for i in result.invalid) if result.ok else ""
+        prev_invalid = state.invalid_reported if state is not None else ""
+        if invalid_text and invalid_text != prev_invalid:
+            self._event(
+                obj, "Warning", "InvalidEntries", f"{len(result.invalid)} invalid entries skipped: {invalid_text}"
+            )
+        new_status = registry_status(result, old_status, generation, now=precise_now(self.clock),
+                                     sync_time=started)  # fmt: skip
+        self._write_status(obj, new_status)
+        delay = interval if result.ok else min(interval, FAILED_RETRY)
+        keep = result if result.ok else (previous if previous is not None else None)
+        with self._lock:
+            self._state[key] = _State(meta.get("uid") or "", generation, refresh, self.clock() + delay, keep,
+                                      invalid_text if result.ok else prev_invalid)  # fmt: skip
+        return Result(requeue_after=delay)
+
+
+__all__ = [
+    "GITHUB_API_ENV",
+    "MCPREGISTRY",
+    "REFRESH_ANNOTATION",
+    "RegistryController",
+    "precise_now",
+    "registry_status",
+]

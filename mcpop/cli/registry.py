@@ -1,0 +1,296 @@
+"""`mcp registry`: list, search and inspect an MCPRegistry's stored catalogue; request a refresh.
+
+The catalogue is read from the cluster (the ConfigMaps the registry controller stores, see
+mcpop.apply.catalog_store). Without a cluster (no kubeconfig, unreachable API server) or without the named
+MCPRegistry, `list`, `search` and `inspect` use the embedded catalogue and say so on stderr.
+The Kubernetes client is imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+
+if TYPE_CHECKING:
+    from mcpop.api.serverjson import ServerJSON
+    from mcpop.apply.client import Kube
+
+registry_app = App(name="registry", help="Browse MCP registry catalogues and refresh MCPRegistries.")
+
+Kubeconfig = Annotated[str | None, Parameter(name=["--kubeconfig"], help="Path to the kubeconfig file.")]
+Context = Annotated[str | None, Parameter(name=["--context"], help="The kubeconfig context to use.")]
+Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default `default`).")]
+Registry = Annotated[str, Parameter(name=["--registry"], help="The MCPRegistry to read (default `default`).")]
+CLUSTER_TIMEOUT = 5.0
+
+
+@dataclass
+class Loaded:
+    entries: list[ServerJSON]
+    source: str
+
+
+def _kube(kubeconfig: str | None, context: str | None) -> Kube:
+    from mcpop.apply.client import Kube, load_api_client
+
+    api = load_api_client(kubeconfig, context, pool_size=4)
+    api.configuration.retries = 0
+    return Kube(api, request_timeout=CLUSTER_TIMEOUT)
+
+
+def _embedded(note: str) -> Loaded:
+    from mcpop.sources.catalog import load_embedded
+
+    print(f"note: {note}: showing the embedded catalogue", file=sys.stderr)
+    return Loaded(list(load_embedded().entries), "embedded catalogue")
+
+
+def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
+    """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr)."""
+    ns = namespace or "default"
+    try:
+        kube = _kube(kubeconfig, context)
+        from mcpop.apply import catalog_store
+        from mcpop.apply.registry_controller import MCPREGISTRY
+
+        reg = kube.get(MCPREGISTRY, ns, registry)
+        if reg is None:
+            return _embedded(f"MCPRegistry {ns}/{registry} not found")
+        cms = catalog_store.stored(kube, ns, registry)
+    except Exception as exc:  # no kubeconfig, unreachable, not installed: all mean "no cluster"
+        return _embedded(f"no cluster ({_short(exc)})")
+    from mcpop.apply.catalog_store import catalog_of
+
+    cat = catalog_of(cms, f"MCPRegistry {ns}/{registry}")
+    if not (reg.get("status") or {}).get("lastSyncTime"):
+        print(f"note: MCPRegistry {ns}/{registry} has not synced yet", file=sys.stderr)
+    return Loaded(list(cat.entries), cat.source)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _sorted(entries: list[ServerJSON]) -> list[ServerJSON]:
+    from mcpop.render.catalog import version_key
+
+    return sorted(entries, key=lambda e: (e.name, version_key(e.version)))
+
+
+def _kinds(e: ServerJSON) -> str:
+    kinds = [p.registry_type for p in e.packages or []]
+    if e.remotes:
+        kinds.append("remote")
+    return ",".join(dict.fromkeys(str(k) for k in kinds)) or "-"
+
+
+def _summary(e: ServerJSON) -> dict[str, Any]:
+    return {"name": e.name, "version": e.version, "description": e.description, "packages": _kinds(e)}
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _print_entries(entries: list[ServerJSON], output: str) -> None:
+    from mcpop.render.yaml import dump_yaml
+
+    items = [_summary(e) for e in _sorted(entries)]
+    if output == "json":
+        sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+    elif output == "yaml":
+        sys.stdout.write(dump_yaml([items]))
+    else:
+        rows = [["NAME", "VERSION", "PACKAGES", "DESCRIPTION"]]
+        rows += [[i["name"], i["version"], i["packages"], i["description"] or ""] for i in items]
+        sys.stdout.write(_table(rows))
+
+
+@registry_app.command(name="list")
+def list_(
+    *,
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    namespace: Namespace = None,
+    registry: Registry = "default",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """List the servers in the catalogue (every stored version)."""
+    loaded = load_catalogue(kubeconfig, context, namespace, registry)
+    _print_entries(loaded.entries, output)
+    return 0
+
+
+def matches(entry: ServerJSON, query: str) -> bool:
+    """Case-insensitive substring of the name, title or description."""
+    q = query.lower()
+    return any(q in (t or "").lower() for t in (entry.name, entry.title, entry.description))
+
+
+@registry_app.command
+def search(
+    query: str,
+    *,
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    namespace: Namespace = None,
+    registry: Registry = "default",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Find servers whose name, title or description contains QUERY (case-insensitive).
+
+    Parameters
+    ----------
+    query
+        Text to look for.
+    """
+    loaded = load_catalogue(kubeconfig, context, namespace, registry)
+    found = [e for e in loaded.entries if matches(e, query)]
+    if not found:
+        print(f"no server in the {loaded.source} matches {query!r}", file=sys.stderr)
+        return 1
+    _print_entries(found, output)
+    return 0
+
+
+def inspect_document(entry: ServerJSON, namespace: str) -> dict[str, Any]:
+    """The entry and what an MCPServer using it renders to (or why it cannot be rendered)."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.render import RenderError, RenderOptions, render
+    from mcpop.render.catalog import stem
+    from mcpop.render.names import dns_label
+
+    server_obj = {
+        "apiVersion": "mcp.allbeone.io/v1",
+        "kind": "MCPServer",
+        "metadata": {"name": dns_label(stem(entry.name)), "namespace": namespace},
+        "spec": {"registry": {"name": entry.name, "version": entry.version}},
+    }
+    doc: dict[str, Any] = {"entry": entry.wire(), "mcpServer": server_obj}
+    try:
+        server = MCPServer.model_validate(server_obj)
+        rendered = render(server, registry_entry=entry, options=RenderOptions(namespace=namespace))
+    except RenderError as exc:
+        doc["renderError"] = f"{exc.field}: {exc.message}"
+        return doc
+    except ValueError as exc:
+        doc["renderError"] = str(exc)
+        return doc
+    doc["rendered"] = list(rendered.objects)
+    if rendered.warnings:
+        doc["warnings"] = list(rendered.warnings)
+    return doc
+
+
+@registry_app.command
+def inspect(
+    name: str,
+    *,
+    version: Annotated[str | None, Parameter(name=["--version"])] = None,
+    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o"])] = "yaml",
+    namespace: Namespace = None,
+    registry: Registry = "default",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Show one entry in full, plus the objects an MCPServer using it would render to.
+
+    Parameters
+    ----------
+    name
+        Server name: full (`io.github.owner/name`) or short (`filesystem`).
+    version
+        Entry version (default: the newest).
+    """
+    from mcpop.render.catalog import Catalog
+    from mcpop.render.errors import RenderError
+    from mcpop.render.yaml import dump_yaml
+
+    loaded = load_catalogue(kubeconfig, context, namespace, registry)
+    try:
+        entry = Catalog(loaded.entries, loaded.source).resolve(name, version)
+    except RenderError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    doc = inspect_document(entry, namespace or "default")
+    if output == "json":
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(dump_yaml([doc]))
+    return 0
+
+
+@registry_app.command
+def refresh(
+    *,
+    name: Annotated[str, Parameter(name=["--name"])] = "default",
+    namespace: Namespace = None,
+    wait: Annotated[bool, Parameter(name=["--wait"], negative=())] = False,
+    timeout: Annotated[float, Parameter(name=["--timeout"])] = 300.0,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Ask the operator to sync an MCPRegistry now (sets the refresh-requested annotation).
+
+    Parameters
+    ----------
+    name
+        The MCPRegistry.
+    wait
+        Wait until the sync finished (lastSyncTime advanced, or the sync failed).
+    timeout
+        Seconds to wait with --wait.
+    """
+    from mcpop.apply.client import KubeError
+    from mcpop.apply.registry_controller import MCPREGISTRY, REFRESH_ANNOTATION, precise_now
+
+    ns = namespace or "default"
+    try:
+        kube = _kube(kubeconfig, context)
+        before = kube.get(MCPREGISTRY, ns, name)
+    except KubeError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"error: no cluster ({_short(exc)})", file=sys.stderr)
+        return 1
+    if before is None:
+        print(f"error: MCPRegistry {ns}/{name} not found", file=sys.stderr)
+        return 1
+    stamp = precise_now()
+    kube.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
+    print(f"mcpregistry/{name} refresh requested ({stamp})")
+    if not wait:
+        return 0
+    st0 = before.get("status") or {}
+    last0 = st0.get("lastSyncTime")
+    synced0 = _synced(st0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        obj = kube.get(MCPREGISTRY, ns, name) or {}
+        st = obj.get("status") or {}
+        if st.get("lastSyncTime") and st.get("lastSyncTime") != last0 and str(st["lastSyncTime"]) >= stamp[:19]:
+            print(f"mcpregistry/{name} synced at {st['lastSyncTime']}: {st.get('serversDiscovered', 0)} servers")
+            return 0
+        cond = _synced(st)
+        if cond is not None and cond.get("status") == "False" and cond != synced0:
+            print(f"error: sync failed: {cond.get('reason')}: {cond.get('message')}", file=sys.stderr)
+            return 1
+    print(f"error: timed out after {timeout:g}s waiting for mcpregistry/{name} to sync", file=sys.stderr)
+    return 1
+
+
+def _synced(status: dict[str, Any]) -> dict[str, Any] | None:
+    for c in status.get("conditions") or []:
+        if c.get("type") == "Synced":
+            return dict(c)
+    return None

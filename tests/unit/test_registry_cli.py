@@ -1,0 +1,79 @@
+"""`mcp registry` without a cluster: the embedded catalogue, said so on stderr; output compared with
+golden/cli/ (`--update-golden` rewrites them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "golden" / "cli"
+NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
+
+
+def mcp(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    return subprocess.run(
+        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
+    )  # fmt: skip
+
+
+CASES = {
+    "registry-list.txt": ["registry", "list"],
+    "registry-list-json.txt": ["registry", "list", "-o", "json"],
+    "registry-list-yaml.txt": ["registry", "list", "-o", "yaml"],
+    "registry-search-git.txt": ["registry", "search", "git"],
+    "registry-inspect-github-remote.txt": ["registry", "inspect", "github-remote", "-n", "demo"],
+    "registry-inspect-github-remote-json.txt": ["registry", "inspect", "github-remote", "-o", "json", "-n", "demo"],
+}
+
+
+@pytest.mark.parametrize("golden", sorted(CASES))
+def test_registry_commands_match_their_golden_output(golden: str, update_golden: bool) -> None:
+    result = mcp(*CASES[golden], *NO_CLUSTER)
+    assert result.returncode == 0, result.stderr
+    assert "no cluster" in result.stderr and "embedded catalogue" in result.stderr
+    path = GOLDEN / golden
+    if update_golden:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.stdout)
+    assert path.exists(), f"no golden file {path.name}: run with --update-golden"
+    assert path.read_text() == result.stdout, f"golden/cli/{golden} differs: review, then --update-golden"
+
+
+def test_outputs_parse() -> None:
+    items = json.loads(mcp("registry", "list", "-o", "json", *NO_CLUSTER).stdout)
+    assert len(items) >= 7 and {"name", "version", "packages"} <= set(items[0])
+    doc = yaml.safe_load(mcp("registry", "inspect", "filesystem", *NO_CLUSTER).stdout)
+    assert doc["entry"]["name"] == "io.github.modelcontextprotocol/server-filesystem"
+    kinds = [o["kind"] for o in doc["rendered"]]
+    assert "Deployment" in kinds and "Service" in kinds
+
+
+def test_unknown_name_and_empty_search_fail_clearly() -> None:
+    r = mcp("registry", "inspect", "no-such-server", *NO_CLUSTER)
+    assert r.returncode == 1 and "not in the embedded catalogue" in r.stderr and r.stdout == ""
+    r = mcp("registry", "search", "zzzz-nothing", *NO_CLUSTER)
+    assert r.returncode == 1 and "matches" in r.stderr
+
+
+def test_refresh_needs_a_cluster() -> None:
+    r = mcp("registry", "refresh", *NO_CLUSTER)
+    assert r.returncode == 1 and "no cluster" in r.stderr
+
+
+def test_registry_help_does_not_import_the_kubernetes_client() -> None:
+    code = (
+        "import sys\nfrom mcpop.cli.main import app\n"
+        "try:\n    app(['registry', '--help'], exit_on_error=False)\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTED=' + ','.join(m for m in sys.modules if m.startswith('kubernetes')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "IMPORTED="

@@ -1,0 +1,74 @@
+"""MCPServer → registry resolution in the controller (no cluster: informers are stand-ins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpop.api.serverjson import ServerJSON
+from mcpop.apply.catalog_store import desired_configmaps
+from mcpop.apply.controller import MCPServerController
+from mcpop.apply.settings import build_settings
+from mcpop.sources.catalog import load_embedded
+
+
+class Store:
+    """Enough of an Informer: get and items."""
+
+    def __init__(self, objs: list[dict[str, Any]]) -> None:
+        self.objs = objs
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return next((o for o in self.objs if o["metadata"]["name"] == name), None)
+
+    def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return list(self.objs)
+
+
+def entry(name: str, version: str = "1.0.0") -> ServerJSON:
+    base = load_embedded().resolve("filesystem").wire()
+    return ServerJSON.model_validate({**base, "name": name, "version": version})
+
+
+def controller(registries: list[dict[str, Any]], cms: list[dict[str, Any]], enqueued: list[Any]) -> Any:
+    return MCPServerController(None, build_settings({}, {}), Store([]), {}, {}, None, enqueued.append,  # type: ignore[arg-type]
+                               registries=Store(registries), catalog_configmaps=Store(cms))  # type: ignore[arg-type]  # fmt: skip
+
+
+REG = {
+    "metadata": {"name": "default", "namespace": "ns", "uid": "u1"},
+    "status": {"lastSyncTime": "2027-01-01T00:00:00Z"},
+}
+
+
+def test_resolves_from_the_default_registry_and_indexes_the_server() -> None:
+    cms = desired_configmaps(REG, [entry("io.example/alpha", "1.0.0"), entry("io.example/alpha", "1.1.0")])
+    enq: list[Any] = []
+    ctl = controller([REG], cms, enq)
+    got, cond, status = ctl._resolve(("ns", "srv"), "alpha", None, None)
+    assert got.version == "1.1.0" and cond == ("True", "Fetched", "io.example/alpha 1.1.0 from MCPRegistry default")
+    assert status is not None and (status["name"], status["version"]) == ("io.example/alpha", "1.1.0")
+    # a change of a stored entry re-reconciles the server
+    ctl.on_catalog("MODIFIED", cms[0], {**cms[0], "data": {"server.json": "{}"}})
+    assert enq == [("ns", "srv")]
+    # the registry's readiness flipping does too; a status-only change that keeps it does not
+    ctl.on_registry("MODIFIED", REG, {**REG, "status": {"lastSyncTime": "2027-01-02T00:00:00Z"}})
+    assert enq == [("ns", "srv")]
+    ctl.on_registry("DELETED", REG, None)
+    assert enq == [("ns", "srv")] * 2
+
+
+def test_not_found_ambiguous_and_not_ready() -> None:
+    cms = desired_configmaps(REG, [entry("io.a/tool"), entry("io.b/tool")])
+    ctl = controller([REG], cms, [])
+    assert ctl._resolve(("ns", "s"), "tool", None, None)[1][1] == "Ambiguous"
+    assert ctl._resolve(("ns", "s"), "nothing", None, None)[1][1] == "NotFound"
+    pending = {"metadata": {"name": "new", "namespace": "ns", "uid": "u2"}, "status": {}}
+    ctl = controller([pending], [], [])
+    got, cond, _ = ctl._resolve(("ns", "s"), "tool", None, "new")
+    assert got is None and cond[:2] == ("False", "RegistryNotReady")
+
+
+def test_without_the_registry_the_embedded_catalogue_is_used() -> None:
+    ctl = controller([], [], [])
+    got, cond, _ = ctl._resolve(("ns", "s"), "filesystem-server", None, None)
+    assert got is not None and cond[0] == "True" and "embedded catalogue" in cond[2]
