@@ -1,7 +1,5 @@
 """Base model and shared scalar types for the mcp.allbeone.io API."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any
 

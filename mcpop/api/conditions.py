@@ -1,7 +1,5 @@
 """metav1.Condition and the object metadata subset the API models carry."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

@@ -4,9 +4,7 @@ Only the fields users set in an MCPServer are modelled; each keeps its Kubernete
 a snippet copied from a Pod spec validates here and renders unchanged.
 """
 
-from __future__ import annotations
-
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -52,7 +50,7 @@ class EnvVarSource(Model):
     resource_field_ref: ResourceFieldSelector | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> EnvVarSource:
+    def _exactly_one(self) -> Self:
         chosen = [n for n, v in self if v is not None]
         if len(chosen) != 1:
             raise ValueError(
@@ -68,7 +66,7 @@ class EnvVar(Model):
     value_from: EnvVarSource | None = None
 
     @model_validator(mode="after")
-    def _value_or_source(self) -> EnvVar:
+    def _value_or_source(self) -> Self:
         if self.value is not None and self.value_from is not None:
             raise ValueError(f"env {self.name!r}: set either value or valueFrom, not both")
         return self
@@ -90,7 +88,7 @@ class EnvFromSource(Model):
     secret_ref: SecretEnvSource | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> EnvFromSource:
+    def _exactly_one(self) -> Self:
         if (self.config_map_ref is None) == (self.secret_ref is None):
             raise ValueError("envFrom entry must set exactly one of configMapRef, secretRef")
         return self
@@ -172,7 +170,7 @@ class VolumeProjection(Model):
     secret: SecretProjection | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> VolumeProjection:
+    def _exactly_one(self) -> Self:
         if sum(v is not None for _, v in self) != 1:
             raise ValueError("a projected source must set exactly one of serviceAccountToken, configMap, secret")
         return self
@@ -193,7 +191,7 @@ class Volume(Model):
     projected: ProjectedVolumeSource | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Volume:
+    def _exactly_one(self) -> Self:
         kinds = [n for n, v in self if n != "name" and v is not None]
         if len(kinds) != 1:
             raise ValueError(
@@ -253,7 +251,7 @@ class Probe(Model):
     failure_threshold: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _one_handler(self) -> Probe:
+    def _one_handler(self) -> Self:
         handlers = [self.http_get, self.tcp_socket, self.exec, self.grpc]
         if sum(h is not None for h in handlers) > 1:
             raise ValueError("a probe sets at most one of httpGet, tcpSocket, exec, grpc")

@@ -1,8 +1,6 @@
 """Optional MCPServer features: autoscaling, tenancy, Istio, monitoring, disruption budget."""
 
-from __future__ import annotations
-
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -41,7 +39,7 @@ class MetricSpec(Model):
     container_resource: FreeForm | None = None
 
     @model_validator(mode="after")
-    def _source_matches_type(self) -> MetricSpec:
+    def _source_matches_type(self) -> Self:
         key = self.type[0].lower() + self.type[1:]
         field = {"containerResource": "container_resource"}.get(key, key)
         if getattr(self, field) is None:
@@ -70,7 +68,7 @@ class HPA(Model):
     behavior: HPABehavior | None = None
 
     @model_validator(mode="after")
-    def _min_le_max(self) -> HPA:
+    def _min_le_max(self) -> Self:
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})")
         return self
@@ -134,7 +132,7 @@ class Autoscaling(Model):
     vpa: VPA | None = None
 
     @model_validator(mode="after")
-    def _hpa_vpa_disjoint(self) -> Autoscaling:
+    def _hpa_vpa_disjoint(self) -> Self:
         if not (self.hpa and self.hpa.enabled and self.vpa and self.vpa.enabled):
             return self
         vpa_res = vpa_resources(self.vpa)
@@ -244,7 +242,7 @@ class PodDisruptionBudgetSpec(Model):
     max_unavailable: IntOrString | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> PodDisruptionBudgetSpec:
+    def _one_bound(self) -> Self:
         if self.min_available is not None and self.max_unavailable is not None:
             raise ValueError("set minAvailable or maxUnavailable, not both")
         return self

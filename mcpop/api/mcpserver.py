@@ -1,8 +1,6 @@
 """The MCPServer resource: one MCP server and all its options."""
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -107,7 +105,7 @@ class ConfigSource(Model):
     mount_path: str | None = Field(default=None, pattern=r"^/")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> ConfigSource:
+    def _exactly_one(self) -> Self:
         if (self.config_map is None) == (self.secret is None):
             raise ValueError(f"configSource {self.name!r} must set exactly one of configMap, secret")
         return self
@@ -121,7 +119,7 @@ class SecretRef(Model):
     env_name: str | None = Field(default=None, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
     @model_validator(mode="after")
-    def _env_name_needs_key(self) -> SecretRef:
+    def _env_name_needs_key(self) -> Self:
         if self.env_name is not None and self.key is None:
             raise ValueError(f"secretRef {self.name!r}: envName needs key")
         return self
@@ -137,7 +135,7 @@ class DeploymentStrategy(Model):
     rolling_update: RollingUpdate | None = None
 
     @model_validator(mode="after")
-    def _recreate_has_no_rolling(self) -> DeploymentStrategy:
+    def _recreate_has_no_rolling(self) -> Self:
         if self.type == "Recreate" and self.rolling_update is not None:
             raise ValueError("rollingUpdate may only be set when type is RollingUpdate")
         return self
@@ -220,7 +218,7 @@ class MCPServerSpec(Model):
         return value
 
     @model_validator(mode="after")
-    def _cross_field(self) -> MCPServerSpec:
+    def _cross_field(self) -> Self:
         problems: list[str] = []
         rt = self.runtime
         if rt is not None:

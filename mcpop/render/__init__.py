@@ -8,11 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
-from mcpop.render import istio as istio_mod
-from mcpop.render import tenancy as tenancy_mod
 from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.errors import RenderError
-from mcpop.render.monitoring import service_monitor
 from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize
 from mcpop.render.objectset import ObjectSet
@@ -111,13 +108,18 @@ def render(
     pod_labels: dict[str, str] = {}
     pod_annotations = dict(opts.extra_annotations)
     placement = _placement(spec)
+    # feature modules load only when a spec uses them: most of `mcp render`'s start-up is imports
     tenancy = spec.tenancy if opts.enable_multi_tenancy else None
     if tenancy is not None:
+        from mcpop.render import tenancy as tenancy_mod
+
         pod_labels.update(tenancy_mod.pod_labels(tenancy))
         pod_annotations.update(tenancy.annotations or {})
         placement = tenancy_mod.isolate_placement(placement, tenancy)
     istio = spec.istio if spec.istio is not None and spec.istio.enabled and opts.enable_istio else None
     if istio is not None:
+        from mcpop.render import istio as istio_mod
+
         pod_labels.update(istio_mod.sidecar_marker(istio))
         pod_annotations.update(istio_mod.sidecar_marker(istio))
     if used is not None:
@@ -154,6 +156,8 @@ def render(
     if istio is not None:
         extra += istio_mod.istio_objects(obj_name, namespace, labels, istio, svc)
     if spec.monitoring is not None and spec.monitoring.enabled:
+        from mcpop.render.monitoring import service_monitor
+
         extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc))
     for obj in extra:
         out.add(obj)
