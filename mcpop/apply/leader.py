@@ -12,7 +12,6 @@ that a Lease whose renewTime is older than that is expired sooner.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import socket
 import threading
@@ -23,22 +22,10 @@ from typing import Any
 
 from mcpop.apply.client import Kube, KubeError, Resource
 from mcpop.apply.metrics import LEADER
+from mcpop.apply.timefmt import micro_now, parse_time
 
 log = logging.getLogger("mcpop.leader")
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
-
-
-def micro_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 class LeaderElector:
@@ -123,7 +110,7 @@ class LeaderElector:
     def _expired(self, spec: dict[str, Any]) -> bool:
         duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
         seen = self._observed_at
-        renewed = _parse_time(spec.get("renewTime"))
+        renewed = parse_time(spec.get("renewTime"))
         if renewed is not None and renewed < seen:
             seen = renewed
         return time.time() > seen + duration
@@ -132,7 +119,7 @@ class LeaderElector:
         spec = self._record(self._observed)
         duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
         seen = self._observed_at
-        renewed = _parse_time(spec.get("renewTime"))
+        renewed = parse_time(spec.get("renewTime"))
         if renewed is not None and renewed < seen:
             seen = renewed
         return seen + duration - time.time()

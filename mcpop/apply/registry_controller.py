@@ -11,7 +11,6 @@ as a good catalogue is stored. Periodic and on-demand syncs of the official API 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import logging
 import os
 import threading
@@ -30,6 +29,7 @@ from mcpop.apply.events import EventRecorder
 from mcpop.apply.informer import Informer
 from mcpop.apply.settings import OperatorSettings, parse_duration
 from mcpop.apply.status import Cond, merge_conditions, status_patch
+from mcpop.apply.timefmt import micro_now, parse_time
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, UrllibClient
 from mcpop.sources.retry import RetryPolicy
@@ -45,20 +45,6 @@ MAX_SERVERS = 100
 #: a failed sync is retried after at most this long (or the refresh interval, if shorter)
 FAILED_RETRY = 60.0
 REGISTRY_CONDITIONS = ("Ready", "Synced", "Reachable", "RateLimited", "AuthFailed")
-
-
-def precise_now(clock: Callable[[], float] = time.time) -> str:
-    """RFC 3339 with microseconds, so two syncs in one second still advance lastSyncTime."""
-    return dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def summaries(result: SyncResult) -> list[dict[str, Any]]:
@@ -288,7 +274,7 @@ class RegistryController:
             reg = MCPRegistry.model_validate(obj)
         except ValidationError as exc:
             msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            self._write_status(obj, registry_status(None, old_status, generation, now=precise_now(self.clock),
+            self._write_status(obj, registry_status(None, old_status, generation, now=micro_now(self.clock),
                                                     invalid_spec=msg))  # fmt: skip
             return DONE
         spec = reg.spec
@@ -318,7 +304,7 @@ class RegistryController:
         incremental = not full and previous is not None and previous.ok
         log.info("syncing", extra={"registry": f"{ns}/{name}", "source": source_key(spec),
                                    "incremental": incremental})  # fmt: skip
-        started = precise_now(self.clock)
+        started = micro_now(self.clock)
         with self._lock:
             cache = self._github_caches.setdefault(key, GitHubCache())
         result = self.run_sync(ns, spec, previous, incremental, cache)
@@ -344,7 +330,7 @@ class RegistryController:
             self._event(
                 obj, "Warning", "InvalidEntries", f"{len(result.invalid)} invalid entries skipped: {invalid_text}"
             )
-        new_status = registry_status(result, old_status, generation, now=precise_now(self.clock),
+        new_status = registry_status(result, old_status, generation, now=micro_now(self.clock),
                                      sync_time=started)  # fmt: skip
         self._write_status(obj, new_status)
         delay = interval if result.ok else min(interval, FAILED_RETRY)
@@ -360,6 +346,5 @@ __all__ = [
     "MCPREGISTRY",
     "REFRESH_ANNOTATION",
     "RegistryController",
-    "precise_now",
     "registry_status",
 ]

@@ -250,7 +250,8 @@ def refresh(
         Seconds to wait with --wait.
     """
     from mcpop.apply.client import KubeError
-    from mcpop.apply.registry_controller import MCPREGISTRY, REFRESH_ANNOTATION, precise_now
+    from mcpop.apply.registry_controller import MCPREGISTRY, REFRESH_ANNOTATION
+    from mcpop.apply.timefmt import micro_now
 
     ns = namespace or "default"
     try:
@@ -265,7 +266,7 @@ def refresh(
     if before is None:
         print(f"error: MCPRegistry {ns}/{name} not found", file=sys.stderr)
         return 1
-    stamp = precise_now()
+    stamp = micro_now()
     kube.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
     print(f"mcpregistry/{name} refresh requested ({stamp})")
     if not wait:
