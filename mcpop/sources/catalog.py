@@ -39,15 +39,21 @@ def _entry_name(raw: Any, index: int) -> str:
     return f"entry {index}"
 
 
+def list_items(data: Any) -> list[Any] | None:
+    """The entries of parsed registry data: a server.json, a list of them, or an API list response."""
+    if isinstance(data, dict) and isinstance(data.get("servers"), list):
+        return list(data["servers"])
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    return None
+
+
 def parse_entries(data: Any, source: str) -> tuple[list[ServerJSON], list[str]]:
     """Valid entries in `data` (parsed JSON) and one message per invalid or skipped entry."""
-    if isinstance(data, dict) and isinstance(data.get("servers"), list):
-        items: list[Any] = data["servers"]
-    elif isinstance(data, list):
-        items = data
-    elif isinstance(data, dict):
-        items = [data]
-    else:
+    items = list_items(data)
+    if items is None:
         return [], [f"{source}: expected a server.json object, a list of them or a server list response"]
     entries: list[ServerJSON] = []
     problems: list[str] = []

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from mcpop.api.serverjson import ServerJSON, ServerResponse
-from mcpop.sources.catalog import _describe, _entry_name
+from mcpop.sources.catalog import _describe, _entry_name, list_items
 from mcpop.sources.retry import SourceError
 
 OFFICIAL_META = "io.modelcontextprotocol.registry/official"
@@ -76,13 +76,8 @@ def _raw_name_version(raw: Any) -> tuple[str | None, str | None]:
 def parse_items(data: Any, source: str) -> SourceEntries:
     """Validate each entry in parsed JSON/YAML: a server.json, a list of them, or a list API response."""
     out = SourceEntries()
-    if isinstance(data, dict) and isinstance(data.get("servers"), list):
-        items: list[Any] = data["servers"]
-    elif isinstance(data, list):
-        items = data
-    elif isinstance(data, dict):
-        items = [data]
-    else:
+    items = list_items(data)
+    if items is None:
         out.invalid.append(InvalidEntry(source, "expected a server.json object, a list of them or a server list"))
         return out
     for index, raw in enumerate(items):
