@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from operator_harness import wait
+from operator_harness import OperatorProcess, _delete_servers, start_operator, wait
 
 from mcpop.apply.catalog_store import REGISTRY_LABEL
 from mcpop.apply.registry_controller import REFRESH_ANNOTATION
@@ -16,6 +20,21 @@ FAST_RETRIES = [
     "--github-network-max-retries", "2", "--github-network-base-delay", "100ms", "--github-network-max-delay", "200ms",
     "--github-rate-limit-max-retries", "1", "--github-rate-limit-max-delay", "2s",
 ]  # fmt: skip
+
+
+@contextmanager
+def registry_operator_process(
+    api: client.ApiClient, kubeconfig: str, namespace: str, tmp_path: Path, sync_period: str
+) -> Iterator[OperatorProcess]:
+    """The operator with quick registry retries; servers deleted and its log tail printed afterwards."""
+    op = start_operator(kubeconfig, namespace, tmp_path, "--sync-period", sync_period, "--log-level", "debug",
+                        *FAST_RETRIES)  # fmt: skip
+    try:
+        yield op
+    finally:
+        _delete_servers(api, op, namespace)
+        op.terminate()
+        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-4000:]}\n")
 
 
 class Registries:

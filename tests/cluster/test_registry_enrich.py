@@ -21,16 +21,14 @@ from operator_harness import *  # noqa: F403
 from operator_harness import (
     OperatorProcess,
     Servers,
-    _delete_servers,
     free_port,
     load_example,
     sleep,
-    start_operator,
     wait,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_registry_sync import FAST_RETRIES, Registries
+from registry_harness import Registries, registry_operator_process
 
 from mcpop.sources.catalog import load_embedded
 
@@ -41,14 +39,8 @@ FILESYSTEM = "io.github.modelcontextprotocol/server-filesystem"
 def registry_operator(
     kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
-    op = start_operator(operator_kubeconfig, namespace, tmp_path, "--sync-period", "30s", "--log-level", "debug",
-                        *FAST_RETRIES)  # fmt: skip
-    try:
+    with registry_operator_process(kube_cluster.api_client, operator_kubeconfig, namespace, tmp_path, "30s") as op:
         yield op
-    finally:
-        _delete_servers(kube_cluster.api_client, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-4000:]}\n")
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from pathlib import Path
 import kubeenv
 import pytest
 from operator_harness import *  # noqa: F403
-from operator_harness import OperatorProcess, _delete_servers, start_operator, wait
-from registry_harness import FAST_RETRIES, Registries
+from operator_harness import OperatorProcess, wait
+from registry_harness import Registries, registry_operator_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from registry_server import Fault, RegistryServer, registry_item
@@ -34,14 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def registry_operator(
     kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
-    op = start_operator(operator_kubeconfig, namespace, tmp_path, "--sync-period", "5s", "--log-level", "debug",
-                        *FAST_RETRIES)  # fmt: skip
-    try:
+    with registry_operator_process(kube_cluster.api_client, operator_kubeconfig, namespace, tmp_path, "5s") as op:
         yield op
-    finally:
-        _delete_servers(kube_cluster.api_client, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-4000:]}\n")
 
 
 @pytest.fixture
