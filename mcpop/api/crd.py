@@ -8,8 +8,6 @@ and adds the Kubernetes extensions. Run `python -m mcpop.api.crd schemas/` to re
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -192,24 +190,9 @@ def crd(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def crd_files() -> dict[str, str]:
-    """File name → YAML text of every CRD, as `schemas/` holds them."""
-    from mcpop.render.yaml import dump_yaml
-
-    return {f"{_NAMES[m.__name__][0]}.{GROUP}.yaml": dump_yaml([crd(m)]) for m in RESOURCES}
+__all__ = ["RESOURCES", "crd", "crd_file_name", "openapi_schema"]
 
 
-def main(argv: list[str]) -> int:
-    """Write the CRDs into the directory given (default `schemas/`)."""
-    out = Path(argv[0] if argv else "schemas")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in crd_files().items():
-        (out / name).write_text(text)
-        print(f"wrote {out / name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-__all__ = ["crd", "crd_files", "openapi_schema"]
+def crd_file_name(model: type) -> str:
+    """The file name of a resource model's CRD in `schemas/`: `<plural>.<group>.yaml`."""
+    return f"{_NAMES[model.__name__][0]}.{GROUP}.yaml"

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON
-from mcpop.apply.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.render.catalog import Catalog
 from mcpop.render.names import dns_label, label_value, short_hash
 

@@ -10,23 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcpop.apply import metrics
-from mcpop.apply.client import Kube, load_api_client
-from mcpop.apply.controller import (
-    MCPSERVER,
-    OWNED_KINDS,
-    Key,
-    MCPServerController,
-    ReconcileTimeout,
-    TerminalError,
-)
-from mcpop.apply.events import EventRecorder
-from mcpop.apply.health import HealthServer
-from mcpop.apply.informer import Informer
-from mcpop.apply.leader import LeaderElector
-from mcpop.apply.log import reconcile_context
-from mcpop.apply.queue import ShutDown, WorkQueue
-from mcpop.apply.refs import content_hash
+from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS
+from mcpop.apply.mcpserver.reconciler import MCPServerController
+from mcpop.apply.mcpserver.refs import content_hash
+from mcpop.apply.runtime import metrics
+from mcpop.apply.runtime.client import Kube, load_api_client
+from mcpop.apply.runtime.events import EventRecorder
+from mcpop.apply.runtime.health import HealthServer
+from mcpop.apply.runtime.informer import Informer
+from mcpop.apply.runtime.leaderelection import LeaderElector
+from mcpop.apply.runtime.logs import reconcile_context
+from mcpop.apply.runtime.reconciler import Key, ReconcileTimeout, TerminalError
+from mcpop.apply.runtime.workqueue import ShutDown, WorkQueue
 from mcpop.apply.settings import OperatorSettings, split_address
 
 log = logging.getLogger("mcpop.manager")
@@ -123,7 +118,7 @@ class Manager:
         ns = self.settings.watch_namespace
         servers = Informer(self.kube, MCPSERVER, namespace=ns, name="mcpservers")
         owned: dict[str, Informer] = {}
-        from mcpop.apply.applyset import PART_OF_LABEL
+        from mcpop.apply.ssa.applyset import PART_OF_LABEL
 
         for kind, api_version in OWNED_KINDS.items():
             res = self.kube.resource(api_version, kind)
@@ -140,7 +135,7 @@ class Manager:
         recorder = EventRecorder(self.kube)
         # MCPRegistries (when the CRD is installed) and their stored catalogues (mcpop.apply.catalog_store)
         from mcpop.apply.catalog_store import REGISTRY_LABEL
-        from mcpop.apply.registry_controller import MCPREGISTRY, RegistryController
+        from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, RegistryController
 
         registries: Informer | None = None
         catalog_cms: Informer | None = None
@@ -223,7 +218,7 @@ class Manager:
 
     def _registry_worker(self) -> None:
         """Runs MCPRegistry syncs (they may wait out rate limits, so they have their own workers)."""
-        from mcpop.apply.registry_controller import RegistryController
+        from mcpop.apply.mcpregistry.reconciler import RegistryController
 
         ctl: RegistryController = self.registry_controller
         name, q = ctl.name, self.registry_queue
@@ -342,7 +337,7 @@ class Manager:
 
 def run_operator(settings: OperatorSettings) -> int:
     """Entry point of `mcp operator run`."""
-    from mcpop.apply.log import setup_logging
+    from mcpop.apply.runtime.logs import setup_logging
 
     setup_logging(settings.log_level, settings.structured_logging)
     log.info("mcpop operator starting", extra={"pid": os.getpid(), "namespace": settings.watch_namespace or "*"})

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+if TYPE_CHECKING:
+    from mcpop.sources.retry import RetryConfig
 
 from pydantic import (
     BaseModel,
@@ -207,6 +210,23 @@ class OperatorSettings(BaseModel):
 
 class SettingsError(ValueError):
     """Bad operator flags; the message names each bad flag (or environment variable)."""
+
+
+def github_retry(settings: OperatorSettings) -> RetryConfig:
+    """The registry sources' retry budgets from `--github-max-retries`, `--github-initial-delay`, ..."""
+    from mcpop.sources.retry import RetryConfig
+
+    return RetryConfig(
+        max_retries=settings.github_max_retries,
+        initial_delay=settings.github_initial_delay,
+        max_delay=settings.github_max_delay,
+        rate_limit_max_retries=settings.github_rate_limit_max_retries,
+        rate_limit_base_delay=settings.github_rate_limit_base_delay,
+        rate_limit_max_delay=settings.github_rate_limit_max_delay,
+        network_max_retries=settings.github_network_max_retries,
+        network_base_delay=settings.github_network_base_delay,
+        network_max_delay=settings.github_network_max_delay,
+    )
 
 
 def build_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> OperatorSettings:

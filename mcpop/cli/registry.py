@@ -18,7 +18,7 @@ from cyclopts import App, Parameter
 
 if TYPE_CHECKING:
     from mcpop.api.serverjson import ServerJSON
-    from mcpop.apply.client import Kube
+    from mcpop.apply.runtime.client import Kube
 
 registry_app = App(name="registry", help="Browse MCP registry catalogues and refresh MCPRegistries.")
 
@@ -36,7 +36,7 @@ class Loaded:
 
 
 def _kube(kubeconfig: str | None, context: str | None) -> Kube:
-    from mcpop.apply.client import Kube, load_api_client
+    from mcpop.apply.runtime.client import Kube, load_api_client
 
     api = load_api_client(kubeconfig, context, pool_size=4)
     api.configuration.retries = 0
@@ -56,7 +56,7 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
     try:
         kube = _kube(kubeconfig, context)
         from mcpop.apply import catalog_store
-        from mcpop.apply.registry_controller import MCPREGISTRY
+        from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY
 
         reg = kube.get(MCPREGISTRY, ns, registry)
         if reg is None:
@@ -249,9 +249,9 @@ def refresh(
     timeout
         Seconds to wait with --wait.
     """
-    from mcpop.apply.client import KubeError
-    from mcpop.apply.registry_controller import MCPREGISTRY, REFRESH_ANNOTATION
-    from mcpop.apply.timefmt import micro_now
+    from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, REFRESH_ANNOTATION
+    from mcpop.apply.runtime.client import KubeError
+    from mcpop.apply.runtime.timefmt import micro_now
 
     ns = namespace or "default"
     try:

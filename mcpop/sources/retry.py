@@ -20,15 +20,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from prometheus_client import REGISTRY, Counter
 from tenacity import RetryCallState, Retrying, stop_never
 
 from mcpop.sources.http import HttpResponse, NetworkError
-
-if TYPE_CHECKING:
-    from mcpop.apply.settings import OperatorSettings
 
 T = TypeVar("T")
 ErrorKind = Literal["general", "rate_limit", "network"]
@@ -166,21 +163,6 @@ class RetryConfig:
     network_base_delay: float = 2.0
     network_max_delay: float = 120.0
 
-    @classmethod
-    def from_settings(cls, settings: OperatorSettings) -> RetryConfig:
-        """From `--github-max-retries`, `--github-initial-delay`, ... (`OperatorSettings`)."""
-        return cls(
-            max_retries=settings.github_max_retries,
-            initial_delay=settings.github_initial_delay,
-            max_delay=settings.github_max_delay,
-            rate_limit_max_retries=settings.github_rate_limit_max_retries,
-            rate_limit_base_delay=settings.github_rate_limit_base_delay,
-            rate_limit_max_delay=settings.github_rate_limit_max_delay,
-            network_max_retries=settings.github_network_max_retries,
-            network_base_delay=settings.github_network_base_delay,
-            network_max_delay=settings.github_network_max_delay,
-        )
-
 
 def classify(exc: BaseException) -> tuple[ErrorKind, str] | None:
     """(budget, metric error_type) of a retryable error; None if it must not be retried."""
@@ -217,10 +199,6 @@ class RetryPolicy:
     #: total seconds slept by this policy (handy in tests and logs)
     slept: float = 0.0
     rate_limited: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: OperatorSettings, **kwargs: Any) -> RetryPolicy:
-        return cls(RetryConfig.from_settings(settings), **kwargs)
 
     def _budget(self, kind: ErrorKind) -> int:
         c = self.config

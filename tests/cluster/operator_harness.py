@@ -40,7 +40,7 @@ def free_port() -> int:
 
 def apply_as(api: client.ApiClient, obj: dict[str, Any], field_manager: str = "mcpop-tests") -> dict[str, Any]:
     """Server-side apply `obj` (force) as `field_manager`."""
-    from mcpop.apply.client import Kube
+    from mcpop.apply.runtime.client import Kube
 
     kube = Kube(api)
     return kube.apply(kube.require(obj["apiVersion"], obj["kind"]), obj, force=True, field_manager=field_manager)

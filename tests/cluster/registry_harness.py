@@ -12,7 +12,7 @@ from kubernetes import client
 from operator_harness import OperatorProcess, _delete_servers, start_operator, wait
 
 from mcpop.apply.catalog_store import REGISTRY_LABEL
-from mcpop.apply.registry_controller import REFRESH_ANNOTATION
+from mcpop.apply.mcpregistry.reconciler import REFRESH_ANNOTATION
 
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpregistries"
 FAST_RETRIES = [

@@ -20,7 +20,7 @@ from kubernetes import client
 from operator_harness import *  # noqa: F403
 from operator_harness import OperatorProcess, Servers, apply_as, load_example, sleep, wait
 
-from mcpop.apply.applyset import GROUP_KINDS_ANNOTATION, ID_LABEL, PART_OF_LABEL, applyset_id
+from mcpop.apply.ssa.applyset import GROUP_KINDS_ANNOTATION, ID_LABEL, PART_OF_LABEL, applyset_id
 from mcpop.render.workload import REFERENCED_HASH
 
 EXAMPLES = [

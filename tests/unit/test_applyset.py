@@ -8,7 +8,10 @@ import base64
 import hashlib
 from typing import Any
 
-from mcpop.apply.applyset import (
+from mcpop.apply.mcpserver.refs import combined_hash, content_hash, referenced
+from mcpop.apply.runtime.client import KubeError
+from mcpop.apply.ssa.apply import parse_conflicts
+from mcpop.apply.ssa.applyset import (
     GROUP_KINDS_ANNOTATION,
     PART_OF_LABEL,
     applyset_id,
@@ -21,11 +24,8 @@ from mcpop.apply.applyset import (
     parse_group_kinds,
     split_group_kind,
 )
-from mcpop.apply.client import KubeError
-from mcpop.apply.compare import HASH_ANNOTATION, is_subset, needs_apply, with_hash
-from mcpop.apply.prune import managed_by, prune_candidates
-from mcpop.apply.refs import combined_hash, content_hash, referenced
-from mcpop.apply.ssa import parse_conflicts
+from mcpop.apply.ssa.drift import HASH_ANNOTATION, is_subset, needs_apply, with_hash
+from mcpop.apply.ssa.prune import managed_by, prune_candidates
 
 
 def test_applyset_id_follows_kep_3659() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mcpop.api.crd import crd_files
+from mcpop.render.crds import crd_files
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = crd_files()
@@ -35,7 +35,7 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_schemas_directory_matches_the_models(name: str) -> None:
     committed = (ROOT / "schemas" / name).read_text()
-    assert committed == GENERATED[name], f"schemas/{name} is stale: run `python -m mcpop.api.crd schemas`"
+    assert committed == GENERATED[name], f"schemas/{name} is stale: run `tools/gen-crds`"
 
 
 def test_no_schema_file_without_a_model() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpop.apply.status import Cond, Outcome, compute_status, label_selector, merge_conditions, rollout, status_patch
+from mcpop.apply.mcpserver.status import CONDITION_ORDER, Outcome, compute_status, label_selector, rollout
+from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 
 
 def dep(
@@ -110,7 +111,9 @@ def test_last_transition_time_changes_only_on_flip() -> None:
 
 
 def test_merge_conditions_order_and_message_kept_short() -> None:
-    out = merge_conditions(None, [Cond("Stalled", "False", "X"), Cond("Ready", "True", "Y", "m" * 40000)], 1, "T")
+    out = merge_conditions(
+        None, [Cond("Stalled", "False", "X"), Cond("Ready", "True", "Y", "m" * 40000)], 1, "T", CONDITION_ORDER
+    )
     assert [c["type"] for c in out] == ["Ready", "Stalled"]
     assert len(out[0]["message"]) == 32768
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from mcpop.api.serverjson import ServerJSON
 from mcpop.apply.catalog_store import desired_configmaps
-from mcpop.apply.controller import MCPServerController
+from mcpop.apply.mcpserver.reconciler import MCPServerController
 from mcpop.apply.settings import build_settings
 from mcpop.sources.catalog import load_embedded
 

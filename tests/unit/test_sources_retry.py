@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY, generate_latest
 from registry_server import FakeClock, Fault, RegistryServer
 
 from mcpop.api.mcpregistry import MCPRegistrySpec
-from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.settings import OperatorSettings, github_retry
 from mcpop.sources import retry
 from mcpop.sources.http import HttpResponse, NetworkError, UrllibClient
 from mcpop.sources.retry import (
@@ -150,10 +150,9 @@ def test_config_from_operator_flags() -> None:
         github_rate_limit_max_delay="30m",
         github_network_base_delay="500ms",
     )
-    config = RetryConfig.from_settings(settings)
+    config = github_retry(settings)
     assert (config.max_retries, config.initial_delay, config.rate_limit_max_delay) == (7, 2.0, 1800.0)
     assert config.network_base_delay == 0.5 and config.max_delay == 300.0
-    assert RetryPolicy.from_settings(settings).config == config
 
 
 def test_classification_of_responses() -> None:

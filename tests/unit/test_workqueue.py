@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mcpop.apply.queue import ExponentialBackoff, ShutDown, WorkQueue
+from mcpop.apply.runtime.workqueue import ExponentialBackoff, ShutDown, WorkQueue
 
 
 def test_dedup() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mcpop.apply.applyset import is_member
-from mcpop.apply.client import FIELD_MANAGER
+from mcpop.apply.runtime.client import FIELD_MANAGER
+from mcpop.apply.ssa.applyset import is_member
 
 ObjKey = tuple[str, str, str]  # (group-kind, namespace, name)
 

@@ -23,13 +23,13 @@ from pydantic import ValidationError
 
 from mcpop import API_VERSION
 from mcpop.apply import catalog_store
-from mcpop.apply.client import Kube, KubeError, Resource
-from mcpop.apply.controller import DONE, Key, Result
-from mcpop.apply.events import EventRecorder
-from mcpop.apply.informer import Informer
-from mcpop.apply.settings import OperatorSettings, parse_duration
-from mcpop.apply.status import Cond, merge_conditions, status_patch
-from mcpop.apply.timefmt import micro_now, parse_time
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
+from mcpop.apply.runtime.events import EventRecorder
+from mcpop.apply.runtime.informer import Informer
+from mcpop.apply.runtime.reconciler import DONE, Key, Result
+from mcpop.apply.runtime.timefmt import micro_now, parse_time
+from mcpop.apply.settings import OperatorSettings, github_retry, parse_duration
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, UrllibClient
 from mcpop.sources.retry import RetryPolicy
@@ -137,7 +137,7 @@ def registry_status(
     status["phase"] = phase
     order = {t: i for i, t in enumerate(REGISTRY_CONDITIONS)}
     conds.sort(key=lambda c: order.get(c.type, 99))
-    status["conditions"] = merge_conditions(old.get("conditions"), conds, generation, now)
+    status["conditions"] = merge_conditions(old.get("conditions"), conds, generation, now, REGISTRY_CONDITIONS)
     return {k: v for k, v in status.items() if v is not None}
 
 
@@ -226,7 +226,7 @@ class RegistryController:
             res = failed(previous, key, exc)
             res.auth_failed = spec.auth is not None and "auth.secretRef" in str(exc)
             return res
-        policy = RetryPolicy.from_settings(self.settings, sleep=self.sleep, clock=self.clock)
+        policy = RetryPolicy(github_retry(self.settings), sleep=self.sleep, clock=self.clock)
         return sync(spec, self.client, previous, policy=policy, token=token, configmap_data=data,
                     github_api=self.github_api, github_cache=github_cache, incremental=incremental,
                     clock=self.clock)  # fmt: skip

@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mcpop.apply.client import Kube, KubeError, Resource
-from mcpop.apply.metrics import LEADER
-from mcpop.apply.timefmt import micro_now, parse_time
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.metrics import LEADER
+from mcpop.apply.runtime.timefmt import micro_now, parse_time
 
 log = logging.getLogger("mcpop.leader")
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)

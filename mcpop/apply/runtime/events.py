@@ -9,8 +9,8 @@ import threading
 import uuid
 from typing import Any
 
-from mcpop.apply.client import Kube, KubeError, Resource
-from mcpop.apply.status import now_rfc3339
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.conditions import now_rfc3339
 
 log = logging.getLogger("mcpop.events")
 COMPONENT = "mcpop"

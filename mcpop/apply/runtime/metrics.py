@@ -36,7 +36,7 @@ LEADER = Gauge("leader_election_master_status", "1 when this replica leads", ["n
 
 
 class QueueMetrics:
-    """Workqueue metrics for one named queue (the `QueueMetrics` protocol of mcpop.apply.queue)."""
+    """Workqueue metrics for one named queue (the `QueueMetrics` protocol of mcpop.apply.runtime.workqueue)."""
 
     def __init__(self, name: str = CONTROLLER) -> None:
         self._adds = WORKQUEUE_ADDS.labels(name, name)

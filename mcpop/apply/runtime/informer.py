@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from mcpop.apply.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
 
 log = logging.getLogger("mcpop.informer")
 

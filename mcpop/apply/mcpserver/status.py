@@ -1,14 +1,14 @@
 """MCPServer status from what a reconcile found: pure functions, tested without a cluster.
 
-Conditions are metav1.Condition-shaped dicts. `lastTransitionTime` changes only when a condition's
-status flips; the result is compared with the live status so an unchanged status is never written.
+Conditions are merged with the live ones by `mcpop.apply.runtime.conditions`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+
+from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
 
 READY = "Ready"
 AVAILABLE = "Available"
@@ -20,51 +20,6 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 #: the condition types this operator writes, in the order they are written
 CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, RECONCILING, STALLED)
-MAX_MESSAGE = 32768
-
-
-def now_rfc3339() -> str:
-    """The current time as metav1.Time (RFC 3339, seconds, UTC)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class Cond:
-    """A condition before it is merged with the live one."""
-
-    type: str
-    status: str  # "True" | "False" | "Unknown"
-    reason: str
-    message: str = ""
-
-
-def merge_conditions(
-    old: list[dict[str, Any]] | None, new: list[Cond], generation: int | None, now: str
-) -> list[dict[str, Any]]:
-    """`new` as metav1.Conditions, keeping each live condition's lastTransitionTime unless it flipped."""
-    by_type = {c.get("type"): c for c in old or []}
-    out = []
-    for c in sorted(new, key=lambda c: CONDITION_ORDER.index(c.type) if c.type in CONDITION_ORDER else 99):
-        prev = by_type.get(c.type)
-        ltt = prev["lastTransitionTime"] if prev and prev.get("status") == c.status else now
-        cond: dict[str, Any] = {
-            "type": c.type,
-            "status": c.status,
-            "lastTransitionTime": ltt,
-            "reason": c.reason,
-            "message": c.message[:MAX_MESSAGE],
-        }
-        if generation is not None:
-            cond["observedGeneration"] = generation
-        out.append(cond)
-    return out
-
-
-def get_condition(status: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for c in (status or {}).get("conditions") or []:
-        if c.get("type") == type_:
-            return dict(c)
-    return None
 
 
 @dataclass
@@ -222,21 +177,9 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         "image": outcome.image or old.get("image"),
         "serviceEndpoint": outcome.service_endpoint or old.get("serviceEndpoint"),
         "registry": outcome.registry_status,
-        "conditions": merge_conditions(old.get("conditions"), conds, outcome.generation, now),
+        "conditions": merge_conditions(old.get("conditions"), conds, outcome.generation, now, CONDITION_ORDER),
     }
     return {k: v for k, v in status.items() if v is not None}
-
-
-def status_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
-    """A JSON merge patch turning status `old` into `new`, or None when they are equal."""
-    old = old or {}
-    if old == new:
-        return None
-    patch: dict[str, Any] = dict(new)
-    for key in old:
-        if key not in new:
-            patch[key] = None
-    return {"status": patch}
 
 
 def is_ready(status: dict[str, Any] | None) -> bool:

@@ -10,72 +10,33 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from mcpop import API_VERSION
-from mcpop.apply import applyset as aset
-from mcpop.apply.client import Kube, KubeError, Resource
-from mcpop.apply.compare import HASH_ANNOTATION, with_hash
-from mcpop.apply.events import EventRecorder
-from mcpop.apply.informer import Informer
-from mcpop.apply.metrics import OBJECTS
-from mcpop.apply.prune import managed_by, prune_candidates
-from mcpop.apply.refs import Ref, combined_hash, referenced
+from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS, owner_gk
+from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
+from mcpop.apply.mcpserver.status import Outcome, compute_status, label_selector
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.conditions import status_patch
+from mcpop.apply.runtime.events import EventRecorder
+from mcpop.apply.runtime.informer import Informer
+from mcpop.apply.runtime.metrics import OBJECTS
+from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
-from mcpop.apply.ssa import apply_if_needed
-from mcpop.apply.status import Outcome, compute_status, label_selector, status_patch
+from mcpop.apply.ssa import applyset as aset
+from mcpop.apply.ssa.apply import apply_if_needed
+from mcpop.apply.ssa.changeset import Change, ChangeSet
+from mcpop.apply.ssa.drift import HASH_ANNOTATION, with_hash
+from mcpop.apply.ssa.prune import managed_by, prune_candidates
 
 log = logging.getLogger("mcpop.controller")
 
 FINALIZER = "mcp.allbeone.io/finalizer"
 FORCE_ANNOTATION = "mcp.allbeone.io/force-apply"
-MCPSERVER = Resource("mcp.allbeone.io", "v1", "MCPServer", "mcpservers", True)
-Key = tuple[str, str]
 
-#: kinds the renderer can emit → the API version it uses (watched when installed, used for pruning)
-OWNED_KINDS: dict[str, str] = {
-    "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ResourceQuota": "v1",
-    "LimitRange": "v1", "Role": "rbac.authorization.k8s.io/v1", "RoleBinding": "rbac.authorization.k8s.io/v1",
-    "NetworkPolicy": "networking.k8s.io/v1", "Deployment": "apps/v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2", "VerticalPodAutoscaler": "autoscaling.k8s.io/v1",
-    "PodDisruptionBudget": "policy/v1", "PeerAuthentication": "security.istio.io/v1",
-    "DestinationRule": "networking.istio.io/v1", "VirtualService": "networking.istio.io/v1",
-    "ServiceMonitor": "monitoring.coreos.com/v1",
-}  # fmt: skip
 _KIND_UPDATE_OP = {"created": "created", "configured": "updated"}
-
-
-class TerminalError(Exception):
-    """The spec cannot be reconciled as it is; recorded in status and not retried until it changes."""
-
-
-class ReconcileTimeout(Exception):
-    """The reconcile ran past RECONCILE_TIMEOUT; it is retried with backoff."""
-
-
-@dataclass(frozen=True)
-class Result:
-    """What the worker does next with the key: nothing, or requeue after a delay."""
-
-    requeue_after: float | None = None
-
-
-DONE = Result()
-
-
-def owner_gk(obj: dict[str, Any]) -> str | None:
-    """The MCPServer name controlling `obj`, from its controller owner reference."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if (
-            ref.get("controller")
-            and ref.get("kind") == "MCPServer"
-            and str(ref.get("apiVersion", "")).startswith("mcp.allbeone.io/")
-        ):
-            return str(ref.get("name"))
-    return None
 
 
 class MCPServerController:
@@ -352,10 +313,13 @@ class MCPServerController:
         set_id = aset.applyset_id(name, ns)
         desired: list[tuple[Resource, dict[str, Any]]] = []
         skipped: list[str] = []
+        changes = ChangeSet()
         for o in rendered.objects:
             res = self._resource(o["apiVersion"], o["kind"])
             if res is None:
                 skipped.append(f"{o['kind']} ({o['apiVersion']})")
+                changes.add(Change("skipped", o["kind"], o["metadata"]["name"], ns, o["apiVersion"],
+                                   reason=f"{o['apiVersion']} is not served"))  # fmt: skip
                 continue
             desired.append((res, with_hash(aset.mark_member(o, set_id))))
         new_gks = {res.group_kind for res, _ in desired}
@@ -367,7 +331,6 @@ class MCPServerController:
         force = (meta.get("annotations") or {}).get(FORCE_ANNOTATION) == "true"
         outcome = Outcome(generation=generation, objects=len(desired), skipped=skipped, registry=registry,
                           registry_status=registry_status)  # fmt: skip
-        changes: list[str] = []
         deployment: dict[str, Any] | None = None
         for res, o in desired:
             if time.monotonic() > deadline:
@@ -401,23 +364,27 @@ class MCPServerController:
                 else:
                     with self._lock:
                         self._conflicts.pop(ckey, None)
+                changes.add(result.change)
                 if result.action in _KIND_UPDATE_OP:
                     OBJECTS.labels(_KIND_UPDATE_OP[result.action], o["kind"]).inc()
-                    changes.append(f"{result.action} {o['kind']}/{o['metadata']['name']}")
                     if result.live is not None:
                         self._cache(res, result.live)
             if o["kind"] == "Deployment":
                 deployment = result_live
-        if changes:
-            log.info("applied: %s", ", ".join(changes))
-            self._event(obj, "Normal", "Applied", "; ".join(changes))
+        if changes.of("created", "configured"):
+            applied = changes.summary("created", "configured")
+            log.info("applied: %s", applied)
+            self._event(obj, "Normal", "Applied", applied)
 
         # prune members no longer rendered (only kinds whose API is there)
         desired_keys = {(res.group_kind, ns, o["metadata"]["name"]) for res, o in desired}
         pruned = self._prune(obj, set_id, old_gks | new_gks, desired_keys)
+        for change in pruned:
+            changes.add(change)
         if pruned:
-            log.info("pruned: %s", ", ".join(pruned))
-            self._event(obj, "Normal", "Pruned", "deleted " + ", ".join(pruned))
+            names = ", ".join(c.subject for c in pruned)
+            log.info("pruned: %s", names)
+            self._event(obj, "Normal", "Pruned", "deleted " + names)
         if old_gks != new_gks:
             obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, new_gks), add_finalizer=False)
 
@@ -465,7 +432,7 @@ class MCPServerController:
         return out
 
     def _prune(self, obj: dict[str, Any], set_id: str, gks: set[str], desired: set[tuple[str, str, str]],
-               fresh: bool = False) -> list[str]:  # fmt: skip
+               fresh: bool = False) -> list[Change]:  # fmt: skip
         meta = obj["metadata"]
         ns = meta["namespace"]
         live: list[tuple[str, dict[str, Any]]] = []
@@ -476,12 +443,13 @@ class MCPServerController:
                 continue
             resources[gk] = res
             live.extend((gk, o) for o in self._members(res, ns, set_id, fresh))
-        pruned = []
+        pruned: list[Change] = []
         for gk, o in prune_candidates(live, desired, set_id, meta.get("uid")):
             m = o["metadata"]
             if self.kube.delete(resources[gk], ns, m["name"], uid=m.get("uid")):
                 OBJECTS.labels("deleted", o.get("kind") or aset.split_group_kind(gk)[1]).inc()
-                pruned.append(f"{aset.split_group_kind(gk)[1]}/{m['name']}")
+                kind = aset.split_group_kind(gk)[1]
+                pruned.append(Change("deleted", kind, m["name"], ns, o.get("apiVersion") or "", reason="pruned"))
             inf = self.owned.get(gk)
             if inf is not None:
                 inf.forget(ns, m["name"])
@@ -499,7 +467,7 @@ class MCPServerController:
         gks = aset.live_group_kinds(obj) | set(self.owned)
         deleted = self._prune(obj, set_id, gks, set(), fresh=True)
         if deleted:
-            self._event(obj, "Normal", "Deleting", "deleted " + ", ".join(deleted))
+            self._event(obj, "Normal", "Deleting", "deleted " + ", ".join(c.subject for c in deleted))
         # wait until every member is gone (fresh reads, not the cache)
         remaining = []
         for gk in sorted(gks):

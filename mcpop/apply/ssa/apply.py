@@ -1,4 +1,4 @@
-"""Server-side apply of one object, skipped when the live object already matches; conflicts as data."""
+"""Server-side apply of one object, skipped when the live object already matches; the outcome as a `Change`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mcpop.apply.client import FIELD_MANAGER, Kube, KubeError, Resource
-from mcpop.apply.compare import needs_apply
+from mcpop.apply.runtime.client import FIELD_MANAGER, Kube, KubeError, Resource
+from mcpop.apply.ssa.changeset import Change, changed_fields
+from mcpop.apply.ssa.drift import needs_apply
 
 Action = Literal["created", "configured", "unchanged", "conflict"]
 
@@ -25,6 +26,16 @@ class ApplyResult:
     #: for action == conflict: (field, manager) pairs
     conflicts: list[tuple[str, str]] = field(default_factory=list)
     why: str | None = None
+    #: the fields we set whose live value differed
+    fields: tuple[str, ...] = ()
+    namespace: str = ""
+    api_version: str = ""
+
+    @property
+    def change(self) -> Change:
+        """This result as a change-set entry."""
+        return Change(self.action, self.kind, self.name, self.namespace, self.api_version, self.fields,
+                      tuple(self.conflicts), self.why or "")  # fmt: skip
 
     def describe_conflicts(self) -> str:
         fields = ", ".join(f'{f} (field manager "{m}")' for f, m in self.conflicts)
@@ -60,15 +71,18 @@ def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: di
     different value; that is returned as a `conflict` result (naming fields and managers), not raised.
     """
     kind, name = desired["kind"], desired["metadata"]["name"]
+    ns, av = desired["metadata"].get("namespace") or "", desired["apiVersion"]
     why = needs_apply(desired, live)
     if why is None:
-        return ApplyResult("unchanged", kind, name, live)
+        return ApplyResult("unchanged", kind, name, live, namespace=ns, api_version=av)
+    fields = changed_fields(desired, live)
     try:
         out = kube.apply(res, desired, force=force, field_manager=field_manager)
     except KubeError as exc:
         if exc.conflict and exc.causes is not None and "conflict" in exc.message.lower():
-            return ApplyResult("conflict", kind, name, live, parse_conflicts(exc), why)
+            return ApplyResult("conflict", kind, name, live, parse_conflicts(exc), why, fields, ns, av)
         raise
     out.setdefault("apiVersion", desired["apiVersion"])
     out.setdefault("kind", kind)
-    return ApplyResult("created" if live is None else "configured", kind, name, out, why=why)
+    action: Action = "created" if live is None else "configured"
+    return ApplyResult(action, kind, name, out, why=why, fields=fields, namespace=ns, api_version=av)

@@ -1,0 +1,1 @@
+"""The MCPServer controller: reconcile, status, referenced ConfigMaps/Secrets, the kinds it owns."""
