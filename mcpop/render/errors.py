@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from mcpop.errors import McpopError
 
-class RenderError(ValueError):
+
+class RenderError(McpopError, ValueError):
     """A spec the renderer cannot turn into objects; `field` is a dotted path such as `spec.registry`."""
 
     def __init__(self, field: str, message: str) -> None:
