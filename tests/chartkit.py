@@ -79,10 +79,15 @@ def container_env(objs: list[dict[str, Any]]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in env if "value" in e}
 
 
-def third_party_crds() -> list[dict[str, Any]]:
-    """The CRDs of ServiceMonitor, PrometheusRule, Certificate, Issuer, ClusterIssuer (tools/third-party-crds)."""
+@functools.cache
+def third_party_crd_paths() -> tuple[str, ...]:
+    """The CRD files of ServiceMonitor, PrometheusRule, Certificate, Issuer, ClusterIssuer (tools/third-party-crds)."""
     out = subprocess.run([str(ROOT / "tools" / "third-party-crds")], capture_output=True, text=True, check=True)
-    return [yaml.safe_load(Path(p).read_text()) for p in out.stdout.split()]
+    return tuple(out.stdout.split())
+
+
+def third_party_crds() -> list[dict[str, Any]]:
+    return [yaml.safe_load(Path(p).read_text()) for p in third_party_crd_paths()]
 
 
 def _strict(schema: Any) -> Any:
