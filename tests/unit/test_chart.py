@@ -125,6 +125,13 @@ def test_generated_chart_files_match_their_sources() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_chart_app_version_is_the_project_version() -> None:
+    import tomllib
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
 def test_the_chart_crds_are_the_schemas_byte_for_byte() -> None:
     schemas = {p.name: p.read_text() for p in (ROOT / "schemas").glob("*.yaml")}
     crds = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
