@@ -9,7 +9,8 @@ It speaks two protocols:
 
 Faults are queued in `state.faults` and consumed one per matching request: an HTTP status with headers
 (5xx, 429 with Retry-After, 403 with X-RateLimit-Reset), a dropped connection, or a slow response.
-`state.requests` records every request (path, query, headers, status sent).
+`state.requests` records every request (path, query, headers, status sent), `state.connections` counts the
+TCP connections accepted. A `status` fault with a `Location` header is a redirect.
 """
 
 from __future__ import annotations
@@ -70,12 +71,15 @@ class Request:
 class State:
     items: list[dict[str, Any]] = field(default_factory=seed_items)
     page_size: int = 2
-    files: dict[str, str] = field(default_factory=dict)
+    #: path → text (or raw bytes, to serve a file that is not UTF-8)
+    files: dict[str, str | bytes] = field(default_factory=dict)
     #: contents API entries give no download_url (files are read as base64 `content`)
     base64_only: bool = False
     token: str | None = None
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    #: TCP connections accepted (keep-alive clients reuse one)
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, path: str) -> Fault | None:
@@ -91,6 +95,10 @@ class State:
 
     def statuses(self, prefix: str = "/") -> list[int]:
         return [r.status for r in self.requests if r.path.startswith(prefix)]
+
+
+def _raw_bytes(content: str | bytes) -> bytes:
+    return content if isinstance(content, bytes) else content.encode()
 
 
 def _etag(body: bytes) -> str:
@@ -192,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         inner = unquote("/".join(segments[5:])).strip("/")
         base = f"http://{self.headers.get('Host')}"
         if inner in state.files:
-            text = state.files[inner].encode()
+            text = _raw_bytes(state.files[inner])
             self._json(
                 {
                     "type": "file",
@@ -215,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             if rest:
                 children.setdefault(child, {"type": "dir", "name": head, "path": child, "sha": "dir-" + child})
                 continue
-            sha = hashlib.sha1(content.encode()).hexdigest()
+            sha = hashlib.sha1(_raw_bytes(content)).hexdigest()
             children[child] = {
                 "type": "file",
                 "name": head,
@@ -237,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         if text is None:
             self._send(404, b"Not Found")
             return
-        body = text.encode()
+        body = _raw_bytes(text)
         tag = _etag(body)
         if self.headers.get("If-None-Match") == tag:
             self._send(304, headers={"ETag": tag})
@@ -252,19 +260,26 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (timeout test) breaks the pipe: expected, not worth a traceback."""
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn = super().get_request()
+        with self.state.lock:
+            self.state.connections += 1
+        return conn
+
 
 class RegistryServer:
     """`with RegistryServer() as srv:` serves `srv.state` at `srv.url` until the block ends."""
 
-    def __init__(self, state: State | None = None) -> None:
+    def __init__(self, state: State | None = None, host: str = "127.0.0.1") -> None:
         self.state = state or State()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.host = host
+        self._server = _Server((host, 0), _Handler)
         self._server.state = self.state
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://{self.host}:{self._server.server_port}"
 
     def __enter__(self) -> RegistryServer:
         self._thread.start()

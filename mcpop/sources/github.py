@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from mcpop.sources.entries import InvalidEntry, SourceEntries, load_text, parse_items
+from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, load_text, parse_items
+from mcpop.sources.errors import InvalidContent, MalformedResponse, SourceConfigError, SourceError
 from mcpop.sources.http import HttpClient, HttpResponse
-from mcpop.sources.retry import MalformedResponse, RetryPolicy, SourceError
+from mcpop.sources.retry import RetryPolicy
 
 DEFAULT_API = "https://api.github.com"
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -50,19 +51,16 @@ def parse_contents_url(url: str) -> GitHubLocation:
     """The original `url` shorthand: `https://<api>/repos/OWNER/REPO/contents/PATH?ref=BRANCH`.
 
     Also accepts the API under a prefix (GitHub Enterprise: `https://host/api/v3/repos/...`). Raises
-    ValueError on anything else.
+    SourceConfigError on anything else.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise SourceConfigError(f"{url!r} is not an http(s) URL")
     segments = parts.path.split("/")
-    try:
-        at = segments.index("repos")
-    except ValueError:
-        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)") from None
+    at = segments.index("repos") if "repos" in segments else -1
     rest = segments[at + 1 :]
-    if len(rest) < 3 or rest[2] != "contents" or not rest[0] or not rest[1]:
-        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)")
+    if at < 0 or len(rest) < 3 or rest[2] != "contents" or not rest[0] or not rest[1]:
+        raise SourceConfigError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)")
     prefix = "/".join(segments[:at])
     api = f"{parts.scheme}://{parts.netloc}{prefix}"
     ref = parse_qs(parts.query).get("ref", ["main"])[0]
@@ -112,11 +110,11 @@ class _Reader:
         self.stats.requests += 1
         if response.status == 304:
             if cached is None:
-                raise SourceError(f"GET {url}: 304 Not Modified without a cached copy")
+                raise MalformedResponse(f"GET {url}: 304 Not Modified without a cached copy")
             self.stats.not_modified += 1
             return cached.body
         if response.status != 200:
-            raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
+            raise MalformedResponse(f"GET {url}: unexpected HTTP {response.status}")
         etag = response.header("etag")
         if etag:
             self.cache.responses[url] = CachedBody(etag, response.body)
@@ -126,7 +124,7 @@ class _Reader:
         body = self.get(operation, url, "application/vnd.github+json")
         try:
             return json.loads(body.decode("utf-8"))
-        except ValueError as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
 
 
@@ -136,7 +134,7 @@ def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
         return reader.cache.blobs[sha]
     download = item.get("download_url")
     if isinstance(download, str) and download:
-        text = reader.get(FETCH_OPERATION, download, "application/vnd.github.raw").decode("utf-8")
+        text = decode(reader.get(FETCH_OPERATION, download, "application/vnd.github.raw"), str(item.get("path")))
     else:
         url = item.get("url")
         if not isinstance(url, str):
@@ -146,9 +144,10 @@ def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
         if not isinstance(content, str):
             raise MalformedResponse(f"{url}: no content in the contents API response")
         try:
-            text = base64.b64decode(content).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise MalformedResponse(f"{url}: content is not base64 UTF-8: {exc}") from exc
+            raw = base64.b64decode(content)
+        except binascii.Error as exc:
+            raise MalformedResponse(f"{url}: content is not base64: {exc}") from exc
+        text = decode(raw, str(item.get("path")))
     if isinstance(sha, str):
         reader.cache.blobs[sha] = text
     return text
@@ -187,10 +186,9 @@ def fetch_github(
         raise SourceError(f"{location.repo}/{location.path}: more than {MAX_FILES} files")
     for item in files:
         label = f"{location.repo}@{location.branch}:{item.get('path')}"
-        text = _file_text(reader, item)
         try:
-            data = load_text(text, label)
-        except SourceError as exc:
+            data = load_text(_file_text(reader, item), label)
+        except InvalidContent as exc:
             out.invalid.append(InvalidEntry(str(item.get("path")), str(exc)))
             continue
         out.extend(parse_items(data, label))
