@@ -75,6 +75,8 @@ class State:
     files: dict[str, str | bytes] = field(default_factory=dict)
     #: contents API entries give no download_url (files are read as base64 `content`)
     base64_only: bool = False
+    #: where `download_url`s point (another origin, as raw.githubusercontent.com is for api.github.com)
+    raw_base: str | None = None
     token: str | None = None
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
@@ -230,7 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "path": child,
                 "sha": sha,
                 "url": f"{base}/repos/{owner}/{repo}/contents/{child}?ref={ref}",
-                "download_url": None if state.base64_only else f"{base}/raw/{owner}/{repo}/{ref}/{child}",
+                "download_url": None
+                if state.base64_only
+                else f"{state.raw_base or base}/raw/{owner}/{repo}/{ref}/{child}",
             }
         if not children:
             self._send(404, b'{"message": "Not Found"}', {"Content-Type": "application/json"})

@@ -4,7 +4,9 @@
 `*.yaml` or `*.yml` file in it (and in its subdirectories, such as `servers/<name>/server.json`) is read,
 from `download_url` when given, else from the contents API's base64 `content`. Requests are conditional
 (`If-None-Match` with the cached ETag) and file bodies are cached by blob sha, so syncing an unchanged
-repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`.
+repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`, and only
+to the API's own origin: a `download_url` on another host (raw.githubusercontent.com for api.github.com)
+is fetched without it, and if that host refuses, the file is read through the contents API instead.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, load_text, parse_items
-from mcpop.sources.errors import InvalidContent, MalformedResponse, SourceConfigError, SourceError
-from mcpop.sources.http import HttpClient, HttpResponse
+from mcpop.sources.errors import (
+    AuthError,
+    ClientError,
+    InvalidContent,
+    MalformedResponse,
+    SourceConfigError,
+    SourceError,
+)
+from mcpop.sources.http import HttpClient, HttpResponse, origin
 from mcpop.sources.retry import RetryPolicy
 
 DEFAULT_API = "https://api.github.com"
@@ -96,13 +105,23 @@ def _headers(token: str | None, accept: str) -> dict[str, str]:
 
 class _Reader:
     def __init__(
-        self, client: HttpClient, policy: RetryPolicy, cache: GitHubCache, token: str | None, stats: GitHubStats
+        self,
+        client: HttpClient,
+        policy: RetryPolicy,
+        cache: GitHubCache,
+        token: str | None,
+        stats: GitHubStats,
+        api: str,
     ) -> None:
         self.client, self.policy, self.cache, self.token, self.stats = client, policy, cache, token, stats
+        self.api_origin = origin(api)
+
+    def same_origin(self, url: str) -> bool:
+        return origin(url) == self.api_origin
 
     def get(self, operation: str, url: str, accept: str) -> bytes:
-        """The body at url, from the cache when the server answers 304."""
-        headers = _headers(self.token, accept)
+        """The body at url, from the cache when the server answers 304; the token only for the API's origin."""
+        headers = _headers(self.token if self.same_origin(url) else None, accept)
         cached = self.cache.responses.get(url)
         if cached is not None:
             headers["If-None-Match"] = cached.etag
@@ -133,10 +152,18 @@ def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
     if isinstance(sha, str) and sha in reader.cache.blobs:
         return reader.cache.blobs[sha]
     download = item.get("download_url")
+    url = item.get("url")
+    text: str | None = None
     if isinstance(download, str) and download:
-        text = decode(reader.get(FETCH_OPERATION, download, "application/vnd.github.raw"), str(item.get("path")))
-    else:
-        url = item.get("url")
+        api_fallback = isinstance(url, str) and not reader.same_origin(download) and reader.same_origin(url)
+        try:
+            raw = reader.get(FETCH_OPERATION, download, "application/vnd.github.raw")
+        except (AuthError, ClientError):
+            if not api_fallback:
+                raise
+        else:
+            text = decode(raw, str(item.get("path")))
+    if text is None:
         if not isinstance(url, str):
             raise MalformedResponse(f"{item.get('path')}: listing gives neither download_url nor url")
         data = reader.get_json(FETCH_OPERATION, url)
@@ -164,7 +191,12 @@ def fetch_github(
 ) -> SourceEntries:
     """Every server file under the location, validated; raises SourceError/NetworkError on failure."""
     reader = _Reader(
-        client, policy or RetryPolicy(), cache if cache is not None else GitHubCache(), token, stats or GitHubStats()
+        client,
+        policy or RetryPolicy(),
+        cache if cache is not None else GitHubCache(),
+        token,
+        stats or GitHubStats(),
+        location.api,
     )
     out = SourceEntries()
     files: list[dict[str, Any]] = []

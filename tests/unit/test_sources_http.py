@@ -118,3 +118,27 @@ def test_a_dropped_keepalive_connection_is_replaced(origin: RegistryServer) -> N
     got = fetch_official(origin.url, client, NO_SLEEP)
     assert got.entries
     assert origin.state.connections == 2
+
+
+def test_github_token_is_not_sent_to_a_download_url_on_another_host(
+    origin: RegistryServer, other_host: RegistryServer
+) -> None:
+    origin.state.files = other_host.state.files = {"servers/a/server.json": SEED.read_text(encoding="utf-8")}
+    origin.state.raw_base = other_host.url
+    got = fetch_github(GitHubLocation("acme/servers", api=origin.url), UrllibClient(timeout=5), NO_SLEEP, token=TOKEN)
+    assert got.entries
+    raw = [r for r in other_host.state.requests if r.path.startswith("/raw/")]
+    assert raw and all("authorization" not in r.headers for r in raw)
+
+
+def test_a_download_host_that_wants_credentials_is_bypassed_through_the_contents_api(
+    origin: RegistryServer, other_host: RegistryServer
+) -> None:
+    origin.state.files = other_host.state.files = {"servers/a/server.json": SEED.read_text(encoding="utf-8")}
+    origin.state.raw_base = other_host.url
+    other_host.state.token = "a-token-we-never-send-there"
+    got = fetch_github(GitHubLocation("acme/servers", api=origin.url), UrllibClient(timeout=5), NO_SLEEP, token=TOKEN)
+    assert len(got.entries) == 4  # the seed: four valid entries, one invalid by design
+    assert [r.status for r in other_host.state.requests] == [401]
+    file_reads = [r for r in origin.state.requests if r.path.endswith("/server.json")]
+    assert file_reads and file_reads[0].headers["authorization"] == f"Bearer {TOKEN}"
