@@ -51,7 +51,12 @@ def _embedded(note: str) -> Loaded:
 
 
 def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
-    """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr)."""
+    """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr).
+
+    A cluster that answers but refuses (401, 403) is an error (exit 1), never a silent fallback: the
+    embedded catalogue would pass for the registry the user has no access to."""
+    from mcpop.apply.runtime.client import KubeError
+
     ns = namespace or "default"
     try:
         kube = _kube(kubeconfig, context)
@@ -62,6 +67,11 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
         if reg is None:
             return _embedded(f"MCPRegistry {ns}/{registry} not found")
         cms = catalog_store.stored(kube, ns, registry)
+    except KubeError as exc:
+        if exc.status not in (401, 403):
+            return _embedded(f"no cluster ({_short(exc)})")
+        print(f"error: reading MCPRegistry {ns}/{registry}: {exc.status} {exc.message}", file=sys.stderr)
+        raise SystemExit(1) from None
     except Exception as exc:  # no kubeconfig, unreachable, not installed: all mean "no cluster"
         return _embedded(f"no cluster ({_short(exc)})")
     from mcpop.apply.catalog_store import catalog_of
