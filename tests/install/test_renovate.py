@@ -93,7 +93,7 @@ def test_each_custom_manager_finds_the_pinned_version_in_its_file(manager: dict[
     assert len(files) == 1
     text = files[0].read_text()
     found = [m.group("currentValue") for s in manager["matchStrings"] for m in _python_regex(s).finditer(text)]
-    assert found and all(re.fullmatch(r"v\d+\.\d+\.\d+", v) for v in found), found
+    assert found and all(re.fullmatch(r"v?\d+\.\d+\.\d+", v) for v in found), found
 
 
 def test_the_containerfile_base_is_where_the_dockerfile_manager_looks() -> None:
