@@ -174,6 +174,14 @@ class RegistryController:
         self._github_caches: dict[Key, GitHubCache] = {}
         self._lock = threading.Lock()
 
+    # ------------------------------------------------------------------ the Controller protocol
+
+    def informers(self) -> list[Informer]:
+        return [self.registries] if self.registries is not None else []
+
+    def resync(self) -> list[Key]:
+        return self.registries.keys() if self.registries is not None else []
+
     # ------------------------------------------------------------------ events
 
     def on_registry(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:

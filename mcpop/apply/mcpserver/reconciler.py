@@ -22,6 +22,7 @@ from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
+from mcpop.apply.runtime.logs import set_generation
 from mcpop.apply.runtime.metrics import OBJECTS
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
@@ -67,6 +68,28 @@ class MCPServerController:
         from mcpop.apply.catalog_store import EntryCache
 
         self._entries = EntryCache()
+
+    # ------------------------------------------------------------------ the Controller protocol
+
+    def informers(self) -> list[Informer]:
+        """Its caches: MCPServers, the owned kinds served, referenced ConfigMaps/Secrets, registries."""
+        extra = [i for i in (self.registries, self.catalog_configmaps) if i is not None]
+        return [self.servers, *self.owned.values(), *self.refs.values(), *extra]
+
+    def resync(self) -> list[Key]:
+        return self.servers.keys()
+
+    def add_owned(self, group_kind: str, informer: Informer) -> None:
+        """Watch an owned kind whose API appeared after the controller started."""
+        informer.handlers.append(self.on_owned)
+        self.owned[group_kind] = informer
+
+    def attach_registries(self, registries: Informer, catalog_configmaps: Informer) -> None:
+        """Resolve `spec.registry` from MCPRegistries (their API is served)."""
+        registries.handlers.append(self.on_registry)
+        catalog_configmaps.handlers.append(self.on_catalog)
+        self.catalog_configmaps = catalog_configmaps
+        self.registries = registries
 
     # ------------------------------------------------------------------ event handlers
 
@@ -151,6 +174,8 @@ class MCPServerController:
         ns = key[0]
         ref = registry_ref or "default"
         self._index_registry(key, (ns, label_value(ref)))
+        if self.registries is not None:
+            self.registries.synced.wait(10.0)  # attached while running: let its first list finish
         robj = self.registries.get(ns, ref) if self.registries is not None else None
         if robj is None:
             return _resolve_registry(name, version)
@@ -268,6 +293,7 @@ class MCPServerController:
             return self._finalize(obj)
         deadline = time.monotonic() + self.settings.reconcile_timeout
         generation = meta.get("generation")
+        set_generation(generation)
 
         # validate and render (pure); a rejected spec is terminal
         from mcpop.api.mcpserver import MCPServer

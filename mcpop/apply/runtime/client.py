@@ -216,6 +216,11 @@ class Kube:
                 return kinds[kind]
         return None
 
+    def discover(self, api_version: str, kind: str) -> Resource | None:
+        """Like `resource`, but asks discovery again now (for polling an API that is not there yet)."""
+        kinds = self._group_version(api_version, refresh=True)
+        return kinds.get(kind) if kinds is not None else None
+
     def require(self, api_version: str, kind: str) -> Resource:
         res = self.resource(api_version, kind)
         if res is None:
