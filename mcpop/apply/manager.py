@@ -101,11 +101,11 @@ def new_manager(settings: OperatorSettings, kube: Kube | None = None) -> Manager
 
 
 def run_operator(settings: OperatorSettings) -> int:
-    """Entry point of `mcp operator run`."""
+    """Entry point of `mcp operator run`. Raises KubeconfigError when no cluster configuration loads."""
     from mcpop.apply.runtime.logs import setup_logging
 
+    mgr = new_manager(settings)  # a bad kubeconfig fails here, before any log line
     setup_logging(settings.log_level, settings.structured_logging)
     log.info("mcpop operator starting", extra={"pid": os.getpid(), "namespace": settings.watch_namespace or "*"})
-    mgr = new_manager(settings)
     mgr.install_signal_handlers()
     return mgr.run()

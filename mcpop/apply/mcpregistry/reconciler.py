@@ -223,8 +223,18 @@ class RegistryController:
         self.github_api = github_api or os.environ.get(GITHUB_API_ENV) or DEFAULT_API
         self._state: dict[Key, _State] = {}
         #: ETag caches per registry, so an unchanged GitHub repository costs no rate limit
-        self._github_caches: dict[Key, GitHubCache] = {}
+        #: (created, cache): a cache older than --cache-registry-ttl is replaced by an empty one (a full fetch)
+        self._github_caches: dict[Key, tuple[float, GitHubCache]] = {}
         self._lock = threading.Lock()
+
+    def _github_cache(self, key: Key) -> GitHubCache:
+        """The registry's listing cache (the lock is held), fresh once older than --cache-registry-ttl."""
+        now = time.monotonic()
+        held = self._github_caches.get(key)
+        if held is None or now - held[0] >= self.settings.cache_registry_ttl:
+            held = (now, GitHubCache())
+            self._github_caches[key] = held
+        return held[1]
 
     # ------------------------------------------------------------------ the Controller protocol
 
@@ -387,7 +397,7 @@ class RegistryController:
                                    "incremental": incremental})  # fmt: skip
         started = micro_now(self.clock)
         with self._lock:
-            cache = self._github_caches.setdefault(key, GitHubCache())
+            cache = self._github_cache(key)
         result, deferred = self.sync_step(ns, spec, previous, incremental, cache, max_wait=self.max_inline_wait)
         if result.ok:
             changed, unchanged, deleted = catalog_store.store(self.kube, obj, result.entries)

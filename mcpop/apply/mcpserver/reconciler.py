@@ -69,7 +69,7 @@ class MCPServerController:
         self._registry_of: dict[Key, Key] = {}
         from mcpop.apply.catalog_store import EntryCache
 
-        self._entries = EntryCache()
+        self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
 
     # ------------------------------------------------------------------ the Controller protocol
 

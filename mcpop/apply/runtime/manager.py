@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
+
 from mcpop.apply.runtime import metrics
-from mcpop.apply.runtime.client import Kube, Resource
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.health import HealthServer
 from mcpop.apply.runtime.informer import Informer, Transform, compact
@@ -348,7 +350,13 @@ class Manager:
                 self.elector.start_renewing()
             self.recorder = EventRecorder(self.kube)
             for running in list(self._controllers.values()):
-                if not self._requirements_met(running.reg):
+                try:
+                    met = self._requirements_met(running.reg)
+                except (KubeError, OSError, urllib3.exceptions.HTTPError) as exc:
+                    log.warning("cannot ask the API server whether %s is served (%s): retrying",
+                                running.reg.name, exc)  # fmt: skip
+                    continue
+                if not met:
                     missing = ", ".join(f"{k} ({v})" for v, k in running.reg.requires
                                         if self.kube.resource(v, k) is None)  # fmt: skip
                     log.info("controller %s waits for %s to be served", running.reg.name, missing)
