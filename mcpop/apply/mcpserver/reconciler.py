@@ -79,12 +79,16 @@ class MCPServerController:
         return [self.servers, *self.owned.values(), *self.refs.values(), *extra]
 
     def resync(self) -> list[Key]:
-        return self.servers.keys()
+        return self.servers.list_keys()
 
     def add_owned(self, group_kind: str, informer: Informer) -> None:
-        """Watch an owned kind whose API appeared after the controller started."""
+        """Watch an owned kind (at build, or when its API appears later: then every MCPServer is reconciled
+        again, so objects of that kind that were skipped are applied now)."""
         informer.handlers.append(self.on_owned)
         self.owned[group_kind] = informer
+        if self.servers.synced.is_set():
+            for key in self.servers.list_keys():
+                self.enqueue(key)
 
     def attach_registries(self, registries: Informer, catalog_configmaps: Informer) -> None:
         """Resolve `spec.registry` from MCPRegistries (their API is served)."""

@@ -116,7 +116,7 @@ class Informer:
                 return [o for (ns, _), o in self._store.items() if ns == namespace]
             return [self._store[k] for k in self._by_ns.get(namespace, ())]
 
-    def keys(self) -> list[Key]:
+    def list_keys(self) -> list[Key]:
         with self._lock:
             return list(self._store)
 
