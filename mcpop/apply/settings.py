@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from mcpop.errors import McpopError
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -150,6 +152,7 @@ class OperatorSettings(BaseModel):
     github_network_max_retries: int = Field(default=5, ge=0)
     github_network_base_delay: Duration = 2.0
     github_network_max_delay: Duration = 120.0
+    # caches: GitHub listing caches per MCPRegistry, parsed catalogue entries, the informers' namespace index
     cache_registry_ttl: Duration = 600.0
     cache_server_ttl: Duration = 300.0
     cache_cleanup_interval: Duration = 1800.0
@@ -208,7 +211,7 @@ class OperatorSettings(BaseModel):
         return self
 
 
-class SettingsError(ValueError):
+class SettingsError(McpopError):
     """Bad operator flags; the message names each bad flag (or environment variable)."""
 
 

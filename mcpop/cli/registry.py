@@ -53,9 +53,9 @@ def _embedded(note: str) -> Loaded:
 def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
     """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr).
 
-    A cluster that answers but refuses (401, 403) is an error (exit 1), never a silent fallback: the
+    A cluster that answers with an error (401, 403, 5xx) is an error (exit 1), never a silent fallback: the
     embedded catalogue would pass for the registry the user has no access to."""
-    from mcpop.apply.runtime.client import KubeError
+    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
 
     ns = namespace or "default"
     try:
@@ -67,12 +67,10 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
         if reg is None:
             return _embedded(f"MCPRegistry {ns}/{registry} not found")
         cms = catalog_store.stored(kube, ns, registry)
-    except KubeError as exc:
-        if exc.status not in (401, 403):
-            return _embedded(f"no cluster ({_short(exc)})")
+    except KubeError as exc:  # a 403 (RBAC) or a server error is not "no cluster": say so and stop
         print(f"error: reading MCPRegistry {ns}/{registry}: {exc.status} {exc.message}", file=sys.stderr)
         raise SystemExit(1) from None
-    except Exception as exc:  # no kubeconfig, unreachable, not installed: all mean "no cluster"
+    except NO_CLUSTER_ERRORS as exc:  # no kubeconfig, or unreachable: "no cluster"
         return _embedded(f"no cluster ({_short(exc)})")
     from mcpop.apply.catalog_store import catalog_of
 
@@ -266,7 +264,7 @@ def refresh(
         Seconds to wait with --wait.
     """
     from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, REFRESH_ANNOTATION
-    from mcpop.apply.runtime.client import KubeError
+    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
     from mcpop.apply.runtime.timefmt import micro_now
 
     ns = namespace or "default"
@@ -276,7 +274,7 @@ def refresh(
     except KubeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except NO_CLUSTER_ERRORS as exc:
         print(f"error: no cluster ({_short(exc)})", file=sys.stderr)
         return 1
     if before is None:

@@ -22,11 +22,12 @@ from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
-from mcpop.apply.runtime.metrics import OBJECTS
+from mcpop.apply.runtime.logs import set_generation
+from mcpop.apply.runtime.metrics import FIELD_TAKEOVERS, OBJECTS
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.ssa import applyset as aset
-from mcpop.apply.ssa.apply import apply_if_needed
+from mcpop.apply.ssa.apply import ConflictPolicy, apply_if_needed
 from mcpop.apply.ssa.changeset import Change, ChangeSet
 from mcpop.apply.ssa.drift import HASH_ANNOTATION, with_hash
 from mcpop.apply.ssa.prune import managed_by, prune_candidates
@@ -34,7 +35,9 @@ from mcpop.apply.ssa.prune import managed_by, prune_candidates
 log = logging.getLogger("mcpop.controller")
 
 FINALIZER = "mcp.allbeone.io/finalizer"
-FORCE_ANNOTATION = "mcp.allbeone.io/force-apply"
+#: `report`: leave fields another field manager owns and report the conflict (Applied=False, Stalled);
+#: anything else (the default, `force`): take them back, with an event and `mcpop_field_takeovers_total`
+CONFLICT_POLICY_ANNOTATION = "mcp.allbeone.io/conflict-policy"
 
 _KIND_UPDATE_OP = {"created": "created", "configured": "updated"}
 
@@ -66,7 +69,33 @@ class MCPServerController:
         self._registry_of: dict[Key, Key] = {}
         from mcpop.apply.catalog_store import EntryCache
 
-        self._entries = EntryCache()
+        self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
+
+    # ------------------------------------------------------------------ the Controller protocol
+
+    def informers(self) -> list[Informer]:
+        """Its caches: MCPServers, the owned kinds served, referenced ConfigMaps/Secrets, registries."""
+        extra = [i for i in (self.registries, self.catalog_configmaps) if i is not None]
+        return [self.servers, *self.owned.values(), *self.refs.values(), *extra]
+
+    def resync(self) -> list[Key]:
+        return self.servers.list_keys()
+
+    def add_owned(self, group_kind: str, informer: Informer) -> None:
+        """Watch an owned kind (at build, or when its API appears later: then every MCPServer is reconciled
+        again, so objects of that kind that were skipped are applied now)."""
+        informer.handlers.append(self.on_owned)
+        self.owned[group_kind] = informer
+        if self.servers.synced.is_set():
+            for key in self.servers.list_keys():
+                self.enqueue(key)
+
+    def attach_registries(self, registries: Informer, catalog_configmaps: Informer) -> None:
+        """Resolve `spec.registry` from MCPRegistries (their API is served)."""
+        registries.handlers.append(self.on_registry)
+        catalog_configmaps.handlers.append(self.on_catalog)
+        self.catalog_configmaps = catalog_configmaps
+        self.registries = registries
 
     # ------------------------------------------------------------------ event handlers
 
@@ -145,12 +174,14 @@ class MCPServerController:
         """The entry `spec.registry` names: from the MCPRegistry `registry_ref` (default `default`) in the
         server's namespace when it exists, else from the embedded catalogue."""
         from mcpop.apply.catalog_store import REGISTRY_LABEL, catalog_of
-        from mcpop.render.errors import RenderError
+        from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
         from mcpop.render.names import label_value
 
         ns = key[0]
         ref = registry_ref or "default"
         self._index_registry(key, (ns, label_value(ref)))
+        if self.registries is not None:
+            self.registries.synced.wait(10.0)  # attached while running: let its first list finish
         robj = self.registries.get(ns, ref) if self.registries is not None else None
         if robj is None:
             return _resolve_registry(name, version)
@@ -168,9 +199,8 @@ class MCPServerController:
         catalog = catalog_of(cms, f"MCPRegistry {ref}", self._entries)
         try:
             entry = catalog.resolve(name, version)
-        except RenderError as exc:
-            reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
-            return None, ("False", reason, exc.message), None
+        except (AmbiguousEntry, EntryNotFound) as exc:
+            return None, ("False", _reason(exc), exc.message), None
         return entry, ("True", "Fetched", f"{entry.name} {entry.version} from MCPRegistry {ref}"), _entry_status(entry)
 
     def _index_refs(self, key: Key, refs: set[Ref]) -> None:
@@ -194,8 +224,10 @@ class MCPServerController:
             return self._resource(known, kind)
         try:
             body = self.kube.request("GET", f"/apis/{group}") if group else {"preferredVersion": {"version": "v1"}}
-        except KubeError:
-            return None
+        except KubeError as exc:
+            if exc.not_found:
+                return None  # the API went away: nothing of it is left to prune
+            raise  # a 403 (RBAC) or an outage is not "nothing to prune"
         version = (body.get("preferredVersion") or {}).get("version")
         return self._resource(f"{group}/{version}" if group else str(version), kind) if version else None
 
@@ -268,6 +300,7 @@ class MCPServerController:
             return self._finalize(obj)
         deadline = time.monotonic() + self.settings.reconcile_timeout
         generation = meta.get("generation")
+        set_generation(generation)
 
         # validate and render (pure); a rejected spec is terminal
         from mcpop.api.mcpserver import MCPServer
@@ -305,10 +338,8 @@ class MCPServerController:
         )  # fmt: skip
         try:
             rendered = render(server, registry_entry=entry, options=options)
-        except RenderError as exc:
+        except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried and logged
             return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
-        except ValueError as exc:
-            return self._terminal(obj, str(exc), registry)
 
         set_id = aset.applyset_id(name, ns)
         desired: list[tuple[Resource, dict[str, Any]]] = []
@@ -328,7 +359,9 @@ class MCPServerController:
         # parent bookkeeping (and the finalizer) before anything is applied
         obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, old_gks | new_gks), add_finalizer=True)
 
-        force = (meta.get("annotations") or {}).get(FORCE_ANNOTATION) == "true"
+        policy: ConflictPolicy = (
+            "report" if (meta.get("annotations") or {}).get(CONFLICT_POLICY_ANNOTATION) == "report" else "force"
+        )
         outcome = Outcome(generation=generation, objects=len(desired), skipped=skipped, registry=registry,
                           registry_status=registry_status)  # fmt: skip
         deployment: dict[str, Any] | None = None
@@ -341,12 +374,12 @@ class MCPServerController:
             live_rv = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
             with self._lock:
                 memo = self._conflicts.get(ckey)
-            if memo is not None and memo[:2] == (live_rv, want_hash) and not force:
+            if memo is not None and memo[:2] == (live_rv, want_hash) and policy == "report":
                 outcome.conflicts.append(memo[2])  # same conflict as last time: do not ask again
                 result_live = live
             else:
                 try:
-                    result = apply_if_needed(self.kube, res, o, live, force=force)
+                    result = apply_if_needed(self.kube, res, o, live, policy=policy)
                 except KubeError as exc:
                     outcome.apply_error = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
                     self._event(obj, "Warning", "ApplyFailed", outcome.apply_error)
@@ -364,6 +397,13 @@ class MCPServerController:
                 else:
                     with self._lock:
                         self._conflicts.pop(ckey, None)
+                if result.taken:
+                    text = result.describe_taken()
+                    for _field, manager in result.taken:
+                        FIELD_TAKEOVERS.labels(o["kind"], manager).inc()
+                    self._event(obj, "Warning", "FieldsTakenOver", text)
+                    log.warning("took fields from another manager", extra={
+                        "object": f"{o['kind']}/{o['metadata']['name']}", "detail": text})  # fmt: skip
                 changes.add(result.change)
                 if result.action in _KIND_UPDATE_OP:
                     OBJECTS.labels(_KIND_UPDATE_OP[result.action], o["kind"]).inc()
@@ -499,22 +539,26 @@ def _resolve_registry(name: str, version: str | None
     """The registry entry `spec.registry` names, from the embedded catalogue:
     (entry or None, RegistryFetched (status, reason, message), status.registry)."""
     global _catalogue
-    from mcpop.render.errors import RenderError
+    from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
 
+    with _catalogue_lock:
+        if _catalogue is None:
+            from mcpop.sources.catalog import load_embedded
+
+            _catalogue = load_embedded()  # shipped with mcpop: a failure here is a bug, not a bad spec
     try:
-        with _catalogue_lock:
-            if _catalogue is None:
-                from mcpop.sources.catalog import load_embedded
-
-                _catalogue = load_embedded()
         entry = _catalogue.resolve(name, version)
-    except RenderError as exc:
-        reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
-        return None, ("False", reason, exc.message), None
-    except Exception as exc:  # the catalogue could not be read
-        return None, ("False", "RegistryUnavailable", f"{type(exc).__name__}: {exc}"), None
+    except (AmbiguousEntry, EntryNotFound) as exc:
+        return None, ("False", _reason(exc), exc.message), None
     msg = f"{entry.name} {entry.version} from the embedded catalogue"
     return entry, ("True", "Fetched", msg), _entry_status(entry)
+
+
+def _reason(exc: Exception) -> str:
+    """The RegistryFetched reason of a failed lookup."""
+    from mcpop.render.catalog import AmbiguousEntry
+
+    return "Ambiguous" if isinstance(exc, AmbiguousEntry) else "NotFound"
 
 
 def _entry_status(entry: Any) -> dict[str, Any]:
