@@ -81,8 +81,8 @@ def wait_registered(kube: Kube, namespace: str) -> None:
     def refused() -> bool:
         try:
             create(kube, bad, dry_run=True)
-        except KubeError:
-            return True
+        except KubeError as exc:
+            return "is invalid" in exc.message
         return False
 
     kubeenv.wait_until(refused, timeout=30, message="webhook registered")
@@ -206,3 +206,74 @@ def test_a_certificate_rotated_mid_traffic_drops_no_request(kube: Kube, webhook:
         done.set()
         thread.join()
     assert count > 10 and failures == []
+
+
+# ---------------------------------------------------------------- served by the operator process
+
+OPERATOR_FLAGS = ("--enable-webhooks", "--webhook-cert-management", "external")
+
+
+def test_the_operator_serves_the_webhooks_that_webhook_config_registers(
+    kube_cluster: kubeenv.KubeCluster, kube: Kube, namespace: str, tmp_path: Path
+) -> None:
+    from operator_harness import free_port, start_operator
+
+    from mcpop.cli.main import app
+
+    port, certs_dir, name = free_port(), tmp_path / "certs", f"mcpop-dev-{namespace}"
+    op = start_operator(kube_cluster.kubeconfig, namespace, tmp_path, *OPERATOR_FLAGS, "--webhook-cert-dir",
+                        str(certs_dir), "--webhook-port", str(port), wait=False)  # fmt: skip
+    try:
+        code = app(["operator", "webhook-config", "--url", f"https://127.0.0.1:{port}", "--cert-dir", str(certs_dir),
+                    "--name", name, "--namespace", namespace, "--apply", "--kubeconfig", kube_cluster.kubeconfig],
+                   result_action="return_value")  # fmt: skip
+        assert code == 0
+        op.wait_ready()
+        wait_registered(kube, namespace)
+        assert op.metric("controller_runtime_webhook_requests_total", webhook="/validate-mcp-allbeone-io-v1") > 0
+        assert op.metric("mcpop_webhook_denied_total") > 0
+    finally:
+        op.terminate()
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            kube.delete(kube.require("admissionregistration.k8s.io/v1", kind), None, name)
+
+
+def test_self_managed_certificates_are_issued_into_a_secret_and_the_ca_injected(
+    kube_cluster: kubeenv.KubeCluster, kube: Kube, namespace: str, tmp_path: Path
+) -> None:
+    import base64
+
+    from operator_harness import operator_identity
+
+    operator_kubeconfig = operator_identity(kube_cluster, tmp_path)
+
+    from operator_harness import OPERATOR_NS, start_operator
+
+    # the configuration exists (as the chart creates it) without a caBundle; it selects no namespace
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": "none-" + namespace}}
+    cfgs = configurations(service=("mcp-operator-webhook", OPERATOR_NS, 443), name="mcp-operator",
+                          namespace_selector=selector)  # fmt: skip
+    for cfg in cfgs:
+        kube.apply(kube.require(cfg["apiVersion"], cfg["kind"]), cfg, force=True, field_manager="mcpop-tests")
+    secret_res = kube.require("v1", "Secret")
+    flags = ["--enable-webhooks", "--webhook-cert-dir", str(tmp_path / "certs"), "--webhook-port", "0",
+             "--leader-election-namespace", OPERATOR_NS]  # fmt: skip
+    op = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
+    try:
+        secret = kubeenv.wait_until(lambda: kube.get(secret_res, OPERATOR_NS, "mcp-operator-webhook-cert"),
+                                    timeout=30, message="certificate Secret")  # fmt: skip
+        ca = secret["data"][certs.CA_FILE]
+
+        def injected() -> bool:
+            live = [kube.get(kube.require(c["apiVersion"], c["kind"]), None, "mcp-operator") for c in cfgs]
+            return all(h["clientConfig"].get("caBundle") == ca for c in live if c for h in c["webhooks"])
+
+        kubeenv.wait_until(injected, timeout=30, message="caBundle injected")
+        kubeenv.wait_until(lambda: (tmp_path / "certs" / certs.CERT_FILE).exists(), timeout=30, message="cert files")
+        written = (tmp_path / "certs" / certs.CERT_FILE).read_bytes()
+        assert written == base64.b64decode(secret["data"][certs.CERT_FILE])
+    finally:
+        op.terminate()
+        kube.delete(secret_res, OPERATOR_NS, "mcp-operator-webhook-cert")
+        for cfg in cfgs:
+            kube.delete(kube.require(cfg["apiVersion"], cfg["kind"]), None, "mcp-operator")

@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         start = time.perf_counter()
-        route = self.server.routes.get(self.path.split("?", 1)[0])
+        path = self.path.split("?", 1)[0]
+        route = self.server.routes.get(path)
         if route is None:
             self._send(404, b'{"error":"not found"}')
             return
@@ -89,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(answer, separators=(",", ":")).encode())
         if self.server.observe is not None:
             allowed = bool((answer.get("response") or {}).get("allowed"))
-            self.server.observe(self.path, allowed, time.perf_counter() - start)
+            self.server.observe(path, allowed, time.perf_counter() - start)
 
     def do_GET(self) -> None:
         if self.path == "/readyz":
