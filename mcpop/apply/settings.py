@@ -195,7 +195,7 @@ class OperatorSettings(BaseModel):
     def _ciphers(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(",")) if v]
-        from mcpop.apply.webhook.tls import check_cipher_suites
+        from mcpop.apply.runtime.tls import check_cipher_suites
 
         check_cipher_suites(tuple(value))
         return tuple(value)

@@ -18,11 +18,11 @@ import pytest
 from operator_harness import crds  # noqa: F401 - fixture
 
 from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.apply.runtime.tls import ReloadingContext
 from mcpop.apply.webhook import certs
 from mcpop.apply.webhook.admission import Policy, handlers
 from mcpop.apply.webhook.configuration import configurations
 from mcpop.apply.webhook.server import WebhookServer
-from mcpop.apply.webhook.tls import ReloadingContext
 
 API = "mcp.allbeone.io/v1"
 

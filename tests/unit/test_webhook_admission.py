@@ -10,9 +10,9 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.apply.webhook import certs
 from mcpop.apply.webhook.admission import mutating, validating
-from mcpop.apply.webhook.tls import check_cipher_suites
 
 API = "mcp.allbeone.io/v1"
 
@@ -127,3 +127,36 @@ def test_a_rotated_ca_is_published_beside_the_old_one() -> None:
     bundle = certs._pems(later[certs.CA_FILE])
     assert len(bundle) == 2 and bundle[0] == certs._pems(first[certs.CA_FILE])[0]
     assert certs._signed_by(later[certs.CERT_FILE], bundle[-1])
+
+
+def test_a_bad_cipher_suite_flag_exits_2_naming_the_flag() -> None:
+    from mcpop.apply.settings import SettingsError, build_settings
+
+    with pytest.raises(SettingsError, match="--webhook-cipher-suites"):
+        build_settings({"webhook_cipher_suites": "TLS_FAKE_SUITE"}, {})
+    with pytest.raises(SettingsError, match="--webhook-tls-min-version"):
+        build_settings({"webhook_tls_min_version": "1.1"}, {})
+
+
+def test_webhook_config_prints_configurations_and_makes_a_ca_for_the_url_host(tmp_path: Any, capsys: Any) -> None:
+    import yaml
+
+    from mcpop.cli.main import app
+
+    code = app(["operator", "webhook-config", "--url", "https://127.0.0.1:9443", "--cert-dir", str(tmp_path)],
+               result_action="return_value")  # fmt: skip
+    assert code == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [d["kind"] for d in docs] == ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]
+    hook = docs[0]["webhooks"][0]
+    assert hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate-mcp-allbeone-io-v1"
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None"
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == (tmp_path / "ca.crt").read_bytes()
+    assert {"CREATE", "UPDATE"} == set(hook["rules"][0]["operations"])
+
+
+def test_webhook_config_refuses_a_url_that_is_not_https(capsys: Any) -> None:
+    from mcpop.cli.main import app
+
+    assert app(["operator", "webhook-config", "--url", "http://x"], result_action="return_value") == 2
+    assert "--url" in capsys.readouterr().err

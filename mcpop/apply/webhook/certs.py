@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
-from mcpop.apply.webhook.tls import CERT_FILE, KEY_FILE
+from mcpop.apply.runtime.tls import CERT_FILE, KEY_FILE
 
 log = logging.getLogger("mcpop.webhook")
 CA_FILE = "ca.crt"

@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mcpop.apply.runtime.tls import CERT_FILE, KEY_FILE, ReloadingContext
 from mcpop.apply.webhook import metrics
 from mcpop.apply.webhook.admission import Handler, Policy, handlers
 from mcpop.apply.webhook.certs import CertManager
 from mcpop.apply.webhook.server import WebhookServer
-from mcpop.apply.webhook.tls import CERT_FILE, KEY_FILE, ReloadingContext
 from mcpop.render.options import RenderOptions
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
-"""TLS for the webhook server: Go cipher-suite names (as `--webhook-cipher-suites` takes them, like
-controller-runtime's) mapped to OpenSSL's, and a server context that reloads its certificate files."""
+"""TLS for servers the operator runs (the webhooks): Go cipher-suite names (as `--webhook-cipher-suites`
+takes them, like controller-runtime's) mapped to OpenSSL's, and a server context that reloads its
+certificate files."""
 
 from __future__ import annotations
 
