@@ -9,7 +9,8 @@ It speaks two protocols:
 
 Faults are queued in `state.faults` and consumed one per matching request: an HTTP status with headers
 (5xx, 429 with Retry-After, 403 with X-RateLimit-Reset), a dropped connection, or a slow response.
-`state.requests` records every request (path, query, headers, status sent).
+`state.requests` records every request (path, query, headers, status sent), `state.connections` counts the
+TCP connections accepted. A `status` fault with a `Location` header is a redirect.
 """
 
 from __future__ import annotations
@@ -70,12 +71,17 @@ class Request:
 class State:
     items: list[dict[str, Any]] = field(default_factory=seed_items)
     page_size: int = 2
-    files: dict[str, str] = field(default_factory=dict)
+    #: path → text (or raw bytes, to serve a file that is not UTF-8)
+    files: dict[str, str | bytes] = field(default_factory=dict)
     #: contents API entries give no download_url (files are read as base64 `content`)
     base64_only: bool = False
+    #: where `download_url`s point (another origin, as raw.githubusercontent.com is for api.github.com)
+    raw_base: str | None = None
     token: str | None = None
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    #: TCP connections accepted (keep-alive clients reuse one)
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, path: str) -> Fault | None:
@@ -93,6 +99,10 @@ class State:
         return [r.status for r in self.requests if r.path.startswith(prefix)]
 
 
+def _raw_bytes(content: str | bytes) -> bytes:
+    return content if isinstance(content, bytes) else content.encode()
+
+
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body).hexdigest() + '"'
 
@@ -100,6 +110,9 @@ def _etag(body: bytes) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the client's delayed ACK
+    # stall every response on a kept-alive connection by ~40 ms (real servers set it too)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -192,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         inner = unquote("/".join(segments[5:])).strip("/")
         base = f"http://{self.headers.get('Host')}"
         if inner in state.files:
-            text = state.files[inner].encode()
+            text = _raw_bytes(state.files[inner])
             self._json(
                 {
                     "type": "file",
@@ -215,14 +228,16 @@ class _Handler(BaseHTTPRequestHandler):
             if rest:
                 children.setdefault(child, {"type": "dir", "name": head, "path": child, "sha": "dir-" + child})
                 continue
-            sha = hashlib.sha1(content.encode()).hexdigest()
+            sha = hashlib.sha1(_raw_bytes(content)).hexdigest()
             children[child] = {
                 "type": "file",
                 "name": head,
                 "path": child,
                 "sha": sha,
                 "url": f"{base}/repos/{owner}/{repo}/contents/{child}?ref={ref}",
-                "download_url": None if state.base64_only else f"{base}/raw/{owner}/{repo}/{ref}/{child}",
+                "download_url": None
+                if state.base64_only
+                else f"{state.raw_base or base}/raw/{owner}/{repo}/{ref}/{child}",
             }
         if not children:
             self._send(404, b'{"message": "Not Found"}', {"Content-Type": "application/json"})
@@ -237,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
         if text is None:
             self._send(404, b"Not Found")
             return
-        body = text.encode()
+        body = _raw_bytes(text)
         tag = _etag(body)
         if self.headers.get("If-None-Match") == tag:
             self._send(304, headers={"ETag": tag})
@@ -252,19 +267,26 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (timeout test) breaks the pipe: expected, not worth a traceback."""
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn = super().get_request()
+        with self.state.lock:
+            self.state.connections += 1
+        return conn
+
 
 class RegistryServer:
     """`with RegistryServer() as srv:` serves `srv.state` at `srv.url` until the block ends."""
 
-    def __init__(self, state: State | None = None) -> None:
+    def __init__(self, state: State | None = None, host: str = "127.0.0.1") -> None:
         self.state = state or State()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.host = host
+        self._server = _Server((host, 0), _Handler)
         self._server.state = self.state
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://{self.host}:{self._server.server_port}"
 
     def __enter__(self) -> RegistryServer:
         self._thread.start()

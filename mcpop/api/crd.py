@@ -94,8 +94,9 @@ def openapi_schema(model: type[BaseModel], part: str) -> dict[str, Any]:
 
 _PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
     "MCPServer": [
-        {"name": "Image", "type": "string", "jsonPath": ".spec.image"},
-        {"name": "Tag", "type": "string", "jsonPath": ".spec.tag"},
+        # the image the operator resolved (flat, runtime or registry form), split as the flat form writes it
+        {"name": "Image", "type": "string", "jsonPath": ".status.image"},
+        {"name": "Tag", "type": "string", "jsonPath": ".status.tag"},
         {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
         {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},

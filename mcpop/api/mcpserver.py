@@ -34,6 +34,8 @@ from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudg
 
 DEFAULT_PORT = 8080
 DEFAULT_PATH = "/mcp"
+#: the path an SSE server serves its event stream on unless `transport.path` says otherwise
+DEFAULT_SSE_PATH = "/sse"
 Arg = Annotated[str, StringConstraints(max_length=4096)]
 TransportType = Literal["stdio", "sse", "streamable-http", "http"]
 
@@ -66,8 +68,11 @@ class RegistryRef(Model):
 
 
 class Transport(Model):
+    """How clients speak to the server: `path` defaults to /mcp (streamable-http, and the bridge of a stdio
+    server) or /sse (sse)."""
+
     type: TransportType | None = None
-    path: str = Field(default=DEFAULT_PATH, pattern=r"^/")
+    path: str | None = Field(default=None, pattern=r"^/")
     port: int | None = Field(default=None, ge=1, le=65535)
 
 
@@ -268,7 +273,13 @@ class MCPServerStatus(Model):
     ready_replicas: int | None = None
     selector: str | None = None
     image: str | None = None
+    #: the tag or digest of `image` (what the TAG column shows)
+    tag: str | None = None
     service_endpoint: str | None = None
+    #: the in-cluster URL of the MCP endpoint, with the transport's path
+    url: str | None = None
+    #: the transport the Service speaks: streamable-http or sse (a stdio server is served by the bridge)
+    transport: str | None = None
     observed_generation: int | None = None
     registry: RegistryStatus | None = None
     conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
@@ -286,4 +297,4 @@ class MCPServer(Model):
     status: MCPServerStatus | None = None
 
 
-__all__ = ["DEFAULT_PATH", "DEFAULT_PORT", "MCPServer", "MCPServerSpec", "Quantity"]
+__all__ = ["DEFAULT_PATH", "DEFAULT_PORT", "DEFAULT_SSE_PATH", "MCPServer", "MCPServerSpec", "Quantity"]

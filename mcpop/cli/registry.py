@@ -51,7 +51,12 @@ def _embedded(note: str) -> Loaded:
 
 
 def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
-    """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr)."""
+    """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr).
+
+    A cluster that answers but refuses (401, 403) is an error (exit 1), never a silent fallback: the
+    embedded catalogue would pass for the registry the user has no access to."""
+    from mcpop.apply.runtime.client import KubeError
+
     ns = namespace or "default"
     try:
         kube = _kube(kubeconfig, context)
@@ -62,6 +67,11 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
         if reg is None:
             return _embedded(f"MCPRegistry {ns}/{registry} not found")
         cms = catalog_store.stored(kube, ns, registry)
+    except KubeError as exc:
+        if exc.status not in (401, 403):
+            return _embedded(f"no cluster ({_short(exc)})")
+        print(f"error: reading MCPRegistry {ns}/{registry}: {exc.status} {exc.message}", file=sys.stderr)
+        raise SystemExit(1) from None
     except Exception as exc:  # no kubeconfig, unreachable, not installed: all mean "no cluster"
         return _embedded(f"no cluster ({_short(exc)})")
     from mcpop.apply.catalog_store import catalog_of
@@ -100,10 +110,11 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _print_entries(entries: list[ServerJSON], output: str) -> None:
+def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = False) -> None:
+    """Print the entries as a table, JSON or YAML; sorted by name and version unless `ordered`."""
     from mcpop.render.yaml import dump_yaml
 
-    items = [_summary(e) for e in _sorted(entries)]
+    items = [_summary(e) for e in (entries if ordered else _sorted(entries))]
     if output == "json":
         sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     elif output == "yaml":
@@ -129,12 +140,6 @@ def list_(
     return 0
 
 
-def matches(entry: ServerJSON, query: str) -> bool:
-    """Case-insensitive substring of the name, title or description."""
-    q = query.lower()
-    return any(q in (t or "").lower() for t in (entry.name, entry.title, entry.description))
-
-
 @registry_app.command
 def search(
     query: str,
@@ -145,19 +150,30 @@ def search(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
 ) -> int:
-    """Find servers whose name, title or description contains QUERY (case-insensitive).
+    """Find servers matching QUERY (case-insensitive), best match first.
+
+    QUERY is matched against the last segment of each name (`server-git` in
+    `io.github.modelcontextprotocol/server-git`), the title and the description, ranked: the
+    name exactly (also without affixes such as `server-`), then a name or name word starting with
+    QUERY, then a name containing it, then the title, then the description. The namespace
+    (`io.github.owner/`) is searched only when QUERY contains `/` or `.`.
 
     Parameters
     ----------
     query
         Text to look for.
     """
+    from mcpop.sources.search import search as ranked
+
+    if not query.strip():
+        print("error: QUERY must not be empty", file=sys.stderr)
+        return 2
     loaded = load_catalogue(kubeconfig, context, namespace, registry)
-    found = [e for e in loaded.entries if matches(e, query)]
+    found = ranked(query, loaded.entries)
     if not found:
         print(f"no server in the {loaded.source} matches {query!r}", file=sys.stderr)
         return 1
-    _print_entries(found, output)
+    _print_entries(found, output, ordered=True)
     return 0
 
 

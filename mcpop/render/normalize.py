@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from mcpop.api.core import EnvVar
-from mcpop.api.mcpserver import DEFAULT_PATH, DEFAULT_PORT, MCPServerSpec
+from mcpop.api.mcpserver import DEFAULT_PATH, DEFAULT_PORT, DEFAULT_SSE_PATH, MCPServerSpec
 from mcpop.render.errors import RenderError
 
 #: The stdio-to-HTTP bridge: supergateway (npm `supergateway`), run from its published images.
@@ -53,6 +53,25 @@ class Workload:
     warnings: list[str] = field(default_factory=list)
 
 
+def default_path(transport_type: str) -> str:
+    """The MCP endpoint's path when `transport.path` is unset: /sse for SSE, else /mcp."""
+    return DEFAULT_SSE_PATH if transport_type == "sse" else DEFAULT_PATH
+
+
+def unused_gateway(spec: MCPServerSpec, transport_type: str) -> list[str]:
+    """A warning when `gateway` settings are given but no bridge runs (not stdio, or gateway.enabled false)."""
+    gw = spec.gateway
+    if gw is None:
+        return []
+    given = sorted(k for k, v in gw.wire().items() if k != "enabled" or v is True)
+    if not given:
+        return []
+    fields = ", ".join(f"gateway.{k}" for k in given)
+    if transport_type != "stdio":
+        return [f"{fields} ignored: the bridge runs only for stdio servers, and transport.type is {transport_type}"]
+    return [f"{fields} ignored: gateway.enabled is false, so no bridge runs"]
+
+
 def image_reference(image: str, tag: str) -> tuple[str, str]:
     """The full image reference and the version it names (tag, or a short digest)."""
     if "@" in image:
@@ -79,7 +98,7 @@ def normalize(spec: MCPServerSpec) -> Workload:
     env = list(spec.env if spec.env is not None else (rt.env or [] if rt else []))
     if transport_type == "http":
         transport_type = "streamable-http"
-    path = spec.transport.path if spec.transport else DEFAULT_PATH
+    path = (spec.transport.path if spec.transport else None) or default_path(transport_type)
     port = next(
         (p for p in (spec.port, rt.port if rt else None, spec.transport.port if spec.transport else None) if p),
         DEFAULT_PORT,
@@ -87,12 +106,12 @@ def normalize(spec: MCPServerSpec) -> Workload:
     runtime_type = (rt.type if rt else None) or "docker"
     gw = spec.gateway
     bridged = transport_type == "stdio" and (gw is None or gw.enabled is not False)
-    warnings: list[str] = []
+    warnings: list[str] = [] if bridged else unused_gateway(spec, transport_type)
     if image is None and not bridged:
         raise RenderError("spec.image", "a stdio server with gateway.enabled false needs an image")
     ref, version = image_reference(image, spec.tag) if image else ("", GATEWAY_VERSION)
     if not bridged:
-        return Workload(ref, version, runtime_type, command, args, env, transport_type, path, port, False)
+        return Workload(ref, version, runtime_type, command, args, env, transport_type, path, port, False, warnings)
 
     if not command and not args:
         raise RenderError("spec.command", "a stdio server behind the bridge needs command (or args) to run")

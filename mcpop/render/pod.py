@@ -62,6 +62,9 @@ def _probe(user: Probe | None, default: dict[str, Any]) -> dict[str, Any] | None
 
 def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
     """Liveness/readiness (TCP on the serving port; the bridge's /healthz) and an optional startup probe."""
+    # Not an httpGet on the MCP path: the kubelet reads a probe's body until 10 KiB or its timeout, so an
+    # SSE stream (GET /sse never ends) always fails it, and a streamable-HTTP endpoint answers a bare GET
+    # with 405 or 406 as the MCP spec allows. Only the bridge has a real health endpoint.
     check: dict[str, Any] = (
         {"httpGet": {"path": "/healthz", "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": PORT_NAME}}
     )

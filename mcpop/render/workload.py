@@ -15,6 +15,14 @@ from mcpop.render.pod import PORT_NAME, container, pod_security_context, volumes
 CONFIG_HASH = "mcp.allbeone.io/config-hash"
 REFERENCED_HASH = "mcp.allbeone.io/referenced-config-hash"
 REMOTE_URL = "mcp.allbeone.io/remote-url"
+#: on the Service: the MCP transport it speaks (streamable-http or sse) and the endpoint's path
+TRANSPORT_ANNOTATION = "mcp.allbeone.io/transport"
+PATH_ANNOTATION = "mcp.allbeone.io/path"
+
+
+def served_transport(work: Workload) -> str:
+    """The transport clients use: the bridge serves a stdio server as streamable HTTP."""
+    return "streamable-http" if work.bridged else work.transport
 
 
 def meta(
@@ -110,7 +118,8 @@ def name_of(labels: dict[str, str]) -> str:
 
 
 def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
-    """The Service: HTTP on the serving port (named `http`), plus any extra ports."""
+    """The Service: HTTP on the serving port (named `http`), plus any extra ports; annotated with the MCP
+    transport and path clients connect to."""
     ports: list[dict[str, Any]] = [
         {
             "name": PORT_NAME,
@@ -135,7 +144,9 @@ def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSp
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(name, namespace, labels),
+        "metadata": meta(
+            name, namespace, labels, {TRANSPORT_ANNOTATION: served_transport(work), PATH_ANNOTATION: work.path}
+        ),
         "spec": {"type": spec.service_type, "selector": selector_labels(name_of(labels)), "ports": ports},
     }
 

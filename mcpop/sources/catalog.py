@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON, ServerResponse
 from mcpop.render.catalog import Catalog
+from mcpop.sources.errors import CatalogError
 
 EMBEDDED = "catalog.json"
 
@@ -84,6 +85,6 @@ def load_embedded() -> Catalog:
     """The default catalogue shipped with mcpop (well-known reference servers)."""
     text = resources.files("mcpop").joinpath("data", EMBEDDED).read_text(encoding="utf-8")
     entries, problems = parse_entries(json.loads(text), "embedded catalogue")
-    if problems:
-        raise ValueError("; ".join(problems))
+    if problems:  # a packaging bug, not a user error
+        raise CatalogError("; ".join(problems))
     return Catalog(entries, "embedded catalogue")

@@ -1,6 +1,6 @@
 """Entries stored inline in a ConfigMap (or a local file): pure, the caller hands in the data dict.
 
-With `key`, only that key is read (missing → SourceError). Without, every key ending `.json`, `.yaml` or
+With `key`, only that key is read (missing → SourceConfigError). Without, every key ending `.json`, `.yaml` or
 `.yml` is read, or every key if none does. Each value is JSON or YAML holding one server.json, a list of
 them, or a registry list response.
 """
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mcpop.sources.entries import InvalidEntry, SourceEntries, load_text, parse_items
-from mcpop.sources.retry import SourceError
+from mcpop.sources.errors import InvalidContent, SourceConfigError
 
 SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -21,18 +21,18 @@ def load_configmap(data: Mapping[str, str] | None, key: str | None = None, *, na
     data = data or {}
     if key is not None:
         if key not in data:
-            raise SourceError(f"ConfigMap {name} has no key {key!r} (keys: {', '.join(sorted(data)) or 'none'})")
+            raise SourceConfigError(f"ConfigMap {name} has no key {key!r} (keys: {', '.join(sorted(data)) or 'none'})")
         keys = [key]
     else:
         keys = sorted(k for k in data if k.lower().endswith(SUFFIXES)) or sorted(data)
         if not keys:
-            raise SourceError(f"ConfigMap {name} has no data")
+            raise SourceConfigError(f"ConfigMap {name} has no data")
     out = SourceEntries()
     for k in keys:
         label = f"ConfigMap {name} key {k}"
         try:
             parsed = load_text(data[k], label)
-        except SourceError as exc:
+        except InvalidContent as exc:
             out.invalid.append(InvalidEntry(k, str(exc)))
             continue
         out.extend(parse_items(parsed, label))

@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from mcpop.api.serverjson import ServerJSON, ServerResponse
 from mcpop.sources.catalog import _describe, _entry_name, list_items
-from mcpop.sources.retry import SourceError
+from mcpop.sources.errors import InvalidContent
 
 OFFICIAL_META = "io.modelcontextprotocol.registry/official"
 
@@ -101,15 +101,27 @@ def parse_items(data: Any, source: str) -> SourceEntries:
 
 
 def load_text(text: str, source: str) -> Any:
-    """JSON, else YAML (safe loader); SourceError naming the source if neither parses."""
+    """JSON, else YAML (safe loader); InvalidContent naming the source if neither parses."""
     try:
         return json.loads(text)
-    except ValueError:
+    except json.JSONDecodeError:
         pass
+    except RecursionError:
+        raise InvalidContent(f"{source}: nested too deeply") from None
     try:
         return YAML(typ="safe", pure=True).load(StringIO(text))
     except YAMLError as exc:
-        raise SourceError(f"{source}: neither JSON nor YAML: {exc}") from exc
+        raise InvalidContent(f"{source}: neither JSON nor YAML: {exc}") from exc
+    except RecursionError:
+        raise InvalidContent(f"{source}: nested too deeply") from None
 
 
-__all__ = ["DeletedEntry", "InvalidEntry", "SourceEntries", "load_text", "official_status", "parse_items"]
+def decode(body: bytes, source: str) -> str:
+    """A file's bytes as UTF-8 text; InvalidContent naming the source otherwise."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidContent(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+__all__ = ["DeletedEntry", "InvalidEntry", "SourceEntries", "decode", "load_text", "official_status", "parse_items"]

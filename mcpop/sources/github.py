@@ -4,7 +4,9 @@
 `*.yaml` or `*.yml` file in it (and in its subdirectories, such as `servers/<name>/server.json`) is read,
 from `download_url` when given, else from the contents API's base64 `content`. Requests are conditional
 (`If-None-Match` with the cached ETag) and file bodies are cached by blob sha, so syncing an unchanged
-repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`.
+repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`, and only
+to the API's own origin: a `download_url` on another host (raw.githubusercontent.com for api.github.com)
+is fetched without it, and if that host refuses, the file is read through the contents API instead.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from mcpop.sources.entries import InvalidEntry, SourceEntries, load_text, parse_items
-from mcpop.sources.http import HttpClient, HttpResponse
-from mcpop.sources.retry import MalformedResponse, RetryPolicy, SourceError
+from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, load_text, parse_items
+from mcpop.sources.errors import (
+    AuthError,
+    ClientError,
+    InvalidContent,
+    MalformedResponse,
+    SourceConfigError,
+    SourceError,
+)
+from mcpop.sources.http import HttpClient, HttpResponse, origin
+from mcpop.sources.retry import RetryPolicy
 
 DEFAULT_API = "https://api.github.com"
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -50,19 +60,16 @@ def parse_contents_url(url: str) -> GitHubLocation:
     """The original `url` shorthand: `https://<api>/repos/OWNER/REPO/contents/PATH?ref=BRANCH`.
 
     Also accepts the API under a prefix (GitHub Enterprise: `https://host/api/v3/repos/...`). Raises
-    ValueError on anything else.
+    SourceConfigError on anything else.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise SourceConfigError(f"{url!r} is not an http(s) URL")
     segments = parts.path.split("/")
-    try:
-        at = segments.index("repos")
-    except ValueError:
-        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)") from None
+    at = segments.index("repos") if "repos" in segments else -1
     rest = segments[at + 1 :]
-    if len(rest) < 3 or rest[2] != "contents" or not rest[0] or not rest[1]:
-        raise ValueError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)")
+    if at < 0 or len(rest) < 3 or rest[2] != "contents" or not rest[0] or not rest[1]:
+        raise SourceConfigError(f"{url!r} is not a GitHub contents API URL (.../repos/OWNER/REPO/contents/PATH)")
     prefix = "/".join(segments[:at])
     api = f"{parts.scheme}://{parts.netloc}{prefix}"
     ref = parse_qs(parts.query).get("ref", ["main"])[0]
@@ -98,13 +105,23 @@ def _headers(token: str | None, accept: str) -> dict[str, str]:
 
 class _Reader:
     def __init__(
-        self, client: HttpClient, policy: RetryPolicy, cache: GitHubCache, token: str | None, stats: GitHubStats
+        self,
+        client: HttpClient,
+        policy: RetryPolicy,
+        cache: GitHubCache,
+        token: str | None,
+        stats: GitHubStats,
+        api: str,
     ) -> None:
         self.client, self.policy, self.cache, self.token, self.stats = client, policy, cache, token, stats
+        self.api_origin = origin(api)
+
+    def same_origin(self, url: str) -> bool:
+        return origin(url) == self.api_origin
 
     def get(self, operation: str, url: str, accept: str) -> bytes:
-        """The body at url, from the cache when the server answers 304."""
-        headers = _headers(self.token, accept)
+        """The body at url, from the cache when the server answers 304; the token only for the API's origin."""
+        headers = _headers(self.token if self.same_origin(url) else None, accept)
         cached = self.cache.responses.get(url)
         if cached is not None:
             headers["If-None-Match"] = cached.etag
@@ -112,11 +129,11 @@ class _Reader:
         self.stats.requests += 1
         if response.status == 304:
             if cached is None:
-                raise SourceError(f"GET {url}: 304 Not Modified without a cached copy")
+                raise MalformedResponse(f"GET {url}: 304 Not Modified without a cached copy")
             self.stats.not_modified += 1
             return cached.body
         if response.status != 200:
-            raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
+            raise MalformedResponse(f"GET {url}: unexpected HTTP {response.status}")
         etag = response.header("etag")
         if etag:
             self.cache.responses[url] = CachedBody(etag, response.body)
@@ -126,7 +143,7 @@ class _Reader:
         body = self.get(operation, url, "application/vnd.github+json")
         try:
             return json.loads(body.decode("utf-8"))
-        except ValueError as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
 
 
@@ -135,10 +152,18 @@ def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
     if isinstance(sha, str) and sha in reader.cache.blobs:
         return reader.cache.blobs[sha]
     download = item.get("download_url")
+    url = item.get("url")
+    text: str | None = None
     if isinstance(download, str) and download:
-        text = reader.get(FETCH_OPERATION, download, "application/vnd.github.raw").decode("utf-8")
-    else:
-        url = item.get("url")
+        api_fallback = isinstance(url, str) and not reader.same_origin(download) and reader.same_origin(url)
+        try:
+            raw = reader.get(FETCH_OPERATION, download, "application/vnd.github.raw")
+        except (AuthError, ClientError):
+            if not api_fallback:
+                raise
+        else:
+            text = decode(raw, str(item.get("path")))
+    if text is None:
         if not isinstance(url, str):
             raise MalformedResponse(f"{item.get('path')}: listing gives neither download_url nor url")
         data = reader.get_json(FETCH_OPERATION, url)
@@ -146,9 +171,10 @@ def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
         if not isinstance(content, str):
             raise MalformedResponse(f"{url}: no content in the contents API response")
         try:
-            text = base64.b64decode(content).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise MalformedResponse(f"{url}: content is not base64 UTF-8: {exc}") from exc
+            raw = base64.b64decode(content)
+        except binascii.Error as exc:
+            raise MalformedResponse(f"{url}: content is not base64: {exc}") from exc
+        text = decode(raw, str(item.get("path")))
     if isinstance(sha, str):
         reader.cache.blobs[sha] = text
     return text
@@ -165,7 +191,12 @@ def fetch_github(
 ) -> SourceEntries:
     """Every server file under the location, validated; raises SourceError/NetworkError on failure."""
     reader = _Reader(
-        client, policy or RetryPolicy(), cache if cache is not None else GitHubCache(), token, stats or GitHubStats()
+        client,
+        policy or RetryPolicy(),
+        cache if cache is not None else GitHubCache(),
+        token,
+        stats or GitHubStats(),
+        location.api,
     )
     out = SourceEntries()
     files: list[dict[str, Any]] = []
@@ -187,10 +218,9 @@ def fetch_github(
         raise SourceError(f"{location.repo}/{location.path}: more than {MAX_FILES} files")
     for item in files:
         label = f"{location.repo}@{location.branch}:{item.get('path')}"
-        text = _file_text(reader, item)
         try:
-            data = load_text(text, label)
-        except SourceError as exc:
+            data = load_text(_file_text(reader, item), label)
+        except InvalidContent as exc:
             out.invalid.append(InvalidEntry(str(item.get("path")), str(exc)))
             continue
         out.extend(parse_items(data, label))

@@ -1,38 +1,43 @@
-"""A tiny injectable HTTP client: the protocol the registry sources use and a stdlib (urllib) implementation.
+"""A tiny injectable HTTP client: the protocol the registry sources use and a pooled urllib3 implementation.
 
 Only GET is needed. Every non-2xx status (304 included) is returned as a response, never raised; network
 failures (connection refused or reset, dropped connections, timeouts) raise `NetworkError`, so the retry
 policies can tell them apart from HTTP errors.
+
+Connections are kept alive in one pool per client, so the pages of a sync (and every sync of the process,
+the controller keeps one client) reuse them. Redirects are followed here rather than by urllib3 so the rule
+is explicit: credentials (`Authorization`, `Proxy-Authorization`, `Cookie`) are dropped when a redirect
+leaves the origin (scheme, host or port change), as curl and requests do, and never sent again on that
+request's later hops.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import LocationValueError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from mcpop.sources.errors import NetworkError, RedirectError, SourceConfigError
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "mcpop-registry-sync/0.1"
-
-
-class NetworkError(Exception):
-    """The request did not get an HTTP response: `kind` is `timeout` or `connection`."""
-
-    def __init__(self, url: str, kind: Literal["timeout", "connection"], detail: str) -> None:
-        super().__init__(f"GET {url}: {kind} error: {detail}")
-        self.url = url
-        self.kind = kind
-        self.detail = detail
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: headers that carry credentials: never sent to another origin
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """A received response; header names are lower case."""
+    """A received response; header names are lower case. `url` is the URL asked for (before redirects)."""
 
     status: int
     url: str
@@ -55,45 +60,90 @@ class HttpClient(Protocol):
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse: ...
 
 
-class _NoRaise(urllib.request.HTTPErrorProcessor):
-    """Hand every status back as a response instead of raising HTTPError."""
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port made explicit for http and https."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
 
-    def http_response(self, request: Any, response: Any) -> Any:
-        return response
 
-    https_response = http_response
+def redirect_headers(headers: Mapping[str, str], source: str, target: str) -> dict[str, str]:
+    """The headers to send to a redirect's `target`: without credentials if it is another origin."""
+    if origin(source) == origin(target):
+        return dict(headers)
+    return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
 
 
 class UrllibClient:
-    """`HttpClient` over urllib.request with a per-request timeout (seconds); redirects are followed."""
+    """`HttpClient` over a urllib3 keep-alive pool; `timeout` (seconds) applies to connect and to each read.
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, user_agent: str = USER_AGENT) -> None:
+    Thread-safe: the registry workers share one client.
+    """
+
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        user_agent: str = USER_AGENT,
+        *,
+        pool_size: int = 4,
+        max_redirects: int = MAX_REDIRECTS,
+    ) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
-        self._opener = urllib.request.build_opener(_NoRaise())
+        self.max_redirects = max_redirects
+        self._pool = urllib3.PoolManager(
+            num_pools=16, maxsize=pool_size, retries=False, timeout=urllib3.Timeout(connect=timeout, read=timeout)
+        )
+
+    def _send(self, url: str, headers: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+        try:
+            return self._pool.request("GET", url, headers=dict(headers), redirect=False, retries=False)
+        except LocationValueError as exc:
+            raise SourceConfigError(f"GET {url}: not a usable http(s) URL: {exc}") from exc
+        except NewConnectionError as exc:  # a ConnectTimeoutError subclass, but a refusal is no timeout
+            raise NetworkError(url, "connection", str(exc)) from exc
+        except Urllib3Timeout as exc:
+            raise NetworkError(url, "timeout", str(exc) or "timed out") from exc
+        except (Urllib3Error, OSError) as exc:
+            raise NetworkError(url, "connection", f"{type(exc).__name__}: {exc}") from exc
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
-        request = urllib.request.Request(url, method="GET", headers={"User-Agent": self.user_agent})
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
-        try:
-            with self._opener.open(request, timeout=self.timeout) as resp:
-                body = resp.read()
+        sent: dict[str, str] = {"User-Agent": self.user_agent, **(headers or {})}
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            resp = self._send(current, sent)
+            if resp.status not in REDIRECTS:
                 return HttpResponse(
                     status=int(resp.status),
                     url=url,
-                    body=body,
+                    body=resp.data,
                     headers={k.lower(): v for k, v in resp.headers.items()},
                 )
-        except TimeoutError as exc:
-            raise NetworkError(url, "timeout", str(exc) or "timed out") from exc
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, TimeoutError | socket.timeout):
-                raise NetworkError(url, "timeout", str(reason) or "timed out") from exc
-            raise NetworkError(url, "connection", str(reason)) from exc
-        except (ConnectionError, http.client.HTTPException, OSError) as exc:
-            raise NetworkError(url, "connection", f"{type(exc).__name__}: {exc}") from exc
+            location = resp.headers.get("location")
+            if not location:
+                raise RedirectError(f"GET {current}: HTTP {resp.status} without a Location header")
+            target = urljoin(current, location)
+            if urlsplit(target).scheme.lower() not in _DEFAULT_PORTS:
+                raise RedirectError(f"GET {current}: redirected to {target!r}, which is not http(s)")
+            sent = redirect_headers(sent, current, target)
+            current = target
+        raise RedirectError(f"GET {url}: more than {self.max_redirects} redirects")
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._pool.clear()
 
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpClient", "HttpResponse", "NetworkError", "UrllibClient"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HttpClient",
+    "HttpResponse",
+    "NetworkError",
+    "UrllibClient",
+    "origin",
+    "redirect_headers",
+]

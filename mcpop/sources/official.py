@@ -8,6 +8,7 @@ returned.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import urlencode
@@ -15,8 +16,9 @@ from urllib.parse import urlencode
 from mcpop.api.serverjson import ServerJSON
 from mcpop.render.catalog import version_key
 from mcpop.sources.entries import SourceEntries, parse_items
+from mcpop.sources.errors import MalformedResponse, SourceError
 from mcpop.sources.http import HttpClient
-from mcpop.sources.retry import MalformedResponse, RetryPolicy, SourceError, check_response
+from mcpop.sources.retry import RetryPolicy, check_response
 
 LIST_PATH = "/v0.1/servers"
 PAGE_LIMIT = 100
@@ -73,7 +75,7 @@ def fetch_official(
                 raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
             try:
                 data = response.json()
-            except ValueError as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
             if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
                 raise MalformedResponse(f"GET {url}: response has no 'servers' list")

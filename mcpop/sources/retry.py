@@ -25,52 +25,20 @@ from typing import Any, Literal, TypeVar
 from prometheus_client import REGISTRY, Counter
 from tenacity import RetryCallState, Retrying, stop_never
 
-from mcpop.sources.http import HttpResponse, NetworkError
+from mcpop.sources.errors import (
+    AuthError,
+    ClientError,
+    HttpStatusError,
+    MalformedResponse,
+    NetworkError,
+    RateLimitError,
+    ServerError,
+    SourceError,
+)
+from mcpop.sources.http import HttpResponse
 
 T = TypeVar("T")
 ErrorKind = Literal["general", "rate_limit", "network"]
-
-
-# -- errors -------------------------------------------------------------------------------------------
-
-
-class SourceError(Exception):
-    """A registry source could not be read (after retries, where retrying made sense)."""
-
-
-class HttpStatusError(SourceError):
-    """An unexpected HTTP status."""
-
-    def __init__(self, response: HttpResponse, message: str | None = None) -> None:
-        snippet = response.text()[:200].strip()
-        super().__init__(message or f"GET {response.url}: HTTP {response.status}" + (f": {snippet}" if snippet else ""))
-        self.status = response.status
-        self.url = response.url
-        self.headers = response.headers
-
-
-class ServerError(HttpStatusError):
-    """5xx: worth retrying with backoff."""
-
-
-class ClientError(HttpStatusError):
-    """Another 4xx (not found, bad request): not retried."""
-
-
-class AuthError(HttpStatusError):
-    """401, or 403 that is not a rate limit: the token is missing, wrong or lacks access. Not retried."""
-
-
-class RateLimitError(HttpStatusError):
-    """429, or 403 with rate-limit headers. `wait` is the delay the server asked for, in seconds, if any."""
-
-    def __init__(self, response: HttpResponse, wait: float | None) -> None:
-        super().__init__(response, f"GET {response.url}: rate limited (HTTP {response.status})")
-        self.wait = wait
-
-
-class MalformedResponse(SourceError):
-    """The body was not what the API promises (not JSON, wrong shape): retried as a general error."""
 
 
 def _float(value: str | None) -> float | None:

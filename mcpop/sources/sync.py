@@ -21,10 +21,11 @@ from mcpop.api.serverjson import ServerJSON
 from mcpop.render.catalog import Catalog
 from mcpop.sources.configmap import load_configmap
 from mcpop.sources.entries import DeletedEntry, InvalidEntry, SourceEntries
+from mcpop.sources.errors import AuthError, NetworkError, RateLimitError, ServerError, SourceConfigError, SourceError
 from mcpop.sources.github import DEFAULT_API, GitHubCache, GitHubLocation, fetch_github, parse_contents_url
-from mcpop.sources.http import HttpClient, NetworkError
+from mcpop.sources.http import HttpClient
 from mcpop.sources.official import fetch_official, newest_per_name
-from mcpop.sources.retry import AuthError, RateLimitError, RetryPolicy, ServerError, SourceError
+from mcpop.sources.retry import RetryPolicy
 
 
 @dataclass
@@ -157,12 +158,12 @@ def sync(
             unfiltered = _dedupe(got.entries)
         elif src is not None and src.config_map is not None:
             if configmap_data is None:
-                raise SourceError(f"the data of ConfigMap {src.config_map.name} was not provided")
+                raise SourceConfigError(f"the data of ConfigMap {src.config_map.name} was not provided")
             got = load_configmap(configmap_data, src.config_map.key, name=src.config_map.name)
             unfiltered = _dedupe(got.entries)
         else:
-            raise SourceError("no source: give url, source.mcpRegistry, source.github or source.configMap")
-    except (SourceError, NetworkError, ValueError) as exc:
+            raise SourceConfigError("no source: give url, source.mcpRegistry, source.github or source.configMap")
+    except SourceError as exc:
         return failed(previous, key, exc, rate_limit_hit=policy.rate_limited)
     return SyncResult(
         ok=True,

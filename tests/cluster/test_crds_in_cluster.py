@@ -60,6 +60,11 @@ def test_seed_example_is_accepted_as_written_and_defaulted(
 def test_printer_columns_are_served(kube_cluster: Any, namespace: str, crds: list[str]) -> None:
     _create(kube_cluster, namespace, yaml.safe_load((ROOT / "examples/02-mcpserver-basic.yaml").read_text()))
     api = kube_cluster.api_client
+    # IMAGE and TAG read the image the operator resolved into the status
+    client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, "mcpservers", "filesystem-server",
+        {"status": {"image": "mcp-server-filesystem", "tag": "latest"}},
+    )  # fmt: skip
     request = api.param_serialize(
         method="GET",
         resource_path=f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/mcpservers",

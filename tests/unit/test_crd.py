@@ -94,7 +94,8 @@ def test_mcpserver_defaults_follow_the_contract() -> None:
         "limits": {"cpu": "500m", "memory": "512Mi"},
     }
     assert spec[".spec.securityContext"]["default"] == {"runAsNonRoot": True, "runAsUser": 1000}
-    assert spec[".spec.transport.path"]["default"] == "/mcp"
+    # the path defaults by transport (/mcp, or /sse for sse) at render time, so the schema gives none
+    assert "default" not in spec[".spec.transport.path"]
     assert spec[".spec.replicas"]["minimum"] == 0
     assert spec[".spec.port"]["maximum"] == 65535
 

@@ -30,6 +30,9 @@ CASES = {
     "registry-list-json.txt": ["registry", "list", "-o", "json"],
     "registry-list-yaml.txt": ["registry", "list", "-o", "yaml"],
     "registry-search-git.txt": ["registry", "search", "git"],
+    "registry-search-git-json.txt": ["registry", "search", "git", "-o", "json"],
+    "registry-search-repositories.txt": ["registry", "search", "Repositories"],
+    "registry-search-namespace.txt": ["registry", "search", "io.github.github/"],
     "registry-inspect-github-remote.txt": ["registry", "inspect", "github-remote", "-n", "demo"],
     "registry-inspect-github-remote-json.txt": ["registry", "inspect", "github-remote", "-o", "json", "-n", "demo"],
 }
@@ -62,6 +65,11 @@ def test_unknown_name_and_empty_search_fail_clearly() -> None:
     assert r.returncode == 1 and "not in the embedded catalogue" in r.stderr and r.stdout == ""
     r = mcp("registry", "search", "zzzz-nothing", *NO_CLUSTER)
     assert r.returncode == 1 and "matches" in r.stderr
+
+
+def test_a_blank_search_query_is_a_usage_error() -> None:
+    r = mcp("registry", "search", " ", *NO_CLUSTER)
+    assert r.returncode == 2 and "QUERY must not be empty" in r.stderr and r.stdout == ""
 
 
 def test_refresh_needs_a_cluster() -> None:

@@ -10,6 +10,7 @@ import pytest
 from registry_server import SEED, FakeClock, RegistryServer, State
 
 from mcpop.api.mcpregistry import MCPRegistrySpec
+from mcpop.sources.errors import SourceConfigError
 from mcpop.sources.github import GitHubCache, GitHubLocation, GitHubStats, fetch_github, parse_contents_url
 from mcpop.sources.http import UrllibClient
 from mcpop.sources.retry import RetryPolicy
@@ -129,7 +130,7 @@ def test_url_shorthand(srv: RegistryServer) -> None:
     assert loc == GitHubLocation("acme/servers", "dev", "servers/x", "https://api.example.test")
     ghe = parse_contents_url("https://ghe.example.test/api/v3/repos/a/b/contents/?ref=main")
     assert (ghe.api, ghe.repo, ghe.path) == ("https://ghe.example.test/api/v3", "a/b", "")
-    with pytest.raises(ValueError):
+    with pytest.raises(SourceConfigError, match="not a GitHub contents API URL"):
         parse_contents_url("https://example.test/a/b")
     shorthand = MCPRegistrySpec.model_validate({"url": f"{srv.url}/repos/acme/servers/contents/servers?ref=main"})
     result = sync(shorthand, UrllibClient(timeout=5), token=TOKEN, policy=RetryPolicy(sleep=lambda s: None))

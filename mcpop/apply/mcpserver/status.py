@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
+from mcpop.render.workload import PATH_ANNOTATION, TRANSPORT_ANNOTATION
 
 READY = "Ready"
 AVAILABLE = "Available"
@@ -39,7 +40,11 @@ class Outcome:
     objects: int = 0
     deployment: dict[str, Any] | None = None
     service_endpoint: str | None = None
+    #: the MCP endpoint's in-cluster URL (with the transport's path) and the transport, from the Service
+    url: str | None = None
+    transport: str | None = None
     selector: str | None = None
+    #: the image reference the Deployment runs (status splits it into image and tag)
     image: str | None = None
     #: None when spec.registry is not set, else (status, reason, message) of RegistryFetched
     registry: tuple[str, str, str] | None = None
@@ -168,18 +173,51 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     else:
         phase = "Pending"
 
+    image, tag = split_image(outcome.image) if outcome.image else (old.get("image"), old.get("tag"))
     status: dict[str, Any] = {
         "phase": phase,
         "observedGeneration": outcome.generation,
         "replicas": ro.replicas if ro.exists else old.get("replicas", 0),
         "readyReplicas": ro.ready if ro.exists else 0,
         "selector": outcome.selector or old.get("selector"),
-        "image": outcome.image or old.get("image"),
+        "image": image,
+        "tag": tag,
         "serviceEndpoint": outcome.service_endpoint or old.get("serviceEndpoint"),
+        "url": outcome.url or old.get("url"),
+        "transport": outcome.transport or old.get("transport"),
         "registry": outcome.registry_status,
         "conditions": merge_conditions(old.get("conditions"), conds, outcome.generation, now, CONDITION_ORDER),
     }
     return {k: v for k, v in status.items() if v is not None}
+
+
+def split_image(ref: str) -> tuple[str, str | None]:
+    """An image reference as (repository, tag or digest), as the flat spec form writes them.
+
+    `ghcr.io/a/b:1.0` → (`ghcr.io/a/b`, `1.0`); `a@sha256:…` → (`a`, `sha256:…`); `a:1@sha256:…` →
+    (`a`, `1@sha256:…`); a registry port (`host:5000/a`) is not a tag.
+    """
+    name, at, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        repository, tag = name[:colon], name[colon + 1 :]
+    else:
+        repository, tag = name, ""
+    if at:
+        tag = f"{tag}@{digest}" if tag else digest
+    return repository, tag or None
+
+
+def service_status(service: dict[str, Any], namespace: str) -> tuple[str, str | None, str | None]:
+    """(serviceEndpoint, url, transport) of a rendered Service: `name.ns.svc.cluster.local:port`, the URL
+    with the MCP path from the Service's annotations, and the transport they name."""
+    port = service["spec"]["ports"][0]["port"]
+    endpoint = f"{service['metadata']['name']}.{namespace}.svc.cluster.local:{port}"
+    annotations = service["metadata"].get("annotations") or {}
+    path = annotations.get(PATH_ANNOTATION)
+    url = f"http://{endpoint}{path}" if path else None
+    return endpoint, url, annotations.get(TRANSPORT_ANNOTATION)
 
 
 def is_ready(status: dict[str, Any] | None) -> bool:

@@ -1,0 +1,60 @@
+"""`mcp registry search/list` against a real apiserver as a user RBAC refuses: an error, not the embedded
+catalogue passed off as the registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubeenv
+import yaml
+from kubernetes import client
+from operator_harness import *  # noqa: F403  (the crds fixture)
+from operator_harness import ROOT
+
+
+def unprivileged_kubeconfig(cluster: kubeenv.KubeCluster, namespace: str, tmp_path: Path) -> str:
+    """A kubeconfig for a fresh ServiceAccount bound to nothing."""
+    core = client.CoreV1Api(cluster.api_client)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
+    )
+    token = core.create_namespaced_service_account_token(
+        "nobody", namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+    ).status.token
+    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    cfg: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "test", "cluster": admin["clusters"][0]["cluster"]}],
+        "users": [{"name": "nobody", "user": {"token": token}}],
+        "contexts": [{"name": "nobody", "context": {"cluster": "test", "user": "nobody"}}],
+        "current-context": "nobody",
+    }  # fmt: skip
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(cfg))
+    return str(path)
+
+
+def mcp(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    return subprocess.run([sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
+
+
+def test_a_forbidden_registry_read_is_an_error_not_the_embedded_catalogue(
+    kube_cluster: kubeenv.KubeCluster,
+    namespace: str,
+    crds: list[str],
+    tmp_path: Path,
+) -> None:
+    kubeconfig = unprivileged_kubeconfig(kube_cluster, namespace, tmp_path)
+    for command in (["search", "git"], ["list"]):
+        r = mcp("registry", *command, "-n", namespace, "--kubeconfig", kubeconfig)
+        assert r.returncode == 1, (command, r.stdout, r.stderr)
+        assert r.stdout == ""
+        assert "403" in r.stderr and "forbidden" in r.stderr.lower()
+        assert "embedded catalogue" not in r.stderr
