@@ -162,7 +162,7 @@ class OperatorSettings(BaseModel):
     webhook_tls_min_version: Literal["1.2", "1.3"] = "1.2"
     webhook_cipher_suites: tuple[str, ...] = ()
     webhook_cert_management: Literal["self", "external"] = "self"
-    webhook_cert_secret: str = Field(default="mcp-operator-webhook-cert", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    webhook_cert_secret: str = Field(default="mcp-operator-webhook-tls", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     webhook_service_name: str = Field(default="mcp-operator-webhook", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
     webhook_configuration_name: str = Field(default="mcp-operator", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     # logging and diagnostics

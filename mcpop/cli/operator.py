@@ -139,7 +139,7 @@ def run(
         expiry and injects the CA into the webhook configurations; `external`: the files in --webhook-cert-dir
         come from elsewhere (cert-manager). Default `self`.
     webhook_cert_secret
-        Secret (in the operator's namespace) of the self-managed certificates. Default `mcp-operator-webhook-cert`.
+        Secret (in the operator's namespace) of the self-managed certificates. Default `mcp-operator-webhook-tls`.
     webhook_service_name
         Service of the webhooks: the self-managed certificate is for `<name>.<namespace>.svc`.
         Default `mcp-operator-webhook`.

@@ -15,6 +15,7 @@ from typing import Any
 
 import kubeenv
 import pytest
+import yaml
 from operator_harness import crds  # noqa: F401 - fixture
 
 from mcpop.apply.runtime.client import Kube, KubeError
@@ -25,6 +26,7 @@ from mcpop.apply.webhook.configuration import configurations
 from mcpop.apply.webhook.server import WebhookServer
 
 API = "mcp.allbeone.io/v1"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Webhook:
@@ -246,6 +248,8 @@ def test_self_managed_certificates_are_issued_into_a_secret_and_the_ca_injected(
     from operator_harness import operator_identity
 
     operator_kubeconfig = operator_identity(kube_cluster, tmp_path)
+    for doc in yaml.safe_load_all((ROOT / "config" / "rbac" / "webhook_role.yaml").read_text()):
+        kube.apply(kube.require(doc["apiVersion"], doc["kind"]), doc, force=True, field_manager="mcpop-tests")
 
     from operator_harness import OPERATOR_NS, start_operator
 
@@ -260,7 +264,7 @@ def test_self_managed_certificates_are_issued_into_a_secret_and_the_ca_injected(
              "--leader-election-namespace", OPERATOR_NS]  # fmt: skip
     op = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
     try:
-        secret = kubeenv.wait_until(lambda: kube.get(secret_res, OPERATOR_NS, "mcp-operator-webhook-cert"),
+        secret = kubeenv.wait_until(lambda: kube.get(secret_res, OPERATOR_NS, "mcp-operator-webhook-tls"),
                                     timeout=30, message="certificate Secret")  # fmt: skip
         ca = secret["data"][certs.CA_FILE]
 
@@ -274,6 +278,6 @@ def test_self_managed_certificates_are_issued_into_a_secret_and_the_ca_injected(
         assert written == base64.b64decode(secret["data"][certs.CERT_FILE])
     finally:
         op.terminate()
-        kube.delete(secret_res, OPERATOR_NS, "mcp-operator-webhook-cert")
+        kube.delete(secret_res, OPERATOR_NS, "mcp-operator-webhook-tls")
         for cfg in cfgs:
             kube.delete(kube.require(cfg["apiVersion"], cfg["kind"]), None, "mcp-operator")

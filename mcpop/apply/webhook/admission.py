@@ -105,8 +105,13 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def handlers(policy: Policy) -> dict[str, Handler]:
-    """URL path → handler, as the webhook configurations name them."""
-    return {VALIDATE_PATH: lambda r: validating(r, policy), MUTATE_PATH: mutating}
+    """URL path → handler: one path for every kind (`mcp operator webhook-config`), and one per kind as
+    controller-runtime names them (`/validate-mcp-allbeone-io-v1-mcpserver`, the chart's)."""
+    routes: dict[str, Handler] = {VALIDATE_PATH: lambda r: validating(r, policy), MUTATE_PATH: mutating}
+    for kind in KINDS:
+        routes[f"{VALIDATE_PATH}-{kind.lower()}"] = routes[VALIDATE_PATH]
+        routes[f"{MUTATE_PATH}-{kind.lower()}"] = mutating
+    return routes
 
 
 VALIDATE_PATH = "/validate-mcp-allbeone-io-v1"

@@ -195,15 +195,28 @@ class CertManager:
         live = self.kube.get(SECRET, self.namespace, self.secret)
         data = _decode(live)
         want = desired_secret_data(data, self.hosts, self.clock())
-        if want != data:
-            body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                    "metadata": {"name": self.secret, "namespace": self.namespace,
-                                 "labels": {"app.kubernetes.io/managed-by": "mcpop"}},
+        owner = self._owner()
+        if want != data or (owner is not None and not (live or {}).get("metadata", {}).get("ownerReferences")):
+            meta: dict[str, Any] = {"name": self.secret, "namespace": self.namespace,
+                                    "labels": {"app.kubernetes.io/managed-by": "mcpop"}}  # fmt: skip
+            if owner is not None:
+                meta["ownerReferences"] = [owner]
+            body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": meta,
                     "data": {k: base64.b64encode(v).decode() for k, v in sorted(want.items())}}  # fmt: skip
             self.kube.apply(SECRET, body, force=True)
             log.info("webhook certificate issued", extra={"secret": f"{self.namespace}/{self.secret}"})
         self.inject(want[CA_FILE])
         return want
+
+    def _owner(self) -> dict[str, Any] | None:
+        """The ValidatingWebhookConfiguration as the Secret's owner, so removing the configurations (as
+        `helm uninstall` does) garbage-collects the certificate too."""
+        for name in self.configurations:
+            cfg = self.kube.get(VALIDATING, None, name)
+            if cfg is not None:
+                return {"apiVersion": VALIDATING.api_version, "kind": VALIDATING.kind, "name": name,
+                        "uid": cfg["metadata"]["uid"]}  # fmt: skip
+        return None
 
     def inject(self, bundle: bytes) -> None:
         """Set `caBundle` on every webhook of the configurations (those that exist)."""
