@@ -97,6 +97,10 @@ def new_manager(settings: OperatorSettings, kube: Kube | None = None) -> Manager
     mgr = Manager(settings, kube)
     for reg in registrations(settings):
         mgr.add(reg)
+    if settings.enable_webhooks:
+        from mcpop.apply.webhook.setup import add_webhooks
+
+        add_webhooks(mgr, settings, kube)
     return mgr
 
 

@@ -115,6 +115,7 @@ ENV_VARS: dict[str, str] = {
     "enable_multi_tenancy": "ENABLE_MULTI_TENANCY",
     "enable_backup_controller": "ENABLE_BACKUP_CONTROLLER",
     "watch_namespace": "WATCH_NAMESPACE",
+    "enable_webhooks": "ENABLE_WEBHOOKS",
 }
 
 
@@ -157,11 +158,16 @@ class OperatorSettings(BaseModel):
     cache_server_ttl: Duration = 300.0
     cache_cleanup_interval: Duration = 1800.0
     indexing_enabled: Bool = True
-    # webhooks (served by a later issue; accepted and validated now)
+    # admission webhooks (mcpop.apply.webhook)
+    enable_webhooks: Bool = False
     webhook_port: int = Field(default=9443, ge=0, le=65535)
     webhook_cert_dir: str | None = None
     webhook_tls_min_version: Literal["1.2", "1.3"] = "1.2"
     webhook_cipher_suites: tuple[str, ...] = ()
+    webhook_cert_management: Literal["self", "external"] = "self"
+    webhook_cert_secret: str = Field(default="mcp-operator-webhook-tls", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    webhook_service_name: str = Field(default="mcp-operator-webhook", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    webhook_configuration_name: str = Field(default="mcp-operator", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     # logging and diagnostics
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     structured_logging: Bool = False
@@ -192,9 +198,9 @@ class OperatorSettings(BaseModel):
     def _ciphers(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(",")) if v]
-        for name in value:
-            if not re.fullmatch(r"[A-Z0-9_]+", name):
-                raise ValueError(f"{name!r} is not a cipher suite name such as TLS_AES_128_GCM_SHA256")
+        from mcpop.apply.runtime.tls import check_cipher_suites
+
+        check_cipher_suites(tuple(value))
         return tuple(value)
 
     @field_validator("renew_deadline")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from cyclopts import App, Parameter
 
@@ -41,10 +42,15 @@ def run(
     cache_server_ttl: str | None = None,
     cache_cleanup_interval: str | None = None,
     indexing_enabled: bool | None = None,
+    enable_webhooks: bool | None = None,
     webhook_port: str | None = None,
     webhook_cert_dir: str | None = None,
     webhook_tls_min_version: str | None = None,
     webhook_cipher_suites: str | None = None,
+    webhook_cert_management: str | None = None,
+    webhook_cert_secret: str | None = None,
+    webhook_service_name: str | None = None,
+    webhook_configuration_name: str | None = None,
     log_level: str | None = None,
     structured_logging: bool | None = None,
     enable_correlation_id: bool | None = None,
@@ -120,14 +126,30 @@ def run(
     indexing_enabled
         Keep a namespace index in the operator's watch caches, so reading one namespace does not scan
         every cached object. Default `True`.
+    enable_webhooks
+        Serve the validating and mutating admission webhooks (env ENABLE_WEBHOOKS). Default `False`.
     webhook_port
         Port of the admission webhooks. Default `9443`.
     webhook_cert_dir
-        Directory with tls.crt and tls.key for the webhooks.
+        Directory with tls.crt and tls.key for the webhooks, reloaded when they change. Default: a directory
+        under the system temporary directory (self-managed certificates are written there).
     webhook_tls_min_version
         Minimum TLS version of the webhooks: 1.2 or 1.3. Default `1.2`.
     webhook_cipher_suites
-        Comma-separated TLS cipher suites of the webhooks.
+        Comma-separated TLS 1.2 cipher suites (Go names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3
+        suites are always on. Default: OpenSSL's.
+    webhook_cert_management
+        `self`: the leader keeps a CA and serving certificate in --webhook-cert-secret, rotates them before
+        expiry and injects the CA into the webhook configurations; `external`: the files in --webhook-cert-dir
+        come from elsewhere (cert-manager). Default `self`.
+    webhook_cert_secret
+        Secret (in the operator's namespace) of the self-managed certificates. Default `mcp-operator-webhook-tls`.
+    webhook_service_name
+        Service of the webhooks: the self-managed certificate is for `<name>.<namespace>.svc`.
+        Default `mcp-operator-webhook`.
+    webhook_configuration_name
+        Name of the Validating/MutatingWebhookConfiguration whose caBundle is kept current.
+        Default `mcp-operator`.
     log_level
         debug, info, warning or error (env LOG_LEVEL). Default `info`.
     structured_logging
@@ -165,3 +187,84 @@ def run(
     except KubeconfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if settings.kubeconfig else 1
+
+
+@operator_app.command(name="webhook-config")
+def webhook_config(
+    *,
+    url: str,
+    cert_dir: Path | None = None,
+    ca_file: Path | None = None,
+    name: str = "mcp-operator",
+    namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
+    apply: bool = False,
+    kubeconfig: str | None = None,
+    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+) -> int:
+    """Print (or with --apply, create) webhook configurations pointing at an operator run on this host.
+
+    For development: `mcp operator webhook-config --url https://127.0.0.1:9443 --cert-dir certs --apply`,
+    then `mcp operator run --enable-webhooks --webhook-cert-management external --webhook-cert-dir certs`.
+
+    Parameters
+    ----------
+    url
+        Base URL of the webhook server (https, with a host the apiserver can reach).
+    cert_dir
+        Directory for tls.crt, tls.key and ca.crt: a CA and a serving certificate for the URL's host are
+        made there when missing, and its ca.crt becomes the caBundle.
+    ca_file
+        PEM file of the CA that signed the webhook's certificate (instead of --cert-dir).
+    name
+        Name of both configurations.
+    namespace
+        Admit only in this namespace (a namespaceSelector on its name); default every namespace.
+    apply
+        Server-side apply them (field manager mcp-cli) instead of printing.
+    kubeconfig
+        Kubeconfig for --apply (default: $KUBECONFIG, then ~/.kube/config).
+    output
+        Output format when printing.
+    """
+    from urllib.parse import urlsplit
+
+    from mcpop.apply.webhook import certs
+    from mcpop.apply.webhook.configuration import configurations
+    from mcpop.render.yaml import dump_json, dump_yaml
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        print(f"error: --url: must be an https URL with a host, got {url!r}", file=sys.stderr)
+        return 2
+    ca: bytes | None = None
+    if cert_dir is not None:
+        ca_path = cert_dir / certs.CA_FILE
+        if not ca_path.exists():
+            data = certs.desired_secret_data({}, [parts.hostname])
+            certs.write_files(cert_dir, data)
+        ca = ca_path.read_bytes()
+    elif ca_file is not None:
+        try:
+            ca = ca_file.read_bytes()
+        except OSError as exc:
+            print(f"error: --ca-file: {exc.strerror}: {ca_file}", file=sys.stderr)
+            return 2
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}} if namespace else None
+    objs = configurations(url=url, ca=ca, name=name, namespace_selector=selector)
+    if not apply:
+        sys.stdout.write(dump_json(objs) if output == "json" else dump_yaml(objs))
+        return 0
+    from mcpop.apply.runtime.client import Kube, KubeconfigError, KubeError, load_api_client
+
+    try:
+        kube = Kube(load_api_client(kubeconfig))
+        for obj in objs:
+            kube.apply(kube.require(obj["apiVersion"], obj["kind"]), obj, force=True, field_manager="mcp-cli")
+            print(f"{obj['kind'].lower()}.admissionregistration.k8s.io/{name} serverside-applied")
+    except KubeError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KubeconfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,118 @@
+"""AdmissionReview (admission.k8s.io/v1) in, AdmissionReview out: the webhooks' decisions. Pure.
+
+Validation is `mcpop.render.validate` (one code path with `mcp render`). Deletes are never blocked, and an
+update that leaves the spec as it was (the operator's own finalizer and ApplySet metadata writes, status
+is a subresource the webhook does not see) is admitted without re-validating (also when the only change
+is the mutating webhook's own defaults), so a spec accepted before a
+stricter release can always be finalised and cleaned up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+
+from mcpop import GROUP
+from mcpop.apply.webhook.defaults import defaulted
+from mcpop.render.options import RenderOptions
+from mcpop.render.validate import KINDS, Verdict, validate
+
+#: the apiserver truncates warnings longer than this
+MAX_WARNING = 120 * 4
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the validating webhook checks with: the operator's feature switches (for warnings)."""
+
+    options: RenderOptions = field(default_factory=RenderOptions)
+
+
+def _response(review: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    uid = (review.get("request") or {}).get("uid", "")
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "response": {"uid": uid, "allowed": True, **fields}}  # fmt: skip
+
+
+def _denied(review: dict[str, Any], kind: str, name: str, verdict: Verdict) -> dict[str, Any]:
+    problems = verdict.problems
+    listed = "; ".join(str(p) for p in problems)
+    message = f'{kind}.{GROUP} "{name}" is invalid: {listed}'
+    causes = [{"reason": "FieldValueInvalid", "field": p.field, "message": p.message} for p in problems]
+    status = {"code": 422, "reason": "Invalid", "message": message,
+              "details": {"name": name, "group": GROUP, "kind": kind, "causes": causes}}  # fmt: skip
+    out = _response(review, allowed=False, status=status)
+    if verdict.warnings:
+        out["response"]["warnings"] = [w[:MAX_WARNING] for w in verdict.warnings]
+    return out
+
+
+def _target(review: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str] | None:
+    """(object, old object, kind) of a request this webhook decides on; None to admit it unexamined."""
+    req = review.get("request") or {}
+    if req.get("operation") not in ("CREATE", "UPDATE") or req.get("subResource"):
+        return None
+    obj = req.get("object")
+    kind = (req.get("kind") or {}).get("kind") or (obj or {}).get("kind")
+    if not isinstance(obj, dict) or kind not in KINDS:
+        return None
+    return obj, req.get("oldObject"), str(kind)
+
+
+def validating(review: dict[str, Any], policy: Policy = Policy()) -> dict[str, Any]:
+    """The validating webhook's answer to `review`."""
+    target = _target(review)
+    if target is None:
+        return _response(review)
+    obj, old, kind = target
+    meta = obj.get("metadata") or {}
+    if meta.get("deletionTimestamp") or (
+        old is not None and obj.get("spec") in (old.get("spec"), defaulted(old).get("spec"))
+    ):
+        return _response(review)  # fmt: skip
+    req = review["request"]
+    if not meta.get("namespace") and req.get("namespace"):
+        obj = {**obj, "metadata": {**meta, "namespace": req["namespace"]}}
+    name = str(meta.get("name") or meta.get("generateName") or "")
+    verdict = validate(obj, None, policy.options)
+    if not verdict.ok:
+        return _denied(review, kind, name, verdict)
+    out = _response(review)
+    if verdict.warnings:
+        out["response"]["warnings"] = [w[:MAX_WARNING] for w in verdict.warnings]
+    return out
+
+
+def mutating(review: dict[str, Any]) -> dict[str, Any]:
+    """The mutating webhook's answer: a JSONPatch setting the defaults that are absent."""
+    target = _target(review)
+    if target is None:
+        return _response(review)
+    obj, _, _ = target
+    ops = jsonpatch.make_patch(obj, defaulted(obj)).patch
+    if not ops:
+        return _response(review)
+    patch = base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode()
+    return _response(review, patchType="JSONPatch", patch=patch)
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def handlers(policy: Policy) -> dict[str, Handler]:
+    """URL path → handler: one path for every kind (`mcp operator webhook-config`), and one per kind as
+    controller-runtime names them (`/validate-mcp-allbeone-io-v1-mcpserver`, the chart's)."""
+    routes: dict[str, Handler] = {VALIDATE_PATH: lambda r: validating(r, policy), MUTATE_PATH: mutating}
+    for kind in KINDS:
+        routes[f"{VALIDATE_PATH}-{kind.lower()}"] = routes[VALIDATE_PATH]
+        routes[f"{MUTATE_PATH}-{kind.lower()}"] = mutating
+    return routes
+
+
+VALIDATE_PATH = "/validate-mcp-allbeone-io-v1"
+MUTATE_PATH = "/mutate-mcp-allbeone-io-v1"
