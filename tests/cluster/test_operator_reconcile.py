@@ -212,6 +212,18 @@ def test_deletion_cleans_up(operator: OperatorProcess, servers: Servers) -> None
     assert {"Applied", "Deleting", "Deleted"} <= _event_reasons(servers, "srv")
 
 
+def test_the_ready_gauge_follows_the_ready_condition_and_goes_with_the_server(
+    operator: OperatorProcess, servers: Servers
+) -> None:
+    ready = "mcpop_mcpserver_ready"
+    servers.create(basic())
+    servers.wait_ready("srv")
+    wait(lambda: operator.metric(ready, namespace=servers.ns, name="srv") == 1, message="gauge 1")
+    servers.delete("srv")
+    wait(lambda: not servers.exists("srv"), message="MCPServer gone")
+    wait(lambda: f'name="srv",namespace="{servers.ns}"' not in operator.metrics(), message="series removed")
+
+
 def test_deployment_deleted_by_hand_is_recreated(operator: OperatorProcess, servers: Servers) -> None:
     servers.create(basic())
     servers.wait_ready("srv")

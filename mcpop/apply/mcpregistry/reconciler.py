@@ -27,6 +27,7 @@ from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
+from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
 from mcpop.apply.settings import OperatorSettings, format_duration, github_retry, parse_duration
@@ -331,10 +332,11 @@ class RegistryController:
     def _write_status(self, obj: dict[str, Any], new: dict[str, Any]) -> None:
         assert self.kube is not None
         old = obj.get("status") or {}
+        meta = obj["metadata"]
+        condition_gauge(REGISTRY_SYNCED, meta["namespace"], meta["name"], new, "Synced")
         patch = status_patch(old, new)
         if patch is None:
             return
-        meta = obj["metadata"]
         try:
             out = self.kube.merge_patch(MCPREGISTRY, meta["namespace"], meta["name"], patch, "status")
         except KubeError as exc:
@@ -354,6 +356,7 @@ class RegistryController:
             with self._lock:
                 self._state.pop(key, None)
                 self._github_caches.pop(key, None)
+            forget_object(REGISTRY_SYNCED, ns, name)
             return DONE  # the stored ConfigMaps are owned by the registry: garbage-collected with it
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPRegistry"}
         meta = obj["metadata"]

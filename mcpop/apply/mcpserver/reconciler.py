@@ -23,7 +23,7 @@ from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.logs import set_generation
-from mcpop.apply.runtime.metrics import FIELD_TAKEOVERS, OBJECTS
+from mcpop.apply.runtime.metrics import FIELD_TAKEOVERS, MCPSERVER_READY, OBJECTS, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.ssa import applyset as aset
@@ -266,10 +266,11 @@ class MCPServerController:
     def _write_status(self, obj: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
         old = obj.get("status") or {}
         new = compute_status(outcome, old)
+        meta = obj["metadata"]
+        condition_gauge(MCPSERVER_READY, meta["namespace"], meta["name"], new, "Ready")
         patch = status_patch(old, new)
         if patch is None:
             return new
-        meta = obj["metadata"]
         try:
             out = self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch, "status")
         except KubeError as exc:
@@ -293,6 +294,7 @@ class MCPServerController:
         if obj is None:
             self._index_refs(key, set())
             self._index_registry(key, None)
+            forget_object(MCPSERVER_READY, ns, name)
             return DONE
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
         meta = obj["metadata"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import prometheus_client
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -36,6 +39,12 @@ FIELD_TAKEOVERS = Counter(
 )  # fmt: skip
 OBJECTS = Counter("mcpop_objects_total", "Objects changed by the operator", ["operation", "kind"])
 API_REQUESTS = Counter("mcpop_api_requests_total", "Requests sent to the Kubernetes API server", ["verb", "resource"])
+#: 1/0 mirrors of a condition per object (the chart's alerts read them); removed when the object goes
+MCPSERVER_READY = Gauge(
+    "mcpop_mcpserver_ready", "1 when the MCPServer's Ready condition is True", ["namespace", "name"]
+)
+REGISTRY_SYNCED = Gauge("mcpop_registry_synced", "1 when the MCPRegistry's Synced condition is True",
+                        ["namespace", "name"])  # fmt: skip
 LEADER = Gauge("leader_election_master_status", "1 when this replica leads", ["name"])
 
 
@@ -75,3 +84,16 @@ def init_controller(name: str = CONTROLLER) -> None:
     TERMINAL_ERRORS.labels(name)
     RECONCILE_TIME.labels(name)
     ACTIVE_WORKERS.labels(name)
+
+
+def condition_gauge(gauge: Gauge, namespace: str, name: str, status: dict[str, Any] | None, type_: str) -> None:
+    """Set `gauge{namespace,name}` to 1 when condition `type_` of `status` is True, else 0."""
+    conds: list[dict[str, Any]] = (status or {}).get("conditions") or []
+    true = any(c.get("type") == type_ and c.get("status") == "True" for c in conds)
+    gauge.labels(namespace, name).set(1 if true else 0)
+
+
+def forget_object(gauge: Gauge, namespace: str, name: str) -> None:
+    """Drop the series of an object that is gone."""
+    with contextlib.suppress(KeyError):
+        gauge.remove(namespace, name)
