@@ -123,6 +123,7 @@ Quantity = Annotated[
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY,
+            "minimum": 0,
             "x-kubernetes-int-or-string": True,
         }
     ),

@@ -442,7 +442,7 @@ class NodeSelector(Model):
 
 
 class PreferredSchedulingTerm(Model):
-    weight: Int32 = Field(ge=1, le=100)
+    weight: int = Field(ge=1, le=100)
     preference: NodeSelectorTerm
 
 
@@ -459,7 +459,7 @@ class PodAffinityTerm(Model):
 
 
 class WeightedPodAffinityTerm(Model):
-    weight: Int32 = Field(ge=1, le=100)
+    weight: int = Field(ge=1, le=100)
     pod_affinity_term: PodAffinityTerm
 
 

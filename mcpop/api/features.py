@@ -28,11 +28,11 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 class ScalingPolicy(Model):
     type: Literal["Pods", "Percent"]
     value: Int32 = Field(ge=1)
-    period_seconds: Int32 = Field(ge=1, le=1800)
+    period_seconds: int = Field(ge=1, le=1800)
 
 
 class ScalingRules(Model):
-    stabilization_window_seconds: Int32 | None = Field(default=None, ge=0, le=3600)
+    stabilization_window_seconds: int | None = Field(default=None, ge=0, le=3600)
     select_policy: Literal["Max", "Min", "Disabled"] | None = None
     policies: list[ScalingPolicy] | None = None
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
 
@@ -29,6 +29,9 @@ IANA_SVC_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 CONFIG_MAP_KEY = r"^[-._a-zA-Z0-9]+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 PERCENT = r"^[0-9]+%$"
+_ELEMENT = r"(\.?[^./][^/]*|\.\.[^/]+|\.)"
+#: A relative path with no `..` element (RE2 has no look-ahead, so the elements are spelled out).
+RELATIVE_PATH = rf"^{_ELEMENT}(/{_ELEMENT}?)*$"
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _QUALIFIED = re.compile(QUALIFIED_NAME[1:-1])
@@ -285,7 +288,7 @@ ConfigMapKey = Annotated[
 RelativePath = Annotated[
     str,
     AfterValidator(check_relative_path),
-    WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"^[^/]", "not": {"pattern": r"(^|/)\.\.(/|$)"}}),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": RELATIVE_PATH}),
 ]
 AbsolutePath = Annotated[
     str,
@@ -297,7 +300,9 @@ PortName = Annotated[
     AfterValidator(check_iana_svc_name),
     WithJsonSchema({"type": "string", "maxLength": 15, "pattern": IANA_SVC_NAME}),
 ]
-Int32 = Annotated[int, Field(le=INT32_MAX)]  # a lower bound (ge) is given per field
+#: int32 and int64 as Kubernetes has them; a field gives its own lower bound (`Field(ge=...)`), and a
+#: field with a tighter upper bound is a plain `int` (the bound here would replace it).
+Int32 = Annotated[int, Field(le=INT32_MAX)]
 Int64 = Annotated[int, Field(le=INT64_MAX)]
 #: A Linux user or group id as the apiserver allows it: 0 to 2^31-1.
 UnixID = Annotated[int, Field(ge=0, le=INT32_MAX)]
@@ -316,8 +321,15 @@ def _port_or_name(value: Any) -> Any:
     raise ValueError("must be a port number (1-65535) or a port name")
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a port number (1-65535) or a port name, not a boolean")
+    return value
+
+
 PortOrName = Annotated[
     int | str,
+    BeforeValidator(_not_bool),
     AfterValidator(_port_or_name),
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}),
 ]

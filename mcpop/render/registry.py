@@ -130,7 +130,9 @@ def _docker_env(args: list[Argument] | None, warnings: list[str], server: str) -
         elif arg.type == "named" and arg.name in ("-e", "--env") and value:
             continue  # `-e NAME` passes the host's value: supplied through environmentVariables
         else:
-            warnings.append(f"docker runtime argument {arg.name or value!r} has no Kubernetes equivalent; ignored")
+            # a secret's value is never shown: name the argument by its name or hint only
+            shown = arg.name or arg.value_hint or ("a secret value" if arg.is_secret else value)
+            warnings.append(f"docker runtime argument {shown!r} has no Kubernetes equivalent; ignored")
     return env
 
 
