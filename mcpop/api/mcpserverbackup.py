@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from mcpop.api.base import DNSSubdomain, Model, cel, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta, ObjectReference
@@ -78,7 +78,9 @@ def _check_timestamp(value: str) -> str:
     return value
 
 
-Schedule = Annotated[str, AfterValidator(check_schedule)]
+#: The CRD can check only the shape (five fields or a descriptor); render checks each field's range.
+SCHEDULE_SHAPE = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every \S+|(\S+ +){4}\S+)$"
+Schedule = Annotated[str, AfterValidator(check_schedule), WithJsonSchema({"type": "string", "pattern": SCHEDULE_SHAPE})]
 
 
 class SecretValue(Model):
@@ -172,9 +174,7 @@ class MCPServerBackupSpec(Model):
     backup_type: Literal["Full", "Incremental", "Configuration"] = "Full"
     storage: BackupStorage
     retention: Retention | None = None
-    schedule: Schedule | None = Field(
-        default=None, pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every \S+|(\S+ +){4}\S+)$"
-    )
+    schedule: Schedule | None = None
     compression: Literal["none", "gzip", "zstd"] = "gzip"
     encryption: bool = False
     encryption_key: SecretKeySelector | None = None
