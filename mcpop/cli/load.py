@@ -119,7 +119,7 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
             out.problems.append(Problem(source, index, "", f"expected a mapping, got {yaml_type(doc)}"))
             continue
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             out.problems.append(
                 Problem(
                     source,
