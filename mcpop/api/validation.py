@@ -216,20 +216,26 @@ def check_image(value: str) -> str:
     return value
 
 
+def redact_url(value: str) -> str:
+    """`value` with any `user:password@` replaced, fit for a message."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", value)
+
+
 def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
-    """An absolute URL of one of `schemes`, with a host and no whitespace."""
+    """An absolute URL of one of `schemes`, with a host and no whitespace; messages never show credentials."""
+    shown = repr(redact_url(value))
     if any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not a URL: it contains whitespace")
+        raise ValueError(f"{shown} is not a URL: it contains whitespace")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ValueError(f"{value!r} must be an {' or '.join(schemes)} URL (such as 'https://example.com')")
+        raise ValueError(f"{shown} must be an {' or '.join(schemes)} URL (such as 'https://example.com')")
     try:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    except ValueError:
+        raise ValueError(f"{shown} is not a URL: its port is not a number from 0 to 65535") from None
     if not host:
-        raise ValueError(f"{value!r} has no host; use a URL such as 'https://example.com'")
+        raise ValueError(f"{shown} has no host; use a URL such as 'https://example.com'")
     return value
 
 

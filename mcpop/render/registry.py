@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from mcpop.api.core import EnvVar
 from mcpop.api.mcpserver import MCPServerSpec, RegistryRef, Runtime, Transport
 from mcpop.api.serverjson import Argument, Input, KeyValueInput, Package, Remote, ServerJSON
+from mcpop.api.validation import redact_url
 from mcpop.render.errors import RenderError
 
 NODE_IMAGE = "docker.io/library/node:22-alpine"
@@ -292,8 +293,10 @@ def enrich(
             )  # fmt: skip
         url = _substitute(remote.url, remote.variables, f"remote {remote.url}")
         if not urlsplit(url).hostname:
-            raise RenderError(FIELD, f"{entry.name}: remote URL {url!r} has no host")
-        warnings.append(f"{entry.name} is remote-only: nothing runs in the cluster; {url} is reached directly")
+            raise RenderError(FIELD, f"{entry.name}: remote URL {redact_url(url)!r} has no host")
+        warnings.append(
+            f"{entry.name} is remote-only: nothing runs in the cluster; {redact_url(url)} is reached directly"
+        )
         used = replace(base, remote_url=url, warnings=tuple(warnings))
         return spec.model_copy(update={"registry": registry}), used
 

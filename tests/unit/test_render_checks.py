@@ -97,6 +97,14 @@ def test_render_output_and_messages_never_contain_a_secret_variable_value(tmp_pa
     assert "hunter2-secret" not in out.to_yaml() and all("hunter2-secret" not in w for w in out.warnings)
 
 
+def test_a_url_refused_in_a_message_never_shows_its_credentials(tmp_path: Path) -> None:
+    text = "apiVersion: mcp.allbeone.io/v1\nkind: MCPRegistry\nmetadata: {name: r}\n" \
+        "spec: {url: 'ftp://bot:hunter2@example.com/x'}\n"  # fmt: skip
+    _, problems, _ = render_files([_file(tmp_path, text)])
+    assert len(problems) == 1 and "spec.url" in problems[0] and "ftp://***@example.com/x" in problems[0]
+    assert "hunter2" not in problems[0]
+
+
 # -- generated names -------------------------------------------------------------------------------
 
 
