@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from mcpop.api.base import C_IDENTIFIER_ENV, DNSLabel, DNSSubdomain, Model, Quantity
+from mcpop.api.base import C_IDENTIFIER_ENV, DNSLabel, DNSSubdomain, Model, Quantity, cel, with_cel
 from mcpop.api.validation import (
     AbsolutePath,
     ConfigMapKey,
@@ -346,6 +346,17 @@ class Probe(Model):
 class Probes(Model):
     """Liveness, readiness and startup probes; each replaces the default of its kind."""
 
+    model_config = with_cel(
+        *(
+            cel(
+                f"!has(self.{kind}) || !has(self.{kind}.successThreshold) || self.{kind}.successThreshold == 1",
+                f"{kind}.successThreshold must be 1",
+                f".{kind}.successThreshold",
+            )
+            for kind in ("liveness", "startup")
+        )
+    )
+
     liveness: Probe | None = None
     readiness: Probe | None = None
     startup: Probe | None = None
@@ -480,6 +491,14 @@ class Capabilities(Model):
 
 
 class SeccompProfile(Model):
+    model_config = with_cel(
+        cel(
+            "self.type == 'Localhost' ? has(self.localhostProfile) : !has(self.localhostProfile)",
+            "localhostProfile is required when type is Localhost, and must not be set otherwise",
+            ".localhostProfile",
+        )
+    )
+
     type: Literal["RuntimeDefault", "Localhost", "Unconfined"]
     localhost_profile: RelativePath | None = None
 

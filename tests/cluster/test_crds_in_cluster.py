@@ -109,6 +109,10 @@ REJECTED = [
         {"key": "k", "path": "../x"}]}}]}, "spec.volumes[0].configMap.items[0].path", "should match"),
     ("secret-key", {"env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "a/b"}}}]},
      "spec.env[0].valueFrom.secretKeyRef.key", "should match"),
+    ("liveness-success-threshold", {"probes": {"liveness": {"successThreshold": 2}}},
+     "spec.probes.liveness.successThreshold", "must be 1"),
+    ("seccomp-localhost", {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
+     "spec.securityContext.seccompProfile.localhostProfile", "required when type is Localhost"),
 ]  # fmt: skip
 
 
