@@ -296,6 +296,10 @@ srv("ports-duplicate-name", {"ports": [{"name": "m", "port": 1}, {"name": "m", "
     "duplicate name 'm'")  # fmt: skip
 srv("ports-duplicate-port", {"ports": [{"name": "a", "port": 9000}, {"name": "b", "port": 9000}]}, "ports[1].port",
     "duplicate port")  # fmt: skip
+srv("ports-serving-port-number", {"ports": [{"name": "alt", "port": 8080}]}, "ports[0].port",
+    "Service port of the serving port")  # fmt: skip
+srv("ports-serving-port-renumbered", {"ports": [{"name": "http", "port": 80}, {"name": "alt", "port": 80}]},
+    "ports[1].port", "duplicate port '80/TCP'")  # fmt: skip
 srv("ports-name-upper", {"ports": [{"name": "Metrics", "port": 9100}]}, "ports[0].name", "DNS-1123")
 srv("ports-port-zero", {"ports": [{"name": "m", "port": 0}]}, "ports[0].port", "greater than")
 srv("ports-target-zero", {"ports": [{"name": "m", "port": 1, "targetPort": 0}]}, "ports[0].targetPort", "between 1")

@@ -118,6 +118,21 @@ def check_volumes(spec: MCPServerSpec, with_config: bool) -> None:
             raise RenderError(mounts[path], f"{path} is where {at} is mounted; choose another path")
 
 
+def check_service_ports(spec: MCPServerSpec, serving_port: int) -> None:
+    """Refuse an extra Service port on the number the serving port (`http`) already has."""
+    from mcpop.render.pod import PORT_NAME
+
+    ports = spec.ports or []
+    main = next((p.port for p in ports if p.name == PORT_NAME), serving_port)
+    for i, p in enumerate(ports):
+        if p.name != PORT_NAME and p.port == main and (p.protocol or "TCP") == "TCP":
+            raise RenderError(
+                f"spec.ports[{i}].port",
+                f"{p.port}/TCP is the Service port of the serving port ({PORT_NAME}); name this entry "
+                f"{PORT_NAME!r} to change that port, or choose another number",
+            )
+
+
 def check_ports(names: list[tuple[str, str]]) -> None:
     """Refuse two container ports given one name (field, name) pairs."""
     seen: dict[str, str] = {}
