@@ -111,7 +111,7 @@ def explain(err: ErrorDetails, model: type[BaseModel]) -> tuple[Loc, str]:
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
         loc += cause.path
-        message = str(cause)
+        message = cause.message
     elif kind == "extra_forbidden":
         allowed = allowed_fields(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)

@@ -46,8 +46,11 @@ class FieldError(ValueError):
     """A rule broken by a sub-field of the object being validated: `path` is relative, camelCase."""
 
     def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        # readers that know nothing of FieldError (pydantic's own text) still see the sub-field
+        super().__init__(f"{where}: {message}" if where else message)
         self.path = path
+        self.message = message
 
 
 def raise_first(problems: Iterable[FieldError]) -> None:
