@@ -5,11 +5,14 @@ line numbers, nothing rendered when any document is bad, invalid registry entrie
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from featurekit import pod_template, server
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpop.api.serverjson import ServerJSON
 from mcpop.cli.render import render_files, run_render
@@ -233,3 +236,30 @@ def test_render_with_a_registry_file_skips_the_invalid_entry_and_renders(tmp_pat
     text, problems, warnings = render_files([_file(tmp_path, spec)], registry=registry)
     assert any("io.github.example/bad 1.0.0: invalid server.json entry, skipped" in w for w in warnings)
     assert text == "" and any("spec.registry.name" in p for p in problems)
+
+
+_NAMES = st.sampled_from(["A", "B", "C", "D", "E", "F"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_NAMES, st.lists(_NAMES, max_size=3)).map(
+            lambda t: {"name": t[0], "value": "".join(f"x$({r})" for r in t[1])}
+        ),
+        max_size=6,
+        unique_by=lambda e: e["name"],
+    )
+)
+def test_env_order_puts_every_definition_before_its_use_when_there_is_no_cycle(env: list[dict[str, object]]) -> None:
+    out = order_env(env)
+    assert sorted(e["name"] for e in out) == sorted(e["name"] for e in env)  # type: ignore[type-var]
+    refs = {str(e["name"]): set(re.findall(r"\$\(([A-Z])\)", str(e["value"]))) for e in env}
+
+    def cyclic(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        return name in seen or any(cyclic(r, seen | {name}) for r in refs.get(name, ()) if r in refs)
+
+    position = {str(e["name"]): i for i, e in enumerate(out)}
+    for name, used in refs.items():
+        if not cyclic(name):
+            assert all(position[r] < position[name] for r in used if r in position), out
