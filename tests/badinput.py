@@ -687,6 +687,9 @@ srv("pull-policy", {"imagePullPolicy": "Sometimes"}, "imagePullPolicy", "'Always
 srv("config-not-mapping", {"config": ["a"]}, "config", "got a list")
 srv("request-over-limit", {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}, "spec",
     "exceeds resources.limits.cpu")  # fmt: skip
+srv("config-over-1mib", {"config": {"blob": "x" * (1024 * 1024)}}, "config", "at most 1 MiB")
+srv("app-protocol", {"ports": [{"name": "m", "port": 9100, "appProtocol": "my proto"}]}, "ports[0].appProtocol",
+    "qualified name")  # fmt: skip
 srv("command-too-long", {"command": ["x"] * 65}, "command", "at most 64")
 
 # -- MCPRegistry ---------------------------------------------------------------------------------------

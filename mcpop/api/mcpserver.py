@@ -40,6 +40,7 @@ from mcpop.api.validation import (
     Int32,
     Int64,
     IntOrPercent,
+    LabelKey,
     Labels,
     PortNumber,
     PortOrName,
@@ -97,7 +98,7 @@ class ServicePort(Model):
     port: PortNumber
     target_port: PortOrName | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
-    app_protocol: str | None = None
+    app_protocol: LabelKey | None = None  # an IANA service name or a domain-prefixed name, as the apiserver checks
 
     @property
     def port_and_protocol(self) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
 from mcpop.render.autoscaling import autoscalers, hpa_active
-from mcpop.render.collisions import check_env, check_service_ports, check_volumes
+from mcpop.render.collisions import check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
 from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize
@@ -107,6 +107,7 @@ def render(
     if spec.config:
         cm_name = dns_label(name, "config")
         cm = config_map(cm_name, namespace, labels, spec.config)
+        check_config_size(cm)
         out.add(cm)
 
     pod_labels: dict[str, str] = {}

@@ -10,6 +10,7 @@ was written, so each clash is a RenderError.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mcpop.api.core import EnvVar
 from mcpop.api.mcpserver import MCPServerSpec
@@ -131,6 +132,17 @@ def check_service_ports(spec: MCPServerSpec, serving_port: int) -> None:
                 f"{p.port}/TCP is the Service port of the serving port ({PORT_NAME}); name this entry "
                 f"{PORT_NAME!r} to change that port, or choose another number",
             )
+
+
+#: The apiserver's limit on a ConfigMap's data.
+CONFIG_MAP_LIMIT = 1024 * 1024
+
+
+def check_config_size(config_map: dict[str, Any]) -> None:
+    """Refuse a `config` whose ConfigMap would be larger than the apiserver accepts (1 MiB of data)."""
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in config_map["data"].items())
+    if size > CONFIG_MAP_LIMIT:
+        raise RenderError("spec.config", f"is {size} bytes as JSON; a ConfigMap holds at most 1 MiB (1048576 bytes)")
 
 
 def check_ports(names: list[tuple[str, str]]) -> None:
