@@ -526,6 +526,10 @@ srv("pdb-max-over-100", {"podDisruptionBudget": {"maxUnavailable": "101%"}}, "po
 srv("pdb-min-over-100", {"podDisruptionBudget": {"minAvailable": "200%"}}, "podDisruptionBudget.minAvailable", "100%")
 srv("pdb-negative", {"podDisruptionBudget": {"maxUnavailable": -2}}, "podDisruptionBudget.maxUnavailable",
     "greater than or equal to 0")  # fmt: skip
+srv("pdb-list", {"podDisruptionBudget": {"minAvailable": [1]}}, "podDisruptionBudget.minAvailable",
+    "must be an integer or a string")  # fmt: skip
+srv("ports-target-list", {"ports": [{"name": "m", "port": 1, "targetPort": [1]}]}, "ports[0].targetPort",
+    "not a list")  # fmt: skip
 srv("pdb-both", {"podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}, "podDisruptionBudget", "not both")
 
 

@@ -131,7 +131,7 @@ Quantity = Annotated[
 
 
 def _int_or_string_in(value: Any) -> Any:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("must be an integer or a string such as '25%'")
     return value
 

@@ -331,9 +331,15 @@ def _port_or_name(value: Any) -> Any:
 
 
 def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be a port number (1-65535) or a port name, not a boolean")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"must be a port number (1-65535) or a port name, not {_kind(value)}")
     return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "a mapping", list: "a list", float: "a number", type(None): "null"}.get(type(value), "that")
 
 
 PortOrName = Annotated[
