@@ -263,3 +263,16 @@ def test_env_order_puts_every_definition_before_its_use_when_there_is_no_cycle(e
     for name, used in refs.items():
         if not cyclic(name):
             assert all(position[r] < position[name] for r in used if r in position), out
+
+
+def test_the_command_line_refuses_an_invalid_namespace_flag(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "from mcpop.cli.main import run; run()", "render", "-f", str(_file(tmp_path, GOOD)),
+         "-n", "Bad NS!"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert "error: --namespace: 'Bad NS!' is not a DNS-1123 label" in result.stderr
