@@ -651,6 +651,8 @@ srv("istio-host-upper-space", _istio(virtualService={"host": "my host"}), "istio
     "not a host name")  # fmt: skip
 srv("istio-host-wildcard-middle", _istio(virtualService={"host": "a.*.example.com"}), "istio.virtualService.host",
     "not a host name")  # fmt: skip
+srv("istio-host-upper", _istio(virtualService={"host": "MCP.example.com"}), "istio.virtualService.host",
+    "not a host name")  # fmt: skip
 srv("istio-gateway-bad", _istio(gateway="Bad Gateway"), "istio.gateway", "gateway name")
 srv("istio-gateway-namespace", _istio(gateway="Bad_NS/gw"), "istio.gateway", "namespace part")
 srv("istio-path-relative", _istio(virtualService={"path": "mcp"}), "istio.virtualService.path", "pattern")

@@ -29,7 +29,7 @@ def _check_endpoint(value: str) -> str:
     if port and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
     try:
-        check_host(host, wildcard=False)
+        check_host(host.lower(), wildcard=False)  # DNS is case-insensitive; Istio hosts are not
     except ValueError:
         raise ValueError(f"{value!r} is not an endpoint: use a host[:port] or an http(s) URL with a host") from None
     return value

@@ -260,7 +260,7 @@ def check_host(value: str, wildcard: bool = True) -> str:
     name = value[2:] if wildcard and value.startswith("*.") else value
     if "/" in value or ":" in value:
         raise ValueError(f"{value!r} is not a host name: give the host only, without scheme, port or path")
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name.lower()):
+    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         raise ValueError(
             f"{value!r} is not a host name: use a DNS name such as 'mcp.example.com' or a wildcard '*.example.com'"
         )
