@@ -559,6 +559,8 @@ srv("hpa-utilization-missing", _metric(type="Resource", resource={"name": "cpu",
     f"{_M}.resource.target.averageUtilization", "required when type is Utilization")  # fmt: skip
 srv("hpa-utilization-zero", _metric(type="Resource", resource={"name": "cpu", "target": {"type": "Utilization",
     "averageUtilization": 0}}), f"{_M}.resource.target.averageUtilization", "greater than")  # fmt: skip
+srv("hpa-utilization-and-value", _metric(type="Resource", resource={"name": "cpu", "target": {"type": "Utilization",
+    "averageUtilization": 50, "averageValue": "1"}}), f"{_M}.resource.target.averageValue", "together")  # fmt: skip
 srv("hpa-target-type", _metric(type="Resource", resource={"name": "cpu", "target": {"type": "Percent"}}),
     f"{_M}.resource.target.type", "'Utilization'")  # fmt: skip
 srv("hpa-pods-utilization", _metric(type="Pods", pods={"metric": {"name": "rps"}, "target": _T_UTIL}),

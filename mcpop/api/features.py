@@ -142,6 +142,8 @@ class MetricSpec(Model):
         allowed = _TARGET_TYPES[field]
         if target.type not in allowed:
             raise FieldError((key, "target", "type"), f"must be {' or '.join(allowed)} for a {self.type} metric")
+        if target.average_utilization is not None and target.average_value is not None:
+            raise FieldError((key, "target", "averageValue"), "may not be set together with averageUtilization")
         return self
 
     def kube(self) -> dict[str, Any]:
