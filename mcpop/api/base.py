@@ -10,7 +10,7 @@ DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 C_IDENTIFIER_ENV = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 QUANTITY = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
     r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 _QUANTITY_RE = re.compile(QUANTITY)
@@ -27,6 +27,7 @@ class Model(BaseModel):
         extra="forbid",
         validate_default=False,
         frozen=False,
+        strict=True,  # as the apiserver: no "3" for an integer, no "yes" for a boolean
     )
 
     def wire(self) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def _prune(value: Any) -> Any:
 def _check_dns_label(value: str) -> str:
     if len(value) > 63:
         raise ValueError(f"must be at most 63 characters (got {len(value)})")
-    if not _DNS_LABEL_RE.match(value):
+    if not _DNS_LABEL_RE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label: use lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -80,7 +81,7 @@ def _check_dns_label(value: str) -> str:
 def _check_dns_subdomain(value: str) -> str:
     if len(value) > 253:
         raise ValueError(f"must be at most 253 characters (got {len(value)})")
-    if not _DNS_SUBDOMAIN_RE.match(value):
+    if not _DNS_SUBDOMAIN_RE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 subdomain: use lower-case letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
@@ -97,7 +98,9 @@ def _quantity_in(value: Any) -> Any:
 
 
 def _check_quantity(value: str) -> str:
-    if not _QUANTITY_RE.match(value):
+    if value.startswith("-") and _QUANTITY_RE.fullmatch(value[1:]):
+        raise ValueError(f"{value!r} is negative; a quantity must be 0 or more")
+    if not _QUANTITY_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: '100m', '0.5', '128Mi', '1G')")
     return value
 
@@ -120,6 +123,7 @@ Quantity = Annotated[
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY,
+            "minimum": 0,
             "x-kubernetes-int-or-string": True,
         }
     ),
@@ -127,7 +131,7 @@ Quantity = Annotated[
 
 
 def _int_or_string_in(value: Any) -> Any:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("must be an integer or a string such as '25%'")
     return value
 

@@ -1,10 +1,11 @@
 """metav1.Condition and the object metadata subset the API models carry."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from mcpop.api.base import DNSSubdomain, Model, ignoring_extra
+from mcpop.api.base import DNSLabel, DNSSubdomain, Model
+from mcpop.api.validation import Annotations, Labels
 
 
 class Condition(Model):
@@ -19,18 +20,28 @@ class Condition(Model):
 
 
 class ObjectMeta(Model):
-    """The parts of ObjectMeta the renderer reads; everything else is ignored, not rejected."""
+    """metav1.ObjectMeta: what users write is validated as the apiserver does; unknown fields are errors.
 
-    model_config = ignoring_extra()
+    Fields only the server sets are accepted as they come (the operator reads live objects).
+    """
 
     name: DNSSubdomain
-    namespace: str | None = None
+    generate_name: str | None = None
+    namespace: DNSLabel | None = None
     uid: str | None = None
     generation: int | None = None
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
+    labels: Labels | None = None
+    annotations: Annotations | None = None
+    resource_version: str | None = None
+    creation_timestamp: Any = None
+    deletion_timestamp: Any = None
+    deletion_grace_period_seconds: int | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[Any] | None = None
+    managed_fields: list[Any] | None = None
+    self_link: str | None = None
 
 
 class ObjectReference(Model):
     name: DNSSubdomain
-    namespace: str | None = None
+    namespace: DNSLabel | None = None

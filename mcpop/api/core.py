@@ -4,11 +4,48 @@ Only the fields users set in an MCPServer are modelled; each keeps its Kubernete
 a snippet copied from a Pod spec validates here and renders unchanged.
 """
 
-from typing import Any, Literal, Self
+import re
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from mcpop.api.base import C_IDENTIFIER_ENV, DNSLabel, DNSSubdomain, IntOrString, Model, Quantity
+from mcpop.api.base import C_IDENTIFIER_ENV, DNSLabel, DNSSubdomain, Model, Quantity, cel, with_cel
+from mcpop.api.validation import (
+    AbsolutePath,
+    ConfigMapKey,
+    EnvName,
+    FieldError,
+    Int32,
+    Int64,
+    LabelKey,
+    Labels,
+    PortName,
+    PortNumber,
+    PortOrName,
+    RelativePath,
+    UnixID,
+    check_label_value,
+    check_qualified_name,
+)
+
+#: The pod fields an env var's fieldRef may name (as the apiserver allows for env, not for volumes).
+FIELD_REF_PATHS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+)
+_FIELD_REF_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['([^'\]]+)'\]")
+RESOURCE_FIELD_REFS = tuple(
+    f"{kind}.{res}" for kind in ("limits", "requests") for res in ("cpu", "memory", "ephemeral-storage")
+)
+STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+Mode = Annotated[int, Field(ge=0, le=0o777)]
 
 
 def list_map(*keys: str) -> dict[str, Any]:
@@ -22,24 +59,37 @@ class LocalObjectReference(Model):
 
 class SecretKeySelector(Model):
     name: DNSSubdomain
-    key: str = Field(min_length=1, max_length=253)
+    key: ConfigMapKey
     optional: bool | None = None
 
 
 class ConfigMapKeySelector(Model):
     name: DNSSubdomain
-    key: str = Field(min_length=1, max_length=253)
+    key: ConfigMapKey
     optional: bool | None = None
 
 
+def _check_field_path(value: str) -> str:
+    subscript = _FIELD_REF_SUBSCRIPT.fullmatch(value)
+    if subscript is not None:
+        check_qualified_name(subscript.group(2))
+        return value
+    if value not in FIELD_REF_PATHS:
+        raise ValueError(
+            f"{value!r} is not a supported field path; use one of {', '.join(FIELD_REF_PATHS)}, "
+            "metadata.labels['KEY'] or metadata.annotations['KEY']"
+        )
+    return value
+
+
 class ObjectFieldSelector(Model):
-    api_version: str | None = None
-    field_path: str = Field(min_length=1)
+    api_version: Literal["v1"] | None = None
+    field_path: Annotated[str, AfterValidator(_check_field_path), Field(min_length=1)]
 
 
 class ResourceFieldSelector(Model):
-    container_name: str | None = None
-    resource: str = Field(min_length=1)
+    container_name: DNSLabel | None = None
+    resource: Literal[RESOURCE_FIELD_REFS]  # type: ignore[valid-type]
     divisor: Quantity | None = None
 
 
@@ -61,7 +111,7 @@ class EnvVarSource(Model):
 
 
 class EnvVar(Model):
-    name: str = Field(min_length=1, pattern=C_IDENTIFIER_ENV)
+    name: EnvName
     value: str | None = None
     value_from: EnvVarSource | None = None
 
@@ -83,7 +133,7 @@ class SecretEnvSource(Model):
 
 
 class EnvFromSource(Model):
-    prefix: str | None = None
+    prefix: str | None = Field(default=None, pattern=C_IDENTIFIER_ENV)
     config_map_ref: ConfigMapEnvSource | None = None
     secret_ref: SecretEnvSource | None = None
 
@@ -94,29 +144,60 @@ class EnvFromSource(Model):
         return self
 
 
+def _check_resource_name(value: str) -> str:
+    check_qualified_name(value, "resource name")
+    if "/" not in value and value not in STANDARD_CONTAINER_RESOURCES and not value.startswith("hugepages-"):
+        raise ValueError(
+            f"{value!r} is not a container resource: use cpu, memory, ephemeral-storage, hugepages-<size> "
+            "or a domain-prefixed extended resource (such as 'nvidia.com/gpu')"
+        )
+    return value
+
+
+ResourceName = Annotated[str, AfterValidator(_check_resource_name)]
+
+
 class ResourceRequirements(Model):
-    requests: dict[str, Quantity] | None = None
-    limits: dict[str, Quantity] | None = None
+    requests: dict[ResourceName, Quantity] | None = None
+    limits: dict[ResourceName, Quantity] | None = None
 
 
 class KeyToPath(Model):
-    key: str = Field(min_length=1)
-    path: str = Field(min_length=1)
-    mode: int | None = Field(default=None, ge=0, le=0o777)
+    key: ConfigMapKey
+    path: RelativePath = Field(max_length=4096)
+    mode: Mode | None = None
+
+
+def _unique_paths(items: list[KeyToPath] | None) -> None:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items or []):
+        if item.path in seen:
+            raise FieldError(("items", i, "path"), f"duplicate path {item.path!r} (also items[{seen[item.path]}])")
+        seen[item.path] = i
 
 
 class ConfigMapVolumeSource(Model):
     name: DNSSubdomain
     items: list[KeyToPath] | None = None
-    default_mode: int | None = Field(default=None, ge=0, le=0o777)
+    default_mode: Mode | None = None
     optional: bool | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        _unique_paths(self.items)
+        return self
 
 
 class SecretVolumeSource(Model):
     secret_name: DNSSubdomain
     items: list[KeyToPath] | None = None
-    default_mode: int | None = Field(default=None, ge=0, le=0o777)
+    default_mode: Mode | None = None
     optional: bool | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        _unique_paths(self.items)
+        return self
 
 
 class EmptyDirVolumeSource(Model):
@@ -130,7 +211,7 @@ class PersistentVolumeClaimVolumeSource(Model):
 
 
 class HostPathVolumeSource(Model):
-    path: str = Field(min_length=1, pattern=r"^/")
+    path: AbsolutePath
     type: (
         Literal[
             "",
@@ -148,8 +229,8 @@ class HostPathVolumeSource(Model):
 
 class ServiceAccountTokenProjection(Model):
     audience: str | None = None
-    expiration_seconds: int | None = Field(default=None, ge=600)
-    path: str = Field(min_length=1)
+    expiration_seconds: int | None = Field(default=None, ge=600, le=2**32)
+    path: RelativePath
 
 
 class ConfigMapProjection(Model):
@@ -178,7 +259,7 @@ class VolumeProjection(Model):
 
 class ProjectedVolumeSource(Model):
     sources: list[VolumeProjection] = Field(min_length=1)
-    default_mode: int | None = Field(default=None, ge=0, le=0o777)
+    default_mode: Mode | None = None
 
 
 class Volume(Model):
@@ -204,30 +285,33 @@ class Volume(Model):
 class VolumeMount(Model):
     name: DNSLabel
     mount_path: str = Field(min_length=1, pattern=r"^/")
-    sub_path: str | None = None
+    sub_path: RelativePath | None = None
     read_only: bool | None = None
 
 
 class ContainerPort(Model):
-    name: str | None = Field(default=None, max_length=15, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    container_port: int = Field(ge=1, le=65535)
+    name: PortName | None = None
+    container_port: PortNumber
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
 
 
+HTTP_TOKEN = r"^[-A-Za-z0-9!#$%&'*+.^_`|~]+$"
+
+
 class HTTPHeader(Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=HTTP_TOKEN)
     value: str
 
 
 class HTTPGetAction(Model):
     path: str | None = None
-    port: IntOrString
+    port: PortOrName
     scheme: Literal["HTTP", "HTTPS"] | None = None
     http_headers: list[HTTPHeader] | None = None
 
 
 class TCPSocketAction(Model):
-    port: IntOrString
+    port: PortOrName
 
 
 class ExecAction(Model):
@@ -235,7 +319,7 @@ class ExecAction(Model):
 
 
 class GRPCAction(Model):
-    port: int = Field(ge=1, le=65535)
+    port: PortNumber
     service: str | None = None
 
 
@@ -244,11 +328,12 @@ class Probe(Model):
     tcp_socket: TCPSocketAction | None = None
     exec: ExecAction | None = None
     grpc: GRPCAction | None = None
-    initial_delay_seconds: int | None = Field(default=None, ge=0)
-    period_seconds: int | None = Field(default=None, ge=1)
-    timeout_seconds: int | None = Field(default=None, ge=1)
-    success_threshold: int | None = Field(default=None, ge=1)
-    failure_threshold: int | None = Field(default=None, ge=1)
+    initial_delay_seconds: Int32 | None = Field(default=None, ge=0)
+    period_seconds: Int32 | None = Field(default=None, ge=1)
+    timeout_seconds: Int32 | None = Field(default=None, ge=1)
+    success_threshold: Int32 | None = Field(default=None, ge=1)
+    failure_threshold: Int32 | None = Field(default=None, ge=1)
+    termination_grace_period_seconds: Int64 | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_handler(self) -> Self:
@@ -261,39 +346,106 @@ class Probe(Model):
 class Probes(Model):
     """Liveness, readiness and startup probes; each replaces the default of its kind."""
 
+    model_config = with_cel(
+        *(
+            cel(
+                f"!has(self.{kind}) || !has(self.{kind}.successThreshold) || self.{kind}.successThreshold == 1",
+                f"{kind}.successThreshold must be 1",
+                f".{kind}.successThreshold",
+            )
+            for kind in ("liveness", "startup")
+        )
+    )
+
     liveness: Probe | None = None
     readiness: Probe | None = None
     startup: Probe | None = None
 
+    @model_validator(mode="after")
+    def _thresholds(self) -> Self:
+        for kind, probe in (("liveness", self.liveness), ("startup", self.startup)):
+            if probe is not None and probe.success_threshold not in (None, 1):
+                raise FieldError((kind, "successThreshold"), f"must be 1 for a {kind} probe")
+        if self.readiness is not None and self.readiness.termination_grace_period_seconds is not None:
+            raise FieldError(("readiness", "terminationGracePeriodSeconds"), "must not be set for a readiness probe")
+        return self
+
 
 class Toleration(Model):
-    key: str | None = None
+    key: LabelKey | None = None
     operator: Literal["Exists", "Equal"] | None = None
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
+
+    @model_validator(mode="after")
+    def _combination(self) -> Self:
+        if not self.key and self.operator != "Exists":
+            raise FieldError(("operator",), "must be Exists when key is empty (a toleration matching every taint)")
+        if self.operator == "Exists" and self.value:
+            raise FieldError(("value",), "must be empty when operator is Exists")
+        if self.operator != "Exists" and self.value:
+            try:
+                check_label_value(self.value)
+            except ValueError as exc:
+                raise FieldError(("value",), str(exc)) from None
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise FieldError(("effect",), "must be NoExecute when tolerationSeconds is set")
+        return self
+
+
+def _values_for(operator: str, values: list[str] | None, extra: tuple[str, ...] = ()) -> None:
+    if operator in ("In", "NotIn") and not values:
+        raise FieldError(("values",), f"must be non-empty when operator is {operator}")
+    if operator in ("Exists", "DoesNotExist") and values:
+        raise FieldError(("values",), f"must be empty when operator is {operator}")
+    if operator in ("Gt", "Lt") and (len(values or []) != 1 or not re.fullmatch(r"-?[0-9]+", (values or [""])[0])):
+        raise FieldError(("values",), f"must be a single integer when operator is {operator}")
+    for i, value in enumerate(values or []):
+        try:
+            check_label_value(value)
+        except ValueError as exc:
+            raise FieldError(("values", i), str(exc)) from None
 
 
 class LabelSelectorRequirement(Model):
-    key: str = Field(min_length=1)
+    key: LabelKey
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: list[str] | None = None
 
+    @model_validator(mode="after")
+    def _values(self) -> Self:
+        _values_for(self.operator, self.values)
+        return self
+
 
 class LabelSelector(Model):
-    match_labels: dict[str, str] | None = None
+    match_labels: Labels | None = None
     match_expressions: list[LabelSelectorRequirement] | None = None
 
 
 class NodeSelectorRequirement(Model):
-    key: str = Field(min_length=1)
+    key: LabelKey
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
     values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _values(self) -> Self:
+        _values_for(self.operator, self.values)
+        return self
+
+
+class NodeFieldSelectorRequirement(Model):
+    """A matchFields entry: the apiserver supports only `metadata.name In|NotIn [one name]`."""
+
+    key: Literal["metadata.name"]
+    operator: Literal["In", "NotIn"]
+    values: list[str] = Field(min_length=1, max_length=1)
 
 
 class NodeSelectorTerm(Model):
     match_expressions: list[NodeSelectorRequirement] | None = None
-    match_fields: list[NodeSelectorRequirement] | None = None
+    match_fields: list[NodeFieldSelectorRequirement] | None = None
 
 
 class NodeSelector(Model):
@@ -312,9 +464,9 @@ class NodeAffinity(Model):
 
 class PodAffinityTerm(Model):
     label_selector: LabelSelector | None = None
-    namespaces: list[str] | None = None
+    namespaces: list[DNSLabel] | None = None
     namespace_selector: LabelSelector | None = None
-    topology_key: str = Field(min_length=1)
+    topology_key: LabelKey
 
 
 class WeightedPodAffinityTerm(Model):
@@ -339,8 +491,24 @@ class Capabilities(Model):
 
 
 class SeccompProfile(Model):
+    model_config = with_cel(
+        cel(
+            "self.type == 'Localhost' ? has(self.localhostProfile) : !has(self.localhostProfile)",
+            "localhostProfile is required when type is Localhost, and must not be set otherwise",
+            ".localhostProfile",
+        )
+    )
+
     type: Literal["RuntimeDefault", "Localhost", "Unconfined"]
-    localhost_profile: str | None = None
+    localhost_profile: RelativePath | None = None
+
+    @model_validator(mode="after")
+    def _profile_for_localhost(self) -> Self:
+        if self.type == "Localhost" and not self.localhost_profile:
+            raise FieldError(("localhostProfile",), "is required when type is Localhost")
+        if self.type != "Localhost" and self.localhost_profile is not None:
+            raise FieldError(("localhostProfile",), f"must not be set when type is {self.type}")
+        return self
 
 
 class SecurityContext(Model):
@@ -350,10 +518,10 @@ class SecurityContext(Model):
     """
 
     run_as_non_root: bool | None = True
-    run_as_user: int | None = Field(default=1000, ge=0)
-    run_as_group: int | None = Field(default=None, ge=0)
-    fs_group: int | None = Field(default=None, ge=0)
-    supplemental_groups: list[int] | None = None
+    run_as_user: UnixID | None = 1000
+    run_as_group: UnixID | None = None
+    fs_group: UnixID | None = None
+    supplemental_groups: list[UnixID] | None = None
     read_only_root_filesystem: bool | None = None
     allow_privilege_escalation: bool | None = None
     privileged: bool | None = None

@@ -1,11 +1,25 @@
 """Optional MCPServer features: autoscaling, tenancy, Istio, monitoring, disruption budget."""
 
-from typing import Literal, Self
+import re
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from mcpop.api.base import DNSLabel, FreeForm, IntOrString, Model, Quantity, cel, with_cel
+from mcpop.api.base import DNSLabel, DNSSubdomain, FreeForm, Model, Quantity, cel, quantity_value, with_cel
 from mcpop.api.core import LabelSelector
+from mcpop.api.validation import (
+    Annotations,
+    FieldError,
+    Int32,
+    Int64,
+    IntOrPercent,
+    Labels,
+    PortNumber,
+    PortOrName,
+    check_cidr,
+    check_host,
+    percent_over_100,
+)
 
 Duration = str
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
@@ -13,7 +27,7 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
 class ScalingPolicy(Model):
     type: Literal["Pods", "Percent"]
-    value: int = Field(ge=1)
+    value: Int32 = Field(ge=1)
     period_seconds: int = Field(ge=1, le=1800)
 
 
@@ -28,15 +42,92 @@ class HPABehavior(Model):
     scale_down: ScalingRules | None = None
 
 
+def _check_metric_name(value: str) -> str:
+    if value in (".", "..") or "/" in value or "%" in value:
+        raise ValueError(f"{value!r} is not a metric name: it may not be '.' or '..' or contain '/' or '%'")
+    return value
+
+
+def _check_positive(value: str) -> str:
+    if quantity_value(value) <= 0:
+        raise ValueError(f"{value!r} must be positive")
+    return value
+
+
+PositiveQuantity = Annotated[Quantity, AfterValidator(_check_positive)]
+
+
+class MetricTarget(Model):
+    type: Literal["Utilization", "Value", "AverageValue"]
+    value: PositiveQuantity | None = None
+    average_value: PositiveQuantity | None = None
+    average_utilization: Int32 | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _value_for_type(self) -> Self:
+        need = {"Utilization": "averageUtilization", "Value": "value", "AverageValue": "averageValue"}[self.type]
+        if getattr(self, re.sub(r"([A-Z])", r"_\1", need).lower()) is None:
+            raise FieldError((need,), f"is required when type is {self.type}")
+        return self
+
+
+class MetricIdentifier(Model):
+    name: Annotated[str, AfterValidator(_check_metric_name), Field(min_length=1)]
+    selector: LabelSelector | None = None
+
+
+class CrossVersionObjectReference(Model):
+    api_version: str | None = None
+    kind: str = Field(min_length=1)
+    name: DNSSubdomain
+
+
+class ResourceMetricSource(Model):
+    name: str = Field(min_length=1)
+    target: MetricTarget
+
+
+class ContainerResourceMetricSource(Model):
+    name: str = Field(min_length=1)
+    container: DNSLabel
+    target: MetricTarget
+
+
+class PodsMetricSource(Model):
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+class ObjectMetricSource(Model):
+    described_object: CrossVersionObjectReference
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+class ExternalMetricSource(Model):
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+#: The target types the apiserver allows for each metric source.
+_TARGET_TYPES = {
+    "resource": ("Utilization", "AverageValue"),
+    "container_resource": ("Utilization", "AverageValue"),
+    "pods": ("AverageValue",),
+    "object": ("Value", "AverageValue"),
+    "external": ("Value", "AverageValue"),
+}
+
+
 class MetricSpec(Model):
-    """An autoscaling/v2 MetricSpec; the source object is passed through as written."""
+    """An autoscaling/v2 MetricSpec, with the shape the apiserver requires of each source."""
 
     type: Literal["Resource", "Pods", "Object", "External", "ContainerResource"]
-    resource: FreeForm | None = None
-    pods: FreeForm | None = None
-    object: FreeForm | None = None
-    external: FreeForm | None = None
-    container_resource: FreeForm | None = None
+    resource: ResourceMetricSource | None = None
+    pods: PodsMetricSource | None = None
+    object: ObjectMetricSource | None = None
+    external: ExternalMetricSource | None = None
+    container_resource: ContainerResourceMetricSource | None = None
 
     @model_validator(mode="after")
     def _source_matches_type(self) -> Self:
@@ -47,7 +138,18 @@ class MetricSpec(Model):
         others = [n for n, v in self if n not in ("type", field) and v is not None]
         if others:
             raise ValueError(f"metric of type {self.type} must not set {', '.join(sorted(others))}")
+        target = getattr(self, field).target
+        allowed = _TARGET_TYPES[field]
+        if target.type not in allowed:
+            raise FieldError((key, "target", "type"), f"must be {' or '.join(allowed)} for a {self.type} metric")
+        if target.average_utilization is not None and target.average_value is not None:
+            raise FieldError((key, "target", "averageValue"), "may not be set together with averageUtilization")
         return self
+
+    def kube(self) -> dict[str, Any]:
+        """The metric as autoscaling/v2 JSON, every field the user set kept (an empty selector too)."""
+        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return out
 
 
 class HPA(Model):
@@ -60,10 +162,10 @@ class HPA(Model):
     )
 
     enabled: bool = False
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=10, ge=1)
-    target_cpu_utilization_percentage: int | None = Field(default=None, ge=1, alias="targetCPUUtilizationPercentage")
-    target_memory_utilization_percentage: int | None = Field(default=None, ge=1)
+    min_replicas: Int32 = Field(default=1, ge=1)
+    max_replicas: Int32 = Field(default=10, ge=1)
+    target_cpu_utilization_percentage: Int32 | None = Field(default=None, ge=1, alias="targetCPUUtilizationPercentage")
+    target_memory_utilization_percentage: Int32 | None = Field(default=None, ge=1)
     metrics: list[MetricSpec] | None = None
     behavior: HPABehavior | None = None
 
@@ -81,6 +183,14 @@ class ContainerResourcePolicy(Model):
     max_allowed: dict[str, Quantity] | None = None
     controlled_resources: list[Literal["cpu", "memory"]] | None = None
     controlled_values: Literal["RequestsAndLimits", "RequestsOnly"] | None = None
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> Self:
+        for res, low in (self.min_allowed or {}).items():
+            high = (self.max_allowed or {}).get(res)
+            if high is not None and quantity_value(low) > quantity_value(high):
+                raise FieldError(("minAllowed", res), f"{low} is more than maxAllowed.{res} ({high})")
+        return self
 
 
 class VPAResourcePolicy(Model):
@@ -104,9 +214,9 @@ def hpa_resources(hpa: HPA) -> dict[str, str]:
     if hpa.target_memory_utilization_percentage is not None:
         out["memory"] = "autoscaling.hpa.targetMemoryUtilizationPercentage"
     for i, metric in enumerate(hpa.metrics or []):
-        source = metric.resource or metric.container_resource or {}
-        resource = source.get("name")
-        if isinstance(resource, str) and resource in ("cpu", "memory"):
+        source = metric.resource or metric.container_resource
+        resource = source.name if source is not None else None
+        if resource in ("cpu", "memory"):
             out.setdefault(resource, f"autoscaling.hpa.metrics[{i}]")
     if not out and not hpa.metrics:
         out["cpu"] = "autoscaling.hpa.targetCPUUtilizationPercentage (default 80%)"
@@ -153,19 +263,83 @@ class ResourceQuotas(Model):
     cpu: Quantity | None = None
     memory: Quantity | None = None
     storage: Quantity | None = None
-    pods: int | None = Field(default=None, ge=0)
-    services: int | None = Field(default=None, ge=0)
-    persistent_volume_claims: int | None = Field(default=None, ge=0)
-    config_maps: int | None = Field(default=None, ge=0)
-    secrets: int | None = Field(default=None, ge=0)
+    pods: Int64 | None = Field(default=None, ge=0)
+    services: Int64 | None = Field(default=None, ge=0)
+    persistent_volume_claims: Int64 | None = Field(default=None, ge=0)
+    config_maps: Int64 | None = Field(default=None, ge=0)
+    secrets: Int64 | None = Field(default=None, ge=0)
+
+
+CIDR = Annotated[str, AfterValidator(check_cidr)]
+
+
+class IPBlock(Model):
+    cidr: CIDR
+    except_: list[CIDR] | None = Field(default=None, alias="except")
+
+    @model_validator(mode="after")
+    def _inside(self) -> Self:
+        import ipaddress
+
+        outer = ipaddress.ip_network(self.cidr, strict=False)
+        for i, text in enumerate(self.except_ or []):
+            inner = ipaddress.ip_network(text, strict=False)
+            if inner.version != outer.version or not inner.subnet_of(outer) or inner == outer:  # type: ignore[arg-type]
+                raise FieldError(("except", i), f"{text!r} must be a strict subset of cidr {self.cidr!r}")
+        return self
+
+
+class NetworkPolicyPeer(Model):
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if self.ip_block is not None and (self.pod_selector is not None or self.namespace_selector is not None):
+            raise FieldError(("ipBlock",), "may not be combined with podSelector or namespaceSelector")
+        if self.ip_block is None and self.pod_selector is None and self.namespace_selector is None:
+            raise ValueError("a peer must set podSelector, namespaceSelector or ipBlock")
+        return self
+
+
+class NetworkPolicyPort(Model):
+    protocol: Literal["TCP", "UDP", "SCTP"] | None = None
+    port: PortOrName | None = None
+    end_port: PortNumber | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.end_port is not None:
+            if not isinstance(self.port, int):
+                raise FieldError(("endPort",), "may only be set with a numeric port")
+            if self.end_port < self.port:
+                raise FieldError(("endPort",), f"must be greater than or equal to port ({self.port})")
+        return self
+
+
+class NetworkPolicyIngressRule(Model):
+    from_: list[NetworkPolicyPeer] | None = Field(default=None, alias="from")
+    ports: list[NetworkPolicyPort] | None = None
+
+
+class NetworkPolicyEgressRule(Model):
+    ports: list[NetworkPolicyPort] | None = None
+    to: list[NetworkPolicyPeer] | None = None
+
+
+def kube(model: Model) -> dict[str, Any]:
+    """A model as Kubernetes JSON keeping every field the user set, empty selectors included."""
+    out: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return out
 
 
 class TenantNetworkPolicy(Model):
     enabled: bool = True
     allowed_namespaces: list[DNSLabel] | None = None
     allowed_pods: list[LabelSelector] | None = None
-    ingress_rules: list[FreeForm] | None = None
-    egress_rules: list[FreeForm] | None = None
+    ingress_rules: list[NetworkPolicyIngressRule] | None = None
+    egress_rules: list[NetworkPolicyEgressRule] | None = None
 
 
 class Tenancy(Model):
@@ -173,18 +347,27 @@ class Tenancy(Model):
     isolation_level: Literal["None", "Namespace", "Node", "Strict"] = "Namespace"
     resource_quotas: ResourceQuotas | None = None
     network_policy: TenantNetworkPolicy | None = None
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
+    labels: Labels | None = None
+    annotations: Annotations | None = None
 
 
 class Retries(Model):
-    attempts: int = Field(default=3, ge=0)
+    attempts: Int32 = Field(default=3, ge=0)
     per_try_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
     retry_on: str | None = None
 
 
+def _check_gateway(value: str) -> str:
+    namespace, slash, name = value.rpartition("/")
+    if slash and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
+        raise ValueError(f"{value!r}: the namespace part is not a DNS-1123 label; use [namespace/]name")
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name) or len(name) > 253:
+        raise ValueError(f"{value!r} is not a gateway name; use [namespace/]name of a Gateway (DNS-1123)")
+    return value
+
+
 class VirtualServiceSpec(Model):
-    host: str | None = None
+    host: Annotated[str, AfterValidator(check_host)] | None = None
     path: str | None = Field(default=None, pattern=r"^/")
     timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
     retries: Retries | None = None
@@ -219,7 +402,7 @@ class MTLS(Model):
 class Istio(Model):
     enabled: bool = False
     sidecar_inject: bool = True
-    gateway: str | None = None
+    gateway: Annotated[str, AfterValidator(_check_gateway)] | None = None
     virtual_service: VirtualServiceSpec | None = None
     destination_rule: DestinationRuleSpec | None = None
     mtls: MTLS | None = None
@@ -229,20 +412,23 @@ class Monitoring(Model):
     """A Prometheus-operator ServiceMonitor for the server's metrics endpoint."""
 
     enabled: bool = False
-    path: str = Field(default="/metrics", pattern=r"^/")
-    port: str | None = None
+    path: str = Field(default="/metrics", pattern=r"^/\S*$")
+    port: DNSLabel | None = None
     interval: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
     scrape_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
-    labels: dict[str, str] | None = None
+    labels: Labels | None = None
 
 
 class PodDisruptionBudgetSpec(Model):
     enabled: bool = True
-    min_available: IntOrString | None = None
-    max_unavailable: IntOrString | None = None
+    min_available: IntOrPercent | None = None
+    max_unavailable: IntOrPercent | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> Self:
         if self.min_available is not None and self.max_unavailable is not None:
             raise ValueError("set minAvailable or maxUnavailable, not both")
+        for name, value in (("minAvailable", self.min_available), ("maxUnavailable", self.max_unavailable)):
+            if percent_over_100(value):
+                raise FieldError((name,), "must not be greater than 100%")
         return self

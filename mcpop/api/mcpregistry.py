@@ -2,33 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from mcpop.api.base import DNSSubdomain, Model, cel, ignoring_extra, with_cel
+from mcpop.api.base import DNSSubdomain, Model, cel, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import list_map
 from mcpop.api.features import DURATION_PATTERN
+from mcpop.api.validation import ConfigMapKey, HttpURL, RelativePath
+
+#: Syncing more often than this only burns the source's rate limit.
+MIN_REFRESH_SECONDS = 60
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(value: str) -> float:
+    """The length of a Go-style duration such as `1h30m` (already matched by DURATION_PATTERN)."""
+    return sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(value))
+
+
+def _check_refresh(value: str) -> str:
+    if duration_seconds(value) < MIN_REFRESH_SECONDS:
+        raise ValueError(f"{value!r} is shorter than the minimum refresh interval of 1m")
+    return value
+
+
+def _check_branch(value: str) -> str:
+    if any(c.isspace() or c in "~^:?*[\\" for c in value) or ".." in value or value.startswith(("/", "-")):
+        raise ValueError(f"{value!r} is not a git branch name")
+    return value
 
 
 class OfficialRegistrySource(Model):
     """The official MCP registry API; `url` is the base that serves /v0.1/servers."""
 
-    url: str = Field(pattern=r"^https?://")
+    url: HttpURL
     search: str | None = None
     version_policy: Literal["latest", "all"] = "latest"
 
 
 class GitHubSource(Model):
     repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-    branch: str = "main"
-    path: str = "servers"
+    branch: Annotated[str, AfterValidator(_check_branch), Field(min_length=1, max_length=255)] = "main"
+    path: RelativePath = "servers"
 
 
 class ConfigMapSource(Model):
     name: DNSSubdomain
-    key: str | None = None
+    key: ConfigMapKey | None = None
 
 
 class RegistrySource(Model):
@@ -40,7 +64,7 @@ class RegistrySource(Model):
 
 class SecretKeyRef(Model):
     name: DNSSubdomain
-    key: str = Field(min_length=1)
+    key: ConfigMapKey
 
 
 class RegistryAuth(Model):
@@ -61,13 +85,20 @@ class MCPRegistrySpec(Model):
             "has(self.source) && has(self.source.github), "
             "has(self.source) && has(self.source.configMap)].filter(x, x).size() == 1",
             "exactly one source is required: url, source.mcpRegistry, source.github or source.configMap",
-        )
+        ),
+        cel(
+            "!has(self.refreshInterval) || duration(self.refreshInterval) >= duration('1m')",
+            "refreshInterval must be at least 1m",
+            ".refreshInterval",
+        ),
     )
 
-    url: str | None = Field(default=None, pattern=r"^https?://")
+    url: HttpURL | None = None
     source: RegistrySource | None = None
     auth: RegistryAuth | None = None
-    refresh_interval: str = Field(default="15m", pattern=DURATION_PATTERN)
+    refresh_interval: Annotated[str, AfterValidator(_check_refresh)] = Field(
+        default="15m", pattern=DURATION_PATTERN, max_length=32
+    )
     filters: RegistryFilters | None = None
 
     @model_validator(mode="after")
@@ -104,8 +135,6 @@ class MCPRegistryStatus(Model):
 
 class MCPRegistry(Model):
     """A catalogue of MCP server specs."""
-
-    model_config = ignoring_extra()
 
     api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPRegistry"] = "MCPRegistry"

@@ -1,18 +1,16 @@
 """The MCPServer resource: one MCP server and all its options."""
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from mcpop.api.base import (
     DNSLabel,
     DNSSubdomain,
     FreeForm,
-    IntOrString,
     Model,
     Quantity,
     cel,
-    ignoring_extra,
     quantity_value,
     with_cel,
 )
@@ -31,6 +29,25 @@ from mcpop.api.core import (
     list_map,
 )
 from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
+from mcpop.api.validation import (
+    TAG,
+    AbsolutePath,
+    Annotations,
+    ConfigMapKey,
+    EnvName,
+    FieldError,
+    ImageRef,
+    Int32,
+    Int64,
+    IntOrPercent,
+    LabelKey,
+    Labels,
+    PortNumber,
+    PortOrName,
+    is_zero,
+    percent_over_100,
+    raise_first,
+)
 
 DEFAULT_PORT = 8080
 DEFAULT_PATH = "/mcp"
@@ -49,11 +66,16 @@ class Runtime(Model):
     """What to run, in the registry-driven form."""
 
     type: Literal["docker", "python", "node", "binary"] | None = None
-    image: str | None = Field(default=None, min_length=1, max_length=512)
+    image: ImageRef | None = None
     command: list[Arg] | None = Field(default=None, max_length=64)
     args: list[Arg] | None = Field(default=None, max_length=256)
     env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: PortNumber | None = None
+
+    @model_validator(mode="after")
+    def _unique_env(self) -> Self:
+        raise_first(duplicates(self.env, "env", "name"))
+        return self
 
 
 class RegistryRef(Model):
@@ -72,32 +94,42 @@ class Transport(Model):
     server) or /sse (sse)."""
 
     type: TransportType | None = None
-    path: str | None = Field(default=None, pattern=r"^/")
-    port: int | None = Field(default=None, ge=1, le=65535)
+    path: str | None = Field(default=None, pattern=r"^/\S*$")
+    port: PortNumber | None = None
 
 
 class ServicePort(Model):
     name: DNSLabel
-    port: int = Field(ge=1, le=65535)
-    target_port: IntOrString | None = None
+    port: PortNumber
+    target_port: PortOrName | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
-    app_protocol: str | None = None
+    app_protocol: LabelKey | None = None  # an IANA service name or a domain-prefixed name, as the apiserver checks
+
+    @property
+    def port_and_protocol(self) -> str:
+        """What a Service port must be unique by: its number and protocol."""
+        return f"{self.port}/{self.protocol or 'TCP'}"
 
 
 class Gateway(Model):
     """The stdio-to-HTTP bridge a stdio server runs behind. `<cmd>` in args is the server command."""
 
     enabled: bool | None = None
-    image: str | None = Field(default=None, min_length=1)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    image: ImageRef | None = None
+    port: PortNumber | None = None
     args: list[str] | None = None
     env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
+
+    @model_validator(mode="after")
+    def _unique_env(self) -> Self:
+        raise_first(duplicates(self.env, "env", "name"))
+        return self
 
 
 class ServiceAccountSpec(Model):
     create: bool = True
     name: DNSSubdomain | None = None
-    annotations: dict[str, str] | None = None
+    annotations: Annotations | None = None
     automount_token: bool = False
 
 
@@ -107,7 +139,7 @@ class ConfigSource(Model):
     name: DNSLabel
     config_map: LocalObjectReference | None = None
     secret: LocalObjectReference | None = None
-    mount_path: str | None = Field(default=None, pattern=r"^/")
+    mount_path: AbsolutePath | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -120,8 +152,8 @@ class SecretRef(Model):
     """A Secret key exposed as an env var (by reference), or a whole Secret as env vars."""
 
     name: DNSSubdomain
-    key: str | None = None
-    env_name: str | None = Field(default=None, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+    key: ConfigMapKey | None = None
+    env_name: EnvName | None = None
 
     @model_validator(mode="after")
     def _env_name_needs_key(self) -> Self:
@@ -131,8 +163,17 @@ class SecretRef(Model):
 
 
 class RollingUpdate(Model):
-    max_unavailable: IntOrString | None = None
-    max_surge: IntOrString | None = None
+    max_unavailable: IntOrPercent | None = None
+    max_surge: IntOrPercent | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if percent_over_100(self.max_unavailable):
+            raise FieldError(("maxUnavailable",), "must not be greater than 100%")
+        both = self.max_unavailable is not None and self.max_surge is not None
+        if both and is_zero(self.max_unavailable) and is_zero(self.max_surge):
+            raise FieldError(("maxUnavailable",), "may not be 0 when maxSurge is 0 (the rollout could not progress)")
+        return self
 
 
 class DeploymentStrategy(Model):
@@ -173,14 +214,14 @@ class MCPServerSpec(Model):
     model_config = with_cel(*_SPEC_RULES)
 
     # flat form
-    image: str | None = Field(default=None, min_length=1, max_length=512)
-    tag: str = Field(default="latest", min_length=1, max_length=128, pattern=r"^[\w][\w.-]*$")
-    port: int | None = Field(default=None, ge=1, le=65535)
+    image: ImageRef | None = None
+    tag: str = Field(default="latest", min_length=1, max_length=128, pattern=TAG)
+    port: PortNumber | None = None
     command: list[Arg] | None = Field(default=None, max_length=64)
     args: list[Arg] | None = Field(default=None, max_length=256)
     env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
     resources: ResourceRequirements = Field(default_factory=default_resources)
-    replicas: int = Field(default=1, ge=0)
+    replicas: Int32 = Field(default=1, ge=0)
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     # runtime / registry form
     runtime: Runtime | None = None
@@ -189,15 +230,15 @@ class MCPServerSpec(Model):
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
     # pod
-    node_selector: dict[str, str] | None = None
+    node_selector: Labels | None = None
     tolerations: list[Toleration] | None = None
     affinity: Affinity | None = None
     security_context: SecurityContext = Field(default_factory=SecurityContext)
     service_account: ServiceAccountSpec | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectReference] | None = Field(default=None, json_schema_extra=list_map("name"))
-    pod_labels: dict[str, str] | None = None
-    pod_annotations: dict[str, str] | None = None
+    pod_labels: Labels | None = None
+    pod_annotations: Annotations | None = None
     probes: Probes | None = None
     config: FreeForm | None = None
     volumes: list[Volume] | None = Field(default=None, json_schema_extra=list_map("name"))
@@ -206,8 +247,8 @@ class MCPServerSpec(Model):
     env_from: list[EnvFromSource] | None = None
     secret_refs: list[SecretRef] | None = None
     deployment_strategy: DeploymentStrategy | None = None
-    termination_grace_period_seconds: int | None = Field(default=None, ge=0)
-    pre_stop_sleep_seconds: int | None = Field(default=None, ge=1)
+    termination_grace_period_seconds: Int64 | None = Field(default=None, ge=0)
+    pre_stop_sleep_seconds: Int64 | None = Field(default=None, ge=1)
     # features
     autoscaling: Autoscaling | None = None
     tenancy: Tenancy | None = None
@@ -215,12 +256,20 @@ class MCPServerSpec(Model):
     monitoring: Monitoring | None = None
     pod_disruption_budget: PodDisruptionBudgetSpec | None = None
 
-    @field_validator("image")
-    @classmethod
-    def _image_has_no_space(cls, value: str | None) -> str | None:
-        if value is not None and (value != value.strip() or " " in value):
-            raise ValueError("an image reference must not contain spaces")
-        return value
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        raise_first(
+            [
+                *duplicates(self.env, "env", "name"),
+                *duplicates(self.ports, "ports", "name"),
+                *duplicates(self.ports, "ports", "port_and_protocol", "port"),
+                *duplicates(self.volumes, "volumes", "name"),
+                *duplicates(self.volume_mounts, "volumeMounts", "mount_path", "mountPath"),
+                *duplicates(self.config_sources, "configSources", "name"),
+                *duplicates(self.image_pull_secrets, "imagePullSecrets", "name"),
+            ]
+        )
+        return self
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:
@@ -258,6 +307,20 @@ class MCPServerSpec(Model):
         return self
 
 
+def duplicates(items: list[Any] | None, field: str, attr: str, wire: str | None = None) -> list[FieldError]:
+    """A FieldError for each entry of `items` whose `attr` an earlier entry already has."""
+    out: list[FieldError] = []
+    seen: dict[object, int] = {}
+    for i, item in enumerate(items or []):
+        value = getattr(item, attr)
+        if value in seen:
+            name = wire or attr
+            out.append(FieldError((field, i, name), f"duplicate {name} {value!r} (also {field}[{seen[value]}].{name})"))
+        else:
+            seen[value] = i
+    return out
+
+
 class RegistryStatus(Model):
     name: str | None = None
     version: str | None = None
@@ -287,8 +350,6 @@ class MCPServerStatus(Model):
 
 class MCPServer(Model):
     """An MCP server on Kubernetes."""
-
-    model_config = ignoring_extra()
 
     api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPServer"] = "MCPServer"

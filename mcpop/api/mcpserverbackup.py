@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
-from mcpop.api.base import DNSSubdomain, Model, cel, ignoring_extra, with_cel
+from mcpop.api.base import DNSSubdomain, Model, cel, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta, ObjectReference
 from mcpop.api.core import (
     EmptyDirVolumeSource,
@@ -15,6 +17,70 @@ from mcpop.api.core import (
     SecretKeySelector,
     list_map,
 )
+from mcpop.api.cron import check_schedule
+from mcpop.api.validation import AbsolutePath, Int32, check_host, check_url
+
+
+def _check_endpoint(value: str) -> str:
+    # the seed example gives a bare host (`s3.amazonaws.com`); a URL needs a host too
+    if "://" in value:
+        return check_url(value)
+    host, _, port = value.partition(":")
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    try:
+        check_host(host.lower(), wildcard=False)  # DNS is case-insensitive; Istio hosts are not
+    except ValueError:
+        raise ValueError(f"{value!r} is not an endpoint: use a host[:port] or an http(s) URL with a host") from None
+    return value
+
+
+Endpoint = Annotated[str, AfterValidator(_check_endpoint)]
+
+
+def _check_s3_bucket(value: str) -> str:
+    # the S3 naming rules: lower-case letters, digits, '.' and '-', alphanumeric ends, not an IP address
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", value):
+        raise ValueError(f"{value!r} is not an S3 bucket name: it must not look like an IP address")
+    return value
+
+
+def _check_gcs_bucket(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not a GCS bucket name: lower-case letters, digits, '-', '_' and '.', starting "
+            "and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_azure_container(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", value):
+        raise ValueError(
+            f"{value!r} is not an Azure container name: 3-63 lower-case letters, digits and single '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_timestamp(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an RFC 3339 time such as '2025-01-31T12:00:00Z'") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; add 'Z' or an offset such as '+02:00'")
+    return value
+
+
+#: The CRD can check only the shape (five fields or a descriptor); render checks each field's range.
+SCHEDULE_SHAPE = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every \S+|(\S+ +){4}\S+)$"
+Schedule = Annotated[str, AfterValidator(check_schedule), WithJsonSchema({"type": "string", "pattern": SCHEDULE_SHAPE})]
 
 
 class SecretValue(Model):
@@ -27,31 +93,31 @@ class S3Credentials(Model):
 
 
 class S3Storage(Model):
-    bucket: str = Field(min_length=3, max_length=63)
-    region: str | None = None
-    endpoint: str | None = None
+    bucket: Annotated[str, AfterValidator(_check_s3_bucket)] = Field(min_length=3, max_length=63)
+    region: str | None = Field(default=None, pattern=r"^[a-z0-9-]+$")
+    endpoint: Endpoint | None = None
     prefix: str | None = None
     credentials: S3Credentials | None = None
 
 
 class GCSStorage(Model):
-    bucket: str = Field(min_length=3, max_length=222)
+    bucket: Annotated[str, AfterValidator(_check_gcs_bucket)] = Field(min_length=3, max_length=222)
     prefix: str | None = None
     project: str | None = None
-    endpoint: str | None = None
+    endpoint: Endpoint | None = None
     credentials: SecretValue | None = None
 
 
 class AzureStorage(Model):
-    container: str = Field(min_length=3, max_length=63)
-    account_name: str | None = None
+    container: Annotated[str, AfterValidator(_check_azure_container)] = Field(min_length=3, max_length=63)
+    account_name: str | None = Field(default=None, pattern=r"^[a-z0-9]{3,24}$")
     prefix: str | None = None
-    endpoint: str | None = None
+    endpoint: Endpoint | None = None
     credentials: SecretValue | None = None
 
 
 class LocalStorage(Model):
-    path: str = Field(default="/backups", pattern=r"^/")
+    path: AbsolutePath = "/backups"
     persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
     host_path: HostPathVolumeSource | None = None
     empty_dir: EmptyDirVolumeSource | None = None
@@ -85,11 +151,11 @@ class BackupStorage(Model):
 
 
 class Retention(Model):
-    keep_last: int | None = Field(default=None, ge=0)
-    keep_daily: int | None = Field(default=None, ge=0)
-    keep_weekly: int | None = Field(default=None, ge=0)
-    keep_monthly: int | None = Field(default=None, ge=0)
-    keep_yearly: int | None = Field(default=None, ge=0)
+    keep_last: Int32 | None = Field(default=None, ge=0)
+    keep_daily: Int32 | None = Field(default=None, ge=0)
+    keep_weekly: Int32 | None = Field(default=None, ge=0)
+    keep_monthly: Int32 | None = Field(default=None, ge=0)
+    keep_yearly: Int32 | None = Field(default=None, ge=0)
     max_age: str | None = Field(default=None, pattern=r"^[0-9]+(h|d|w)$")
 
 
@@ -99,8 +165,8 @@ class Encryption(Model):
 
 
 class Restore(Model):
-    backup_name: str | None = None
-    point_in_time: str | None = None
+    backup_name: DNSSubdomain | None = None
+    point_in_time: Annotated[str, AfterValidator(_check_timestamp)] | None = None
 
 
 class MCPServerBackupSpec(Model):
@@ -108,9 +174,7 @@ class MCPServerBackupSpec(Model):
     backup_type: Literal["Full", "Incremental", "Configuration"] = "Full"
     storage: BackupStorage
     retention: Retention | None = None
-    schedule: str | None = Field(
-        default=None, pattern=r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
-    )
+    schedule: Schedule | None = None
     compression: Literal["none", "gzip", "zstd"] = "gzip"
     encryption: bool = False
     encryption_key: SecretKeySelector | None = None
@@ -138,8 +202,6 @@ class MCPServerBackupStatus(Model):
 
 class MCPServerBackup(Model):
     """Backups of one MCP server's data and configuration."""
-
-    model_config = ignoring_extra()
 
     api_version: Literal["mcp.allbeone.io/v1"] = "mcp.allbeone.io/v1"
     kind: Literal["MCPServerBackup"] = "MCPServerBackup"

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from mcpop.api.validation import check_env_name, check_image
+
 NAME_PATTERN = r"^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$"
 #: Keys of older (snake_case or pre-release) forms that were renamed rather than just camelCased.
 _RENAMED = {"registryName": "registryType", "transportType": "type"}
@@ -124,6 +126,25 @@ class Package(RegistryModel):
     runtime_arguments: list[Argument] | None = None
     package_arguments: list[Argument] | None = None
     environment_variables: list[KeyValueInput] | None = None
+
+    @model_validator(mode="after")
+    def _runnable_names(self) -> Package:
+        """What becomes a Kubernetes name must be one: the image of an oci package, env var names."""
+        if self.registry_type == "oci":
+            check_image(self.identifier)
+        for i, var in enumerate(self.environment_variables or []):
+            try:
+                check_env_name(var.name)
+            except ValueError as exc:
+                raise ValueError(f"environmentVariables[{i}].name: {exc}") from None
+        for i, arg in enumerate(self.runtime_arguments or []):
+            value = arg.value if arg.value is not None else arg.default
+            if self.registry_type == "oci" and arg.type == "named" and arg.name in ("-e", "--env") and value:
+                try:
+                    check_env_name(value.partition("=")[0])
+                except ValueError as exc:
+                    raise ValueError(f"runtimeArguments[{i}] ({arg.name}): {exc}") from None
+        return self
 
 
 class Remote(RegistryModel):

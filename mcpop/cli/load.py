@@ -35,6 +35,8 @@ class Loaded:
     resources: list[tuple[str, int, BaseModel]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: the parsed document of each resource, by (file, document index), for line numbers found later
+    documents: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
 KINDS = {
@@ -81,6 +83,11 @@ def _line(node: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def line_at(doc: Any, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the field at `loc` in a parsed document (None when unknown)."""
+    return _line(doc, loc)
+
+
 def _plain(node: Any) -> Any:
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
@@ -93,6 +100,8 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
     """Parse and validate every document in `text`; documents of other known kinds are skipped."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
+
+    from mcpop.api.explain import explain, yaml_type
 
     out = Loaded()
     yaml = YAML(typ="rt", pure=True)
@@ -107,10 +116,10 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
         return out
     for index, doc in enumerate(d for d in docs if d is not None):
         if not isinstance(doc, dict):
-            out.problems.append(Problem(source, index, "", f"expected a mapping, got {type(doc).__name__}"))
+            out.problems.append(Problem(source, index, "", f"expected a mapping, got {yaml_type(doc)}"))
             continue
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             out.problems.append(
                 Problem(
                     source,
@@ -132,18 +141,17 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
                 )
             )
             continue
+        model = _model(kind)
         try:
-            resource = _model(kind).model_validate(_plain(doc))
+            resource = model.model_validate(_plain(doc))
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                loc = tuple(err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = "unknown field"
+                loc, msg = explain(err, model)
                 out.problems.append(Problem(source, index, format_loc(loc), msg, _line(doc, loc)))
             continue
         if kind in kinds:
             out.resources.append((source, index, resource))
+            out.documents[(source, index)] = doc
         else:
             out.skipped.append(f"{source}: document {index}: {kind} {doc.get('metadata', {}).get('name')}")
     return out
@@ -165,4 +173,5 @@ def load_files(paths: list[Path], kinds: tuple[str, ...] = ("MCPServer",)) -> Lo
         total.resources += part.resources
         total.problems += part.problems
         total.skipped += part.skipped
+        total.documents.update(part.documents)
     return total

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from mcpop.cli.load import Problem, load_files
+from mcpop.cli.load import Problem, line_at, load_files
 
 if TYPE_CHECKING:
     from mcpop.render.catalog import Catalog
@@ -21,6 +22,14 @@ def load_catalog(registry: Path | None) -> tuple[Catalog, list[str]]:
     return load_registry_file(registry)
 
 
+def field_loc(path: str) -> tuple[int | str, ...]:
+    """A field path as a location: `spec.env[1].name` is ('spec', 'env', 1, 'name')."""
+    out: list[int | str] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
 def render_files(
     files: list[Path],
     namespace: str | None = None,
@@ -28,18 +37,37 @@ def render_files(
     registry: Path | None = None,
 ) -> tuple[str, list[str], list[str]]:
     """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem."""
+    from pydantic import ValidationError
+
+    from mcpop.api.explain import explain
     from mcpop.api.mcpserver import MCPServer
+    from mcpop.api.validation import check_dns_label
+    from mcpop.cli.load import format_loc
     from mcpop.render import RenderError, RenderOptions, render
     from mcpop.render.yaml import dump_json, dump_yaml
 
+    if namespace is not None:
+        try:
+            check_dns_label(namespace)
+        except ValueError as exc:
+            return "", [f"--namespace: {exc}"], []
     loaded = load_files(files)
     problems: list[Problem] = list(loaded.problems)
     warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
     catalog: Catalog | None = None
     objects = []
+    seen: dict[tuple[str, str], str] = {}
     for source, index, resource in loaded.resources:
         assert isinstance(resource, MCPServer)
+        doc = loaded.documents.get((source, index))
         ns = namespace or resource.metadata.namespace or "default"
+        key = (ns, resource.metadata.name)
+        if key in seen:
+            problems.append(Problem(source, index, "metadata.name",
+                                    f"MCPServer {ns}/{key[1]} is also defined in {seen[key]}; names must be unique "
+                                    "per namespace", line_at(doc, ("metadata", "name"))))  # fmt: skip
+            continue
+        seen[key] = f"{source}: document {index}"
         reg = resource.spec.registry
         try:
             entry = None
@@ -58,7 +86,12 @@ def render_files(
                     )
             rendered = render(resource, entry, RenderOptions(namespace=ns))
         except RenderError as exc:
-            problems.append(Problem(source, index, exc.field, exc.message))
+            problems.append(Problem(source, index, exc.field, exc.message, line_at(doc, field_loc(exc.field))))
+            continue
+        except ValidationError as exc:  # a value taken from registry data that the API model refuses
+            for err in exc.errors(include_url=False):
+                loc, msg = explain(err, MCPServer)
+                problems.append(Problem(source, index, "spec.registry", f"{format_loc(loc)}: {msg}"))
             continue
         objects += rendered.objects
         warnings += [f"{source}: document {index}: {w}" for w in rendered.warnings]

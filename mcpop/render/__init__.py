@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
 from mcpop.render.autoscaling import autoscalers, hpa_active
+from mcpop.render.collisions import check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
 from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize
@@ -89,6 +90,9 @@ def render(
         return _finish(remote, opts)
 
     work: Workload = normalize(spec)
+    check_env(spec, work.env)
+    check_volumes(spec, with_config=bool(spec.config))
+    check_service_ports(spec, work.port)
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings, *security_warnings(spec)])
     out.warnings += _switched_off(spec, opts)
@@ -103,6 +107,7 @@ def render(
     if spec.config:
         cm_name = dns_label(name, "config")
         cm = config_map(cm_name, namespace, labels, spec.config)
+        check_config_size(cm)
         out.add(cm)
 
     pod_labels: dict[str, str] = {}

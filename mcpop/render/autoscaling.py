@@ -33,7 +33,7 @@ def horizontal_pod_autoscaler(name: str, namespace: str, labels: dict[str, str],
         metrics.append(_utilization("cpu", hpa.target_cpu_utilization_percentage))
     if hpa.target_memory_utilization_percentage is not None:
         metrics.append(_utilization("memory", hpa.target_memory_utilization_percentage))
-    metrics += [m.wire() for m in hpa.metrics or []]
+    metrics += [m.kube() for m in hpa.metrics or []]
     if not metrics:
         metrics.append(_utilization("cpu", 80))
     spec: dict[str, Any] = {

@@ -6,6 +6,7 @@ from typing import Any
 
 from mcpop.api.core import EnvVar, Probe, SecurityContext
 from mcpop.api.mcpserver import MCPServerSpec
+from mcpop.render.collisions import CONFIG_PATH_ENV, check_ports, container_port_name, order_env, source_volume_name
 from mcpop.render.normalize import Workload
 
 CONTAINER = "mcp-server"
@@ -97,11 +98,11 @@ def _env(spec: MCPServerSpec, work: Workload) -> list[dict[str, Any]]:
             )
             names.add(name)
     if spec.config:
-        env.append(EnvVar(name="MCP_CONFIG_PATH", value=f"{CONFIG_DIR}/config.json"))
-        names.add("MCP_CONFIG_PATH")
+        env.append(EnvVar(name=CONFIG_PATH_ENV, value=f"{CONFIG_DIR}/config.json"))
+        names.add(CONFIG_PATH_ENV)
     out = [e.wire() for e in env]
     out += [{"name": k, "value": v} for k, v in WRITABLE_ENV.items() if k not in names]
-    return out
+    return order_env(out)
 
 
 def _env_from(spec: MCPServerSpec) -> list[dict[str, Any]]:
@@ -137,7 +138,7 @@ def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str,
     taken = {v["name"] for v in vols}
     mounted = {m["mountPath"] for m in mounts}
     for src in spec.config_sources or []:
-        vol_name = f"src-{src.name}"[:63].rstrip("-")
+        vol_name = source_volume_name(src.name)
         if src.config_map:
             vols.append({"name": vol_name, "configMap": {"name": src.config_map.name}})
         elif src.secret:
@@ -161,11 +162,21 @@ def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str,
 
 def container(spec: MCPServerSpec, work: Workload, mounts: list[dict[str, Any]]) -> dict[str, Any]:
     """The MCP server container."""
-    ports = [{"name": PORT_NAME, "containerPort": work.port, "protocol": "TCP"}]
-    for p in spec.ports or []:
+    ports: list[dict[str, Any]] = [{"name": PORT_NAME, "containerPort": work.port, "protocol": "TCP"}]
+    named = [("the serving port", PORT_NAME)]
+    exposed = {(work.port, "TCP")}
+    for i, p in enumerate(spec.ports or []):
         target = p.target_port if isinstance(p.target_port, int) else p.port
-        if p.name != PORT_NAME and target != work.port:
-            ports.append({"name": p.name[:15], "containerPort": target, "protocol": p.protocol or "TCP"})
+        if p.name == PORT_NAME or (target, p.protocol or "TCP") in exposed:
+            continue
+        if isinstance(p.target_port, str) and any(n == p.target_port for _, n in named):
+            continue  # routes to a port the container already exposes
+        exposed.add((target, p.protocol or "TCP"))
+        # a named targetPort must name the container port, or the Service routes nowhere
+        name = p.target_port if isinstance(p.target_port, str) else container_port_name(p.name)
+        named.append((f"spec.ports[{i}].name", name))
+        ports.append({"name": name, "containerPort": target, "protocol": p.protocol or "TCP"})
+    check_ports(named)
     out: dict[str, Any] = {
         "name": CONTAINER,
         "image": work.image,

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from mcpop.api.core import EnvVar
 from mcpop.api.mcpserver import MCPServerSpec, RegistryRef, Runtime, Transport
 from mcpop.api.serverjson import Argument, Input, KeyValueInput, Package, Remote, ServerJSON
+from mcpop.api.validation import redact_url
 from mcpop.render.errors import RenderError
 
 NODE_IMAGE = "docker.io/library/node:22-alpine"
@@ -130,7 +131,9 @@ def _docker_env(args: list[Argument] | None, warnings: list[str], server: str) -
         elif arg.type == "named" and arg.name in ("-e", "--env") and value:
             continue  # `-e NAME` passes the host's value: supplied through environmentVariables
         else:
-            warnings.append(f"docker runtime argument {arg.name or value!r} has no Kubernetes equivalent; ignored")
+            # a secret's value is never shown: name the argument by its name or hint only
+            shown = arg.name or arg.value_hint or ("a secret value" if arg.is_secret else value)
+            warnings.append(f"docker runtime argument {shown!r} has no Kubernetes equivalent; ignored")
     return env
 
 
@@ -290,8 +293,10 @@ def enrich(
             )  # fmt: skip
         url = _substitute(remote.url, remote.variables, f"remote {remote.url}")
         if not urlsplit(url).hostname:
-            raise RenderError(FIELD, f"{entry.name}: remote URL {url!r} has no host")
-        warnings.append(f"{entry.name} is remote-only: nothing runs in the cluster; {url} is reached directly")
+            raise RenderError(FIELD, f"{entry.name}: remote URL {redact_url(url)!r} has no host")
+        warnings.append(
+            f"{entry.name} is remote-only: nothing runs in the cluster; {redact_url(url)} is reached directly"
+        )
         used = replace(base, remote_url=url, warnings=tuple(warnings))
         return spec.model_copy(update={"registry": registry}), used
 

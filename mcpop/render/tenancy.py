@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcpop.api.base import quantity_value
-from mcpop.api.features import Tenancy
+from mcpop.api.features import Tenancy, kube
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.names import TENANT_LABEL, dns_label, selector_labels
 from mcpop.render.workload import meta, name_of
@@ -105,15 +105,15 @@ def network_policy(
     for ns in (np.allowed_namespaces if np else None) or []:
         peers.append({"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: ns}}})
     for sel in (np.allowed_pods if np else None) or []:
-        peers.append({"podSelector": sel.wire()})
+        peers.append({"podSelector": kube(sel)})
     ingress: list[dict[str, Any]] = [{"from": peers}]
     egress: list[dict[str, Any]] = [{"to": [same_tenant]}, DNS_RULE]
     if np is not None and (np.ingress_rules or np.egress_rules):
         if strict:
             warnings.append("tenancy.networkPolicy.ingressRules/egressRules are ignored under isolationLevel Strict")
         else:
-            ingress = list(np.ingress_rules) if np.ingress_rules else ingress
-            egress = list(np.egress_rules) if np.egress_rules else egress
+            ingress = [kube(r) for r in np.ingress_rules] if np.ingress_rules else ingress
+            egress = [kube(r) for r in np.egress_rules] if np.egress_rules else egress
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -101,6 +101,23 @@ REJECTED = [
     ("volume-name", {"volumes": [{"name": "Bad_Name", "emptyDir": {}}]}, "spec.volumes[0].name", "should match"),
     ("duplicate-env", {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, "spec.env[1]",
      "Duplicate value"),
+    # the constraints the models gained that the schema can express, so the cluster refuses them too
+    ("replicas-string", {"replicas": "3"}, "spec.replicas", "must be of type integer"),
+    ("privileged-string", {"securityContext": {"privileged": "yes"}}, "spec.securityContext.privileged",
+     "must be of type boolean"),
+    ("replicas-int32", {"replicas": 2**31}, "spec.replicas", "less than or equal to 2147483647"),
+    ("tag-unicode", {"tag": "tàg"}, "spec.tag", "should match"),
+    ("image-space", {"image": "a b"}, "spec.image", "should match"),
+    ("cpu-negative", {"resources": {"limits": {"cpu": "-1"}}}, "spec.resources.limits.cpu", "should match"),
+    ("pod-label-value", {"podLabels": {"a": "b c"}}, "spec.podLabels.a", "should match"),
+    ("items-path-traversal", {"volumes": [{"name": "v", "configMap": {"name": "c", "items": [
+        {"key": "k", "path": "../x"}]}}]}, "spec.volumes[0].configMap.items[0].path", "should match"),
+    ("secret-key", {"env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "a/b"}}}]},
+     "spec.env[0].valueFrom.secretKeyRef.key", "should match"),
+    ("liveness-success-threshold", {"probes": {"liveness": {"successThreshold": 2}}},
+     "spec.probes.liveness.successThreshold", "must be 1"),
+    ("seccomp-localhost", {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
+     "spec.securityContext.seccompProfile.localhostProfile", "required when type is Localhost"),
 ]  # fmt: skip
 
 
@@ -138,6 +155,26 @@ def test_registry_with_zero_or_several_sources_is_rejected(
         _create(kube_cluster, namespace, full)
     causes = [(c.get("field"), c.get("message", "")) for c in json.loads(err.value.body)["details"]["causes"]]
     assert any(f == path and fragment in m for f, m in causes), causes
+
+
+def test_registry_refresh_interval_below_the_minimum_is_rejected(
+    kube_cluster: Any, namespace: str, crds: list[str]
+) -> None:
+    doc = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MCPRegistry", "metadata": {"name": "fast"},
+           "spec": {"source": {"github": {"repo": "o/r"}}, "refreshInterval": "10s"}}  # fmt: skip
+    with pytest.raises(ApiException) as err:
+        _create(kube_cluster, namespace, doc)
+    causes = [(c.get("field"), c.get("message", "")) for c in json.loads(err.value.body)["details"]["causes"]]
+    assert any(f == "spec.refreshInterval" and "at least 1m" in m for f, m in causes), causes
+
+
+def test_backup_schedule_with_six_fields_is_rejected(kube_cluster: Any, namespace: str, crds: list[str]) -> None:
+    doc = yaml.safe_load((ROOT / "examples/01-mcpserverbackup-s3.yaml").read_text())
+    doc["spec"]["schedule"] = "0 0 2 * * *"
+    with pytest.raises(ApiException) as err:
+        _create(kube_cluster, namespace, doc)
+    causes = [(c.get("field"), c.get("message", "")) for c in json.loads(err.value.body)["details"]["causes"]]
+    assert any(f == "spec.schedule" and "should match" in m for f, m in causes), causes
 
 
 def test_backup_storage_type_without_its_settings_is_rejected(

@@ -37,7 +37,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown-field", {"imagee": "x"}, "spec.imagee", "unknown field"),
     ("tag-with-space", {"tag": "1 0"}, "spec.tag", "should match pattern"),
     ("tag-empty", {"tag": ""}, "spec.tag", "at least 1 character"),
-    ("image-with-space", {"image": "ghcr.io/a b"}, "spec.image", "must not contain spaces"),
+    ("image-with-space", {"image": "ghcr.io/a b"}, "spec.image", "must not be empty or contain whitespace"),
     (
         "cpu-request-bad",
         {"resources": {"requests": {"cpu": "lots"}}},
@@ -58,11 +58,11 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "resources.requests.cpu (2) exceeds resources.limits.cpu (500m)",
     ),
     ("resources-unknown", {"resources": {"request": {}}}, "spec.resources.request", "unknown field"),
-    ("env-bad-name", {"env": [{"name": "1X", "value": "a"}]}, "spec.env[0].name", "should match pattern"),
+    ("env-bad-name", {"env": [{"name": "1X", "value": "a"}]}, "spec.env[0].name", "not a valid environment variable"),
     ("env-no-name", {"env": [{"value": "a"}]}, "spec.env[0].name", "Field required"),
     (
         "env-value-and-from",
-        {"env": [{"name": "A", "value": "x", "valueFrom": {"fieldRef": {"fieldPath": "a"}}}]},
+        {"env": [{"name": "A", "value": "x", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]},
         "spec.env[0]",
         "either value or valueFrom",
     ),
@@ -229,7 +229,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "hostpath-relative",
         {"volumes": [{"name": "v", "hostPath": {"path": "etc"}}]},
         "spec.volumes[0].hostPath.path",
-        "should match pattern",
+        "must be an absolute path",
     ),
     (
         "projected-token-short",
@@ -323,7 +323,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.terminationGracePeriodSeconds",
         "greater than or equal to 0",
     ),
-    ("config-not-a-map", {"config": ["a"]}, "spec.config", "valid dictionary"),
+    ("config-not-a-map", {"config": ["a"]}, "spec.config", "valid mapping, got a list"),
 ]
 
 

@@ -64,7 +64,15 @@ LOAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("hpa-metric-source-missing", hpa(metrics=[{"type": "Pods"}]), "spec.autoscaling.hpa.metrics[0]", "'pods'"),
     (
         "hpa-metric-two-sources",
-        hpa(metrics=[{"type": "Resource", "resource": {"name": "cpu"}, "pods": {}}]),
+        hpa(
+            metrics=[
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}},
+                    "pods": {"metric": {"name": "m"}, "target": {"type": "AverageValue", "averageValue": "1"}},
+                }
+            ]
+        ),
         "spec.autoscaling.hpa.metrics[0]",
         "must not set pods",
     ),

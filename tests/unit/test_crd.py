@@ -100,10 +100,11 @@ def test_mcpserver_defaults_follow_the_contract() -> None:
     assert spec[".spec.port"]["maximum"] == 65535
 
 
-def test_quantities_are_int_or_string_with_the_kubernetes_pattern() -> None:
+def test_quantities_are_int_or_string_with_the_kubernetes_pattern_and_never_negative() -> None:
     node = dict(_walk(_schema("mcpservers.mcp.allbeone.io.yaml")))[".spec.resources.requests{}"]
     assert node["x-kubernetes-int-or-string"] is True
-    assert node["pattern"].startswith("^(\\+|-)?")
+    assert node["pattern"].startswith("^\\+?(")
+    assert node["minimum"] == 0
 
 
 def test_cross_field_rules_are_cel_validations() -> None:
