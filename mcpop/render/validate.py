@@ -13,6 +13,7 @@ from mcpop.render.catalog import Catalog
 from mcpop.render.errors import RenderError
 from mcpop.render.options import RenderOptions
 
+Loc = tuple[int | str, ...]
 #: kind → module of its model (imported on first use: building models dominates the CLI's start-up)
 KINDS = {
     "MCPServer": "mcpop.api.mcpserver",
@@ -64,16 +65,24 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def model_problems(exc: ValidationError) -> list[tuple[tuple[int | str, ...], FieldProblem]]:
-    """Each pydantic error as (location, problem)."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        out.append((loc, FieldProblem(format_loc(loc), msg)))
-    return out
+def validate_model(obj: dict[str, Any]) -> tuple[BaseModel | None, list[tuple[Loc, FieldProblem]]]:
+    """`obj` validated by its kind's model: (the resource, []) or (None, each problem with its location).
+
+    Messages are `mcpop.api.explain`'s (the nearest allowed field for an unknown one, YAML type names)."""
+    from mcpop.api.explain import explain
+
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        return None, [(("kind",), FieldProblem("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}"))]
+    model = model_of(kind)
+    try:
+        return model.model_validate(obj), []
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors(include_url=False):
+            loc, msg = explain(err, model)
+            out.append((loc, FieldProblem(format_loc(loc), msg)))
+        return None, out
 
 
 def validate(obj: dict[str, Any], catalog: Catalog | None = None, options: RenderOptions | None = None) -> Verdict:
@@ -84,15 +93,11 @@ def validate(obj: dict[str, Any], catalog: Catalog | None = None, options: Rende
     `spec.registry`; when it is None or the entry is not in it, the rendering checks that
     need the entry are left to reconcile time (the entry may come from an MCPRegistry in the cluster).
     """
-    kind = obj.get("kind")
-    if kind not in KINDS:
-        return Verdict(problems=[FieldProblem("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")])
-    try:
-        resource = model_of(str(kind)).model_validate(obj)
-    except ValidationError as exc:
-        return Verdict(problems=[p for _, p in model_problems(exc)])
+    resource, problems = validate_model(obj)
+    if resource is None:
+        return Verdict(problems=[p for _, p in problems])
     verdict = Verdict(resource)
-    if kind == "MCPServer":
+    if obj.get("kind") == "MCPServer":
         from mcpop.api.mcpserver import MCPServer
         from mcpop.render import render
 
