@@ -127,3 +127,24 @@ def test_any_json_object_reads_back_unchanged_in_yaml_1_1_and_1_2_and_json(doc: 
 @given(json_value)
 def test_any_json_value_as_a_document_reads_back_unchanged(doc: Any) -> None:
     assert_round_trips(doc)
+
+
+def test_rendered_yaml_and_json_of_the_faithful_fixture_agree_in_every_reader() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    fixture = str(root / "tests/fixtures/specs/faithful-output.yaml")
+
+    def mcp(*args: str) -> str:
+        cmd = [sys.executable, "-c", "from mcpop.cli.main import run; run()", "render", "-f", fixture, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=root, check=True).stdout
+
+    text, items = mcp(), json.loads(mcp("-o", "json"))["items"]
+    for read in (read_1_1, read_1_1_libyaml, read_1_2):
+        assert same(read(text), items), read.__name__
+    (deployment,) = [o for o in items if o["kind"] == "Deployment"]
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["INDENTED"] == "\n  indented after a blank line" and env["NEWLINE"] == "\n"
+    assert env["NEL"] == "next\x85line" and env["CONTROLS"] == "del\x7f c1\x9b" and env["WORDS"] == "on"
