@@ -27,6 +27,7 @@ class Model(BaseModel):
         extra="forbid",
         validate_default=False,
         frozen=False,
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:
