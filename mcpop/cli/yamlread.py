@@ -320,7 +320,7 @@ class _Builder:
                 else:
                     continue  # document end (handled by the caller), comments are not events
                 if not stack:
-                    result.append(value)
+                    result.append("<<" if value is _MERGE else value)
                     end = get()  # DocumentEndEvent
                     del end
                     return Document(result[0], line_no, lines)
@@ -336,7 +336,7 @@ class _Builder:
         frame.size += size
         data = frame.data
         if type(data) is list:
-            data.append(value)
+            data.append("<<" if value is _MERGE else value)
             frame.lines.append(line)
             return
         key = frame.key

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mcpop.cli.load import load_files, load_text
 from mcpop.cli.yamlread import ALIAS_BUDGET, MAX_DEPTH, MAX_DOCUMENT_BYTES, load_documents
+from mcpop.render.yaml import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "apiVersion: mcp.allbeone.io/v1\nkind: MCPServer\nmetadata: {name: x}\nspec:\n  image: a\n"
@@ -148,6 +152,10 @@ def test_merge_keys_and_aliases_expand_with_explicit_keys_winning() -> None:
     assert got["list"] == [{"x": 1, "y": 2}, {"x": 1, "y": 2}]
 
 
+def test_a_merge_key_outside_key_position_is_the_string_it_spells() -> None:
+    assert _config(config("l: [<<, a]\nv: <<")) == {"l": ["<<", "a"], "v": "<<"}
+
+
 def test_moderate_aliasing_within_the_budget_is_accepted() -> None:
     assert len(_config(alias_bomb(levels=4))["a3"]) == 9
 
@@ -173,3 +181,18 @@ def test_line_of_a_field_path_is_available_for_render_time_errors(tmp_path: Path
     loaded = load_files([tmp_path / "a.yaml"])
     assert loaded.line_of(str(tmp_path / "a.yaml"), 0, "spec.env[0].value") == 8
     assert loaded.line_of(str(tmp_path / "a.yaml"), 0, "spec.nope") == 4
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(), json_value, min_size=1, max_size=5))
+def test_the_reader_reads_what_the_emitter_writes_as_pyyaml_does(doc: dict[str, Any]) -> None:
+    text = dump_yaml([doc])
+    (parsed,) = load_documents(text)
+    assert parsed.data == doc == yaml.safe_load(text)
