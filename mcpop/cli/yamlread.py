@@ -7,7 +7,7 @@ Kubernetes object cannot hold or what would exhaust the process:
 - tags other than the JSON ones (`!!set`, `!!binary`, `!!timestamp`, `!!omap`, custom tags); an untagged
   date stays a string, as kubectl keeps it;
 - `.nan` and `.inf` (JSON has no such numbers);
-- nesting deeper than `MAX_DEPTH`, and aliases that expand past `ALIAS_BUDGET` nodes (an alias bomb);
+- nesting deeper than `MAX_DEPTH`, and excessive aliasing (an alias bomb), by go-yaml's rule;
 - documents larger than the apiserver's request limit (`MAX_DOCUMENT_BYTES`), checked by size before parsing;
 - bytes that are not UTF-8.
 
@@ -38,8 +38,9 @@ from mcpop.errors import McpopError
 MAX_DOCUMENT_BYTES = 3 * 1024 * 1024
 #: Kubernetes objects nest a few dozen levels at most; the renderer and emitter recurse per level.
 MAX_DEPTH = 100
-#: nodes that aliases may add to one file by expansion (merged defaults repeated across many servers fit).
-ALIAS_BUDGET = 100_000
+#: alias expansion is limited as kubectl's YAML reader (go-yaml) limits it: past ALIAS_BUDGET nodes in all,
+#: the share of nodes that come from aliases may be at most 99 %, falling linearly to 10 % at ten times that.
+ALIAS_BUDGET = 400_000
 
 _CParser: Any
 try:
@@ -232,6 +233,7 @@ class _Builder:
     def __init__(self, text: str) -> None:
         self.parser: Any = _CParser(text) if _CParser is not None else yaml.SafeLoader(text)
         self.expanded = 0
+        self.nodes = 0
         self.index = 0
 
     def documents(self) -> Iterator[Document]:
@@ -270,6 +272,7 @@ class _Builder:
                 kind = type(event)
                 line = event.start_mark.line + 1
                 if kind is scalar:
+                    self.nodes += 1
                     tag = event.tag
                     if tag is None or tag == "!":
                         value = _plain(event.value) if event.implicit[0] else event.value
@@ -287,10 +290,11 @@ class _Builder:
                         raise YAMLInputError(f"alias *{event.anchor} is not defined in this document")
                     value, size = anchors[event.anchor]
                     self.expanded += size
-                    if self.expanded > ALIAS_BUDGET:
+                    total = self.nodes + self.expanded
+                    if total > ALIAS_BUDGET and self.expanded > total * _allowed_alias_share(total):
                         raise YAMLInputError(
-                            f"aliases expand to more than {ALIAS_BUDGET} nodes (an alias bomb?); "
-                            "write the values out or use fewer aliases"
+                            f"excessive aliasing: aliases expand to {self.expanded} of {total} nodes (an alias "
+                            "bomb?); write the values out or use fewer aliases"
                         )
                 elif kind is map_start or kind is seq_start:
                     tag = event.tag
@@ -298,7 +302,8 @@ class _Builder:
                         raise _tag_error(tag)
                     if len(stack) >= MAX_DEPTH:
                         raise YAMLInputError(f"nested deeper than {MAX_DEPTH} levels")
-                    if stack and stack[-1].lines.__class__ is dict and stack[-1].key is _NO_KEY:
+                    self.nodes += 1
+                    if stack and type(stack[-1].data) is dict and stack[-1].key is _NO_KEY:
                         raise YAMLInputError("a mapping key must be a string, not a mapping or a list")
                     if event.anchor is not None:
                         open_anchors.add(event.anchor)
@@ -377,6 +382,15 @@ class _Builder:
         merged.update(frame.data)
         lines.update(frame.lines)
         frame.data, frame.lines = merged, lines
+
+
+def _allowed_alias_share(total: int) -> float:
+    """go-yaml's allowedAliasRatio: 0.99 up to ALIAS_BUDGET nodes, down to 0.10 at ten times that."""
+    if total <= ALIAS_BUDGET:
+        return 0.99
+    if total >= 10 * ALIAS_BUDGET:
+        return 0.10
+    return 0.99 - 0.89 * (total - ALIAS_BUDGET) / (9 * ALIAS_BUDGET)
 
 
 def _path(stack: list[_Frame]) -> str:
