@@ -208,3 +208,15 @@ def test_the_reader_reads_what_the_emitter_writes_as_pyyaml_does(doc: dict[str, 
     text = dump_yaml([doc])
     (parsed,) = load_documents(text)
     assert parsed.data == doc == yaml.safe_load(text)
+
+
+def test_render_reads_input_with_libyaml_and_never_imports_a_pure_python_scanner() -> None:
+    code = (
+        "import sys, io, contextlib\nfrom mcpop.cli.main import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    app(['render', '-f', 'examples/03-mcpserver-registry-enriched.yaml'], exit_on_error=False)\n"
+        "import mcpop.cli.yamlread as r\n"
+        "print(r._CParser is not None, [m for m in sys.modules if m.startswith(('ruamel', 'mcpop.sources.retry'))])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "True []", result.stderr[-2000:]
