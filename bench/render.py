@@ -1,35 +1,93 @@
 """Render benchmark: prints figures, asserts nothing.
 
-1. Cold start: median wall time of >= 10 fresh `mcp render -f examples/02-mcpserver-basic.yaml`
-   processes, beside a bare `python -c pass`.
-2. Bulk: 1,000 specs with every feature on, validated, rendered and dumped to YAML in one process.
+Side by side in one run, with the pinned helm (`tools/helm path`, built from Go modules and cached):
 
-Run: python bench/render.py [--runs N]
+1. Cold start: median wall time of fresh `mcp render -f examples/02-mcpserver-basic.yaml` processes against
+   `helm template` of the equivalent one-server chart (bench/charts/mcpservers + one-server.yaml), runs
+   interleaved after one warm-up each, with the bytecode cache as an installed CLI has it (the bench drops
+   PYTHONDONTWRITEBYTECODE for its runs); beside `python -c pass` and `mcp --help`.
+2. Bulk, the CLI path: `mcp render -f` of one file of N servers (example 02 renamed) against `helm template`
+   of the same chart with N servers in its values, both producing the same 3 x N objects (checked).
+3. Bulk in one process (no CLI): N every-feature specs validated, rendered and dumped to YAML.
+
+Run: python bench/render.py [--runs N] [--bulk-runs N] [--count N]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples/02-mcpserver-basic.yaml"
 EVERYTHING = ROOT / "tests/fixtures/specs/feature-everything.yaml"
+CHART = ROOT / "bench/charts/mcpservers"
+ONE_SERVER_VALUES = ROOT / "bench/charts/one-server.yaml"
+MCP = [sys.executable, "-c", "from mcpop.cli.main import run; run()"]
 
 
-def _cold(cmd: list[str], runs: int) -> float:
-    times = []
+def _helm() -> str:
+    return subprocess.run([str(ROOT / "tools/helm"), "path"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+#: as an installed CLI runs: bytecode cached (PYTHONDONTWRITEBYTECODE would recompile mcpop on every start)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def _time(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the process and its children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _side_by_side(commands: dict[str, list[str]], runs: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU seconds of each command over `runs` rounds, the commands interleaved in each round."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for cmd in commands.values():
+        _time(cmd)  # warm-up, not counted: writes the bytecode cache, fills the page cache
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for name, cmd in commands.items():
+            wall, cpu = _time(cmd)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    median = statistics.median
+    return {n: median(t) for n, t in walls.items()}, {n: median(t) for n, t in cpus.items()}
+
+
+def _objects(cmd: list[str]) -> list[Any]:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=ENV).stdout
+    docs = [d for d in yaml.load_all(out, Loader=yaml.CSafeLoader) if d]
+    return sorted(docs, key=lambda d: (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]))
+
+
+def _bulk_inputs(count: int, workdir: Path) -> tuple[Path, Path]:
+    """N copies of example 02 (one MCPServer file) and the same N servers as chart values."""
+    spec_text = EXAMPLE.read_text()
+    server = yaml.safe_load(ONE_SERVER_VALUES.read_text())["servers"][0]
+    docs, values = [], []
+    for i in range(count):
+        docs.append(spec_text.replace("name: filesystem-server\n", f"name: server-{i}\n", 1))
+        values.append({**server, "name": f"server-{i}"})
+    specs, vals = workdir / "servers.yaml", workdir / "values.yaml"
+    specs.write_text("---\n".join(docs))
+    vals.write_text(yaml.safe_dump({"servers": values}, sort_keys=False))
+    return specs, vals
 
 
 def _full_featured() -> list[dict[str, Any]]:
@@ -40,7 +98,7 @@ def _full_featured() -> list[dict[str, Any]]:
     return [r.model_dump(mode="json", by_alias=True, exclude_none=True) for _, _, r in loaded.resources]
 
 
-def _bulk(count: int) -> tuple[float, float, int]:
+def _in_process(count: int) -> tuple[float, float, int]:
     from mcpop.api.mcpserver import MCPServer
     from mcpop.render import render
     from mcpop.sources.catalog import load_embedded
@@ -65,21 +123,56 @@ def _bulk(count: int) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=11, help="cold-start rounds (default 11)")
+    parser.add_argument("--bulk-runs", type=int, default=5, help="bulk rounds (default 5)")
+    parser.add_argument("--count", type=int, default=1000, help="servers in the bulk file (default 1000)")
     args = parser.parse_args()
-    py = sys.executable
-    bare = _cold([py, "-c", "pass"], args.runs)
-    cli = [py, "-c", "from mcpop.cli.main import run; run()", "render", "-f", str(EXAMPLE)]
-    cold = _cold(cli, args.runs)
-    help_ms = _cold([py, "-c", "from mcpop.cli.main import run; run()", "--help"], args.runs)
-    seconds, cpu, size = _bulk(args.count)
-    print(f"python -c pass (median of {args.runs}):          {bare:7.1f} ms")
-    print(f"mcp --help cold (median of {args.runs}):         {help_ms:7.1f} ms")
-    print(f"mcp render one server cold (median of {args.runs}): {cold:7.1f} ms   target <= 200 ms")
+    helm = _helm()
+    one_mcp = [*MCP, "render", "-f", str(EXAMPLE)]
+    one_helm = [helm, "template", "bench", str(CHART), "-f", str(ONE_SERVER_VALUES)]
+    with tempfile.TemporaryDirectory() as tmp:
+        specs, values = _bulk_inputs(args.count, Path(tmp))
+        bulk_mcp = [*MCP, "render", "-f", str(specs)]
+        bulk_helm = [helm, "template", "bench", str(CHART), "-f", str(values)]
+        same_one = _objects(one_mcp) == _objects(one_helm)
+        bulk_objects = _objects(bulk_mcp)
+        same_bulk = bulk_objects == _objects(bulk_helm)
+        cold, cold_cpu = _side_by_side(
+            {"pass": [sys.executable, "-c", "pass"], "help": [*MCP, "--help"], "mcp": one_mcp, "helm": one_helm},
+            args.runs,
+        )
+        bulk, bulk_cpu = _side_by_side({"mcp": bulk_mcp, "helm": bulk_helm}, args.bulk_runs)
+        size = specs.stat().st_size
+    seconds, cpu, out_size = _in_process(args.count)
+    ms = {k: v * 1000 for k, v in cold.items()}
+    cpu_ms = {k: v * 1000 for k, v in cold_cpu.items()}
+    print(f"helm: {helm}")
+    print(f"same objects as helm template: one server {same_one}, {args.count} servers {same_bulk}")
+    print(f"cold, median of {args.runs} interleaved runs           wall       CPU")
+    for key, label in (
+        ("pass", "python -c pass"),
+        ("help", "mcp --help"),
+        ("mcp", "mcp render -f examples/02 (one server)"),
+        ("helm", "helm template, one-server chart"),
+    ):
+        print(f"  {label:<40} {ms[key]:7.1f} ms {cpu_ms[key]:7.1f} ms")
     print(
-        f"bulk: {args.count} every-feature specs -> YAML: {seconds:7.3f} s wall, {cpu:.3f} s CPU   target <= 1 s"
-        f"  ({size / 1e6:.1f} MB)"
+        f"  cold ratio mcp / helm: {cold['mcp'] / cold['helm']:.2f}x wall, "
+        f"{cold_cpu['mcp'] / cold_cpu['helm']:.2f}x CPU   target <= 4x"
+    )
+    print(
+        f"bulk, {args.count} servers in one file ({size / 1e3:.0f} kB) -> {len(bulk_objects)} objects, "
+        f"median of {args.bulk_runs}"
+    )
+    print(f"  {'mcp render -f servers.yaml':<40} {bulk['mcp']:7.3f} s  {bulk_cpu['mcp']:7.3f} s")
+    print(f"  {'helm template, same objects':<40} {bulk['helm']:7.3f} s  {bulk_cpu['helm']:7.3f} s")
+    print(
+        f"  bulk ratio mcp / helm: {bulk['mcp'] / bulk['helm']:.2f}x wall, "
+        f"{bulk_cpu['mcp'] / bulk_cpu['helm']:.2f}x CPU   target < 1x"
+    )
+    print(
+        f"in process: {args.count} every-feature specs -> YAML: {seconds:6.3f} s wall, {cpu:.3f} s CPU "
+        f"({out_size / 1e6:.1f} MB)"
     )
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mcpop import API_VERSION
+from mcpop.render.validate import KINDS, format_loc
+
+if TYPE_CHECKING:
+    from mcpop.cli.yamlread import Document
 
 
 @dataclass
@@ -35,89 +40,42 @@ class Loaded:
     resources: list[tuple[str, int, BaseModel]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    #: the parsed document of each resource, by (file, document index), for line numbers found later
-    documents: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: how many non-empty documents were read
+    documents: int = 0
+    #: each mapping document by (file, index), for the line of a field path
+    lines: dict[tuple[str, int], Document] = field(default_factory=dict, repr=False)
+
+    def line_of(self, source: str, index: int, path: str) -> int | None:
+        """The line of a dotted field path (`spec.env[0].name`) in a document read, or None."""
+        doc = self.lines.get((source, index))
+        return doc.line(parse_loc(path)) if doc is not None else None
 
 
-KINDS = {
-    "MCPServer": "mcpop.api.mcpserver",
-    "MCPRegistry": "mcpop.api.mcpregistry",
-    "MCPServerBackup": "mcpop.api.mcpserverbackup",
-}
-
-
-def _model(kind: str) -> type[BaseModel]:
-    """The model of a kind, imported on first use: building models is most of the CLI's start-up time."""
-    import importlib
-
-    model: type[BaseModel] = getattr(importlib.import_module(KINDS[kind]), kind)
-    return model
-
-
-def format_loc(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a field path: `spec.env[0].name`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "[" in part or part in ("int", "str", "float", "bool"):
-            continue  # a union branch or validator name, not a field
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def _line(node: Any, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the deepest node on `loc` that the YAML parser recorded."""
-    line = None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if lc is not None and isinstance(part, str) and isinstance(node, dict) and part in node:
-                line = lc.key(part)[0] + 1
-            elif lc is not None and isinstance(part, int) and isinstance(node, list) and part < len(node):
-                line = lc.item(part)[0] + 1
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
-
-
-def line_at(doc: Any, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the field at `loc` in a parsed document (None when unknown)."""
-    return _line(doc, loc)
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+def parse_loc(path: str) -> tuple[int | str, ...]:
+    """A field path as a location: `spec.env[0].name` is ("spec", "env", 0, "name")."""
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path))
 
 
 def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -> Loaded:
     """Parse and validate every document in `text`; documents of other known kinds are skipped."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    from mcpop.api.explain import explain, yaml_type
+    from mcpop.cli.yamlread import YAMLInputError, load_documents
+    from mcpop.render.validate import validate_model
 
     out = Loaded()
-    yaml = YAML(typ="rt", pure=True)
-    yaml.version = (1, 1)  # read as kubectl does: `on` is a boolean, `0400` is octal
     try:
-        docs = list(yaml.load_all(text))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        out.problems.append(Problem(source, 0, "", f"invalid YAML: {problem}", line))
+        docs = load_documents(text)
+    except YAMLInputError as exc:
+        out.problems.append(Problem(source, exc.document, exc.path, exc.message, exc.line))
         return out
-    for index, doc in enumerate(d for d in docs if d is not None):
+    out.documents += len(docs)
+    for index, parsed in enumerate(docs):
+        doc = parsed.data
         if not isinstance(doc, dict):
-            out.problems.append(Problem(source, index, "", f"expected a mapping, got {yaml_type(doc)}"))
+            what = "a list" if isinstance(doc, list) else f"a {_TYPE_NAMES.get(type(doc), type(doc).__name__)}"
+            message = f"expected a mapping (an object), got {what}"
+            out.problems.append(Problem(source, index, "", message, parsed.line_no))
             continue
+        out.lines[(source, index)] = parsed
         kind, api_version = doc.get("kind"), doc.get("apiVersion")
         if not isinstance(kind, str) or kind not in KINDS:
             out.problems.append(
@@ -126,7 +84,7 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
                     index,
                     "kind",
                     f"unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}",
-                    _line(doc, ("kind",)),
+                    parsed.line(("kind",)),
                 )
             )
             continue
@@ -137,41 +95,59 @@ def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -
                     index,
                     "apiVersion",
                     f"must be {API_VERSION!r}, got {api_version!r}",
-                    _line(doc, ("apiVersion",)),
+                    parsed.line(("apiVersion",)),
                 )
             )
             continue
-        model = _model(kind)
-        try:
-            resource = model.model_validate(_plain(doc))
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc, msg = explain(err, model)
-                out.problems.append(Problem(source, index, format_loc(loc), msg, _line(doc, loc)))
+        resource, problems = validate_model(doc)
+        if resource is None:
+            for loc, problem in problems:
+                out.problems.append(Problem(source, index, problem.field, problem.message, parsed.line(loc)))
             continue
         if kind in kinds:
             out.resources.append((source, index, resource))
-            out.documents[(source, index)] = doc
         else:
-            out.skipped.append(f"{source}: document {index}: {kind} {doc.get('metadata', {}).get('name')}")
+            meta = doc.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            out.skipped.append(f"{source}: document {index}: {kind} {name}")
     return out
+
+
+_TYPE_NAMES = {str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def load_files(paths: list[Path], kinds: tuple[str, ...] = ("MCPServer",)) -> Loaded:
     """Load every file (`-` is standard input); problems from all files are collected."""
     import sys
 
+    from mcpop.cli.yamlread import YAMLInputError, decode
+
     total = Loaded()
+    read: list[str] = []
     for path in paths:
         source = str(path)
         try:
-            text = sys.stdin.read() if source == "-" else path.read_text()
+            raw = sys.stdin.buffer.read() if source == "-" else path.read_bytes()
         except OSError as exc:
             total.problems.append(Problem(source, 0, "", f"cannot read: {exc.strerror or exc}"))
+            continue
+        try:
+            text = decode(raw)
+        except YAMLInputError as exc:
+            total.problems.append(Problem(source, 0, "", exc.message, exc.line))
             continue
         part = load_text(text, source, kinds)
         total.resources += part.resources
         total.problems += part.problems
         total.skipped += part.skipped
-        total.documents.update(part.documents)
+        total.documents += part.documents
+        total.lines.update(part.lines)
+        read.append(source)
+    if read and not total.documents and not total.problems:
+        # kubectl: "error: no objects passed to apply"
+        message = "no objects passed to render: the file is empty or only comments"
+        total.problems += [Problem(source, 0, "", message) for source in read]
     return total
+
+
+__all__ = ["KINDS", "Loaded", "Problem", "format_loc", "load_files", "load_text", "parse_loc"]

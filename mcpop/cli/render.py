@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from mcpop.cli.load import Problem, line_at, load_files
+from mcpop.cli.load import Problem, load_files
 
 if TYPE_CHECKING:
     from mcpop.render.catalog import Catalog
@@ -20,14 +19,6 @@ def load_catalog(registry: Path | None) -> tuple[Catalog, list[str]]:
     if registry is None:
         return load_embedded(), []
     return load_registry_file(registry)
-
-
-def field_loc(path: str) -> tuple[int | str, ...]:
-    """A field path as a location: `spec.env[1].name` is ('spec', 'env', 1, 'name')."""
-    out: list[int | str] = []
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        out.append(int(part[1:-1]) if part.startswith("[") else part)
-    return tuple(out)
 
 
 def render_files(
@@ -59,13 +50,12 @@ def render_files(
     seen: dict[tuple[str, str], str] = {}
     for source, index, resource in loaded.resources:
         assert isinstance(resource, MCPServer)
-        doc = loaded.documents.get((source, index))
         ns = namespace or resource.metadata.namespace or "default"
         key = (ns, resource.metadata.name)
         if key in seen:
             problems.append(Problem(source, index, "metadata.name",
                                     f"MCPServer {ns}/{key[1]} is also defined in {seen[key]}; names must be unique "
-                                    "per namespace", line_at(doc, ("metadata", "name"))))  # fmt: skip
+                                    "per namespace", loaded.line_of(source, index, "metadata.name")))  # fmt: skip
             continue
         seen[key] = f"{source}: document {index}"
         reg = resource.spec.registry
@@ -86,7 +76,7 @@ def render_files(
                     )
             rendered = render(resource, entry, RenderOptions(namespace=ns))
         except RenderError as exc:
-            problems.append(Problem(source, index, exc.field, exc.message, line_at(doc, field_loc(exc.field))))
+            problems.append(Problem(source, index, exc.field, exc.message, loaded.line_of(source, index, exc.field)))
             continue
         except ValidationError as exc:  # a value taken from registry data that the API model refuses
             for err in exc.errors(include_url=False):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -28,16 +29,53 @@ _YAML11_WORDS = {
 }
 
 
+#: characters a YAML reader does not take as themselves inside double quotes: C0/C1 controls and DEL (not
+#: printable in YAML), NEL and the Unicode line/paragraph separators (line breaks in YAML 1.1), the BOM and
+#: the non-characters U+FFFE/U+FFFF. json.dumps escapes C0 already.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+#: a YAML reader finds an implicit key only within 1024 characters; longer keys are written `? key`
+_MAX_IMPLICIT_KEY = 1000
+
+
 def _needs_quotes(text: str) -> bool:
-    if not text or not _PLAIN.match(text) or text.endswith(":") or ": " in text:
+    if not text or not _PLAIN.fullmatch(text) or text.endswith(":") or ": " in text:
         return True
     return text.lower() in _YAML11_WORDS or text.startswith(("-", "."))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _quoted(text: str) -> str:
+    out = json.dumps(text, ensure_ascii=False)
+    return _UNSAFE.sub(_escape, out) if _UNSAFE.search(out) else out
 
 
 @functools.lru_cache(maxsize=8192)
 def _string(text: str) -> str:
     # cached: label keys and values, kinds and field names repeat across every object of a set
-    return json.dumps(text, ensure_ascii=False) if _needs_quotes(text) else text
+    return _quoted(text) if _needs_quotes(text) else text
+
+
+@functools.lru_cache(maxsize=8192)
+def _key(text: str, lead: str, indent: str) -> str:
+    """`lead` + the key + `:`, or `? key` and `:` on the next line (at `indent`) when too long to be implicit."""
+    key = _string(text)
+    if len(key) <= _MAX_IMPLICIT_KEY:
+        return f"{lead}{key}:"
+    return f"{lead}? {key}\n{indent}:"
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (math.inf, -math.inf):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "." not in text and "e" in text:
+        text = text.replace("e", ".0e", 1)  # YAML 1.1 floats need a dot: 1e+16 would read as a string
+    return text
 
 
 def _scalar(value: Any) -> str:
@@ -49,41 +87,49 @@ def _scalar(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, float):
+        return _float(value)
     return json.dumps(value)
 
 
-def _block_literal(text: str, indent: str) -> str | None:
-    """A `|` block for multi-line text, or None when the text cannot be one losslessly."""
-    if "\n" not in text or text[:1] in (" ", "\t") or any(not (c.isprintable() or c in "\n\t") for c in text):
-        return None
+def _block_literal(text: str, pad: str, parent: int) -> str | None:
+    """A `|` block for multi-line text, or None when the text cannot be one losslessly.
+
+    `pad` is the content's indentation and `parent` the column of the collection holding the scalar; an
+    indentation indicator is written when the first line with content starts with a space or a tab.
+    """
     body = text.rstrip("\n")
-    trailing = len(text) - len(body)
-    if any(line != line.rstrip(" \t") for line in body.split("\n")):
+    if not body.strip("\n") or any(not (c.isprintable() or c in "\n\t") for c in text):
+        return None  # only line breaks (`"\n"`), or characters a block cannot carry
+    lines = body.split("\n")
+    if any(line != line.rstrip(" \t") for line in lines):
         return None
+    trailing = len(text) - len(body)
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
-    lines = body.split("\n") + [""] * (trailing - 1 if trailing > 1 else 0)
-    pad = indent + "  "
-    return f"|{chomp}\n" + "\n".join(pad + line if line else "" for line in lines)
+    first = next(line for line in lines if line)
+    indicator = str(len(pad) - parent) if first[0] in " \t" else ""
+    lines += [""] * (trailing - 1 if trailing > 1 else 0)
+    return f"|{indicator}{chomp}\n" + "\n".join(pad + line if line else "" for line in lines)
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:
     # one flat loop per container: this emitter is most of the bulk render time
     if type(value) is dict:
         for key, item in value.items():
-            _entry(f"{indent}{_string(key)}:", item, indent, out)
+            _entry(_key(key, indent, indent), item, indent, out)
         return
     for item in value:
         kind = type(item)
         if kind is dict and item:
-            lead = f"{indent}- "
+            lead, inner = f"{indent}- ", f"{indent}  "
             for key, sub in item.items():
-                _entry(f"{lead}{_string(key)}:", sub, indent + "  ", out)
-                lead = f"{indent}  "
+                _entry(_key(key, lead, inner), sub, inner, out)
+                lead = inner
         elif kind is list and item:
             out.append(f"{indent}-")
             _emit(item, indent + "  ", out)
         else:
-            out.append(f"{indent}- {_inline(item, indent + '  ')}")
+            out.append(f"{indent}- {_inline(item, indent + '    ', len(indent))}")
 
 
 def _entry(head: str, item: Any, indent: str, out: list[str]) -> None:
@@ -97,13 +143,13 @@ def _entry(head: str, item: Any, indent: str, out: list[str]) -> None:
         out.append(head)
         _emit(item, indent, out)
     else:
-        out.append(f"{head} {_inline(item, indent)}")
+        out.append(f"{head} {_inline(item, indent + '  ', len(indent))}")
 
 
-def _inline(value: Any, indent: str) -> str:
+def _inline(value: Any, pad: str, parent: int) -> str:
     if isinstance(value, str):
         if "\n" in value:
-            block = _block_literal(value, indent)
+            block = _block_literal(value, pad, parent)
             if block is not None:
                 return block
         return _string(value)
@@ -118,8 +164,11 @@ def dump_yaml(documents: Iterable[Any]) -> str:
     """Several documents as one YAML stream, each started by `---`."""
     out: list[str] = []
     for doc in documents:
-        out.append("---")
-        _emit(doc, "", out)
+        if type(doc) in (dict, list) and doc:
+            out.append("---")
+            _emit(doc, "", out)
+        else:
+            out.append(f"--- {_inline(doc, '  ', 0)}")
     return "\n".join(out) + "\n" if out else ""
 
 
@@ -134,4 +183,4 @@ def dump_json(documents: list[Any]) -> str:
             "items": documents,
         }
     )
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -3,23 +3,28 @@
 A file may hold one server.json, a JSON list of them, or a registry API list response
 (`{servers: [{server, _meta}], metadata}`). Each entry is validated on its own: an invalid one is
 reported by name with the reason and skipped, so it never stops the others from rendering. Entries the
-registry marks `deleted` are skipped too.
+registry marks `deprecated` or `deleted` are skipped too: one reader (`sources.entries.parse_items`) serves
+this file loader and the operator's sources.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from mcpop.api.serverjson import ServerJSON, ServerResponse
+from mcpop.api.serverjson import ServerJSON
 from mcpop.render.catalog import Catalog
 from mcpop.sources.errors import CatalogError
 
 EMBEDDED = "catalog.json"
+#: deeper registry JSON is refused (as the YAML input reader refuses deeper YAML)
+MAX_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -52,32 +57,58 @@ def list_items(data: Any) -> list[Any] | None:
 
 
 def parse_entries(data: Any, source: str) -> tuple[list[ServerJSON], list[str]]:
-    """Valid entries in `data` (parsed JSON) and one message per invalid or skipped entry."""
-    items = list_items(data)
-    if items is None:
-        return [], [f"{source}: expected a server.json object, a list of them or a server list response"]
-    entries: list[ServerJSON] = []
-    problems: list[str] = []
-    for index, raw in enumerate(items):
-        label = f"{source}: {_entry_name(raw, index)}"
-        try:
-            if isinstance(raw, dict) and isinstance(raw.get("server"), dict):
-                response = ServerResponse.model_validate(raw)
-                if response.status == "deleted":
-                    problems.append(f"{label}: skipped (deleted in the registry)")
-                    continue
-                entries.append(response.server)
-            else:
-                entries.append(ServerJSON.model_validate(raw))
-        except ValidationError as exc:
-            problems.append(f"{label}: invalid server.json entry, skipped: {_describe(exc)}")
-    return entries, problems
+    """Valid entries in `data` (parsed JSON) and one message per invalid or skipped entry.
+
+    Read by `mcpop.sources.entries.parse_items`, as the operator's sources read it: entries the registry
+    marks deprecated or deleted are skipped, invalid ones reported by name."""
+    from mcpop.sources.entries import parse_items
+
+    found = parse_items(data, source)
+    problems = [f"{source}: {e.name}: {e.reason}; skipped" for e in found.invalid]
+    problems += [
+        f"{source}: {d.name}{f' {d.version}' if d.version else ''}: skipped (deleted in the registry)"
+        for d in found.deleted
+    ]
+    problems += [f"{source}: {s}: skipped (not active in the registry)" for s in found.skipped]
+    return found.entries, problems
+
+
+def _read_json(path: Path) -> Any:
+    """A registry file's JSON; ValueError with a clear reason for bytes, depth or characters JSON cannot carry."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    _check_json(data)
+    return data
+
+
+def _check_json(data: Any) -> None:
+    """Refuse nesting past MAX_DEPTH and lone UTF-16 surrogates (`"\\ud800"`, which no output can encode)."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels (at {where or 'the top'})")
+        if isinstance(node, dict):
+            stack += [(v, depth + 1, f"{where}.{k}" if where else str(k)) for k, v in node.items()]
+            stack += [(k, depth, where) for k in node]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node)]
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            raise ValueError(f"{where or 'a string'}: a lone UTF-16 surrogate escape is not a character")
 
 
 def load_registry_file(path: Path) -> tuple[Catalog, list[str]]:
     """The catalogue in a JSON file and a message per skipped entry; OSError/ValueError if unreadable."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    entries, problems = parse_entries(data, str(path))
+    entries, problems = parse_entries(_read_json(path), str(path))
     return Catalog(entries, f"registry file {path}"), problems
 
 

@@ -8,8 +8,6 @@ from io import StringIO
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from mcpop.api.serverjson import ServerJSON, ServerResponse
 from mcpop.sources.catalog import _describe, _entry_name, list_items
@@ -74,7 +72,10 @@ def _raw_name_version(raw: Any) -> tuple[str | None, str | None]:
 
 
 def parse_items(data: Any, source: str) -> SourceEntries:
-    """Validate each entry in parsed JSON/YAML: a server.json, a list of them, or a list API response."""
+    """Validate each entry in parsed JSON/YAML: a server.json, a list of them, or a list API response.
+
+    The one reader of registry data: the operator's sources and `mcp render --registry` both use it, so an
+    entry the registry marks deprecated or deleted is skipped by both."""
     out = SourceEntries()
     items = list_items(data)
     if items is None:
@@ -102,6 +103,10 @@ def parse_items(data: Any, source: str) -> SourceEntries:
 
 def load_text(text: str, source: str) -> Any:
     """JSON, else YAML (safe loader); InvalidContent naming the source if neither parses."""
+    # imported here: `mcp render --registry` reads entries through parse_items without it
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
         return json.loads(text)
     except json.JSONDecodeError:
