@@ -117,7 +117,7 @@ def _print_entries(entries: list[ServerJSON], output: str) -> None:
 @registry_app.command(name="list")
 def list_(
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,
@@ -139,7 +139,7 @@ def matches(entry: ServerJSON, query: str) -> bool:
 def search(
     query: str,
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,
@@ -195,7 +195,7 @@ def inspect(
     name: str,
     *,
     version: Annotated[str | None, Parameter(name=["--version"])] = None,
-    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o"])] = "yaml",
+    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "yaml",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,
