@@ -58,7 +58,7 @@ def read_documents(files: list[Path], namespace: str, explicit_ns: bool) -> list
         if loaded.problems:
             continue
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        docs += [d for d in yaml.load_all(text, Loader=loader) if d is not None]  # noqa: S506 - a safe loader
+        docs += [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     if problems:
         raise BadInput(problems)
     if not docs:
@@ -113,7 +113,9 @@ def apply(
     filename: Files,
     dry_run: Annotated[
         Literal["none", "client", "server"],
-        Parameter(name="--dry-run", help="client: print the objects; server: print the change set. Nothing is applied."),
+        Parameter(
+            name="--dry-run", help="client: print the objects; server: print the change set. Nothing is applied."
+        ),
     ] = "none",
     output: Annotated[Literal["yaml", "json"] | None, Parameter(name=["--output", "-o"])] = None,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
@@ -144,7 +146,7 @@ def diff_name(obj: dict[str, Any]) -> str:
 
 def _masked(live: dict[str, Any] | None, merged: dict[str, Any] | None) -> tuple[Any, Any]:
     """Secret values replaced by `***` (with `(before)`/`(after)` where they differ), as kubectl diff does."""
-    if not ((live or merged or {}).get("kind") == "Secret"):
+    if (live or merged or {}).get("kind") != "Secret":
         return live, merged
     a = dict((live or {}).get("data") or {})
     b = dict((merged or {}).get("data") or {})

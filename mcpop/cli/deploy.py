@@ -193,8 +193,11 @@ def deploy(
     ] = None,
     secret_env: Annotated[
         list[str] | None,
-        Parameter(name="--secret-env", consume_multiple=False,
-                  help="Environment variable from a Secret: K=SECRET/KEY (repeat)."),  # fmt: skip
+        Parameter(
+            name="--secret-env",
+            consume_multiple=False,
+            help="Environment variable from a Secret: K=SECRET/KEY (repeat).",
+        ),
     ] = None,
     image: Annotated[str | None, Parameter(name="--image", help="Deploy this image (no registry entry).")] = None,
     transport: Annotated[
@@ -209,8 +212,11 @@ def deploy(
     ] = None,
     dry_run: Annotated[
         DryRun,
-        Parameter(name="--dry-run", help="client: print what would be applied; server: the change set of a "
-                                         "server-side dry run. Nothing is applied."),  # fmt: skip
+        Parameter(
+            name="--dry-run",
+            help="client: print what would be applied; server: the change set of a "
+            "server-side dry run. Nothing is applied.",
+        ),
     ] = "none",
     wait: Annotated[bool, Parameter(name="--wait", negative=(), help="Wait until the server is Ready.")] = False,
     wait_timeout: Annotated[str, Parameter(name="--wait-timeout", help="How long --wait waits.")] = "5m",

@@ -15,8 +15,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +116,7 @@ def _load_yaml(text: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=loader)
 
 
 def _files(kubeconfig: str | None) -> list[Path]:
@@ -237,14 +235,17 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
 
 def _run_exec(spec: dict[str, Any], server: str) -> dict[str, Any]:
     """Run an exec credential plugin; its ExecCredential status (token or client certificate)."""
+    import subprocess
+
     cmd = [str(spec.get("command") or ""), *[str(a) for a in spec.get("args") or []]]
     env = dict(os.environ)
     for item in spec.get("env") or []:
         env[str(item.get("name"))] = str(item.get("value") or "")
     api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
-    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    exec_spec: dict[str, Any] = {"interactive": False}
     if spec.get("provideClusterInfo"):
-        info["spec"]["cluster"] = {"server": server}
+        exec_spec["cluster"] = {"server": server}
+    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": exec_spec}
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -285,6 +286,8 @@ def _load_client_cert(ctx: ssl.SSLContext, creds: Credentials) -> None:
         ctx.load_cert_chain(creds.cert_file, creds.key_file)
         return
     # ssl only loads certificates from files: write the data to a private directory, load, remove
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="mcp-") as d:
         cert, key = Path(d) / "c.pem", Path(d) / "k.pem"
         cert.write_bytes(creds.cert_data or b"")

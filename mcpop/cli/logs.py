@@ -57,7 +57,7 @@ def container_of(pod: dict[str, Any], container: str | None) -> str:
                                f"(containers: {', '.join(names)})")  # fmt: skip
         return container
     default = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
-    return default if default in names else names[0]
+    return str(default) if default in names else names[0]
 
 
 def log_query(container: str, follow: bool, tail: int | None, since: float | None, timestamps: bool,

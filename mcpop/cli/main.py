@@ -82,9 +82,7 @@ app.command(
     help="Print the client version, and the operator's and CRDs' when a cluster is reachable.",
 )
 app.command("mcpop.cli.completion:completion", name="completion", help="Print the shell completion script.")
-app.command(
-    "mcpop.cli.completion:install_completion", name="--install-completion", help="Install shell completion."
-)
+app.command("mcpop.cli.completion:install_completion", name="--install-completion", help="Install shell completion.")
 
 
 def _argv(args: list[str]) -> list[str]:

@@ -160,8 +160,10 @@ def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: 
     else:
         a, b = comparable(live), comparable(merged)
         fields = changed_fields(b or {}, a) if a != b else ()
-        action = "configured" if a != b else "unchanged"
-        change = Change(action, res.kind, meta["name"], ns, res.api_version, fields)
+        if a != b:
+            change = Change("configured", res.kind, meta["name"], ns, res.api_version, fields)
+        else:
+            change = Change("unchanged", res.kind, meta["name"], ns, res.api_version)
     return Planned(change, live, merged)
 
 

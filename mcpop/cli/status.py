@@ -160,18 +160,24 @@ def show_all(client: Client, namespace: str | None, output: str | None, watch: b
     for o in items:
         widths = [max(w, len(c)) for w, c in zip(widths, out.server_row(o, clock(), wide), strict=True)]
 
+    shown: dict[Any, list[str]] = {o["metadata"].get("uid"): out.server_row(o, clock(), wide)[:-1] for o in items}
+
     def on_change(kind: str, o: dict[str, Any]) -> None:
         meta = o.get("metadata") or {}
         key = (meta.get("uid"), str(meta.get("resourceVersion")))
         if key in seen:
             return
         seen.add(key)
+        row = out.server_row(o, clock(), wide)
+        if output not in ("json", "yaml") and kind != "DELETED":
+            if shown.get(meta.get("uid")) == row[:-1]:
+                return  # a change the table does not show (conditions' times, observedGeneration)
+            shown[meta.get("uid")] = row[:-1]
         o.setdefault("apiVersion", MCPSERVER.api_version)
         o.setdefault("kind", MCPSERVER.kind)
         if output in ("json", "yaml"):
             sys.stdout.write(("---\n" if output == "yaml" else "") + out.dump(o, output))
         else:
-            row = out.server_row(o, clock(), wide)
             if kind == "DELETED":
                 row[1 if wide else 0] += " (deleted)"
             sys.stdout.write("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

@@ -42,7 +42,7 @@ def operator_versions(client: Client) -> list[dict[str, Any]]:
 
 
 def crd_versions(client: Client) -> list[dict[str, Any]]:
-    out_ = []
+    out_: list[dict[str, Any]] = []
     for name in CRD_NAMES:
         try:
             crd = client.get(CRD, None, name)

@@ -97,7 +97,7 @@ def wait_ready(client: Client, namespace: str, name: str, timeout: float, progre
             stuck = stalled(obj)
             if stuck is not None:
                 raise WaitFailed(f"mcpserver/{name} cannot become Ready: {stuck.get('reason')}: {stuck.get('message')}")
-            progress.show(f'Waiting for mcpserver/{name}: {out.replicas(obj)} replicas ready; {blocking(obj)}')
+            progress.show(f"Waiting for mcpserver/{name}: {out.replicas(obj)} replicas ready; {blocking(obj)}")
             if clock() >= deadline:
                 raise WaitFailed(f"timed out after {out.human_duration(timeout)} waiting for mcpserver/{name} "
                                  f"to become Ready: {blocking(obj)}")  # fmt: skip
