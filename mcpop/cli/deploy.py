@@ -189,13 +189,15 @@ def deploy(
     version: Annotated[str | None, Parameter(name="--version", help="Registry entry version (default newest).")] = None,
     replicas: Annotated[int | None, Parameter(name="--replicas", help="Number of replicas.")] = None,
     env: Annotated[
-        list[str] | None, Parameter(name="--env", consume_multiple=False, help="Environment variable K=V (repeat).")
+        list[str] | None,
+        Parameter(name="--env", consume_multiple=False, negative=(), help="Environment variable K=V (repeat)."),
     ] = None,
     secret_env: Annotated[
         list[str] | None,
         Parameter(
             name="--secret-env",
             consume_multiple=False,
+            negative=(),
             help="Environment variable from a Secret: K=SECRET/KEY (repeat).",
         ),
     ] = None,

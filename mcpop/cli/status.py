@@ -64,6 +64,9 @@ def follow(client: Client, namespace: str | None, resource_version: str, field_s
     """Stream changes to `on_change(type, object)` until interrupted, resuming after disconnects."""
     rv = resource_version
     delay = 0.5
+    # a restarting API server refuses requests until its authorizer has synced: after a disconnect,
+    # Unauthorized/Forbidden are retried for a while before they count
+    grace_until = 0.0
     while True:
         try:
             for ev in watch_events(client, namespace, rv, field_selector):
@@ -83,8 +86,13 @@ def follow(client: Client, namespace: str | None, resource_version: str, field_s
             if exc.status == 410:
                 rv = relist()
                 continue
-            if exc.status not in (0, 500, 502, 503, 504, 429):
+            transient = exc.status in (0, 500, 502, 503, 504, 429)
+            if exc.status in (401, 403) and time.monotonic() < grace_until:
+                transient = True
+            if not transient:
                 raise
+            if exc.status == 0:
+                grace_until = time.monotonic() + 30.0
             print(f"note: watch interrupted ({exc.message}); resuming", file=sys.stderr)
             sleep(delay)
             delay = min(delay * 2, 10.0)
