@@ -68,7 +68,7 @@ def test_every_readme_command_runs_against_the_cluster(
     for ns in ("mcp-servers", "mcp-system"):
         with contextlib.suppress(client.ApiException):
             core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    registries = {ns: Registries(api, ns) for ns in (namespace, "mcp-system")}
+    registries = {ns: Registries(api, ns) for ns in ("default", "mcp-system")}
     log = tmp_path / "server.log"
     log.write_text(cri_line("server started"))
     second = start_operator(operator_kubeconfig, "mcp-servers", tmp_path)  # for `--namespace mcp-servers`
@@ -77,7 +77,8 @@ def test_every_readme_command_runs_against_the_cluster(
         with namespace_logs(api, [namespace, "mcp-servers"], log):
             for line in readme_commands():
                 args = shlex.split(line)[1:]
-                target = _target_namespace(args, namespace)
+                # `mcp registry` reads `default` without --namespace (not the context's namespace)
+                target = _target_namespace(args, "default" if args[0] == "registry" else namespace)
                 if args[0] == "registry" and args[1:2] == ["refresh"] and "--help" not in args:
                     # refresh asks the operator to sync a named MCPRegistry: give it one to ask about
                     reg = args[args.index("--name") + 1] if "--name" in args else "default"
@@ -89,14 +90,14 @@ def test_every_readme_command_runs_against_the_cluster(
                 results[line] = (code, out, err)
                 assert "Traceback" not in err and "Traceback" not in out, f"{line}\n{err}"
                 assert not any(u in err for u in UNKNOWN), f"{line}\n{err}"
-                if args[:2] == ["registry", "refresh"]:
-                    with contextlib.suppress(client.ApiException):  # deploy would resolve through it otherwise
-                        client.CustomObjectsApi(api).delete_namespaced_custom_object(
-                            "mcp.allbeone.io", "v1", namespace, "mcpregistries", "default"
-                        )
     finally:
         _delete_all(api, "mcp-servers")
         second.terminate()
+        for ns, reg in (("default", "default"), ("default", "myregistry"), ("mcp-system", "default")):
+            with contextlib.suppress(client.ApiException):
+                client.CustomObjectsApi(api).delete_namespaced_custom_object(
+                    "mcp.allbeone.io", "v1", ns, "mcpregistries", reg
+                )
     failed = {ln: (code, err) for ln, (code, _, err) in results.items() if code not in (0, 130)}
     assert not failed, failed
     assert results["mcp status filesystem-server"][1].startswith("Name: filesystem-server")
