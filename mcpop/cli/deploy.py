@@ -132,22 +132,27 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
         raise UsageError("--image deploys an image that is in no registry: it cannot be combined with "
                          "--version or --registry-ref")  # fmt: skip
     timeout = timeout_value(wait_timeout)
-    client: Client | None = cluster.client()
-    assert client is not None
-    namespace = cluster.ns(client)
-    obj = build_server(namespace=namespace, **obj_args)
     if dry_run == "client":
+        # offline when there is no cluster: the embedded catalogue (noted), unless an MCPRegistry was named
         try:
+            client: Client | None = cluster.client()
+            namespace = cluster.ns(client) if client is not None else "default"
+            obj = build_server(namespace=namespace, **obj_args)
             objs, warnings = _validate(obj, client, obj_args["registry_ref"])
         except ClusterError as exc:
-            if exc.status != 0 or exc.reason != "Unreachable" or obj_args["registry_ref"]:
+            if exc.status != 0 or obj_args["registry_ref"]:
                 raise
             print(f"note: {exc.message}: resolved from the embedded catalogue", file=sys.stderr)
+            obj = build_server(namespace=cluster.namespace or "default", **obj_args)
             objs, warnings = _validate(obj, None, None)
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         sys.stdout.write(out.dump_all([obj, *objs], output or "yaml"))
         return 0
+    client = cluster.client()
+    assert client is not None
+    namespace = cluster.ns(client)
+    obj = build_server(namespace=namespace, **obj_args)
     _, warnings = _validate(obj, client, obj_args["registry_ref"])
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -481,11 +481,15 @@ class Client:
             if exc.status == 404 and (exc.body.get("details") or {}).get("name") == name:
                 return None
             if exc.status == 404 and not exc.body.get("details"):
-                raise ClusterError(f"the server does not serve {res.resource_name} ({res.api_version}): "
-                                   "are the mcpop CRDs installed?", 404, "NotFound") from None  # fmt: skip
+                raise self._not_served(res) from None
             if exc.status == 404:
                 return None
             raise
+
+    @staticmethod
+    def _not_served(res: Resource) -> ClusterError:
+        hint = ": are the mcpop CRDs installed?" if res.group == MCPSERVER.group else ""
+        return ClusterError(f"the server does not serve {res.resource_name} ({res.api_version}){hint}", 404, "NotFound")
 
     def list(self, res: Resource, namespace: str | None, label_selector: str | None = None,
              field_selector: str | None = None) -> dict[str, Any]:  # fmt: skip
@@ -493,9 +497,13 @@ class Client:
         items: list[dict[str, Any]] = []
         cont = None
         while True:
-            body = self.request("GET", res.path(namespace), {"labelSelector": label_selector,
-                                                              "fieldSelector": field_selector, "limit": 500,
-                                                              "continue": cont})  # fmt: skip
+            query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": 500, "continue": cont}
+            try:
+                body = self.request("GET", res.path(namespace), query)
+            except ClusterError as exc:
+                if exc.status == 404 and not exc.body.get("details"):
+                    raise self._not_served(res) from None
+                raise
             for item in body.get("items") or []:
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", res.kind)
