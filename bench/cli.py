@@ -56,7 +56,9 @@ def main() -> None:
         out = subprocess.run([sys.executable, str(ROOT / "tools" / "testenv"), "up", "--state-dir", state],
                              capture_output=True, text=True, check=True)  # fmt: skip
         kubeconfig = out.stdout.strip().splitlines()[-1]
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}
+    # as installed: with bytecode caches (PYTHONDONTWRITEBYTECODE would make every run compile the sources)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {"KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}
     try:
         subprocess.run([kubectl, "apply", "--server-side", "-f", str(ROOT / "schemas")], env=env, check=True,
                        capture_output=True)  # fmt: skip

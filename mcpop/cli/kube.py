@@ -1,4 +1,5 @@
-"""A small, fast Kubernetes API client for the CLI: kubeconfig loading and JSON requests over `http.client`.
+"""A small, fast Kubernetes API client for the CLI: kubeconfig loading and JSON requests over a plain HTTP/1.1
+connection (`ssl` + `socket`).
 
 The official client costs ~440 ms to import; a status check should cost less than that in total. This client
 reads kubeconfig files as kubectl does (`--kubeconfig`, else every file in `KUBECONFIG` merged, else
@@ -10,7 +11,6 @@ failure (unreachable, refused, TLS, 4xx/5xx) into a one-line `ClusterError`.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import socket
@@ -298,19 +298,121 @@ def _load_client_cert(ctx: ssl.SSLContext, creds: Credentials) -> None:
         ctx.load_cert_chain(str(cert), str(key))
 
 
-class _Conn(http.client.HTTPSConnection):
-    """An HTTPS connection that verifies against `tls-server-name` when the kubeconfig sets one."""
+class ProtocolError(OSError):
+    """The server's answer is not HTTP/1.1 as expected."""
 
-    def __init__(self, host: str, port: int | None, ctx: ssl.SSLContext, timeout: float | None,
+
+class _Response:
+    """One HTTP/1.1 response read from a buffered socket file: status, headers, and the body by
+    Content-Length, chunked transfer encoding, or up to the connection's end."""
+
+    def __init__(self, rfile: Any, head: bool = False) -> None:
+        self._rfile = rfile
+        line = rfile.readline(65537)
+        if not line:
+            raise ConnectionResetError("the server closed the connection")
+        parts = line.decode("latin-1").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise ProtocolError(f"not an HTTP response: {line[:60]!r}")
+        self.status = int(parts[1])
+        self.reason = parts[2].strip() if len(parts) > 2 else ""
+        self.headers: dict[str, str] = {}
+        while True:
+            h = rfile.readline(65537)
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length")
+        self.length = int(length) if length is not None and not self.chunked else None
+        self.will_close = self.headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
+        self._left = 0  # bytes left in the current chunk
+        self._done = head or self.status in (204, 304) or self.length == 0
+
+    def _chunk(self) -> bytes:
+        """The next chunk's data (b'' at the end)."""
+        size_line = self._rfile.readline(1024)
+        if not size_line:
+            raise ConnectionResetError("the connection ended inside a chunked body")
+        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            self._done = True
+            return b""
+        data = self._rfile.read(size)
+        self._rfile.readline(3)  # CRLF after the chunk
+        return bytes(data)
+
+    def read(self) -> bytes:
+        """The whole body."""
+        if self._done:
+            return b""
+        self._done = True
+        if self.chunked:
+            self._done = False
+            out = []
+            while not self._done:
+                out.append(self._chunk())
+            return b"".join(out)
+        if self.length is not None:
+            return bytes(self._rfile.read(self.length))
+        self.will_close = True
+        return bytes(self._rfile.read())
+
+    def lines(self) -> Iterator[bytes]:
+        """The body line by line as it arrives (watch events, followed logs)."""
+        if not self.chunked:
+            while True:
+                line = self._rfile.readline()
+                if not line:
+                    return
+                yield line
+        buf = b""
+        while not self._done:
+            buf += self._chunk()
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                yield line + b"\n"
+        if buf:
+            yield buf
+
+
+class _Conn:
+    """One HTTP/1.1 connection (TLS unless the server is http://), kept alive between requests.
+
+    Not `http.client`: importing it (and the email parser it uses) is a large part of a status check."""
+
+    def __init__(self, host: str, port: int, ctx: ssl.SSLContext | None, timeout: float | None,
                  server_name: str | None) -> None:  # fmt: skip
-        super().__init__(host, port, timeout=timeout, context=ctx)
-        self._ctx = ctx
-        self._server_name = server_name
+        self.host, self.port, self.timeout = host, port, timeout
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if ctx is not None:
+                sock = ctx.wrap_socket(sock, server_hostname=server_name or host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+        self.broken = False
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._ctx.wrap_socket(sock, server_hostname=self._server_name or self.host)
+    def send(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> _Response:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}" if body is not None else "Content-Length: 0")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.sock.sendall(head + (body or b""))
+        return _Response(self.rfile, head=method == "HEAD")
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
 
 
 # ---------------------------------------------------------------------------- client
@@ -337,7 +439,7 @@ class Client:
         self.prefix = url.path.rstrip("/")
         self._ctx: ssl.SSLContext | None = None
         self._auth: dict[str, str] | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: _Conn | None = None
         self._resources: dict[str, dict[str, Resource] | None] = {}
 
     @property
@@ -369,14 +471,12 @@ class Client:
             self._auth = auth
         return {"User-Agent": USER_AGENT, "Accept": "application/json", **self._auth}
 
-    def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
-        headers = self._headers()
-        del headers
-        if self.scheme == "http":
-            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        if self._ctx is None:
+    def _connect(self, timeout: float | None) -> _Conn:
+        self._headers()  # an exec plugin may supply a client certificate: before the TLS context is made
+        if self.scheme == "https" and self._ctx is None:
             self._ctx = ssl_context(self.creds)
-        return _Conn(self.host, self.port, self._ctx, timeout, self.creds.tls_server_name)
+        ctx = self._ctx if self.scheme == "https" else None
+        return _Conn(self.host, self.port, ctx, timeout, self.creds.tls_server_name)
 
     def _unreachable(self, exc: BaseException) -> ClusterError:
         if isinstance(exc, ssl.SSLCertVerificationError):
@@ -397,35 +497,33 @@ class Client:
         q = urlencode([(k, str(v).lower() if isinstance(v, bool) else v) for k, v in items if v is not None])
         return self.prefix + path + (f"?{q}" if q else "")
 
-    def _open(self, method: str, path: str, query: Any, body: Any, content_type: str, timeout: float | None,
-              conn: http.client.HTTPConnection) -> http.client.HTTPResponse:  # fmt: skip
+    def _open(self, method: str, path: str, query: Any, body: Any, content_type: str, conn: _Conn) -> _Response:
         headers = self._headers()
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = content_type
-        conn.request(method, self.url(path, query), body=data, headers=headers)
-        return conn.getresponse()
+        return conn.send(method, self.url(path, query), headers, data)
 
     def request(self, method: str, path: str, query: Any = None, body: Any = None,
                 content_type: str = "application/json") -> dict[str, Any]:  # fmt: skip
         """One request; the decoded JSON body. Raises ClusterError for any failure."""
         for attempt in (0, 1):
             fresh = self._conn is None
-            if self._conn is None:
-                self._conn = self._connect(self.timeout)
             try:
-                resp = self._open(method, path, query, body, content_type, self.timeout, self._conn)
+                if self._conn is None:
+                    self._conn = self._connect(self.timeout)
+                resp = self._open(method, path, query, body, content_type, self._conn)
                 data = resp.read()
+                if resp.will_close:
+                    self.close()
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                self._conn.close()
-                self._conn = None
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                self.close()
                 if fresh or attempt:  # a kept-alive connection the server closed: retry once on a new one
                     raise self._unreachable(exc) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._conn.close()
-                self._conn = None
+            except (OSError, ValueError) as exc:
+                self.close()
                 raise self._unreachable(exc) from None
         return self._decode(resp.status, resp.reason, data)
 
@@ -446,22 +544,17 @@ class Client:
 
     def stream(self, path: str, query: Any = None) -> Iterator[bytes]:
         """A streaming GET (watch, log follow) on its own connection: its lines, as they arrive."""
-        conn = self._connect(self.timeout)
         try:
-            resp = self._open("GET", path, query, None, "", self.timeout, conn)
+            conn = self._connect(self.timeout)
+        except (OSError, ValueError) as exc:
+            raise self._unreachable(exc) from None
+        try:
+            resp = self._open("GET", path, query, None, "", conn)
             if not 200 <= resp.status < 300:
                 self._decode(resp.status, resp.reason, resp.read())
-            if conn.sock is not None:
-                conn.sock.settimeout(None)  # a quiet log or watch is not a dead one
-            while True:
-                try:
-                    line = resp.readline()
-                except (OSError, http.client.HTTPException) as exc:
-                    raise self._unreachable(exc) from None
-                if not line:
-                    return
-                yield line
-        except (OSError, http.client.HTTPException) as exc:
+            conn.sock.settimeout(None)  # a quiet log or watch is not a dead one
+            yield from resp.lines()
+        except (OSError, ValueError) as exc:
             raise self._unreachable(exc) from None
         finally:
             conn.close()
