@@ -173,9 +173,13 @@ def cri_line(text: str, stamp: str = "2026-01-01T00:00:00.000000000Z", stream: s
     return f"{stamp} {stream} F {text}\n"
 
 
-def pod_logs(api: client.ApiClient, namespace: str, pod: str, files: dict[str | None, Path]) -> None:
-    """Have kwok serve `files` (container name → file; None: any container) as the pod's logs."""
-    logs = [{"logsFile": str(f), "follow": True, **({"containers": [c]} if c else {})} for c, f in files.items()]
+def pod_logs(api: client.ApiClient, namespace: str, pod: str, files: dict[str | None, Path],
+             previous: Path | None = None) -> None:  # fmt: skip
+    """Have kwok serve `files` (container name → file; None: any container) as the pod's logs, and
+    `previous` as the previous container's."""
+    extra = {"previousLogsFile": str(previous)} if previous else {}
+    logs = [{"logsFile": str(f), "follow": True, **extra, **({"containers": [c]} if c else {})}
+            for c, f in files.items()]  # fmt: skip
     body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs", "metadata": {"name": pod, "namespace": namespace},
             "spec": {"logs": logs}}  # fmt: skip
     client.CustomObjectsApi(api).create_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", namespace, "logs", body)

@@ -346,6 +346,25 @@ def test_delete_wait_returns_only_when_owned_objects_are_gone(
     assert not _exists(lambda: policy.read_namespaced_pod_disruption_budget("doomed", namespace))
 
 
+def test_delete_wait_times_out_naming_what_is_left(
+    operator: OperatorProcess, kube_cluster: kubeenv.KubeCluster, servers: Servers, cli_kubeconfig: str,
+    namespace: str,
+) -> None:  # fmt: skip
+    mcp(cli_kubeconfig, "deploy", "stuck", "--image", "ghcr.io/example/mcp:1", "--wait").ok()
+    apps = client.AppsV1Api(kube_cluster.api_client)
+    apps.patch_namespaced_deployment("stuck", namespace, {"metadata": {"finalizers": ["example.com/hold"]}})
+    try:
+        r = mcp(cli_kubeconfig, "delete", "stuck", "--wait", "--wait-timeout", "6s")
+        no_traceback(r)
+        last = r.stderr.splitlines()[-1]
+        assert r.returncode == 1 and last.startswith(
+            "error: timed out after 6s waiting for the deletion; still present:"
+        )
+        assert "Deployment/stuck" in last
+    finally:
+        apps.patch_namespaced_deployment("stuck", namespace, {"metadata": {"finalizers": None}})
+
+
 def test_delete_all_asks_for_confirmation(servers: Servers, cli_kubeconfig: str) -> None:
     for name in ("a1", "a2"):
         servers.create({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": name},

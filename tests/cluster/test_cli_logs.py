@@ -88,3 +88,17 @@ def test_logs_container_and_follow(
     r = bg.stop()
     assert r.stdout.splitlines() == ["pod0 line 2", "appended while following"]
     assert "Traceback" not in r.stderr and r.returncode == 130
+
+
+def test_logs_of_the_previous_container(
+    operator: OperatorProcess, kube_cluster: kubeenv.KubeCluster, namespace: str, cli_kubeconfig: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    mcp(cli_kubeconfig, "deploy", "restarted", "--image", "ghcr.io/example/mcp:1", "--wait").ok()
+    (pod,) = _pods(kube_cluster.api_client, namespace, "restarted", 1)
+    now, before = tmp_path / "now.log", tmp_path / "before.log"
+    now.write_text(cri_line("running again"))
+    before.write_text(cri_line("panic: out of memory"))
+    pod_logs(kube_cluster.api_client, namespace, pod.metadata.name, {"mcp-server": now}, previous=before)
+    assert mcp(cli_kubeconfig, "server", "logs", "restarted").ok().stdout == "running again\n"
+    assert mcp(cli_kubeconfig, "server", "logs", "restarted", "--previous").ok().stdout == "panic: out of memory\n"
