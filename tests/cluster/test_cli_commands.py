@@ -176,6 +176,27 @@ def test_apply_creates_then_reports_unchanged(operator: OperatorProcess, servers
     assert "applied configured" in mcp(cli_kubeconfig, "apply", "-f", str(f2)).ok().stdout
 
 
+def test_apply_registries_and_backups(kube_cluster: kubeenv.KubeCluster, cli_kubeconfig: str, namespace: str,
+                                      tmp_path: Path) -> None:  # fmt: skip
+    backup = (ROOT / "examples" / "01-mcpserverbackup-s3.yaml").read_text()
+    registry = "apiVersion: mcp.allbeone.io/v1\nkind: MCPRegistry\nmetadata: {name: team}\n" \
+               "spec: {source: {configMap: {name: team-catalogue}}}\n"  # fmt: skip
+    f = tmp_path / "both.yaml"
+    f.write_text(registry + "---\n" + backup)
+    r = mcp(cli_kubeconfig, "apply", "-f", str(f)).ok()
+    assert r.stdout.splitlines() == ["mcpregistries.mcp.allbeone.io/team created",
+                                     "mcpserverbackups.mcp.allbeone.io/filesystem-server-backup created"]  # fmt: skip
+    custom = client.CustomObjectsApi(kube_cluster.api_client)
+    got = custom.get_namespaced_custom_object("mcp.allbeone.io", "v1", namespace, "mcpserverbackups",
+                                              "filesystem-server-backup")  # fmt: skip
+    assert got["spec"]["storage"]["s3"]["bucket"] == "mcp-backups"
+    pinned = tmp_path / "pinned.yaml"
+    pinned.write_text(registry.replace("name: team}", f"name: team, namespace: {namespace}}}"))
+    r = mcp(cli_kubeconfig, "apply", "-f", str(pinned), "-n", "elsewhere")
+    assert r.returncode == 2 and f'("{namespace}") does not match --namespace "elsewhere"' in one_line_error(r)
+    assert mcp(cli_kubeconfig, "diff", "-f", str(f)).returncode == 0
+
+
 def test_apply_rejects_bad_files_before_applying_any(servers: Servers, cli_kubeconfig: str, tmp_path: Path) -> None:
     good = server_file(tmp_path, "good", {"registry": {"name": "time"}})
     bad = tmp_path / "bad.yaml"
