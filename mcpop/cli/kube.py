@@ -518,7 +518,7 @@ class Client:
                 if resp.will_close:
                     self.close()
                 break
-            except (ConnectionResetError, BrokenPipeError) as exc:
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
                 self.close()
                 if fresh or attempt:  # a kept-alive connection the server closed: retry once on a new one
                     raise self._unreachable(exc) from None

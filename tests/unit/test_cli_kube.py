@@ -67,14 +67,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         _Handler.seen.append(
             {"path": self.path, "auth": self.headers.get("Authorization"), "cn": subject.get("commonName")}
         )
+        if self.path.startswith("/stream"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in (b'{"type":"ADDED"}\n{"ty', b'pe":"MODIFIED"}\n', b"partial"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if self.path.startswith("/apis/mcp.allbeone.io/v1/namespaces/default/mcpservers/there"):
             self._send(200, {"kind": "MCPServer", "metadata": {"name": "there"}})
+            if "drop" in self.path:
+                self.close_connection = True  # close without saying so, as an idle timeout does
         elif "/mcpservers/" in self.path:
             self._send(404, {"kind": "Status", "reason": "NotFound", "message": 'mcpservers "x" not found',
                              "details": {"name": self.path.rsplit("/", 1)[-1]}})  # fmt: skip
         else:
             self._send(403, {"kind": "Status", "reason": "Forbidden",
                              "message": 'mcpservers is forbidden: User "u"\ncannot list resource'})  # fmt: skip
+
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked transfer encoding, as the API server speaks
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -227,3 +240,16 @@ def test_the_read_only_path_imports_neither_the_official_client_nor_pydantic() -
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_chunked_streams_are_read_line_by_line_and_connections_kept_alive(server: str, tmp_path: Path) -> None:
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
+    client = connect(str(kc))
+    assert list(client.stream("/stream")) == [b'{"type":"ADDED"}\n', b'{"type":"MODIFIED"}\n', b"partial"]
+    client.get(MCPSERVER, "default", "there")
+    conn = client._conn
+    client.get(MCPSERVER, "default", "there")
+    assert client._conn is conn and conn is not None  # the second request reused the connection
+    client.request("GET", MCPSERVER.path("default", "there"), {"drop": "1"})  # the server then closes it
+    assert client.get(MCPSERVER, "default", "there") == {"kind": "MCPServer", "metadata": {"name": "there"}}
+    assert client._conn is not conn  # reconnected once, transparently
