@@ -32,7 +32,13 @@ def members(client: Client, server: dict[str, Any]) -> list[tuple[Resource, str]
         res = _resource_for(client, group, kind)
         if res is None:
             continue
-        items = client.list(res, meta["namespace"], label_selector=f"{aset.PART_OF_LABEL}={set_id}").get("items")
+        try:
+            items = client.list(res, meta["namespace"], label_selector=f"{aset.PART_OF_LABEL}={set_id}").get("items")
+        except ClusterError as exc:
+            if exc.status not in (403, 404):
+                raise
+            print(f"note: not waiting for {gk} objects: {exc.message}", file=sys.stderr)
+            continue
         out += [(res, o["metadata"]["name"]) for o in items or []]
     return out
 
@@ -45,8 +51,12 @@ def remaining(client: Client, namespace: str, names: list[str], owned: dict[str,
         if client.get(MCPSERVER, namespace, name) is not None:
             left.append(f"MCPServer/{name}")
         for res, oname in owned.get(name, []):
-            if client.get(res, namespace, oname) is not None:
-                left.append(f"{res.kind}/{oname}")
+            try:
+                if client.get(res, namespace, oname) is not None:
+                    left.append(f"{res.kind}/{oname}")
+            except ClusterError as exc:
+                if exc.status != 403:
+                    raise
     return left
 
 
@@ -133,6 +143,3 @@ def delete(
         return run_delete(client, cluster.ns(client), list(names), all_, yes, wait, timeout)
 
     return guarded(body)
-
-
-__all__ = ["ClusterError", "delete"]
