@@ -9,6 +9,7 @@ duration parsing.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from mcpop.cli.apply import unified
 from mcpop.cli.options import UsageError, parse_duration
 from mcpop.cli.plan import Planned, change_line
 from mcpop.cli.version import human
+from mcpop.cli.wait import Progress, blocking, is_ready, stalled
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "cli"
@@ -152,3 +154,29 @@ def test_condition_polarity() -> None:
     assert output.good({"type": "Progressing", "status": "True", "reason": "RollingOut"})
     assert not output.good({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"})
     assert not output.good({"type": "Ready", "status": "Unknown"})
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_one_line_on_a_terminal_and_prints_changes_otherwise() -> None:
+    tty, plain = _Terminal(), io.StringIO()
+    for stream in (tty, plain):
+        p = Progress(stream)
+        for text in ("0/2 ready", "0/2 ready", "1/2 ready"):
+            p.show(text)
+        p.done()
+    assert tty.getvalue() == "\r\x1b[2K0/2 ready\r\x1b[2K1/2 ready\r\x1b[2K"
+    assert plain.getvalue() == "0/2 ready\n1/2 ready\n"
+
+
+def test_what_blocks_readiness() -> None:
+    server = fixture("server-failed.json")
+    assert blocking(server).startswith("InvalidSpec: spec.registry: ")
+    assert blocking({"metadata": {"generation": 1}}) == "the operator has not reported a status yet (is it running?)"
+    stale = {"metadata": {"generation": 3}, "status": {"observedGeneration": 2, "conditions": []}}
+    assert blocking(stale) == "the operator has not observed generation 3 yet"
+    assert not is_ready(stale) and is_ready(fixture("server-ready.json"))
+    assert stalled(server) is not None and stalled(fixture("server-ready.json")) is None
