@@ -126,7 +126,7 @@ def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = Fa
 @registry_app.command(name="list")
 def list_(
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,
@@ -142,7 +142,7 @@ def list_(
 def search(
     query: str,
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,
@@ -209,7 +209,7 @@ def inspect(
     name: str,
     *,
     version: Annotated[str | None, Parameter(name=["--version"])] = None,
-    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o"])] = "yaml",
+    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "yaml",
     namespace: Namespace = None,
     registry: Registry = "default",
     kubeconfig: Kubeconfig = None,

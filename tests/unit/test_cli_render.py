@@ -98,5 +98,5 @@ def test_start_up_path_does_not_import_the_kubernetes_client(args: list[str]) ->
 
 
 def test_version_command() -> None:
-    result = mcp("version")
-    assert result.returncode == 0 and result.stdout.startswith("mcp ")
+    result = mcp("version", "--client")
+    assert result.returncode == 0 and result.stdout.startswith("Client Version: ")

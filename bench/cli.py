@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""CLI start-up and status-check benchmark: prints figures.
+
+Cold `mcp status NAME` (a new process each time, as a person runs it) side by side with
+`kubectl get mcpserver NAME -o yaml` against the same cluster, runs interleaved so both see the same load;
+also `python -c pass` and `mcp --help`. Uses `--kubeconfig` (or $KUBECONFIG with --use-kubeconfig), else
+starts its own control plane with tools/testenv and stops it afterwards.
+
+    python bench/cli.py [--runs 21] [--kubeconfig PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MCP = [sys.executable, "-c", "from mcpop.cli.main import run; run()"]
+SERVER = {
+    "apiVersion": "mcp.allbeone.io/v1",
+    "kind": "MCPServer",
+    "metadata": {"name": "bench-status", "namespace": "default"},
+    "spec": {"image": "ghcr.io/example/mcp", "tag": "1"},
+}
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of one run."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    took = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.decode()[-500:]}")
+    return took, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--kubeconfig")
+    args = ap.parse_args()
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        sys.exit("kubectl is not on PATH")
+    state = None
+    kubeconfig = args.kubeconfig
+    if kubeconfig is None:
+        state = tempfile.mkdtemp(prefix="mcpop-bench-cli-")
+        out = subprocess.run([sys.executable, str(ROOT / "tools" / "testenv"), "up", "--state-dir", state],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        kubeconfig = out.stdout.strip().splitlines()[-1]
+    # as installed: with bytecode caches (PYTHONDONTWRITEBYTECODE would make every run compile the sources)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {"KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}
+    try:
+        subprocess.run([kubectl, "apply", "--server-side", "-f", str(ROOT / "schemas")], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        subprocess.run([kubectl, "wait", "--for=condition=Established", "crd", "--all"], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        subprocess.run([kubectl, "apply", "--server-side", "-f", "-"], input=json.dumps(SERVER).encode(), env=env,
+                       check=True, capture_output=True)  # fmt: skip
+        name = SERVER["metadata"]["name"]
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "mcp --help": [*MCP, "--help"],
+            f"mcp status {name}": [*MCP, "status", name],
+            f"kubectl get mcpserver {name} -o yaml": [kubectl, "get", "mcpserver", name, "-o", "yaml"],
+        }
+        for cmd in cases.values():  # warm the page cache and kubectl's discovery cache
+            timed(cmd, env)
+        times: dict[str, list[float]] = {k: [] for k in cases}
+        cpu: dict[str, list[float]] = {k: [] for k in cases}
+        for _ in range(args.runs):
+            for label, cmd in cases.items():
+                wall, used = timed(cmd, env)
+                times[label].append(wall)
+                cpu[label].append(used)
+    finally:
+        if state is not None:
+            subprocess.run([sys.executable, str(ROOT / "tools" / "testenv"), "down", "--state-dir", state, "--purge"],
+                           capture_output=True)  # fmt: skip
+    print(f"cold start, {args.runs} interleaved runs; load average {os.getloadavg()[0]:.2f}")
+    print(f"  {'':45s} {'wall median (min)':>20s} {'CPU median':>12s}")
+    for label, ts in times.items():
+        wall = f"{statistics.median(ts) * 1000:.0f} ms ({min(ts) * 1000:.0f})"
+        print(f"  {label:45s} {wall:>20s} {statistics.median(cpu[label]) * 1000:9.0f} ms")
+    mcp_t = statistics.median(times[f"mcp status {name}"])
+    kubectl_t = statistics.median(times[f"kubectl get mcpserver {name} -o yaml"])
+    print(
+        f"  mcp status / kubectl get: {mcp_t / kubectl_t:.2f}x (target <= 2x); "
+        f"mcp --help {statistics.median(times['mcp --help']) * 1000:.0f} ms (target <= 150 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

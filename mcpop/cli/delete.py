@@ -1,0 +1,145 @@
+"""`mcp delete NAME...`: delete MCPServers; `--wait` until each and every object it owned are gone.
+
+The owned objects are the members of the server's ApplySet (label `applyset.kubernetes.io/part-of`, kinds
+from the parent's `contains-group-kinds` annotation), read before the delete is sent.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated, Any
+
+from cyclopts import Parameter
+
+from mcpop.cli.kube import MCPSERVER, Client, ClusterError, Resource
+from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.wait import Progress, WaitFailed, timeout_value
+
+POLL = 0.5
+
+
+def members(client: Client, server: dict[str, Any]) -> list[tuple[Resource, str]]:
+    """(resource, name) of every live object in the server's ApplySet."""
+    from mcpop.apply.ssa import applyset as aset
+    from mcpop.cli.plan import _resource_for
+
+    meta = server["metadata"]
+    set_id = aset.applyset_id(meta["name"], meta["namespace"])
+    out: list[tuple[Resource, str]] = []
+    for gk in sorted(aset.live_group_kinds(server)):
+        group, kind = aset.split_group_kind(gk)
+        res = _resource_for(client, group, kind)
+        if res is None:
+            continue
+        try:
+            items = client.list(res, meta["namespace"], label_selector=f"{aset.PART_OF_LABEL}={set_id}").get("items")
+        except ClusterError as exc:
+            if exc.status not in (403, 404):
+                raise
+            print(f"note: not waiting for {gk} objects: {exc.message}", file=sys.stderr)
+            continue
+        out += [(res, o["metadata"]["name"]) for o in items or []]
+    return out
+
+
+def remaining(client: Client, namespace: str, names: list[str], owned: dict[str, list[tuple[Resource, str]]]
+              ) -> list[str]:  # fmt: skip
+    """`Kind/name` of what is still there."""
+    left = []
+    for name in names:
+        if client.get(MCPSERVER, namespace, name) is not None:
+            left.append(f"MCPServer/{name}")
+        for res, oname in owned.get(name, []):
+            try:
+                if client.get(res, namespace, oname) is not None:
+                    left.append(f"{res.kind}/{oname}")
+            except ClusterError as exc:
+                if exc.status != 403:
+                    raise
+    return left
+
+
+def confirm(question: str) -> bool:
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run_delete(client: Client, namespace: str, names: list[str], all_: bool, yes: bool, wait: bool,
+               timeout: float) -> int:  # fmt: skip
+    if all_ and names:
+        raise UsageError("--all cannot be used with names: give names or --all, not both")
+    if not all_ and not names:
+        raise UsageError("give the MCPServers to delete (NAME...), or --all")
+    if all_:
+        names = sorted(o["metadata"]["name"] for o in client.list(MCPSERVER, namespace).get("items") or [])
+        if not names:
+            print(f"No MCPServers found in namespace {namespace}.", file=sys.stderr)
+            return 0
+        if not yes and not confirm(f"Delete {len(names)} MCPServer(s) in namespace {namespace}: {', '.join(names)}?"):
+            print("error: not confirmed; nothing deleted (pass --yes to skip the question)", file=sys.stderr)
+            return 1
+    owned: dict[str, list[tuple[Resource, str]]] = {}
+    missing = []
+    for name in names:
+        obj = client.get(MCPSERVER, namespace, name)
+        if obj is None:
+            missing.append(name)
+            continue
+        if wait:
+            owned[name] = members(client, obj)
+        client.delete(MCPSERVER, namespace, name)
+        print(f"{MCPSERVER.resource_name}/{name} deleted")
+    for name in missing:
+        print(f'error: MCPServer "{name}" not found in namespace "{namespace}"', file=sys.stderr)
+    deleted = [n for n in names if n not in missing]
+    if wait and deleted:
+        progress = Progress()
+        deadline = time.monotonic() + timeout
+        from mcpop.cli.output import human_duration
+
+        try:
+            while True:
+                left = remaining(client, namespace, deleted, owned)
+                if not left:
+                    break
+                if time.monotonic() >= deadline:
+                    raise WaitFailed(f"timed out after {human_duration(timeout)} waiting for the deletion; still "
+                                     f"present: {', '.join(left)}")  # fmt: skip
+                progress.show(f"Waiting for deletion of {len(left)} object(s): {', '.join(left)}")
+                time.sleep(POLL)
+        finally:
+            progress.done()
+        print(f"deleted: {', '.join(deleted)} and every object they owned")
+    return 1 if missing else 0
+
+
+def delete(
+    *names: str,
+    all_: Annotated[bool, Parameter(name="--all", negative=(), help="Every MCPServer in the namespace.")] = False,
+    yes: Annotated[bool, Parameter(name=["--yes", "-y"], negative=(), help="Do not ask for confirmation.")] = False,
+    wait: Annotated[
+        bool, Parameter(name="--wait", negative=(), help="Wait until the servers and all they owned are gone.")
+    ] = False,
+    wait_timeout: Annotated[str, Parameter(name="--wait-timeout", help="How long --wait waits.")] = "10m",
+    all_namespaces: Annotated[bool, Parameter(name=["--all-namespaces", "-A"], negative=(), show=False)] = False,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
+) -> int:
+    """Delete MCPServers (the operator removes what they own).
+
+    Parameters
+    ----------
+    names
+        The MCPServers to delete.
+    """
+
+    def body() -> int:
+        if all_namespaces:
+            raise UsageError("-A/--all-namespaces is not supported by delete: deletes are per namespace (-n)")
+        timeout = timeout_value(wait_timeout)
+        client = cluster.client()
+        return run_delete(client, cluster.ns(client), list(names), all_, yes, wait, timeout)
+
+    return guarded(body)

@@ -1,0 +1,206 @@
+"""Human-readable and machine-readable output of cluster objects: pure functions of the objects and a clock.
+
+Ages follow kubectl (`k8s.io/apimachinery/pkg/util/duration.HumanDuration`); tables are kubectl's
+(columns separated by three spaces, headers upper case); `-o json` is indented by 4 as kubectl prints it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+Format = Literal["table", "json", "yaml"]
+
+#: conditions that are good when False (kstatus "abnormal-true" polarity)
+NEGATIVE = frozenset({"Stalled", "Reconciling"})
+
+
+def parse_time(text: str | None) -> float | None:
+    """Seconds since the epoch of an RFC 3339 timestamp, or None."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def human_duration(seconds: float) -> str:
+    """`5m`, `2m30s`, `3h10m`, `4d` as kubectl prints ages."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def age(timestamp: str | None, now: float) -> str:
+    t = parse_time(timestamp)
+    return "<unknown>" if t is None else human_duration(now - t)
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by three spaces, as kubectl prints them."""
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+
+
+def dump(obj: Any, output: str) -> str:
+    """`obj` as JSON (indent 4, like kubectl) or YAML (block style, keys in order)."""
+    if output == "json":
+        return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(obj, Dumper=dumper, default_flow_style=False, sort_keys=False, allow_unicode=True))
+
+
+def dump_all(objs: Sequence[dict[str, Any]], output: str) -> str:
+    """Several objects: a JSON `List`, or YAML documents separated by `---`."""
+    if output == "json":
+        return dump({"apiVersion": "v1", "kind": "List", "items": list(objs)}, "json")
+    return "".join(("---\n" if i else "") + dump(o, "yaml") for i, o in enumerate(objs))
+
+
+def as_list(objs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": list(objs), "metadata": {"resourceVersion": ""}}
+
+
+# ---------------------------------------------------------------------------- MCPServer
+
+
+def conditions(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((obj.get("status") or {}).get("conditions") or [])
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in conditions(obj) if c.get("type") == type_), None)
+
+
+def good(cond: dict[str, Any]) -> bool:
+    """Whether a condition is in its healthy state (✓)."""
+    status, type_ = cond.get("status"), cond.get("type")
+    if type_ in NEGATIVE:
+        return status == "False"
+    if type_ == "Progressing":
+        return cond.get("reason") != "ProgressDeadlineExceeded"
+    return status == "True"
+
+
+def condition_line(cond: dict[str, Any]) -> str:
+    """`✓ Ready: True - message` or `✗ Ready: False - Reason: message`."""
+    mark = "✓" if good(cond) else "✗"
+    text = f"{mark} {cond.get('type')}: {cond.get('status')}"
+    message, reason = str(cond.get("message") or ""), str(cond.get("reason") or "")
+    if not good(cond) and reason:
+        return f"{text} - {reason}: {message}" if message else f"{text} - {reason}"
+    return f"{text} - {message}" if message else text
+
+
+def desired_replicas(obj: dict[str, Any]) -> int:
+    spec, st = obj.get("spec") or {}, obj.get("status") or {}
+    if spec.get("replicas") is not None:
+        return int(spec["replicas"])
+    return int(st.get("replicas") or 1)
+
+
+def replicas(obj: dict[str, Any]) -> str:
+    return f"{int((obj.get('status') or {}).get('readyReplicas') or 0)}/{desired_replicas(obj)}"
+
+
+def registry_name(obj: dict[str, Any]) -> str:
+    return str(((obj.get("spec") or {}).get("registry") or {}).get("name") or "-")
+
+
+def phase(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    if meta.get("deletionTimestamp"):
+        return "Terminating"
+    return str((obj.get("status") or {}).get("phase") or "Pending")
+
+
+def event_time(ev: dict[str, Any]) -> str | None:
+    series = ev.get("series") or {}
+    return str(series.get("lastObservedTime") or ev.get("lastTimestamp") or ev.get("eventTime")
+               or (ev.get("metadata") or {}).get("creationTimestamp") or "") or None  # fmt: skip
+
+
+def recent_warnings(events: Iterable[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+    """The newest Warning events, oldest first (as `kubectl describe` lists them)."""
+    warnings = [e for e in events if e.get("type") == "Warning"]
+    warnings.sort(key=lambda e: parse_time(event_time(e)) or 0.0)
+    return warnings[-limit:]
+
+
+def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: float) -> str:
+    """One MCPServer in the original README's format, then its recent Warning events."""
+    meta, st = obj.get("metadata") or {}, obj.get("status") or {}
+    lines = [
+        f"Name: {meta.get('name')}",
+        f"Namespace: {meta.get('namespace')}",
+        f"Phase: {phase(obj)}",
+        f"Replicas: {replicas(obj)}",
+        f"Endpoint: {st.get('serviceEndpoint') or '-'}",
+        f"Age: {age(meta.get('creationTimestamp'), now)}",
+        f"Registry: {registry_name(obj)}",
+        "",
+        "Conditions:",
+    ]
+    conds = conditions(obj)
+    lines += [f"  {condition_line(c)}" for c in conds] if conds else ["  <none>"]
+    warnings = recent_warnings(events)
+    if warnings:
+        rows = [["Type", "Reason", "Age", "From", "Message"]]
+        for e in warnings:
+            count = int(e.get("count") or (e.get("series") or {}).get("count") or 1)
+            when = age(event_time(e), now)
+            src = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
+            rows.append([str(e.get("type")), str(e.get("reason") or ""),
+                         when if count <= 1 else f"{when} (x{count})", src, str(e.get("message") or "")])  # fmt: skip
+        lines += ["", "Events:"] + ["  " + r for r in table(rows).splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+SERVER_COLUMNS = ["NAME", "PHASE", "READY", "ENDPOINT", "REGISTRY", "AGE"]
+
+
+def server_row(obj: dict[str, Any], now: float, with_namespace: bool) -> list[str]:
+    meta, st = obj.get("metadata") or {}, obj.get("status") or {}
+    row = [str(meta.get("name")), phase(obj), replicas(obj), str(st.get("serviceEndpoint") or "-"),
+           registry_name(obj), age(meta.get("creationTimestamp"), now)]  # fmt: skip
+    return [str(meta.get("namespace")), *row] if with_namespace else row
+
+
+def server_header(with_namespace: bool) -> list[str]:
+    return ["NAMESPACE", *SERVER_COLUMNS] if with_namespace else list(SERVER_COLUMNS)
+
+
+def server_table(objs: Iterable[dict[str, Any]], now: float, with_namespace: bool) -> str:
+    """A `kubectl get`-style table of MCPServers (`with_namespace` adds NAMESPACE first)."""
+    rows = [server_header(with_namespace)]
+    rows += [server_row(o, now, with_namespace) for o in objs]
+    return table(rows)

@@ -1,0 +1,255 @@
+"""The CLI's small Kubernetes client: kubeconfig loading as kubectl does it, and requests over TLS to a local
+HTTPS server that demands a client certificate (a real TLS handshake, not a mock).
+
+Covers: KUBECONFIG merging (first file wins), relative paths, context namespace, a missing context/file,
+auth-provider refused; client certificate from data and from files, bearer token, tokenFile, an exec
+credential plugin; Status bodies become one-line errors; a refused port is "unreachable"; the read-only
+path imports neither the official client nor pydantic.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.server
+import ipaddress
+import json
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from mcpop.cli.kube import MCPSERVER, Client, ClusterError, connect, load_credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cert(cn: str, issuer: tuple[Any, Any] | None, *, ca: bool = False, ip: bool = False) -> tuple[Any, Any]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer[0].subject if issuer else name)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))  # fmt: skip
+    if ip:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                            critical=False)  # fmt: skip
+    cert = b.sign(issuer[1] if issuer else key, hashes.SHA256())
+    return cert, key
+
+
+def _pem(cert: Any) -> bytes:
+    return bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _key_pem(key: Any) -> bytes:
+    return bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))  # fmt: skip
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    seen: list[dict[str, Any]] = []
+
+    def do_GET(self) -> None:
+        peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+        subject = dict(x[0] for x in peer["subject"]) if peer else {}
+        _Handler.seen.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "cn": subject.get("commonName")}
+        )
+        if self.path.startswith("/stream"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in (b'{"type":"ADDED"}\n{"ty', b'pe":"MODIFIED"}\n', b"partial"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path.startswith("/apis/mcp.allbeone.io/v1/namespaces/default/mcpservers/there"):
+            self._send(200, {"kind": "MCPServer", "metadata": {"name": "there"}})
+            if "drop" in self.path:
+                self.close_connection = True  # close without saying so, as an idle timeout does
+        elif "/mcpservers/" in self.path:
+            self._send(404, {"kind": "Status", "reason": "NotFound", "message": 'mcpservers "x" not found',
+                             "details": {"name": self.path.rsplit("/", 1)[-1]}})  # fmt: skip
+        else:
+            self._send(403, {"kind": "Status", "reason": "Forbidden",
+                             "message": 'mcpservers is forbidden: User "u"\ncannot list resource'})  # fmt: skip
+
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked transfer encoding, as the API server speaks
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    ca = _cert("test-ca", None, ca=True)
+    server = _cert("127.0.0.1", ca, ip=True)
+    user = _cert("alice", ca)
+    d = tmp_path_factory.mktemp("pki")
+    for name, (c, k) in {"ca": ca, "server": server, "user": user}.items():
+        (d / f"{name}.crt").write_bytes(_pem(c))
+        (d / f"{name}.key").write_bytes(_key_pem(k))
+    return {"dir": d, "ca": ca, "user": user}
+
+
+@pytest.fixture(scope="module")
+def server(pki: dict[str, Any]) -> Iterator[str]:
+    d = pki["dir"]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "server.crt", d / "server.key")
+    ctx.load_verify_locations(d / "ca.crt")
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _kubeconfig(path: Path, server: str, user: dict[str, Any], namespace: str | None = None,
+                cluster: dict[str, Any] | None = None, name: str = "test") -> Path:  # fmt: skip
+    ctx: dict[str, Any] = {"cluster": name, "user": name}
+    if namespace:
+        ctx["namespace"] = namespace
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": name,
+           "clusters": [{"name": name, "cluster": {"server": server, **(cluster or {})}}],
+           "users": [{"name": name, "user": user}], "contexts": [{"name": name, "context": ctx}]}  # fmt: skip
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_client_certificate_data_over_verified_tls(pki: dict[str, Any], server: str, tmp_path: Path) -> None:
+    d = pki["dir"]
+    kc = _kubeconfig(tmp_path / "kc", server,
+                     {"client-certificate-data": _b64((d / "user.crt").read_bytes()),
+                      "client-key-data": _b64((d / "user.key").read_bytes())},
+                     cluster={"certificate-authority-data": _b64((d / "ca.crt").read_bytes())})  # fmt: skip
+    client = connect(str(kc))
+    assert client.get(MCPSERVER, "default", "there") == {"kind": "MCPServer", "metadata": {"name": "there"}}
+    assert client.get(MCPSERVER, "default", "absent") is None
+    assert _Handler.seen[-1]["cn"] == "alice"
+
+
+def test_files_relative_to_the_kubeconfig_and_a_bearer_token(pki: dict[str, Any], server: str,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    (tmp_path / "ca.crt").write_bytes((pki["dir"] / "ca.crt").read_bytes())
+    (tmp_path / "tok").write_text("from-file\n")
+    kc = _kubeconfig(tmp_path / "kc", server, {"tokenFile": "tok"}, cluster={"certificate-authority": "ca.crt"})
+    connect(str(kc)).get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["auth"] == "Bearer from-file"
+    kc2 = _kubeconfig(tmp_path / "kc2", server, {"token": "inline"}, cluster={"insecure-skip-tls-verify": True})
+    connect(str(kc2)).get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["auth"] == "Bearer inline"
+
+
+def test_an_exec_credential_plugin(server: str, tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text("import json, os\ninfo = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+                      "print(json.dumps({'apiVersion': info['apiVersion'], 'kind': 'ExecCredential',"
+                      " 'status': {'token': 'exec-' + os.environ['EXTRA']}}))\n")  # fmt: skip
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                     "args": [str(plugin)], "env": [{"name": "EXTRA", "value": "42"}]}}  # fmt: skip
+    kc = _kubeconfig(tmp_path / "kc", server, user, cluster={"insecure-skip-tls-verify": True})
+    connect(str(kc)).get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["auth"] == "Bearer exec-42"
+
+
+def test_a_status_body_becomes_one_line(server: str, tmp_path: Path) -> None:
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
+    with pytest.raises(ClusterError) as err:
+        connect(str(kc)).list(MCPSERVER, None)
+    assert err.value.status == 403
+    assert err.value.message == 'Forbidden: mcpservers is forbidden: User "u" cannot list resource'
+
+
+def test_an_untrusted_server_certificate_is_refused(server: str, tmp_path: Path) -> None:
+    other = _cert("other-ca", None, ca=True)
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"},
+                     cluster={"certificate-authority-data": _b64(_pem(other[0]))})  # fmt: skip
+    with pytest.raises(ClusterError, match="TLS verification failed"):
+        connect(str(kc)).get(MCPSERVER, "default", "there")
+
+
+def test_a_refused_port_is_unreachable(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kc = _kubeconfig(tmp_path / "kc", f"https://127.0.0.1:{port}", {"token": "t"})
+    with pytest.raises(ClusterError) as err:
+        Client(load_credentials(str(kc)), timeout=2).get(MCPSERVER, "default", "x")
+    assert (
+        err.value.message == f"cannot reach the cluster at https://127.0.0.1:{port} (context test): connection refused"
+    )
+
+
+def test_kubeconfig_files_merge_first_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = _kubeconfig(tmp_path / "a", "https://a.example:6443", {"token": "a"}, namespace="team-a", name="a")
+    b = _kubeconfig(tmp_path / "b", "https://b.example:6443", {"token": "b"}, name="b")
+    monkeypatch.setenv("KUBECONFIG", f"{a}:{tmp_path / 'missing'}:{b}")
+    creds = load_credentials()
+    assert (creds.server, creds.namespace, creds.context) == ("https://a.example:6443", "team-a", "a")
+    assert load_credentials(context="b").server == "https://b.example:6443"
+    with pytest.raises(ClusterError, match="context 'c' does not exist"):
+        load_credentials(context="c")
+
+
+def test_unusable_kubeconfigs_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="does not exist"):
+        load_credentials(str(tmp_path / "nope"))
+    kc = _kubeconfig(tmp_path / "kc", "https://x:1", {"auth-provider": {"name": "gcp"}})
+    with pytest.raises(ClusterError, match="auth-provider 'gcp', which is not supported"):
+        load_credentials(str(kc))
+    empty = tmp_path / "empty"
+    empty.write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(ClusterError, match="no cluster configured"):
+        load_credentials(str(empty))
+
+
+def test_the_read_only_path_imports_neither_the_official_client_nor_pydantic() -> None:
+    code = ("import sys\nimport mcpop.cli.main, mcpop.cli.status, mcpop.cli.kube, mcpop.cli.output\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'pydantic', 'deepdiff')]\n"
+            "print(','.join(bad))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""
+
+
+def test_chunked_streams_are_read_line_by_line_and_connections_kept_alive(server: str, tmp_path: Path) -> None:
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
+    client = connect(str(kc))
+    assert list(client.stream("/stream")) == [b'{"type":"ADDED"}\n', b'{"type":"MODIFIED"}\n', b"partial"]
+    client.get(MCPSERVER, "default", "there")
+    conn = client._conn
+    client.get(MCPSERVER, "default", "there")
+    assert client._conn is conn and conn is not None  # the second request reused the connection
+    client.request("GET", MCPSERVER.path("default", "there"), {"drop": "1"})  # the server then closes it
+    assert client.get(MCPSERVER, "default", "there") == {"kind": "MCPServer", "metadata": {"name": "there"}}
+    assert client._conn is not conn  # reconnected once, transparently
