@@ -65,6 +65,12 @@ app.command(
     help="Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
 )
 
+app.command(
+    "mcpop.cli.backup:backup_app",
+    name="backup",
+    help="Back up and restore MCP servers: run, now, list, verify, restore (MCPServerBackup).",
+)
+
 
 @app.command
 def version() -> int:
