@@ -141,7 +141,9 @@ def test_the_job_runs_the_operator_image_with_mcp_backup_run() -> None:
 def test_the_servers_pvcs_are_mounted_read_only() -> None:
     pod = _pods(_objects(_fixture("seed-s3")))[0]
     claims = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
-    assert claims == [{"name": "data-data", "persistentVolumeClaim": {"claimName": "filesystem-data", "readOnly": True}}]
+    assert claims == [
+        {"name": "data-data", "persistentVolumeClaim": {"claimName": "filesystem-data", "readOnly": True}}
+    ]
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "data-data")
     assert mount == {"name": "data-data", "mountPath": "/data/data", "readOnly": True}
 
