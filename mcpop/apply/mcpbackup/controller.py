@@ -147,7 +147,7 @@ class BackupController:
         return None
 
     def _ensure_key_secret(self, backup: Any, namespace: str) -> str:
-        """The generated encryption key Secret's name; created (32 random bytes) when absent."""
+        """The generated encryption key Secret's name; created (256 random bits) when absent."""
         from mcpop.render.backup import GENERATED_KEY, generated_key_secret, generated_key_secret_name
 
         name = generated_key_secret_name(backup.metadata.name)
@@ -157,7 +157,8 @@ class BackupController:
                 raise KubeError(409, "Conflict", {"message": f"Secret {name} exists without key {GENERATED_KEY!r}: "
                                                              "it is not a generated backup key"})  # fmt: skip
             return name
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        # text (256 random bits, URL-safe base64): the Job takes it as an environment variable
+        key = base64.b64encode(secrets.token_urlsafe(32).encode()).decode()
         try:
             self.kube.create(SECRET, namespace, generated_key_secret(backup, namespace, key))
         except KubeError as exc:

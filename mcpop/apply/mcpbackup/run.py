@@ -383,23 +383,24 @@ class RestorePlan:
 
 def restore_configuration(kube: Kube, files: Mapping[str, Any], target_ns: str, target_name: str,
                           replicas: int | None = None) -> list[str]:  # fmt: skip
-    """Apply the snapshot's ConfigMaps, Secrets and MCPServer as `target_ns/target_name`; the objects written."""
+    """Apply the snapshot's ConfigMaps, Secrets and MCPServer (`files`: the snapshot's `config/` tree, paths
+    relative to it) as `target_ns/target_name`; the objects written."""
     import json
 
     import yaml
 
     written: list[str] = []
     for path in sorted(files):
-        if path.startswith(f"{CONFIG_DIR}/configmaps/"):
+        if path.startswith("configmaps/"):
             obj = yaml.safe_load(files[path].data)
-        elif path.startswith(f"{CONFIG_DIR}/secrets/"):
+        elif path.startswith("secrets/"):
             obj = json.loads(files[path].data)
         else:
             continue
         obj["metadata"]["namespace"] = target_ns
         _apply(kube, obj)
         written.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    server = yaml.safe_load(files[f"{CONFIG_DIR}/mcpserver.yaml"].data)
+    server = yaml.safe_load(files["mcpserver.yaml"].data)
     server["metadata"]["name"] = target_name
     server["metadata"]["namespace"] = target_ns
     for k in list(server["metadata"].get("labels") or {}):
@@ -439,6 +440,8 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
             snap = pick_snapshot(repo, plan.snapshot, plan.at)
             record["snapshot"] = snap.id
             files = repo.read_files(snap.id, CONFIG_DIR)
+            if "mcpserver.yaml" not in files:
+                raise RunError(f"snapshot {snap.short_id} holds no MCPServer configuration")
             if plan.data:
                 if data_dir is None:
                     raise RunError("a data restore needs --data-dir (the target's volumes, one directory each)")
@@ -447,7 +450,7 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
 
                 from mcpop.api.mcpserver import MCPServer
 
-                snap_server = MCPServer.model_validate(yaml.safe_load(files[f"{CONFIG_DIR}/mcpserver.yaml"].data))
+                snap_server = MCPServer.model_validate(yaml.safe_load(files["mcpserver.yaml"].data))
                 for vol, _claim in server_data(snap_server).claims:
                     repo.restore(snap.id, str(Path(data_dir) / vol), subtree=f"data/{vol}")
             if plan.configuration:
