@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -110,28 +111,50 @@ def store(kube: Kube, registry: dict[str, Any], entries: Iterable[ServerJSON]) -
 
 
 class EntryCache:
-    """Parsed entries of stored ConfigMaps, keyed by (namespace, name, resourceVersion)."""
+    """Parsed entries of stored ConfigMaps, keyed by (namespace, name) and valid for one resourceVersion.
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], tuple[str, ServerJSON | None]] = {}
+    An entry is re-parsed once it is older than `ttl` seconds (`--cache-server-ttl`); expired entries are
+    dropped from memory every `cleanup_interval` seconds (`--cache-cleanup-interval`), checked on use.
+    """
+
+    def __init__(self, ttl: float = 300.0, cleanup_interval: float = 1800.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.ttl = ttl
+        self.cleanup_interval = cleanup_interval
+        self.clock = clock
+        self._cache: dict[tuple[str, str], tuple[str, float, ServerJSON | None]] = {}
         self._lock = threading.Lock()
+        self._cleaned = clock()
 
     def entry(self, cm: dict[str, Any]) -> ServerJSON | None:
         meta = cm.get("metadata") or {}
         key = (meta.get("namespace") or "", meta.get("name") or "")
         rv = str(meta.get("resourceVersion") or "")
+        now = self.clock()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] == rv and rv:
-            return hit[1]
+            if now - self._cleaned >= self.cleanup_interval:
+                self._cleanup(now)
+        if hit is not None and hit[0] == rv and rv and now - hit[1] < self.ttl:
+            return hit[2]
         parsed = parse_configmap(cm)
         with self._lock:
-            self._cache[key] = (rv, parsed)
+            self._cache[key] = (rv, now, parsed)
         return parsed
+
+    def _cleanup(self, now: float) -> None:
+        """Drop expired entries (the lock is held)."""
+        for key in [k for k, (_, at, _e) in self._cache.items() if now - at >= self.ttl]:
+            del self._cache[key]
+        self._cleaned = now
 
     def forget(self, namespace: str, name: str) -> None:
         with self._lock:
             self._cache.pop((namespace, name), None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
 
 
 def parse_configmap(cm: dict[str, Any]) -> ServerJSON | None:

@@ -150,6 +150,7 @@ class OperatorSettings(BaseModel):
     github_network_max_retries: int = Field(default=5, ge=0)
     github_network_base_delay: Duration = 2.0
     github_network_max_delay: Duration = 120.0
+    # caches: GitHub listing caches per MCPRegistry, parsed catalogue entries, the informers' namespace index
     cache_registry_ttl: Duration = 600.0
     cache_server_ttl: Duration = 300.0
     cache_cleanup_interval: Duration = 1800.0

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from cyclopts import App, Parameter
 
-operator_app = App(name="operator", help="Run the mcpop operator (the MCPServer controller).")
+operator_app = App(name="operator", help="Run the mcpop operator (the MCPServer and MCPRegistry controllers).")
 
 
 @operator_app.command
@@ -56,7 +56,7 @@ def run(
     enable_multi_tenancy: bool | None = None,
     enable_backup_controller: bool | None = None,
 ) -> int:
-    """Run the operator: watch MCPServers and keep their objects applied.
+    """Run the operator: keep MCPServers' objects applied and MCPRegistries synced.
 
     Every flag is validated before anything starts; a bad value exits 2 naming the flag.
 
@@ -79,29 +79,30 @@ def run(
     retry_period
         Interval between leader election attempts. Default `2s`.
     kubeconfig
-        Kubeconfig file (default: in-cluster config, else ~/.kube/config).
+        Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2.
     watch_namespace
         Watch only this namespace (env WATCH_NAMESPACE; default all namespaces).
     concurrent_reconciles
-        Reconciles run in parallel (env MAX_CONCURRENT_RECONCILES). Default `5`.
+        MCPServer reconciles run in parallel (env MAX_CONCURRENT_RECONCILES). Default `5`.
     sync_period
-        Reconcile every MCPServer at least this often. Default `10m`.
+        Reconcile every MCPServer and MCPRegistry at least this often. Default `10m`.
     reconcile_timeout
         Give up one reconcile after this long and retry with backoff (env RECONCILE_TIMEOUT). Default `5m`.
     graceful_shutdown_timeout
         On SIGTERM, wait this long for in-flight reconciles. Default `30s`.
     github_max_retries
-        Retries of a failed GitHub request. Default `5`.
+        Retries of a failed registry request (GitHub or registry API). Default `5`.
     github_initial_delay
-        First retry delay for GitHub requests. Default `1s`.
+        First retry delay for registry requests. Default `1s`.
     github_max_delay
-        Longest retry delay for GitHub requests. Default `5m`.
+        Longest retry delay for registry requests. Default `5m`.
     github_rate_limit_max_retries
-        Retries after a GitHub rate limit. Default `3`.
+        Retries after a rate limit. Default `3`.
     github_rate_limit_base_delay
-        First wait after a GitHub rate limit (reset headers win). Default `15m`.
+        First wait after a rate limit (Retry-After and reset headers win). A wait over 5s is not slept:
+        the sync ends and the registry is requeued after it. Default `15m`.
     github_rate_limit_max_delay
-        Longest wait for a GitHub rate limit. Default `1h`.
+        Longest wait for a rate limit. Default `1h`.
     github_network_max_retries
         Retries after a network error. Default `5`.
     github_network_base_delay
@@ -109,13 +110,16 @@ def run(
     github_network_max_delay
         Longest retry delay after a network error. Default `2m`.
     cache_registry_ttl
-        How long registry listings are cached. Default `10m`.
+        How long an MCPRegistry's cached GitHub listings (ETags and contents, for conditional requests)
+        are reused; an older cache is dropped and the next sync fetches everything. Default `10m`.
     cache_server_ttl
-        How long registry server entries are cached. Default `5m`.
+        How long a catalogue entry parsed from a registry's stored ConfigMap is reused before it is
+        parsed again. Default `5m`.
     cache_cleanup_interval
-        How often expired cache entries are dropped. Default `30m`.
+        How often expired catalogue entries are dropped from memory. Default `30m`.
     indexing_enabled
-        Index registry entries for search. Default `True`.
+        Keep a namespace index in the operator's watch caches, so reading one namespace does not scan
+        every cached object. Default `True`.
     webhook_port
         Port of the admission webhooks. Default `9443`.
     webhook_cert_dir
@@ -154,5 +158,10 @@ def run(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from mcpop.apply.manager import run_operator
+    from mcpop.apply.runtime.client import KubeconfigError
 
-    return run_operator(settings)
+    try:
+        return run_operator(settings)
+    except KubeconfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if settings.kubeconfig else 1

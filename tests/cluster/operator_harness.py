@@ -54,6 +54,12 @@ def crds(kube_cluster: kubeenv.KubeCluster) -> list[str]:
 @pytest.fixture(scope="session")
 def operator_kubeconfig(kube_cluster: kubeenv.KubeCluster, crds: list[str], tmp_path_factory: Any) -> str:
     """A kubeconfig authenticating as the operator's ServiceAccount (NOT system:masters)."""
+    return operator_identity(kube_cluster, tmp_path_factory.mktemp("operator"))
+
+
+def operator_identity(kube_cluster: kubeenv.KubeCluster, directory: Path) -> str:
+    """The operator's ServiceAccount and RBAC (config/rbac) applied, and a kubeconfig file authenticating
+    as it (a TokenRequest token) written in `directory`; returns its path. Needs no CRD."""
     api = kube_cluster.api_client
     core = client.CoreV1Api(api)
     with contextlib.suppress(client.ApiException):
@@ -79,7 +85,7 @@ def operator_kubeconfig(kube_cluster: kubeenv.KubeCluster, crds: list[str], tmp_
         "contexts": [{"name": "operator", "context": {"cluster": "test", "user": SA_NAME}}],
         "current-context": "operator",
     }
-    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
+    path = directory / "kubeconfig"
     path.write_text(json.dumps(cfg))
     return str(path)
 
@@ -321,6 +327,7 @@ __all__ = [
     "free_port",
     "load_example",
     "operator",
+    "operator_identity",
     "operator_kubeconfig",
     "servers",
     "sleep",

@@ -4,13 +4,16 @@ Covers: the seed examples reach Ready (phase Running, endpoint, owner references
 update paths (replicas → PDB appears and is pruned, image, env, HPA on/off, tenancy on/off); a
 referenced Secret change rolls the pods; deletion cleans up through the finalizer; a Deployment deleted
 by hand is recreated; a spec the renderer rejects gives Ready=False/Stalled and applies nothing; a field
-taken by another manager is reported as a conflict without a retry loop; a no-op resync writes nothing; the
+taken by another manager is taken back (event, metric), or with the report-only annotation reported as a
+conflict without a retry loop; replicas under an HPA are never set; each security default stripped from
+the live Deployment comes back; a no-op resync writes nothing; the
 apiserver restarted mid-reconcile (`tools/testenv restart-apiserver`), after which everything converges.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from kubernetes import client
 from operator_harness import *  # noqa: F403
 from operator_harness import OperatorProcess, Servers, apply_as, load_example, sleep, wait
 
+from mcpop.apply.mcpserver.reconciler import CONFLICT_POLICY_ANNOTATION
+from mcpop.apply.runtime.client import Kube
 from mcpop.apply.ssa.applyset import GROUP_KINDS_ANNOTATION, ID_LABEL, PART_OF_LABEL, applyset_id
 from mcpop.render.workload import REFERENCED_HASH
 
@@ -242,19 +247,39 @@ def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess
     servers.wait_ready("srv")
 
 
-def test_field_taken_by_another_manager_is_reported(operator: OperatorProcess, servers: Servers) -> None:
+def _intrude(servers: Servers, spec: dict[str, Any], name: str = "srv") -> None:
+    """Another field manager takes Deployment fields (a forced apply, as a second controller would)."""
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": servers.ns},
+            "spec": spec}  # fmt: skip
+    apply_as(servers.api, body, field_manager="intruder")
+
+
+def test_fields_taken_by_another_manager_are_taken_back_with_an_event_and_a_metric(
+    operator: OperatorProcess, servers: Servers
+) -> None:
     servers.create(basic())
     servers.wait_ready("srv")
-    apply_as(
-        servers.api,
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "srv", "namespace": servers.ns},
-            "spec": {"replicas": 3},
-        },
-        field_manager="intruder",
-    )
+    before = operator.metric("mcpop_field_takeovers_total", kind="Deployment", field_manager="intruder")
+    _intrude(servers, {"replicas": 3})
+    wait(lambda: servers.deployment("srv").spec.replicas == 1, timeout=30, message="replicas taken back")
+    wait(lambda: "FieldsTakenOver" in _event_reasons(servers, "srv"), timeout=30, message="FieldsTakenOver event")
+    after = operator.metric("mcpop_field_takeovers_total", kind="Deployment", field_manager="intruder")
+    assert after == before + 1
+    dep = servers.apps.read_namespaced_deployment("srv", servers.ns)
+    owners = {m.manager for m in dep.metadata.managed_fields
+              if m.subresource != "status" and "f:replicas" in json.dumps((m.fields_v1 or {}).get("f:spec"))}  # fmt: skip
+    assert owners == {"mcpop"}
+    assert servers.condition("srv", "Applied")["status"] == "True"
+
+
+def test_report_only_annotation_leaves_the_field_and_reports_the_conflict(
+    operator: OperatorProcess, servers: Servers
+) -> None:
+    body = basic()
+    body["metadata"]["annotations"] = {CONFLICT_POLICY_ANNOTATION: "report"}
+    servers.create(body)
+    servers.wait_ready("srv")
+    _intrude(servers, {"replicas": 3})
     cond = servers.wait_condition("srv", "Applied", "False", "Conflict")
     assert ".spec.replicas" in cond["message"] and "intruder" in cond["message"]
     assert servers.condition("srv", "Stalled")["status"] == "True"
@@ -267,6 +292,59 @@ def test_field_taken_by_another_manager_is_reported(operator: OperatorProcess, s
     # the user resolves it by changing the spec to agree; the conflict clears
     servers.patch("srv", {"spec": {"replicas": 3}})
     servers.wait_condition("srv", "Applied", "True")
+
+
+def test_replicas_under_an_hpa_are_never_set(operator: OperatorProcess, servers: Servers) -> None:
+    servers.create(basic(autoscaling={"hpa": {"enabled": True, "minReplicas": 1, "maxReplicas": 5}}))
+    servers.wait_ready("srv")
+    # the autoscaler's count (here set through the scale subresource, as the HPA controller does)
+    servers.apps.patch_namespaced_deployment_scale("srv", servers.ns, {"spec": {"replicas": 2}})
+    before = operator.metric("mcpop_field_takeovers_total", kind="Deployment")
+    servers.patch("srv", {"spec": {"env": [{"name": "ROLL", "value": "1"}]}})  # a new apply of the Deployment
+    wait(lambda: any(e.name == "ROLL" for e in servers.deployment("srv").spec.template.spec.containers[0].env or []),
+         timeout=30, message="env applied")  # fmt: skip
+    sleep(4)
+    assert servers.deployment("srv").spec.replicas == 2
+    assert operator.metric("mcpop_field_takeovers_total", kind="Deployment") == before
+
+
+SECURITY_DEFAULTS = [
+    "/spec/template/spec/automountServiceAccountToken",
+    "/spec/template/spec/securityContext/runAsNonRoot",
+    "/spec/template/spec/securityContext/seccompProfile",
+    "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation",
+    "/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem",
+    "/spec/template/spec/containers/0/securityContext/runAsNonRoot",
+    "/spec/template/spec/containers/0/securityContext/capabilities",
+]
+
+
+def _at(obj: dict[str, Any], pointer: str) -> Any:
+    for part in pointer.strip("/").split("/"):
+        obj = obj[int(part)] if isinstance(obj, list) else obj.get(part)
+        if obj is None:
+            return None
+    return obj
+
+
+@pytest.mark.parametrize("pointer", SECURITY_DEFAULTS, ids=lambda p: p.rsplit("/", 1)[-1])
+def test_a_security_default_stripped_from_the_live_deployment_is_restored(
+    operator: OperatorProcess, servers: Servers, pointer: str
+) -> None:
+    servers.create(basic())
+    servers.wait_ready("srv")
+    apps = servers.apps
+
+    def live() -> dict[str, Any]:
+        return dict(servers.api.sanitize_for_serialization(apps.read_namespaced_deployment("srv", servers.ns)))
+
+    want = _at(live(), pointer)
+    assert want is not None
+    # another actor removes it (a JSON patch under a different field manager)
+    kube = Kube(servers.api)
+    kube.request("PATCH", f"/apis/apps/v1/namespaces/{servers.ns}/deployments/srv", [("fieldManager", "stripper")],
+                 json.dumps([{"op": "remove", "path": pointer}]), "application/json-patch+json")  # fmt: skip
+    wait(lambda: _at(live(), pointer) == want, timeout=30, message=f"{pointer} restored")
 
 
 def test_noop_resync_writes_nothing(operator: OperatorProcess, servers: Servers) -> None:

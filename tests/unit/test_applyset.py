@@ -5,8 +5,11 @@ parsing, and the ConfigMap/Secret references of a spec with their content hash."
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 from typing import Any
+
+import pytest
 
 from mcpop.apply.mcpserver.refs import combined_hash, content_hash, referenced
 from mcpop.apply.runtime.client import KubeError
@@ -144,7 +147,28 @@ def test_needs_apply() -> None:
     assert needs_apply(d, other_env) is None  # another manager's list item is not drift
     args = {"a": ["x", "y"]}
     assert not is_subset(args, {"a": ["x", "y", "z"]})  # atomic lists must match exactly
-    assert is_subset({"a": [], "b": {}, "c": False}, {})
+    assert is_subset({"a": [], "b": {}, "c": None}, {})  # empty lists/maps the apiserver may omit
+    assert HASH_ANNOTATION in d["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("value", [False, 0, ""])
+def test_a_removed_false_zero_or_empty_string_is_drift(value: object) -> None:
+    assert not is_subset({"allowPrivilegeEscalation": value}, {})
+    assert not is_subset({"sc": {"allowPrivilegeEscalation": value}}, {"sc": {}})
+    assert is_subset({"allowPrivilegeEscalation": value}, {"allowPrivilegeEscalation": value})
+
+
+def test_removing_a_security_default_from_a_live_deployment_is_drift() -> None:
+    d = with_hash({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+                   "spec": {"template": {"spec": {"automountServiceAccountToken": False, "containers": [
+                       {"name": "c", "securityContext": {"allowPrivilegeEscalation": False}}]}}}})  # fmt: skip
+    live = copy.deepcopy(d)
+    assert needs_apply(d, live) is None
+    del live["spec"]["template"]["spec"]["automountServiceAccountToken"]
+    assert needs_apply(d, live) == "drifted"
+    live = copy.deepcopy(d)
+    del live["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"]
+    assert needs_apply(d, live) == "drifted"
     assert HASH_ANNOTATION in d["metadata"]["annotations"]
 
 

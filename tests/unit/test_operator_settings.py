@@ -3,6 +3,8 @@ exits non-zero with a message naming the flag (through the real `mcp operator ru
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mcpop.apply.settings import (
@@ -137,3 +139,44 @@ def test_help_does_not_import_the_kubernetes_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+BAD_KUBECONFIGS = {
+    "missing": (None, "no such file"),
+    "directory": ("<dir>", "is a directory"),
+    "bad-yaml": ("clusters: [\n", "not valid YAML"),
+    "not-a-kubeconfig": ("foo: bar\n", "current-context"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_KUBECONFIGS))
+def test_a_bad_kubeconfig_is_one_line_and_exit_2(case: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    content, expected = BAD_KUBECONFIGS[case]
+    path = tmp_path / "kubeconfig"
+    if content == "<dir>":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", "from mcpop.cli.main import run; run()", "operator", "run", "--kubeconfig", str(path),
+         "--health-probe-bind-address", "0", "--metrics-bind-address", "0"],
+        capture_output=True, text=True, cwd=root, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: --kubeconfig {path}: ") and expected in lines[0]
+
+
+def test_help_claims_only_what_the_cache_and_index_flags_do() -> None:
+    from mcpop.cli.operator import run
+
+    doc = run.__doc__ or ""
+    assert "namespace index" in doc and "GitHub listings" in doc and "parsed again" in doc
+    assert "Index registry entries for search" not in doc

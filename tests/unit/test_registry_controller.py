@@ -196,3 +196,26 @@ def test_configmap_source_read_from_the_cluster() -> None:
     assert result.ok and [e.name for e in result.entries] == ["io.github.modelcontextprotocol/server-time"]
     ctl.kube = FakeKube({})  # type: ignore[assignment]
     assert not ctl.run_sync("ns", spec_, None, False).ok
+
+
+def test_a_long_rate_limit_wait_is_a_requeue_not_a_sleep_in_the_worker(srv: RegistryServer) -> None:
+    clock = FakeClock(T0)
+    srv.state.faults.append(Fault("status", status=429, headers={"Retry-After": "1800"}))
+    ctl = controller(clock, github_rate_limit_max_delay="1h")
+    result, retry_in = ctl.sync_step("ns", spec(srv.url), None, False, max_wait=5.0)
+    assert clock.sleeps == []  # nothing slept: the worker is free at once
+    assert retry_in == 1800.0
+    assert not result.ok and result.rate_limited and "retrying in 30m" in (result.error or "")
+    st = registry_status(result, None, 1, now=NOW)
+    assert conds(st)["RateLimited"] == ("True", "RateLimited")
+    # the requeued sync, once the wait is over, succeeds
+    clock.now += retry_in
+    again, retry_in = ctl.sync_step("ns", spec(srv.url), None, False, max_wait=5.0)
+    assert again.ok and retry_in is None and len(again.entries) == 4
+
+
+def test_a_short_wait_is_still_slept_inside_the_sync(srv: RegistryServer) -> None:
+    clock = FakeClock(T0)
+    srv.state.faults.append(Fault("status", status=429, headers={"Retry-After": "2"}))
+    result, retry_in = controller(clock).sync_step("ns", spec(srv.url), None, False, max_wait=5.0)
+    assert result.ok and retry_in is None and clock.sleeps == [2.0]

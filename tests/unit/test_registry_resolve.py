@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mcpop.api.serverjson import ServerJSON
@@ -16,6 +17,8 @@ class Store:
 
     def __init__(self, objs: list[dict[str, Any]]) -> None:
         self.objs = objs
+        self.synced = threading.Event()
+        self.synced.set()
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return next((o for o in self.objs if o["metadata"]["name"] == name), None)

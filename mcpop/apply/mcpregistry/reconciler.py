@@ -29,10 +29,11 @@ from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
-from mcpop.apply.settings import OperatorSettings, github_retry, parse_duration
+from mcpop.apply.settings import OperatorSettings, format_duration, github_retry, parse_duration
+from mcpop.errors import McpopError
 from mcpop.sources.github import DEFAULT_API, GitHubCache
-from mcpop.sources.http import HttpClient, UrllibClient
-from mcpop.sources.retry import RetryPolicy
+from mcpop.sources.http import HttpClient, HttpResponse, NetworkError, UrllibClient
+from mcpop.sources.retry import MalformedResponse, RateLimitError, RetryPolicy, SourceError, check_response
 from mcpop.sources.sync import SyncResult, failed, source_key, sync
 
 log = logging.getLogger("mcpop.registry")
@@ -45,6 +46,47 @@ MAX_SERVERS = 100
 #: a failed sync is retried after at most this long (or the refresh interval, if shorter)
 FAILED_RETRY = 60.0
 REGISTRY_CONDITIONS = ("Ready", "Synced", "Reachable", "RateLimited", "AuthFailed")
+#: a retry wait up to this long is slept inside the sync; a longer one (a rate limit: up to an hour) ends the
+#: sync as failed and requeues the registry after the wait, so no worker is held
+MAX_INLINE_WAIT = 5.0
+
+
+class RetryDeferred(McpopError):
+    """A retry wait too long to sleep in a worker: the sync stops and is requeued after `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry deferred by {seconds:.0f}s")
+        self.seconds = seconds
+
+
+class _Recording:
+    """An `HttpClient` remembering the last response or network error (what a deferred retry waits for)."""
+
+    def __init__(self, inner: HttpClient) -> None:
+        self.inner = inner
+        self.last: HttpResponse | NetworkError | None = None
+
+    def get(self, url: str, headers: Any = None) -> HttpResponse:
+        try:
+            resp = self.inner.get(url, headers=headers)
+        except NetworkError as exc:
+            self.last = exc
+            raise
+        self.last = resp
+        return resp
+
+    def error(self, clock: Callable[[], float]) -> SourceError | NetworkError:
+        """The error the deferred retry was for."""
+        last = self.last
+        if isinstance(last, NetworkError):
+            return last
+        if last is None:
+            return SourceError("the source did not answer")
+        try:
+            check_response(last, clock)
+        except SourceError as exc:
+            return exc
+        return MalformedResponse(f"GET {last.url}: the response was not what the API promises")
 
 
 def summaries(result: SyncResult) -> list[dict[str, Any]]:
@@ -141,6 +183,14 @@ def registry_status(
     return {k: v for k, v in status.items() if v is not None}
 
 
+class _MissingRef(McpopError):
+    """A Secret or ConfigMap the spec names is not there (a failed sync, not a failed reconcile)."""
+
+    def __init__(self, message: str, *, auth: bool = False) -> None:
+        super().__init__(message)
+        self.auth = auth
+
+
 @dataclass
 class _State:
     uid: str
@@ -159,7 +209,8 @@ class RegistryController:
     def __init__(self, kube: Kube | None, settings: OperatorSettings, registries: Informer | None,
                  recorder: EventRecorder | None, enqueue: Callable[[Key], None], *,
                  client: HttpClient | None = None, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, github_api: str | None = None) -> None:  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep, github_api: str | None = None,
+                 max_inline_wait: float = MAX_INLINE_WAIT) -> None:  # fmt: skip
         self.kube = kube
         self.settings = settings
         self.registries = registries
@@ -168,11 +219,30 @@ class RegistryController:
         self.client: HttpClient = client or UrllibClient()
         self.clock = clock
         self.sleep = sleep
+        self.max_inline_wait = max_inline_wait
         self.github_api = github_api or os.environ.get(GITHUB_API_ENV) or DEFAULT_API
         self._state: dict[Key, _State] = {}
         #: ETag caches per registry, so an unchanged GitHub repository costs no rate limit
-        self._github_caches: dict[Key, GitHubCache] = {}
+        #: (created, cache): a cache older than --cache-registry-ttl is replaced by an empty one (a full fetch)
+        self._github_caches: dict[Key, tuple[float, GitHubCache]] = {}
         self._lock = threading.Lock()
+
+    def _github_cache(self, key: Key) -> GitHubCache:
+        """The registry's listing cache (the lock is held), fresh once older than --cache-registry-ttl."""
+        now = time.monotonic()
+        held = self._github_caches.get(key)
+        if held is None or now - held[0] >= self.settings.cache_registry_ttl:
+            held = (now, GitHubCache())
+            self._github_caches[key] = held
+        return held[1]
+
+    # ------------------------------------------------------------------ the Controller protocol
+
+    def informers(self) -> list[Informer]:
+        return [self.registries] if self.registries is not None else []
+
+    def resync(self) -> list[Key]:
+        return self.registries.keys() if self.registries is not None else []
 
     # ------------------------------------------------------------------ events
 
@@ -196,12 +266,12 @@ class RegistryController:
         ref = spec.auth.secret_ref
         secret = self.kube.get(SECRET, namespace, ref.name)
         if secret is None:
-            raise LookupError(f"Secret {ref.name} (auth.secretRef) not found")
+            raise _MissingRef(f"Secret {ref.name} (auth.secretRef) not found", auth=True)
         raw = (secret.get("data") or {}).get(ref.key)
         if raw is None:
             raw_str = (secret.get("stringData") or {}).get(ref.key)
             if raw_str is None:
-                raise LookupError(f"Secret {ref.name} has no key {ref.key!r} (auth.secretRef)")
+                raise _MissingRef(f"Secret {ref.name} has no key {ref.key!r} (auth.secretRef)", auth=True)
             return str(raw_str).strip()
         return base64.b64decode(raw).decode().strip()
 
@@ -211,25 +281,46 @@ class RegistryController:
             return None
         cm = self.kube.get(catalog_store.CONFIGMAP, namespace, src.config_map.name)
         if cm is None:
-            raise LookupError(f"ConfigMap {src.config_map.name} (source.configMap) not found")
+            raise _MissingRef(f"ConfigMap {src.config_map.name} (source.configMap) not found")
         return dict(cm.get("data") or {})
 
     def run_sync(self, namespace: str, spec: Any, previous: SyncResult | None, incremental: bool,
                  github_cache: GitHubCache | None = None) -> SyncResult:  # fmt: skip
-        """One sync of `spec`'s source (credentials and ConfigMap data read from the cluster). Never raises
-        for source problems; a missing Secret or ConfigMap is a failed sync too."""
+        """One sync of `spec`'s source (credentials and ConfigMap data read from the cluster), sleeping
+        every retry wait. Never raises for source problems; a missing Secret or ConfigMap is a failed sync."""
+        return self.sync_step(namespace, spec, previous, incremental, github_cache)[0]
+
+    def sync_step(self, namespace: str, spec: Any, previous: SyncResult | None, incremental: bool,
+                  github_cache: GitHubCache | None = None, max_wait: float | None = None
+                  ) -> tuple[SyncResult, float | None]:  # fmt: skip
+        """`run_sync`, except that a retry wait longer than `max_wait` is not slept: the sync ends as failed
+        and the wait comes back as the second item (when to try again)."""
         key = source_key(spec)
         try:
             token = self._token(namespace, spec)
             data = self._configmap_data(namespace, spec)
-        except LookupError as exc:
+        except _MissingRef as exc:
             res = failed(previous, key, exc)
-            res.auth_failed = spec.auth is not None and "auth.secretRef" in str(exc)
-            return res
-        policy = RetryPolicy(github_retry(self.settings), sleep=self.sleep, clock=self.clock)
-        return sync(spec, self.client, previous, policy=policy, token=token, configmap_data=data,
-                    github_api=self.github_api, github_cache=github_cache, incremental=incremental,
-                    clock=self.clock)  # fmt: skip
+            res.auth_failed = exc.auth
+            return res, None
+        client = _Recording(self.client)
+
+        def sleep(seconds: float) -> None:
+            if max_wait is not None and seconds > max_wait:
+                raise RetryDeferred(seconds)
+            self.sleep(seconds)
+
+        policy = RetryPolicy(github_retry(self.settings), sleep=sleep, clock=self.clock)
+        try:
+            result = sync(spec, client, previous, policy=policy, token=token, configmap_data=data,
+                          github_api=self.github_api, github_cache=github_cache, incremental=incremental,
+                          clock=self.clock)  # fmt: skip
+        except RetryDeferred as deferred:
+            err = client.error(self.clock)
+            res = failed(previous, key, err, rate_limit_hit=isinstance(err, RateLimitError))
+            res.error = f"{res.error}; retrying in {format_duration(deferred.seconds)}"
+            return res, deferred.seconds
+        return result, None
 
     # ------------------------------------------------------------------ reconcile
 
@@ -306,8 +397,8 @@ class RegistryController:
                                    "incremental": incremental})  # fmt: skip
         started = micro_now(self.clock)
         with self._lock:
-            cache = self._github_caches.setdefault(key, GitHubCache())
-        result = self.run_sync(ns, spec, previous, incremental, cache)
+            cache = self._github_cache(key)
+        result, deferred = self.sync_step(ns, spec, previous, incremental, cache, max_wait=self.max_inline_wait)
         if result.ok:
             changed, unchanged, deleted = catalog_store.store(self.kube, obj, result.entries)
             log.info("catalogue stored", extra={"registry": f"{ns}/{name}", "entries": len(result.entries),
@@ -333,7 +424,7 @@ class RegistryController:
         new_status = registry_status(result, old_status, generation, now=micro_now(self.clock),
                                      sync_time=started)  # fmt: skip
         self._write_status(obj, new_status)
-        delay = interval if result.ok else min(interval, FAILED_RETRY)
+        delay = interval if result.ok else deferred if deferred is not None else min(interval, FAILED_RETRY)
         keep = result if result.ok else (previous if previous is not None else None)
         with self._lock:
             self._state[key] = _State(meta.get("uid") or "", generation, refresh, self.clock() + delay, keep,

@@ -22,11 +22,12 @@ from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
-from mcpop.apply.runtime.metrics import OBJECTS
+from mcpop.apply.runtime.logs import set_generation
+from mcpop.apply.runtime.metrics import FIELD_TAKEOVERS, OBJECTS
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.ssa import applyset as aset
-from mcpop.apply.ssa.apply import apply_if_needed
+from mcpop.apply.ssa.apply import ConflictPolicy, apply_if_needed
 from mcpop.apply.ssa.changeset import Change, ChangeSet
 from mcpop.apply.ssa.drift import HASH_ANNOTATION, with_hash
 from mcpop.apply.ssa.prune import managed_by, prune_candidates
@@ -34,7 +35,9 @@ from mcpop.apply.ssa.prune import managed_by, prune_candidates
 log = logging.getLogger("mcpop.controller")
 
 FINALIZER = "mcp.allbeone.io/finalizer"
-FORCE_ANNOTATION = "mcp.allbeone.io/force-apply"
+#: `report`: leave fields another field manager owns and report the conflict (Applied=False, Stalled);
+#: anything else (the default, `force`): take them back, with an event and `mcpop_field_takeovers_total`
+CONFLICT_POLICY_ANNOTATION = "mcp.allbeone.io/conflict-policy"
 
 _KIND_UPDATE_OP = {"created": "created", "configured": "updated"}
 
@@ -66,7 +69,29 @@ class MCPServerController:
         self._registry_of: dict[Key, Key] = {}
         from mcpop.apply.catalog_store import EntryCache
 
-        self._entries = EntryCache()
+        self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
+
+    # ------------------------------------------------------------------ the Controller protocol
+
+    def informers(self) -> list[Informer]:
+        """Its caches: MCPServers, the owned kinds served, referenced ConfigMaps/Secrets, registries."""
+        extra = [i for i in (self.registries, self.catalog_configmaps) if i is not None]
+        return [self.servers, *self.owned.values(), *self.refs.values(), *extra]
+
+    def resync(self) -> list[Key]:
+        return self.servers.keys()
+
+    def add_owned(self, group_kind: str, informer: Informer) -> None:
+        """Watch an owned kind whose API appeared after the controller started."""
+        informer.handlers.append(self.on_owned)
+        self.owned[group_kind] = informer
+
+    def attach_registries(self, registries: Informer, catalog_configmaps: Informer) -> None:
+        """Resolve `spec.registry` from MCPRegistries (their API is served)."""
+        registries.handlers.append(self.on_registry)
+        catalog_configmaps.handlers.append(self.on_catalog)
+        self.catalog_configmaps = catalog_configmaps
+        self.registries = registries
 
     # ------------------------------------------------------------------ event handlers
 
@@ -151,6 +176,8 @@ class MCPServerController:
         ns = key[0]
         ref = registry_ref or "default"
         self._index_registry(key, (ns, label_value(ref)))
+        if self.registries is not None:
+            self.registries.synced.wait(10.0)  # attached while running: let its first list finish
         robj = self.registries.get(ns, ref) if self.registries is not None else None
         if robj is None:
             return _resolve_registry(name, version)
@@ -268,6 +295,7 @@ class MCPServerController:
             return self._finalize(obj)
         deadline = time.monotonic() + self.settings.reconcile_timeout
         generation = meta.get("generation")
+        set_generation(generation)
 
         # validate and render (pure); a rejected spec is terminal
         from mcpop.api.mcpserver import MCPServer
@@ -328,7 +356,9 @@ class MCPServerController:
         # parent bookkeeping (and the finalizer) before anything is applied
         obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, old_gks | new_gks), add_finalizer=True)
 
-        force = (meta.get("annotations") or {}).get(FORCE_ANNOTATION) == "true"
+        policy: ConflictPolicy = (
+            "report" if (meta.get("annotations") or {}).get(CONFLICT_POLICY_ANNOTATION) == "report" else "force"
+        )
         outcome = Outcome(generation=generation, objects=len(desired), skipped=skipped, registry=registry,
                           registry_status=registry_status)  # fmt: skip
         deployment: dict[str, Any] | None = None
@@ -341,12 +371,12 @@ class MCPServerController:
             live_rv = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
             with self._lock:
                 memo = self._conflicts.get(ckey)
-            if memo is not None and memo[:2] == (live_rv, want_hash) and not force:
+            if memo is not None and memo[:2] == (live_rv, want_hash) and policy == "report":
                 outcome.conflicts.append(memo[2])  # same conflict as last time: do not ask again
                 result_live = live
             else:
                 try:
-                    result = apply_if_needed(self.kube, res, o, live, force=force)
+                    result = apply_if_needed(self.kube, res, o, live, policy=policy)
                 except KubeError as exc:
                     outcome.apply_error = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
                     self._event(obj, "Warning", "ApplyFailed", outcome.apply_error)
@@ -364,6 +394,13 @@ class MCPServerController:
                 else:
                     with self._lock:
                         self._conflicts.pop(ckey, None)
+                if result.taken:
+                    text = result.describe_taken()
+                    for _field, manager in result.taken:
+                        FIELD_TAKEOVERS.labels(o["kind"], manager).inc()
+                    self._event(obj, "Warning", "FieldsTakenOver", text)
+                    log.warning("took fields from another manager", extra={
+                        "object": f"{o['kind']}/{o['metadata']['name']}", "detail": text})  # fmt: skip
                 changes.add(result.change)
                 if result.action in _KIND_UPDATE_OP:
                     OBJECTS.labels(_KIND_UPDATE_OP[result.action], o["kind"]).inc()

@@ -5,6 +5,7 @@ and the few verbs the operator needs. Every request goes through `Kube.request`,
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -12,14 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+
+from mcpop.errors import McpopError
 
 FIELD_MANAGER = "mcpop"
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class KubeError(Exception):
+class KubeError(McpopError):
     """A failed API request: HTTP status, reason and the Status body."""
 
     def __init__(self, status: int, reason: str, body: dict[str, Any] | None = None, method: str = "",
@@ -82,18 +86,43 @@ class Resource:
         return base
 
 
+class KubeconfigError(McpopError):
+    """The cluster configuration could not be loaded; the message is one line naming the file."""
+
+
+def _kubeconfig_problem(path: str, exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError) or (not os.path.exists(path)):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+        return "is a directory, not a kubeconfig file"
+    if isinstance(exc, yaml.YAMLError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"not valid YAML ({first})"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def load_api_client(kubeconfig: str | None = None, context: str | None = None, pool_size: int = 32) -> k8s.ApiClient:
     """An ApiClient from `kubeconfig`, else the in-cluster service account, else the default kubeconfig.
-    `pool_size` connections are kept (watches hold one each; workers share the rest)."""
+    `pool_size` connections are kept (watches hold one each; workers share the rest).
+
+    Raises KubeconfigError (one line: the file and what is wrong with it) when no configuration loads.
+    """
     cfg = k8s.Configuration()
     cfg.connection_pool_maxsize = pool_size
-    if kubeconfig:
-        k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
-    else:
-        try:
-            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        except k8s_config.ConfigException:
-            k8s_config.load_kube_config(context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+    path = kubeconfig or os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+    try:
+        if kubeconfig:
+            k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+            except k8s_config.ConfigException:
+                k8s_config.load_kube_config(context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as exc:
+        where = f"--kubeconfig {kubeconfig}" if kubeconfig else f"not in a cluster, and kubeconfig {path}"
+        raise KubeconfigError(f"{where}: {_kubeconfig_problem(path, exc)}") from None
     return k8s.ApiClient(configuration=cfg)
 
 
@@ -215,6 +244,11 @@ class Kube:
             if kinds is not None and kind in kinds:
                 return kinds[kind]
         return None
+
+    def discover(self, api_version: str, kind: str) -> Resource | None:
+        """Like `resource`, but asks discovery again now (for polling an API that is not there yet)."""
+        kinds = self._group_version(api_version, refresh=True)
+        return kinds.get(kind) if kinds is not None else None
 
     def require(self, api_version: str, kind: str) -> Resource:
         res = self.resource(api_version, kind)

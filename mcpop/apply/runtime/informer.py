@@ -82,7 +82,7 @@ class Informer:
 
     def __init__(self, kube: Kube, res: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, transform: Transform = compact,
-                 name: str | None = None, watch_timeout: int = 300) -> None:  # fmt: skip
+                 name: str | None = None, watch_timeout: int = 300, indexed: bool = True) -> None:  # fmt: skip
         self.kube = kube
         self.res = res
         self.namespace = namespace
@@ -93,6 +93,8 @@ class Informer:
         self.handlers: list[Handler] = []
         self.synced = threading.Event()
         self._store: dict[Key, Obj] = {}
+        #: namespace → the keys stored in it (None: `items(namespace)` scans the whole store)
+        self._by_ns: dict[str, dict[Key, None]] | None = {} if indexed else None
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._watch: _RawWatch | None = None
@@ -106,8 +108,46 @@ class Informer:
             return self._store.get((namespace, name))
 
     def items(self, namespace: str | None = None) -> list[Obj]:
+        """The cached objects (of one namespace: through the namespace index, no scan of the store)."""
         with self._lock:
-            return [o for (ns, _), o in self._store.items() if namespace is None or ns == namespace]
+            if namespace is None:
+                return list(self._store.values())
+            if self._by_ns is None:
+                return [o for (ns, _), o in self._store.items() if ns == namespace]
+            return [self._store[k] for k in self._by_ns.get(namespace, ())]
+
+    def keys(self) -> list[Key]:
+        with self._lock:
+            return list(self._store)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def _put(self, key: Key, obj: Obj) -> None:
+        """Store `obj` (the lock is held) and index it."""
+        self._store[key] = obj
+        if self._by_ns is not None:
+            self._by_ns.setdefault(key[0], {})[key] = None
+
+    def _drop(self, key: Key) -> Obj | None:
+        """Remove `key` (the lock is held) from the store and the index."""
+        old = self._store.pop(key, None)
+        if self._by_ns is not None:
+            keys = self._by_ns.get(key[0])
+            if keys is not None:
+                keys.pop(key, None)
+                if not keys:
+                    del self._by_ns[key[0]]
+        return old
+
+    def _replace(self, fresh: dict[Key, Obj]) -> None:
+        """Replace the whole store (the lock is held), rebuilding the index."""
+        self._store = dict(fresh)
+        if self._by_ns is not None:
+            self._by_ns = {}
+            for key in fresh:
+                self._by_ns.setdefault(key[0], {})[key] = None
 
     def __len__(self) -> int:
         with self._lock:
@@ -119,11 +159,11 @@ class Informer:
         with self._lock:
             key = object_key(obj)
             if _rv_newer(obj, self._store.get(key)):
-                self._store[key] = obj
+                self._put(key, obj)
 
     def forget(self, namespace: str, name: str) -> None:
         with self._lock:
-            self._store.pop((namespace, name), None)
+            self._drop((namespace, name))
 
     # ------------------------------------------------------------------ running
 
@@ -149,7 +189,7 @@ class Informer:
         fresh = {object_key(o): self.transform(o) for o in items}
         with self._lock:
             old = self._store
-            self._store = dict(fresh)
+            self._replace(fresh)
         for key, obj in fresh.items():
             prev = old.get(key)
             if prev is None:
@@ -217,9 +257,9 @@ class Informer:
                 with self._lock:
                     old = self._store.get(key)
                     if kind == "DELETED":
-                        self._store.pop(key, None)
+                        self._drop(key)
                     elif _rv_newer(obj, old):
-                        self._store[key] = obj
+                        self._put(key, obj)
                     else:
                         continue  # we already cached a newer version (from our own write)
                 if kind == "DELETED":

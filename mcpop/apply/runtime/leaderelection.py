@@ -6,8 +6,9 @@ exits, as controller-runtime's manager does: a leader that was frozen (SIGSTOP, 
 longer than the renew deadline does not try to renew when it wakes up, since a standby may have taken the
 Lease meanwhile, and `holds()` turns False at once so no further reconcile starts. On shutdown the holder
 releases the Lease (empty holder, 1 s duration) so a standby takes over at once.
-Expiry is measured from when this process last saw the Lease change (no clock-skew trust), except
-that a Lease whose renewTime is older than that is expired sooner.
+Expiry is measured on this process's monotonic clock from when it last saw the Lease record change
+(client-go's observedTime): the other holder's `renewTime` is never compared with our clock, so a holder
+whose clock is behind (or ahead) neither loses a live lease nor keeps a dead one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.metrics import LEADER
-from mcpop.apply.runtime.timefmt import micro_now, parse_time
+from mcpop.apply.runtime.timefmt import micro_now
 
 log = logging.getLogger("mcpop.leader")
 LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
@@ -33,7 +34,8 @@ class LeaderElector:
 
     def __init__(self, kube: Kube, namespace: str, name: str, *, lease_duration: float = 15.0,
                  renew_deadline: float = 10.0, retry_period: float = 2.0, identity: str | None = None,
-                 on_lost: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 on_lost: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], str] = micro_now) -> None:  # fmt: skip
         self.kube = kube
         self.namespace = namespace
         self.name = name
@@ -42,12 +44,16 @@ class LeaderElector:
         self.retry_period = retry_period
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.on_lost = on_lost
+        #: monotonic seconds: every expiry and deadline is measured on it
+        self.clock = clock
+        #: the wall time written into our own acquireTime/renewTime (for humans and other tools only)
+        self.wall = wall
         self.leading = threading.Event()
         self._stop = threading.Event()
         self._observed: dict[str, Any] | None = None
         self._observed_at = 0.0
         self._thread: threading.Thread | None = None
-        self._renewed = 0.0  # time.monotonic() of the last successful acquire or renew
+        self._renewed = 0.0  # self.clock() at the last successful acquire or renew
         self._lost_lock = threading.Lock()
         self._lost = False
 
@@ -58,7 +64,7 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt (client-go tryAcquireOrRenew). True when this process holds the Lease after it."""
-        now = micro_now()
+        now = self.wall()
         timeout = max(1.0, min(self.renew_deadline, 10.0))
         try:
             lease: dict[str, Any] | None = self.kube.request("GET", LEASE.path(self.namespace, self.name),
@@ -104,25 +110,18 @@ class LeaderElector:
         return True
 
     def _observe(self, lease: dict[str, Any]) -> None:
+        """Remember the record and when (on our monotonic clock) we saw it change."""
         self._observed = lease
-        self._observed_at = time.time()
+        self._observed_at = self.clock()
 
     def _expired(self, spec: dict[str, Any]) -> bool:
-        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
-        seen = self._observed_at
-        renewed = parse_time(spec.get("renewTime"))
-        if renewed is not None and renewed < seen:
-            seen = renewed
-        return time.time() > seen + duration
+        """The holder has not changed the record for its lease duration, as measured by us."""
+        return self._until_expiry(spec) <= 0
 
-    def _until_expiry(self) -> float:
-        spec = self._record(self._observed)
+    def _until_expiry(self, spec: dict[str, Any] | None = None) -> float:
+        spec = spec if spec is not None else self._record(self._observed)
         duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
-        seen = self._observed_at
-        renewed = parse_time(spec.get("renewTime"))
-        if renewed is not None and renewed < seen:
-            seen = renewed
-        return seen + duration - time.time()
+        return self._observed_at + duration - self.clock()
 
     # ------------------------------------------------------------------ loops
 
@@ -131,7 +130,7 @@ class LeaderElector:
         while not stop.is_set():
             try:
                 if self.try_acquire_or_renew():
-                    self._renewed = time.monotonic()
+                    self._renewed = self.clock()
                     self.leading.set()
                     LEADER.labels(self.name).set(1)
                     return True
@@ -148,7 +147,7 @@ class LeaderElector:
         so a leader that wakes from a freeze longer than that stops at once, before the renew loop notices."""
         if not self.leading.is_set() or self._lost:
             return False
-        if time.monotonic() - self._renewed > self.renew_deadline:
+        if self.clock() - self._renewed > self.renew_deadline:
             self._lose(f"not renewed within {self.renew_deadline}s")
             return False
         return True
@@ -159,13 +158,13 @@ class LeaderElector:
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.retry_period):
-            if time.monotonic() - self._renewed > self.renew_deadline:
+            if self.clock() - self._renewed > self.renew_deadline:
                 # Frozen or failing for longer than the renew deadline: another replica may lead now.
                 self._lose(f"not renewed within {self.renew_deadline}s")
                 return
             try:
                 if self.try_acquire_or_renew():
-                    self._renewed = time.monotonic()
+                    self._renewed = self.clock()
                     continue
                 holder = self._record(self._observed).get("holderIdentity") or ""
                 if holder and holder != self.identity:
@@ -173,7 +172,7 @@ class LeaderElector:
                     return
             except Exception as exc:
                 log.warning("lease renewal failed: %s", exc)
-            if time.monotonic() - self._renewed > self.renew_deadline:
+            if self.clock() - self._renewed > self.renew_deadline:
                 self._lose(f"not renewed within {self.renew_deadline}s")
                 return
 
@@ -203,7 +202,7 @@ class LeaderElector:
             spec = self._record(lease)
             if lease is None or spec.get("holderIdentity") != self.identity:
                 return
-            now = micro_now()
+            now = self.wall()
             body = {**lease, "spec": {**spec, "holderIdentity": "", "leaseDurationSeconds": 1,
                                       "renewTime": now, "acquireTime": now}}  # fmt: skip
             self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body)

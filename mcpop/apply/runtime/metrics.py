@@ -30,6 +30,10 @@ WORKQUEUE_ADDS = Counter("workqueue_adds_total", "Total number of adds handled b
 WORKQUEUE_RETRIES = Counter(
     "workqueue_retries_total", "Total number of retries handled by workqueue", ["name", "controller"]
 )
+FIELD_TAKEOVERS = Counter(
+    "mcpop_field_takeovers_total", "Fields the operator took from another field manager (a forced apply)",
+    ["kind", "field_manager"],
+)  # fmt: skip
 OBJECTS = Counter("mcpop_objects_total", "Objects changed by the operator", ["operation", "kind"])
 API_REQUESTS = Counter("mcpop_api_requests_total", "Requests sent to the Kubernetes API server", ["verb", "resource"])
 LEADER = Gauge("leader_election_master_status", "1 when this replica leads", ["name"])

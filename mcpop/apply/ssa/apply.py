@@ -11,6 +11,9 @@ from mcpop.apply.ssa.changeset import Change, changed_fields
 from mcpop.apply.ssa.drift import needs_apply
 
 Action = Literal["created", "configured", "unchanged", "conflict"]
+#: what to do when another field manager owns a field we set with a different value: take it (`force`, what
+#: the server-side apply docs tell controllers to do) or leave it and report the conflict (`report`)
+ConflictPolicy = Literal["force", "report"]
 
 _CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]+)"(?: using (?P<gv>\S+))?\s*:?\s*(?P<field>\S+)?')
 
@@ -30,12 +33,18 @@ class ApplyResult:
     fields: tuple[str, ...] = ()
     namespace: str = ""
     api_version: str = ""
+    #: for a forced apply: the (field, manager) pairs taken from other managers
+    taken: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def change(self) -> Change:
         """This result as a change-set entry."""
         return Change(self.action, self.kind, self.name, self.namespace, self.api_version, self.fields,
-                      tuple(self.conflicts), self.why or "")  # fmt: skip
+                      tuple(self.conflicts or self.taken), self.why or "")  # fmt: skip
+
+    def describe_taken(self) -> str:
+        fields = ", ".join(f'{f} (from field manager "{m}")' for f, m in self.taken)
+        return f"{self.kind}/{self.name}: took fields owned by another manager: {fields}"
 
     def describe_conflicts(self) -> str:
         fields = ", ".join(f'{f} (field manager "{m}")' for f, m in self.conflicts)
@@ -63,12 +72,22 @@ def owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict[st
             "blockOwnerDeletion": True}  # fmt: skip
 
 
+def _is_apply_conflict(exc: KubeError) -> bool:
+    """A 409 from server-side apply because another manager owns fields (not a resourceVersion clash)."""
+    if not exc.conflict:
+        return False
+    return any(c.get("reason") == "FieldManagerConflict" for c in exc.causes) or "conflict with" in exc.message
+
+
 def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: dict[str, Any] | None, *,
-                    force: bool = False, field_manager: str = FIELD_MANAGER) -> ApplyResult:  # fmt: skip
+                    policy: ConflictPolicy = "force", field_manager: str = FIELD_MANAGER) -> ApplyResult:  # fmt: skip
     """Apply `desired` unless `live` already matches it.
 
-    Applies without force unless `force`: a 409 means another field manager owns a field we set with a
-    different value; that is returned as a `conflict` result (naming fields and managers), not raised.
+    The apply is sent without force first. A 409 conflict means another field manager owns a field we set
+    with a different value: under `policy="force"` the apply is sent again with force and the fields taken
+    are returned in `taken` (the apiserver's own conflict report: exactly the fields whose ownership moves,
+    without keeping every object's managedFields in memory); under `"report"` nothing is written and the
+    result is a `conflict` naming fields and managers. Only the rare conflicting apply costs a second request.
     """
     kind, name = desired["kind"], desired["metadata"]["name"]
     ns, av = desired["metadata"].get("namespace") or "", desired["apiVersion"]
@@ -76,13 +95,18 @@ def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: di
     if why is None:
         return ApplyResult("unchanged", kind, name, live, namespace=ns, api_version=av)
     fields = changed_fields(desired, live)
+    taken: list[tuple[str, str]] = []
     try:
-        out = kube.apply(res, desired, force=force, field_manager=field_manager)
+        out = kube.apply(res, desired, force=False, field_manager=field_manager)
     except KubeError as exc:
-        if exc.conflict and exc.causes is not None and "conflict" in exc.message.lower():
-            return ApplyResult("conflict", kind, name, live, parse_conflicts(exc), why, fields, ns, av)
-        raise
+        if not _is_apply_conflict(exc):
+            raise
+        pairs = parse_conflicts(exc)
+        if policy == "report":
+            return ApplyResult("conflict", kind, name, live, pairs, why, fields, ns, av)
+        out = kube.apply(res, desired, force=True, field_manager=field_manager)
+        taken = pairs
     out.setdefault("apiVersion", desired["apiVersion"])
     out.setdefault("kind", kind)
     action: Action = "created" if live is None else "configured"
-    return ApplyResult(action, kind, name, out, why=why, fields=fields, namespace=ns, api_version=av)
+    return ApplyResult(action, kind, name, out, why=why, fields=fields, namespace=ns, api_version=av, taken=taken)

@@ -5,7 +5,8 @@ Two checks, both against the live object (from the watch cache), no request need
   (catches fields we stopped setting, which a subset check cannot see);
 * every field we set has the same value live (catches changes made by others, and objects deleted and
   recreated). The apiserver adds defaults, so "same" means "desired is a subset of live", with
-  quantities compared by value (`0.5` equals `500m`).
+  quantities compared by value (`0.5` equals `500m`). Only unset fields (null, empty lists and maps)
+  may be absent live; `false`, `0` and `""` are values and must be there.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def with_hash(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == {} or value == [] or value is False or value == "" or value == 0
+    """Unset: null, or an empty list or map (which the apiserver omits for `omitempty` fields).
+
+    `false`, `0` and `""` are values: a live object without them has lost them (someone removed
+    `allowPrivilegeEscalation: false`), which is drift to repair, not a field that is not ours to check.
+    """
+    return value is None or value == {} or value == []
 
 
 def _scalar_equal(want: Any, have: Any) -> bool:
