@@ -14,7 +14,7 @@ import threading
 import time as _time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mcpop.backup.errors import InvalidSource
@@ -109,7 +109,7 @@ class Archiver:
         if kind not in ("Configuration", "Full", "Incremental"):
             raise InvalidSource(f"backup kind {kind!r}: expected Configuration, Full or Incremental")
         started = _time.monotonic()
-        when = (time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        when = (time or datetime.now(UTC)).astimezone(UTC)
         self._check_paths(sources)
         known = self.repo.stored_chunks()
         parent_snap, parent = self._parent(kind, known)

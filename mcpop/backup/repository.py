@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -69,7 +69,7 @@ def chunk_key(chunk_id: str) -> str:
 
 
 def _rfc3339(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse_time(s: str) -> datetime:
@@ -320,7 +320,7 @@ class Repository:
 
     def snapshot_at(self, at: datetime) -> Snapshot:
         """The newest snapshot taken at or before `at` (point-in-time restore)."""
-        at_utc = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+        at_utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         before = [s for s in self.snapshots() if s.time <= at_utc]
         if not before:
             raise SnapshotNotFound(f"{self.url}: no snapshot at or before {_rfc3339(at_utc)}")

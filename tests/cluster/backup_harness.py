@@ -22,7 +22,7 @@ import kubeenv
 import pytest
 import yaml
 from kubernetes import client
-from operator_harness import OPERATOR_NS, ROOT, Servers, crds, operator_kubeconfig  # noqa: F401
+from operator_harness import OPERATOR_NS, ROOT, Servers, crds, operator_kubeconfig
 
 GROUP, VERSION, BACKUPS = "mcp.allbeone.io", "v1", "mcpserverbackups"
 SEED = ROOT / "examples/01-mcpserverbackup-s3.yaml"
@@ -159,7 +159,8 @@ class BackupEnv:
         return env
 
     def run_pod(self, pod: dict[str, Any], job_name: str, data_dir: Path | None = None,
-                extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:  # fmt: skip
+                extra_env: dict[str, str] | None = None,
+                extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:  # fmt: skip
         """Run the pod's command on the host: `/data` is `data_dir`; the API as the pod's ServiceAccount."""
         args = list(pod["containers"][0]["args"])
         if data_dir is not None and "--data-dir" in args:

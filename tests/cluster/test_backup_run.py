@@ -50,7 +50,7 @@ def _digest(tree: dict[str, bytes]) -> dict[str, str]:
     return {k: hashlib.sha256(v).hexdigest() for k, v in tree.items()}
 
 
-def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: BackupEnv, s3_server) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     pod, job = _request_job(backup_env, "first")
@@ -79,13 +79,13 @@ def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: Back
     assert "testing" not in json.dumps(backup_env.backup(NAME))
 
 
-def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, s3_server) -> None:
     """The run reads the server and its references and writes status as the Job's ServiceAccount;
     it cannot read other Secrets."""
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.secret("unrelated", {"x": "y"})
     backup_env.reconcile(NAME)
-    pod, job = _request_job(backup_env, "perm")
+    pod, _ = _request_job(backup_env, "perm")
     kubeconfig = backup_env.service_account_kubeconfig(pod["serviceAccountName"])
     from mcpop.apply.mcpbackup.kinds import SECRET
     from mcpop.apply.runtime.client import Kube, KubeError, load_api_client
@@ -99,7 +99,7 @@ def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, 
         raise AssertionError("the backup Job's account could read an unrelated Secret")
 
 
-def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s3_server) -> None:
     _setup(backup_env, s3_server, backup_env.ns, backupType="Incremental")
     backup_env.reconcile(NAME)
     data = _data(backup_env.tmp)
@@ -116,7 +116,7 @@ def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s
     assert len(backup_env.backup(NAME)["status"]["snapshots"]) == 2
 
 
-def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.patch_backup(NAME, {"spec": {"storage": {"s3": {"bucket": "no-such-bucket-here"}}}})
     backup_env.reconcile(NAME)
@@ -141,7 +141,7 @@ def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server)
     assert metrics.RUNS.labels("failed")._value.get() == failed_before + 1
 
 
-def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server, kube_cluster) -> None:  # noqa: ANN001
+def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server, kube_cluster) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     pod, job = _request_job(backup_env, "x")
@@ -161,7 +161,7 @@ def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server, ku
     assert "no errors" in check.stdout
 
 
-def test_restore_of_data_and_configuration_is_byte_identical(backup_env: BackupEnv, s3_server, kube_cluster) -> None:  # noqa: ANN001
+def test_restore_of_data_and_configuration_is_byte_identical(backup_env: BackupEnv, s3_server, kube_cluster) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     data = _data(backup_env.tmp)
@@ -188,7 +188,7 @@ def test_restore_of_data_and_configuration_is_byte_identical(backup_env: BackupE
 
 
 def test_configuration_restores_to_another_namespace_at_a_point_in_time(
-    backup_env: BackupEnv, s3_server, kube_cluster  # noqa: ANN001
+    backup_env: BackupEnv, s3_server, kube_cluster
 ) -> None:
     import kubeenv
 
@@ -213,7 +213,7 @@ def test_configuration_restores_to_another_namespace_at_a_point_in_time(
         kubeenv.delete_namespace(backup_env.admin, other)
 
 
-def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server) -> None:
     """Seven daily runs, a day apart by the run's clock, with keepDaily 3: three snapshots stay."""
     _setup(backup_env, s3_server, backup_env.ns, retention={"keepDaily": 3})
     backup_env.reconcile(NAME)

@@ -86,7 +86,33 @@ class BackupController:
         self._lock = threading.Lock()
         metrics.init()
 
+    # ------------------------------------------------------------------ the manager's protocol
+
+    def informers(self) -> list[Informer]:
+        """Its caches: MCPServerBackups, their Jobs, and the owned kinds."""
+        out: list[Informer] = []
+        for inf in [self.backups, *([self.jobs] if self.jobs is not None else []), *self.owned.values()]:
+            if all(inf is not o for o in out):
+                out.append(inf)
+        return out
+
+    def resync(self) -> list[Key]:
+        return [((o.get("metadata") or {}).get("namespace") or "", (o.get("metadata") or {}).get("name") or "")
+                for o in self.backups.items()]  # fmt: skip
+
+    def add_owned(self, group_kind: str, informer: Informer) -> None:
+        """Watch an owned kind (shared informers: objects of other controllers are ignored)."""
+        informer.handlers.append(self.on_owned)
+        self.owned[group_kind] = informer
+
     # ------------------------------------------------------------------ event handlers
+
+    def on_owned(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        obj = new or old
+        assert obj is not None
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == BACKUP_KIND:
+                self.enqueue(((obj.get("metadata") or {}).get("namespace") or "", str(ref.get("name"))))
 
     def on_backup(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         obj = new or old
@@ -349,7 +375,7 @@ class BackupController:
         for res, o in desired:
             live = self._live(res, ns, o["metadata"]["name"])
             try:
-                result = apply_if_needed(self.kube, res, o, live, force=True)
+                result = apply_if_needed(self.kube, res, o, live, policy="force")
             except KubeError as exc:
                 msg = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
                 outcome.blocked = ("ApplyFailed", msg)
