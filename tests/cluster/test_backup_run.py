@@ -226,3 +226,31 @@ def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server)
     status = backup_env.backup(NAME)["status"]
     assert [s["time"][:10] for s in status["snapshots"]] == ["2026-11-07", "2026-11-06", "2026-11-05"]
     assert status["lastRun"]["removedSnapshots"]
+
+
+def test_spec_restore_runs_one_restore_job_under_its_own_account(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+    _setup(backup_env, s3_server, backup_env.ns)
+    backup_env.reconcile(NAME)
+    data = _data(backup_env.tmp)
+    pod, job = _request_job(backup_env, "x")
+    assert backup_env.run_pod(pod, job, data).returncode == 0
+    snap = backup_env.backup(NAME)["status"]["lastSnapshot"]
+    want = _digest(read_tree(data / "data"))
+    (data / "data/notes/hello.txt").write_bytes(b"changed after the backup\n")
+    backup_env.patch_backup(NAME, {"spec": {"restore": {"snapshot": snap[:16]}}})
+    backup_env.reconcile(NAME)
+    restores = [j for j in backup_env.jobs() if "-restore-" in j.metadata.name]
+    assert len(restores) == 1
+    rpod = job_pod(restores[0])
+    assert rpod["serviceAccountName"] == f"{NAME}-restore"
+    assert backup_env.backup(NAME)["status"]["phase"] == "Restoring"
+    assert backup_env.events("RestoreStarted")
+    result = backup_env.run_pod(rpod, restores[0].metadata.name, data)
+    assert result.returncode == 0, result.stderr
+    assert _digest(read_tree(data / "data")) == want
+    assert backup_env.backup(NAME)["status"]["lastRestore"]["result"] == "Succeeded"
+    assert backup_env.backup(NAME)["status"]["lastRestore"]["snapshot"] == snap
+    # the same spec.restore does not run again once its Job is gone
+    backup_env.batch.delete_namespaced_job(restores[0].metadata.name, backup_env.ns, propagation_policy="Background")
+    backup_env.reconcile(NAME)
+    assert not [j for j in backup_env.jobs() if "-restore-" in j.metadata.name and not j.metadata.deletion_timestamp]

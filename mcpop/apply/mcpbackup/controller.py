@@ -387,6 +387,8 @@ class BackupController:
                 inf = self.owned.get(res.group_kind)
                 if inf is not None and result.live is not None:
                     inf.upsert(result.live)
+                if o["kind"] == "Job" and result.live is not None:
+                    live_jobs[o["metadata"]["name"]] = result.live
                 if o["kind"] == "Job" and result.action == "created":
                     what = "restore" if o["metadata"]["name"] == (run_restore and restore_job_name(name, run_restore)) \
                         else "backup"  # fmt: skip
@@ -402,7 +404,7 @@ class BackupController:
             js = job.get("status") or {}
             finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
                            for c in js.get("conditions") or [])  # fmt: skip
-            if js.get("active") and not finished:
+            if not finished and not (job.get("metadata") or {}).get("deletionTimestamp"):
                 if run_restore is not None and jname == restore_job_name(name, run_restore):
                     outcome.restoring = True
                 else:
