@@ -7,6 +7,8 @@ The controller runs in the test process as the operator's least-privilege Servic
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from backup_harness import *  # noqa: F403
 from backup_harness import BackupEnv, filesystem_server, seed_backup
@@ -128,7 +130,7 @@ def test_a_request_annotation_runs_one_job_once(backup_env: BackupEnv) -> None:
     assert len(live) == 1 and live[0] != job.metadata.name
 
 
-def test_mcp_backup_now_sets_the_request_annotation(backup_env: BackupEnv, kube_cluster) -> None:
+def test_mcp_backup_now_sets_the_request_annotation(backup_env: BackupEnv, kube_cluster: Any) -> None:
     _setup(backup_env)
     result = backup_env.mcp("backup", "now", NAME, "-n", backup_env.ns, kubeconfig=kube_cluster.kubeconfig)
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from backup_harness import *  # noqa: F403
 from backup_harness import BackupEnv, filesystem_server, job_pod, read_tree, seed_backup, write_tree
@@ -50,7 +51,7 @@ def _digest(tree: dict[str, bytes]) -> dict[str, str]:
     return {k: hashlib.sha256(v).hexdigest() for k, v in tree.items()}
 
 
-def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: BackupEnv, s3_server) -> None:
+def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: BackupEnv, s3_server: Any) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     pod, job = _request_job(backup_env, "first")
@@ -79,7 +80,7 @@ def test_the_jobs_command_backs_up_to_s3_and_the_status_says_so(backup_env: Back
     assert "testing" not in json.dumps(backup_env.backup(NAME))
 
 
-def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, s3_server) -> None:
+def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, s3_server: Any) -> None:
     """The run reads the server and its references and writes status as the Job's ServiceAccount;
     it cannot read other Secrets."""
     _setup(backup_env, s3_server, backup_env.ns)
@@ -99,7 +100,7 @@ def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, 
         raise AssertionError("the backup Job's account could read an unrelated Secret")
 
 
-def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s3_server) -> None:
+def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s3_server: Any) -> None:
     _setup(backup_env, s3_server, backup_env.ns, backupType="Incremental")
     backup_env.reconcile(NAME)
     data = _data(backup_env.tmp)
@@ -116,7 +117,7 @@ def test_a_second_run_is_incremental_and_uploads_little(backup_env: BackupEnv, s
     assert len(backup_env.backup(NAME)["status"]["snapshots"]) == 2
 
 
-def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server) -> None:
+def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server: Any) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.patch_backup(NAME, {"spec": {"storage": {"s3": {"bucket": "no-such-bucket-here"}}}})
     backup_env.reconcile(NAME)
@@ -141,7 +142,7 @@ def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server)
     assert metrics.RUNS.labels("failed")._value.get() == failed_before + 1
 
 
-def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server, kube_cluster) -> None:
+def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server: Any, kube_cluster: Any) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     pod, job = _request_job(backup_env, "x")
@@ -161,7 +162,9 @@ def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server, ku
     assert "no errors" in check.stdout
 
 
-def test_restore_of_data_and_configuration_is_byte_identical(backup_env: BackupEnv, s3_server, kube_cluster) -> None:
+def test_restore_of_data_and_configuration_is_byte_identical(
+    backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
+) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     data = _data(backup_env.tmp)
@@ -188,7 +191,7 @@ def test_restore_of_data_and_configuration_is_byte_identical(backup_env: BackupE
 
 
 def test_configuration_restores_to_another_namespace_at_a_point_in_time(
-    backup_env: BackupEnv, s3_server, kube_cluster
+    backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
 ) -> None:
     import kubeenv
 
@@ -213,7 +216,7 @@ def test_configuration_restores_to_another_namespace_at_a_point_in_time(
         kubeenv.delete_namespace(backup_env.admin, other)
 
 
-def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server) -> None:
+def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server: Any) -> None:
     """Seven daily runs, a day apart by the run's clock, with keepDaily 3: three snapshots stay."""
     _setup(backup_env, s3_server, backup_env.ns, retention={"keepDaily": 3})
     backup_env.reconcile(NAME)
@@ -228,7 +231,7 @@ def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server)
     assert status["lastRun"]["removedSnapshots"]
 
 
-def test_spec_restore_runs_one_restore_job_under_its_own_account(backup_env: BackupEnv, s3_server) -> None:  # noqa: ANN001
+def test_spec_restore_runs_one_restore_job_under_its_own_account(backup_env: BackupEnv, s3_server: Any) -> None:
     _setup(backup_env, s3_server, backup_env.ns)
     backup_env.reconcile(NAME)
     data = _data(backup_env.tmp)
