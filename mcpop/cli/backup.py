@@ -42,16 +42,25 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _errors() -> tuple[type[BaseException], ...]:
+    """What a command reports as one line (anything else is a bug and shows its traceback)."""
+    from urllib3.exceptions import HTTPError
+
     from mcpop.apply.runtime.client import KubeError
     from mcpop.errors import McpopError
 
-    return (McpopError, KubeError, OSError)
+    return (McpopError, KubeError, OSError, ValueError, HTTPError)
 
 
 def _message(exc: BaseException) -> str:
+    from urllib3.exceptions import MaxRetryError
+
     from mcpop.apply.runtime.client import KubeError
 
-    return exc.message if isinstance(exc, KubeError) else str(exc)
+    if isinstance(exc, KubeError):
+        return exc.message
+    if isinstance(exc, MaxRetryError):
+        return f"cannot reach the API server {exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 @backup_app.command

@@ -290,7 +290,7 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
                                   "; ".join(f"{p.kind} {p.object} (snapshots {', '.join(s[:8] for s in p.snapshots)})"
                                             f": {p.message}" for p in report.problems[:10]))  # fmt: skip
             recent = [snapshot_summary(s) for s in repo.snapshots()[-RECENT:]][::-1]
-    except (RunError, BackupError, KubeError, OSError) as exc:
+    except (RunError, BackupError, KubeError, OSError, ValueError) as exc:
         text = exc.message if isinstance(exc, KubeError) else str(exc)
         record = _run_record(run_id, "Failed", started, completionTime=rfc3339(now_utc()),
                              durationSeconds=round(time.monotonic() - t0, 3), error=text)  # fmt: skip
@@ -455,7 +455,7 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
                     repo.restore(snap.id, str(Path(data_dir) / vol), subtree=f"data/{vol}")
             if plan.configuration:
                 restore_configuration(kube, files, target_ns, target_name, replicas)
-    except (RunError, BackupError, KubeError, OSError) as exc:
+    except (RunError, BackupError, KubeError, OSError, ValueError) as exc:
         text = exc.message if isinstance(exc, KubeError) else str(exc)
         record.update(result="Failed", completionTime=rfc3339(now_utc()), error=text)
         _patch_status(kube, namespace, name, {"lastRestore": record})
