@@ -19,16 +19,19 @@ from mcpop.backup.tree import Entry, chunk_refs, in_subtree
 if TYPE_CHECKING:
     from mcpop.backup.repository import Repository
 
-_ZEROS: dict[int, bytes] = {}
+_BLOCK = 64 * 1024
+_ZERO_BLOCK = bytes(_BLOCK)
 
 
-def _is_zero(data: bytes) -> bool:
-    z = _ZEROS.get(len(data))
-    if z is None:
-        if len(_ZEROS) > 64:
-            _ZEROS.clear()
-        z = _ZEROS[len(data)] = bytes(len(data))
-    return data == z
+def _write_sparse(f: Any, data: bytes) -> None:
+    """Write `data`, leaving 64 KiB runs of zeros as holes (the file is truncated to its size at the end)."""
+    view = memoryview(data)
+    for off in range(0, len(data), _BLOCK):
+        block = view[off : off + _BLOCK]
+        if block == _ZERO_BLOCK[: len(block)]:
+            f.seek(len(block), os.SEEK_CUR)
+        else:
+            f.write(block)
 
 
 def _select(repo: Repository, snap: Snapshot, subtree: str) -> list[tuple[str, Entry]]:
@@ -71,11 +74,7 @@ def restore(repo: Repository, snap: Snapshot, target: str | os.PathLike[str], *,
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(dest, "wb") as f:
                     for _ in chunk_refs(e):
-                        data = next(stream)
-                        if _is_zero(data):
-                            f.seek(len(data), os.SEEK_CUR)  # leave a hole: sparse files stay sparse
-                        else:
-                            f.write(data)
+                        _write_sparse(f, next(stream))
                     f.truncate(int(e["size"]))
                 files += 1
                 written += int(e["size"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -87,6 +86,10 @@ class Storage:
     """Objects under `url` (e.g. `s3://bucket/prefix`), with `storage_options` for the fsspec backend."""
 
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None, retry: RetryPolicy | None = None):
+        if url.startswith(("gs://", "gcs://")):
+            # gcsfs >= 2025.x probes every bucket over gRPC for zonal/hierarchical features (60 s timeout against
+            # anything but Google itself); the plain JSON API filesystem is what a backup needs
+            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         import fsspec
 
         self.url = url.rstrip("/")
@@ -269,6 +272,3 @@ def _secret_values(options: Mapping[str, Any]) -> Iterable[Any]:
                 if "=" in part:
                     yield part.split("=", 1)[1]
 
-
-def monotonic() -> float:
-    return time.monotonic()
