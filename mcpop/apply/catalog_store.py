@@ -164,7 +164,7 @@ def parse_configmap(cm: dict[str, Any]) -> ServerJSON | None:
         return None
     try:
         return ServerJSON.model_validate(json.loads(text))
-    except (ValueError, ValidationError):
+    except (json.JSONDecodeError, ValidationError):  # not written by us, or by an older mcpop: skipped
         return None
 
 

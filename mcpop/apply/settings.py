@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from mcpop.errors import McpopError
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -209,7 +211,7 @@ class OperatorSettings(BaseModel):
         return self
 
 
-class SettingsError(ValueError):
+class SettingsError(McpopError):
     """Bad operator flags; the message names each bad flag (or environment variable)."""
 
 

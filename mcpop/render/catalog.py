@@ -53,6 +53,14 @@ def version_key(version: str) -> tuple[tuple[int, ...], int, str]:
     return numbers, 0 if pre else 1, pre or ""
 
 
+class EntryNotFound(RenderError):
+    """No catalogue entry has the name (or the version) the spec asks for."""
+
+
+class AmbiguousEntry(RenderError):
+    """A short name matches entries of more than one server."""
+
+
 @dataclass
 class Catalog:
     """Registry entries (any number of versions per name) and lookup by full or short name."""
@@ -85,12 +93,12 @@ class Catalog:
         """The entry `query` names (at `version`, else the newest); RenderError naming the field if none."""
         found = self._match(query)
         if len(found) > 1:
-            raise RenderError(
+            raise AmbiguousEntry(
                 "spec.registry.name",
                 f"{query!r} is ambiguous in the {self.source}: it matches {', '.join(found)}; use the full name",
             )
         if not found:
-            raise RenderError("spec.registry.name", f"{query!r} is not in the {self.source}{self._hint(query)}")
+            raise EntryNotFound("spec.registry.name", f"{query!r} is not in the {self.source}{self._hint(query)}")
         entries = self.versions(found[0])
         if version is None:
             return entries[-1]
@@ -98,7 +106,7 @@ class Catalog:
             if entry.version == version or entry.version == version.removeprefix("v"):
                 return entry
         have = ", ".join(e.version for e in entries)
-        raise RenderError("spec.registry.version", f"{found[0]} has no version {version!r} (available: {have})")
+        raise EntryNotFound("spec.registry.version", f"{found[0]} has no version {version!r} (available: {have})")
 
     def _hint(self, query: str) -> str:
         keys: dict[str, str] = {}

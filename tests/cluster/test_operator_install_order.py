@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import kubeenv
+import pytest
 from kubernetes import client
+from operator_harness import *  # noqa: F403
 from operator_harness import Servers, load_example, operator_identity, start_operator, wait
 from registry_harness import Registries
 
@@ -84,3 +86,63 @@ def test_operator_started_before_its_crds_starts_the_controllers_when_they_appea
         finally:
             op.terminate()
             sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+
+
+def _stand_in_servicemonitor_crd() -> dict[str, Any]:
+    """A ServiceMonitor CRD keeping every field (the bare test cluster has no Prometheus operator)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+        "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+                 "names": {"kind": "ServiceMonitor", "plural": "servicemonitors", "singular": "servicemonitor",
+                           "listKind": "ServiceMonitorList"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                     "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+    }  # fmt: skip
+
+
+def test_an_owned_kind_whose_crd_arrives_later_is_applied_and_watched(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    api = kube_cluster.api_client
+    groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
+    if "monitoring.coreos.com" in groups:
+        pytest.skip("this cluster serves ServiceMonitors already")
+    custom = client.CustomObjectsApi(api)
+    servers = Servers(api, namespace)
+    op = start_operator(operator_kubeconfig, namespace, tmp_path, "--log-level", "debug")  # sync period 10m
+    crd = _stand_in_servicemonitor_crd()
+    try:
+        body = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "srv"},
+                "spec": {"image": "mcp-server-test", "tag": "1.0", "monitoring": {"enabled": True}}}  # fmt: skip
+        servers.create(body)
+        servers.wait_ready("srv")
+        assert "ServiceMonitor" in servers.condition("srv", "Applied")["message"]  # skipped: API not installed
+
+        path = tmp_path / "servicemonitor-crd.yaml"
+        path.write_text(json.dumps(crd))
+        kubeenv.install_crds(api, [path])
+
+        def monitor() -> dict[str, Any] | None:
+            try:
+                return dict(custom.get_namespaced_custom_object("monitoring.coreos.com", "v1", namespace,
+                                                                "servicemonitors", "srv"))  # fmt: skip
+            except client.ApiException as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        first = wait(monitor, timeout=30, message="ServiceMonitor applied once its CRD is served")
+        # watched from now on: deleted by hand, it is recreated at once (no resync needed)
+        custom.delete_namespaced_custom_object("monitoring.coreos.com", "v1", namespace, "servicemonitors", "srv")
+        again = wait(lambda: (m := monitor()) and m["metadata"]["uid"] != first["metadata"]["uid"] and m,
+                     timeout=30, message="ServiceMonitor recreated")  # fmt: skip
+        assert again["spec"] == first["spec"]
+    finally:
+        try:
+            servers.delete("srv")
+            wait(lambda: not servers.exists("srv"), timeout=30, message="srv finalized")
+        finally:
+            op.terminate()
+            sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+            kubeenv.delete_crds(api, [crd["metadata"]["name"]])  # later tests rely on this API being absent

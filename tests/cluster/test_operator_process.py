@@ -54,7 +54,8 @@ def test_leader_election_takeover_and_release(
         assert second.metric("leader_election_master_status") == 0
         assert first.metric("leader_election_master_status") == 1
 
-        # kill -9 the leader: the standby takes over within one lease period (15 s)
+        # kill -9 the leader: the standby takes over one lease period (15 s) after it last saw the Lease
+        # change, on its own clock; it looks every retry period (2 s), so within 15 + 2 s of the kill
         first.kill()
         killed = time.monotonic()
         holder_b = kubeenv.wait_until(
@@ -65,7 +66,7 @@ def test_leader_election_takeover_and_release(
         )
         took = time.monotonic() - killed
         print(f"\ntakeover after kill -9: {took:.1f}s")
-        assert took <= 15.5, f"takeover took {took:.1f}s"
+        assert took <= 17.5, f"takeover took {took:.1f}s"
         assert _lease(api, namespace).spec.lease_transitions >= 1
         servers = Servers(api, namespace)
         servers.create(basic("after-takeover"))

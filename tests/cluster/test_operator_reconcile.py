@@ -266,8 +266,8 @@ def test_fields_taken_by_another_manager_are_taken_back_with_an_event_and_a_metr
     after = operator.metric("mcpop_field_takeovers_total", kind="Deployment", field_manager="intruder")
     assert after == before + 1
     dep = servers.apps.read_namespaced_deployment("srv", servers.ns)
-    owners = {m.manager for m in dep.metadata.managed_fields
-              if m.subresource != "status" and "f:replicas" in json.dumps((m.fields_v1 or {}).get("f:spec"))}  # fmt: skip
+    spec_owners = [m for m in dep.metadata.managed_fields if m.subresource != "status"]
+    owners = {m.manager for m in spec_owners if "f:replicas" in json.dumps((m.fields_v1 or {}).get("f:spec"))}
     assert owners == {"mcpop"}
     assert servers.condition("srv", "Applied")["status"] == "True"
 

@@ -75,3 +75,22 @@ def test_without_the_registry_the_embedded_catalogue_is_used() -> None:
     ctl = controller([], [], [])
     got, cond, _ = ctl._resolve(("ns", "s"), "filesystem-server", None, None)
     assert got is not None and cond[0] == "True" and "embedded catalogue" in cond[2]
+
+
+def test_lookup_failures_are_typed_not_read_from_the_message() -> None:
+    import pytest
+
+    from mcpop.render.catalog import AmbiguousEntry, Catalog, EntryNotFound
+    from mcpop.render.errors import RenderError
+
+    catalog = Catalog([entry("io.a/tool"), entry("io.b/tool")], "test catalogue")
+    with pytest.raises(AmbiguousEntry) as amb:
+        catalog.resolve("tool")
+    with pytest.raises(EntryNotFound):
+        catalog.resolve("nothing")
+    with pytest.raises(EntryNotFound):
+        catalog.resolve("io.a/tool", "9.9.9")
+    assert isinstance(amb.value, RenderError) and amb.value.field == "spec.registry.name"
+    # a NotFound whose message happens to contain the word is still NotFound
+    ctl = controller([REG], desired_configmaps(REG, [entry("io.a/tool")]), [])
+    assert ctl._resolve(("ns", "s"), "ambiguous", None, None)[1][1] == "NotFound"

@@ -242,7 +242,7 @@ class RegistryController:
         return [self.registries] if self.registries is not None else []
 
     def resync(self) -> list[Key]:
-        return self.registries.keys() if self.registries is not None else []
+        return self.registries.list_keys() if self.registries is not None else []
 
     # ------------------------------------------------------------------ events
 

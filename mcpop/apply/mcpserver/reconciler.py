@@ -79,12 +79,16 @@ class MCPServerController:
         return [self.servers, *self.owned.values(), *self.refs.values(), *extra]
 
     def resync(self) -> list[Key]:
-        return self.servers.keys()
+        return self.servers.list_keys()
 
     def add_owned(self, group_kind: str, informer: Informer) -> None:
-        """Watch an owned kind whose API appeared after the controller started."""
+        """Watch an owned kind (at build, or when its API appears later: then every MCPServer is reconciled
+        again, so objects of that kind that were skipped are applied now)."""
         informer.handlers.append(self.on_owned)
         self.owned[group_kind] = informer
+        if self.servers.synced.is_set():
+            for key in self.servers.list_keys():
+                self.enqueue(key)
 
     def attach_registries(self, registries: Informer, catalog_configmaps: Informer) -> None:
         """Resolve `spec.registry` from MCPRegistries (their API is served)."""
@@ -170,7 +174,7 @@ class MCPServerController:
         """The entry `spec.registry` names: from the MCPRegistry `registry_ref` (default `default`) in the
         server's namespace when it exists, else from the embedded catalogue."""
         from mcpop.apply.catalog_store import REGISTRY_LABEL, catalog_of
-        from mcpop.render.errors import RenderError
+        from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
         from mcpop.render.names import label_value
 
         ns = key[0]
@@ -195,9 +199,8 @@ class MCPServerController:
         catalog = catalog_of(cms, f"MCPRegistry {ref}", self._entries)
         try:
             entry = catalog.resolve(name, version)
-        except RenderError as exc:
-            reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
-            return None, ("False", reason, exc.message), None
+        except (AmbiguousEntry, EntryNotFound) as exc:
+            return None, ("False", _reason(exc), exc.message), None
         return entry, ("True", "Fetched", f"{entry.name} {entry.version} from MCPRegistry {ref}"), _entry_status(entry)
 
     def _index_refs(self, key: Key, refs: set[Ref]) -> None:
@@ -221,8 +224,10 @@ class MCPServerController:
             return self._resource(known, kind)
         try:
             body = self.kube.request("GET", f"/apis/{group}") if group else {"preferredVersion": {"version": "v1"}}
-        except KubeError:
-            return None
+        except KubeError as exc:
+            if exc.not_found:
+                return None  # the API went away: nothing of it is left to prune
+            raise  # a 403 (RBAC) or an outage is not "nothing to prune"
         version = (body.get("preferredVersion") or {}).get("version")
         return self._resource(f"{group}/{version}" if group else str(version), kind) if version else None
 
@@ -333,10 +338,8 @@ class MCPServerController:
         )  # fmt: skip
         try:
             rendered = render(server, registry_entry=entry, options=options)
-        except RenderError as exc:
+        except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried and logged
             return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
-        except ValueError as exc:
-            return self._terminal(obj, str(exc), registry)
 
         set_id = aset.applyset_id(name, ns)
         desired: list[tuple[Resource, dict[str, Any]]] = []
@@ -537,22 +540,26 @@ def _resolve_registry(name: str, version: str | None
     """The registry entry `spec.registry` names, from the embedded catalogue:
     (entry or None, RegistryFetched (status, reason, message), status.registry)."""
     global _catalogue
-    from mcpop.render.errors import RenderError
+    from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
 
+    with _catalogue_lock:
+        if _catalogue is None:
+            from mcpop.sources.catalog import load_embedded
+
+            _catalogue = load_embedded()  # shipped with mcpop: a failure here is a bug, not a bad spec
     try:
-        with _catalogue_lock:
-            if _catalogue is None:
-                from mcpop.sources.catalog import load_embedded
-
-                _catalogue = load_embedded()
         entry = _catalogue.resolve(name, version)
-    except RenderError as exc:
-        reason = "Ambiguous" if "ambiguous" in exc.message else "NotFound"
-        return None, ("False", reason, exc.message), None
-    except Exception as exc:  # the catalogue could not be read
-        return None, ("False", "RegistryUnavailable", f"{type(exc).__name__}: {exc}"), None
+    except (AmbiguousEntry, EntryNotFound) as exc:
+        return None, ("False", _reason(exc), exc.message), None
     msg = f"{entry.name} {entry.version} from the embedded catalogue"
     return entry, ("True", "Fetched", msg), _entry_status(entry)
+
+
+def _reason(exc: Exception) -> str:
+    """The RegistryFetched reason of a failed lookup."""
+    from mcpop.render.catalog import AmbiguousEntry
+
+    return "Ambiguous" if isinstance(exc, AmbiguousEntry) else "NotFound"
 
 
 def _entry_status(entry: Any) -> dict[str, Any]:

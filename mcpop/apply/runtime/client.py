@@ -4,6 +4,7 @@ and the few verbs the operator needs. Every request goes through `Kube.request`,
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -21,6 +23,8 @@ from mcpop.errors import McpopError
 
 FIELD_MANAGER = "mcpop"
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: what a request raises when the API server cannot be reached or the connection breaks (never a bug)
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException)
 
 
 class KubeError(McpopError):
@@ -54,6 +58,10 @@ class KubeError(McpopError):
     @property
     def gone(self) -> bool:
         return self.status == 410
+
+
+#: a failed request: an error answer, or no answer at all
+API_ERRORS: tuple[type[BaseException], ...] = (KubeError, *TRANSPORT_ERRORS)
 
 
 @dataclass(frozen=True)

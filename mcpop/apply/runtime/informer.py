@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.client import TRANSPORT_ERRORS, Kube, KubeError, Resource
 
 log = logging.getLogger("mcpop.informer")
 
@@ -116,7 +116,7 @@ class Informer:
                 return [o for (ns, _), o in self._store.items() if ns == namespace]
             return [self._store[k] for k in self._by_ns.get(namespace, ())]
 
-    def keys(self) -> list[Key]:
+    def list_keys(self) -> list[Key]:
         with self._lock:
             return list(self._store)
 
@@ -225,10 +225,17 @@ class Informer:
                 rv = None
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
-            except Exception as exc:  # connection errors: back off, re-list
+            except TRANSPORT_ERRORS as exc:  # connection errors: back off, re-list
                 if self._stop.is_set():
                     break
                 log.warning("watch connection failed: %s", type(exc).__name__, extra={"resource": self.name})
+                rv = None
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+            except Exception:  # a bug: say so with the traceback, and keep the cache alive
+                if self._stop.is_set():
+                    break
+                log.exception("watch failed unexpectedly", extra={"resource": self.name})
                 rv = None
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.client import API_ERRORS, Kube, KubeError, Resource
 from mcpop.apply.runtime.metrics import LEADER
 from mcpop.apply.runtime.timefmt import micro_now
 
@@ -134,10 +134,8 @@ class LeaderElector:
                     self.leading.set()
                     LEADER.labels(self.name).set(1)
                     return True
-            except (KubeError, OSError) as exc:
+            except API_ERRORS as exc:
                 log.warning("leader election attempt failed: %s", exc)
-            except Exception as exc:
-                log.warning("leader election attempt failed: %s", type(exc).__name__)
             # wake up right when the holder's lease runs out, or after the retry period
             stop.wait(max(0.05, min(self.retry_period, self._until_expiry() + 0.05)))
         return False
@@ -170,8 +168,10 @@ class LeaderElector:
                 if holder and holder != self.identity:
                     self._lose(f"now held by {holder}")
                     return
-            except Exception as exc:
+            except API_ERRORS as exc:
                 log.warning("lease renewal failed: %s", exc)
+            except Exception:  # a bug: shown with its traceback; the renew deadline still applies
+                log.exception("lease renewal failed unexpectedly")
             if self.clock() - self._renewed > self.renew_deadline:
                 self._lose(f"not renewed within {self.renew_deadline}s")
                 return
@@ -207,5 +207,5 @@ class LeaderElector:
                                       "renewTime": now, "acquireTime": now}}  # fmt: skip
             self.kube.request("PUT", LEASE.path(self.namespace, self.name), body=body)
             log.info("released lease %s/%s", self.namespace, self.name)
-        except Exception as exc:
+        except API_ERRORS as exc:
             log.warning("could not release the lease: %s", exc)

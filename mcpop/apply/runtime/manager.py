@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import urllib3
-
 from mcpop.apply.runtime import metrics
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.runtime.client import API_ERRORS, Kube, Resource
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.health import HealthServer
 from mcpop.apply.runtime.informer import Informer, Transform, compact
@@ -185,8 +183,10 @@ class Manager:
                 return
             try:
                 self._discover_once()
-            except Exception as exc:  # discovery failing (apiserver restarting): try again next poll
+            except API_ERRORS as exc:  # the apiserver restarting: try again next poll
                 log.warning("discovery failed: %s", exc)
+            except Exception:  # a bug (in a controller's build): shown with its traceback; keep polling
+                log.exception("starting a controller failed")
 
     def _discover_once(self) -> None:
         if not self._pending():
@@ -352,7 +352,7 @@ class Manager:
             for running in list(self._controllers.values()):
                 try:
                     met = self._requirements_met(running.reg)
-                except (KubeError, OSError, urllib3.exceptions.HTTPError) as exc:
+                except API_ERRORS as exc:
                     log.warning("cannot ask the API server whether %s is served (%s): retrying",
                                 running.reg.name, exc)  # fmt: skip
                     continue
