@@ -19,7 +19,7 @@ from typing import Any
 from mcpop.api.mcpserver import MCPServer
 from mcpop.api.mcpserverbackup import MCPServerBackup, MCPServerBackupSpec
 from mcpop.render.errors import RenderError
-from mcpop.render.names import OPERATOR_VERSION, dns_label, label_value, short_hash
+from mcpop.render.names import OPERATOR_VERSION, dns_label, label_value, selector_labels, short_hash
 from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner
 
@@ -275,8 +275,9 @@ def _local_volume(spec: MCPServerBackupSpec) -> dict[str, Any] | None:
 
 
 def pod_spec(backup: MCPServerBackup, server: ServerData, opts: BackupRenderOptions, *, args: list[str],
-             writable_data: bool = False, data: bool = True) -> dict[str, Any]:  # fmt: skip
-    """The pod of a backup (or restore) run."""
+             writable_data: bool = False, data: bool = True,
+             server_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The pod of a backup (or restore) run; `server_name`: the MCPServer whose volumes it mounts."""
     spec = backup.spec
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
@@ -317,7 +318,7 @@ def pod_spec(backup: MCPServerBackup, server: ServerData, opts: BackupRenderOpti
         },
         "volumeMounts": mounts,
     }
-    return {
+    out: dict[str, Any] = {
         "serviceAccountName": service_account_name(backup.metadata.name),
         "automountServiceAccountToken": True,
         "restartPolicy": "Never",
@@ -325,6 +326,13 @@ def pod_spec(backup: MCPServerBackup, server: ServerData, opts: BackupRenderOpti
         "containers": [container],
         "volumes": volumes,
     }
+    if data and server.claims:
+        # a ReadWriteOnce volume mounts only on the node that has it: prefer the server's node
+        selector = {"matchLabels": selector_labels(server_name or backup.spec.server_ref.name)}
+        term = {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}
+        out["affinity"] = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": term}]}}  # fmt: skip
+    return out
 
 
 def run_args(backup: MCPServerBackup, namespace: str) -> list[str]:
@@ -488,7 +496,8 @@ def render_backup(backup: MCPServerBackup, server: MCPServer | None,
         if r.data:
             args += ["--data-dir", DATA_DIR]
         target = opts.restore_target or data
-        pod = pod_spec(backup, target, opts, args=args, writable_data=True, data=r.data)
+        target_name = (r.target.name if r.target else None) or server_name
+        pod = pod_spec(backup, target, opts, args=args, writable_data=True, data=r.data, server_name=target_name)
         pod["serviceAccountName"] = restore_account_name(name)
         for obj in _restore_rbac(backup, ns, target_ns, lbl, creds):
             out.add(obj)

@@ -290,3 +290,32 @@ def test_next_run_is_after_the_start_and_within_a_day_for_daily_schedules(minute
     assert start < nxt <= start + 86400
     when = dt.datetime.fromtimestamp(nxt, dt.UTC)
     assert (when.minute, when.hour, when.second) == (minute, hour, 0)
+
+
+def test_pods_with_data_prefer_the_servers_node() -> None:
+    pod = _pods(_objects(_fixture("seed-s3")))[0]
+    term = pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "filesystem-server"
+    assert "affinity" not in _pods(_objects(_fixture("configuration-on-demand")))[0]
+
+
+_NAME = st.from_regex(r"[a-z]([a-z0-9-]{0,80}[a-z0-9])?", fullmatch=True)
+
+
+@given(backup=_NAME, server=_NAME, request=st.text(min_size=1, max_size=40))
+def test_every_rendered_name_is_a_valid_dns_label_within_its_limit(backup: str, server: str, request: str) -> None:
+    import re
+
+    doc = {
+        "apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServerBackup",
+        "metadata": {"name": backup, "namespace": "default"},
+        "spec": {"serverRef": {"name": server}, "schedule": "@daily", "storage": {"type": "Local"},
+                 "restore": {"snapshot": "abc"}},
+    }  # fmt: skip
+    model = MCPServerBackup.model_validate(doc)
+    opts = BackupRenderOptions(request=request, restore_request="0123456789abcdef")
+    for o in render_backup(model, None, opts).objects:
+        name = o["metadata"]["name"]
+        assert len(name) <= (MAX_CRONJOB_NAME if o["kind"] == "CronJob" else 63), name
+        assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
