@@ -214,8 +214,10 @@ def filesystem_server(name: str = "filesystem-server", claim: str = "filesystem-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: Any) -> Iterator[Any]:
     """moto's S3 server on loopback, with the seed example's bucket."""
+    import storage_servers
     from storage_servers import S3Server
 
+    storage_servers.ensure_installed()
     server = S3Server(tmp_path_factory.mktemp("s3")).start()
     server.make_bucket("mcp-backups")
     try:
