@@ -144,3 +144,50 @@ def test_an_operator_restarted_mid_run_neither_repeats_nor_loses_the_run(
     finally:
         op.terminate()
         sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+
+
+def test_a_data_restore_scales_the_running_server_down_and_back_up(
+    backup_env: BackupEnv, operator_kubeconfig: str, s3_server: Any, tmp_path: Path, kube_cluster: Any
+) -> None:
+    import threading
+
+    env = backup_env
+    env.servers.create(filesystem_server())
+    env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
+    body = seed_backup(s3_server.endpoint)
+    body["spec"]["serverRef"]["namespace"] = env.ns
+    body["spec"]["storage"]["s3"]["prefix"] = env.ns
+    body["metadata"]["annotations"] = {REQUEST: "r"}
+    env.create_backup(body)
+    op = start_operator(operator_kubeconfig, env.ns, tmp_path)
+    try:
+        _wait(lambda: _status(env).get("lastRequest") == "r", message="the requested Job created")
+        server_pods = "app.kubernetes.io/name=mcpserver"
+        _wait(lambda: env.core.list_namespaced_pod(env.ns, label_selector=server_pods).items, message="server pod")
+        job = next(j for j in env.jobs() if j.metadata.annotations.get(REQUEST) == "r")
+        data = tmp_path / "pvcs"
+        write_tree(data / "data", {"a.txt": b"before\n"})
+        assert env.run_pod(job_pod(job), job.metadata.name, data).returncode == 0
+        (data / "data/a.txt").write_bytes(b"after\n")
+        seen: list[int] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                dep = env.servers.apps.read_namespaced_deployment("filesystem-server", env.ns)
+                seen.append(dep.spec.replicas)
+                stop.wait(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        out = env.mcp("backup", "restore", NAME, "-n", env.ns, "--data-only", "--data-dir", str(data),
+                      kubeconfig=kube_cluster.kubeconfig)  # fmt: skip
+        _wait(lambda: seen and seen[-1] == 1, message="the server scaled back up")
+        stop.set()
+        watcher.join()
+        assert out.returncode == 0, out.stderr
+        assert (data / "data/a.txt").read_bytes() == b"before\n"
+        assert 0 in seen, seen  # it was scaled down while the data was written
+        assert env.servers.get("filesystem-server")["spec"]["replicas"] == 1
+    finally:
+        op.terminate()
