@@ -91,9 +91,11 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
 
         backups = ctx.informer(MCPSERVERBACKUP, name="mcpserverbackups")
         jobs = ctx.informer(JOB, label_selector=BACKUP_LABEL, name="backup-jobs")
-        ctl = BackupController(ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs)
+        servers = ctx.informer(MCPSERVER, name="mcpservers")
+        ctl = BackupController(ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers)
         backups.handlers.append(ctl.on_backup)
         jobs.handlers.append(ctl.on_job)
+        servers.handlers.append(ctl.on_server)
         ctl.owned[JOB.group_kind] = jobs
 
         def owned(res: Resource) -> None:

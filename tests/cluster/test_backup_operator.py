@@ -191,3 +191,30 @@ def test_a_data_restore_scales_the_running_server_down_and_back_up(
         assert env.servers.get("filesystem-server")["spec"]["replicas"] == 1
     finally:
         op.terminate()
+
+
+def test_a_change_of_the_servers_volumes_reaches_the_cronjob(backup_env: BackupEnv, operator_kubeconfig: str,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    env = backup_env
+    env.servers.create(filesystem_server())
+    env.secret("s3-credentials", {"access-key-id": "a", "secret-access-key": "b"})
+    body = seed_backup("http://127.0.0.1:9")
+    body["spec"]["serverRef"]["namespace"] = env.ns
+    env.create_backup(body)
+    op = start_operator(operator_kubeconfig, env.ns, tmp_path)
+
+    def claims() -> list[str]:
+        try:
+            pod = job_pod(env.cronjob(NAME))
+        except client.ApiException:
+            return []
+        return sorted(v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v)
+
+    try:
+        _wait(lambda: claims() == ["filesystem-data"], message="the CronJob mounting the server's PVC")
+        server = env.servers.get("filesystem-server")
+        volumes = [*server["spec"]["volumes"], {"name": "logs", "persistentVolumeClaim": {"claimName": "fs-logs"}}]
+        env.servers.patch("filesystem-server", {"spec": {"volumes": volumes}})
+        _wait(lambda: claims() == ["filesystem-data", "fs-logs"], message="the new PVC in the CronJob")
+    finally:
+        op.terminate()

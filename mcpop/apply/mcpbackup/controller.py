@@ -69,7 +69,7 @@ class BackupController:
 
     def __init__(self, kube: Kube, backups: Informer, recorder: EventRecorder | None,
                  enqueue: Callable[[Key], None], *, owned: dict[str, Informer] | None = None,
-                 jobs: Informer | None = None, image: str | None = None,
+                 jobs: Informer | None = None, servers: Informer | None = None, image: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         from mcpop.render.backup import DEFAULT_IMAGE
 
@@ -79,6 +79,7 @@ class BackupController:
         self.enqueue = enqueue
         self.owned = owned or {}
         self.jobs = jobs
+        self.servers = servers
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.clock = clock
         #: per backup: the last finished run counted in the metrics (None: seen at start-up, not counted)
@@ -91,7 +92,8 @@ class BackupController:
     def informers(self) -> list[Informer]:
         """Its caches: MCPServerBackups, their Jobs, and the owned kinds."""
         out: list[Informer] = []
-        for inf in [self.backups, *([self.jobs] if self.jobs is not None else []), *self.owned.values()]:
+        extra = [i for i in (self.jobs, self.servers) if i is not None]
+        for inf in [self.backups, *extra, *self.owned.values()]:
             if all(inf is not o for o in out):
                 out.append(inf)
         return out
@@ -127,6 +129,23 @@ class BackupController:
         meta = obj.get("metadata") or {}
         self.enqueue((meta.get("namespace") or "", meta.get("name") or ""))
 
+    def on_server(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """An MCPServer appeared, went or changed its spec: its backups render from it (PVCs, references)."""
+        obj = new or old
+        assert obj is not None
+        if (
+            old is not None
+            and new is not None
+            and (old.get("metadata") or {}).get("generation") == (new.get("metadata") or {}).get("generation")
+        ):
+            return
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace") or "", meta.get("name")
+        for b in self.backups.items(ns):
+            ref = (b.get("spec") or {}).get("serverRef") or {}
+            if ref.get("name") == name and (ref.get("namespace") or ns) == ns:
+                self.enqueue((ns, (b.get("metadata") or {}).get("name") or ""))
+
     def on_job(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         from mcpop.render.backup import BACKUP_LABEL
 
@@ -150,6 +169,11 @@ class BackupController:
         if inf is not None and inf.synced.is_set():
             return inf.get(namespace, name)
         return self.kube.get(res, namespace, name)
+
+    def _server(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.servers is not None and self.servers.synced.is_set():
+            return self.servers.get(namespace, name)
+        return self.kube.get(MCPSERVER, namespace, name)
 
     def _jobs_of(self, namespace: str, backup: str) -> list[dict[str, Any]]:
         from mcpop.render.backup import BACKUP_LABEL
@@ -299,7 +323,7 @@ class BackupController:
 
         # the server (for its PVCs and references); a missing server blocks runs but not the rendering
         server = None
-        server_obj = self.kube.get(MCPSERVER, spec.server_ref.namespace or ns, spec.server_ref.name)
+        server_obj = self._server(spec.server_ref.namespace or ns, spec.server_ref.name)
         if server_obj is None:
             outcome.blocked = ("ServerNotFound", f"MCPServer {spec.server_ref.name} not found in namespace "
                                f"{spec.server_ref.namespace or ns}")  # fmt: skip
@@ -343,7 +367,7 @@ class BackupController:
         if run_restore is not None and spec.restore is not None and spec.restore.target is not None:
             tname = spec.restore.target.name or spec.server_ref.name
             tns = spec.restore.target.namespace or ns
-            tobj = self.kube.get(MCPSERVER, tns, tname)
+            tobj = self._server(tns, tname)
             if tobj is not None:
                 try:
                     target_data = server_data(MCPServer.model_validate({**tobj, "apiVersion": API_VERSION,
