@@ -259,10 +259,15 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
         spec = backup.spec
         server = _server(kube, backup, namespace)
         sources, skipped = collect_configuration(kube, server, namespace, spec.encryption)
-        if spec.backup_type != "Configuration" and data_dir is not None:
-            from mcpop.api.mcpserver import MCPServer
+        kind = spec.backup_type
+        from mcpop.api.mcpserver import MCPServer
 
-            claims = server_data(MCPServer.model_validate(server)).claims
+        claims = server_data(MCPServer.model_validate(server)).claims
+        if kind != "Configuration" and data_dir is None and claims:
+            # a workstation run without the volumes: say what the snapshot holds
+            log.warning("no --data-dir: only the configuration of %s/%s is backed up", namespace, name)
+            kind = "Configuration"
+        if kind != "Configuration" and data_dir is not None:
             for vol, _claim in claims:
                 path = Path(data_dir) / vol
                 if not path.is_dir():
@@ -271,7 +276,7 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
                 sources.append(FileTree(str(path), f"data/{vol}"))
         opened = open_repository(kube, backup, namespace, local_root=local_root, env=environ)
         with opened.repo as repo:
-            snap = repo.backup(sources, kind=spec.backup_type, time=started,
+            snap = repo.backup(sources, kind=kind, time=started,
                                meta={"backup": name, "namespace": namespace, "server": spec.server_ref.name,
                                      "run": run_id})  # fmt: skip
             removed: list[str] = []
