@@ -122,11 +122,20 @@ class Server:
             self.proc.wait(10)
         self.proc = None
 
+    def freeze(self, seconds: float) -> None:
+        """SIGSTOP the server for `seconds` (a hung server: connections open, nothing answers)."""
+        import threading
+
+        assert self.proc is not None
+        pid = self.proc.pid
+        os.killpg(pid, signal.SIGSTOP)
+        threading.Timer(seconds, lambda: os.killpg(pid, signal.SIGCONT)).start()
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(3)
             except subprocess.TimeoutExpired:
                 self.kill()
         self.proc = None
@@ -160,14 +169,17 @@ class S3Server(Server):
         except (OSError, urllib.error.URLError):
             return False
 
-    def options(self, key: str | None = None, secret: str | None = None) -> dict[str, Any]:
+    def options(self, key: str | None = None, secret: str | None = None, read_timeout: float = 60) -> dict[str, Any]:
         return {
             "key": self.access_key if key is None else key,
             "secret": self.secret_key if secret is None else secret,
             "endpoint_url": self.endpoint,
             "client_kwargs": {"region_name": "us-east-1"},
-            "config_kwargs": {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 2}, "connect_timeout": 3},
-        }
+            "config_kwargs": {
+                "s3": {"addressing_style": "path"}, "retries": {"max_attempts": 2}, "connect_timeout": 3,
+                "read_timeout": read_timeout,
+            },
+        }  # fmt: skip
 
     def make_bucket(self, bucket: str) -> None:
         import boto3

@@ -44,6 +44,8 @@ class Uploader:
         self.bytes_dedup = 0  # plaintext bytes found already stored
 
     def add(self, data: bytes | memoryview) -> tuple[str, int]:
+        if self.error is not None:
+            raise self.error
         cid = self.repo.codec.chunk_id(data)
         size = len(data)
         if cid in self.known:
@@ -67,6 +69,8 @@ class Uploader:
         from mcpop.backup.repository import chunk_key
 
         try:
+            if self.error is not None:
+                return  # the run has failed already: do not keep a dead server busy
             stored = self.repo.codec.encode_chunk(cid, data)
             self.repo.storage.put(chunk_key(cid), stored)
             with self.cond:

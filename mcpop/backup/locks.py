@@ -41,7 +41,7 @@ class LockInfo:
 class Lock:
     """Context manager holding a lock on the repository at `storage`."""
 
-    def __init__(self, storage: Storage, *, exclusive: bool, wait: float = 0.0, clock: float | None = None):
+    def __init__(self, storage: Storage, *, exclusive: bool, wait: float = 0.0):
         self.storage = storage
         self.exclusive = exclusive
         self.wait = wait

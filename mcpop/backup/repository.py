@@ -87,6 +87,7 @@ class Repository:
         self.config = config
         self.chunker_seed = chunker_seed
         self.workers = workers
+        self.lock_wait = 60.0  # how long backup, forget and prune wait for a conflicting lock to go
         self._snapshots: dict[str, Snapshot] = {}
 
     # -- opening -----------------------------------------------------------------------------------------
@@ -102,6 +103,7 @@ class Repository:
         create: bool = True,
         retry: RetryPolicy | None = None,
         workers: int = 4,
+        lock_wait: float = 60.0,
     ) -> Repository:
         """Open the repository at `url`, creating it when absent (encrypted when a `key` is given)."""
         if compression not in COMPRESSIONS:
@@ -141,7 +143,9 @@ class Repository:
             material = cls._unlock(storage, user_key, str(config["id"]))
             codec = Codec(keyfiles.keys_of(material), compression)
             seed = int(material["chunker_seed"])
-        return cls(storage, codec, config, seed, workers)
+        repo = cls(storage, codec, config, seed, workers)
+        repo.lock_wait = lock_wait
+        return repo
 
     @classmethod
     def open_location(cls, location: Location, **kwargs: Any) -> Repository:
@@ -353,7 +357,7 @@ class Repository:
         """Store `sources` as a new snapshot (data first, the snapshot object last)."""
         from mcpop.backup.archiver import Archiver
 
-        with self.lock(exclusive=False, wait=60.0):
+        with self.lock(exclusive=False, wait=self.lock_wait):
             return Archiver(self, progress=progress).run(sources, kind=kind, meta=dict(meta or {}), time=time)
 
     def restore(self, snapshot_id: str, target: str | Any, *, subtree: str = "") -> RestoreReport:
@@ -378,7 +382,7 @@ class Repository:
         self, policy: RetentionPolicy, *, now: datetime | None = None, dry_run: bool = False
     ) -> Selection[Snapshot]:
         """Remove the snapshots `policy` does not keep (restic `forget`); their data goes at the next prune."""
-        with self.lock(exclusive=True, wait=60.0):
+        with self.lock(exclusive=True, wait=self.lock_wait):
             chosen = select(self.snapshots(), policy, now)
             if not dry_run and chosen.remove:
                 self.storage.delete([f"snapshots/{s.id}" for s in chosen.remove])
@@ -388,7 +392,7 @@ class Repository:
 
     def prune(self) -> PruneReport:
         """Delete chunks no snapshot references (exclusive lock: never while a backup runs)."""
-        with self.lock(exclusive=True, wait=60.0):
+        with self.lock(exclusive=True, wait=self.lock_wait):
             self._snapshots.clear()
             referenced: set[str] = set()
             for snap in self.snapshots():

@@ -100,6 +100,7 @@ class Storage:
         except (ImportError, ValueError) as e:
             raise StorageError(f"{self.safe_url}: cannot use this storage: {self._scrub(str(e))}") from None
         self.fs = fs
+        _bound_sdk_retries(fs)
         self.root = root.rstrip("/")
         self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
         self.bucket = self.root.split("/", 1)[0]
@@ -239,6 +240,19 @@ class Storage:
                 f"{self.safe_url}: bucket or container {self.bucket!r} does not exist (or these credentials "
                 "cannot see it); create it first"
             )
+
+
+def _bound_sdk_retries(fs: Any) -> None:
+    """The Azure SDK retries each request itself with 15 s+ backoffs (minutes per request against a dead
+    server) and adlfs offers no setting for it; keep its retries short and leave the backoff to `RetryPolicy`."""
+    pipeline = getattr(getattr(fs, "service_client", None), "_pipeline", None)
+    for policy in getattr(pipeline, "_impl_policies", ()) or ():
+        if hasattr(policy, "total_retries") and hasattr(policy, "initial_backoff"):
+            policy.total_retries = 1
+            policy.connect_retries = 1
+            policy.read_retries = 1
+            policy.initial_backoff = 0.2
+            policy.increment_base = 1
 
 
 def _mtime(info: Mapping[str, Any]) -> float | None:
