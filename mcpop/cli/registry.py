@@ -52,6 +52,8 @@ def _embedded(note: str) -> Loaded:
 
 def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
     """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr)."""
+    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
+
     ns = namespace or "default"
     try:
         kube = _kube(kubeconfig, context)
@@ -62,7 +64,10 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
         if reg is None:
             return _embedded(f"MCPRegistry {ns}/{registry} not found")
         cms = catalog_store.stored(kube, ns, registry)
-    except Exception as exc:  # no kubeconfig, unreachable, not installed: all mean "no cluster"
+    except KubeError as exc:  # a 403 (RBAC) or a server error is not "no cluster": say so and stop
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except NO_CLUSTER_ERRORS as exc:  # no kubeconfig, or unreachable: "no cluster"
         return _embedded(f"no cluster ({_short(exc)})")
     from mcpop.apply.catalog_store import catalog_of
 
@@ -250,7 +255,7 @@ def refresh(
         Seconds to wait with --wait.
     """
     from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, REFRESH_ANNOTATION
-    from mcpop.apply.runtime.client import KubeError
+    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
     from mcpop.apply.runtime.timefmt import micro_now
 
     ns = namespace or "default"
@@ -260,7 +265,7 @@ def refresh(
     except KubeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except NO_CLUSTER_ERRORS as exc:
         print(f"error: no cluster ({_short(exc)})", file=sys.stderr)
         return 1
     if before is None:

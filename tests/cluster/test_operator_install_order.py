@@ -86,6 +86,7 @@ def test_operator_started_before_its_crds_starts_the_controllers_when_they_appea
         finally:
             op.terminate()
             sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+            kubeenv.install_crds(api, sorted((ROOT / "schemas").glob("*.yaml")))  # the session's later tests need them
 
 
 def _stand_in_servicemonitor_crd() -> dict[str, Any]:

@@ -138,3 +138,31 @@ def test_official_seed_sync_incremental_outage_and_metrics(
     registries.refresh("seed", "back")
     wait(lambda: registries.conditions("seed")["Reachable"]["status"] == "True", timeout=60, message="Reachable")
     assert registries.conditions("seed")["Ready"]["reason"] == "Ready"
+
+
+def test_registry_list_forbidden_by_rbac_is_an_error_not_the_embedded_catalogue(
+    kube_cluster: kubeenv.KubeCluster, namespace: str, tmp_path: Path
+) -> None:
+    """A 403 means the cluster is there and said no: it is reported, never silently replaced by the
+    embedded catalogue (which is for "no cluster" only)."""
+    import yaml
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube_cluster.api_client)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
+    )
+    token = core.create_namespaced_service_account_token(
+        "nobody", namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+    ).status.token
+    admin = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "clusters": [{"name": "t", "cluster": admin["clusters"][0]["cluster"]}],
+           "users": [{"name": "nobody", "user": {"token": token}}],
+           "contexts": [{"name": "c", "context": {"cluster": "t", "user": "nobody"}}]}  # fmt: skip
+    path = tmp_path / "nobody.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    r = mcp(str(path), "registry", "list", "-n", namespace)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stdout == "" and "forbidden" in r.stderr and "embedded" not in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -98,6 +98,10 @@ class KubeconfigError(McpopError):
     """The cluster configuration could not be loaded; the message is one line naming the file."""
 
 
+#: "there is no cluster to talk to": no configuration loads, or the API server does not answer
+NO_CLUSTER_ERRORS: tuple[type[BaseException], ...] = (KubeconfigError, *TRANSPORT_ERRORS)
+
+
 def _kubeconfig_problem(path: str, exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError) or (not os.path.exists(path)):
         return "no such file"

@@ -361,8 +361,11 @@ class Manager:
                                         if self.kube.resource(v, k) is None)  # fmt: skip
                     log.info("controller %s waits for %s to be served", running.reg.name, missing)
                     continue
-                if not self._start_controller(running):
-                    return self.exit_code
+                try:
+                    if not self._start_controller(running):
+                        return self.exit_code
+                except API_ERRORS as exc:  # an API server blip while building: the discovery poll retries
+                    log.warning("controller %s could not start (%s): retrying", running.reg.name, exc)
             self._start_runnables(leader_only=True)
             self._started.set()
             threading.Thread(target=self._poll_discovery, name="discovery", daemon=True).start()
