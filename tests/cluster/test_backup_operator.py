@@ -79,6 +79,7 @@ def test_the_seed_example_deploys_verbatim_and_backs_up(default_ns: BackupEnv, o
         assert _cond(env, "EncryptionKeyInCluster") == ("True", "KeyOnlyInCluster")
         _wait(lambda: op.metric("mcpop_backup_runs_total", result="succeeded") == 1, message="the run counted")
         assert op.metric("mcpop_backup_bytes_total", kind="uploaded") > 0
+        assert op.metric("mcpop_backup_duration_seconds_count") == 1
         assert op.metric("mcpop_backup_last_success_timestamp_seconds", namespace="default") > 0
     finally:
         op.terminate()
@@ -216,5 +217,33 @@ def test_a_change_of_the_servers_volumes_reaches_the_cronjob(backup_env: BackupE
         volumes = [*server["spec"]["volumes"], {"name": "logs", "persistentVolumeClaim": {"claimName": "fs-logs"}}]
         env.servers.patch("filesystem-server", {"spec": {"volumes": volumes}})
         _wait(lambda: claims() == ["filesystem-data", "fs-logs"], message="the new PVC in the CronJob")
+    finally:
+        op.terminate()
+
+
+def test_mcp_backup_now_wait_returns_when_the_run_finishes(
+    backup_env: BackupEnv, operator_kubeconfig: str, s3_server: Any, tmp_path: Path, kube_cluster: Any
+) -> None:
+    env = backup_env
+    env.servers.create(filesystem_server())
+    env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
+    body = seed_backup(s3_server.endpoint)
+    body["spec"]["serverRef"]["namespace"] = env.ns
+    body["spec"]["storage"]["s3"]["prefix"] = env.ns
+    env.create_backup(body)
+    op = start_operator(operator_kubeconfig, env.ns, tmp_path)
+    try:
+        _wait(lambda: _status(env).get("phase") == "Scheduled", message="the backup reconciled")
+        cmd = [sys.executable, "-c", "from mcpop.cli.main import run; run()", "backup", "now", NAME, "-n", env.ns,
+               "--wait", "--timeout", "120", "--kubeconfig", kube_cluster.kubeconfig]  # fmt: skip
+        now = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait(lambda: [j for j in env.jobs() if j.metadata.name.startswith(f"{NAME}-now-")], message="the Job")
+        job = next(j for j in env.jobs() if j.metadata.name.startswith(f"{NAME}-now-"))
+        data = tmp_path / "pvcs"
+        write_tree(data / "data", {"a.txt": b"now\n"})
+        assert env.run_pod(job_pod(job), job.metadata.name, data).returncode == 0
+        out, err = now.communicate(timeout=150)
+        assert now.returncode == 0, err
+        assert "backup requested" in out and "snapshot " in out
     finally:
         op.terminate()
