@@ -21,7 +21,7 @@ from typing import Any
 
 from mcpop import API_VERSION
 from mcpop.apply.mcpbackup.kinds import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
-from mcpop.apply.runtime.client import FIELD_MANAGER, Kube, KubeError
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.errors import McpopError
 
 log = logging.getLogger("mcpop.backup.run")
@@ -31,6 +31,8 @@ RECENT = 10
 #: `MCPOP_BACKUP_NOW` (RFC 3339) overrides the clock of a run: tests age snapshots with it
 NOW_ENV = "MCPOP_BACKUP_NOW"
 RESTORE_REPLICAS_ANNOTATION = "mcp.allbeone.io/restore-replicas"
+#: restored objects are applied as this field manager (a restore is a deliberate, forced write)
+RESTORE_FIELD_MANAGER = "mcpop-restore"
 CONFIG_DIR = "config"
 
 
@@ -342,7 +344,7 @@ def pick_snapshot(repo: Any, snapshot: str | None, at: str | None) -> Any:
 
 def _apply(kube: Kube, obj: dict[str, Any]) -> None:
     res = kube.require(obj["apiVersion"], obj["kind"])
-    kube.apply(res, obj, force=True, field_manager=FIELD_MANAGER)
+    kube.apply(res, obj, force=True, field_manager=RESTORE_FIELD_MANAGER)
 
 
 def _selector(name: str) -> str:
