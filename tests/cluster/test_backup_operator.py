@@ -247,3 +247,34 @@ def test_mcp_backup_now_wait_returns_when_the_run_finishes(
         assert "backup requested" in out and "snapshot " in out
     finally:
         op.terminate()
+
+
+def test_the_cronjob_controller_starts_scheduled_runs_that_report_back(
+    backup_env: BackupEnv, operator_kubeconfig: str, s3_server: Any, tmp_path: Path
+) -> None:
+    """A real kube-controller-manager fires the rendered CronJob; the operator sees the Job run."""
+    env = backup_env
+    env.servers.create(filesystem_server())
+    env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
+    body = seed_backup(s3_server.endpoint)
+    body["spec"]["serverRef"]["namespace"] = env.ns
+    body["spec"]["storage"]["s3"]["prefix"] = env.ns
+    body["spec"]["schedule"] = "* * * * *"
+    env.create_backup(body)
+    op = start_operator(operator_kubeconfig, env.ns, tmp_path)
+    try:
+
+        def scheduled() -> list[Any]:
+            return [j for j in env.jobs() if any(r.kind == "CronJob" for r in j.metadata.owner_references or [])]
+
+        _wait(scheduled, timeout=90, message="a Job started by the CronJob controller")
+        _wait(lambda: _status(env).get("phase") == "Running", message="phase Running while it runs")
+        env.patch_backup(NAME, {"spec": {"suspend": True}})  # no second run during the test
+        job = scheduled()[0]
+        data = tmp_path / "pvcs"
+        write_tree(data / "data", {"a.txt": b"scheduled\n"})
+        assert env.run_pod(job_pod(job), job.metadata.name, data).returncode == 0
+        _wait(lambda: _cond(env, "LastBackupSucceeded") == ("True", "Succeeded"), message="the run's success")
+        assert _status(env)["lastRun"]["id"] == job.metadata.name
+    finally:
+        op.terminate()
