@@ -190,3 +190,13 @@ def test_deleting_the_backup_garbage_collects_what_it_owns(backup_env: BackupEnv
     kubeenv.wait_until(cron_gone, timeout=60, message="CronJob garbage-collected")
     # the generated key stays
     assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns)
+
+
+def test_a_foreign_secret_where_the_key_would_go_is_reported_not_overwritten(backup_env: BackupEnv) -> None:
+    backup_env.secret(f"{NAME}-key", {"something": "else"})
+    _setup(backup_env)
+    with pytest.raises(TerminalError):
+        backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Ready")
+    assert cond["reason"] == "InvalidSpec" and "is not a generated backup key" in cond["message"]
+    assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data.keys() == {"something"}

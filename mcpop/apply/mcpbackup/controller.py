@@ -9,6 +9,7 @@ finished runs in the metrics and send an Event per run.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -305,6 +306,8 @@ class BackupController:
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             with self._lock:
                 self._runs_seen.pop(key, None)
+            with contextlib.suppress(KeyError):
+                metrics.LAST_SUCCESS.remove(ns, name)
             return DONE  # what it owns is garbage-collected; the generated key Secret stays on purpose
         obj = {**obj, "apiVersion": API_VERSION, "kind": BACKUP_KIND}
         meta = obj["metadata"]
@@ -337,6 +340,8 @@ class BackupController:
             key_secret = self._ensure_key_secret(backup, ns) if spec.encryption and not spec.encryption_key else None
         except KubeError as exc:
             self._write_status(obj, Outcome(generation, invalid=f"spec.encryption: {exc.message}"))
+            if exc.conflict:  # a Secret of that name that is not ours: nothing to retry until it changes
+                raise TerminalError(exc.message) from None
             raise
         outcome.generated_key_secret = key_secret
 
