@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -69,7 +69,7 @@ def chunk_key(chunk_id: str) -> str:
 
 
 def _rfc3339(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse_time(s: str) -> datetime:
@@ -79,9 +79,7 @@ def _parse_time(s: str) -> datetime:
 class Repository:
     """One repository. Open with `Repository.open`; use as a context manager or call `close()`."""
 
-    def __init__(
-        self, storage: Storage, codec: Codec, config: dict[str, Any], chunker_seed: int, workers: int
-    ) -> None:
+    def __init__(self, storage: Storage, codec: Codec, config: dict[str, Any], chunker_seed: int, workers: int) -> None:
         self.storage = storage
         self.codec = codec
         self.config = config
@@ -284,7 +282,7 @@ class Repository:
                 bytes_deduplicated=int(d["bytes_deduplicated"]),
                 duration_seconds=float(d["duration_seconds"]),
                 parent=d.get("parent"),
-                tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),  # type: ignore[misc]
+                tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),
             )
         except (DecodeError, ValueError, KeyError, TypeError) as e:
             raise RepositoryCorrupt(
@@ -324,7 +322,7 @@ class Repository:
 
     def snapshot_at(self, at: datetime) -> Snapshot:
         """The newest snapshot taken at or before `at` (point-in-time restore)."""
-        at_utc = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+        at_utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         before = [s for s in self.snapshots() if s.time <= at_utc]
         if not before:
             raise SnapshotNotFound(f"{self.url}: no snapshot at or before {_rfc3339(at_utc)}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Selection(Generic[S]):
 
 
 def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _hour(t: datetime, _: int) -> int:
@@ -115,7 +115,7 @@ def select(snapshots: Sequence[S], policy: RetentionPolicy, now: datetime | None
     ordered = sorted(snapshots, key=lambda s: _utc(s.time), reverse=True)
     if not ordered or policy.empty:
         return Selection(keep=list(ordered), remove=[], reasons={s.id: ["no retention policy"] for s in ordered})
-    now_utc = _utc(now) if now else datetime.now(timezone.utc)
+    now_utc = _utc(now) if now else datetime.now(UTC)
     not_future = [_utc(s.time) for s in ordered if _utc(s.time) <= now_utc]
     latest = max(not_future) if not_future else None
 
