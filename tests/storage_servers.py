@@ -202,7 +202,8 @@ class GCSServer(Server):
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         wrapper = str(Path(__file__).with_name("gcs_emulator.py"))  # the emulator, with a multipart fix
-        return [sys.executable, wrapper, "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"], {"STORAGE_BASE": str(self.state)}
+        cmd = [sys.executable, wrapper, "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
+        return cmd, {"STORAGE_BASE": str(self.state)}
 
     def options(self) -> dict[str, Any]:
         return {"endpoint_url": self.endpoint, "token": "anon", "project": "test"}
