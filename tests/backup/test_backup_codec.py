@@ -3,6 +3,7 @@ stored chunk (a flipped bit, a swapped chunk, a wrong key, a wrong length) is de
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -35,10 +36,8 @@ def test_a_flipped_bit_never_yields_wrong_data(codec: Codec) -> None:
             with pytest.raises(DecodeError):
                 codec.decode_chunk(cid, bytes(bad), len(data))
         else:  # a bit in unused frame metadata may change nothing; the hash check guards the content
-            try:
+            with contextlib.suppress(DecodeError):
                 assert codec.decode_chunk(cid, bytes(bad), len(data)) == data
-            except DecodeError:
-                pass
 
 
 def test_a_chunk_stored_under_another_id_is_refused() -> None:
