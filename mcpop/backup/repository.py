@@ -282,6 +282,7 @@ class Repository:
                 bytes_deduplicated=int(d["bytes_deduplicated"]),
                 duration_seconds=float(d["duration_seconds"]),
                 parent=d.get("parent"),
+                skipped=tuple(str(p) for p in d.get("skipped") or ()),
                 tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),
             )
         except (DecodeError, ValueError, KeyError, TypeError) as e:
