@@ -5,7 +5,8 @@ Azurite (Azure Blob) — each a separate process on a free port, its state in a 
 gcp-storage-emulator; npm: azurite into ${MCPOP_CACHE_DIR:-~/.cache/mcpop}/npm/azurite). `tools/storage-servers`
 is the command-line face of this module.
 
-Azurite checks SharedKey signatures, so wrong credentials really are refused there. Azurite and the GCS emulator keep their data on disk, so `kill()` + `start()` is a real crash and restart.
+Azurite checks SharedKey signatures, so wrong credentials really are refused there. Azurite and the GCS
+emulator keep their data on disk, so `kill()` + `start()` is a crash and a restart.
 """
 
 from __future__ import annotations
@@ -200,10 +201,9 @@ class GCSServer(Server):
     name = "gcs-emulator"
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        exe = shutil.which("gcp-storage-emulator") or "gcp-storage-emulator"
-        return [exe, "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"], {
-            "STORAGE_BASE": str(self.state)
-        }
+        wrapper = str(Path(__file__).with_name("gcs_emulator.py"))  # the emulator, with a multipart fix
+        cmd = [sys.executable, wrapper, "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
+        return cmd, {"STORAGE_BASE": str(self.state)}
 
     def options(self) -> dict[str, Any]:
         return {"endpoint_url": self.endpoint, "token": "anon", "project": "test"}

@@ -12,6 +12,7 @@ import stat
 import tempfile
 import threading
 import time as _time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -37,44 +38,48 @@ class Uploader:
         self.cond = threading.Condition()
         self.inflight = 0
         self.max_inflight = max_inflight
-        self.futures: list[Future[None]] = []
+        self.futures: list[Future[tuple[str, int]]] = []
         self.error: BaseException | None = None
         self.bytes_uploaded = 0  # stored (encoded) bytes written
         self.bytes_new = 0  # plaintext bytes of new chunks
         self.bytes_dedup = 0  # plaintext bytes found already stored
 
-    def add(self, data: bytes | memoryview) -> tuple[str, int]:
+    def add(self, data: bytes | memoryview) -> Future[tuple[str, int]]:
+        """Queue a chunk: a worker hashes it, and uploads it unless the repository has it. → (id, size)."""
         if self.error is not None:
             raise self.error
-        cid = self.repo.codec.chunk_id(data)
         size = len(data)
-        if cid in self.known:
-            self.bytes_dedup += size
-            return cid, size
-        self.known.add(cid)
-        self.bytes_new += size
-        copy = bytes(data)
+        copy = bytes(data)  # the chunker reuses its buffer
         with self.cond:
             while self.inflight and self.inflight + size > self.max_inflight and self.error is None:
                 self.cond.wait()
             if self.error is not None:
                 raise self.error
             self.inflight += size
-        self.futures.append(self.pool.submit(self._put, cid, copy))
-        if len(self.futures) > 256:
+        fut = self.pool.submit(self._work, copy)
+        self.futures.append(fut)
+        if len(self.futures) > 1024:
             self.futures = [f for f in self.futures if not f.done() or f.exception()]
-        return cid, size
+        return fut
 
-    def _put(self, cid: str, data: bytes) -> None:
+    def _work(self, data: bytes) -> tuple[str, int]:
         from mcpop.backup.repository import chunk_key
 
         try:
-            if self.error is not None:
-                return  # the run has failed already: do not keep a dead server busy
-            stored = self.repo.codec.encode_chunk(cid, data)
-            self.repo.storage.put(chunk_key(cid), stored)
+            cid = self.repo.codec.chunk_id(data)
             with self.cond:
-                self.bytes_uploaded += len(stored)
+                new = cid not in self.known
+                if new:
+                    self.known.add(cid)
+                    self.bytes_new += len(data)
+                else:
+                    self.bytes_dedup += len(data)
+            if new and self.error is None:  # after a failure, do not keep a dead server busy
+                stored = self.repo.codec.encode_chunk(cid, data)
+                self.repo.storage.put(chunk_key(cid), stored)
+                with self.cond:
+                    self.bytes_uploaded += len(stored)
+            return cid, len(data)
         except BaseException as e:
             with self.cond:
                 if self.error is None:
@@ -99,6 +104,16 @@ class Uploader:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _resolved(entry: Entry) -> bool:
+    return all(not isinstance(c, Future) or c.done() for c in entry.get("chunks", ()))
+
+
+def _resolve(entry: Entry) -> Entry:
+    if "chunks" in entry:
+        entry["chunks"] = [list(c.result()) if isinstance(c, Future) else c for c in entry["chunks"]]
+    return entry
+
+
 class Archiver:
     def __init__(self, repo: Repository, progress: Callable[[int], None] | None = None) -> None:
         self.repo = repo
@@ -108,8 +123,11 @@ class Archiver:
         self.size = 0
         self.reused = 0
         self.skipped: list[str] = []
+        self._last_lengths: list[int] = []
 
-    def run(self, sources: Sequence[Source], *, kind: BackupKind, meta: dict[str, str], time: datetime | None) -> Snapshot:
+    def run(
+        self, sources: Sequence[Source], *, kind: BackupKind, meta: dict[str, str], time: datetime | None
+    ) -> Snapshot:
         if kind not in ("Configuration", "Full", "Incremental"):
             raise InvalidSource(f"backup kind {kind!r}: expected Configuration, Full or Incremental")
         started = _time.monotonic()
@@ -120,12 +138,19 @@ class Archiver:
         up = Uploader(self.repo, known, self.repo.workers)
         try:
             with tempfile.SpooledTemporaryFile(max_size=8 << 20) as tree:
+                # entries wait here until their chunks are hashed, so reading runs ahead of hashing/uploading
+                waiting: deque[Entry] = deque()
                 for source in sources:
                     for entry in self._entries(source, up, parent):
-                        tree.write(encode_entry(entry))
-                data_dedup = up.bytes_dedup
+                        waiting.append(entry)
+                        while len(waiting) > 1024 or (waiting and _resolved(waiting[0])):
+                            tree.write(encode_entry(_resolve(waiting.popleft())))
+                while waiting:
+                    tree.write(encode_entry(_resolve(waiting.popleft())))
+                data_dedup = up.bytes_dedup  # every data chunk is hashed by now
                 tree.seek(0)
-                tree_refs = [up.add(c.data) for c in self.repo.chunker().cut_stream(tree)]
+                tree_futures = [up.add(c.data) for c in self.repo.chunker().cut_stream(tree)]
+                tree_refs = [f.result() for f in tree_futures]
             up.finish()
         except BaseException:
             up.abort()
@@ -178,10 +203,12 @@ class Archiver:
         files = {e["path"]: e for e in self.repo.tree(parent) if e["type"] == "file"}
         return parent, files
 
-    def _chunks(self, stream: Any, up: Uploader) -> list[list[Any]]:
+    def _chunks(self, stream: Any, up: Uploader) -> list[Any]:
         refs = []
+        self._last_lengths = []
         for c in self.repo.chunker().cut_stream(stream):
-            refs.append(list(up.add(c.data)))
+            refs.append(up.add(c.data))
+            self._last_lengths.append(c.length)
             if self.progress:
                 self.progress(c.length)
         return refs
@@ -258,9 +285,9 @@ class Archiver:
         try:
             with open(full, "rb", buffering=0) as f:
                 entry["chunks"] = self._chunks(f, up)
-            read = sum(c[1] for c in entry["chunks"])
-            self.size += read - st.st_size  # the file changed while we read it: record what was read
-            entry["size"] = read
+            entry["read"] = sum(len_ for len_ in self._last_lengths)
+            self.size += entry["read"] - st.st_size  # the file changed while we read it: record what was read
+            entry["size"] = entry.pop("read")
         except FileNotFoundError:
             raise InvalidSource(f"{path}: removed while being backed up") from None
         except PermissionError:

@@ -1,8 +1,9 @@
 """Per-chunk compression and authenticated encryption, and the ids chunks are stored under.
 
 Stored chunk = seal(tag || body) when encrypted, else tag || body; tag 0 = raw, 1 = gzip, 2 = zstd. A chunk is
-stored raw when compressing does not make it smaller. `seal` is AES-256-GCM with a random 96-bit nonce
-(nonce || ciphertext || tag) and the chunk id as associated data, so a chunk cannot be swapped for another.
+stored raw when compressing does not make it smaller (for gzip: when a zstd probe of a sample cannot). `seal` is
+AES-256-GCM with a random 96-bit nonce (nonce || ciphertext || tag) and the chunk id as associated data, so a
+chunk cannot be swapped for another.
 Chunk ids are SHA-256 of the plaintext, or HMAC-SHA256 under a repository key when encrypted (ids leak
 nothing about the content).
 """
@@ -51,9 +52,27 @@ def _zstd_d() -> zstandard.ZstdDecompressor:
     return d
 
 
+def _incompressible(data: bytes | memoryview) -> bool:
+    """A cheap probe before gzip (which crawls over random data at ~25 MB/s): when zstd's fastest level
+    cannot shrink a 128 KiB sample, deflate will not shrink the chunk either."""
+    sample = memoryview(data)[: 128 * 1024]
+    if len(sample) < 4096:
+        return False
+    return len(_zstd_probe().compress(sample)) >= 0.98 * len(sample)
+
+
+def _zstd_probe() -> zstandard.ZstdCompressor:
+    c = getattr(_local, "zp", None)
+    if c is None:
+        c = _local.zp = zstandard.ZstdCompressor(level=1)
+    return c
+
+
 def compress(data: bytes | memoryview, compression: Compression) -> bytes:
     """tag || body, falling back to raw when compression does not pay."""
     if compression == "gzip":
+        if _incompressible(data):
+            return b"\x00" + bytes(data)
         body = gzip.compress(data, compresslevel=_GZIP_LEVEL, mtime=0)
     elif compression == "zstd":
         body = _zstd_c().compress(data)

@@ -62,6 +62,7 @@ class Snapshot:
     bytes_deduplicated: int
     duration_seconds: float
     parent: str | None
+    skipped: tuple[str, ...] = ()  # paths neither file, directory nor symlink (sockets, FIFOs, devices)
     tree: tuple[tuple[str, int], ...] = field(repr=False, default=())
 
     @property
@@ -77,6 +78,7 @@ class Snapshot:
         """JSON-able form (time as RFC 3339 with Z), for `mcp backup list -o json` and status."""
         d = asdict(self)
         d.pop("tree")
+        d["skipped"] = list(self.skipped)
         d["time"] = self.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         d["short_id"] = self.short_id
         d["dedup_ratio"] = round(self.dedup_ratio, 4)

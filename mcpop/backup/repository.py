@@ -79,9 +79,7 @@ def _parse_time(s: str) -> datetime:
 class Repository:
     """One repository. Open with `Repository.open`; use as a context manager or call `close()`."""
 
-    def __init__(
-        self, storage: Storage, codec: Codec, config: dict[str, Any], chunker_seed: int, workers: int
-    ) -> None:
+    def __init__(self, storage: Storage, codec: Codec, config: dict[str, Any], chunker_seed: int, workers: int) -> None:
         self.storage = storage
         self.codec = codec
         self.config = config
@@ -284,7 +282,8 @@ class Repository:
                 bytes_deduplicated=int(d["bytes_deduplicated"]),
                 duration_seconds=float(d["duration_seconds"]),
                 parent=d.get("parent"),
-                tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),  # type: ignore[misc]
+                skipped=tuple(str(p) for p in d.get("skipped") or ()),
+                tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),
             )
         except (DecodeError, ValueError, KeyError, TypeError) as e:
             raise RepositoryCorrupt(

@@ -9,6 +9,7 @@ and renames it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -186,18 +187,14 @@ class Storage:
         paths = [self._path(k) for k in keys]
         for i in range(0, len(paths), 500):
             batch = paths[i : i + 500]
-            try:
+            with contextlib.suppress(_NotFound):
                 self._call("delete", batch[0][len(self.root) + 1 :], lambda b=batch: self._rm(b))  # type: ignore[misc]
-            except _NotFound:
-                pass
 
     def _rm(self, paths: list[str]) -> None:
         if self.local:
             for p in paths:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(p)
-                except FileNotFoundError:
-                    pass
         else:
             self.fs.rm(paths)
 
@@ -285,4 +282,3 @@ def _secret_values(options: Mapping[str, Any]) -> Iterable[Any]:
             for part in v.split(";"):
                 if "=" in part:
                     yield part.split("=", 1)[1]
-

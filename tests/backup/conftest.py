@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import storage_servers
 
 BUCKET = "mcpop-test"

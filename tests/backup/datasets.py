@@ -44,12 +44,13 @@ def make_dataset(root: Path, total: int, seed: int = 0) -> list[Path]:
 
 
 def change_one_percent(root: Path, total: int, seed: int = 99) -> int:
-    """Overwrite 1 % of the data set in place: five 1 MiB regions of the large files, and whole small files."""
+    """Overwrite 1 % of the data set in place: 1 MiB regions of the large files (half of it), then whole small
+    files."""
     rnd = random.Random(seed)
     budget = total // 100
     changed = 0
     bigs = sorted((root / "big").iterdir())
-    for i in range(5):
+    for i in range(max(1, budget // (2 << 20))):
         path = bigs[i % len(bigs)]
         size = path.stat().st_size
         with open(path, "r+b") as f:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import storage_servers
+
 from backup.conftest import BUCKET, Backend, Servers, make_backend, tree_digest
 from mcpop.backup import (
     CredentialsError,
@@ -249,4 +248,3 @@ def test_backend_fixture_smoke(backend: Backend) -> None:
     a = Repository.open(backend.url, storage_options=backend.options)
     b = Repository.open(backend.url, storage_options=backend.options, create=False)
     assert a.config["id"] == b.config["id"]
-

@@ -44,7 +44,10 @@ def test_a_custom_s3_endpoint_uses_path_style_and_the_given_prefix() -> None:
 
 def test_gcs_takes_a_service_account_json_or_goes_anonymous_against_an_emulator() -> None:
     storage = BackupStorage.model_validate(
-        {"type": "GCS", "gcs": {"bucket": "gbk", "project": "p", "credentials": {"secretKeyRef": {"name": "g", "key": "sa"}}}}
+        {
+            "type": "GCS",
+            "gcs": {"bucket": "gbk", "project": "p", "credentials": {"secretKeyRef": {"name": "g", "key": "sa"}}},
+        }
     )
     loc = location_for(storage, namespace="ns", name="n", secret=lambda _: '{"type": "service_account"}')
     assert loc.url == "gs://gbk/mcpop/ns/n"
@@ -57,7 +60,14 @@ def test_gcs_takes_a_service_account_json_or_goes_anonymous_against_an_emulator(
 
 def test_azure_takes_an_account_key_or_a_connection_string() -> None:
     with_key = BackupStorage.model_validate(
-        {"type": "Azure", "azure": {"container": "c1c", "accountName": "acct", "credentials": {"secretKeyRef": {"name": "a", "key": "k"}}}}
+        {
+            "type": "Azure",
+            "azure": {
+                "container": "c1c",
+                "accountName": "acct",
+                "credentials": {"secretKeyRef": {"name": "a", "key": "k"}},
+            },
+        }
     )
     loc = location_for(with_key, namespace="ns", name="n", secret=lambda _: "a2V5")
     assert loc.url == "az://c1c/mcpop/ns/n"

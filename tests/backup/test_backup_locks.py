@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def _tree(root: Path, n: int, seed: int) -> None:
 
 def test_prune_refuses_while_a_backup_holds_its_lock(tmp_path: Path) -> None:
     repo = Repository.open(f"file://{tmp_path}/repo", lock_wait=0)
-    with repo.lock(exclusive=False), pytest.raises(RepositoryLocked, match="shared lock by .* pid"):
+    with repo.lock(exclusive=False), pytest.raises(RepositoryLocked, match=r"shared lock by .* pid"):
         repo.prune()
     assert repo.prune().chunks_deleted == 0  # and runs once the backup is done
 
@@ -58,7 +59,9 @@ def test_a_prune_during_a_backup_waits_and_the_snapshot_stays_whole(tmp_path: Pa
     # orphans from an earlier interrupted run that the new backup will reuse
     orphan_run = Repository.open(f"file://{tmp_path}/repo")
     with pytest.raises(KeyboardInterrupt):
-        orphan_run.backup([FileTree(src, "d")], kind="Full", progress=lambda n: (_ for _ in ()).throw(KeyboardInterrupt))
+        orphan_run.backup(
+            [FileTree(src, "d")], kind="Full", progress=lambda n: (_ for _ in ()).throw(KeyboardInterrupt)
+        )
     started = threading.Event()
     result: dict[str, object] = {}
 
@@ -82,12 +85,12 @@ def test_a_prune_during_a_backup_waits_and_the_snapshot_stays_whole(tmp_path: Pa
 
 
 def test_forget_then_prune_frees_only_what_no_snapshot_needs(tmp_path: Path) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     src = tmp_path / "src"
     _tree(src, 3, seed=2)
     repo = Repository.open(f"file://{tmp_path}/repo", key="k")
-    t0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2027, 1, 1, tzinfo=UTC)
     snaps = []
     for day in range(5):
         (src / "changing").write_bytes(bytes([day]) * 200_000)

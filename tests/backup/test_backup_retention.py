@@ -4,7 +4,7 @@ hypothesis, and worked examples for calendar days, ISO weeks, months, years, kee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mcpop.backup.retention import RetentionPolicy, parse_age, select
 
-NOW = datetime(2027, 1, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Snap:
 
 
 def snaps_at(*times: str) -> list[Snap]:
-    return [Snap(f"s{i}", datetime.fromisoformat(t).replace(tzinfo=timezone.utc)) for i, t in enumerate(times)]
+    return [Snap(f"s{i}", datetime.fromisoformat(t).replace(tzinfo=UTC)) for i, t in enumerate(times)]
 
 
 def kept(snaps: list[Snap], policy: RetentionPolicy, now: datetime = NOW) -> list[str]:
@@ -32,7 +32,7 @@ def kept(snaps: list[Snap], policy: RetentionPolicy, now: datetime = NOW) -> lis
 histories = st.lists(
     st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2027, 1, 10)),
     min_size=1, max_size=60, unique=True,
-).map(lambda ts: [Snap(f"s{i}", t.replace(tzinfo=timezone.utc)) for i, t in enumerate(ts)])  # fmt: skip
+).map(lambda ts: [Snap(f"s{i}", t.replace(tzinfo=UTC)) for i, t in enumerate(ts)])  # fmt: skip
 counts = st.one_of(st.none(), st.integers(0, 12))
 policies = st.builds(
     RetentionPolicy,
@@ -129,7 +129,7 @@ def test_monthly_and_yearly_are_calendar_periods() -> None:
 
 
 def test_the_seed_policy_keeps_7_daily_4_weekly_12_monthly_5_yearly() -> None:
-    start = datetime(2024, 1, 10, 2, 0, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 10, 2, 0, tzinfo=UTC)
     snaps = [Snap(f"d{i}", start + timedelta(days=i)) for i in range(3 * 365)]
     policy = RetentionPolicy(keep_daily=7, keep_weekly=4, keep_monthly=12, keep_yearly=5)
     sel = select(snaps, policy, start + timedelta(days=3 * 365))

@@ -103,3 +103,13 @@ def test_restore_into_a_populated_directory_replaces_what_the_snapshot_holds(tmp
     assert (out / "dir").is_dir()
     assert (out / "other.txt").read_text() == "untouched\n"
     assert not [p for p in out.iterdir() if p.name.startswith(".mcpop-restore")]
+
+
+def test_sockets_and_fifos_are_skipped_and_listed(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    os.mkfifo(src / "pipe")
+    snap = Repository.open(f"file://{tmp_path}/repo").backup([FileTree(src, "d")], kind="Full")
+    assert snap.skipped == ("d/pipe",)
+    assert snap.to_dict()["skipped"] == ["d/pipe"]
