@@ -164,9 +164,41 @@ class Encryption(Model):
     key_secret_ref: SecretKeySelector | None = None
 
 
+class RestoreTarget(Model):
+    """Where a restore writes: an MCPServer (default: the backed-up one) in a namespace (default: its own)."""
+
+    name: DNSSubdomain | None = None
+    namespace: str | None = None
+
+
 class Restore(Model):
+    """A restore the controller runs once per distinct value of this field."""
+
+    model_config = with_cel(
+        cel(
+            "[has(self.snapshot), has(self.backupName), has(self.pointInTime)].filter(x, x).size() <= 1",
+            "restore: set at most one of snapshot, backupName and pointInTime",
+        )
+    )
+
+    #: a snapshot id (or a unique prefix of one); none and no pointInTime = the newest snapshot
+    snapshot: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    #: the original API's name for `snapshot`
     backup_name: DNSSubdomain | None = None
+    #: RFC 3339: the newest snapshot taken at or before this time
     point_in_time: Annotated[str, AfterValidator(_check_timestamp)] | None = None
+    target: RestoreTarget | None = None
+    configuration: bool = True
+    data: bool = True
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> Restore:
+        given = [n for n in ("snapshot", "backup_name", "point_in_time") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError("restore: set at most one of snapshot, backupName and pointInTime")
+        if not (self.configuration or self.data):
+            raise ValueError("restore: configuration and data are both false: nothing to restore")
+        return self
 
 
 class MCPServerBackupSpec(Model):
@@ -183,21 +215,68 @@ class MCPServerBackupSpec(Model):
     restore: Restore | None = None
 
 
-class BackupRecord(Model):
-    name: str
+class SnapshotSummary(Model):
+    """One snapshot in the repository, as status lists the recent ones."""
+
+    id: str
     time: str
+    type: str | None = None
+    #: bytes the snapshot restores
     size: int | None = None
-    sha256: str | None = None
+    files: int | None = None
+    #: bytes this snapshot added to the repository (after deduplication and compression)
+    uploaded: int | None = None
+
+
+class BackupRun(Model):
+    """The outcome of one `mcp backup run` (written by the run itself)."""
+
+    id: str
+    result: Literal["Running", "Succeeded", "Failed"]
+    start_time: str
+    completion_time: str | None = None
+    duration_seconds: float | None = None
+    snapshot: str | None = None
+    size: int | None = None
+    files: int | None = None
+    bytes_uploaded: int | None = None
+    bytes_deduplicated: int | None = None
+    verified: bool | None = None
+    verify_message: str | None = None
+    secrets_skipped: list[str] | None = None
+    removed_snapshots: list[str] | None = None
+    error: str | None = None
+
+
+class RestoreRun(Model):
+    """The outcome of the last restore."""
+
+    id: str
+    result: Literal["Running", "Succeeded", "Failed"]
+    snapshot: str | None = None
+    target: str | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+    error: str | None = None
 
 
 class MCPServerBackupStatus(Model):
-    phase: Literal["Pending", "Running", "Completed", "Failed"] | None = None
-    last_backup_time: str | None = None
-    next_backup_time: str | None = None
-    last_backup: str | None = None
+    phase: Literal["Pending", "Scheduled", "Running", "Completed", "Failed", "Restoring", "Suspended"] | None = None
     observed_generation: int | None = None
-    backups: list[BackupRecord] | None = Field(default=None, json_schema_extra=list_map("name"))
     conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
+    last_backup_time: str | None = None
+    last_successful_backup: str | None = None
+    last_snapshot: str | None = None
+    next_scheduled_time: str | None = None
+    #: the `mcp.allbeone.io/backup-requested` value last acted on
+    last_request: str | None = None
+    #: the spec.restore (hash) last acted on
+    last_restore_request: str | None = None
+    encryption_key_secret: str | None = None
+    last_run: BackupRun | None = None
+    last_restore: RestoreRun | None = None
+    snapshots: list[SnapshotSummary] | None = Field(default=None, json_schema_extra=list_map("id"))
+    repository_size: int | None = None
 
 
 class MCPServerBackup(Model):

@@ -23,6 +23,7 @@ from mcpop.apply.settings import OperatorSettings
 
 log = logging.getLogger("mcpop.manager")
 REGISTRY_WORKERS = 2
+BACKUP_WORKERS = 2
 
 
 def _hash_only(obj: dict[str, Any]) -> dict[str, Any]:
@@ -78,14 +79,50 @@ def build_mcpregistry(settings: OperatorSettings) -> Any:
     return build
 
 
+def build_mcpbackup(settings: OperatorSettings) -> Any:
+    """The MCPServerBackup controller's build step: backups, their Jobs, and the kinds it renders."""
+
+    def build(ctx: Context) -> Any:
+        from mcpop.apply.mcpbackup.controller import BackupController
+        from mcpop.apply.mcpbackup.kinds import JOB, MCPSERVERBACKUP
+        from mcpop.apply.mcpbackup.kinds import OWNED_KINDS as BACKUP_KINDS
+        from mcpop.apply.ssa.applyset import PART_OF_LABEL
+        from mcpop.render.backup import BACKUP_LABEL
+
+        backups = ctx.informer(MCPSERVERBACKUP, name="mcpserverbackups")
+        jobs = ctx.informer(JOB, label_selector=BACKUP_LABEL, name="backup-jobs")
+        servers = ctx.informer(MCPSERVER, name="mcpservers")
+        ctl = BackupController(ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers)
+        backups.handlers.append(ctl.on_backup)
+        jobs.handlers.append(ctl.on_job)
+        servers.handlers.append(ctl.on_server)
+        ctl.owned[JOB.group_kind] = jobs
+
+        def owned(res: Resource) -> None:
+            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, name=f"owned-{res.plural}"))
+
+        for kind, api_version in BACKUP_KINDS.items():
+            if kind != "Job":
+                ctx.when_served(api_version, kind, owned)
+        return ctl
+
+    return build
+
+
 def registrations(settings: OperatorSettings) -> list[Registration]:
     """Every controller of the operator, each started once its CRD is served."""
-    return [
+    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+
+    regs = [
         Registration(MCPServerController.name, build_mcpserver(settings), ((MCPSERVER.api_version, MCPSERVER.kind),),
                      workers=settings.concurrent_reconciles),
         Registration(RegistryController.name, build_mcpregistry(settings),
                      ((MCPREGISTRY.api_version, MCPREGISTRY.kind),), workers=REGISTRY_WORKERS),
     ]  # fmt: skip
+    if settings.enable_backup_controller:  # ENABLE_BACKUP_CONTROLLER=false switches it off
+        served = ((MCPSERVERBACKUP.api_version, MCPSERVERBACKUP.kind),)
+        regs.append(Registration("mcpserverbackup", build_mcpbackup(settings), served, workers=BACKUP_WORKERS))
+    return regs
 
 
 def new_manager(settings: OperatorSettings, kube: Kube | None = None) -> Manager:

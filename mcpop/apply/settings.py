@@ -179,7 +179,7 @@ class OperatorSettings(BaseModel):
     enable_vpa_support: Bool = True
     enable_istio_integration: Bool = True
     enable_multi_tenancy: Bool = True
-    enable_backup_controller: Bool = False
+    enable_backup_controller: Bool = True
 
     @field_validator("log_level", mode="before")
     @classmethod

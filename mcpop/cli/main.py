@@ -67,6 +67,12 @@ app.command(
     help="Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
 )
 
+app.command(
+    "mcpop.cli.backup:backup_app",
+    name="backup",
+    help="Back up and restore MCP servers: run, now, list, verify, restore (MCPServerBackup).",
+)
+
 
 app.command("mcpop.cli.deploy:deploy", name="deploy", help="Deploy an MCP server from the catalogue (or an image).")
 app.command(

@@ -1,0 +1,317 @@
+"""`mcp backup`: run a backup, request one, list snapshots, verify the repository, restore.
+
+`run` is the backup Job's command and works from a workstation too (PVC data from `--data-dir`). `list`,
+`verify` and `restore` open the storage the MCPServerBackup names, with its credentials read from the
+referenced Secrets. Bad input and failures exit non-zero with one clear line; secrets are never printed.
+The Kubernetes client and the repository library are imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+
+if TYPE_CHECKING:
+    from mcpop.apply.runtime.client import Kube
+
+backup_app = App(name="backup", help="Back up and restore MCP servers (MCPServerBackup).")
+
+Kubeconfig = Annotated[str | None, Parameter(name=["--kubeconfig"], help="Path to the kubeconfig file.")]
+Context = Annotated[str | None, Parameter(name=["--context"], help="The kubeconfig context to use.")]
+Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default `default`).")]
+LocalRoot = Annotated[
+    str | None,
+    Parameter(name=["--local-root"], help="For `storage.type: Local`: the directory standing in for `local.path`."),
+]
+
+
+def _kube(kubeconfig: str | None, context: str | None) -> Kube:
+    from mcpop.apply.runtime.client import Kube, load_api_client
+
+    api = load_api_client(kubeconfig, context, pool_size=4)
+    return Kube(api, request_timeout=30.0)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """What a command reports as one line (anything else is a bug and shows its traceback)."""
+    from urllib3.exceptions import HTTPError
+
+    from mcpop.apply.runtime.client import KubeError
+    from mcpop.errors import McpopError
+
+    return (McpopError, KubeError, OSError, ValueError, HTTPError)
+
+
+def _message(exc: BaseException) -> str:
+    from urllib3.exceptions import MaxRetryError
+
+    from mcpop.apply.runtime.client import KubeError
+
+    if isinstance(exc, KubeError):
+        return exc.message
+    if isinstance(exc, MaxRetryError):
+        return f"cannot reach the API server {exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@backup_app.command
+def run(
+    name: str,
+    *,
+    namespace: Namespace = None,
+    data_dir: Annotated[
+        str | None, Parameter(name=["--data-dir"], help="One directory per PVC volume of the server.")
+    ] = None,
+    local_root: LocalRoot = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Perform one backup now, in this process (the backup Job's command).
+
+    Parameters
+    ----------
+    name
+        The MCPServerBackup.
+    """
+    from mcpop.apply.mcpbackup.run import run_backup
+
+    ns = namespace or "default"
+    try:
+        record = run_backup(_kube(kubeconfig, context), ns, name, data_dir=data_dir, local_root=local_root)
+    except _errors() as exc:
+        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+    from mcpop.apply.mcpbackup.status import describe_run
+
+    print(f"backup {ns}/{name}: {describe_run(record)}")
+    return 0
+
+
+@backup_app.command
+def now(
+    name: str,
+    *,
+    namespace: Namespace = None,
+    wait: Annotated[bool, Parameter(name=["--wait"], negative=(), help="Wait for the run to finish.")] = False,
+    timeout: Annotated[float, Parameter(name=["--timeout"], help="Seconds to wait with --wait.")] = 600.0,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Request a backup now: the controller runs a Job for it (annotation mcp.allbeone.io/backup-requested).
+
+    Parameters
+    ----------
+    name
+        The MCPServerBackup.
+    """
+    import datetime as dt
+
+    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+    from mcpop.render.backup import REQUEST_ANNOTATION
+
+    ns = namespace or "default"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        kube = _kube(kubeconfig, context)
+        if kube.get(MCPSERVERBACKUP, ns, name) is None:
+            return _fail(f"MCPServerBackup {name} not found in namespace {ns}")
+        kube.merge_patch(MCPSERVERBACKUP, ns, name, {"metadata": {"annotations": {REQUEST_ANNOTATION: stamp}}})
+    except _errors() as exc:
+        return _fail(_message(exc))
+    print(f"mcpserverbackup.mcp.allbeone.io/{name} backup requested ({stamp})")
+    if not wait:
+        return 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        obj = kube.get(MCPSERVERBACKUP, ns, name) or {}
+        st = obj.get("status") or {}
+        run_ = st.get("lastRun") or {}
+        if st.get("lastRequest") == stamp and run_.get("result") in ("Succeeded", "Failed") and \
+                (run_.get("completionTime") or "") >= stamp[:19]:  # fmt: skip
+            from mcpop.apply.mcpbackup.status import describe_run
+
+            print(describe_run(run_))
+            return 0 if run_["result"] == "Succeeded" else 1
+        time.sleep(2.0)
+    return _fail(f"the requested backup did not finish within {timeout:.0f}s")
+
+
+def _open(kubeconfig: str | None, context: str | None, ns: str, name: str, local_root: str | None) -> Any:
+    from mcpop.apply.mcpbackup.run import load_backup, open_repository
+
+    kube = _kube(kubeconfig, context)
+    _, backup = load_backup(kube, ns, name)
+    return open_repository(kube, backup, ns, local_root=local_root, create=False, env={})
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+@backup_app.command(name="list")
+def list_(
+    name: str,
+    *,
+    namespace: Namespace = None,
+    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    local_root: LocalRoot = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """List the snapshots in the backup's repository (id, time, type, size, files, dedup ratio), oldest first.
+
+    Parameters
+    ----------
+    name
+        The MCPServerBackup.
+    """
+    ns = namespace or "default"
+    try:
+        opened = _open(kubeconfig, context, ns, name, local_root)
+        with opened.repo as repo:
+            snaps = repo.snapshots()
+    except _errors() as exc:
+        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+    rows = [s.to_dict() for s in snaps]
+    if output == "json":
+        print(json.dumps(rows, indent=2, sort_keys=True))
+    elif output == "yaml":
+        from mcpop.render.yaml import dump_yaml
+
+        sys.stdout.write(dump_yaml(rows) if rows else "[]\n")
+    else:
+        table = [["ID", "TIME", "TYPE", "SIZE", "FILES", "DEDUP"]]
+        for s in snaps:
+            table.append([s.short_id, s.time.strftime("%Y-%m-%dT%H:%M:%SZ"), s.kind, _size(s.size), str(s.files),
+                          f"{s.dedup_ratio * 100:.0f}%"])  # fmt: skip
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        for r in table:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+@backup_app.command
+def verify(
+    name: str,
+    *,
+    namespace: Namespace = None,
+    read_data: Annotated[
+        bool, Parameter(name=["--read-data"], negative=(), help="Read and hash every chunk (restic check --read-data).")
+    ] = False,
+    local_root: LocalRoot = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Check the repository: every snapshot and the chunks it references (with --read-data, their content).
+
+    Parameters
+    ----------
+    name
+        The MCPServerBackup.
+    """
+    ns = namespace or "default"
+    try:
+        opened = _open(kubeconfig, context, ns, name, local_root)
+        with opened.repo as repo:
+            report = repo.verify(read_data=read_data)
+    except _errors() as exc:
+        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+    if report.ok:
+        what = "read and hashed" if read_data else "present"
+        print(
+            f"no errors: {report.snapshots} snapshots, {report.chunks} chunks {what} ({_size(report.bytes_read)} read)"
+        )
+        return 0
+    for p in report.problems:
+        snaps = ", ".join(s[:8] for s in p.snapshots) or "none"
+        print(f"{p.kind}: {p.object} (snapshots {snaps}): {p.message}", file=sys.stderr)
+    print(f"{len(report.problems)} problem(s) found", file=sys.stderr)
+    return 1
+
+
+@backup_app.command
+def restore(
+    name: str,
+    *,
+    namespace: Namespace = None,
+    snapshot: Annotated[str | None, Parameter(name=["--snapshot"], help="Snapshot id (or unique prefix).")] = None,
+    at: Annotated[str | None, Parameter(name=["--at"], help="RFC 3339: the newest snapshot at or before.")] = None,
+    target: Annotated[
+        str | None, Parameter(name=["--target"], help="MCPServer to restore to (default: the backed-up one).")
+    ] = None,
+    target_namespace: Annotated[str | None, Parameter(name=["--target-namespace"], help="Its namespace.")] = None,
+    configuration_only: Annotated[bool, Parameter(name=["--configuration-only"], negative=())] = False,
+    data_only: Annotated[bool, Parameter(name=["--data-only"], negative=())] = False,
+    data_dir: Annotated[
+        str | None, Parameter(name=["--data-dir"], help="Restore PVC data into these directories (one per volume).")
+    ] = None,
+    from_spec: Annotated[
+        bool, Parameter(name=["--from-spec"], negative=(), help="Take the request from spec.restore (the restore Job).")
+    ] = False,
+    local_root: LocalRoot = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> int:
+    """Restore configuration and/or PVC data from a snapshot, to the same or another MCPServer/namespace.
+
+    Every hash is checked before anything is written. A data restore scales the target server to 0 and back.
+    Without --data-dir, a data restore is handed to the controller (spec.restore), which runs it as a Job
+    beside the target's volumes.
+
+    Parameters
+    ----------
+    name
+        The MCPServerBackup.
+    """
+    from mcpop.apply.mcpbackup.run import RestorePlan, run_restore
+
+    ns = namespace or "default"
+    if snapshot and at:
+        return _fail("--snapshot and --at name one snapshot two ways: give one of them", 2)
+    if configuration_only and data_only:
+        return _fail("--configuration-only and --data-only exclude each other", 2)
+    try:
+        kube = _kube(kubeconfig, context)
+        if from_spec:
+            from mcpop.apply.mcpbackup.run import load_backup
+
+            _, backup = load_backup(kube, ns, name)
+            r = backup.spec.restore
+            if r is None:
+                return _fail(f"MCPServerBackup {ns}/{name} has no spec.restore", 2)
+            plan = RestorePlan(r.snapshot or r.backup_name, r.point_in_time, r.target.name if r.target else None,
+                               r.target.namespace if r.target else None, r.configuration, r.data)  # fmt: skip
+        else:
+            plan = RestorePlan(snapshot, at, target, target_namespace, not data_only, not configuration_only)
+            if plan.data and data_dir is None:
+                return _request_restore(kube, ns, name, plan)
+        record = run_restore(kube, ns, name, plan, data_dir=data_dir, local_root=local_root)
+    except _errors() as exc:
+        return _fail(f"restore from {ns}/{name}: {_message(exc)}")
+    print(f"restored snapshot {str(record['snapshot'])[:8]} to {record['target']}")
+    return 0
+
+
+def _request_restore(kube: Kube, ns: str, name: str, plan: Any) -> int:
+    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+
+    body: dict[str, Any] = {"configuration": plan.configuration, "data": plan.data,
+                            "snapshot": plan.snapshot, "pointInTime": plan.at, "backupName": None}  # fmt: skip
+    if plan.target_name or plan.target_namespace:
+        body["target"] = {"name": plan.target_name, "namespace": plan.target_namespace}
+    kube.merge_patch(MCPSERVERBACKUP, ns, name, {"spec": {"restore": body}})
+    print(f"mcpserverbackup.mcp.allbeone.io/{name} restore requested (spec.restore): the controller runs it as a Job")
+    return 0

@@ -1,0 +1,531 @@
+"""The objects one MCPServerBackup renders to. Pure: no I/O, byte-identical output for the same inputs.
+
+* a ServiceAccount, Role and RoleBinding for the backup pods: read this backup, the server and exactly the
+  ConfigMaps and Secrets it references, and write this backup's status (the run reports its result there);
+* a CronJob for `spec.schedule` (validated; `suspend` honoured; `concurrencyPolicy: Forbid`; UTC);
+* a Job for an on-demand run (`mcp.allbeone.io/backup-requested`), and one for a `spec.restore`.
+
+Every pod runs the operator image (`mcp backup run NAME`), mounts the server's PersistentVolumeClaims
+read-only under `/data/<volume>`, takes credentials from the referenced Secrets by `secretKeyRef` (never
+inlined) and meets the restricted Pod Security profile.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mcpop.api.mcpserver import MCPServer
+from mcpop.api.mcpserverbackup import MCPServerBackup, MCPServerBackupSpec
+from mcpop.render.errors import RenderError
+from mcpop.render.names import OPERATOR_VERSION, dns_label, label_value, selector_labels, short_hash
+from mcpop.render.objectset import ObjectSet
+from mcpop.render.options import Owner
+
+REQUEST_ANNOTATION = "mcp.allbeone.io/backup-requested"
+BACKUP_LABEL = "mcp.allbeone.io/backup"
+RUN_LABEL = "mcp.allbeone.io/backup-run"
+COMPONENT = "backup"
+CONTAINER = "backup"
+DATA_DIR = "/data"
+DEFAULT_IMAGE = f"ghcr.io/allbeone/mcpop:{OPERATOR_VERSION}"
+#: the key of the generated encryption key Secret
+GENERATED_KEY = "key"
+#: environment variables the run reads its credentials from (each from a secretKeyRef)
+ENV_S3_ACCESS_KEY = "MCPOP_S3_ACCESS_KEY_ID"
+ENV_S3_SECRET_KEY = "MCPOP_S3_SECRET_ACCESS_KEY"
+ENV_GCS_CREDENTIALS = "MCPOP_GCS_CREDENTIALS"
+ENV_AZURE_CREDENTIALS = "MCPOP_AZURE_CREDENTIALS"
+ENV_ENCRYPTION_KEY = "MCPOP_BACKUP_ENCRYPTION_KEY"
+ENV_RUN_ID = "MCPOP_BACKUP_RUN_ID"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+#: CronJob names longer than this leave no room for the Job suffix the CronJob controller appends
+MAX_CRONJOB_NAME = 52
+_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6))
+_NAMES = {
+    3: {
+        m: i + 1
+        for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
+    },
+    4: {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])},
+}
+
+
+@dataclass(frozen=True)
+class BackupRenderOptions:
+    """What the renderer cannot know from the two specs."""
+
+    namespace: str = "default"
+    image: str = DEFAULT_IMAGE
+    owner: Owner | None = None
+    #: the `backup-requested` value to run a Job for (None: no on-demand Job)
+    request: str | None = None
+    #: the restore request (hash of spec.restore) to run a restore Job for
+    restore_request: str | None = None
+    #: the generated encryption key Secret, when `encryption` is on and no key is named
+    generated_key_secret: str | None = None
+    #: the MCPServer a restore writes to, when not the backed-up one (its PVCs are mounted writable)
+    restore_target: ServerData | None = None
+
+
+# ---------------------------------------------------------------------------------------------- schedule
+
+
+def validate_schedule(schedule: str) -> str:
+    """`schedule` if it is a cron expression the CronJob controller accepts, else ValueError saying why.
+
+    Five fields (minute hour day-of-month month day-of-week) of numbers, names (JAN-DEC, SUN-SAT), `*`,
+    `?`, ranges, lists and steps, or one of @yearly @annually @monthly @weekly @daily @midnight @hourly.
+    """
+    text = schedule.strip()
+    if text.startswith("@"):
+        if text not in _MACROS:
+            raise ValueError(f"{text!r} is not a schedule macro; allowed: {', '.join(sorted(_MACROS))}")
+        return text
+    if re.match(r"^(CRON_)?TZ=", text):
+        raise ValueError("a time zone in the schedule is not supported: schedules run in UTC")
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{text!r} has {len(fields)} fields; a cron schedule has 5: minute hour day-of-month month day-of-week"
+        )
+    for index, (field, (label, low, high)) in enumerate(zip(fields, _FIELDS, strict=True)):
+        for part in field.split(","):
+            _check_part(part, index, label, low, high)
+    return text
+
+
+def _value(token: str, index: int, label: str, low: int, high: int) -> int:
+    names = _NAMES.get(index, {})
+    if token.upper() in names:
+        return names[token.upper()]
+    if not token.isdigit():
+        allowed = f"{low}-{high}" + (f" or {'/'.join(names)}" if names else "")
+        raise ValueError(f"{label} field: {token!r} is not a number ({allowed})")
+    value = int(token)
+    if not low <= value <= high:
+        raise ValueError(f"{label} field: {value} is out of range {low}-{high}")
+    return value
+
+
+def _check_part(part: str, index: int, label: str, low: int, high: int) -> None:
+    if not part:
+        raise ValueError(f"{label} field: empty list item")
+    base, _, step = part.partition("/")
+    if step and (not step.isdigit() or int(step) == 0):
+        raise ValueError(f"{label} field: step {step!r} must be a positive number")
+    if base in ("*", "?"):
+        return
+    start, dash, end = base.partition("-")
+    first = _value(start, index, label, low, high)
+    if dash:
+        last = _value(end, index, label, low, high)
+        if last < first:
+            raise ValueError(f"{label} field: range {base!r} ends before it starts")
+
+
+def next_run(schedule: str, after: float) -> float:
+    """The first time (epoch seconds, UTC) after `after` that `schedule` fires."""
+    import datetime as dt
+
+    from croniter import croniter
+
+    start = dt.datetime.fromtimestamp(after, dt.UTC)
+    expr = {"@annually": "@yearly", "@midnight": "@daily"}.get(schedule.strip(), schedule.strip())
+    return float(croniter(expr, start).get_next(float))
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+def _backup_name(backup: str, limit: int = 63) -> str:
+    """`<backup>-backup`, or the backup's own name when it already says so."""
+    return dns_label(backup, limit=limit) if backup.endswith("backup") else dns_label(backup, "backup", limit=limit)
+
+
+def service_account_name(backup: str) -> str:
+    return _backup_name(backup)
+
+
+def cronjob_name(backup: str) -> str:
+    return _backup_name(backup, MAX_CRONJOB_NAME)
+
+
+def request_job_name(backup: str, request: str) -> str:
+    """The on-demand Job for one `backup-requested` value (a new value is a new Job)."""
+    return dns_label(f"{dns_label(backup, limit=45)}-now", short_hash(request))
+
+
+def restore_job_name(backup: str, request: str) -> str:
+    return dns_label(f"{dns_label(backup, limit=41)}-restore", short_hash(request))
+
+
+def generated_key_secret_name(backup: str) -> str:
+    return dns_label(_backup_name(backup, 59), "key")
+
+
+def labels(backup: str, server: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "mcpserver-backup",
+        "app.kubernetes.io/instance": label_value(backup),
+        "app.kubernetes.io/version": label_value(OPERATOR_VERSION),
+        "app.kubernetes.io/component": COMPONENT,
+        "app.kubernetes.io/part-of": "mcp",
+        "app.kubernetes.io/managed-by": "mcpop",
+        "mcp.allbeone.io/server": label_value(server),
+        BACKUP_LABEL: label_value(backup),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+
+@dataclass(frozen=True)
+class ServerData:
+    """What a backup needs to know about its server: PVC volumes and the objects it references."""
+
+    claims: tuple[tuple[str, str], ...] = ()  # (volume name, claim name)
+    config_maps: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    run_as_user: int | None = 1000
+    run_as_group: int | None = None
+    fs_group: int | None = None
+
+
+_CM_KEYS = ("configMapKeyRef", "configMapRef", "configMap")
+_SECRET_KEYS = ("secretKeyRef", "secretRef")
+
+
+def server_data(server: MCPServer | None) -> ServerData:
+    """The PVCs and referenced ConfigMaps/Secrets of `server` (None: not found, nothing known)."""
+    if server is None:
+        return ServerData()
+    spec = server.spec
+    claims = tuple(
+        (v.name, v.persistent_volume_claim.claim_name) for v in spec.volumes or [] if v.persistent_volume_claim
+    )
+    cms: set[str] = set()
+    secrets: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    if key in _CM_KEYS and value.get("name"):
+                        cms.add(str(value["name"]))
+                    elif key in _SECRET_KEYS and value.get("name"):
+                        secrets.add(str(value["name"]))
+                    elif key == "secret" and (value.get("secretName") or value.get("name")):
+                        secrets.add(str(value.get("secretName") or value.get("name")))
+                elif key == "secretRefs" and isinstance(value, list):
+                    secrets.update(str(r["name"]) for r in value if isinstance(r, dict) and r.get("name"))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec.wire())
+    sc = spec.security_context
+    return ServerData(claims, tuple(sorted(cms)), tuple(sorted(secrets)), sc.run_as_user, sc.run_as_group,
+                      sc.fs_group)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- pods
+
+
+def _secret_env(name: str, ref: Any) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+
+
+def credential_env(spec: MCPServerBackupSpec, generated_key_secret: str | None) -> list[dict[str, Any]]:
+    """The environment the run takes its credentials from: every value a `secretKeyRef`."""
+    env: list[dict[str, Any]] = []
+    st = spec.storage
+    if st.type == "S3" and st.s3 is not None and st.s3.credentials is not None:
+        env.append(_secret_env(ENV_S3_ACCESS_KEY, st.s3.credentials.access_key_id.secret_key_ref))
+        env.append(_secret_env(ENV_S3_SECRET_KEY, st.s3.credentials.secret_access_key.secret_key_ref))
+    elif st.type == "GCS" and st.gcs is not None and st.gcs.credentials is not None:
+        env.append(_secret_env(ENV_GCS_CREDENTIALS, st.gcs.credentials.secret_key_ref))
+    elif st.type == "Azure" and st.azure is not None and st.azure.credentials is not None:
+        env.append(_secret_env(ENV_AZURE_CREDENTIALS, st.azure.credentials.secret_key_ref))
+    if spec.encryption:
+        if spec.encryption_key is not None:
+            env.append(_secret_env(ENV_ENCRYPTION_KEY, spec.encryption_key))
+        elif generated_key_secret is not None:
+            ref = {"name": generated_key_secret, "key": GENERATED_KEY}
+            env.append({"name": ENV_ENCRYPTION_KEY, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def _local_volume(spec: MCPServerBackupSpec) -> dict[str, Any] | None:
+    st = spec.storage
+    if st.type != "Local":
+        return None
+    local = st.local
+    if local is None or (local.persistent_volume_claim is None and local.host_path is None):
+        source: dict[str, Any] = {"emptyDir": local.empty_dir.wire() if local and local.empty_dir else {}}
+    elif local.persistent_volume_claim is not None:
+        source = {"persistentVolumeClaim": local.persistent_volume_claim.wire()}
+    else:
+        assert local.host_path is not None
+        source = {"hostPath": local.host_path.wire()}
+    return {"name": "repository", **source}
+
+
+def pod_spec(backup: MCPServerBackup, server: ServerData, opts: BackupRenderOptions, *, args: list[str],
+             writable_data: bool = False, data: bool = True,
+             server_name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The pod of a backup (or restore) run; `server_name`: the MCPServer whose volumes it mounts."""
+    spec = backup.spec
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if data:
+        for vol, claim in server.claims:
+            name = dns_label("data", vol)
+            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claim, "readOnly": not writable_data}})
+            mounts.append({"name": name, "mountPath": f"{DATA_DIR}/{vol}", "readOnly": not writable_data})
+    repo = _local_volume(spec)
+    if repo is not None:
+        volumes.append(repo)
+        assert spec.storage.local is not None or spec.storage.type == "Local"
+        path = spec.storage.local.path if spec.storage.local is not None else "/backups"
+        mounts.append({"name": "repository", "mountPath": path})
+    volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}})
+    mounts.append({"name": "tmp", "mountPath": "/tmp"})
+    env = [
+        {"name": ENV_RUN_ID, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{JOB_NAME_LABEL}']"}}},
+        {"name": "HOME", "value": "/tmp"},
+        *credential_env(spec, opts.generated_key_secret),
+    ]
+    pod_sc: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": server.run_as_user or 1000,
+                              "runAsGroup": server.run_as_group, "fsGroup": server.fs_group,
+                              "seccompProfile": {"type": "RuntimeDefault"}}  # fmt: skip
+    container = {
+        "name": CONTAINER,
+        "image": opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["mcp"],
+        "args": args,
+        "env": env,
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": mounts,
+    }
+    out: dict[str, Any] = {
+        "serviceAccountName": service_account_name(backup.metadata.name),
+        "automountServiceAccountToken": True,
+        "restartPolicy": "Never",
+        "securityContext": {k: v for k, v in pod_sc.items() if v is not None},
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if data and server.claims:
+        # a ReadWriteOnce volume mounts only on the node that has it: prefer the server's node
+        selector = {"matchLabels": selector_labels(server_name or backup.spec.server_ref.name)}
+        term = {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}
+        out["affinity"] = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": term}]}}  # fmt: skip
+    return out
+
+
+def run_args(backup: MCPServerBackup, namespace: str) -> list[str]:
+    """`mcp backup run NAME -n NS [--data-dir /data]`: the Job's command line."""
+    args = ["backup", "run", backup.metadata.name, "-n", namespace]
+    if backup.spec.backup_type != "Configuration":
+        args += ["--data-dir", DATA_DIR]
+    return args
+
+
+def _job_spec(pod: dict[str, Any], pod_labels: dict[str, str], ttl: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"backoffLimit": 3, "template": {"metadata": {"labels": pod_labels}, "spec": pod}}
+    if ttl is not None:
+        out["ttlSecondsAfterFinished"] = ttl
+    return out
+
+
+def _meta(name: str, namespace: str, lbl: dict[str, str], annotations: dict[str, str] | None = None
+          ) -> dict[str, Any]:  # fmt: skip
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(lbl)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------- render
+
+
+def _rbac(backup: MCPServerBackup, server_name: str, data: ServerData, namespace: str, lbl: dict[str, str],
+          with_secrets: bool, extra_secrets: tuple[str, ...]) -> list[dict[str, Any]]:  # fmt: skip
+    name = service_account_name(backup.metadata.name)
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups"], "verbs": ["get"],
+         "resourceNames": [backup.metadata.name]},
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups/status"], "verbs": ["get", "patch"],
+         "resourceNames": [backup.metadata.name]},
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpservers"], "verbs": ["get"],
+         "resourceNames": [server_name]},
+    ]  # fmt: skip
+    if data.config_maps:
+        rules.append({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+                      "resourceNames": list(data.config_maps)})  # fmt: skip
+    secrets = sorted(set(data.secrets if with_secrets else ()) | set(extra_secrets))
+    if secrets:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": secrets})
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace, lbl),
+         "automountServiceAccountToken": False},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, namespace, lbl),
+         "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(name, namespace, lbl),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]},
+    ]  # fmt: skip
+
+
+def restore_account_name(backup: str) -> str:
+    return dns_label(backup, "restore")
+
+
+def _restore_rbac(backup: MCPServerBackup, namespace: str, target_ns: str, lbl: dict[str, str],
+                  creds: tuple[str, ...]) -> list[dict[str, Any]]:  # fmt: skip
+    """The restore pods' identity: read this backup (and its credentials), write its status, and write the
+    target's MCPServer, ConfigMaps and Secrets; scale it down and up. Only in this namespace."""
+    name = restore_account_name(backup.metadata.name)
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups"], "verbs": ["get"],
+         "resourceNames": [backup.metadata.name]},
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups/status"], "verbs": ["get", "patch"],
+         "resourceNames": [backup.metadata.name]},
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpservers"], "verbs": ["get", "create", "patch"]},
+        {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get", "create", "patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    ]  # fmt: skip
+    del creds, target_ns  # the credential Secrets are covered by the secrets rule
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace, lbl),
+         "automountServiceAccountToken": False},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, namespace, lbl),
+         "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(name, namespace, lbl),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]},
+    ]  # fmt: skip
+
+
+def credential_secrets(spec: MCPServerBackupSpec, generated_key_secret: str | None) -> tuple[str, ...]:
+    """The Secrets the credentials come from (the run may read them when not given in the environment)."""
+    names = {e["valueFrom"]["secretKeyRef"]["name"] for e in credential_env(spec, generated_key_secret)}
+    return tuple(sorted(names))
+
+
+def server_namespace(backup: MCPServerBackup, namespace: str) -> str:
+    return backup.spec.server_ref.namespace or namespace
+
+
+def render_backup(backup: MCPServerBackup, server: MCPServer | None,
+                  options: BackupRenderOptions | None = None) -> ObjectSet:  # fmt: skip
+    """Every object `backup` needs, in apply order. RenderError (with the field) for a spec that cannot run."""
+    opts = options or BackupRenderOptions()
+    spec = backup.spec
+    ns = backup.metadata.namespace or opts.namespace
+    name = backup.metadata.name
+    server_name = spec.server_ref.name
+    if server_namespace(backup, ns) != ns:
+        raise RenderError(
+            "spec.serverRef.namespace",
+            f"the server is in namespace {spec.server_ref.namespace!r} but this backup is in {ns!r}: a backup "
+            "runs beside the server's volumes and Secrets, so create the MCPServerBackup in the server's namespace",
+        )
+    if spec.schedule is not None:
+        try:
+            validate_schedule(spec.schedule)
+        except ValueError as exc:
+            raise RenderError("spec.schedule", str(exc)) from None
+    if spec.encryption and spec.encryption_key is None and opts.generated_key_secret is None:
+        raise RenderError("spec.encryptionKey", "encryption is on and no key is named: the operator generates one")
+    out = ObjectSet()
+    data = server_data(server)
+    lbl = labels(name, server_name)
+    with_data = spec.backup_type != "Configuration"
+    if with_data and server is not None and not data.claims:
+        out.warnings.append(f"backupType {spec.backup_type}: MCPServer {server_name} mounts no PersistentVolumeClaim; "
+                            "only its configuration is backed up")  # fmt: skip
+    if not spec.encryption and data.secrets:
+        out.warnings.append("encryption is off: the Secrets the server references are not backed up ("
+                            + ", ".join(data.secrets) + ")")  # fmt: skip
+    creds = credential_secrets(spec, opts.generated_key_secret)
+    for obj in _rbac(backup, server_name, data, ns, lbl, spec.encryption, creds):
+        out.add(obj)
+    pod_labels = {**lbl, RUN_LABEL: "backup"}
+    if spec.schedule is not None:
+        pod = pod_spec(backup, data, opts, args=run_args(backup, ns), data=with_data)
+        out.add({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(cronjob_name(name), ns, lbl),
+            "spec": {
+                "schedule": spec.schedule.strip(), "timeZone": "Etc/UTC", "suspend": spec.suspend,
+                "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"metadata": {"labels": pod_labels}, "spec": _job_spec(pod, pod_labels, None)},
+            },
+        })  # fmt: skip
+    if opts.request is not None:
+        pod = pod_spec(backup, data, opts, args=run_args(backup, ns), data=with_data)
+        job_name = request_job_name(name, opts.request)
+        out.add({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": _meta(job_name, ns, pod_labels, {REQUEST_ANNOTATION: opts.request}),
+            "spec": _job_spec(pod, pod_labels, 86400),
+        })  # fmt: skip
+    if opts.restore_request is not None and spec.restore is not None:
+        r = spec.restore
+        target_ns = (r.target.namespace if r.target else None) or ns
+        if r.data and target_ns != ns:
+            raise RenderError("spec.restore.target.namespace", f"a data restore runs beside the target's volumes; "
+                              f"restore data to namespace {target_ns!r} with `mcp backup restore {name} "
+                              f"--target-namespace {target_ns}` from a workstation, or restore only the "
+                              "configuration (restore.data: false)")  # fmt: skip
+        restore_labels = {**lbl, RUN_LABEL: "restore"}
+        args = ["backup", "restore", name, "-n", ns, "--from-spec"]
+        if r.data:
+            args += ["--data-dir", DATA_DIR]
+        target = opts.restore_target or data
+        target_name = (r.target.name if r.target else None) or server_name
+        pod = pod_spec(backup, target, opts, args=args, writable_data=True, data=r.data, server_name=target_name)
+        pod["serviceAccountName"] = restore_account_name(name)
+        for obj in _restore_rbac(backup, ns, target_ns, lbl, creds):
+            out.add(obj)
+        out.add({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": _meta(restore_job_name(name, opts.restore_request), ns, restore_labels),
+            "spec": {**_job_spec(pod, restore_labels, 86400), "backoffLimit": 0},
+        })  # fmt: skip
+    for obj in out.objects:
+        if opts.owner is not None:
+            obj["metadata"]["ownerReferences"] = [{
+                "apiVersion": opts.owner.api_version, "kind": opts.owner.kind, "name": opts.owner.name,
+                "uid": opts.owner.uid, "controller": True, "blockOwnerDeletion": True,
+            }]  # fmt: skip
+    return out.in_apply_order()
+
+
+def generated_key_secret(backup: MCPServerBackup, namespace: str, key_b64: str) -> dict[str, Any]:
+    """The Secret holding a generated repository key (`key_b64`: base64 of the random key).
+
+    It has no owner reference on purpose: deleting the MCPServerBackup must not destroy the only key
+    to its backups.
+    """
+    name = backup.metadata.name
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {**_meta(generated_key_secret_name(name), namespace, labels(name, backup.spec.server_ref.name)),
+                     "annotations": {"mcp.allbeone.io/warning": "the only copy of the key to this backup's "
+                                     "repository: copy it out of the cluster; losing it loses the backups"}},
+        "data": {GENERATED_KEY: key_b64},
+    }  # fmt: skip

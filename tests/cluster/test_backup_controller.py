@@ -1,0 +1,202 @@
+"""The backup controller on the real control plane: what it applies, owns and prunes, the zero-write steady
+state, on-demand Jobs, the generated key, and the status it reports for bad input.
+
+The controller runs in the test process as the operator's least-privilege ServiceAccount; each test calls
+`reconcile` itself, so every step is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from backup_harness import *  # noqa: F403
+from backup_harness import BackupEnv, filesystem_server, seed_backup
+from kubernetes import client
+
+from mcpop.apply.runtime.reconciler import TerminalError
+
+NAME = "filesystem-server-backup"
+
+
+def _setup(env: BackupEnv, endpoint: str = "http://127.0.0.1:9", **spec: object) -> None:
+    env.servers.create(filesystem_server())
+    env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
+    body = seed_backup(endpoint)
+    body["spec"]["serverRef"]["namespace"] = env.ns
+    body["spec"].update(spec)
+    env.create_backup(body)
+
+
+def test_the_cronjob_and_its_rbac_are_applied_and_owned_by_the_backup(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup = backup_env.backup(NAME)
+    cron = backup_env.cronjob(NAME)
+    assert cron.spec.schedule == "0 2 * * *"
+    assert cron.spec.concurrency_policy == "Forbid"
+    assert cron.spec.suspend is False
+    owner = cron.metadata.owner_references[0]
+    assert (owner.kind, owner.uid, owner.controller) == ("MCPServerBackup", backup["metadata"]["uid"], True)
+    assert backup_env.core.read_namespaced_service_account(NAME, backup_env.ns)
+    rbac = client.RbacAuthorizationV1Api(backup_env.admin)
+    assert rbac.read_namespaced_role(NAME, backup_env.ns).rules
+    assert rbac.read_namespaced_role_binding(NAME, backup_env.ns).subjects[0].name == NAME
+    # ApplySet bookkeeping on the parent
+    labels = backup["metadata"]["labels"]
+    assert labels["applyset.kubernetes.io/id"].startswith("applyset-")
+    assert cron.metadata.labels["applyset.kubernetes.io/part-of"] == labels["applyset.kubernetes.io/id"]
+
+
+def test_status_reports_schedule_next_run_and_no_backup_yet(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    status = backup_env.backup(NAME)["status"]
+    assert status["phase"] == "Scheduled"
+    assert status["nextScheduledTime"].endswith("T02:00:00Z")
+    assert status["observedGeneration"] == backup_env.backup(NAME)["metadata"]["generation"]
+    conds = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conds["Ready"] == ("True", "Ready")
+    assert conds["Scheduled"] == ("True", "Scheduled")
+    assert conds["LastBackupSucceeded"] == ("Unknown", "NoBackupYet")
+
+
+def test_encryption_without_a_key_generates_one_and_warns_it_lives_only_in_the_cluster(
+    backup_env: BackupEnv,
+) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    secret = backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns)
+    assert len(secret.data["key"]) > 40
+    assert not secret.metadata.owner_references  # deleting the backup must not lose the key
+    cond = backup_env.condition(NAME, "EncryptionKeyInCluster")
+    assert cond["reason"] == "KeyOnlyInCluster" and "only in this cluster" in cond["message"]
+    # a second reconcile keeps the same key
+    backup_env.reconcile(NAME)
+    assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data == secret.data
+
+
+def test_a_second_reconcile_writes_nothing(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup_env.reconcile(NAME)
+    before = len(backup_env.requests.writes())
+    backup_env.reconcile(NAME)
+    assert backup_env.requests.writes()[before:] == []
+
+
+def test_suspend_is_applied_to_the_cronjob(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup_env.patch_backup(NAME, {"spec": {"suspend": True}})
+    backup_env.reconcile(NAME)
+    assert backup_env.cronjob(NAME).spec.suspend is True
+    assert backup_env.backup(NAME)["status"]["phase"] == "Suspended"
+    assert "nextScheduledTime" not in backup_env.backup(NAME)["status"]
+
+
+def test_removing_the_schedule_prunes_the_cronjob(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup_env.patch_backup(NAME, {"spec": {"schedule": None}})
+    backup_env.reconcile(NAME)
+    with pytest.raises(client.ApiException) as err:
+        backup_env.cronjob(NAME)
+    assert err.value.status == 404
+    assert backup_env.events("Pruned")
+
+
+def test_a_request_annotation_runs_one_job_once(backup_env: BackupEnv) -> None:
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup_env.patch_backup(NAME, {"metadata": {"annotations": {"mcp.allbeone.io/backup-requested": "r1"}}})
+    backup_env.reconcile(NAME)
+    jobs = backup_env.jobs()
+    assert len(jobs) == 1
+    job = jobs[0]
+    assert job.spec.template.spec.containers[0].args[:3] == ["backup", "run", NAME]
+    assert backup_env.backup(NAME)["status"]["lastRequest"] == "r1"
+    assert backup_env.events("BackupStarted")
+    backup_env.reconcile(NAME)
+    assert [j.metadata.name for j in backup_env.jobs()] == [job.metadata.name]
+    # the Job finished and was cleaned up: the same request does not run again
+    backup_env.batch.delete_namespaced_job(job.metadata.name, backup_env.ns, propagation_policy="Background")
+    backup_env.reconcile(NAME)
+    assert [j.metadata.name for j in backup_env.jobs() if not j.metadata.deletion_timestamp] == []
+    # a new request is a new Job
+    backup_env.patch_backup(NAME, {"metadata": {"annotations": {"mcp.allbeone.io/backup-requested": "r2"}}})
+    backup_env.reconcile(NAME)
+    live = [j.metadata.name for j in backup_env.jobs() if not j.metadata.deletion_timestamp]
+    assert len(live) == 1 and live[0] != job.metadata.name
+
+
+def test_mcp_backup_now_sets_the_request_annotation(backup_env: BackupEnv, kube_cluster: Any) -> None:
+    _setup(backup_env)
+    result = backup_env.mcp("backup", "now", NAME, "-n", backup_env.ns, kubeconfig=kube_cluster.kubeconfig)
+    assert result.returncode == 0, result.stderr
+    assert "backup requested" in result.stdout
+    assert backup_env.backup(NAME)["metadata"]["annotations"]["mcp.allbeone.io/backup-requested"]
+
+
+def test_an_invalid_schedule_is_reported_naming_the_field(backup_env: BackupEnv) -> None:
+    _setup(backup_env, schedule="61 * * * *")
+    with pytest.raises(TerminalError):
+        backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Ready")
+    assert cond["status"] == "False" and cond["reason"] == "InvalidSpec"
+    assert "spec.schedule" in cond["message"] and "61 is out of range 0-59" in cond["message"]
+    assert backup_env.jobs() == []
+    assert backup_env.backup(NAME)["status"]["phase"] == "Failed"
+
+
+def test_missing_credentials_are_a_clear_condition_without_secret_values(backup_env: BackupEnv) -> None:
+    backup_env.servers.create(filesystem_server())
+    backup_env.secret("s3-credentials", {"access-key-id": "AKIDSECRETVALUE"})
+    body = seed_backup("http://127.0.0.1:9")
+    body["spec"]["serverRef"]["namespace"] = backup_env.ns
+    backup_env.create_backup(body)
+    backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Ready")
+    assert (cond["status"], cond["reason"]) == ("False", "CredentialsMissing")
+    assert "Secret s3-credentials has no key 'secret-access-key'" in cond["message"]
+    assert "AKIDSECRETVALUE" not in str(backup_env.backup(NAME))
+
+
+def test_a_missing_server_is_reported(backup_env: BackupEnv) -> None:
+    backup_env.secret("s3-credentials", {"access-key-id": "a", "secret-access-key": "b"})
+    body = seed_backup("http://127.0.0.1:9")
+    body["spec"]["serverRef"]["namespace"] = backup_env.ns
+    backup_env.create_backup(body)
+    backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Ready")
+    assert (cond["status"], cond["reason"]) == ("False", "ServerNotFound")
+
+
+def test_deleting_the_backup_garbage_collects_what_it_owns(backup_env: BackupEnv) -> None:
+    import kubeenv
+
+    _setup(backup_env)
+    backup_env.reconcile(NAME)
+    backup_env.custom.delete_namespaced_custom_object("mcp.allbeone.io", "v1", backup_env.ns, "mcpserverbackups",
+                                                      NAME)  # fmt: skip
+
+    def cron_gone() -> bool:
+        try:
+            backup_env.cronjob(NAME)
+        except client.ApiException as e:
+            return e.status == 404
+        return False
+
+    kubeenv.wait_until(cron_gone, timeout=60, message="CronJob garbage-collected")
+    # the generated key stays
+    assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns)
+
+
+def test_a_foreign_secret_where_the_key_would_go_is_reported_not_overwritten(backup_env: BackupEnv) -> None:
+    backup_env.secret(f"{NAME}-key", {"something": "else"})
+    _setup(backup_env)
+    with pytest.raises(TerminalError):
+        backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Ready")
+    assert cond["reason"] == "InvalidSpec" and "is not a generated backup key" in cond["message"]
+    assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data.keys() == {"something"}

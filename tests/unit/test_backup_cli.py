@@ -1,0 +1,65 @@
+"""`mcp backup` without a cluster: usage errors exit 2, a missing cluster exits 1, each with one line
+on stderr and never a traceback; the command group loads lazily."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
+
+
+def mcp(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    return subprocess.run(
+        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_backup_help_lists_every_subcommand() -> None:
+    result = mcp("backup", "--help")
+    assert result.returncode == 0
+    for command in ("run", "now", "list", "verify", "restore"):
+        assert command in result.stdout
+
+
+def test_the_top_level_help_names_the_backup_group() -> None:
+    assert "backup" in mcp("--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["restore", "b", "--snapshot", "abc", "--at", "2026-01-01T00:00:00Z"], "--snapshot and --at"),
+        (["restore", "b", "--configuration-only", "--data-only"], "exclude each other"),
+    ],
+)
+def test_contradictory_restore_flags_exit_2_naming_them(args: list[str], says: str) -> None:
+    result = mcp("backup", *args, *NO_CLUSTER)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["run", "b"], ["now", "b"], ["list", "b"], ["verify", "b"], ["restore", "b"]])
+def test_without_a_cluster_each_command_fails_in_one_line(command: list[str]) -> None:
+    result = mcp("backup", *command, *NO_CLUSTER)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "/nonexistent/mcpop-kubeconfig" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_output_format_is_a_usage_error() -> None:
+    assert mcp("backup", "list", "b", "-o", "xml", *NO_CLUSTER).returncode == 2
+
+
+def test_loading_the_backup_commands_imports_no_kubernetes_client() -> None:
+    code = "import sys, mcpop.cli.backup; print('kubernetes' in sys.modules, 'mcpop.backup' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]
