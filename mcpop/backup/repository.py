@@ -105,7 +105,7 @@ class Repository:
     ) -> Repository:
         """Open the repository at `url`, creating it when absent (encrypted when a `key` is given)."""
         if compression not in COMPRESSIONS:
-            raise ValueError(f"compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
+            raise BackupError(f"compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
         storage = Storage(url, storage_options, retry)
         user_key = keyfiles.normalise_user_key(key) if key is not None else None
         raw = storage.get("config")

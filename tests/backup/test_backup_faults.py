@@ -248,3 +248,12 @@ def test_backend_fixture_smoke(backend: Backend) -> None:
     a = Repository.open(backend.url, storage_options=backend.options)
     b = Repository.open(backend.url, storage_options=backend.options, create=False)
     assert a.config["id"] == b.config["id"]
+
+
+def test_a_bad_compression_or_an_unknown_protocol_is_a_clear_error(tmp_path: Path) -> None:
+    from mcpop.backup import BackupError
+
+    with pytest.raises(BackupError, match="compression 'lz4': expected one of none, gzip, zstd"):
+        Repository.open(f"file://{tmp_path}/repo", compression="lz4")  # type: ignore[arg-type]
+    with pytest.raises(StorageError, match="nosuch://b/p: cannot use this storage"):
+        Repository.open("nosuch://b/p")
