@@ -37,7 +37,7 @@ def test_the_final_stage_copies_only_the_virtual_environment() -> None:
 def test_the_build_installs_wheels_only_and_drops_pip() -> None:
     build = " ".join(_stages()[0])
     assert "COPY dist/wheels/ /wheels/" in build
-    assert "--no-index --find-links /wheels mcpop" in build
+    assert "--no-index --find-links /wheels 'mcpop[storage]'" in build
     assert "pip uninstall --yes pip setuptools" in build
 
 
