@@ -83,7 +83,8 @@ def _drop_unset_empty(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _check_dns_label(value: str) -> str:
+def check_dns_label(value: str) -> str:
+    """A DNS-1123 label (namespace, volume or port name): ≤ 63 of [a-z0-9-], alphanumeric ends."""
     if len(value) > 63:
         raise ValueError(f"must be at most 63 characters (got {len(value)})")
     if not _DNS_LABEL_RE.fullmatch(value):
@@ -123,7 +124,7 @@ def _check_quantity(value: str) -> str:
 
 DNSLabel = Annotated[
     str,
-    AfterValidator(_check_dns_label),
+    AfterValidator(check_dns_label),
     WithJsonSchema({"type": "string", "maxLength": 63, "pattern": DNS1123_LABEL}),
 ]
 DNSSubdomain = Annotated[

@@ -33,7 +33,6 @@ _ELEMENT = r"(\.?[^./][^/]*|\.\.[^/]+|\.)"
 #: A relative path with no `..` element (RE2 has no look-ahead, so the elements are spelled out).
 RELATIVE_PATH = rf"^{_ELEMENT}(/{_ELEMENT}?)*$"
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _QUALIFIED = re.compile(QUALIFIED_NAME[1:-1])
 _LABEL_VALUE = re.compile(LABEL_VALUE[1:-1])
 _IANA_LETTER = re.compile(r".*[a-z].*")
@@ -95,18 +94,6 @@ def check_annotations(value: dict[str, str]) -> dict[str, str]:
     size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
     if size > TOTAL_ANNOTATION_SIZE:
         raise ValueError(f"annotations total {size} bytes; the limit is {TOTAL_ANNOTATION_SIZE} (256 KiB)")
-    return value
-
-
-def check_dns_label(value: str) -> str:
-    """A DNS-1123 label (namespace, volume or port name): ≤ 63 of [a-z0-9-], alphanumeric ends."""
-    if len(value) > 63:
-        raise ValueError(f"must be at most 63 characters (got {len(value)})")
-    if not _DNS_LABEL.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label: use lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
     return value
 
 

@@ -30,9 +30,9 @@ def render_files(
     """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem."""
     from pydantic import ValidationError
 
+    from mcpop.api.base import check_dns_label
     from mcpop.api.explain import explain
     from mcpop.api.mcpserver import MCPServer
-    from mcpop.api.validation import check_dns_label
     from mcpop.cli.load import format_loc
     from mcpop.render import RenderError, RenderOptions, render
     from mcpop.render.yaml import dump_json, dump_yaml
