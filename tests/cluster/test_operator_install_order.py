@@ -21,18 +21,32 @@ CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcp
 
 
 def _remove_crds(api: client.ApiClient) -> None:
-    """Delete mcpop's CRDs (an earlier test module of this session may have installed them); leftover
-    MCPServers lose their finalizer first, since no operator is running to remove it."""
+    """Delete mcpop's CRDs (an earlier test module of this session may have installed them). Whatever
+    earlier modules left that would keep them terminating goes first: webhook configurations for mcpop's
+    kinds (their server is gone, and they would refuse the finalizer removals), then the finalizers of
+    every leftover MCPServer, MCPRegistry and MCPServerBackup, since no operator is running to remove them."""
+    admission = client.AdmissionregistrationV1Api(api)
+    for lister, deleter in (
+        (admission.list_validating_webhook_configuration, admission.delete_validating_webhook_configuration),
+        (admission.list_mutating_webhook_configuration, admission.delete_mutating_webhook_configuration),
+    ):
+        for cfg in lister().items:
+            groups = {g for w in cfg.webhooks or [] for r in w.rules or [] for g in r.api_groups or []}
+            if "mcp.allbeone.io" in groups:
+                with contextlib.suppress(client.ApiException):
+                    deleter(cfg.metadata.name)
     custom = client.CustomObjectsApi(api)
-    try:
-        items = custom.list_cluster_custom_object("mcp.allbeone.io", "v1", "mcpservers")["items"]
-    except client.ApiException:
-        items = []
-    for obj in items:
-        m = obj["metadata"]
-        with contextlib.suppress(client.ApiException):
-            custom.patch_namespaced_custom_object("mcp.allbeone.io", "v1", m["namespace"], "mcpservers", m["name"],
-                                                  {"metadata": {"finalizers": None}})  # fmt: skip
+    for plural in ("mcpservers", "mcpregistries", "mcpserverbackups"):
+        try:
+            items = custom.list_cluster_custom_object("mcp.allbeone.io", "v1", plural)["items"]
+        except client.ApiException:
+            items = []
+        for obj in items:
+            m = obj["metadata"]
+            if m.get("finalizers"):
+                with contextlib.suppress(client.ApiException):
+                    custom.patch_namespaced_custom_object("mcp.allbeone.io", "v1", m["namespace"], plural, m["name"],
+                                                          {"metadata": {"finalizers": None}})  # fmt: skip
     kubeenv.delete_crds(api, CRD_NAMES)
     ext = client.ApiextensionsV1Api(api)
 
