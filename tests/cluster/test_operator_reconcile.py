@@ -215,13 +215,13 @@ def test_deletion_cleans_up(operator: OperatorProcess, servers: Servers) -> None
 def test_the_ready_gauge_follows_the_ready_condition_and_goes_with_the_server(
     operator: OperatorProcess, servers: Servers
 ) -> None:
-    ready = "mcpop_mcpserver_ready"
+    series = f'mcpop_mcpserver_ready{{name="srv",namespace="{servers.ns}"}}'
     servers.create(basic())
     servers.wait_ready("srv")
-    wait(lambda: operator.metric(ready, namespace=servers.ns, name="srv") == 1, message="gauge 1")
+    wait(lambda: f"{series} 1.0" in operator.metrics(), message="gauge 1")
     servers.delete("srv")
     wait(lambda: not servers.exists("srv"), message="MCPServer gone")
-    wait(lambda: f'name="srv",namespace="{servers.ns}"' not in operator.metrics(), message="series removed")
+    wait(lambda: series not in operator.metrics(), message="series removed")
 
 
 def test_deployment_deleted_by_hand_is_recreated(operator: OperatorProcess, servers: Servers) -> None:
