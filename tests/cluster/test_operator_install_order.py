@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +70,28 @@ def _catalogue(core: client.CoreV1Api, namespace: str) -> None:
     core.create_namespaced_config_map(namespace, body)
 
 
+@pytest.fixture(scope="module")
+def bare_cluster(worker_id_safe: str) -> Iterator[kubeenv.KubeCluster]:
+    """A control plane of its own, on which no mcpop CRD was ever installed: deleting the CRDs on the
+    session's shared cluster would leave them terminating behind whatever earlier modules left."""
+    if kubeenv.existing_kubeconfig():
+        with kubeenv.kube_cluster_context() as cluster:
+            _remove_crds(cluster.api_client)
+            try:
+                yield cluster
+            finally:
+                kubeenv.install_crds(cluster.api_client, sorted((ROOT / "schemas").glob("*.yaml")))
+        return
+    with kubeenv.kube_cluster_context(f"{os.getpid()}-{worker_id_safe}-bare") as cluster:
+        yield cluster
+
+
 def test_operator_started_before_its_crds_starts_the_controllers_when_they_appear(
-    kube_cluster: kubeenv.KubeCluster, namespace: str, tmp_path: Path
+    bare_cluster: kubeenv.KubeCluster, tmp_path: Path
 ) -> None:
-    api = kube_cluster.api_client
-    _remove_crds(api)
-    kubeconfig = operator_identity(kube_cluster, tmp_path)
+    api = bare_cluster.api_client
+    namespace = kubeenv.create_namespace(api)
+    kubeconfig = operator_identity(bare_cluster, tmp_path)
     # ready although no controller can run yet (a bundle applied in one go must not crash-loop it)
     op = start_operator(kubeconfig, namespace, tmp_path, "--log-level", "debug")
     try:
@@ -100,7 +118,7 @@ def test_operator_started_before_its_crds_starts_the_controllers_when_they_appea
         finally:
             op.terminate()
             sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
-            kubeenv.install_crds(api, sorted((ROOT / "schemas").glob("*.yaml")))  # the session's later tests need them
+            kubeenv.delete_namespace(api, namespace)
 
 
 def _stand_in_servicemonitor_crd() -> dict[str, Any]:
