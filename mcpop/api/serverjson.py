@@ -31,7 +31,7 @@ def _camel(key: str) -> str:
 class RegistryModel(BaseModel):
     """Base of the server.json models: camelCase on the wire, snake_case accepted, extra fields kept."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -260,7 +260,13 @@ LabelKey = Annotated[str, AfterValidator(check_qualified_name)]
 LabelValue = Annotated[
     str, AfterValidator(check_label_value), WithJsonSchema({"type": "string", "maxLength": 63, "pattern": LABEL_VALUE})
 ]
-AnnotationKey = Annotated[str, AfterValidator(lambda v: check_qualified_name(v, "annotation key"))]
+
+
+def _annotation_key(value: str) -> str:
+    return check_qualified_name(value, "annotation key")
+
+
+AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
 #: A label map (metadata.labels, podLabels, nodeSelector, ...): qualified keys, label values.
 Labels = dict[LabelKey, LabelValue]
 #: An annotation map: qualified keys, any values, 256 KiB in total.

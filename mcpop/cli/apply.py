@@ -17,7 +17,8 @@ from cyclopts import Parameter
 
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError, Resource
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import UsageError, guarded
+from mcpop.cli.params import Cluster
 
 if TYPE_CHECKING:
     from mcpop.cli.plan import Planned

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from cyclopts import Parameter
 
 from mcpop.cli.kube import MCPSERVER, Client, ClusterError, Resource
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import UsageError, guarded
+from mcpop.cli.params import Cluster
 from mcpop.cli.wait import Progress, WaitFailed, timeout_value
 
 POLL = 0.5

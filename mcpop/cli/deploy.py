@@ -16,7 +16,8 @@ from cyclopts import Parameter
 from mcpop import API_VERSION
 from mcpop.cli import output as out
 from mcpop.cli.kube import MCPSERVER, Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import UsageError, guarded
+from mcpop.cli.params import Cluster
 
 DryRun = Literal["none", "client", "server"]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from cyclopts import App, Parameter
 
 from mcpop.cli.kube import POD, Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded, parse_duration
+from mcpop.cli.options import UsageError, guarded, parse_duration
+from mcpop.cli.params import Cluster
 from mcpop.cli.status import get_server
 
 server_app = App(name="server", help="Work with the pods of an MCP server.")

@@ -1,96 +1,27 @@
-"""The `mcp` command: a kubectl-style CLI. Heavy modules are imported inside commands, not here."""
+"""The `mcp` entry point. `mcp render` and `mcp status`, the commands people run many times an hour, take a
+fast path that skips cyclopts (mcpop.cli.fast, tables generated from the App); everything else, and anything
+the fast path is unsure of, goes through the cyclopts App (mcpop.cli.app)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Any
 
 # pydantic scans every installed distribution's entry points for plugins on first model build (~10-30 ms);
 # the CLI has none to load. Set PYDANTIC_DISABLE_PLUGINS yourself to choose otherwise.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from cyclopts import App, Parameter
-
-from mcpop import __version__
-
-app = App(
-    name="mcp",
-    help="Run MCP (Model Context Protocol) servers on Kubernetes.",
-    version=__version__,
-    version_flags=[],
-    # help text as written: the markdown renderer loads markdown-it and pygments (~40 % of `mcp --help`)
-    help_format="plaintext",
-)
+if TYPE_CHECKING:
+    from cyclopts import App
 
 
-@app.command
-def render(
-    file: Annotated[
-        list[Path],
-        Parameter(name=["--file", "-f"], negative=(), consume_multiple=False, allow_leading_hyphen=True),
-    ],
-    *,
-    namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
-    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
-    registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
-) -> int:
-    """Render MCPServer files to the objects the operator applies, offline.
+def __getattr__(name: str) -> Any:
+    if name == "app":  # `from mcpop.cli.main import app` keeps working, importing cyclopts only then
+        from mcpop.cli.app import app
 
-    No cluster and no network are used: the output is for CI and GitOps diffing.
-    Exits 2 on bad input, printing every problem with its file, document and field.
-
-    Parameters
-    ----------
-    file
-        MCPServer YAML file (multi-document allowed; `-` for stdin). Repeat for several.
-    namespace
-        Namespace for objects whose MCPServer names none (default `default`).
-    output
-        Output format.
-    registry
-        MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
-        API list response). Default: the embedded catalogue of well-known servers.
-    """
-    from mcpop.cli.render import run_render
-
-    return run_render(file, namespace, output, registry)
-
-
-app.command(
-    "mcpop.cli.operator:operator_app", name="operator", help="Run the mcpop operator (the MCPServer controller)."
-)
-app.command(
-    "mcpop.cli.registry:registry_app",
-    name="registry",
-    help="Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
-)
-
-app.command(
-    "mcpop.cli.backup:backup_app",
-    name="backup",
-    help="Back up and restore MCP servers: run, now, list, verify, restore (MCPServerBackup).",
-)
-
-
-app.command("mcpop.cli.deploy:deploy", name="deploy", help="Deploy an MCP server from the catalogue (or an image).")
-app.command(
-    "mcpop.cli.apply:apply", name="apply", help="Server-side apply MCPServer, MCPRegistry and MCPServerBackup files."
-)
-app.command("mcpop.cli.apply:diff", name="diff", help="Diff the full rendered object set of files against the cluster.")
-app.command("mcpop.cli.status:status", name="status", help="Show an MCPServer's status, or a table of MCPServers.")
-app.command("mcpop.cli.logs:server_app", name="server", help="Work with the pods of an MCP server (logs).")
-app.command(
-    "mcpop.cli.delete:delete", name="delete", help="Delete MCPServers, optionally waiting until all they owned is gone."
-)
-app.command(
-    "mcpop.cli.version:version",
-    name="version",
-    help="Print the client version, and the operator's and CRDs' when a cluster is reachable.",
-)
-app.command("mcpop.cli.completion:completion", name="completion", help="Print the shell completion script.")
-app.command("mcpop.cli.completion:install_completion", name="--install-completion", help="Install shell completion.")
+        return app
+    raise AttributeError(name)
 
 
 def _argv(args: list[str]) -> list[str]:
@@ -106,8 +37,15 @@ def _argv(args: list[str]) -> list[str]:
 
 def run() -> None:
     """Console entry point: bad usage exits 2, as for bad input."""
+    args = _argv(sys.argv[1:])
+    from mcpop.cli.fast import dispatch
+
+    fast = dispatch(args)
+    if fast is not None:
+        sys.exit(fast)
+    app: App = __getattr__("app")
     try:
-        result = app(_argv(sys.argv[1:]), exit_on_error=False, print_error=True)
+        result = app(args, exit_on_error=False, print_error=True)
     except Exception as exc:  # cyclopts parse errors, already printed
         from cyclopts import CycloptsError
 

@@ -1,5 +1,7 @@
-"""Options every cluster command shares (`--kubeconfig`, `--context`, `-n`, `--request-timeout`), durations,
-and the one place cluster errors become one line on stderr and exit status 1. Imports nothing heavy."""
+"""Where the cluster is (`--kubeconfig`, `--context`, `-n`, `--request-timeout`, as plain data), durations, and
+the one place cluster errors become one line on stderr and exit status 1. Imports nothing heavy, not even
+cyclopts: the fast path (mcpop.cli.fast) runs commands through here without it; mcpop.cli.params declares
+the same options for cyclopts."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
-
-from cyclopts import Parameter
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from mcpop.cli.kube import Client
@@ -36,20 +36,14 @@ def parse_duration(text: str, flag: str) -> float:
     return h * 3600 + mi * 60 + s + ms / 1000
 
 
-@Parameter(name="*")
 @dataclass
-class Cluster:
+class Connection:
     """Where the cluster is and how to talk to it."""
 
-    kubeconfig: Annotated[str | None, Parameter(name="--kubeconfig", help="Path to the kubeconfig file.")] = None
-    context: Annotated[str | None, Parameter(name="--context", help="The kubeconfig context to use.")] = None
-    namespace: Annotated[
-        str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default: the context's, else `default`).")
-    ] = None
-    request_timeout: Annotated[
-        str,
-        Parameter(name="--request-timeout", help="How long to wait for the API server to answer a request."),
-    ] = "10s"
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    request_timeout: str = "10s"
 
     def client(self) -> Client:
         """A connected client (raises ClusterError when the kubeconfig is unusable)."""

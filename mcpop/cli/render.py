@@ -104,3 +104,16 @@ def run_render(
         return 2
     sys.stdout.write(text)
     return 0
+
+
+def render_command(
+    file: list[Path], *, namespace: str | None = None, output: Literal["yaml", "json"] = "yaml",
+    registry: Path | None = None,
+) -> int:  # fmt: skip
+    """`mcp render` with its flags as plain values (cyclopts' command and the fast path both call it)."""
+    from mcpop.cli import modelcache
+
+    modelcache.load()
+    status = run_render(file, namespace, output, registry)
+    modelcache.save()
+    return status

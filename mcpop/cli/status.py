@@ -11,13 +11,11 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
-
-from cyclopts import Parameter
+from typing import Any
 
 from mcpop.cli import output as out
 from mcpop.cli.kube import EVENT, MCPSERVER, Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import Connection, UsageError, guarded
 
 Clock = Callable[[], float]
 
@@ -212,26 +210,19 @@ def run_status(client: Client, namespace: str, name: str | None, output: str | N
     return show_all(client, None if all_namespaces else namespace, output, watch, clock)
 
 
-def status(
+def status_command(
     name: str | None = None,
-    /,
     *,
-    output: Annotated[
-        out.Format | None, Parameter(name=["--output", "-o"], help="table, json or yaml (default: the status block).")
-    ] = None,
-    watch: Annotated[bool, Parameter(name=["--watch", "-w"], negative=(), help="Stream changes until ^C.")] = False,
-    all_namespaces: Annotated[
-        bool, Parameter(name=["--all-namespaces", "-A"], negative=(), help="List servers in every namespace.")
-    ] = False,
-    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it into --kubeconfig, --context, -n, ...
+    output: str | None = None,
+    watch: bool = False,
+    all_namespaces: bool = False,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespace: str | None = None,
+    request_timeout: str = "10s",
 ) -> int:
-    """Show an MCPServer's status (phase, replicas, endpoint, conditions, warnings), or a table of them.
-
-    Parameters
-    ----------
-    name
-        The MCPServer. Without it, a table of the servers in the namespace.
-    """
+    """`mcp status [NAME]` with its flags as plain values (cyclopts' command and the fast path both call it)."""
+    cluster = Connection(kubeconfig, context, namespace, request_timeout)
 
     def body() -> int:
         client = cluster.client()

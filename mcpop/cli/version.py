@@ -11,7 +11,8 @@ from cyclopts import Parameter
 from mcpop import __version__
 from mcpop.cli import output as out
 from mcpop.cli.kube import CRD, DEPLOYMENT, Client, ClusterError
-from mcpop.cli.options import Cluster, guarded
+from mcpop.cli.options import guarded
+from mcpop.cli.params import Cluster
 
 CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcpserverbackups.mcp.allbeone.io")
 OPERATOR_SELECTOR = "app.kubernetes.io/name=mcpop"
