@@ -24,7 +24,9 @@ registry_app = App(name="registry", help="Browse MCP registry catalogues and ref
 
 Kubeconfig = Annotated[str | None, Parameter(name=["--kubeconfig"], help="Path to the kubeconfig file.")]
 Context = Annotated[str | None, Parameter(name=["--context"], help="The kubeconfig context to use.")]
-Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default `default`).")]
+Namespace = Annotated[
+    str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default: the context's, else `default`).")
+]
 Registry = Annotated[str, Parameter(name=["--registry"], help="The MCPRegistry to read (default `default`).")]
 CLUSTER_TIMEOUT = 5.0
 
@@ -43,6 +45,20 @@ def _kube(kubeconfig: str | None, context: str | None) -> Kube:
     return Kube(api, request_timeout=CLUSTER_TIMEOUT)
 
 
+def _namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> str:
+    """`-n`, else the kubeconfig context's namespace, else `default` (as kubectl)."""
+    if namespace:
+        return namespace
+    from kubernetes import config
+
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except Exception:  # no or unreadable kubeconfig: the command reports that when it connects
+        return "default"
+    chosen = next((c for c in contexts or [] if c.get("name") == context), None) if context else active
+    return str(((chosen or {}).get("context") or {}).get("namespace") or "default")
+
+
 def _embedded(note: str) -> Loaded:
     from mcpop.sources.catalog import load_embedded
 
@@ -57,7 +73,7 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
     embedded catalogue would pass for the registry the user has no access to."""
     from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
 
-    ns = namespace or "default"
+    ns = _namespace(kubeconfig, context, namespace)
     try:
         kube = _kube(kubeconfig, context)
         from mcpop.apply import catalog_store
@@ -234,7 +250,7 @@ def inspect(
     except RenderError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    doc = inspect_document(entry, namespace or "default")
+    doc = inspect_document(entry, _namespace(kubeconfig, context, namespace))
     if output == "json":
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -267,7 +283,7 @@ def refresh(
     from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
     from mcpop.apply.runtime.timefmt import micro_now
 
-    ns = namespace or "default"
+    ns = _namespace(kubeconfig, context, namespace)
     try:
         kube = _kube(kubeconfig, context)
         before = kube.get(MCPREGISTRY, ns, name)

@@ -58,3 +58,19 @@ def test_a_forbidden_registry_read_is_an_error_not_the_embedded_catalogue(
         assert r.stdout == ""
         assert "403" in r.stderr and "forbidden" in r.stderr.lower()
         assert "embedded catalogue" not in r.stderr
+
+
+def test_without_n_the_registry_commands_use_the_kubeconfig_contexts_namespace(
+    kube_cluster: kubeenv.KubeCluster, namespace: str, crds: list[str], tmp_path: Path
+) -> None:
+    cfg = yaml.safe_load(Path(kube_cluster.kubeconfig).read_text())
+    for ctx in cfg["contexts"]:
+        ctx["context"]["namespace"] = namespace
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(cfg))
+    r = mcp("registry", "list", "--kubeconfig", str(path))
+    assert r.returncode == 0, r.stderr
+    assert f"MCPRegistry {namespace}/default not found" in r.stderr
+    r = mcp("registry", "refresh", "--kubeconfig", str(path))
+    assert r.returncode == 1
+    assert f"MCPRegistry {namespace}/default not found" in r.stderr

@@ -523,6 +523,9 @@ class MCPServerController:
         try:
             self.kube.merge_patch(MCPSERVER, ns, name, patch)
         except KubeError as exc:
+            if exc.conflict:  # our copy is stale (status was just written): read it again and retry
+                log.debug("finalizer removal conflicted; retrying with a fresh read")
+                return Result(requeue_after=0.2)
             if not exc.not_found:
                 raise
         self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
