@@ -55,29 +55,6 @@ def render(
     return render_command(file, namespace=namespace, output=output, registry=registry)
 
 
-app.command(
-    "mcpop.cli.operator:operator_app", name="operator", help="Run the mcpop operator (the MCPServer controller)."
-)
-app.command(
-    "mcpop.cli.registry:registry_app",
-    name="registry",
-    help="Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
-)
-
-app.command(
-    "mcpop.cli.backup:backup_app",
-    name="backup",
-    help="Back up and restore MCP servers: run, now, list, verify, restore (MCPServerBackup).",
-)
-
-
-app.command("mcpop.cli.deploy:deploy", name="deploy", help="Deploy an MCP server from the catalogue (or an image).")
-app.command(
-    "mcpop.cli.apply:apply", name="apply", help="Server-side apply MCPServer, MCPRegistry and MCPServerBackup files."
-)
-app.command("mcpop.cli.apply:diff", name="diff", help="Diff the full rendered object set of files against the cluster.")
-
-
 @app.command
 def status(
     name: str | None = None,
@@ -106,14 +83,31 @@ def status(
     return status_command(name, output=output, watch=watch, all_namespaces=all_namespaces, **asdict(cluster))
 
 
-app.command("mcpop.cli.logs:server_app", name="server", help="Work with the pods of an MCP server (logs).")
-app.command(
-    "mcpop.cli.delete:delete", name="delete", help="Delete MCPServers, optionally waiting until all they owned is gone."
+#: the other commands, imported only when run (import string, name, help)
+LAZY_COMMANDS = (
+    ("mcpop.cli.operator:operator_app", "operator", "Run the mcpop operator (the MCPServer controller)."),
+    (
+        "mcpop.cli.registry:registry_app",
+        "registry",
+        "Browse MCP registry catalogues (list, search, inspect) and refresh MCPRegistries.",
+    ),
+    (
+        "mcpop.cli.backup:backup_app",
+        "backup",
+        "Back up and restore MCP servers: run, now, list, verify, restore (MCPServerBackup).",
+    ),
+    ("mcpop.cli.deploy:deploy", "deploy", "Deploy an MCP server from the catalogue (or an image)."),
+    ("mcpop.cli.apply:apply", "apply", "Server-side apply MCPServer, MCPRegistry and MCPServerBackup files."),
+    ("mcpop.cli.apply:diff", "diff", "Diff the full rendered object set of files against the cluster."),
+    ("mcpop.cli.logs:server_app", "server", "Work with the pods of an MCP server (logs)."),
+    ("mcpop.cli.delete:delete", "delete", "Delete MCPServers, optionally waiting until all they owned is gone."),
+    (
+        "mcpop.cli.version:version",
+        "version",
+        "Print the client version, and the operator's and CRDs' when a cluster is reachable.",
+    ),
+    ("mcpop.cli.completion:completion", "completion", "Print the shell completion script."),
+    ("mcpop.cli.completion:install_completion", "--install-completion", "Install shell completion."),
 )
-app.command(
-    "mcpop.cli.version:version",
-    name="version",
-    help="Print the client version, and the operator's and CRDs' when a cluster is reachable.",
-)
-app.command("mcpop.cli.completion:completion", name="completion", help="Print the shell completion script.")
-app.command("mcpop.cli.completion:install_completion", name="--install-completion", help="Install shell completion.")
+for _target, _name, _help in LAZY_COMMANDS:
+    app.command(_target, name=_name, help=_help)

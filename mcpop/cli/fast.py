@@ -9,7 +9,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from mcpop.cli.fastspec import COMMANDS, Option, Spec
+from mcpop.cli.fastspec import COMMANDS
+from mcpop.cli.fasttypes import Option, Spec
 
 _CONVERT = {"str": str, "path": Path, "int": int}
 _APP_FLAGS = frozenset(("--help", "-h", "--version", "--"))

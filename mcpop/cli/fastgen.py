@@ -22,24 +22,7 @@ The flags of the commands that take the fast path (mcpop.cli.fast), as plain dat
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-
-class Option(NamedTuple):
-    names: tuple[str, ...]
-    dest: str
-    kind: str  # flag | value | append
-    convert: str  # str | path | int
-    choices: tuple[str, ...] = ()
-    leading_hyphen: bool = False
-
-
-class Spec(NamedTuple):
-    target: str
-    options: tuple[Option, ...]
-    positional: tuple[Option, ...]
-    required: tuple[str, ...]
-
+from mcpop.cli.fasttypes import Option, Spec
 
 '''
 
