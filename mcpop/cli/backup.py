@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import App, Parameter
 
+from mcpop.cli.clientopts import Context, Kubeconfig, Namespace, connect, namespace_of
+
 if TYPE_CHECKING:
     from mcpop.apply.runtime.client import Kube
 
 backup_app = App(name="backup", help="Back up and restore MCP servers (MCPServerBackup).")
 
-Kubeconfig = Annotated[str | None, Parameter(name=["--kubeconfig"], help="Path to the kubeconfig file.")]
-Context = Annotated[str | None, Parameter(name=["--context"], help="The kubeconfig context to use.")]
-Namespace = Annotated[str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default `default`).")]
 LocalRoot = Annotated[
     str | None,
     Parameter(name=["--local-root"], help="For `storage.type: Local`: the directory standing in for `local.path`."),
@@ -30,10 +29,7 @@ LocalRoot = Annotated[
 
 
 def _kube(kubeconfig: str | None, context: str | None) -> Kube:
-    from mcpop.apply.runtime.client import Kube, load_api_client
-
-    api = load_api_client(kubeconfig, context, pool_size=4)
-    return Kube(api, request_timeout=30.0)
+    return connect(kubeconfig, context, 30.0)
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -84,7 +80,7 @@ def run(
     """
     from mcpop.apply.mcpbackup.run import run_backup
 
-    ns = namespace or "default"
+    ns = namespace_of(kubeconfig, context, namespace)
     try:
         record = run_backup(_kube(kubeconfig, context), ns, name, data_dir=data_dir, local_root=local_root)
     except _errors() as exc:
@@ -117,7 +113,7 @@ def now(
     from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
     from mcpop.render.backup import REQUEST_ANNOTATION
 
-    ns = namespace or "default"
+    ns = namespace_of(kubeconfig, context, namespace)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     try:
         kube = _kube(kubeconfig, context)
@@ -178,7 +174,7 @@ def list_(
     name
         The MCPServerBackup.
     """
-    ns = namespace or "default"
+    ns = namespace_of(kubeconfig, context, namespace)
     try:
         opened = _open(kubeconfig, context, ns, name, local_root)
         with opened.repo as repo:
@@ -222,7 +218,7 @@ def verify(
     name
         The MCPServerBackup.
     """
-    ns = namespace or "default"
+    ns = namespace_of(kubeconfig, context, namespace)
     try:
         opened = _open(kubeconfig, context, ns, name, local_root)
         with opened.repo as repo:
@@ -278,7 +274,7 @@ def restore(
     """
     from mcpop.apply.mcpbackup.run import RestorePlan, run_restore
 
-    ns = namespace or "default"
+    ns = namespace_of(kubeconfig, context, namespace)
     if snapshot and at:
         return _fail("--snapshot and --at name one snapshot two ways: give one of them", 2)
     if configuration_only and data_only:

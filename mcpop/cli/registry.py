@@ -16,17 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import App, Parameter
 
+from mcpop.cli.clientopts import Context, Kubeconfig, Namespace, connect, namespace_of
+
 if TYPE_CHECKING:
     from mcpop.api.serverjson import ServerJSON
     from mcpop.apply.runtime.client import Kube
 
 registry_app = App(name="registry", help="Browse MCP registry catalogues and refresh MCPRegistries.")
 
-Kubeconfig = Annotated[str | None, Parameter(name=["--kubeconfig"], help="Path to the kubeconfig file.")]
-Context = Annotated[str | None, Parameter(name=["--context"], help="The kubeconfig context to use.")]
-Namespace = Annotated[
-    str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default: the context's, else `default`).")
-]
 Registry = Annotated[str, Parameter(name=["--registry"], help="The MCPRegistry to read (default `default`).")]
 CLUSTER_TIMEOUT = 5.0
 
@@ -38,25 +35,7 @@ class Loaded:
 
 
 def _kube(kubeconfig: str | None, context: str | None) -> Kube:
-    from mcpop.apply.runtime.client import Kube, load_api_client
-
-    api = load_api_client(kubeconfig, context, pool_size=4)
-    api.configuration.retries = 0
-    return Kube(api, request_timeout=CLUSTER_TIMEOUT)
-
-
-def _namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> str:
-    """`-n`, else the kubeconfig context's namespace, else `default` (as kubectl)."""
-    if namespace:
-        return namespace
-    from kubernetes import config
-
-    try:
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    except Exception:  # no or unreadable kubeconfig: the command reports that when it connects
-        return "default"
-    chosen = next((c for c in contexts or [] if c.get("name") == context), None) if context else active
-    return str(((chosen or {}).get("context") or {}).get("namespace") or "default")
+    return connect(kubeconfig, context, CLUSTER_TIMEOUT, retries=0)
 
 
 def _embedded(note: str) -> Loaded:
@@ -73,7 +52,7 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
     embedded catalogue would pass for the registry the user has no access to."""
     from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
 
-    ns = _namespace(kubeconfig, context, namespace)
+    ns = namespace_of(kubeconfig, context, namespace)
     try:
         kube = _kube(kubeconfig, context)
         from mcpop.apply import catalog_store
@@ -250,7 +229,7 @@ def inspect(
     except RenderError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    doc = inspect_document(entry, _namespace(kubeconfig, context, namespace))
+    doc = inspect_document(entry, namespace_of(kubeconfig, context, namespace))
     if output == "json":
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -283,7 +262,7 @@ def refresh(
     from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
     from mcpop.apply.runtime.timefmt import micro_now
 
-    ns = _namespace(kubeconfig, context, namespace)
+    ns = namespace_of(kubeconfig, context, namespace)
     try:
         kube = _kube(kubeconfig, context)
         before = kube.get(MCPREGISTRY, ns, name)
