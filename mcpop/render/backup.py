@@ -378,6 +378,11 @@ def _rbac(backup: MCPServerBackup, server_name: str, data: ServerData, namespace
     secrets = sorted(set(data.secrets if with_secrets else ()) | set(extra_secrets))
     if secrets:
         rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": secrets})
+    return _identity(name, namespace, lbl, rules)
+
+
+def _identity(name: str, namespace: str, lbl: dict[str, str], rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A pod identity: its ServiceAccount (no automounted token), a Role with `rules`, and the binding."""
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace, lbl),
          "automountServiceAccountToken": False},
@@ -408,15 +413,7 @@ def _restore_rbac(backup: MCPServerBackup, namespace: str, target_ns: str, lbl: 
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
     ]  # fmt: skip
     del creds, target_ns  # the credential Secrets are covered by the secrets rule
-    return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace, lbl),
-         "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": _meta(name, namespace, lbl),
-         "rules": rules},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(name, namespace, lbl),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]},
-    ]  # fmt: skip
+    return _identity(name, namespace, lbl, rules)
 
 
 def credential_secrets(spec: MCPServerBackupSpec, generated_key_secret: str | None) -> tuple[str, ...]:
