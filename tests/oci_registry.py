@@ -4,7 +4,7 @@
         ref = push_archive(host, archive, "mcp/memory-stdio:2026.8.31")
         config = image_config(ref)                    # the image's OCI config, as `crane config` prints it
 
-`archive` is an OCI archive as tools/test-images writes them (`test_image_archives()` names them). The
+`archive` is an OCI archive as tools/test-images writes them (`image_archives()` names them). The
 registry keeps blobs in memory and speaks plain HTTP; crane is the pinned one `tools/crane path` builds.
 """
 
@@ -89,7 +89,7 @@ def image_config(ref: str) -> dict[str, object]:
     return json.loads(crane("config", "--insecure", ref))  # type: ignore[no-any-return]
 
 
-def test_image_archives() -> dict[str, str]:
+def image_archives() -> dict[str, str]:
     """Image name -> OCI archive of the images tools/test-images builds (building them when missing)."""
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "test-images"), "build", "--json"],
                          capture_output=True, text=True)  # fmt: skip

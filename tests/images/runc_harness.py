@@ -239,6 +239,11 @@ class Running:
 def runc_bundle(archive: Path, container: Container, netns: str | None) -> Iterator[tuple[str, Path]]:
     """A bundle directory for `container` of the image in `archive`; yields (container id, bundle)."""
     root = rootfs(archive)
+    for mount in container.empty_dirs:
+        # runc gives a tmpfs the mode of the directory it covers; an emptyDir is world-writable
+        point = root / mount.lstrip("/")
+        point.mkdir(parents=True, exist_ok=True)
+        point.chmod(0o1777)
     argv, env, cwd = process_of(container, image_config(archive))
     with tempfile.TemporaryDirectory(prefix="mcpop-bundle-") as bundle:
         config = bundle_config(root, argv, env, cwd, container.run_as_user, container.read_only_root,
