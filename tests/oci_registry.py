@@ -62,7 +62,8 @@ def oci_registry(timeout: float = 30.0) -> Iterator[str]:
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         errlog.seek(0)
-                        raise RuntimeError(f"crane registry serve did not listen: {errlog.read().decode()[-2000:]}")
+                        detail = errlog.read().decode()[-2000:]
+                        raise RuntimeError(f"crane registry serve did not listen: {detail}") from None
                     time.sleep(0.05)
             yield f"127.0.0.1:{port}"
         finally:
@@ -96,4 +97,3 @@ def image_archives() -> dict[str, str]:
     if out.returncode != 0:
         raise RuntimeError(f"tools/test-images build failed: {out.stderr[-3000:]}")
     return {str(e["name"]): str(e["archive"]) for e in json.loads(out.stdout)}
-

@@ -187,14 +187,15 @@ def bundle_config(
     """An OCI runtime config like a restricted pod's: no capabilities, no new privileges, the
     emptyDirs as tmpfs (world-writable like an emptyDir), its own pid/ipc/uts/mount namespaces."""
     tmpfs = ["nosuid", "nodev", "mode=1777", "size=1g"]
+    dev = ["nosuid", "noexec", "nodev"]
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755"]},
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": [*dev, "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": dev},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*dev, "ro"]},
         *[{"destination": d, "type": "tmpfs", "source": "tmpfs", "options": tmpfs} for d in empty_dirs],
     ]  # fmt: skip
     namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
@@ -260,9 +261,10 @@ def runc(*args: str) -> list[str]:
 def run_container(archive: Path, container: Container, netns: Netns) -> Iterator[Running]:
     """The container running for the block: `runc run --detach` with stdin /dev/null and stdout/stderr
     to a log file, the way containerd's shim starts a container that asked for no stdin."""
-    with runc_bundle(archive, container, netns.path) as (cid, bundle), tempfile.NamedTemporaryFile(
-        prefix="mcpop-ctr-", suffix=".log"
-    ) as log:
+    with (
+        runc_bundle(archive, container, netns.path) as (cid, bundle),
+        tempfile.NamedTemporaryFile(prefix="mcpop-ctr-", suffix=".log") as log,
+    ):
         running = Running(cid, Path(log.name))
         try:
             subprocess.run(runc("run", "--detach", "--bundle", str(bundle), cid), stdin=subprocess.DEVNULL,
@@ -276,9 +278,15 @@ def run_container(archive: Path, container: Container, netns: Netns) -> Iterator
             subprocess.run(runc("delete", "--force", cid), capture_output=True)
 
 
-def mcp_client(netns: Netns, *args: str, timeout: float = 120) -> dict[str, object]:
-    """Run tests/images/mcp_client.py (the SDK client) inside `netns`; its JSON report."""
-    out = netns.exec(str(sdk_python()), str(CLIENT), *args, timeout=timeout)
+def mcp_client(netns: Netns | None, *args: str, timeout: float = 120) -> dict[str, object]:
+    """Run tests/images/mcp_client.py (the SDK client) inside `netns` (None: on the host, e.g. for stdio
+    through `runc run`, which `ip netns exec` would break: it remounts /sys, hiding the cgroup mounts);
+    its JSON report."""
+    argv = [str(sdk_python()), str(CLIENT), *args]
+    if netns is None:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    else:
+        out = netns.exec(*argv, timeout=timeout)
     if out.returncode != 0:
         raise AssertionError(f"MCP client failed ({out.returncode}):\n{out.stderr[-4000:]}")
     return json.loads(out.stdout)  # type: ignore[no-any-return]

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from oci_registry import crane, image_config, oci_registry, push_archive, image_archives
+from oci_registry import crane, image_archives, image_config, oci_registry, push_archive
 from runc_harness import (
     Container,
     Netns,
@@ -115,7 +115,8 @@ def test_oci_stdio_image_entrypoint_speaks_stdio_without_a_bridge(archives: dict
                           run_as_user=1000, read_only_root=True, port=None)  # fmt: skip
     with Netns() as netns, runc_bundle(archive, container, netns.path) as (cid, bundle):
         try:
-            report = mcp_client(netns, "stdio", "--call", "read_graph", "--", *runc("run", "--bundle", str(bundle), cid))
+            # the client on the host, the server in the container's loopback-only netns (config.json)
+            report = mcp_client(None, "stdio", "--call", "read_graph", "--", *runc("run", "--bundle", str(bundle), cid))
         finally:
             subprocess.run(runc("delete", "--force", cid), capture_output=True)
     assert report["serverInfo"]["name"] == "memory-server"  # type: ignore[index]
