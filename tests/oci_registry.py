@@ -97,3 +97,20 @@ def image_archives() -> dict[str, str]:
     if out.returncode != 0:
         raise RuntimeError(f"tools/test-images build failed: {out.stderr[-3000:]}")
     return {str(e["name"]): str(e["archive"]) for e in json.loads(out.stdout)}
+
+
+def _serve_all() -> None:
+    with oci_registry() as host:
+        for name, archive in image_archives().items():
+            repo_tag = name.split("/", 1)[1]  # drop the registry host: docker.io/supercorp/... -> supercorp/...
+            print(push_archive(host, archive, repo_tag), flush=True)
+        print(f"serving on {host}; Ctrl-C stops", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    _serve_all()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -68,22 +69,29 @@ def _blob_reader(tar: tarfile.TarFile):  # type: ignore[no-untyped-def]
 
 
 def rootfs(archive: Path) -> Path:
-    """The image's root filesystem, unpacked once per archive (the archive's name carries its key)."""
-    dest = CACHE / "test-images" / "rootfs" / archive.stem
-    if (dest / ".complete").exists():
-        return dest / "rootfs"
-    shutil.rmtree(dest, ignore_errors=True)
-    (dest / "rootfs").mkdir(parents=True)
-    with tarfile.open(archive) as tar, tempfile.TemporaryDirectory() as tmp:
-        blob = _blob_reader(tar)
-        manifest = json.loads(blob(json.loads(blob("index.json", raw=True))["manifests"][0]["digest"]))
-        for layer in manifest["layers"]:
-            path = Path(tmp) / "layer.tar"
-            path.write_bytes(blob(layer["digest"]))
-            # GNU tar as root keeps owners and modes; device nodes come from runc's /dev instead
-            subprocess.run(["tar", "-xpf", str(path), "-C", str(dest / "rootfs"), "--numeric-owner",
-                            "--exclude=./dev/*", "--exclude=dev/*"], check=True)  # fmt: skip
-    (dest / ".complete").write_text("")
+    """The image's root filesystem, unpacked once per archive (the archive's name carries its key);
+    earlier keys' copies are removed. Concurrent sessions serialise on a lock file."""
+    base = CACHE / "test-images" / "rootfs"
+    base.mkdir(parents=True, exist_ok=True)
+    dest = base / archive.stem
+    with (base / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (dest / ".complete").exists():
+            return dest / "rootfs"
+        slug = archive.stem.rsplit("-", 1)[0]
+        for old in base.glob(f"{slug}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        (dest / "rootfs").mkdir(parents=True)
+        with tarfile.open(archive) as tar, tempfile.TemporaryDirectory() as tmp:
+            blob = _blob_reader(tar)
+            manifest = json.loads(blob(json.loads(blob("index.json", raw=True))["manifests"][0]["digest"]))
+            for layer in manifest["layers"]:
+                path = Path(tmp) / "layer.tar"
+                path.write_bytes(blob(layer["digest"]))
+                # GNU tar as root keeps owners and modes; device nodes come from runc's /dev instead
+                subprocess.run(["tar", "-xpf", str(path), "-C", str(dest / "rootfs"), "--numeric-owner",
+                                "--exclude=./dev/*", "--exclude=dev/*"], check=True)  # fmt: skip
+        (dest / ".complete").write_text("")
     return dest / "rootfs"
 
 
