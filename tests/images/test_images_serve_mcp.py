@@ -140,3 +140,17 @@ def test_a_pod_network_namespace_has_no_route_out() -> None:
         out = netns.exec("python3", "-c", "import socket; socket.create_connection(('192.0.2.1', 80), timeout=3)")
     assert out.returncode != 0
     assert "Network is unreachable" in out.stderr
+
+
+def test_every_stdio_npm_and_pypi_server_of_the_catalogue_is_pre_installed(archives: dict[str, Path]) -> None:
+    catalogue = json.loads((ROOT / "mcpop" / "data" / "catalog.json").read_text())
+    stdio = [p for e in catalogue for p in e.get("packages") or [] if p["transport"]["type"] == "stdio"]
+    node_root = rootfs(archives[GATEWAY_IMAGES["node"]])
+    wheels = {w.name.split("-")[0].lower() + "==" + w.name.split("-")[1]
+              for w in (rootfs(archives[GATEWAY_IMAGES["python"]]) / "opt/uv/wheels").glob("*.whl")}  # fmt: skip
+    for pkg in stdio:
+        if pkg["registryType"] == "npm":
+            installed = json.loads((node_root / "app/node_modules" / pkg["identifier"] / "package.json").read_text())
+            assert installed["version"] == pkg["version"], pkg["identifier"]
+        elif pkg["registryType"] == "pypi":
+            assert f"{pkg['identifier'].replace('-', '_')}=={pkg['version']}" in wheels, pkg["identifier"]
