@@ -37,3 +37,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason, checked = _missing(), True
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove what an interrupted test may have left: its runc containers and network namespaces."""
+    if shutil.which("runc") is None or os.geteuid() != 0:
+        return
+    from runc_harness import NETNS_PREFIX, runc
+
+    listed = subprocess.run(runc("list", "--quiet"), capture_output=True, text=True)
+    for cid in listed.stdout.split():
+        subprocess.run(runc("delete", "--force", cid), capture_output=True)
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in netns.stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if name.startswith(NETNS_PREFIX):
+            subprocess.run(["ip", "netns", "delete", name], capture_output=True)

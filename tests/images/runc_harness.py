@@ -34,6 +34,7 @@ SDK_VERSION = "2.3.0"
 SDK_VENV = CACHE / "venvs" / f"images-mcp-sdk-{SDK_VERSION}"
 CLIENT = Path(__file__).with_name("mcp_client.py")
 RUNC_ROOT = Path("/run/mcpop-images-runc")  # runc's state, apart from any containerd's
+NETNS_PREFIX = "mcpop-img-"
 
 
 def sdk_python() -> Path:
@@ -172,7 +173,7 @@ class Netns:
     """A named network namespace with only loopback, up (no interface to anywhere else)."""
 
     def __init__(self) -> None:
-        self.name = f"mcpop-img-{secrets.token_hex(4)}"
+        self.name = f"{NETNS_PREFIX}{secrets.token_hex(4)}"
         self.path = f"/var/run/netns/{self.name}"
 
     def __enter__(self) -> Netns:
