@@ -29,6 +29,7 @@ from mcpop.render.normalize import GATEWAY_IMAGES
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 STDIO_IMAGE = "registry.mcpop.test/mcp/memory-stdio:2026.8.31"
+STATIC_STDIO_IMAGE = "registry.mcpop.test/mcp/go-hello-stdio:1.8.0"
 
 
 @pytest.fixture(scope="module")
@@ -108,19 +109,36 @@ def test_oci_http_image_from_a_registry_entry_serves_mcp(
     assert "offline" in report["call"]["text"]  # type: ignore[index]
 
 
-def test_oci_stdio_image_entrypoint_speaks_stdio_without_a_bridge(archives: dict[str, Path]) -> None:
-    archive = archives[STDIO_IMAGE]
-    assert not (rootfs(archive) / "usr/local/lib/node_modules/supergateway").exists()
-    container = Container(image=STDIO_IMAGE, command=None, args=None, env={"HOME": "/tmp"}, empty_dirs=["/tmp"],
+def stdio_report(archive: Path, image: str, tool: str, arguments: dict[str, object]) -> dict[str, object]:
+    """The SDK client over the stdio of `runc run` of the image's own entrypoint (uid 1000, read-only root,
+    /tmp an emptyDir, a loopback-only netns)."""
+    container = Container(image=image, command=None, args=None, env={"HOME": "/tmp"}, empty_dirs=["/tmp"],
                           run_as_user=1000, read_only_root=True, port=None)  # fmt: skip
     with Netns() as netns, runc_bundle(archive, container, netns.path) as (cid, bundle):
         try:
-            # the client on the host, the server in the container's loopback-only netns (config.json)
-            report = mcp_client(None, "stdio", "--call", "read_graph", "--", *runc("run", "--bundle", str(bundle), cid))
+            # the client on the host, the server in the container's netns (config.json)
+            run = runc("run", "--bundle", str(bundle), cid)
+            return mcp_client(None, "stdio", "--call", tool, "--arguments", json.dumps(arguments), "--", *run)
         finally:
             subprocess.run(runc("delete", "--force", cid), capture_output=True)
+
+
+def test_oci_stdio_image_entrypoint_speaks_stdio_without_a_bridge(archives: dict[str, Path]) -> None:
+    archive = archives[STDIO_IMAGE]
+    assert not (rootfs(archive) / "usr/local/lib/node_modules/supergateway").exists()
+    report = stdio_report(archive, STDIO_IMAGE, "read_graph", {})
     assert report["serverInfo"]["name"] == "memory-server"  # type: ignore[index]
     assert json.loads(report["call"]["text"]) == {"entities": [], "relations": []}  # type: ignore[index]
+
+
+def test_static_oci_stdio_image_has_no_shell_node_or_python_and_speaks_stdio(archives: dict[str, Path]) -> None:
+    archive = archives[STATIC_STDIO_IMAGE]
+    root = rootfs(archive)
+    assert [p for p in ("bin/sh", "usr/bin/sh", "usr/local/bin/node", "usr/bin/python3") if (root / p).exists()] == []
+    report = stdio_report(archive, STATIC_STDIO_IMAGE, "greet", {"name": "mcpop"})
+    assert report["serverInfo"]["name"] == "greeter"  # type: ignore[index]
+    assert report["tools"] == ["greet"]
+    assert "mcpop" in report["call"]["text"]  # type: ignore[index]
 
 
 def test_oci_stdio_image_config_names_its_entrypoint_in_the_local_registry(archives: dict[str, Path]) -> None:
