@@ -1,0 +1,169 @@
+"""The static bridge (tools/bridge: mcpop-bridge) for real: a stdio MCP server (the official Python SDK's
+MCPServer, formerly FastMCP) spawned by the bridge, and the official SDK client speaking streamable HTTP.
+
+The SDK lives in its own venv (`tools/bridge sdk-python`), never in the environment where `mcp` is ours.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVER = '''
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("echo-stdio")
+
+
+@app.tool()
+def echo(text: str) -> str:
+    """Echo the text back."""
+    return f"echo: {text}"
+
+
+if __name__ == "__main__":
+    app.run("stdio")
+'''
+
+CLIENT = """
+import asyncio, json, sys
+from mcp import Client
+
+
+async def main() -> None:
+    async with Client(sys.argv[1]) as c:
+        tools = await c.list_tools()
+        result = await c.call_tool("echo", {"text": "hello"})
+        print(json.dumps({"server": c.server_info.name, "tools": [t.name for t in tools.tools],
+                          "text": [x.text for x in result.content]}))
+
+
+asyncio.run(main())
+"""
+
+
+def _tool(what: str) -> Path:
+    if shutil.which("go") is None:
+        pytest.skip("Go is needed to build the bridge (tools/bridge path)")
+    out = subprocess.run([str(ROOT / "tools/bridge"), what], check=True, capture_output=True, text=True, timeout=600)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bridge_bin() -> Path:
+    return _tool("path")
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> Path:
+    return _tool("sdk-python")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path) -> Iterator[str]:
+    """The bridge on loopback serving the stdio server; yields its base URL."""
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    port = _free_port()
+    log = (tmp_path / "bridge.log").open("w")
+    proc = subprocess.Popen(
+        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--", str(sdk_python), str(script)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _client(sdk_python: Path, tmp_path: Path, url: str) -> dict[str, object]:
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    out = subprocess.run([str(sdk_python), str(script), url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_the_sdk_client_initializes_lists_tools_and_calls_one_through_the_bridge(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _client(sdk_python, tmp_path, bridge + "/mcp")
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+
+
+def test_two_clients_one_after_the_other_each_get_a_working_session(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    for _ in range(2):
+        assert _client(sdk_python, tmp_path, bridge + "/mcp")["text"] == ["echo: hello"]
+
+
+def test_the_health_endpoint_answers_ok_without_starting_the_server(bridge: str) -> None:
+    assert _get(bridge + "/healthz") == (200, "ok\n")
+
+
+def test_an_unknown_session_is_404(bridge: str) -> None:
+    req = urllib.request.Request(bridge + "/mcp", method="GET", headers={"Mcp-Session-Id": "nope"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 404
+
+
+def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
+    subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
+    out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "0.1.0"
+
+
+def test_the_binary_is_static(bridge_bin: Path) -> None:
+    head = bridge_bin.read_bytes()[:4096]
+    assert head[:4] == b"\x7fELF" and b"ld-linux" not in head  # no program interpreter: no libc needed
+
+
+def test_the_bridge_image_is_an_oci_archive_holding_only_the_binary() -> None:
+    import tarfile
+
+    archive = _tool("image")
+    with tarfile.open(archive) as tar:
+        index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        (desc,) = index["manifests"]
+        manifest = json.loads(tar.extractfile("blobs/sha256/" + desc["digest"][7:]).read())  # type: ignore[union-attr]
+        config = json.loads(tar.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]).read())  # type: ignore[union-attr]
+    from mcpop.render.normalize import BRIDGE_IMAGE
+
+    assert desc["annotations"]["io.containerd.image.name"] == BRIDGE_IMAGE  # what the renderer emits
+    assert config["config"]["User"] == "65532:65532" and len(manifest["layers"]) == 1
