@@ -17,6 +17,7 @@ from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
 from mcpop.render.pod import security_warnings
 from mcpop.render.workload import (
+    TRANSPORT_ANNOTATION,
     config_map,
     deployment,
     external_service,
@@ -86,7 +87,8 @@ def render(
     if used is not None and used.remote_url is not None:
         remote = ObjectSet(warnings=list(used.warnings))
         labels = common_labels(name, used.version, COMPONENT)
-        remote.add(external_service(obj_name, namespace, labels, used.remote_url, used.annotations()))
+        annotations = {**used.annotations(), TRANSPORT_ANNOTATION: used.remote_transport or "streamable-http"}
+        remote.add(external_service(obj_name, namespace, labels, used.remote_url, annotations))
         return _finish(remote, opts)
 
     work: Workload = normalize(spec, used.image_config if used else None)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from mcpop import API_VERSION
 from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
-from mcpop.apply.mcpserver.status import Outcome, compute_status, label_selector, service_status
+from mcpop.apply.mcpserver.status import Outcome, compute_status, is_remote, label_selector, service_status
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -435,6 +435,7 @@ class MCPServerController:
         svc = rendered.get("Service")
         if svc is not None:
             outcome.service_endpoint, outcome.url, outcome.transport = service_status(svc, ns)
+            outcome.remote = dep_obj is None and is_remote(svc)
         if dep_obj is not None:
             outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
             outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")
