@@ -5,20 +5,8 @@ credentials (a small local token server in front of the registry), and the cache
 from __future__ import annotations
 
 import base64
-import http.server
-import io
 import json
-import shutil
-import socket
-import subprocess
-import tarfile
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,72 +18,39 @@ from mcpop.sources.oci import (
     parse_docker_config,
     parse_ref,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-USER, PASSWORD, TOKEN = "alice", "s3cret-pw", "tok-0123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ocikit import (
+    PASSWORD,
+    USER,
+    TokenAuthRegistry,
+    crane_path,
+    digest,
+    docker_config,
+    free_port,
+    index,
+    layer_tar,
+    local_registry,
+    push,
+    token_auth_registry,
+)
 
 
 @pytest.fixture(scope="module")
 def crane() -> str:
-    if shutil.which("go") is None:
+    path = crane_path()
+    if path is None:
         pytest.skip("Go is needed to build crane (tools/crane path)")
-    out = subprocess.run([str(ROOT / "tools/crane"), "path"], check=True, capture_output=True, text=True, timeout=600)
-    return out.stdout.strip()
+    return path
 
 
 @pytest.fixture(scope="module")
 def registry(crane: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`crane registry serve` on loopback; yields host:port."""
-    port = _free_port()
-    disk = tmp_path_factory.mktemp("registry")
-    proc = subprocess.Popen([crane, "registry", "serve", "--address", f"127.0.0.1:{port}", "--disk", str(disk)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    host = f"127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://{host}/v2/", timeout=1).close()
-                break
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.05)
+    with local_registry(crane, tmp_path_factory.mktemp("registry")) as host:
         yield host
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("layer") / "layer.tar"
-    with tarfile.open(path, "w") as tar:
-        data = b"#!/bin/sh\necho server\n"
-        info = tarfile.TarInfo("bin/server")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    return path
-
-
-def push(crane: str, layer: Path, ref: str, *, entrypoint: str, cmd: str = "", user: str = "",
-         platform: str | None = None) -> str:  # fmt: skip
-    """Push a one-layer image with the given config; return its reference."""
-    subprocess.run([crane, "append", "--insecure", "--oci-empty-base", "-f", str(layer), "-t", ref],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
-    args = [crane, "mutate", "--insecure", ref, "-t", ref, "--entrypoint", entrypoint]
-    args += ["--cmd", cmd] if cmd else []
-    args += ["-u", user] if user else []
-    args += ["--set-platform", platform] if platform else []
-    subprocess.run(args, check=True, capture_output=True, timeout=60)
-    return ref
-
-
-@pytest.fixture(scope="module")
-def images(crane: str, registry: str, layer: Path) -> dict[str, str]:
+def images(crane: str, registry: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    layer = layer_tar(tmp_path_factory.mktemp("layer") / "layer.tar")
     out = {
         "plain": push(crane, layer, f"{registry}/mcp/stdio-server:1.0", entrypoint="/bin/server",
                       cmd="stdio,--verbose", user="10001", platform="linux/amd64"),
@@ -106,81 +61,23 @@ def images(crane: str, registry: str, layer: Path) -> dict[str, str]:
         "private": push(crane, layer, f"{registry}/private/github:2", entrypoint="/server/github-mcp-server",
                         cmd="stdio", platform="linux/amd64"),
     }  # fmt: skip
-    out["index"] = f"{registry}/mcp/multi:1"
-    subprocess.run([crane, "index", "append", "--insecure", "-m", out["arm64"], "-m", out["amd64"], "-t", out["index"]],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
-    digest = subprocess.run([crane, "digest", "--insecure", out["plain"]], check=True, capture_output=True,
-                            text=True, timeout=60).stdout.strip()  # fmt: skip
-    out["by-digest"] = f"{registry}/mcp/stdio-server@{digest}"
+    out["index"] = index(crane, f"{registry}/mcp/multi:1", out["arm64"], out["amd64"])
+    out["by-digest"] = f"{registry}/mcp/stdio-server@{digest(crane, out['plain'])}"
     return out
-
-
-class TokenAuthRegistry(http.server.ThreadingHTTPServer):
-    """A registry front that requires a Bearer token from its own token service (the real flow)."""
-
-    upstream: str
-    token_requests: int = 0
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: TokenAuthRegistry
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        host = f"127.0.0.1:{self.server.server_address[1]}"
-        if self.path.startswith("/token"):
-            self.server.token_requests += 1
-            good = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            if self.headers.get("Authorization") != good or "service=test-registry" not in self.path:
-                self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"Content-Type": "application/json"})
-                return
-            self._send(200, json.dumps({"token": TOKEN, "expires_in": 300}).encode(),
-                       {"Content-Type": "application/json"})  # fmt: skip
-            return
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            repo = self.path.split("/v2/", 1)[-1].rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
-            challenge = f'Bearer realm="http://{host}/token",service="test-registry",scope="repository:{repo}:pull"'
-            self._send(401, b"{}", {"WWW-Authenticate": challenge, "Content-Type": "application/json"})
-            return
-        req = urllib.request.Request(f"http://{self.server.upstream}{self.path}",
-                                     headers={"Accept": self.headers.get("Accept", "*/*")})  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                self._send(resp.status, resp.read(), {"Content-Type": resp.headers.get("Content-Type", "")})
-        except urllib.error.HTTPError as exc:
-            self._send(exc.code, exc.read(), {"Content-Type": "application/json"})
 
 
 @pytest.fixture(scope="module")
 def auth_registry(registry: str, images: dict[str, str]) -> Iterator[TokenAuthRegistry]:
-    srv = TokenAuthRegistry(("127.0.0.1", 0), _Handler)
-    srv.upstream = registry
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with token_auth_registry(registry) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def _private(auth: TokenAuthRegistry) -> str:
-    return f"127.0.0.1:{auth.server_address[1]}/private/github:2"
+    return f"{auth.host}/private/github:2"
 
 
 def _creds(auth: TokenAuthRegistry, password: str = PASSWORD) -> dict[str, Credential]:
-    auths = {f"127.0.0.1:{auth.server_address[1]}": {"auth": base64.b64encode(f"{USER}:{password}".encode()).decode()}}
-    return parse_docker_config(json.dumps({"auths": auths}))
+    return parse_docker_config(docker_config(auth.host, password=password))
 
 
 # --- against the registry ---------------------------------------------------------------------------
@@ -238,7 +135,7 @@ def test_after_the_tag_ttl_only_the_manifest_is_fetched_again(images: dict[str, 
 
 def test_an_unreachable_registry_is_unreachable() -> None:
     with pytest.raises(ImageConfigError) as err:
-        ImageConfigResolver().resolve(f"127.0.0.1:{_free_port()}/x/y:1")
+        ImageConfigResolver().resolve(f"127.0.0.1:{free_port()}/x/y:1")
     assert err.value.reason == "Unreachable" and err.value.retry
 
 

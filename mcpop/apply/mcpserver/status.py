@@ -13,6 +13,8 @@ from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions
 from mcpop.render.workload import PATH_ANNOTATION, REMOTE_URL, TRANSPORT_ANNOTATION
 
 READY = "Ready"
+#: Rendered/Ready reason when an OCI stdio image's config (its entrypoint) cannot be read from its registry
+IMAGE_CONFIG_UNAVAILABLE = "ImageConfigUnavailable"
 AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 RENDERED = "Rendered"
@@ -52,6 +54,8 @@ class Outcome:
     registry_status: dict[str, Any] | None = None
     #: a remote-only server (an ExternalName Service, no Deployment): `url` is the remote endpoint
     remote: bool = False
+    #: the config of the image whose entrypoint is the command could not be read (retried)
+    image_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,14 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     if outcome.terminating:
         conds.append(Cond(READY, "False", "Terminating", "the MCPServer is being deleted"))
     # Rendered / Applied
+    image_error = outcome.image_error if not invalid else None
     if invalid:
         conds.append(Cond(RENDERED, "False", "InvalidSpec", invalid))
         conds.append(Cond(APPLIED, "False", "InvalidSpec", "nothing applied: the spec was rejected"))
+    elif image_error:
+        conds.append(Cond(RENDERED, "False", IMAGE_CONFIG_UNAVAILABLE, image_error))
+        conds.append(Cond(APPLIED, "False", IMAGE_CONFIG_UNAVAILABLE, "nothing applied: retried until the image "
+                          "config can be read"))  # fmt: skip
     else:
         conds.append(Cond(RENDERED, "True", "Rendered", f"rendered {outcome.objects} objects"))
         if error:
@@ -148,6 +157,8 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     if not outcome.terminating:
         if invalid:
             conds.append(Cond(READY, "False", "InvalidSpec", invalid))
+        elif image_error:
+            conds.append(Cond(READY, "False", IMAGE_CONFIG_UNAVAILABLE, image_error))
         elif error:
             conds.append(Cond(READY, "False", "ApplyFailed", error))
         elif conflicts:
@@ -168,6 +179,8 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         conds.append(Cond(STALLED, "False", "NotStalled", ""))
         if outcome.terminating:
             conds.append(Cond(RECONCILING, "True", "Terminating", "deleting owned objects"))
+        elif image_error:
+            conds.append(Cond(RECONCILING, "True", IMAGE_CONFIG_UNAVAILABLE, image_error))
         elif error:
             conds.append(Cond(RECONCILING, "True", "ApplyFailed", error))
         elif remote or (ro.exists and ro.done):
