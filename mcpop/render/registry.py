@@ -258,6 +258,11 @@ def _remote(entry: ServerJSON) -> Remote | None:
     return remotes[0] if remotes else None
 
 
+def _k8s_literal(arg: str) -> str:
+    """`arg` as a container arg Kubernetes passes through unchanged (no `$(VAR)` expansion)."""
+    return arg.replace("$", "$$")
+
+
 def find_image_config(configs: Mapping[str, ImageConfig], ref: str) -> ImageConfig | None:
     """The config given for image `ref`, matching references in full form (`node` = docker.io/library/node:latest)."""
     if ref in configs:
@@ -377,7 +382,11 @@ def enrich(
                 f"image's own entrypoint runs behind the bridge, so its config is needed (offline: "
                 f"--image-config {ref}=FILE, FILE from `crane config {ref}`; or set command)",
             )
-        command = image_config.command(package_args)
+        # the image's argv is literal: Kubernetes expands `$(VAR)` and `$$` in args, so every `$` is doubled
+        # (package arguments keep theirs: a secret argument is passed as `$(NAME)` on purpose)
+        literal = ImageConfig(tuple(_k8s_literal(a) for a in image_config.entrypoint),
+                              tuple(_k8s_literal(a) for a in image_config.cmd))  # fmt: skip
+        command = literal.command(package_args)
         if not command:
             raise RenderError(
                 "spec.command",

@@ -255,3 +255,42 @@ def test_a_bad_image_config_file_exits_2_with_a_clear_error(tmp_path: Path, cont
 def test_a_malformed_flag_value_is_a_clear_error(value: str, fragment: str) -> None:
     text, problems, _ = render_files([SPEC], registry=REGISTRY, image_configs=[value])
     assert text == "" and len(problems) == 1 and fragment in problems[0]
+
+
+def _k8s_expand(arg: str, env: dict[str, str] | None = None) -> str:
+    """The kubelet's expansion of a container arg: `$$` -> `$`, `$(VAR)` -> its value when defined."""
+    out, i = [], 0
+    while i < len(arg):
+        if arg.startswith("$$", i):
+            out.append("$")
+            i += 2
+            continue
+        if arg.startswith("$(", i) and (j := arg.find(")", i + 2)) != -1:
+            out.append((env or {}).get(arg[i + 2 : j], arg[i : j + 1]))
+            i = j + 1
+            continue
+        out.append(arg[i])
+        i += 1
+    return "".join(out)
+
+
+ARGV = st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12), max_size=4)
+
+
+@given(entrypoint=ARGV.filter(bool), cmd=ARGV)
+def test_the_image_argv_reaches_the_bridge_verbatim(entrypoint: list[str], cmd: list[str]) -> None:
+    conf = ImageConfig(entrypoint=tuple(entrypoint), cmd=tuple(cmd))
+    (main,) = pod(configs={IMAGE: conf})["containers"]
+    server_argv = main["args"][main["args"].index("--") + 1 :]
+    assert [_k8s_expand(a, {"HOME": "/tmp"}) for a in server_argv] == [*entrypoint, *cmd]
+
+
+def test_dollar_signs_in_the_image_argv_stay_literal() -> None:
+    conf = ImageConfig(entrypoint=("/bin/sh", "-c"), cmd=("echo $$ $(HOME) $HOME",))
+    (main,) = pod(configs={IMAGE: conf})["containers"]
+    assert main["args"][-1] == "echo $$$$ $$(HOME) $$HOME"
+
+
+@given(entrypoint=ARGV.filter(bool), cmd=ARGV)
+def test_every_static_bridge_pod_meets_the_restricted_profile(entrypoint: list[str], cmd: list[str]) -> None:
+    assert violations(pod(configs={IMAGE: ImageConfig(entrypoint=tuple(entrypoint), cmd=tuple(cmd))})) == []
