@@ -167,3 +167,29 @@ def test_the_bridge_image_is_an_oci_archive_holding_only_the_binary() -> None:
 
     assert desc["annotations"]["io.containerd.image.name"] == BRIDGE_IMAGE  # what the renderer emits
     assert config["config"]["User"] == "65532:65532" and len(manifest["layers"]) == 1
+
+
+def test_a_command_that_cannot_start_is_a_502_and_logged(bridge_bin: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "bridge.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                                 str(tmp_path / "no-such-server")], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}).encode()
+        req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+            "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 502
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert "no-such-server" in log.read_text()

@@ -82,6 +82,7 @@ func (b *bridge) drop(id string) {
 	b.mu.Unlock()
 	if s != nil {
 		s.close()
+		log.Printf("session %s: closed", id[:8])
 	}
 }
 
