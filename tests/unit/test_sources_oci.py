@@ -231,3 +231,34 @@ def test_parse_challenge() -> None:
     )
     assert scheme == "bearer" and params == {"realm": "https://auth.example/token", "service": "reg",
                                              "scope": "repository:a:pull"}  # fmt: skip
+
+
+# --- the cluster CLI (mcp diff / apply) renders as the operator does --------------------------------
+
+
+def _oci_stdio(image: str) -> tuple[dict[str, object], object]:
+    from mcpop.api.serverjson import ServerJSON
+
+    entry = ServerJSON.model_validate({"name": "io.github.example/s", "description": "d", "version": "1",
+                                       "packages": [{"registryType": "oci", "identifier": image,
+                                                     "transport": {"type": "stdio"}}]})  # fmt: skip
+    obj = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "s", "namespace": "ns"},
+           "spec": {"registry": {"name": "io.github.example/s"}}}  # fmt: skip
+    return obj, entry
+
+
+def test_the_cli_plan_reads_the_image_config_from_the_registry(images: dict[str, str]) -> None:
+    from mcpop.cli.plan import render_server
+
+    obj, entry = _oci_stdio(images["plain"])
+    objs, _ = render_server(obj, entry, None)  # type: ignore[arg-type]
+    (dep,) = [o for o in objs if o["kind"] == "Deployment"]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["args"][-3:] == ["/bin/server", "stdio", "--verbose"]
+
+
+def test_the_cli_plan_reports_an_unreadable_image_config(registry: str) -> None:
+    from mcpop.cli.plan import PlanError, render_server
+
+    obj, entry = _oci_stdio(f"{registry}/no/such:1")
+    with pytest.raises(PlanError, match=r"cannot read the image config the operator needs: image .* not found"):
+        render_server(obj, entry, None)  # type: ignore[arg-type]
