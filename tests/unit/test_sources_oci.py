@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from mcpop.api.serverjson import ServerJSON
 from mcpop.sources.oci import (
     Credential,
     ImageConfigError,
@@ -236,9 +238,7 @@ def test_parse_challenge() -> None:
 # --- the cluster CLI (mcp diff / apply) renders as the operator does --------------------------------
 
 
-def _oci_stdio(image: str) -> tuple[dict[str, object], object]:
-    from mcpop.api.serverjson import ServerJSON
-
+def _oci_stdio(image: str) -> tuple[dict[str, Any], ServerJSON]:
     entry = ServerJSON.model_validate({"name": "io.github.example/s", "description": "d", "version": "1",
                                        "packages": [{"registryType": "oci", "identifier": image,
                                                      "transport": {"type": "stdio"}}]})  # fmt: skip
@@ -251,7 +251,7 @@ def test_the_cli_plan_reads_the_image_config_from_the_registry(images: dict[str,
     from mcpop.cli.plan import render_server
 
     obj, entry = _oci_stdio(images["plain"])
-    objs, _ = render_server(obj, entry, None)  # type: ignore[arg-type]
+    objs, _ = render_server(obj, entry, None)
     (dep,) = [o for o in objs if o["kind"] == "Deployment"]
     assert dep["spec"]["template"]["spec"]["containers"][0]["args"][-3:] == ["/bin/server", "stdio", "--verbose"]
 
@@ -261,4 +261,4 @@ def test_the_cli_plan_reports_an_unreadable_image_config(registry: str) -> None:
 
     obj, entry = _oci_stdio(f"{registry}/no/such:1")
     with pytest.raises(PlanError, match=r"cannot read the image config the operator needs: image .* not found"):
-        render_server(obj, entry, None)  # type: ignore[arg-type]
+        render_server(obj, entry, None)
