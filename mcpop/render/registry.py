@@ -4,8 +4,9 @@ Rules (see the MCP-REGISTRY contract):
 
 - Package choice is deterministic. `spec.registry.package` (oci, npm or pypi) forces a type. Otherwise a
   package whose type matches `runtime.type` (docker→oci, node→npm, python→pypi) comes first, then oci,
-  npm, pypi in that order, except that a stdio oci package ranks after npm and pypi: a stdio server runs
-  inside the stdio-to-HTTP bridge image, which carries npx and uvx but cannot run another image.
+  npm, pypi in that order, except that a stdio oci package ranks after npm and pypi: those run inside the
+  supergateway bridge image (npx, uvx) with no more input, while a stdio image runs its own entrypoint
+  behind the static bridge, which needs the image's config (`image_configs`).
   Types mcpop cannot run (mcpb, nuget, cargo, go) are skipped.
 - oci: image = identifier; docker-run runtime arguments `-e NAME=value` / `--env NAME=value` become env,
   package arguments become the container args. npm: a pinned Node image running
