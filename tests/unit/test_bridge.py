@@ -193,3 +193,61 @@ def test_a_command_that_cannot_start_is_a_502_and_logged(bridge_bin: Path, tmp_p
         proc.terminate()
         proc.wait(timeout=10)
     assert "no-such-server" in log.read_text()
+
+
+def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
+    bridge_bin: Path, sdk_python: Path, tmp_path: Path
+) -> None:
+    """End to end without a node: an image whose entrypoint is a stdio MCP server is pushed to a local
+    registry; the operator's resolver reads its config; the renderer's pod is then run as the kubelet would
+    (the init container's `--copy-to`, then the server container's command and args) and the SDK client
+    talks to it."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.api.serverjson import ServerJSON
+    from mcpop.render import RenderOptions, render
+    from mcpop.sources.oci import ImageConfigResolver
+    from tests.ocikit import crane_path, layer_tar, local_registry, push
+
+    crane = crane_path()
+    assert crane is not None
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    (tmp_path / "registry").mkdir()
+    with local_registry(crane, tmp_path / "registry") as host:
+        ref = push(crane, layer_tar(tmp_path / "layer.tar"), f"{host}/example/echo-stdio:1",
+                   entrypoint=f"{sdk_python},{script}", platform="linux/amd64")  # fmt: skip
+        config = ImageConfigResolver().resolve(ref)
+    entry = ServerJSON.model_validate({"name": "io.github.example/echo", "description": "d", "version": "1",
+                                       "packages": [{"registryType": "oci", "identifier": ref,
+                                                     "transport": {"type": "stdio"}}]})  # fmt: skip
+    server = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                       "metadata": {"name": "echo", "namespace": "ns"},
+                                       "spec": {"registry": {"name": "io.github.example/echo"}}})  # fmt: skip
+    out = render(server, entry, RenderOptions(image_configs={ref: config}))
+    pod = next(o for o in out.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (main,) = pod["containers"]
+    shared = tmp_path / "mcpop-bridge"  # the emptyDir
+    shared.mkdir()
+    subprocess.run([str(bridge_bin), *init["command"][1:-1], str(shared)], check=True, timeout=30)
+    args = [a.replace("$$", "$") for a in main["args"]]
+    port = _free_port()
+    args[args.index("--port") + 1] = str(port)
+    command = str(shared / Path(main["command"][0]).name)
+    with (tmp_path / "pod.log").open("w") as log:
+        proc = subprocess.Popen([command, "--host", "127.0.0.1", *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        probe = main["readinessProbe"]["httpGet"]["path"]
+        for _ in range(100):
+            try:
+                if _get(base + probe)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        path = args[args.index("--path") + 1]
+        got = _client(sdk_python, tmp_path, base + path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
