@@ -85,14 +85,15 @@ def _get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path) -> Iterator[str]:
-    """The bridge on loopback serving the stdio server; yields its base URL."""
+def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The bridge on loopback serving the stdio server; yields its base URL (extra flags: indirect params)."""
     script = tmp_path / "server.py"
     script.write_text(SERVER)
     port = _free_port()
     log = (tmp_path / "bridge.log").open("w")
+    flags = list(getattr(request, "param", []))
     proc = subprocess.Popen(
-        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--", str(sdk_python), str(script)],
+        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), *flags, "--", str(sdk_python), str(script)],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -251,3 +252,42 @@ def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
         proc.terminate()
         proc.wait(timeout=10)
     assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+
+
+def _initialize(base: str) -> str:
+    """A raw initialize POST; the session id the bridge answers with."""
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+    ).encode()
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        resp.read()
+        return str(resp.headers["Mcp-Session-Id"])
+
+
+@pytest.mark.parametrize("bridge", [["--session-timeout", "1s"]], indirect=True)
+def test_a_session_left_without_delete_is_closed_after_the_idle_timeout(bridge: str, tmp_path: Path) -> None:
+    session = _initialize(bridge)
+    req = urllib.request.Request(bridge + "/mcp", method="DELETE", headers={"Mcp-Session-Id": session})
+    time.sleep(2.5)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 404
+    assert "idle for more than 1s" in (tmp_path / "bridge.log").read_text()
+
+
+def test_a_live_session_is_kept(bridge: str) -> None:
+    session = _initialize(bridge)
+    req = urllib.request.Request(bridge + "/mcp", method="DELETE", headers={"Mcp-Session-Id": session})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 204

@@ -5,7 +5,7 @@
 // stdin/stdout unchanged, so the server's own protocol, capabilities and tools pass through as they are.
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
-//	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] -- COMMAND [ARG...]
+//	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--session-timeout 30m] -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
 
@@ -40,6 +40,9 @@ type session struct {
 	cancel    context.CancelFunc
 	once      sync.Once
 	closers   []io.Closer
+	// guarded by bridge.mu: requests in flight (an open GET stream counts) and when the last one ended
+	active   int
+	lastSeen time.Time
 }
 
 func (s *session) close() {
@@ -53,8 +56,43 @@ func (s *session) close() {
 
 type bridge struct {
 	command  []string
+	idle     time.Duration
 	mu       sync.Mutex
 	sessions map[string]*session
+}
+
+// enter and leave bracket a request on a session, for the idle timeout.
+func (b *bridge) enter(s *session) {
+	b.mu.Lock()
+	s.active++
+	b.mu.Unlock()
+}
+
+func (b *bridge) leave(s *session) {
+	b.mu.Lock()
+	s.active--
+	s.lastSeen = time.Now()
+	b.mu.Unlock()
+}
+
+// reap closes sessions with no request in flight for longer than the idle timeout: a client that went
+// away without DELETE must not keep its server process forever.
+func (b *bridge) reap() {
+	for range time.Tick(b.idle / 4) {
+		now := time.Now()
+		var idle []string
+		b.mu.Lock()
+		for id, s := range b.sessions {
+			if s.active == 0 && now.Sub(s.lastSeen) > b.idle {
+				idle = append(idle, id)
+			}
+		}
+		b.mu.Unlock()
+		for _, id := range idle {
+			log.Printf("session %s: idle for more than %s", id[:8], b.idle)
+			b.drop(id)
+		}
+	}
 }
 
 type connCloser struct{ conn mcp.Connection }
@@ -103,7 +141,8 @@ func (b *bridge) open() (string, *session, error) {
 		cancel()
 		return "", nil, fmt.Errorf("starting %s: %w", b.command[0], err)
 	}
-	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}}}
+	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
+		lastSeen: time.Now()}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -132,7 +171,9 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			http.Error(w, "cannot start the stdio server", http.StatusBadGateway)
 			return
 		}
+		b.enter(s)
 		s.transport.ServeHTTP(w, req)
+		b.leave(s)
 		if !isInitialize(body) {
 			b.drop(newID) // only an initialize opens a session a client can address again
 		}
@@ -150,6 +191,8 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		b.drop(id)
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodGet, http.MethodPost:
+		b.enter(s)
+		defer b.leave(s)
 		s.transport.ServeHTTP(w, req)
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
@@ -195,6 +238,7 @@ func main() {
 	health := flag.String("health", "/healthz", "path of the health endpoint")
 	host := flag.String("host", "", "address to listen on (default: all)")
 	dir := flag.String("copy-to", "", "copy this binary into DIR and exit")
+	idle := flag.Duration("session-timeout", 30*time.Minute, "close a session (and its server process) idle this long")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -210,7 +254,11 @@ func main() {
 	if flag.NArg() == 0 {
 		log.Fatal("no command: mcpop-bridge [flags] -- COMMAND [ARG...]")
 	}
-	b := &bridge{command: flag.Args(), sessions: map[string]*session{}}
+	if *idle <= 0 {
+		log.Fatal("--session-timeout must be positive")
+	}
+	b := &bridge{command: flag.Args(), idle: *idle, sessions: map[string]*session{}}
+	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
 	mux.HandleFunc(*health, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
