@@ -331,7 +331,8 @@ class RegistryStatus(Model):
 
 
 class MCPServerStatus(Model):
-    phase: Literal["Pending", "Running", "Failed", "Terminating"] | None = None
+    #: Remote: a remote-only registry entry; nothing runs in the cluster, `url` is the remote endpoint
+    phase: Literal["Pending", "Running", "Remote", "Failed", "Terminating"] | None = None
     replicas: int | None = None
     ready_replicas: int | None = None
     selector: str | None = None
@@ -339,7 +340,7 @@ class MCPServerStatus(Model):
     #: the tag or digest of `image` (what the TAG column shows)
     tag: str | None = None
     service_endpoint: str | None = None
-    #: the in-cluster URL of the MCP endpoint, with the transport's path
+    #: the in-cluster URL of the MCP endpoint, with the transport's path (a remote-only server: the remote's URL)
     url: str | None = None
     #: the transport the Service speaks: streamable-http or sse (a stdio server is served by the bridge)
     transport: str | None = None

@@ -32,6 +32,9 @@ def render(
     namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
     output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
     registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
+    image_config: Annotated[
+        list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
+    ] = None,
 ) -> int:
     """Render MCPServer files to the objects the operator applies, offline.
 
@@ -49,10 +52,13 @@ def render(
     registry
         MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
         API list response). Default: the embedded catalogue of well-known servers.
+    image_config
+        REF=FILE: the OCI config of image REF (FILE as `crane config REF` prints it), whose entrypoint
+        runs an OCI stdio server that names no command. Repeat for several images.
     """
     from mcpop.cli.render import render_command
 
-    return render_command(file, namespace=namespace, output=output, registry=registry)
+    return render_command(file, namespace=namespace, output=output, registry=registry, image_config=image_config)
 
 
 @app.command

@@ -14,6 +14,7 @@ COMMANDS: dict[str, Spec] = {
             Option(("--namespace", "-n"), "namespace", "value", "str", (), False),
             Option(("--output", "-o"), "output", "value", "str", ("yaml", "json"), False),
             Option(("--registry",), "registry", "value", "path", (), False),
+            Option(("--image-config",), "image_config", "append", "str", (), False),
         ),
         (Option((), "file", "append", "path", (), True),),
         ("file",),

@@ -111,8 +111,21 @@ def render_server(obj: dict[str, Any], entry: ServerJSON | None, uid: str | None
         raise PlanError(f"{format_loc(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
     owner = Owner(name=meta["name"], uid=uid) if uid else None
     opts = RenderOptions(namespace=meta["namespace"], owner=owner, referenced_content_hash=referenced_hash)
+    from mcpop.render.errors import ImageConfigNeeded
+
     try:
-        rendered = render(server, registry_entry=entry, options=opts)
+        try:
+            rendered = render(server, registry_entry=entry, options=opts)
+        except ImageConfigNeeded as need:  # as the operator does: the image's config from its registry
+            from dataclasses import replace
+
+            from mcpop.sources.oci import ImageConfigError, ImageConfigResolver
+
+            try:
+                config = ImageConfigResolver().resolve(need.image)
+            except ImageConfigError as exc:
+                raise PlanError(f"{need.field}: cannot read the image config the operator needs: {exc}") from None
+            rendered = render(server, registry_entry=entry, options=replace(opts, image_configs={need.image: config}))
     except RenderError as exc:
         raise PlanError(f"{exc.field}: {exc.message}") from None
     except ValueError as exc:

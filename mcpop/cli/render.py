@@ -9,7 +9,36 @@ from typing import TYPE_CHECKING, Literal
 from mcpop.cli.load import Problem, load_files
 
 if TYPE_CHECKING:
+    from mcpop.api.imageconfig import ImageConfig
     from mcpop.render.catalog import Catalog
+
+IMAGE_CONFIG_FLAG = "--image-config"
+
+
+def load_image_configs(items: list[str]) -> tuple[dict[str, ImageConfig], list[str]]:
+    """`REF=FILE` flag values (FILE: the image's OCI config JSON, as `crane config REF` prints it) -> configs.
+
+    Returns the configs by image reference and a problem per bad value.
+    """
+    from mcpop.api.imageconfig import load_image_config
+
+    configs: dict[str, ImageConfig] = {}
+    problems: list[str] = []
+    for item in items:
+        ref, sep, file = item.partition("=")
+        if not sep or not ref or not file:
+            problems.append(f"{IMAGE_CONFIG_FLAG} {item!r}: expected REF=FILE (FILE from `crane config REF`)")
+            continue
+        try:
+            text = Path(file).read_bytes()
+        except OSError as exc:
+            problems.append(f"{IMAGE_CONFIG_FLAG} {ref}={file}: cannot read {file}: {exc.strerror or exc}")
+            continue
+        try:
+            configs[ref] = load_image_config(text)
+        except ValueError as exc:
+            problems.append(f"{IMAGE_CONFIG_FLAG} {ref}={file}: not an OCI image config: {exc}")
+    return configs, problems
 
 
 def load_catalog(registry: Path | None) -> tuple[Catalog, list[str]]:
@@ -26,8 +55,12 @@ def render_files(
     namespace: str | None = None,
     output: Literal["yaml", "json"] = "yaml",
     registry: Path | None = None,
+    image_configs: list[str] | None = None,
 ) -> tuple[str, list[str], list[str]]:
-    """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem."""
+    """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem.
+
+    `image_configs` are `REF=FILE` values of `--image-config`.
+    """
     from pydantic import ValidationError
 
     from mcpop.api.base import check_dns_label
@@ -42,6 +75,9 @@ def render_files(
             check_dns_label(namespace)
         except ValueError as exc:
             return "", [f"--namespace: {exc}"], []
+    configs, config_problems = load_image_configs(image_configs or [])
+    if config_problems:
+        return "", config_problems, []
     loaded = load_files(files)
     problems: list[Problem] = list(loaded.problems)
     warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
@@ -74,7 +110,7 @@ def render_files(
                         f"{source}: document {index}: registry.registryRef {reg.registry_ref!r} is not "
                         f"consulted offline; used the {catalog.source}"
                     )
-            rendered = render(resource, entry, RenderOptions(namespace=ns))
+            rendered = render(resource, entry, RenderOptions(namespace=ns, image_configs=configs))
         except RenderError as exc:
             problems.append(Problem(source, index, exc.field, exc.message, loaded.line_of(source, index, exc.field)))
             continue
@@ -92,10 +128,14 @@ def render_files(
 
 
 def run_render(
-    files: list[Path], namespace: str | None, output: Literal["yaml", "json"], registry: Path | None = None
+    files: list[Path],
+    namespace: str | None,
+    output: Literal["yaml", "json"],
+    registry: Path | None = None,
+    image_configs: list[str] | None = None,
 ) -> int:
     """Print the object set; on bad input print every problem to stderr and return 2."""
-    text, problems, warnings = render_files(files, namespace, output, registry)
+    text, problems, warnings = render_files(files, namespace, output, registry, image_configs)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if problems:
@@ -108,12 +148,12 @@ def run_render(
 
 def render_command(
     file: list[Path], *, namespace: str | None = None, output: Literal["yaml", "json"] = "yaml",
-    registry: Path | None = None,
+    registry: Path | None = None, image_config: list[str] | None = None,
 ) -> int:  # fmt: skip
     """`mcp render` with its flags as plain values (cyclopts' command and the fast path both call it)."""
     from mcpop.cli import modelcache
 
     modelcache.load()
-    status = run_render(file, namespace, output, registry)
+    status = run_render(file, namespace, output, registry, image_config)
     modelcache.save()
     return status

@@ -17,6 +17,7 @@ from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
 from mcpop.render.pod import security_warnings
 from mcpop.render.workload import (
+    TRANSPORT_ANNOTATION,
     config_map,
     deployment,
     external_service,
@@ -82,16 +83,17 @@ def render(
     if registry_entry is not None:
         from mcpop.render.registry import enrich  # server.json models load only when an entry is used
 
-        spec, used = enrich(spec, registry_entry, server_name=obj_name)
+        spec, used = enrich(spec, registry_entry, server_name=obj_name, image_configs=opts.image_configs)
     if used is not None and used.remote_url is not None:
         remote = ObjectSet(warnings=list(used.warnings))
         labels = common_labels(name, used.version, COMPONENT)
-        remote.add(external_service(obj_name, namespace, labels, used.remote_url, used.annotations()))
+        annotations = {**used.annotations(), TRANSPORT_ANNOTATION: used.remote_transport or "streamable-http"}
+        remote.add(external_service(obj_name, namespace, labels, used.remote_url, annotations))
         return _finish(remote, opts)
 
-    work: Workload = normalize(spec)
+    work: Workload = normalize(spec, used.image_config if used else None)
     check_env(spec, work.env)
-    check_volumes(spec, with_config=bool(spec.config))
+    check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
     check_service_ports(spec, work.port)
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings, *security_warnings(spec)])

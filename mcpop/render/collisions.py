@@ -81,9 +81,10 @@ def check_env(spec: MCPServerSpec, env: list[EnvVar]) -> None:
         seen[name] = path
 
 
-def check_volumes(spec: MCPServerSpec, with_config: bool) -> None:
+def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False) -> None:
     """Refuse user volumes and mount paths that clash with the generated ones."""
-    from mcpop.render.pod import CONFIG_DIR, CONFIG_VOLUME
+    from mcpop.render.normalize import BRIDGE_DIR
+    from mcpop.render.pod import BRIDGE_VOLUME, CONFIG_DIR, CONFIG_VOLUME
 
     mounts = {m.mount_path: f"spec.volumeMounts[{i}].mountPath" for i, m in enumerate(spec.volume_mounts or [])}
     mounted_at = {m.name: m.mount_path for m in spec.volume_mounts or []}
@@ -92,6 +93,9 @@ def check_volumes(spec: MCPServerSpec, with_config: bool) -> None:
     if with_config:
         generated[CONFIG_VOLUME] = "spec.config"
         paths[CONFIG_DIR] = "spec.config"
+    if with_bridge:
+        generated[BRIDGE_VOLUME] = "the static stdio bridge"
+        paths[BRIDGE_DIR] = "the static stdio bridge"
     for i, src in enumerate(spec.config_sources or []):
         name = source_volume_name(src.name)
         if name in generated:

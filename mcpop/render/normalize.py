@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mcpop.api.core import EnvVar
 from mcpop.api.mcpserver import DEFAULT_PATH, DEFAULT_PORT, DEFAULT_SSE_PATH, MCPServerSpec
 from mcpop.render.errors import RenderError
+
+if TYPE_CHECKING:
+    from mcpop.api.imageconfig import ImageConfig
 
 #: The stdio-to-HTTP bridge: supergateway (npm `supergateway`), run from its published images.
 #: The node image carries npx, the `-uvx` one uvx, so npm and PyPI stdio servers run inside it.
@@ -18,6 +22,15 @@ GATEWAY_IMAGES = {
 }
 GATEWAY_PORT = 8000
 CMD_PLACEHOLDER = "<cmd>"
+#: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
+#: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
+BRIDGE_VERSION = "0.1.0"
+BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
+BRIDGE_DIR = "/mcpop-bridge"
+BRIDGE_BIN = f"{BRIDGE_DIR}/mcpop-bridge"
+HEALTH_PATH = "/healthz"
+#: the UID a static-bridged image runs as when its own user is root or a name (distroless `nonroot`)
+NONROOT_UID = 65532
 
 
 def gateway_args(port: int, path: str) -> list[str]:
@@ -51,6 +64,10 @@ class Workload:
     port: int
     bridged: bool
     warnings: list[str] = field(default_factory=list)
+    #: the static bridge's image, copied in by an init container (None: no static bridge)
+    bridge_image: str | None = None
+    #: runAsUser the container needs because its image's user is root or not numeric
+    run_as_user: int | None = None
 
 
 def default_path(transport_type: str) -> str:
@@ -82,8 +99,42 @@ def image_reference(image: str, tag: str) -> tuple[str, str]:
     return f"{image}:{tag}", tag
 
 
-def normalize(spec: MCPServerSpec) -> Workload:
-    """Resolve the effective image, command, args, env, transport and port of a validated spec."""
+def _static_bridge(
+    spec: MCPServerSpec,
+    ref: str,
+    version: str,
+    runtime_type: str,
+    server: list[str],
+    env: list[EnvVar],
+    path: str,
+    config: ImageConfig,
+    warnings: list[str],
+) -> Workload:
+    """The server's own image running the static bridge, which spawns `server` (the image's entrypoint)."""
+    gw = spec.gateway
+    port = (gw.port if gw else None) or GATEWAY_PORT
+    if gw and gw.args:
+        warnings.append("gateway.args ignored: the static bridge runs the image's own entrypoint")
+    args = ["--port", str(port), "--path", path, "--health", HEALTH_PATH, "--", *server]
+    env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
+    uid = config.numeric_user()
+    run_as = None
+    if (uid is None or uid == 0) and spec.security_context.run_as_user is None:
+        run_as = NONROOT_UID
+        warnings.append(
+            f"image {ref} runs as user {config.user or 'root'!r}: the pod sets runAsUser {NONROOT_UID} so the "
+            "restricted profile holds; set securityContext.runAsUser to choose another"
+        )
+    return Workload(ref, version, runtime_type, [BRIDGE_BIN], args, env, "stdio", path, port, True, warnings,
+                    bridge_image=BRIDGE_IMAGE, run_as_user=run_as)  # fmt: skip
+
+
+def normalize(spec: MCPServerSpec, image_config: ImageConfig | None = None) -> Workload:
+    """Resolve the effective image, command, args, env, transport and port of a validated spec.
+
+    With `image_config` (an OCI stdio image whose own entrypoint is the command) a stdio server runs in
+    its own image behind the static bridge instead of inside the supergateway image.
+    """
     rt = spec.runtime
     image = spec.image or (rt.image if rt else None)
     transport_type = (spec.transport.type if spec.transport else None) or "streamable-http"
@@ -115,6 +166,9 @@ def normalize(spec: MCPServerSpec) -> Workload:
 
     if not command and not args:
         raise RenderError("spec.command", "a stdio server behind the bridge needs command (or args) to run")
+    if image_config is not None and image:
+        server = [*(command or []), *(args or [])]
+        return _static_bridge(spec, ref, version, runtime_type, server, env, path, image_config, warnings)
     server_cmd = shlex.join([*(command or []), *(args or [])])
     gw_port = (gw.port if gw else None) or GATEWAY_PORT
     gw_image = (gw.image if gw else None) or GATEWAY_IMAGES.get(runtime_type)

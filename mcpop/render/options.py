@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcpop.api.imageconfig import ImageConfig
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,5 @@ class RenderOptions:
     #: hash of the content of ConfigMaps/Secrets the server references, so a change rolls the pods
     referenced_content_hash: str | None = None
     extra_annotations: dict[str, str] = field(default_factory=dict)
+    #: resolved image configs by image reference: the entrypoint of an OCI stdio server without a command
+    image_configs: Mapping[str, ImageConfig] = field(default_factory=dict)

@@ -7,7 +7,7 @@ from typing import Any
 from mcpop.api.core import EnvVar, Probe, SecurityContext
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.collisions import CONFIG_PATH_ENV, check_ports, container_port_name, order_env, source_volume_name
-from mcpop.render.normalize import Workload
+from mcpop.render.normalize import BRIDGE_DIR, Workload
 
 CONTAINER = "mcp-server"
 PORT_NAME = "http"
@@ -15,6 +15,8 @@ TMP_VOLUME = "tmp"
 CACHE_VOLUME = "cache"
 CONFIG_VOLUME = "config"
 CONFIG_DIR = "/etc/mcp"
+BRIDGE_VOLUME = "mcpop-bridge"
+BRIDGE_INIT = "mcpop-bridge"
 #: Writable places under a read-only root: HOME, npm and uv caches point here.
 WRITABLE_ENV = {
     "HOME": "/tmp",
@@ -191,6 +193,29 @@ def container(spec: MCPServerSpec, work: Workload, mounts: list[dict[str, Any]])
         "securityContext": container_security_context(spec.security_context),
         "volumeMounts": mounts,
     }
+    if work.run_as_user is not None:
+        out["securityContext"] = {**out["securityContext"], "runAsUser": work.run_as_user}
+    if work.bridge_image is not None:
+        out["volumeMounts"] = [*mounts, {"name": BRIDGE_VOLUME, "mountPath": BRIDGE_DIR, "readOnly": True}]
     if spec.pre_stop_sleep_seconds:
         out["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}}
     return {k: v for k, v in out.items() if v not in (None, [], {})}
+
+
+def bridge_init_container(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
+    """The init container that copies the static bridge binary into the shared emptyDir."""
+    assert work.bridge_image is not None
+    return {
+        "name": BRIDGE_INIT,
+        "image": work.bridge_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/mcpop-bridge", "--copy-to", BRIDGE_DIR],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+        "securityContext": container_security_context(spec.security_context),
+        "volumeMounts": [{"name": BRIDGE_VOLUME, "mountPath": BRIDGE_DIR}],
+    }
+
+
+def bridge_volume() -> dict[str, Any]:
+    """The emptyDir the static bridge binary is copied into."""
+    return {"name": BRIDGE_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}}

@@ -4,8 +4,9 @@ Rules (see the MCP-REGISTRY contract):
 
 - Package choice is deterministic. `spec.registry.package` (oci, npm or pypi) forces a type. Otherwise a
   package whose type matches `runtime.type` (docker→oci, node→npm, python→pypi) comes first, then oci,
-  npm, pypi in that order, except that a stdio oci package ranks after npm and pypi: a stdio server runs
-  inside the stdio-to-HTTP bridge image, which carries npx and uvx but cannot run another image.
+  npm, pypi in that order, except that a stdio oci package ranks after npm and pypi: those run inside the
+  supergateway bridge image (npx, uvx) with no more input, while a stdio image runs its own entrypoint
+  behind the static bridge, which needs the image's config (`image_configs`).
   Types mcpop cannot run (mcpb, nuget, cargo, go) are skipped.
 - oci: image = identifier; docker-run runtime arguments `-e NAME=value` / `--env NAME=value` become env,
   package arguments become the container args. npm: a pinned Node image running
@@ -22,14 +23,17 @@ Rules (see the MCP-REGISTRY contract):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from mcpop.api.core import EnvVar
+from mcpop.api.imageconfig import ImageConfig, canonical_ref
 from mcpop.api.mcpserver import MCPServerSpec, RegistryRef, Runtime, Transport
 from mcpop.api.serverjson import Argument, Input, KeyValueInput, Package, Remote, ServerJSON
 from mcpop.api.validation import redact_url
-from mcpop.render.errors import RenderError
+from mcpop.render.errors import ImageConfigNeeded, RenderError
+from mcpop.render.normalize import image_reference
 
 NODE_IMAGE = "docker.io/library/node:22-alpine"
 UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
@@ -54,6 +58,10 @@ class RegistryUsed:
     repository: str | None = None
     remote_url: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: the config of the OCI stdio image whose own entrypoint runs behind the static bridge
+    image_config: ImageConfig | None = None
+    #: the remote's transport (streamable-http or sse), for remote-only entries
+    remote_transport: str | None = None
 
     def annotations(self) -> dict[str, str]:
         """`mcp.allbeone.io/registry-{name,version,package,digest}` (package omitted for remotes)."""
@@ -251,12 +259,30 @@ def _remote(entry: ServerJSON) -> Remote | None:
     return remotes[0] if remotes else None
 
 
+def _k8s_literal(arg: str) -> str:
+    """`arg` as a container arg Kubernetes passes through unchanged (no `$(VAR)` expansion)."""
+    return arg.replace("$", "$$")
+
+
+def find_image_config(configs: Mapping[str, ImageConfig], ref: str) -> ImageConfig | None:
+    """The config given for image `ref`, matching references in full form (`node` = docker.io/library/node:latest)."""
+    if ref in configs:
+        return configs[ref]
+    want = canonical_ref(ref)
+    return next((c for k, c in configs.items() if canonical_ref(k) == want), None)
+
+
 def enrich(
-    spec: MCPServerSpec, entry: ServerJSON, server_name: str = "mcp-server"
+    spec: MCPServerSpec,
+    entry: ServerJSON,
+    server_name: str = "mcp-server",
+    image_configs: Mapping[str, ImageConfig] | None = None,
 ) -> tuple[MCPServerSpec, RegistryUsed]:
     """The spec with unset fields filled from `entry`, and a record of what was used.
 
     `server_name` names the default Secret (`<server>-secrets`) optional secret variables come from.
+    `image_configs` (image reference -> its OCI config) give the entrypoint of an OCI stdio package that
+    names no command: it then runs unchanged behind the static bridge; a missing one is ImageConfigNeeded.
     """
     warnings: list[str] = []
     reg = spec.registry
@@ -297,7 +323,7 @@ def enrich(
         warnings.append(
             f"{entry.name} is remote-only: nothing runs in the cluster; {redact_url(url)} is reached directly"
         )
-        used = replace(base, remote_url=url, warnings=tuple(warnings))
+        used = replace(base, remote_url=url, warnings=tuple(warnings), remote_transport=remote.type)
         return spec.model_copy(update={"registry": registry}), used
 
     hint = rt.type
@@ -339,13 +365,35 @@ def enrich(
     rt_update: dict[str, object] = {"type": pkg_runtime}
     eff_type = transport.type or "streamable-http"
     bridged = eff_type == "stdio" and not (spec.gateway is not None and spec.gateway.enabled is False)
+    image_config: ImageConfig | None = None
     if bridged and pkg.registry_type == "oci" and not (spec.command or rt.command or spec.args or rt.args):
-        raise RenderError(
-            "spec.command",
-            f"the oci package {pkg.identifier} of {entry.name} speaks stdio, and the registry does not say "
-            "which command runs it inside the image: set command (and gateway.image to an image holding "
-            "both the bridge and the server), or set registry.package to npm or pypi",
-        )
+        if spec.gateway is not None and spec.gateway.image:
+            raise RenderError(
+                "spec.command",
+                f"the oci package {pkg.identifier} of {entry.name} speaks stdio and gateway.image is set: "
+                f"set command to what runs the server inside {spec.gateway.image}",
+            )
+        ref = image_reference(user_image or image, spec.tag)[0]
+        image_config = find_image_config(image_configs or {}, ref)
+        if image_config is None:
+            raise ImageConfigNeeded(
+                "spec.registry",
+                ref,
+                f"the oci package {pkg.identifier} of {entry.name} speaks stdio and names no command: the "
+                f"image's own entrypoint runs behind the bridge, so its config is needed (offline: "
+                f"--image-config {ref}=FILE, FILE from `crane config {ref}`; or set command)",
+            )
+        # the image's argv is literal: Kubernetes expands `$(VAR)` and `$$` in args, so every `$` is doubled
+        # (package arguments keep theirs: a secret argument is passed as `$(NAME)` on purpose)
+        literal = ImageConfig(tuple(_k8s_literal(a) for a in image_config.entrypoint),
+                              tuple(_k8s_literal(a) for a in image_config.cmd))  # fmt: skip
+        command = literal.command(package_args)
+        if not command:
+            raise RenderError(
+                "spec.command",
+                f"the image {ref} of {entry.name} has neither Entrypoint nor Cmd: set command to what runs it",
+            )
+        package_args = []
     if user_image is None and not (bridged and pkg.registry_type in ("npm", "pypi")):
         rt_update["image"] = image  # npm/pypi stdio servers run inside the bridge image, which has npx/uvx
     if spec.command is None and rt.command is None and command is not None:
@@ -361,5 +409,5 @@ def enrich(
         rt_update["env"] = merged
     update["runtime"] = rt.model_copy(update=rt_update)
     package = f"{pkg.registry_type}:{pkg.identifier}" + (f"@{pkg.version}" if pkg.version else "")
-    used = replace(base, package=package, warnings=tuple(warnings))
+    used = replace(base, package=package, warnings=tuple(warnings), image_config=image_config)
     return spec.model_copy(update=update), used

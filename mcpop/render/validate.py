@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mcpop.render.catalog import Catalog
-from mcpop.render.errors import RenderError
+from mcpop.render.errors import ImageConfigNeeded, RenderError
 from mcpop.render.options import RenderOptions
 
 Loc = tuple[int | str, ...]
@@ -115,6 +115,8 @@ def validate(obj: dict[str, Any], catalog: Catalog | None = None, options: Rende
                 return verdict
         try:
             rendered = render(resource, entry, opts)
+        except ImageConfigNeeded:
+            pass  # the operator resolves the image's config from its registry at reconcile time
         except RenderError as exc:
             verdict.problems.append(FieldProblem(exc.field, exc.message))
         else:

@@ -10,7 +10,14 @@ from urllib.parse import urlsplit
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.names import selector_labels
 from mcpop.render.normalize import Workload
-from mcpop.render.pod import PORT_NAME, container, pod_security_context, volumes
+from mcpop.render.pod import (
+    PORT_NAME,
+    bridge_init_container,
+    bridge_volume,
+    container,
+    pod_security_context,
+    volumes,
+)
 
 CONFIG_HASH = "mcp.allbeone.io/config-hash"
 REFERENCED_HASH = "mcp.allbeone.io/referenced-config-hash"
@@ -84,8 +91,9 @@ def deployment(
         "automountServiceAccountToken": bool(sa and sa.automount_token),
         "securityContext": pod_security_context(spec.security_context),
         "imagePullSecrets": [s.wire() for s in spec.image_pull_secrets or []],
+        "initContainers": [bridge_init_container(spec, work)] if work.bridge_image else None,
         "containers": [container(spec, work, mounts)],
-        "volumes": vols,
+        "volumes": [*vols, bridge_volume()] if work.bridge_image else vols,
         "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
         **placement,
     }

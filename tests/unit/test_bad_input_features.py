@@ -280,7 +280,20 @@ RENDER_CASES: list[tuple[str, dict[str, Any], ServerJSON | None, str, str]] = [
         "spec.registry.version",
         "2.0.0",
     ),
-    ("registry-oci-stdio-no-command", {"registry": {"name": "demo"}}, OCI_STDIO, "spec.command", "stdio"),
+    (
+        "registry-oci-stdio-no-command-no-image-config",
+        {"registry": {"name": "demo"}},
+        OCI_STDIO,
+        "spec.registry",
+        "--image-config ghcr.io/x/y:1=FILE",
+    ),
+    (
+        "registry-oci-stdio-gateway-image-no-command",
+        {"registry": {"name": "demo"}, "gateway": {"image": "ghcr.io/x/bridge:1"}},
+        OCI_STDIO,
+        "spec.command",
+        "inside ghcr.io/x/bridge:1",
+    ),
 ]
 
 

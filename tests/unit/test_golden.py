@@ -14,6 +14,11 @@ from mcpop.cli.render import render_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_REGISTRY = ROOT / "tests/fixtures/registry/official-seed.json"
+OCI_STDIO_REGISTRY = ROOT / "tests/fixtures/registry/oci-stdio.json"
+#: the image configs `registry-oci-stdio-*` specs render with (as `--image-config REF=FILE`)
+IMAGE_CONFIGS = [
+    f"ghcr.io/github/github-mcp-server:0.20.2={ROOT / 'tests/fixtures/image-configs/github-mcp-server.json'}"
+]
 INPUTS = [
     *sorted((ROOT / "examples").glob("*-mcpserver-*.yaml")),
     *sorted((ROOT / "tests/fixtures/specs").glob("*.yaml")),
@@ -25,6 +30,10 @@ def _golden_path(source: Path) -> Path:
 
 
 def _render(source: Path) -> str:
+    if source.name.startswith("registry-oci-stdio-"):
+        text, problems, _ = render_files([source], registry=OCI_STDIO_REGISTRY, image_configs=IMAGE_CONFIGS)
+        assert not problems, problems
+        return text
     registry = SEED_REGISTRY if source.name.startswith("registry-seed-") else None
     text, problems, _ = render_files([source], registry=registry)
     assert not problems, problems

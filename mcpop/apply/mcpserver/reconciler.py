@@ -10,14 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from mcpop import API_VERSION
+from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
 from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
-from mcpop.apply.mcpserver.status import Outcome, compute_status, label_selector, service_status
+from mcpop.apply.mcpserver.status import Outcome, compute_status, is_remote, label_selector, service_status
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -70,6 +72,7 @@ class MCPServerController:
         from mcpop.apply.catalog_store import EntryCache
 
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
+        self.images = ImageConfigs(kube)
 
     # ------------------------------------------------------------------ the Controller protocol
 
@@ -338,10 +341,23 @@ class MCPServerController:
             enable_multi_tenancy=self.settings.enable_multi_tenancy,
             referenced_content_hash=self._ref_hash(ns, refs),
         )  # fmt: skip
-        try:
-            rendered = render(server, registry_entry=entry, options=options)
-        except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried and logged
-            return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
+        from mcpop.render.errors import ImageConfigNeeded
+        from mcpop.sources.oci import ImageConfigError
+
+        configs: dict[str, Any] = {}
+        while True:
+            try:
+                rendered = render(server, registry_entry=entry, options=replace(options, image_configs=configs))
+                break
+            except ImageConfigNeeded as exc:  # an OCI stdio image's own entrypoint: read its config, render again
+                if exc.image in configs:
+                    return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
+                try:
+                    configs[exc.image] = self.images.resolve(ns, server.spec, exc.image)
+                except ImageConfigError as err:
+                    return self._image_unavailable(obj, str(err), err.retry, registry)
+            except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged
+                return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
 
         set_id = aset.applyset_id(name, ns)
         desired: list[tuple[Resource, dict[str, Any]]] = []
@@ -435,12 +451,27 @@ class MCPServerController:
         svc = rendered.get("Service")
         if svc is not None:
             outcome.service_endpoint, outcome.url, outcome.transport = service_status(svc, ns)
+            outcome.remote = dep_obj is None and is_remote(svc)
         if dep_obj is not None:
             outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
             outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")
         outcome.deployment = deployment
         self._write_status(obj, outcome)
         return DONE
+
+    def _image_unavailable(
+        self, obj: dict[str, Any], message: str, retry: bool, registry: tuple[str, str, str] | None
+    ) -> Result:
+        """Rendered False (ImageConfigUnavailable): the image's config could not be read; tried again later."""
+        meta = obj["metadata"]
+        log.warning("image config unavailable: %s", message)
+        dep = None
+        inf = self.owned.get("Deployment.apps")
+        if inf is not None:
+            dep = next((d for d in inf.items(meta["namespace"]) if owner_gk(d) == meta["name"]), None)
+        outcome = Outcome(generation=meta.get("generation"), image_error=message, deployment=dep, registry=registry)
+        self._write_status(obj, outcome)
+        return Result(requeue_after=RETRY_AFTER if retry else RETRY_AFTER_PERMANENT)
 
     def _terminal(self, obj: dict[str, Any], message: str, registry: tuple[str, str, str] | None = None) -> Result:
         meta = obj["metadata"]

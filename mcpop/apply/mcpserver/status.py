@@ -8,10 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpop.api.validation import redact_url
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
-from mcpop.render.workload import PATH_ANNOTATION, TRANSPORT_ANNOTATION
+from mcpop.render.workload import PATH_ANNOTATION, REMOTE_URL, TRANSPORT_ANNOTATION
 
 READY = "Ready"
+#: Rendered/Ready reason when an OCI stdio image's config (its entrypoint) cannot be read from its registry
+IMAGE_CONFIG_UNAVAILABLE = "ImageConfigUnavailable"
 AVAILABLE = "Available"
 PROGRESSING = "Progressing"
 RENDERED = "Rendered"
@@ -49,6 +52,10 @@ class Outcome:
     #: None when spec.registry is not set, else (status, reason, message) of RegistryFetched
     registry: tuple[str, str, str] | None = None
     registry_status: dict[str, Any] | None = None
+    #: a remote-only server (an ExternalName Service, no Deployment): `url` is the remote endpoint
+    remote: bool = False
+    #: the config of the image whose entrypoint is the command could not be read (retried)
+    image_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,9 +102,14 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     if outcome.terminating:
         conds.append(Cond(READY, "False", "Terminating", "the MCPServer is being deleted"))
     # Rendered / Applied
+    image_error = outcome.image_error if not invalid else None
     if invalid:
         conds.append(Cond(RENDERED, "False", "InvalidSpec", invalid))
         conds.append(Cond(APPLIED, "False", "InvalidSpec", "nothing applied: the spec was rejected"))
+    elif image_error:
+        conds.append(Cond(RENDERED, "False", IMAGE_CONFIG_UNAVAILABLE, image_error))
+        conds.append(Cond(APPLIED, "False", IMAGE_CONFIG_UNAVAILABLE, "nothing applied: retried until the image "
+                          "config can be read"))  # fmt: skip
     else:
         conds.append(Cond(RENDERED, "True", "Rendered", f"rendered {outcome.objects} objects"))
         if error:
@@ -111,7 +123,12 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
             conds.append(Cond(APPLIED, "True", "Applied", f"applied {outcome.objects} objects"))
     # Available / Progressing from the Deployment
     counts = f"{ro.ready}/{ro.want} replicas ready"
-    if not ro.exists:
+    remote = outcome.remote and not invalid
+    if remote:
+        where = f"remote-only: nothing runs in the cluster; clients reach {outcome.url or 'the remote URL'}"
+        conds.append(Cond(AVAILABLE, "True", "Remote", where))
+        conds.append(Cond(PROGRESSING, "False", "Remote", where))
+    elif not ro.exists:
         conds.append(Cond(AVAILABLE, "False", "DeploymentMissing", "the Deployment does not exist"))
     elif ro.want == 0:
         conds.append(Cond(AVAILABLE, "True", "ScaledToZero", "replicas is 0"))
@@ -119,7 +136,9 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         conds.append(Cond(AVAILABLE, "True", "MinimumReplicasAvailable", counts))
     else:
         conds.append(Cond(AVAILABLE, "False", "MinimumReplicasUnavailable", counts))
-    if ro.deadline_exceeded:
+    if remote:
+        pass
+    elif ro.deadline_exceeded:
         conds.append(Cond(PROGRESSING, "False", "ProgressDeadlineExceeded", f"rollout stuck: {counts}"))
     elif ro.exists and not ro.done:
         conds.append(Cond(PROGRESSING, "True", "RollingOut", f"{ro.updated}/{ro.want} updated, {counts}"))
@@ -138,10 +157,14 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     if not outcome.terminating:
         if invalid:
             conds.append(Cond(READY, "False", "InvalidSpec", invalid))
+        elif image_error:
+            conds.append(Cond(READY, "False", IMAGE_CONFIG_UNAVAILABLE, image_error))
         elif error:
             conds.append(Cond(READY, "False", "ApplyFailed", error))
         elif conflicts:
             conds.append(Cond(READY, "False", "Conflict", "; ".join(conflicts)))
+        elif remote:
+            conds.append(Cond(READY, "True", "Remote", f"remote-only: served at {outcome.url or 'the remote URL'}"))
         elif not ro.available:
             conds.append(Cond(READY, "False", "Unavailable", counts))
         elif not ro.done:
@@ -156,9 +179,11 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         conds.append(Cond(STALLED, "False", "NotStalled", ""))
         if outcome.terminating:
             conds.append(Cond(RECONCILING, "True", "Terminating", "deleting owned objects"))
+        elif image_error:
+            conds.append(Cond(RECONCILING, "True", IMAGE_CONFIG_UNAVAILABLE, image_error))
         elif error:
             conds.append(Cond(RECONCILING, "True", "ApplyFailed", error))
-        elif ro.exists and ro.done:
+        elif remote or (ro.exists and ro.done):
             conds.append(Cond(RECONCILING, "False", "Reconciled", "up to date"))
         else:
             conds.append(Cond(RECONCILING, "True", "RollingOut", counts))
@@ -168,6 +193,8 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         phase = "Terminating"
     elif invalid or ro.deadline_exceeded:
         phase = "Failed"
+    elif remote:
+        phase = "Remote"
     elif ready or (ro.available and ro.done):
         phase = "Running"
     else:
@@ -211,13 +238,21 @@ def split_image(ref: str) -> tuple[str, str | None]:
 
 def service_status(service: dict[str, Any], namespace: str) -> tuple[str, str | None, str | None]:
     """(serviceEndpoint, url, transport) of a rendered Service: `name.ns.svc.cluster.local:port`, the URL
-    with the MCP path from the Service's annotations, and the transport they name."""
+    with the MCP path from the Service's annotations, and the transport they name. For a remote-only
+    server (ExternalName) the URL is the remote's (credentials in it redacted)."""
     port = service["spec"]["ports"][0]["port"]
     endpoint = f"{service['metadata']['name']}.{namespace}.svc.cluster.local:{port}"
     annotations = service["metadata"].get("annotations") or {}
+    if REMOTE_URL in annotations:
+        return endpoint, redact_url(annotations[REMOTE_URL]), annotations.get(TRANSPORT_ANNOTATION)
     path = annotations.get(PATH_ANNOTATION)
     url = f"http://{endpoint}{path}" if path else None
     return endpoint, url, annotations.get(TRANSPORT_ANNOTATION)
+
+
+def is_remote(service: dict[str, Any] | None) -> bool:
+    """Whether a rendered Service is a remote-only server's ExternalName Service."""
+    return service is not None and service.get("spec", {}).get("type") == "ExternalName"
 
 
 def is_ready(status: dict[str, Any] | None) -> bool:

@@ -1,0 +1,69 @@
+"""Image configs for the renderer: an OCI stdio server that names no command runs its image's entrypoint.
+
+The config is read from the image's registry (mcpop.sources.oci), with the credentials of the server's
+`imagePullSecrets` (kubernetes.io/dockerconfigjson or dockercfg Secrets in its namespace).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING
+
+from mcpop.apply.runtime.client import Kube, KubeError, Resource
+
+if TYPE_CHECKING:
+    from mcpop.api.imageconfig import ImageConfig
+    from mcpop.api.mcpserver import MCPServerSpec
+    from mcpop.sources.oci import Credential, ImageConfigResolver
+
+log = logging.getLogger("mcpop.controller")
+
+SECRET = Resource("", "v1", "Secret", "secrets", True)
+#: seconds before an image config that could not be read is tried again
+RETRY_AFTER = 30.0
+RETRY_AFTER_PERMANENT = 300.0
+
+
+class ImageConfigs:
+    """Resolves image configs for MCPServers; one per controller (its caches are shared by all servers)."""
+
+    def __init__(self, kube: Kube, resolver: ImageConfigResolver | None = None) -> None:
+        self.kube = kube
+        self._resolver = resolver
+
+    @property
+    def resolver(self) -> ImageConfigResolver:
+        if self._resolver is None:
+            from mcpop.sources.oci import ImageConfigResolver
+
+            self._resolver = ImageConfigResolver()
+        return self._resolver
+
+    def credentials(self, namespace: str, spec: MCPServerSpec) -> dict[str, Credential]:
+        """Registry credentials by host from the spec's imagePullSecrets (first Secret naming a host wins)."""
+        from mcpop.sources.oci import parse_docker_config
+
+        out: dict[str, Credential] = {}
+        for ref in spec.image_pull_secrets or []:
+            try:
+                secret = self.kube.get(SECRET, namespace, ref.name)
+            except KubeError as exc:
+                log.warning("cannot read imagePullSecret %s/%s: %s", namespace, ref.name, exc.message)
+                continue
+            data = (secret or {}).get("data") or {}
+            raw = data.get(".dockerconfigjson") or data.get(".dockercfg")
+            if not raw:
+                continue
+            try:
+                creds = parse_docker_config(base64.b64decode(raw))
+            except ValueError as exc:
+                log.warning("imagePullSecret %s/%s is not a docker config: %s", namespace, ref.name, exc)
+                continue
+            for host, cred in creds.items():
+                out.setdefault(host, cred)
+        return out
+
+    def resolve(self, namespace: str, spec: MCPServerSpec, image: str) -> ImageConfig:
+        """The config of `image`; `mcpop.sources.oci.ImageConfigError` when it cannot be read."""
+        return self.resolver.resolve(image, self.credentials(namespace, spec))

@@ -1,0 +1,293 @@
+"""The static bridge (tools/bridge: mcpop-bridge) for real: a stdio MCP server (the official Python SDK's
+MCPServer, formerly FastMCP) spawned by the bridge, and the official SDK client speaking streamable HTTP.
+
+The SDK lives in its own venv (`tools/bridge sdk-python`), never in the environment where `mcp` is ours.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVER = '''
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("echo-stdio")
+
+
+@app.tool()
+def echo(text: str) -> str:
+    """Echo the text back."""
+    return f"echo: {text}"
+
+
+if __name__ == "__main__":
+    app.run("stdio")
+'''
+
+CLIENT = """
+import asyncio, json, sys
+from mcp import Client
+
+
+async def main() -> None:
+    async with Client(sys.argv[1]) as c:
+        tools = await c.list_tools()
+        result = await c.call_tool("echo", {"text": "hello"})
+        print(json.dumps({"server": c.server_info.name, "tools": [t.name for t in tools.tools],
+                          "text": [x.text for x in result.content]}))
+
+
+asyncio.run(main())
+"""
+
+
+def _tool(what: str) -> Path:
+    if shutil.which("go") is None:
+        pytest.skip("Go is needed to build the bridge (tools/bridge path)")
+    out = subprocess.run([str(ROOT / "tools/bridge"), what], check=True, capture_output=True, text=True, timeout=600)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bridge_bin() -> Path:
+    return _tool("path")
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> Path:
+    return _tool("sdk-python")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The bridge on loopback serving the stdio server; yields its base URL (extra flags: indirect params)."""
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    port = _free_port()
+    log = (tmp_path / "bridge.log").open("w")
+    flags = list(getattr(request, "param", []))
+    proc = subprocess.Popen(
+        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), *flags, "--", str(sdk_python), str(script)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _client(sdk_python: Path, tmp_path: Path, url: str) -> dict[str, object]:
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    out = subprocess.run([str(sdk_python), str(script), url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_the_sdk_client_initializes_lists_tools_and_calls_one_through_the_bridge(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _client(sdk_python, tmp_path, bridge + "/mcp")
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+
+
+def test_two_clients_one_after_the_other_each_get_a_working_session(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    for _ in range(2):
+        assert _client(sdk_python, tmp_path, bridge + "/mcp")["text"] == ["echo: hello"]
+
+
+def test_the_health_endpoint_answers_ok_without_starting_the_server(bridge: str) -> None:
+    assert _get(bridge + "/healthz") == (200, "ok\n")
+
+
+def test_an_unknown_session_is_404(bridge: str) -> None:
+    req = urllib.request.Request(bridge + "/mcp", method="GET", headers={"Mcp-Session-Id": "nope"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 404
+
+
+def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
+    subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
+    out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "0.1.0"
+
+
+def test_the_binary_is_static(bridge_bin: Path) -> None:
+    head = bridge_bin.read_bytes()[:4096]
+    assert head[:4] == b"\x7fELF" and b"ld-linux" not in head  # no program interpreter: no libc needed
+
+
+def test_the_bridge_image_is_an_oci_archive_holding_only_the_binary() -> None:
+    import tarfile
+
+    archive = _tool("image")
+    with tarfile.open(archive) as tar:
+        index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        (desc,) = index["manifests"]
+        manifest = json.loads(tar.extractfile("blobs/sha256/" + desc["digest"][7:]).read())  # type: ignore[union-attr]
+        config = json.loads(tar.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]).read())  # type: ignore[union-attr]
+    from mcpop.render.normalize import BRIDGE_IMAGE
+
+    assert desc["annotations"]["io.containerd.image.name"] == BRIDGE_IMAGE  # what the renderer emits
+    assert config["config"]["User"] == "65532:65532" and len(manifest["layers"]) == 1
+
+
+def test_a_command_that_cannot_start_is_a_502_and_logged(bridge_bin: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "bridge.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                                 str(tmp_path / "no-such-server")], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}).encode()
+        req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+            "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 502
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert "no-such-server" in log.read_text()
+
+
+def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
+    bridge_bin: Path, sdk_python: Path, tmp_path: Path
+) -> None:
+    """End to end without a node: an image whose entrypoint is a stdio MCP server is pushed to a local
+    registry; the operator's resolver reads its config; the renderer's pod is then run as the kubelet would
+    (the init container's `--copy-to`, then the server container's command and args) and the SDK client
+    talks to it."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.api.serverjson import ServerJSON
+    from mcpop.render import RenderOptions, render
+    from mcpop.sources.oci import ImageConfigResolver
+    from tests.ocikit import crane_path, layer_tar, local_registry, push
+
+    crane = crane_path()
+    assert crane is not None
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    (tmp_path / "registry").mkdir()
+    with local_registry(crane, tmp_path / "registry") as host:
+        ref = push(crane, layer_tar(tmp_path / "layer.tar"), f"{host}/example/echo-stdio:1",
+                   entrypoint=f"{sdk_python},{script}", platform="linux/amd64")  # fmt: skip
+        config = ImageConfigResolver().resolve(ref)
+    entry = ServerJSON.model_validate({"name": "io.github.example/echo", "description": "d", "version": "1",
+                                       "packages": [{"registryType": "oci", "identifier": ref,
+                                                     "transport": {"type": "stdio"}}]})  # fmt: skip
+    server = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                       "metadata": {"name": "echo", "namespace": "ns"},
+                                       "spec": {"registry": {"name": "io.github.example/echo"}}})  # fmt: skip
+    out = render(server, entry, RenderOptions(image_configs={ref: config}))
+    pod = next(o for o in out.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (main,) = pod["containers"]
+    shared = tmp_path / "mcpop-bridge"  # the emptyDir
+    shared.mkdir()
+    subprocess.run([str(bridge_bin), *init["command"][1:-1], str(shared)], check=True, timeout=30)
+    args = [a.replace("$$", "$") for a in main["args"]]
+    port = _free_port()
+    args[args.index("--port") + 1] = str(port)
+    command = str(shared / Path(main["command"][0]).name)
+    with (tmp_path / "pod.log").open("w") as log:
+        proc = subprocess.Popen([command, "--host", "127.0.0.1", *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        probe = main["readinessProbe"]["httpGet"]["path"]
+        for _ in range(100):
+            try:
+                if _get(base + probe)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        path = args[args.index("--path") + 1]
+        got = _client(sdk_python, tmp_path, base + path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+
+
+def _initialize(base: str) -> str:
+    """A raw initialize POST; the session id the bridge answers with."""
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+    ).encode()
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        resp.read()
+        return str(resp.headers["Mcp-Session-Id"])
+
+
+@pytest.mark.parametrize("bridge", [["--session-timeout", "1s"]], indirect=True)
+def test_a_session_left_without_delete_is_closed_after_the_idle_timeout(bridge: str, tmp_path: Path) -> None:
+    session = _initialize(bridge)
+    req = urllib.request.Request(bridge + "/mcp", method="DELETE", headers={"Mcp-Session-Id": session})
+    time.sleep(2.5)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 404
+    assert "idle for more than 1s" in (tmp_path / "bridge.log").read_text()
+
+
+def test_a_live_session_is_kept(bridge: str) -> None:
+    session = _initialize(bridge)
+    req = urllib.request.Request(bridge + "/mcp", method="DELETE", headers={"Mcp-Session-Id": session})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 204
