@@ -68,7 +68,7 @@ def test_every_readme_command_runs_against_the_cluster(
     for ns in ("mcp-servers", "mcp-system"):
         with contextlib.suppress(client.ApiException):
             core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    registries = {ns: Registries(api, ns) for ns in ("default", "mcp-system")}
+    registries = {ns: Registries(api, ns) for ns in (namespace, "mcp-system")}
     log = tmp_path / "server.log"
     log.write_text(cri_line("server started"))
     second = start_operator(operator_kubeconfig, "mcp-servers", tmp_path)  # for `--namespace mcp-servers`
@@ -77,8 +77,8 @@ def test_every_readme_command_runs_against_the_cluster(
         with namespace_logs(api, [namespace, "mcp-servers"], log):
             for line in readme_commands():
                 args = shlex.split(line)[1:]
-                # `mcp registry` reads `default` without --namespace (not the context's namespace)
-                target = _target_namespace(args, "default" if args[0] == "registry" else namespace)
+                # without --namespace, every command (`mcp registry` too) uses the context's namespace
+                target = _target_namespace(args, namespace)
                 if args[0] == "registry" and args[1:2] == ["refresh"] and "--help" not in args:
                     # refresh asks the operator to sync a named MCPRegistry: give it one to ask about
                     reg = args[args.index("--name") + 1] if "--name" in args else "default"
@@ -88,12 +88,17 @@ def test_every_readme_command_runs_against_the_cluster(
                     _ensure_server(api, target, cli_kubeconfig)
                 code, out, err = _run(line, cli_kubeconfig)
                 results[line] = (code, out, err)
+                if args[0] == "registry" and args[1:2] == ["refresh"] and "--help" not in args:
+                    # it never syncs (no such ConfigMap): gone, so later commands see no catalogue at all
+                    with contextlib.suppress(client.ApiException):
+                        client.CustomObjectsApi(api).delete_namespaced_custom_object(
+                            "mcp.allbeone.io", "v1", target, "mcpregistries", reg)  # fmt: skip
                 assert "Traceback" not in err and "Traceback" not in out, f"{line}\n{err}"
                 assert not any(u in err for u in UNKNOWN), f"{line}\n{err}"
     finally:
         _delete_all(api, "mcp-servers")
         second.terminate()
-        for ns, reg in (("default", "default"), ("default", "myregistry"), ("mcp-system", "default")):
+        for ns, reg in ((namespace, "default"), (namespace, "myregistry"), ("mcp-system", "default")):
             with contextlib.suppress(client.ApiException):
                 client.CustomObjectsApi(api).delete_namespaced_custom_object(
                     "mcp.allbeone.io", "v1", ns, "mcpregistries", reg
