@@ -8,8 +8,8 @@ and falls back to initialize), then `tools/list` when the server announces tools
 from __future__ import annotations
 
 import time
-from http import HTTPStatus
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,7 +67,7 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
     safe = redact(url)
     try:
         handshake = anyio.run(_handshake, url, transport, timeout)
-    except BaseException as exc:  # noqa: BLE001 - classified below; KeyboardInterrupt/SystemExit re-raised
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         reason, detail = classify(exc, timeout)
