@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from test_operator_status import conds, dep
 
+from mcpop.apply.manager import new_verifier
 from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, verify_wait
+from mcpop.apply.settings import SettingsError, build_settings
 
 HANDSHAKE = {"protocolVersion": "2026-07-28", "serverInfo": {"name": "demo", "version": "1"},
              "capabilities": {"tools": {}}, "tools": {"count": 1, "names": ["echo"]}}  # fmt: skip
@@ -67,3 +70,21 @@ def test_a_server_scaled_to_zero_has_nothing_to_verify() -> None:
 
 def test_a_rolled_out_available_server_is_worth_a_handshake() -> None:
     assert verify_wait(rollout(dep())) is None
+
+
+def test_the_verify_flags_default_to_5m_4_and_10s() -> None:
+    ver = new_verifier(build_settings({}, {}))
+    assert (ver.interval, ver.concurrency, ver.timeout, ver.enabled) == (300.0, 4, 10.0, True)
+    ver.shutdown()
+    off = new_verifier(build_settings({"verify_concurrency": "0", "verify_interval": "0"}, {}))
+    assert (off.enabled, off.interval) == (False, 0.0)
+    off.shutdown()
+
+
+def test_bad_verify_flags_name_the_flag() -> None:
+    with pytest.raises(SettingsError, match="--verify-timeout: must be more than 0"):
+        build_settings({"verify_timeout": "0"}, {})
+    with pytest.raises(SettingsError, match="--verify-concurrency"):
+        build_settings({"verify_concurrency": "65"}, {})
+    with pytest.raises(SettingsError, match="--verify-interval"):
+        build_settings({"verify_interval": "soon"}, {})
