@@ -37,9 +37,27 @@ m.run(transport, host="127.0.0.1", port=port)
 """
 
 
-def sdk_path() -> str:
-    """The SDK's directory (installed into the cache by tools/mcp-sdk when missing)."""
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "mcp-sdk"), "path"], capture_output=True, text=True)
+_LEGACY_SERVER = r"""
+import sys
+sys.path.insert(0, sys.argv[1])  # its own pydantic and httpx: a process of its own, SDK 1.x
+from mcp.server.fastmcp import FastMCP
+transport, port, tools, name = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+m = FastMCP(name, host="127.0.0.1", port=port)
+def make(i):
+    def tool(x: int = 0) -> int:
+        return x + i
+    return tool
+for i in range(tools):
+    m.add_tool(make(i), name=f"tool_{i:03d}", description=f"tool {i}")
+m.run(transport)
+"""
+
+
+def sdk_path(legacy: bool = False) -> str:
+    """The SDK's directory (installed into the cache by tools/mcp-sdk when missing); `legacy`: the 1.x
+    release the tests run as a server that predates server/discover."""
+    cmd = [sys.executable, str(ROOT / "tools" / "mcp-sdk"), "path", *(["--legacy"] if legacy else [])]
+    out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"tools/mcp-sdk path failed: {out.stderr}")
     return out.stdout.strip()
@@ -84,10 +102,13 @@ class SdkServer:
                 self.proc.wait()
 
 
-def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: int | None = None) -> SdkServer:
-    """Start an SDK server (`streamable-http` or `sse`) with `tools` tools and wait until it listens."""
+def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: int | None = None,
+                     legacy: bool = False) -> SdkServer:  # fmt: skip
+    """Start an SDK server (`streamable-http` or `sse`) with `tools` tools and wait until it listens
+    (`legacy`: an SDK 1.x FastMCP server, which knows initialize but not server/discover)."""
     port = port or free_port()
-    cmd = [sys.executable, "-c", _SERVER, sdk_path(), transport, str(port), str(tools), name]
+    script = _LEGACY_SERVER if legacy else _SERVER
+    cmd = [sys.executable, "-c", script, sdk_path(legacy), transport, str(port), str(tools), name]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/")
     srv = SdkServer(transport, port, proc)
@@ -100,8 +121,8 @@ def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: i
 
 
 @contextlib.contextmanager
-def sdk_server(transport: str, tools: int = 2, name: str = "demo") -> Iterator[SdkServer]:
-    srv = start_sdk_server(transport, tools, name)
+def sdk_server(transport: str, tools: int = 2, name: str = "demo", legacy: bool = False) -> Iterator[SdkServer]:
+    srv = start_sdk_server(transport, tools, name, legacy=legacy)
     try:
         yield srv
     finally:

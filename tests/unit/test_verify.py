@@ -39,6 +39,24 @@ def test_an_sdk_server_is_verified_with_its_server_info_and_tools(transport: str
     assert f"MCP handshake with {srv.url}" in v.message and "demo 1.2.3, 3 tools" in v.message
 
 
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_server_that_predates_server_discover_is_verified_through_initialize(transport: str) -> None:
+    with sdk_server(transport, tools=1, name="legacy-demo", legacy=True) as srv:
+        v = probe(srv.url, transport, 10.0)
+    assert (v.status, v.reason) == ("True", "Handshake"), v.message
+    assert v.handshake is not None
+    assert v.handshake["protocolVersion"] < "2026-07-28"
+    assert v.handshake["serverInfo"]["name"] == "legacy-demo"
+    assert v.handshake["tools"] == {"count": 1, "names": ["tool_000"]}
+    assert "1 tool" in v.message and "1 tools" not in v.message
+
+
+def test_the_current_sdk_server_is_verified_through_server_discover() -> None:
+    with sdk_server("streamable-http") as srv:
+        v = probe(srv.url, "streamable-http", 10.0)
+    assert v.handshake is not None and v.handshake["protocolVersion"] == "2026-07-28"
+
+
 def test_tool_names_are_capped_and_the_count_is_the_total() -> None:
     with sdk_server("streamable-http", tools=MAX_TOOL_NAMES + 10) as srv:
         v = probe(srv.url, "streamable-http", 10.0)

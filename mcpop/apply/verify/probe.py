@@ -199,5 +199,5 @@ def _summary(url: str, handshake: dict[str, Any]) -> str:
     info = handshake.get("serverInfo") or {}
     who = " ".join(v for v in (info.get("name"), info.get("version")) if v) or "an anonymous server"
     tools = handshake.get("tools")
-    count = f", {tools['count']} tools" if tools else ""
+    count = f", {tools['count']} tool{'' if tools['count'] == 1 else 's'}" if tools else ""
     return f"MCP handshake with {url} (protocol {handshake.get('protocolVersion')}): {who}{count}"
