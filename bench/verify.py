@@ -15,6 +15,7 @@ Run: python bench/verify.py [--servers 1000] [--concurrency 4] [--timeout 1] [--
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -91,6 +92,7 @@ def main() -> None:
     p.add_argument("--healthy", type=int, default=200)
     args = p.parse_args()
     os.environ.setdefault("MCPOP_MCP_SDK_PATH", sdk_path())
+    logging.getLogger("mcpop.verify").setLevel(logging.ERROR)  # one line per failed probe otherwise
     saturated(args.servers, args.concurrency, args.timeout)
     if args.healthy:
         healthy(args.healthy, args.concurrency)
