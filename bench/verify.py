@@ -8,6 +8,7 @@ What 1,000 MCPServers cost the verifier (mcpop.apply.verify), against real serve
    how long the round took.
 2. Healthy servers: N servers verified against one official-SDK MCP server (streamable HTTP): the round's
    wall time and the mean time of one handshake (initialize/server/discover + tools/list).
+3. The process's peak RSS with the operator's modules loaded, before and after all those handshakes.
 
 Run: python bench/verify.py [--servers 1000] [--concurrency 4] [--timeout 1] [--healthy 200]
 """
@@ -17,7 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,12 +29,26 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from mcp_servers import bad_server, sdk_path, sdk_server  # noqa: E402
 
+from mcpop.apply.verify.probe import Verdict, probe  # noqa: E402
 from mcpop.apply.verify.verifier import VERIFY_DURATION, Target, Verifier  # noqa: E402
 
 
 def saturated(servers: int, concurrency: int, timeout: float) -> None:
+    inflight = [0, 0]  # now, max
+    lock = threading.Lock()
+
+    def counted(url: str, transport: str, t: float) -> Verdict:
+        with lock:
+            inflight[0] += 1
+            inflight[1] = max(inflight[1], inflight[0])
+        try:
+            return probe(url, transport, t)
+        finally:
+            with lock:
+                inflight[0] -= 1
+
     with bad_server("hang") as srv:
-        ver = Verifier(concurrency, timeout, 0)
+        ver = Verifier(concurrency, timeout, 0, probe_fn=counted)
         times = []
         start = time.monotonic()
         for i in range(servers):
@@ -51,7 +68,8 @@ def saturated(servers: int, concurrency: int, timeout: float) -> None:
         print(f"  check() while the pool is busy: p50 {times[len(times) // 2] * 1e6:.0f} us, "
               f"p99 {times[int(len(times) * 0.99)] * 1e6:.0f} us, max {times[-1] * 1e3:.2f} ms "
               f"({len(times)} calls)")  # fmt: skip
-        print(f"  connections open at once at the server: max {srv.max_open} (bound {concurrency})")
+        print(f"  probes in flight at once: max {inflight[1]} (bound {concurrency}); requests open at once at the "
+              f"server: max {srv.max_open} (it notices a closed connection up to 50 ms late)")  # fmt: skip
         print(f"  round: {took:.1f} s (ideal {servers * timeout / concurrency:.1f} s)")
 
 
@@ -93,9 +111,19 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("MCPOP_MCP_SDK_PATH", sdk_path())
     logging.getLogger("mcpop.verify").setLevel(logging.ERROR)  # one line per failed probe otherwise
+    import kubernetes.client  # noqa: F401 - what the operator process holds before any handshake
+
+    import mcpop.apply.manager  # noqa: F401
+
+    base = _rss()
     saturated(args.servers, args.concurrency, args.timeout)
     if args.healthy:
         healthy(args.healthy, args.concurrency)
+    print(f"peak RSS: {base:.1f} MiB with the operator's modules, {_rss():.1f} MiB after the handshakes")
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

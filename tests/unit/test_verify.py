@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mcp_servers import bad_server, free_port, sdk_path, sdk_server, start_sdk_server
 
-from mcpop.apply.verify.probe import MAX_TOOL_NAMES, probe, redact
+from mcpop.apply.verify.probe import MAX_TOOL_NAMES, Verdict, probe, redact
 from mcpop.apply.verify.verifier import PENDING, VERIFY_FAILURES, Target, Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,16 +165,30 @@ def test_check_never_waits_for_a_probe_and_a_finished_probe_enqueues_the_server(
 
 
 def test_at_most_concurrency_probes_run_at_once() -> None:
+    inflight, most = 0, 0
+    lock = threading.Lock()
+
+    def counted(url: str, transport: str, timeout: float) -> Verdict:
+        nonlocal inflight, most
+        with lock:
+            inflight += 1
+            most = max(most, inflight)
+        try:
+            return probe(url, transport, timeout)
+        finally:
+            with lock:
+                inflight -= 1
+
     with bad_server("hang") as srv:
-        ver = Verifier(2, 1.0, 300.0)
+        ver = Verifier(2, 1.0, 300.0, probe_fn=counted)
         start = time.monotonic()
         for i in range(6):
             ver.check(("ns", f"s{i}"), Target(f"{srv.base}/mcp", "streamable-http"))
         assert ver.wait_idle(30)
         took = time.monotonic() - start
         ver.shutdown()
-        assert srv.max_open <= 2
-    assert srv.requests >= 6
+    assert most == 2
+    assert srv.requests >= 6, "every probe reached the server"
     assert took >= 2.9  # 6 probes of 1s, 2 at a time
 
 

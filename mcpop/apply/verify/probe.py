@@ -7,6 +7,8 @@ and falls back to initialize), then `tools/list` when the server announces tools
 
 from __future__ import annotations
 
+import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -77,6 +79,18 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
     return Verdict("True", HANDSHAKE, _summary(safe, handshake), handshake, time.monotonic() - start)
 
 
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = ssl.create_default_context()
+        return _tls
+
+
 class HTTPStatusFailure(Exception):
     """The server answered an MCP request with an HTTP error status (the SDK turns it into a JSON-RPC
     error without the status; an httpx response hook keeps it)."""
@@ -100,8 +114,10 @@ async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]
             failed.append(int(response.status_code))
 
     def http_client(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth,
-                                  event_hooks={"response": [on_response]})  # fmt: skip
+        # one TLS context for every probe: building one per client (loading the CA bundle) cost CPU and
+        # grew the operator's memory with every handshake; no proxies from the environment either
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=_tls_context(),
+                                  trust_env=False, event_hooks={"response": [on_response]})  # fmt: skip
 
     try:
         with anyio.fail_after(timeout):
