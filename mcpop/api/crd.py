@@ -101,6 +101,13 @@ _PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        # the MCP handshake through the Service (-o wide)
+        {
+            "name": "Verified",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Verified")].status',
+        },
     ],
     "MCPRegistry": [
         {"name": "Type", "type": "string", "jsonPath": ".spec.source.type"},

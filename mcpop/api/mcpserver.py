@@ -330,6 +330,35 @@ class RegistryStatus(Model):
     repository: str | None = None
 
 
+class MCPImplementation(Model):
+    """The `serverInfo` an MCP server reports in its handshake."""
+
+    name: str | None = None
+    version: str | None = None
+
+
+#: how many tool names status records (`count` is the total)
+MAX_TOOL_NAMES = 50
+
+
+class MCPTools(Model):
+    """The tools an MCP server lists: how many, and their names (the first 50)."""
+
+    count: int = Field(ge=0)
+    names: list[str] | None = Field(default=None, max_length=MAX_TOOL_NAMES)
+
+
+class MCPHandshake(Model):
+    """What the operator learnt speaking MCP to the server through its Service (the `Verified` condition)."""
+
+    protocol_version: str | None = None
+    server_info: MCPImplementation | None = None
+    #: the capabilities the server announced, as it sent them
+    capabilities: FreeForm | None = None
+    #: present when the server announced the tools capability
+    tools: MCPTools | None = None
+
+
 class MCPServerStatus(Model):
     #: Remote: a remote-only registry entry; nothing runs in the cluster, `url` is the remote endpoint
     phase: Literal["Pending", "Running", "Remote", "Failed", "Terminating"] | None = None
@@ -346,6 +375,8 @@ class MCPServerStatus(Model):
     transport: str | None = None
     observed_generation: int | None = None
     registry: RegistryStatus | None = None
+    #: the last successful MCP handshake through the Service (see the `Verified` condition)
+    mcp: MCPHandshake | None = None
     conditions: list[Condition] | None = Field(default=None, json_schema_extra=list_map("type"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, RegistryController
@@ -20,6 +21,7 @@ from mcpop.apply.runtime import metrics
 from mcpop.apply.runtime.client import Kube, Resource, load_api_client
 from mcpop.apply.runtime.manager import Context, Manager, Registration
 from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.verify.verifier import Verifier
 
 log = logging.getLogger("mcpop.manager")
 REGISTRY_WORKERS = 2
@@ -34,7 +36,7 @@ def _hash_only(obj: dict[str, Any]) -> dict[str, Any]:
                          "resourceVersion": meta.get("resourceVersion")}}  # fmt: skip
 
 
-def build_mcpserver(settings: OperatorSettings) -> Any:
+def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None) -> Any:
     """The MCPServer controller's build step: its informers, and the registries once they are served."""
 
     def build(ctx: Context) -> MCPServerController:
@@ -47,7 +49,9 @@ def build_mcpserver(settings: OperatorSettings) -> Any:
             res = ctx.kube.resource("v1", kind)
             if res is not None:
                 refs[kind] = ctx.informer(res, transform=_hash_only, name=f"ref-{res.plural}")
-        ctl = MCPServerController(ctx.kube, settings, servers, {}, refs, ctx.recorder, ctx.enqueue)
+        ctl = MCPServerController(ctx.kube, settings, servers, {}, refs, ctx.recorder, ctx.enqueue, verifier=verifier)
+        if verifier is not None:
+            verifier.enqueue = ctx.enqueue
         servers.handlers.append(ctl.on_server)
         for inf in refs.values():
             inf.handlers.append(ctl.on_ref)
@@ -109,12 +113,13 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
     return build
 
 
-def registrations(settings: OperatorSettings) -> list[Registration]:
+def registrations(settings: OperatorSettings, verifier: Verifier | None = None) -> list[Registration]:
     """Every controller of the operator, each started once its CRD is served."""
     from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
 
+    mcpserver = build_mcpserver(settings, verifier)
     regs = [
-        Registration(MCPServerController.name, build_mcpserver(settings), ((MCPSERVER.api_version, MCPSERVER.kind),),
+        Registration(MCPServerController.name, mcpserver, ((MCPSERVER.api_version, MCPSERVER.kind),),
                      workers=settings.concurrent_reconciles),
         Registration(RegistryController.name, build_mcpregistry(settings),
                      ((MCPREGISTRY.api_version, MCPREGISTRY.kind),), workers=REGISTRY_WORKERS),
@@ -125,15 +130,25 @@ def registrations(settings: OperatorSettings) -> list[Registration]:
     return regs
 
 
-def new_manager(settings: OperatorSettings, kube: Kube | None = None) -> Manager:
-    """A manager with the operator's controllers registered."""
+def new_verifier(settings: OperatorSettings, verify_url: Callable[[str], str] | None = None) -> Verifier:
+    """The MCP handshakes behind the Verified condition, from `--verify-*`. `verify_url` maps a server's
+    in-cluster URL to the URL dialled (default: as is, the Service's DNS name)."""
+    return Verifier(settings.verify_concurrency, settings.verify_timeout, settings.verify_interval, resolve=verify_url)
+
+
+def new_manager(settings: OperatorSettings, kube: Kube | None = None, *,
+                verify_url: Callable[[str], str] | None = None) -> Manager:  # fmt: skip
+    """A manager with the operator's controllers registered (`verify_url`: see `new_verifier`)."""
     if kube is None:
         api = load_api_client(settings.kubeconfig, pool_size=settings.concurrent_reconciles + 24)
         timeout = min(60.0, max(5.0, settings.reconcile_timeout))
         kube = Kube(api, on_request=metrics.count_request, request_timeout=timeout)
     mgr = Manager(settings, kube)
-    for reg in registrations(settings):
+    verifier = new_verifier(settings, verify_url)
+    for reg in registrations(settings, verifier):
         mgr.add(reg)
+    if verifier.enabled:
+        mgr.add_runnable("mcp-verifier", verifier.run, leader_only=True)
     if settings.enable_webhooks:
         from mcpop.apply.webhook.setup import add_webhooks
 
@@ -141,11 +156,11 @@ def new_manager(settings: OperatorSettings, kube: Kube | None = None) -> Manager
     return mgr
 
 
-def run_operator(settings: OperatorSettings) -> int:
+def run_operator(settings: OperatorSettings, *, verify_url: Callable[[str], str] | None = None) -> int:
     """Entry point of `mcp operator run`. Raises KubeconfigError when no cluster configuration loads."""
     from mcpop.apply.runtime.logs import setup_logging
 
-    mgr = new_manager(settings)  # a bad kubeconfig fails here, before any log line
+    mgr = new_manager(settings, verify_url=verify_url)  # a bad kubeconfig fails here, before any log line
     setup_logging(settings.log_level, settings.structured_logging)
     log.info("mcpop operator starting", extra={"pid": os.getpid(), "namespace": settings.watch_namespace or "*"})
     mgr.install_signal_handlers()

@@ -180,6 +180,10 @@ class OperatorSettings(BaseModel):
     enable_istio_integration: Bool = True
     enable_multi_tenancy: Bool = True
     enable_backup_controller: Bool = True
+    # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
+    verify_interval: Duration = 300.0
+    verify_concurrency: int = Field(default=4, ge=0, le=64)
+    verify_timeout: Duration = 10.0
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -203,7 +207,7 @@ class OperatorSettings(BaseModel):
         check_cipher_suites(tuple(value))
         return tuple(value)
 
-    @field_validator("renew_deadline")
+    @field_validator("renew_deadline", "verify_timeout")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

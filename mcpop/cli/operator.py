@@ -61,6 +61,9 @@ def run(
     enable_istio_integration: bool | None = None,
     enable_multi_tenancy: bool | None = None,
     enable_backup_controller: bool | None = None,
+    verify_interval: str | None = None,
+    verify_concurrency: str | None = None,
+    verify_timeout: str | None = None,
 ) -> int:
     """Run the operator: keep MCPServers' objects applied and MCPRegistries synced.
 
@@ -170,6 +173,15 @@ def run(
         Render tenancy objects (env ENABLE_MULTI_TENANCY). Default `True`.
     enable_backup_controller
         Run the MCPServerBackup controller (env ENABLE_BACKUP_CONTROLLER). Default `False`.
+    verify_interval
+        Speak MCP to each available MCPServer through its Service again this often (the Verified condition
+        and status.mcp; a rollout re-verifies at once); 0 verifies only after rollouts. Default `5m`.
+    verify_concurrency
+        MCP handshakes run at the same time, in threads apart from the reconcile workers; 0 turns
+        verification off (no Verified condition). Default `4`.
+    verify_timeout
+        Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long:
+        Verified False, reason Timeout. Default `10s`.
     """
     flags = dict(locals())
     from mcpop.apply.settings import SettingsError, build_settings

@@ -167,6 +167,7 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
         f"Endpoint: {st.get('serviceEndpoint') or '-'}",
         f"Age: {age(meta.get('creationTimestamp'), now)}",
         f"Registry: {registry_name(obj)}",
+        *mcp_lines(st.get("mcp")),
         "",
         "Conditions:",
     ]
@@ -183,6 +184,26 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
                          when if count <= 1 else f"{when} (x{count})", src, str(e.get("message") or "")])  # fmt: skip
         lines += ["", "Events:"] + ["  " + r for r in table(rows).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+#: tool names `mcp status` lists (status.mcp.tools has up to 50)
+SHOWN_TOOLS = 10
+
+
+def mcp_lines(mcp: Any) -> list[str]:
+    """`MCP:` and `Tools:` lines from status.mcp (the last MCP handshake that worked); none without one."""
+    if not isinstance(mcp, dict) or not mcp:
+        return []
+    info = mcp.get("serverInfo") or {}
+    who = " ".join(str(v) for v in (info.get("name"), info.get("version")) if v) or "-"
+    lines = [f"MCP: {who} (protocol {mcp.get('protocolVersion') or '-'})"]
+    tools = mcp.get("tools")
+    if isinstance(tools, dict):
+        count = int(tools.get("count") or 0)
+        names = [str(n) for n in tools.get("names") or []][:SHOWN_TOOLS]
+        more = f", ... {count - len(names)} more" if count > len(names) else ""
+        lines.append(f"Tools: {count}" + (f" ({', '.join(names)}{more})" if names else ""))
+    return lines
 
 
 SERVER_COLUMNS = ["NAME", "PHASE", "READY", "ENDPOINT", "REGISTRY", "AGE"]

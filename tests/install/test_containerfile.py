@@ -43,7 +43,23 @@ def test_the_build_installs_wheels_only_and_drops_pip() -> None:
 
 def test_the_context_holds_nothing_but_wheels() -> None:
     ignore = [line for line in (ROOT / ".containerignore").read_text().splitlines() if line and line[0] != "#"]
-    assert ignore == ["*", "!dist/wheels/*.whl"]
+    assert ignore == ["*", "!dist/wheels/*.whl", "!dist/mcp-sdk-wheels/*.whl"]
+
+
+def test_the_mcp_sdk_goes_beside_the_venv_without_its_console_scripts() -> None:
+    build = " ".join(_stages()[0])
+    assert "COPY dist/mcp-sdk-wheels/ /mcp-sdk-wheels/" in build
+    joined = re.sub(r"\s*\\\s*", " ", build)
+    assert '--find-links /mcp-sdk-wheels --no-compile --target /opt/mcpop/mcp-sdk "mcp==${MCP_SDK_VERSION}"' in joined
+    assert "rm -rf /opt/mcpop/mcp-sdk/bin" in build, "the SDK's `mcp` script must not replace mcpop's"
+    assert "compileall -q /opt/mcpop/lib /opt/mcpop/mcp-sdk" in build
+
+
+def test_the_image_pins_the_sdk_the_operator_looks_for() -> None:
+    from mcpop.apply.verify.sdk import IMAGE_PATH, MCP_SDK_VERSION
+
+    assert f"ARG MCP_SDK_VERSION={MCP_SDK_VERSION}" in LINES
+    assert IMAGE_PATH == "/opt/mcpop/mcp-sdk"
 
 
 def test_the_user_is_numeric_and_not_root() -> None:

@@ -61,6 +61,37 @@ def test_status_block_of_a_failed_server_with_warning_events(update_golden: bool
     assert "Applied" not in text.split("Events:")[1]  # Normal events are not listed
 
 
+def test_status_block_of_a_verified_server_shows_its_server_info_and_tools(update_golden: bool) -> None:
+    text = output.status_block(fixture("server-verified.json"), [], NOW)
+    check("status-verified.txt", text, update_golden)
+    lines = text.splitlines()
+    assert lines[7:9] == [
+        "MCP: memory-server 2026.11.3 (protocol 2026-07-28)",
+        "Tools: 9 (create_entities, create_relations, add_observations, delete_entities, delete_observations, "
+        "delete_relations, read_graph, search_nodes, open_nodes)",
+    ]
+    assert (
+        "  ✓ Verified: True - MCP handshake with http://memory.default.svc.cluster.local:8080/mcp "
+        "(protocol 2026-07-28): memory-server 2026.11.3, 9 tools" in lines
+    )
+
+
+def test_status_block_of_a_failed_verification_keeps_the_last_handshake(update_golden: bool) -> None:
+    text = output.status_block(fixture("server-verify-failed.json"), [], NOW)
+    check("status-verify-failed.txt", text, update_golden)
+    assert (
+        "  ✗ Verified: False - Timeout: http://memory.default.svc.cluster.local:8080/mcp: no MCP handshake "
+        "within 10s" in text.splitlines()
+    )
+    assert "MCP: memory-server 2026.11.3 (protocol 2026-07-28)" in text
+
+
+def test_more_tools_than_shown_are_counted() -> None:
+    names = [f"t{i}" for i in range(50)]
+    lines = output.mcp_lines({"protocolVersion": "p", "tools": {"count": 70, "names": names}})
+    assert lines[1] == "Tools: 70 (" + ", ".join(names[:10]) + ", ... 60 more)"
+
+
 def test_server_tables(update_golden: bool) -> None:
     objs = [fixture("server-ready.json"), fixture("server-failed.json")]
     check("table.txt", output.server_table(objs, NOW, False), update_golden)

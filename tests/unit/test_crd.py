@@ -126,8 +126,11 @@ def test_mcpserver_crd_has_status_scale_short_names_category_and_columns() -> No
     assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
     assert doc["spec"]["names"]["shortNames"] == ["mcps", "mcpsrv"]
     assert doc["spec"]["names"]["categories"] == ["mcp"]
-    columns = [c["name"].upper() for c in version["additionalPrinterColumns"]]
+    columns = [c["name"].upper() for c in version["additionalPrinterColumns"] if not c.get("priority")]
     assert ["NAME", *columns] == ["NAME", "IMAGE", "TAG", "REPLICAS", "READY", "PHASE", "AGE"]
+    wide = [c for c in version["additionalPrinterColumns"] if c.get("priority")]
+    assert wide == [{"name": "Verified", "type": "string", "priority": 1,
+                     "jsonPath": '.status.conditions[?(@.type=="Verified")].status'}]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))

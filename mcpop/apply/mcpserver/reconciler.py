@@ -19,7 +19,16 @@ from mcpop import API_VERSION
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
 from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
-from mcpop.apply.mcpserver.status import Outcome, compute_status, is_remote, label_selector, service_status
+from mcpop.apply.mcpserver.status import (
+    VERIFIED,
+    Outcome,
+    compute_status,
+    is_remote,
+    label_selector,
+    rollout,
+    service_status,
+    verify_wait,
+)
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -33,6 +42,7 @@ from mcpop.apply.ssa.apply import ConflictPolicy, apply_if_needed
 from mcpop.apply.ssa.changeset import Change, ChangeSet
 from mcpop.apply.ssa.drift import HASH_ANNOTATION, with_hash
 from mcpop.apply.ssa.prune import managed_by, prune_candidates
+from mcpop.apply.verify.verifier import Target, Verifier
 
 log = logging.getLogger("mcpop.controller")
 
@@ -52,7 +62,7 @@ class MCPServerController:
     def __init__(self, kube: Kube, settings: OperatorSettings, servers: Informer,
                  owned: dict[str, Informer], refs: dict[str, Informer], recorder: EventRecorder | None,
                  enqueue: Callable[[Key], None], *, registries: Informer | None = None,
-                 catalog_configmaps: Informer | None = None) -> None:  # fmt: skip
+                 catalog_configmaps: Informer | None = None, verifier: Verifier | None = None) -> None:  # fmt: skip
         self.kube = kube
         self.settings = settings
         self.servers = servers
@@ -73,6 +83,8 @@ class MCPServerController:
 
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
         self.images = ImageConfigs(kube)
+        #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
+        self.verifier = verifier
 
     # ------------------------------------------------------------------ the Controller protocol
 
@@ -287,7 +299,34 @@ class MCPServerController:
             type_ = "Normal" if new_ready[0] == "True" else "Warning"
             if new_ready[1] not in ("RollingOut", "Unavailable") or type_ == "Normal":
                 self._event(obj, type_, new_ready[1], new_ready[2])
+        old_v, new_v = _cond(old, VERIFIED), _cond(new, VERIFIED)
+        if new_v is not None and new_v[0] in ("True", "False") and (old_v or ())[:2] != new_v[:2]:
+            self._event(obj, "Normal" if new_v[0] == "True" else "Warning",
+                        "Verified" if new_v[0] == "True" else "VerifyFailed", new_v[2])  # fmt: skip
         return new
+
+    def _verify(self, key: Key, outcome: Outcome) -> None:
+        """Fill in the Verified condition: the latest MCP handshake through the Service, once the Deployment
+        has rolled out (a probe is started in the verifier's pool when due; this never waits for one)."""
+        verifier = self.verifier
+        if verifier is None or not verifier.enabled:
+            return
+        if outcome.remote:  # nothing runs in the cluster; the operator does not dial outside it
+            outcome.verified = ("Unknown", "Remote", "a remote-only server is not verified by the operator")
+            return
+        if not outcome.url or outcome.transport not in ("streamable-http", "sse"):
+            outcome.verified = ("Unknown", "NoEndpoint", "the Service names no MCP endpoint to verify")
+            return
+        wait = verify_wait(rollout(outcome.deployment))
+        if wait is not None:
+            outcome.verified = wait
+            return
+        dep = (outcome.deployment or {}).get("metadata") or {}
+        target = Target(outcome.url, outcome.transport, (outcome.generation, dep.get("uid"), dep.get("generation")))
+        verdict = verifier.check(key, target)
+        outcome.verified = (verdict.status, verdict.reason, verdict.message)
+        if verdict.status == "True":
+            outcome.mcp = verdict.handshake
 
     # ------------------------------------------------------------------ reconcile
 
@@ -298,6 +337,8 @@ class MCPServerController:
             self._index_refs(key, set())
             self._index_registry(key, None)
             forget_object(MCPSERVER_READY, ns, name)
+            if self.verifier is not None:
+                self.verifier.forget(key)
             return DONE
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
         meta = obj["metadata"]
@@ -456,6 +497,7 @@ class MCPServerController:
             outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
             outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")
         outcome.deployment = deployment
+        self._verify(key, outcome)
         self._write_status(obj, outcome)
         return DONE
 
@@ -562,6 +604,8 @@ class MCPServerController:
         self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
         self._index_refs((ns, name), set())
         self._index_registry((ns, name), None)
+        if self.verifier is not None:
+            self.verifier.forget((ns, name))
         log.info("finalized")
         return DONE
 

@@ -22,8 +22,10 @@ APPLIED = "Applied"
 REGISTRY_FETCHED = "RegistryFetched"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+VERIFIED = "Verified"
 #: the condition types this operator writes, in the order they are written
-CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, RECONCILING, STALLED)
+CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, VERIFIED, RECONCILING,
+                   STALLED)  # fmt: skip
 
 
 @dataclass
@@ -56,6 +58,10 @@ class Outcome:
     remote: bool = False
     #: the config of the image whose entrypoint is the command could not be read (retried)
     image_error: str | None = None
+    #: None when verification is off (or the spec was rejected), else (status, reason, message) of Verified
+    verified: tuple[str, str, str] | None = None
+    #: status.mcp of a successful handshake (kept from the live status otherwise: the last one that worked)
+    mcp: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,8 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
     if outcome.registry is not None:
         st, reason, msg = outcome.registry
         conds.append(Cond(REGISTRY_FETCHED, st, reason, msg))
+    if outcome.verified is not None:
+        conds.append(Cond(VERIFIED, *outcome.verified))
     # Ready, kstatus Reconciling / Stalled
     stalled_msg = invalid or ("; ".join(conflicts) if conflicts else None)
     if ro.deadline_exceeded and not stalled_msg:
@@ -213,6 +221,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         "url": outcome.url or old.get("url"),
         "transport": outcome.transport or old.get("transport"),
         "registry": outcome.registry_status,
+        "mcp": outcome.mcp or old.get("mcp"),
         "conditions": merge_conditions(old.get("conditions"), conds, outcome.generation, now, CONDITION_ORDER),
     }
     return {k: v for k, v in status.items() if v is not None}
@@ -253,6 +262,15 @@ def service_status(service: dict[str, Any], namespace: str) -> tuple[str, str | 
 def is_remote(service: dict[str, Any] | None) -> bool:
     """Whether a rendered Service is a remote-only server's ExternalName Service."""
     return service is not None and service.get("spec", {}).get("type") == "ExternalName"
+
+
+def verify_wait(ro: Rollout) -> tuple[str, str, str] | None:
+    """The Verified condition while the Deployment is not (yet) worth a handshake, else None."""
+    if not ro.exists or (ro.want > 0 and not (ro.available and ro.done)):
+        return ("Unknown", "WaitingForRollout", "verified once the Deployment has rolled out and is available")
+    if ro.want == 0:
+        return ("Unknown", "ScaledToZero", "replicas is 0: nothing to verify")
+    return None
 
 
 def is_ready(status: dict[str, Any] | None) -> bool:

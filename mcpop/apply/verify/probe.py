@@ -1,0 +1,219 @@
+"""One MCP handshake with a server, classified as the `Verified` condition reports it.
+
+`initialize` (or `server/discover` on servers speaking 2026-07-28: the SDK's `mode="auto"` probes it
+and falls back to initialize), then `tools/list` when the server announces tools. Every outcome is a
+`Verdict`; nothing raises.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mcpop.apply.verify.sdk import ensure_sdk
+
+#: how many tool names status records (mcpop.api.mcpserver.MAX_TOOL_NAMES)
+MAX_TOOL_NAMES = 50
+#: tools/list pages followed at most (a paginator that never ends cannot hold a probe)
+MAX_PAGES = 20
+
+HANDSHAKE = "Handshake"
+CONNECTION_REFUSED = "ConnectionRefused"
+HTTP_ERROR = "HTTPError"
+PROTOCOL_ERROR = "ProtocolError"
+TIMEOUT = "Timeout"
+SDK_UNAVAILABLE = "SDKUnavailable"
+#: the reasons of a failed probe (the `reason` label of mcpop_mcpserver_verify_failures_total)
+FAILURE_REASONS = (CONNECTION_REFUSED, HTTP_ERROR, PROTOCOL_ERROR, TIMEOUT, SDK_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A probe's outcome: the `Verified` condition's status, reason and message, and on success the
+    `status.mcp` block (wire form)."""
+
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+    handshake: dict[str, Any] | None = None
+    duration: float = field(default=0.0, compare=False)
+
+
+def redact(url: str) -> str:
+    """The URL without credentials, query or fragment (what messages and logs may show)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<unparseable URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def probe(url: str, transport: str, timeout: float) -> Verdict:
+    """Speak MCP to `url` (`streamable-http` or `sse`) within `timeout` seconds (blocking; run it in a
+    thread of its own: it runs its own event loop)."""
+    start = time.monotonic()
+    why = ensure_sdk()
+    if why is not None:
+        return Verdict("Unknown", SDK_UNAVAILABLE, why)
+    import anyio
+
+    safe = redact(url)
+    try:
+        handshake = anyio.run(_handshake, url, transport, timeout)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        reason, detail = classify(exc, timeout)
+        if url != safe:
+            detail = detail.replace(url, safe)
+        return Verdict("False", reason, f"{safe}: {detail}", duration=time.monotonic() - start)
+    return Verdict("True", HANDSHAKE, _summary(safe, handshake), handshake, time.monotonic() - start)
+
+
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = ssl.create_default_context()
+        return _tls
+
+
+class HTTPStatusFailure(Exception):
+    """The server answered an MCP request with an HTTP error status (the SDK turns it into a JSON-RPC
+    error without the status; an httpx response hook keeps it)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"HTTP {code}")
+        self.code = code
+
+
+async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]:
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    failed: list[int] = []
+
+    async def on_response(response: Any) -> None:
+        if response.status_code >= 400:
+            failed.append(int(response.status_code))
+
+    def http_client(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+        # one TLS context for every probe: building one per client (loading the CA bundle) cost CPU and
+        # grew the operator's memory with every handshake; no proxies from the environment either
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=_tls_context(),
+                                  trust_env=False, event_hooks={"response": [on_response]})  # fmt: skip
+
+    try:
+        with anyio.fail_after(timeout):
+            async with http_client(timeout=httpx2.Timeout(timeout)) as http:
+                conn: Any = (
+                    sse_client(url, timeout=timeout, sse_read_timeout=timeout, httpx_client_factory=http_client)
+                    if transport == "sse"
+                    else streamable_http_client(url, http_client=http)
+                )
+                async with Client(conn, mode="auto", cache=None, read_timeout_seconds=timeout) as client:
+                    return await _describe(client)
+    except Exception as exc:
+        if failed and not isinstance(exc, TimeoutError):
+            raise HTTPStatusFailure(failed[0]) from exc
+        raise
+
+
+async def _describe(client: Any) -> dict[str, Any]:
+    """status.mcp of a connected SDK client: what the handshake said, and the tools it lists."""
+    caps = client.server_capabilities
+    info = client.server_info
+    out: dict[str, Any] = {"protocolVersion": client.protocol_version}
+    if info is not None:
+        out["serverInfo"] = {k: v for k, v in (("name", info.name), ("version", info.version)) if v}
+    out["capabilities"] = caps.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if caps.tools is not None:
+        names: list[str] = []
+        count, cursor = 0, None
+        for _ in range(MAX_PAGES):
+            page = await client.list_tools(cursor=cursor)
+            count += len(page.tools)
+            names += [t.name for t in page.tools][: MAX_TOOL_NAMES - len(names)]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        out["tools"] = {"count": count, "names": names}
+    return out
+
+
+def classify(exc: BaseException, timeout: float) -> tuple[str, str]:
+    """(reason, detail) of a failed probe; exception groups are searched for their most telling member."""
+    leaves = list(_leaves(exc))
+    for kinds, reason in _ORDER:
+        for leaf in leaves:
+            if _is(leaf, kinds):
+                return reason, _detail(reason, leaf, timeout)
+    leaf = leaves[0] if leaves else exc
+    return PROTOCOL_ERROR, _detail(PROTOCOL_ERROR, leaf, timeout)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    out = [exc]
+    cause = exc.__cause__ or exc.__context__
+    depth = 0
+    while cause is not None and depth < 5:
+        out.append(cause)
+        cause = cause.__cause__ or cause.__context__
+        depth += 1
+    return out
+
+
+#: exception class names (matched on the MRO, so the SDK's httpx2 need not be imported here), in priority order
+_ORDER: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("TimeoutError", "TimeoutException", "CancelledError"), TIMEOUT),
+    (("HTTPStatusError", "HTTPStatusFailure"), HTTP_ERROR),
+    (("ConnectError", "ConnectionRefusedError", "ConnectionError", "gaierror"), CONNECTION_REFUSED),
+)
+
+
+def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
+    return any(k.__name__ in names for k in type(exc).__mro__)
+
+
+def _detail(reason: str, exc: BaseException, timeout: float) -> str:
+    if reason == TIMEOUT:
+        return f"no MCP handshake within {timeout:g}s"
+    if reason == HTTP_ERROR:
+        code = getattr(exc, "code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+        if not code:
+            return "HTTP error"
+        try:
+            phrase = HTTPStatus(int(code)).phrase
+        except ValueError:
+            phrase = ""
+        return f"HTTP {code} {phrase}".rstrip()
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if reason == CONNECTION_REFUSED:
+        return f"cannot connect: {text}"
+    return f"not an MCP server answer: {type(exc).__name__}: {text}"[:500]
+
+
+def _summary(url: str, handshake: dict[str, Any]) -> str:
+    info = handshake.get("serverInfo") or {}
+    who = " ".join(v for v in (info.get("name"), info.get("version")) if v) or "an anonymous server"
+    tools = handshake.get("tools")
+    count = f", {tools['count']} tool{'' if tools['count'] == 1 else 's'}" if tools else ""
+    return f"MCP handshake with {url} (protocol {handshake.get('protocolVersion')}): {who}{count}"

@@ -1,0 +1,248 @@
+"""The MCP handshake behind the Verified condition, against real servers on loopback: the official SDK's
+MCPServer over streamable HTTP and SSE (subprocesses), and HTTP servers that fail in each way a probe
+classifies. The client is the official SDK too, loaded from its --target directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mcp_servers import bad_server, free_port, sdk_path, sdk_server, start_sdk_server
+
+from mcpop.apply.verify.probe import MAX_TOOL_NAMES, Verdict, probe, redact
+from mcpop.apply.verify.verifier import PENDING, VERIFY_FAILURES, Target, Verifier
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sdk() -> None:
+    os.environ["MCPOP_MCP_SDK_PATH"] = sdk_path()
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_an_sdk_server_is_verified_with_its_server_info_and_tools(transport: str) -> None:
+    with sdk_server(transport, tools=3, name="demo") as srv:
+        v = probe(srv.url, transport, 10.0)
+    assert (v.status, v.reason) == ("True", "Handshake"), v.message
+    assert v.handshake is not None
+    assert v.handshake["serverInfo"] == {"name": "demo", "version": "1.2.3"}
+    assert v.handshake["protocolVersion"]
+    assert "tools" in v.handshake["capabilities"]
+    assert v.handshake["tools"] == {"count": 3, "names": ["tool_000", "tool_001", "tool_002"]}
+    assert f"MCP handshake with {srv.url}" in v.message and "demo 1.2.3, 3 tools" in v.message
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_server_that_predates_server_discover_is_verified_through_initialize(transport: str) -> None:
+    with sdk_server(transport, tools=1, name="legacy-demo", legacy=True) as srv:
+        v = probe(srv.url, transport, 10.0)
+    assert (v.status, v.reason) == ("True", "Handshake"), v.message
+    assert v.handshake is not None
+    assert v.handshake["protocolVersion"] < "2026-07-28"
+    assert v.handshake["serverInfo"]["name"] == "legacy-demo"
+    assert v.handshake["tools"] == {"count": 1, "names": ["tool_000"]}
+    assert "1 tool" in v.message and "1 tools" not in v.message
+
+
+def test_the_current_sdk_server_is_verified_through_server_discover() -> None:
+    with sdk_server("streamable-http") as srv:
+        v = probe(srv.url, "streamable-http", 10.0)
+    assert v.handshake is not None and v.handshake["protocolVersion"] == "2026-07-28"
+
+
+def test_tool_names_are_capped_and_the_count_is_the_total() -> None:
+    with sdk_server("streamable-http", tools=MAX_TOOL_NAMES + 10) as srv:
+        v = probe(srv.url, "streamable-http", 10.0)
+    assert v.handshake is not None
+    assert v.handshake["tools"]["count"] == MAX_TOOL_NAMES + 10
+    assert len(v.handshake["tools"]["names"]) == MAX_TOOL_NAMES
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_nothing_listening_is_connection_refused_naming_the_url_without_secrets(transport: str) -> None:
+    port = free_port()
+    v = probe(f"http://user:s3cret@127.0.0.1:{port}/mcp?token=t0ken", transport, 5.0)
+    assert (v.status, v.reason) == ("False", "ConnectionRefused")
+    assert f"http://127.0.0.1:{port}/mcp" in v.message
+    assert "s3cret" not in v.message and "t0ken" not in v.message
+
+
+@pytest.mark.parametrize(("transport", "path"), [("streamable-http", "/mcp"), ("sse", "/sse")])
+def test_an_http_500_is_an_http_error_with_the_status(transport: str, path: str) -> None:
+    with bad_server("500") as srv:
+        v = probe(srv.base + path, transport, 5.0)
+    assert (v.status, v.reason) == ("False", "HTTPError")
+    assert "HTTP 500 Internal Server Error" in v.message
+
+
+def test_a_wrong_path_on_an_mcp_server_is_an_http_404() -> None:
+    with sdk_server("streamable-http") as srv:
+        v = probe(f"http://127.0.0.1:{srv.port}/not-mcp", "streamable-http", 5.0)
+    assert (v.reason, "HTTP 404" in v.message) == ("HTTPError", True)
+
+
+@pytest.mark.parametrize(("transport", "path"), [("streamable-http", "/mcp"), ("sse", "/sse")])
+def test_a_server_that_speaks_garbage_is_a_protocol_error(transport: str, path: str) -> None:
+    with bad_server("garbage") as srv:
+        v = probe(srv.base + path, transport, 5.0)
+    assert (v.status, v.reason) == ("False", "ProtocolError")
+    assert "\n" not in v.message
+
+
+@pytest.mark.parametrize(("transport", "path"), [("streamable-http", "/mcp"), ("sse", "/sse")])
+def test_a_server_that_never_answers_times_out_within_the_timeout(transport: str, path: str) -> None:
+    with bad_server("hang") as srv:
+        start = time.monotonic()
+        v = probe(srv.base + path, transport, 1.5)
+        took = time.monotonic() - start
+    assert (v.status, v.reason) == ("False", "Timeout")
+    assert "within 1.5s" in v.message
+    assert 1.4 <= took < 4.0
+
+
+def test_redact_drops_credentials_query_and_fragment() -> None:
+    assert redact("http://a:b@h.ns.svc:8080/mcp?k=v#f") == "http://h.ns.svc:8080/mcp"
+    assert redact("http://[::1]:80/sse") == "http://[::1]:80/sse"
+
+
+def _isolated(code: str, env: dict[str, str]) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in ("MCPOP_MCP_SDK_PATH", "MCPOP_CACHE_DIR")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**base, "PYTHONPATH": str(ROOT), **env}, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_without_the_sdk_the_verdict_is_unknown_sdk_unavailable(tmp_path: Path) -> None:
+    out = _isolated(
+        "import json; from mcpop.apply.verify.probe import probe; v = probe('http://127.0.0.1:1/mcp', "
+        "'streamable-http', 2.0); print(json.dumps([v.status, v.reason, v.message]))",
+        {"MCPOP_MCP_SDK_PATH": str(tmp_path / "none"), "MCPOP_CACHE_DIR": str(tmp_path)},
+    )
+    status, reason, message = json.loads(out)
+    assert (status, reason) == ("Unknown", "SDKUnavailable")
+    assert "mcp==" in message and str(tmp_path / "none") in message
+
+
+def test_the_sdk_goes_to_the_end_of_sys_path_and_the_operator_keeps_its_own_pydantic() -> None:
+    out = _isolated(
+        "import sys, json, pydantic; from mcpop.apply.verify.sdk import ensure_sdk; why = ensure_sdk(); "
+        "import mcp; print(json.dumps([why, sys.path[-1], mcp.__file__, pydantic.__file__]))",
+        {"MCPOP_MCP_SDK_PATH": sdk_path()},
+    )
+    why, last, mcp_file, pydantic_file = json.loads(out)
+    assert why is None
+    assert last == sdk_path()
+    assert mcp_file.startswith(sdk_path())
+    assert not pydantic_file.startswith(sdk_path())
+
+
+# ---------------------------------------------------------------------------- the verifier (the pool)
+
+
+def test_check_never_waits_for_a_probe_and_a_finished_probe_enqueues_the_server() -> None:
+    enqueued: list[tuple[str, str]] = []
+    with sdk_server("streamable-http") as srv:
+        ver = Verifier(2, 10.0, 300.0)
+        ver.enqueue = enqueued.append
+        target = Target(srv.url, "streamable-http", 1)
+        start = time.monotonic()
+        first = ver.check(("ns", "a"), target)
+        assert time.monotonic() - start < 0.2
+        assert first == PENDING
+        assert ver.wait_idle(15)
+        done = ver.check(("ns", "a"), target)
+        ver.shutdown()
+    assert done.status == "True"
+    assert enqueued == [("ns", "a")]
+
+
+def test_at_most_concurrency_probes_run_at_once() -> None:
+    inflight, most = 0, 0
+    lock = threading.Lock()
+
+    def counted(url: str, transport: str, timeout: float) -> Verdict:
+        nonlocal inflight, most
+        with lock:
+            inflight += 1
+            most = max(most, inflight)
+        try:
+            return probe(url, transport, timeout)
+        finally:
+            with lock:
+                inflight -= 1
+
+    with bad_server("hang") as srv:
+        ver = Verifier(2, 1.0, 300.0, probe_fn=counted)
+        start = time.monotonic()
+        for i in range(6):
+            ver.check(("ns", f"s{i}"), Target(f"{srv.base}/mcp", "streamable-http"))
+        assert ver.wait_idle(30)
+        took = time.monotonic() - start
+        ver.shutdown()
+    assert most == 2
+    assert srv.requests >= 6, "every probe reached the server"
+    assert took >= 2.9  # 6 probes of 1s, 2 at a time
+
+
+def test_a_rollout_discards_the_last_verdict_and_probes_again() -> None:
+    with sdk_server("streamable-http") as srv:
+        ver = Verifier(1, 10.0, 300.0)
+        ver.check(("ns", "a"), Target(srv.url, "streamable-http", 1))
+        assert ver.wait_idle(15)
+        assert ver.check(("ns", "a"), Target(srv.url, "streamable-http", 1)).status == "True"
+        assert ver.check(("ns", "a"), Target(srv.url, "streamable-http", 2)) == PENDING
+        assert ver.wait_idle(15)
+        ver.shutdown()
+
+
+def test_periodic_reverification_flips_to_false_when_the_server_stops() -> None:
+    srv = start_sdk_server("streamable-http")
+    enqueued: list[tuple[str, str]] = []
+    ver = Verifier(1, 5.0, 0.5)
+    ver.enqueue = enqueued.append
+    stop = threading.Event()
+    ticker = threading.Thread(target=ver.run, args=(stop,), daemon=True)
+    target = Target(srv.url, "streamable-http")
+    try:
+        ver.check(("ns", "a"), target)
+        assert ver.wait_idle(15)
+        assert ver.check(("ns", "a"), target).status == "True"
+        ticker.start()
+        srv.stop()
+        deadline = time.monotonic() + 15
+        while ver.check(("ns", "a"), target).status == "True" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        verdict = ver.check(("ns", "a"), target)
+    finally:
+        stop.set()
+        srv.stop()
+    assert (verdict.status, verdict.reason) == ("False", "ConnectionRefused")
+    assert enqueued == [("ns", "a"), ("ns", "a")]
+
+
+def test_failures_are_counted_by_reason() -> None:
+    before = VERIFY_FAILURES.labels("ConnectionRefused")._value.get()
+    ver = Verifier(1, 2.0, 300.0)
+    ver.check(("ns", "gone"), Target(f"http://127.0.0.1:{free_port()}/mcp", "streamable-http"))
+    assert ver.wait_idle(10)
+    ver.shutdown()
+    assert VERIFY_FAILURES.labels("ConnectionRefused")._value.get() == before + 1
+
+
+def test_the_dialled_url_comes_from_the_resolver_seam() -> None:
+    with sdk_server("sse") as srv:
+        ver = Verifier(1, 10.0, 300.0, resolve=lambda url: srv.url)
+        target = Target("http://demo.ns.svc.cluster.local:8080/sse", "sse")
+        ver.check(("ns", "demo"), target)
+        assert ver.wait_idle(15)
+        verdict = ver.check(("ns", "demo"), target)
+        ver.shutdown()
+    assert verdict.status == "True", verdict.message

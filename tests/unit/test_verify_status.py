@@ -1,0 +1,90 @@
+"""How a verification verdict lands in MCPServer status (pure): the Verified condition, status.mcp kept
+from the last handshake that worked, and when a server is not worth a handshake yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_operator_status import conds, dep
+
+from mcpop.apply.manager import new_verifier
+from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, verify_wait
+from mcpop.apply.settings import SettingsError, build_settings
+
+HANDSHAKE = {"protocolVersion": "2026-07-28", "serverInfo": {"name": "demo", "version": "1"},
+             "capabilities": {"tools": {}}, "tools": {"count": 1, "names": ["echo"]}}  # fmt: skip
+
+
+def outcome(**kw: Any) -> Outcome:
+    return Outcome(generation=2, objects=3, deployment=dep(), **kw)
+
+
+def test_a_successful_handshake_is_verified_true_with_status_mcp() -> None:
+    st = compute_status(outcome(verified=("True", "Handshake", "ok"), mcp=HANDSHAKE), None, now="T")
+    assert conds(st)["Verified"] == ("True", "Handshake")
+    assert st["mcp"] == HANDSHAKE
+    verified = next(c for c in st["conditions"] if c["type"] == "Verified")
+    assert verified["observedGeneration"] == 2
+
+
+def test_verified_comes_after_the_rollout_conditions_and_before_kstatus() -> None:
+    st = compute_status(outcome(verified=("True", "Handshake", "ok"), mcp=HANDSHAKE), None, now="T")
+    types = [c["type"] for c in st["conditions"]]
+    assert types.index("Progressing") < types.index("Verified") < types.index("Reconciling")
+
+
+def test_a_failed_handshake_keeps_the_last_status_mcp_that_worked() -> None:
+    old = compute_status(outcome(verified=("True", "Handshake", "ok"), mcp=HANDSHAKE), None, now="T1")
+    st = compute_status(outcome(verified=("False", "Timeout", "u: no MCP handshake within 10s")), old, now="T2")
+    assert conds(st)["Verified"] == ("False", "Timeout")
+    assert st["mcp"] == HANDSHAKE
+
+
+def test_a_failed_handshake_does_not_change_ready() -> None:
+    st = compute_status(outcome(verified=("False", "ConnectionRefused", "u: cannot connect")), None, now="T")
+    assert conds(st)["Ready"] == ("True", "Ready")
+
+
+def test_without_verification_there_is_no_verified_condition() -> None:
+    st = compute_status(outcome(), None, now="T")
+    assert "Verified" not in conds(st)
+    assert "mcp" not in st
+
+
+def waits(deployment: dict[str, Any] | None) -> tuple[str, str]:
+    wait = verify_wait(rollout(deployment))
+    assert wait is not None
+    return wait[0], wait[1]
+
+
+def test_a_server_still_rolling_out_waits_for_verification() -> None:
+    assert waits(dep(ready=0, available=False)) == ("Unknown", "WaitingForRollout")
+    assert waits(dep(updated=0)) == ("Unknown", "WaitingForRollout")
+    assert waits(None) == ("Unknown", "WaitingForRollout")
+
+
+def test_a_server_scaled_to_zero_has_nothing_to_verify() -> None:
+    assert waits(dep(want=0, ready=0)) == ("Unknown", "ScaledToZero")
+
+
+def test_a_rolled_out_available_server_is_worth_a_handshake() -> None:
+    assert verify_wait(rollout(dep())) is None
+
+
+def test_the_verify_flags_default_to_5m_4_and_10s() -> None:
+    ver = new_verifier(build_settings({}, {}))
+    assert (ver.interval, ver.concurrency, ver.timeout, ver.enabled) == (300.0, 4, 10.0, True)
+    ver.shutdown()
+    off = new_verifier(build_settings({"verify_concurrency": "0", "verify_interval": "0"}, {}))
+    assert (off.enabled, off.interval) == (False, 0.0)
+    off.shutdown()
+
+
+def test_bad_verify_flags_name_the_flag() -> None:
+    with pytest.raises(SettingsError, match="--verify-timeout: must be more than 0"):
+        build_settings({"verify_timeout": "0"}, {})
+    with pytest.raises(SettingsError, match="--verify-concurrency"):
+        build_settings({"verify_concurrency": "65"}, {})
+    with pytest.raises(SettingsError, match="--verify-interval"):
+        build_settings({"verify_interval": "soon"}, {})
