@@ -17,6 +17,7 @@ machine. Only one real node can exist per machine (LOCK_DIR guards it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -123,18 +124,34 @@ def build(versions: dict[str, str], cache: Path, ldflags: str, log: Log) -> Path
         env = go_env(cache)
         if not (bdir / "kube-node").exists():
             env_ro = dict(env, GOFLAGS="-mod=readonly")
-            _run(["go", "build", "-trimpath", "-ldflags", f"-s -w {ldflags}", "-o", str(bdir / "kube-node.tmp"), "."],
-                 log, cwd=MODULE_DIR, env=env_ro)
+            _run(
+                ["go", "build", "-trimpath", "-ldflags", f"-s -w {ldflags}", "-o", str(bdir / "kube-node.tmp"), "."],
+                log,
+                cwd=MODULE_DIR,
+                env=env_ro,
+            )
             (bdir / "kube-node.tmp").replace(bdir / "kube-node")
         ctrd = versions["CONTAINERD_VERSION"]
         ver_flag = f"-X github.com/containerd/containerd/v2/version.Version={ctrd}"
         installs = [
-            ("containerd", f"github.com/containerd/containerd/v2/cmd/containerd@{ctrd}",
-             "no_btrfs no_devmapper no_zfs urfave_cli_no_docs", ver_flag),
-            ("containerd-shim-runc-v2", f"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@{ctrd}",
-             "no_grpc urfave_cli_no_docs", ver_flag),
-            ("ctr", f"github.com/containerd/containerd/v2/cmd/ctr@{ctrd}",
-             "no_btrfs no_devmapper no_zfs urfave_cli_no_docs", ver_flag),
+            (
+                "containerd",
+                f"github.com/containerd/containerd/v2/cmd/containerd@{ctrd}",
+                "no_btrfs no_devmapper no_zfs urfave_cli_no_docs",
+                ver_flag,
+            ),
+            (
+                "containerd-shim-runc-v2",
+                f"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@{ctrd}",
+                "no_grpc urfave_cli_no_docs",
+                ver_flag,
+            ),
+            (
+                "ctr",
+                f"github.com/containerd/containerd/v2/cmd/ctr@{ctrd}",
+                "no_btrfs no_devmapper no_zfs urfave_cli_no_docs",
+                ver_flag,
+            ),
             ("crictl", f"sigs.k8s.io/cri-tools/cmd/crictl@{versions['CRICTL_VERSION']}", "", ""),
             ("coredns", f"github.com/coredns/coredns@{versions['COREDNS_VERSION']}", "", ""),
         ]
@@ -155,8 +172,13 @@ def build(versions: dict[str, str], cache: Path, ldflags: str, log: Log) -> Path
 
 def build_pause_image(versions: dict[str, str], bdir: Path, env: dict[str, str], log: Log) -> None:
     """Kubernetes' pause.c (from the k8s.io/kubernetes module) compiled statically, in a one-layer image."""
-    out = subprocess.run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@{versions['KUBERNETES_VERSION']}"],
-                         capture_output=True, text=True, env=env, cwd="/")
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{versions['KUBERNETES_VERSION']}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+    )
     if out.returncode != 0:
         raise RealNodeError(f"go mod download k8s.io/kubernetes failed: {out.stderr.strip()}")
     src = Path(json.loads(out.stdout)["Dir"]) / PAUSE_C
@@ -214,10 +236,10 @@ def write_oci_archive(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(cfg),
-                       "size": len(cfg)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
-                        "size": len(layer)}],
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(cfg), "size": len(cfg)},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": len(layer)}
+            ],
         },
         sort_keys=True,
     ).encode()
@@ -236,8 +258,10 @@ def write_oci_archive(
     }
     tmp = dest.with_suffix(".tmp")
     with tarfile.open(tmp, "w") as tf:
-        entries = {"oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
-                   "index.json": json.dumps(index, sort_keys=True).encode()}
+        entries = {
+            "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
+            "index.json": json.dumps(index, sort_keys=True).encode(),
+        }
         for digest, data in blobs.items():
             entries[f"blobs/sha256/{digest.split(':', 1)[1]}"] = data
         for path, data in entries.items():
@@ -289,8 +313,9 @@ def _pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def claim(state_root: Path, owner_alive: Callable[[Path], bool]) -> None:
-    """Take the machine's one real node for this state dir, or fail naming the holder."""
+def claim(state_root: Path, owner_alive: Callable[[Path], bool], clean: Callable[[Path], list[str]]) -> None:
+    """Take the machine's one real node for this state dir, or fail naming the holder. A holder whose
+    processes are gone (a killed session) is cleaned up with `clean` first."""
     import fcntl
 
     LOCK_DIR.mkdir(parents=True, exist_ok=True)
@@ -305,9 +330,11 @@ def claim(state_root: Path, owner_alive: Callable[[Path], bool]) -> None:
                     f"(stop it with `tools/testenv down --state-dir {holder}`)"
                 )
             if holder != state_root and holder.exists():
-                raise RealNodeError(
-                    f"state dir {holder} left a real node behind; clean it with `tools/testenv down --state-dir {holder}`"
-                )
+                problems = clean(holder)
+                if problems:
+                    raise RealNodeError(
+                        f"state dir {holder} left a real node behind that could not be removed: {'; '.join(problems)}"
+                    )
         owner_file.write_text(f"{state_root}\n")
 
 
@@ -413,28 +440,42 @@ def remove_chains() -> None:
         sh(["iptables", "-w", "-X", chain], check=False)
 
 
+LEFTOVER_PREFIXES = ("MCPOP-RN", "KUBE-", "CNI-")
+
+
 def leftover_chains() -> list[str]:
-    """iptables chains the real node (or kube-proxy / the CNI plugins it ran) may leave behind."""
+    """iptables chains the real node (or kube-proxy, the kubelet's canaries, the CNI plugins) leaves behind."""
     out: list[str] = []
-    for table in ("filter", "nat", "mangle", "raw"):
-        save = sh(["iptables-save", "-t", table], check=False).stdout
-        out += [f"{table}/{m}" for m in re.findall(r"^:((?:MCPOP-RN|KUBE|CNI)-\S*)", save, re.M)]
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle", "raw"):
+            save = sh([f"{tool}-save", "-t", table], check=False).stdout
+            out += [
+                f"{tool}/{table}/{m}" for m in re.findall(r"^:(\S+)", save, re.M) if m.startswith(LEFTOVER_PREFIXES)
+            ]
     return out
 
 
-def remove_cni_chains() -> None:
-    """Chains the CNI portmap/bridge plugins created (CNI-*): unhook and delete them."""
-    for table in ("nat", "filter", "mangle"):
-        save = sh(["iptables-save", "-t", table], check=False).stdout
-        chains = re.findall(r"^:(CNI-\S+)", save, re.M)
-        for line in save.splitlines():
-            m = re.match(r"^-A (\S+) (.*-j (CNI-\S+).*)$", line)
-            if m and not m.group(1).startswith("CNI-"):
-                sh(["iptables", "-w", "-t", table, "-D", m.group(1), *m.group(2).split()], check=False)
-        for c in chains:
-            sh(["iptables", "-w", "-t", table, "-F", c], check=False)
-        for c in chains:
-            sh(["iptables", "-w", "-t", table, "-X", c], check=False)
+def remove_foreign_chains() -> None:
+    """Unhook and delete the KUBE-* and CNI-* chains (kube-proxy --cleanup leaves the kubelet's canaries and
+    the portmap plugin's chains), in iptables and ip6tables."""
+    import shlex
+
+    for tool in ("iptables", "ip6tables"):
+        for table in ("nat", "filter", "mangle", "raw"):
+            save = sh([f"{tool}-save", "-t", table], check=False).stdout
+            chains = [c for c in re.findall(r"^:(\S+)", save, re.M) if c.startswith(("KUBE-", "CNI-"))]
+            if not chains:
+                continue
+            for line in save.splitlines():
+                m = re.match(r"^-A (\S+) (.*)$", line)
+                if m and not m.group(1).startswith(("KUBE-", "CNI-")):
+                    args = shlex.split(m.group(2))
+                    if "-j" in args and args[args.index("-j") + 1].startswith(("KUBE-", "CNI-")):
+                        sh([tool, "-w", "-t", table, "-D", m.group(1), *args], check=False)
+            for c in chains:
+                sh([tool, "-w", "-t", table, "-F", c], check=False)
+            for c in chains:
+                sh([tool, "-w", "-t", table, "-X", c], check=False)
 
 
 def write_cni_config(p: Paths) -> None:
@@ -470,9 +511,9 @@ def cgroup_mounts() -> list[Path]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         parts = line.split()
         sep = parts.index("-")
-        if parts[sep + 1] == "cgroup":
-            out.append(Path(parts[4]))
-        elif parts[sep + 1] == "cgroup2" and not any(x for x in out if x == Path(parts[4])):
+        if parts[sep + 1] == "cgroup" or (
+            parts[sep + 1] == "cgroup2" and not any(x for x in out if x == Path(parts[4]))
+        ):
             out.append(Path(parts[4]))
     return out
 
@@ -496,10 +537,8 @@ def remove_cgroups() -> list[str]:
             continue
         for procs in top.rglob("cgroup.procs"):
             for pid in procs.read_text().split():
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
         dirs = sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True)
         for d in [*dirs, top]:
             for _ in range(20):
@@ -545,8 +584,8 @@ def unmount_all(root: Path) -> list[str]:
 def containerd_config(p: Paths) -> str:
     c = p.containerd
     return f"""version = 3
-root = "{c / 'root'}"
-state = "{c / 'state'}"
+root = "{c / "root"}"
+state = "{c / "state"}"
 disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.tracing"]
 
 [grpc]
@@ -559,7 +598,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
   address = ""
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{c / 'opt'}"
+  path = "{c / "opt"}"
 
 [plugins."io.containerd.cri.v1.runtime"]
   enable_selinux = false
@@ -569,8 +608,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        BinaryName = "{shutil.which('runc') or '/usr/sbin/runc'}"
-        Root = "{c / 'runc'}"
+        BinaryName = "{shutil.which("runc") or "/usr/sbin/runc"}"
+        Root = "{c / "runc"}"
         SystemdCgroup = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
@@ -596,7 +635,7 @@ def kubelet_config(p: Paths, ca_file: Path, port: int, healthz_port: int) -> dic
         "cgroupDriver": "cgroupfs",
         "cgroupRoot": f"/{CGROUP_ROOT}",
         "containerRuntimeEndpoint": f"unix://{p.sock}",
-        "address": "127.0.0.1",
+        "address": GATEWAY,  # the node's InternalIP (the kubelet refuses a loopback one)
         "port": port,
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",
@@ -650,8 +689,9 @@ def corefile(kubeconfig: Path) -> str:
 
 
 def ctr(bdir: Path, p: Paths, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(bdir / "ctr"), "--address", str(p.sock), "-n", "k8s.io", *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(bdir / "ctr"), "--address", str(p.sock), "-n", "k8s.io", *args], capture_output=True, text=True
+    )
 
 
 def load_image(bdir: Path, p: Paths, archive: Path, name: str | None) -> list[str]:
@@ -708,17 +748,18 @@ def teardown(bdir: Path | None, p: Paths, stop: Callable[[str], None], log: Log)
     for name in reversed(COMPONENTS):
         stop(name)
     for pid in shim_pids(p):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if bdir and (bdir / "kube-node").exists():
-        subprocess.run([str(bdir / "kube-node"), "kube-proxy", "--cleanup", "--proxy-mode=iptables"],
-                       capture_output=True, text=True)
+        subprocess.run(
+            [str(bdir / "kube-node"), "kube-proxy", "--cleanup", "--proxy-mode=iptables"],
+            capture_output=True,
+            text=True,
+        )
     problems += [f"cgroup {c}" for c in remove_cgroups()]
     problems += [f"mount {m}" for m in unmount_all(p.root)]
     remove_chains()
-    remove_cni_chains()
+    remove_foreign_chains()
     if sh(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
         sh(["ip", "link", "del", BRIDGE], check=False)
     if sh(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
@@ -744,7 +785,7 @@ def wait(check: Callable[[], bool], timeout: float, what: str, interval: float =
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - polling: any failure means "not yet"
+        except Exception:
             pass
         if time.monotonic() > deadline:
             raise RealNodeError(f"timed out after {timeout:.0f}s waiting for {what}")
