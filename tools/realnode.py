@@ -603,6 +603,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
 [plugins."io.containerd.cri.v1.runtime"]
   enable_selinux = false
   netns_mounts_under_state_dir = true
+  # this machine withholds CAP_SYS_RESOURCE, so runc cannot lower oom_score_adj (-998 for sandboxes):
+  # keep every container's at or above containerd's own
+  restrict_oom_score_adj = true
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
@@ -663,6 +666,7 @@ def kubelet_config(p: Paths, ca_file: Path, port: int, healthz_port: int) -> dic
         "fileCheckFrequency": "10s",
         "nodeStatusUpdateFrequency": "5s",
         "shutdownGracePeriod": "0s",
+        "oomScoreAdj": 0,  # lowering it needs CAP_SYS_RESOURCE, which this machine withholds
     }
 
 
@@ -671,7 +675,6 @@ def corefile(kubeconfig: Path) -> str:
     return f""".:53 {{
     bind {CLUSTER_DNS}
     errors
-    health 127.0.0.1:0
     kubernetes cluster.local in-addr.arpa ip6.arpa {{
         kubeconfig {kubeconfig}
         pods insecure
@@ -679,8 +682,6 @@ def corefile(kubeconfig: Path) -> str:
         ttl 5
     }}
     cache 5
-    loop
-    reload
 }}
 """
 
@@ -716,7 +717,8 @@ def load_image(bdir: Path, p: Paths, archive: Path, name: str | None) -> list[st
 
 def image_names(bdir: Path, p: Paths) -> list[str]:
     proc = ctr(bdir, p, "images", "list", "-q")
-    return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    # the CRI plugin adds an image-ID reference (sha256:...) beside each name
+    return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip() and not ln.startswith("sha256:")]
 
 
 # --------------------------------------------------------------------------- teardown
