@@ -704,7 +704,8 @@ def load_image(bdir: Path, p: Paths, archive: Path, name: str | None) -> list[st
         raise RealNodeError("the real node is not running (start it with `tools/testenv up --real-node`)")
     before = set(image_names(bdir, p))
     args = ["images", "import"]
-    if name:
+    if name and name not in archive_names(archive):
+        # (when the archive already carries the name, --index-name would replace that image record)
         args += ["--index-name", name]
     proc = ctr(bdir, p, *args, str(archive))
     if proc.returncode != 0:
@@ -712,6 +713,29 @@ def load_image(bdir: Path, p: Paths, archive: Path, name: str | None) -> list[st
     names = sorted(set(image_names(bdir, p)) - before)
     if name:
         names = sorted(set(names) | {name})
+    return names
+
+
+def archive_names(archive: Path) -> set[str]:
+    """The image names an OCI archive (index.json annotations) or docker archive (RepoTags) carries."""
+    names: set[str] = set()
+    try:
+        with tarfile.open(archive) as tf:
+            for member in ("index.json", "manifest.json"):
+                try:
+                    f = tf.extractfile(member)
+                except KeyError:
+                    continue
+                doc = json.load(f) if f else None
+                if isinstance(doc, dict):
+                    for m in doc.get("manifests", []):
+                        ann = m.get("annotations") or {}
+                        names |= {v for k, v in ann.items() if k == "io.containerd.image.name"}
+                elif isinstance(doc, list):
+                    for m in doc:
+                        names |= set(m.get("RepoTags") or [])
+    except (tarfile.TarError, OSError, ValueError) as e:
+        raise RealNodeError(f"{archive}: not a readable image archive ({e})") from e
     return names
 
 
