@@ -188,13 +188,16 @@ def build_pause_image(versions: dict[str, str], bdir: Path, env: dict[str, str],
     write_oci_archive(bdir / "pause.tar", PAUSE_IMAGE, {"pause": (binary.read_bytes(), 0o755)}, ["/pause"])
 
 
-def _tar_layer(files: dict[str, tuple[bytes, int]], symlinks: dict[str, str] | None = None) -> bytes:
+def _tar_layer(
+    files: dict[str, tuple[bytes, int]], symlinks: dict[str, str] | None = None, dirs: dict[str, int] | None = None
+) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        dirs = sorted({str(Path(p).parent) for p in [*files, *(symlinks or {})]} - {"."})
-        for d in dirs:
+        modes = dict.fromkeys({str(Path(p).parent) for p in [*files, *(symlinks or {})]} - {"."}, 0o755)
+        modes.update(dirs or {})
+        for d, mode in sorted(modes.items()):
             ti = tarfile.TarInfo(d)
-            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            ti.type, ti.mode = tarfile.DIRTYPE, mode
             tf.addfile(ti)
         for path, (data, mode) in sorted(files.items()):
             ti = tarfile.TarInfo(path)
@@ -214,9 +217,10 @@ def write_oci_archive(
     entrypoint: list[str],
     symlinks: dict[str, str] | None = None,
     cmd: list[str] | None = None,
+    dirs: dict[str, int] | None = None,
 ) -> None:
     """A one-layer OCI image archive (image layout in a tar) named `name`; reproducible (no timestamps)."""
-    layer = _tar_layer(files, symlinks)
+    layer = _tar_layer(files, symlinks, dirs)
     blobs: dict[str, bytes] = {}
 
     def blob(data: bytes) -> str:
@@ -272,14 +276,34 @@ def write_oci_archive(
 
 
 def busybox_image(bdir: Path) -> Path:
-    """A tiny test image from Debian's busybox-static: /bin/busybox, applet links, a page under /www."""
-    dest = bdir / "busybox.tar"
+    """A tiny test image from Debian's busybox-static: /bin/busybox, applet links, a page under /www, a
+    world-writable /tmp (so a failed write there shows the read-only root, not permissions). Its wget and
+    nslookup resolve with busybox's own resolver only when given a server: glibc's static getaddrinfo
+    needs NSS modules the image does not have (it segfaults), so tests resolve with nslookup."""
+    dest = bdir / "busybox-2.tar"  # bump with the content
     if dest.exists():
         return dest
     src = Path("/bin/busybox")
     if not src.exists():
         raise RealNodeError("/bin/busybox is missing: install Debian's busybox-static (apt-get install busybox-static)")
-    applets = ("sh", "httpd", "wget", "nslookup", "nc", "cat", "echo", "sleep", "ls", "ip", "hostname", "env")
+    applets = (
+        "sh",
+        "httpd",
+        "wget",
+        "nslookup",
+        "nc",
+        "cat",
+        "echo",
+        "sleep",
+        "ls",
+        "ip",
+        "hostname",
+        "env",
+        "awk",
+        "grep",
+        "tail",
+        "touch",
+    )
     write_oci_archive(
         dest,
         BUSYBOX_IMAGE,
@@ -287,6 +311,7 @@ def busybox_image(bdir: Path) -> Path:
         ["/bin/busybox"],
         symlinks={f"bin/{a}": "busybox" for a in applets},
         cmd=["sh"],
+        dirs={"tmp": 0o1777},
     )
     return dest
 
