@@ -727,18 +727,62 @@ def load_image(bdir: Path, p: Paths, archive: Path, name: str | None) -> list[st
         raise RealNodeError(f"{archive}: no such file (want an OCI or docker image archive)")
     if not p.sock.exists():
         raise RealNodeError("the real node is not running (start it with `tools/testenv up --real-node`)")
+    name = normalize_name(name) if name else None
     before = set(image_names(bdir, p))
-    args = ["images", "import"]
+    source = archive
     if name and name not in archive_names(archive):
-        # (when the archive already carries the name, --index-name would replace that image record)
-        args += ["--index-name", name]
-    proc = ctr(bdir, p, *args, str(archive))
+        # Give the image its name inside a copy of the archive: ctr would otherwise also record names like
+        # import-<date>:latest, which the CRI plugin normalizes and then cannot find (CreateContainerError).
+        source = p.root / "import.tar"
+        renamed_archive(archive, source, name)
+    try:
+        proc = ctr(bdir, p, "images", "import", str(source))
+    finally:
+        if source != archive:
+            source.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise RealNodeError(f"importing {archive}: {proc.stderr.strip() or proc.stdout.strip()}")
     names = sorted(set(image_names(bdir, p)) - before)
-    if name:
-        names = sorted(set(names) | {name})
-    return names
+    return sorted(set(names) | ({name} if name else set()))
+
+
+def renamed_archive(src: Path, dest: Path, name: str) -> None:
+    """Copy an OCI or docker archive, naming its (first linux/amd64, else first) image `name`."""
+    with tarfile.open(src) as tin, tarfile.open(dest, "w") as tout:
+        for member in tin:
+            f = tin.extractfile(member) if member.isfile() else None
+            if f and member.name.lstrip("./") == "index.json":
+                doc = json.load(f)
+                entries = doc.get("manifests", [])
+                pick = next(
+                    (m for m in entries if (m.get("platform") or {}).get("architecture") == "amd64"),
+                    entries[0] if entries else None,
+                )
+                if pick is None:
+                    raise RealNodeError(f"{src}: index.json lists no image")
+                for m in entries:
+                    (m.get("annotations") or {}).pop("io.containerd.image.name", None)
+                pick.setdefault("annotations", {})["io.containerd.image.name"] = name
+                data = json.dumps(doc).encode()
+            elif f and member.name.lstrip("./") == "manifest.json":
+                doc = json.load(f)
+                doc[0]["RepoTags"] = [name]
+                data = json.dumps(doc).encode()
+            else:
+                tout.addfile(member, f)
+                continue
+            member.size = len(data)
+            tout.addfile(member, io.BytesIO(data))
+
+
+def normalize_name(name: str) -> str:
+    """The name as the CRI plugin (and the kubelet) spells it: docker.io/library/x:latest for x."""
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = "docker.io/" + ("library/" + name if not rest else name)
+    if "@" not in name and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name
 
 
 def archive_names(archive: Path) -> set[str]:
