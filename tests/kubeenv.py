@@ -106,8 +106,10 @@ def reap_stale_state_dirs() -> None:
 
 
 @contextmanager
-def kube_cluster_context(session_id: str | None = None) -> Iterator[KubeCluster]:
-    kubeconfig = existing_kubeconfig()
+def kube_cluster_context(session_id: str | None = None, real_node: bool = False) -> Iterator[KubeCluster]:
+    """A cluster for a test session; with ``real_node``, always an own control plane from
+    ``tools/testenv up --real-node`` (one real kubelet node beside the kwok nodes)."""
+    kubeconfig = None if real_node else existing_kubeconfig()
     if kubeconfig:
         api = api_client_for(kubeconfig)
         try:
@@ -120,7 +122,7 @@ def kube_cluster_context(session_id: str | None = None) -> Iterator[KubeCluster]
     sid = session_id or f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     state_dir = cache_dir() / "testenv" / f"pytest-{sid}"
     try:
-        out = testenv("up", "--state-dir", str(state_dir))
+        out = testenv("up", "--state-dir", str(state_dir), *(["--real-node"] if real_node else []))
         kubeconfig = out.strip().splitlines()[-1]
         api = api_client_for(kubeconfig)
         info = json.loads((state_dir / "state.json").read_text())
