@@ -183,7 +183,7 @@ class OperatorSettings(BaseModel):
     # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
     verify_interval: Duration = 300.0
     verify_concurrency: int = Field(default=4, ge=0, le=64)
-    verify_timeout: Duration = 10.0
+    verify_timeout: Duration = 30.0  # a bridged stdio server starts its child per session: `npx` takes seconds
 
     @field_validator("log_level", mode="before")
     @classmethod

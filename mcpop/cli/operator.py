@@ -181,7 +181,7 @@ def run(
         verification off (no Verified condition). Default `4`.
     verify_timeout
         Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long:
-        Verified False, reason Timeout. Default `10s`.
+        Verified False, reason Timeout. Default `30s` (a bridged stdio server starts its command per session).
     """
     flags = dict(locals())
     from mcpop.apply.settings import SettingsError, build_settings

@@ -1,8 +1,11 @@
-"""End to end on the real node (issue #12 §2, first steps): the chart installs the operator from its own
-image, it runs in-cluster on the real kubelet under its RBAC, and the apiserver reaches its webhooks."""
+"""End to end on the real node (issue #12 §2): the chart installs the operator from its own image, it runs
+in-cluster on the real kubelet under its RBAC, the apiserver reaches its webhooks, and servers from the
+catalogue run there from the images the renderer names and answer the official MCP SDK client through
+their Services."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tarfile
@@ -96,3 +99,157 @@ def test_the_apiserver_reaches_the_operators_webhooks_and_the_operator_reconcile
         timeout=60,
         message="the operator to create Deployment e2e",
     )
+
+
+# ---------------------------------------------------------------- servers from the catalogue, really serving
+
+GATEWAY = "docker.io/supercorp/supergateway:4.0.0"  # exactly what the renderer emits for npm stdio servers
+CLIENT = REPO / "tests" / "images" / "mcp_client.py"
+
+
+@pytest.fixture(scope="module")
+def gateway(installed: kubeenv.KubeCluster) -> str:
+    """The bridge image with the catalogue's npm servers (tools/test-images), loaded under its exact name."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import oci_registry
+
+    archive = oci_registry.image_archives()[GATEWAY]
+    kubeenv.testenv("load-image", "--state-dir", str(installed.state_dir), archive, GATEWAY)
+    return GATEWAY
+
+
+def mcp(cluster: kubeenv.KubeCluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The mcp CLI against the cluster, as a user runs it."""
+    return subprocess.run([sys.executable, "-c", "from mcpop.cli.main import run; run()", *args,
+                           "--kubeconfig", cluster.kubeconfig], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def sdk_client(url: str, tool: str, arguments: str = "{}") -> dict:
+    """The official MCP SDK client (its own venv, see tests/images) against `url`: initialize, tools/list,
+    one tools/call."""
+    sys.path.insert(0, str(REPO / "tests" / "images"))
+    from runc_harness import sdk_python
+
+    proc = subprocess.run([str(sdk_python()), str(CLIENT), "streamable-http", url, "--call", tool,
+                           "--arguments", arguments, "--wait", "60", "--timeout", "20"],
+                          capture_output=True, text=True, timeout=150)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+PLACEMENT = {
+    "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
+    "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
+}
+
+
+def serving_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
+    """The server's pods once its rollout is complete: all on the real node, Ready, none terminating."""
+    dep = cluster.apps.read_namespaced_deployment(name, namespace)
+    st = dep.status
+    want = dep.spec.replicas
+    if dep.metadata.generation != st.observed_generation or not (
+        st.updated_replicas == st.ready_replicas == st.available_replicas == want and (st.replicas or 0) == want
+    ):
+        return []
+    pods = cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={name}").items
+    live = [p for p in pods if p.metadata.deletion_timestamp is None]
+    if len(live) != want or not all(p.spec.node_name == realnode.NODE_NAME and kubeenv.pod_ready(p) for p in live):
+        return []
+    return live
+
+
+def service_url(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
+    """The Service's MCP endpoint by ClusterIP (the host reaches Services through kube-proxy's rules)."""
+    svc = cluster.core.read_namespaced_service(name, namespace)
+    path = (svc.metadata.annotations or {}).get("mcp.allbeone.io/path", "/mcp")
+    return f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}{path}"
+
+
+def condition(cluster: kubeenv.KubeCluster, namespace: str, name: str, kind: str) -> dict | None:
+    from kubernetes import client
+
+    obj = client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object(
+        "mcp.allbeone.io", "v1", namespace, "mcpservers", name
+    )
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
+
+
+def mcp_status(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> dict:
+    r = mcp(cluster, "status", name, "-n", namespace, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_the_memory_server_deployed_from_the_catalogue_serves_mcp_on_the_real_node(
+    installed: kubeenv.KubeCluster, gateway: str, namespace: str
+) -> None:
+    """`mcp deploy` from the embedded catalogue; placed on the real node, it serves MCP to the SDK client through
+    its Service, the operator verifies it, `mcp server logs` shows its lines, a Secret change rolls it, and
+    `mcp delete --wait` removes everything."""
+    name = "server-memory"
+    installed.core.create_namespaced_secret(namespace, {"metadata": {"name": "memory-note"},
+                                                        "stringData": {"note": "one"}})  # fmt: skip
+    r = mcp(installed, "deploy", name, "-n", namespace)
+    assert r.returncode == 0, r.stderr
+    env = [{"name": "MEMORY_NOTE", "valueFrom": {"secretKeyRef": {"name": "memory-note", "key": "note"}}}]
+    patch = {"spec": {**PLACEMENT, "env": env}}
+    from kubernetes import client
+
+    client.CustomObjectsApi(installed.api_client).patch_namespaced_custom_object(
+        "mcp.allbeone.io", "v1", namespace, "mcpservers", name, patch
+    )
+    pods = kubeenv.wait_until(lambda: serving_pods(installed, namespace, name), timeout=300,
+                              message="the memory server Ready on the real node")  # fmt: skip
+    report = sdk_client(service_url(installed, namespace, name), "read_graph")
+    assert report["serverInfo"]["name"] == "memory-server"
+    assert "read_graph" in report["tools"] and report["call"]["isError"] is False
+
+    try:
+        verified = kubeenv.wait_until(
+            lambda: (c := condition(installed, namespace, name, "Verified")) and c["status"] == "True" and c,
+            timeout=120, message="Verified True (the in-cluster operator's MCP handshake)",
+        )  # fmt: skip
+    except TimeoutError:
+        op = operator_pod(installed).metadata.name
+        log = installed.core.read_namespaced_pod_log(op, NAMESPACE, tail_lines=40)
+        raise AssertionError(f"Verified: {condition(installed, namespace, name, 'Verified')}\n{log}") from None
+    assert verified["reason"] == "Handshake"
+    assert mcp_status(installed, namespace, name)["status"]["mcp"]["serverInfo"]["name"] == "memory-server"
+
+    logs = mcp(installed, "server", "logs", name, "-n", namespace, "--tail", "200")
+    assert logs.returncode == 0, logs.stderr
+    assert "[supergateway]" in logs.stdout and "read_graph" in logs.stdout
+
+    # a change to the Secret the server reads rolls its pod; the new pod serves
+    installed.core.patch_namespaced_secret("memory-note", namespace, {"stringData": {"note": "two"}})
+    old = {p.metadata.name for p in pods}
+    kubeenv.wait_until(
+        lambda: (now := serving_pods(installed, namespace, name)) and not old & {p.metadata.name for p in now},
+        timeout=300, message="a new pod after the Secret change",
+    )  # fmt: skip
+    assert sdk_client(service_url(installed, namespace, name), "read_graph")["call"]["isError"] is False
+
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr
+    assert not installed.apps.list_namespaced_deployment(namespace).items
+    assert [s.metadata.name for s in installed.core.list_namespaced_service(namespace).items] == []
+
+
+def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
+    installed: kubeenv.KubeCluster, gateway: str, namespace: str
+) -> None:
+    """examples/03 as written (the filesystem server, enriched from the catalogue), placed on the real node."""
+    server = yaml.safe_load((REPO / "examples" / "03-mcpserver-registry-enriched.yaml").read_text())
+    server["metadata"]["namespace"] = namespace
+    server["spec"].update(PLACEMENT)
+    kubeenv.apply_object(installed.api_client, server)
+    name = server["metadata"]["name"]
+    kubeenv.wait_until(lambda: serving_pods(installed, namespace, name), timeout=300,
+                       message="the filesystem server Ready on the real node")  # fmt: skip
+    report = sdk_client(service_url(installed, namespace, name), "list_allowed_directories")
+    assert report["serverInfo"]["name"] == "secure-filesystem-server"
+    assert report["call"]["isError"] is False
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr

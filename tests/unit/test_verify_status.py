@@ -74,7 +74,7 @@ def test_a_rolled_out_available_server_is_worth_a_handshake() -> None:
 
 def test_the_verify_flags_default_to_5m_4_and_10s() -> None:
     ver = new_verifier(build_settings({}, {}))
-    assert (ver.interval, ver.concurrency, ver.timeout, ver.enabled) == (300.0, 4, 10.0, True)
+    assert (ver.interval, ver.concurrency, ver.timeout, ver.enabled) == (300.0, 4, 30.0, True)
     ver.shutdown()
     off = new_verifier(build_settings({"verify_concurrency": "0", "verify_interval": "0"}, {}))
     assert (off.enabled, off.interval) == (False, 0.0)
