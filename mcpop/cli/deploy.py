@@ -47,6 +47,55 @@ def parse_secret_env(items: list[str]) -> list[dict[str, Any]]:
     return env
 
 
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _label_problem(key: str, value: str | None) -> str | None:
+    """What is wrong with a label key (and value), in the apiserver's words, or None."""
+    from mcpop.api.validation import check_label_value, check_qualified_name
+
+    try:
+        check_qualified_name(key)
+        if value is not None:
+            check_label_value(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def parse_node_selector(items: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` pairs as a nodeSelector (UsageError naming the bad one; a repeated key keeps the last)."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        problem = _label_problem(key, value) if sep else "expected KEY=VALUE"
+        if problem:
+            raise UsageError(f"--node-selector {item!r}: {problem}")
+        out[key] = value
+    return out
+
+
+def parse_tolerations(items: list[str]) -> list[dict[str, str]]:
+    """`KEY[=VALUE][:EFFECT]` (the syntax of `kubectl taint`) as tolerations: a value means operator Equal,
+    none means Exists; no effect tolerates every effect of the key."""
+    out: list[dict[str, str]] = []
+    for item in items:
+        head, colon, effect = item.rpartition(":") if ":" in item else (item, "", "")
+        key, eq, value = head.partition("=")
+        problem = _label_problem(key, value if eq else None)
+        if problem is None and colon and effect not in _EFFECTS:
+            problem = f"effect {effect!r} is not one of {', '.join(_EFFECTS)}"
+        if problem:
+            raise UsageError(f"--toleration {item!r}: {problem} (expected KEY[=VALUE][:EFFECT])")
+        tol = {"key": key, "operator": "Equal" if eq else "Exists"}
+        if eq:
+            tol["value"] = value
+        if effect:
+            tol["effect"] = effect
+        out.append(tol)
+    return out
+
+
 def split_image(image: str) -> tuple[str, str | None]:
     """`repo/name:tag` → (`repo/name`, `tag`); a digest or no tag leaves the image whole."""
     if "@" in image:
@@ -67,7 +116,8 @@ def default_name(name: str) -> str:
 
 def build_server(name: str, namespace: str, *, object_name: str | None, version: str | None, replicas: int | None,
                  env: list[dict[str, Any]], image: str | None, transport: str | None, port: int | None,
-                 registry_ref: str | None) -> dict[str, Any]:  # fmt: skip
+                 registry_ref: str | None, node_selector: dict[str, str] | None = None,
+                 tolerations: list[dict[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
     """The MCPServer the flags describe."""
     spec: dict[str, Any] = {}
     if image:
@@ -90,6 +140,10 @@ def build_server(name: str, namespace: str, *, object_name: str | None, version:
         spec["transport"] = {"type": transport}
     if env:
         spec["env"] = env
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    if tolerations:
+        spec["tolerations"] = tolerations
     meta = {"name": object_name or default_name(name), "namespace": namespace}
     return {"apiVersion": API_VERSION, "kind": "MCPServer", "metadata": meta, "spec": spec}
 
@@ -218,6 +272,19 @@ def deploy(
     registry_ref: Annotated[
         str | None, Parameter(name="--registry-ref", help="The MCPRegistry to resolve NAME in (default `default`).")
     ] = None,
+    node_selector: Annotated[
+        list[str] | None,
+        Parameter(name="--node-selector", consume_multiple=False, negative=(), help="Run on nodes labelled KEY=VALUE."),
+    ] = None,
+    toleration: Annotated[
+        list[str] | None,
+        Parameter(
+            name="--toleration",
+            consume_multiple=False,
+            negative=(),
+            help="Tolerate a taint: KEY[=VALUE][:EFFECT], as `kubectl taint` writes it (repeat).",
+        ),
+    ] = None,
     dry_run: Annotated[
         DryRun,
         Parameter(
@@ -247,7 +314,9 @@ def deploy(
     def body() -> int:
         env_list = parse_env(env or []) + parse_secret_env(secret_env or [])
         args = {"name": name, "object_name": object_name, "version": version, "replicas": replicas, "env": env_list,
-                "image": image, "transport": transport, "port": port, "registry_ref": registry_ref}  # fmt: skip
+                "image": image, "transport": transport, "port": port, "registry_ref": registry_ref,
+                "node_selector": parse_node_selector(node_selector or []),
+                "tolerations": parse_tolerations(toleration or [])}  # fmt: skip
         return run_deploy(cluster, args, dry_run, wait, wait_timeout, output)
 
     return guarded(body)

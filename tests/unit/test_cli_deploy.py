@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpop.cli.deploy import build_server, default_name, explain, parse_env, parse_secret_env, split_image
+from mcpop.cli.deploy import (
+    build_server,
+    default_name,
+    explain,
+    parse_env,
+    parse_node_selector,
+    parse_secret_env,
+    parse_tolerations,
+    split_image,
+)
 from mcpop.cli.options import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +63,53 @@ def test_build_server_from_flags() -> None:
     img = build_server("mine", "default", object_name="x", version=None, replicas=None, env=[],
                        image="ghcr.io/a/b:2", transport=None, port=None, registry_ref=None)  # fmt: skip
     assert img["metadata"]["name"] == "x" and img["spec"] == {"image": "ghcr.io/a/b", "tag": "2"}
+
+
+def test_node_selector_flags_become_a_node_selector() -> None:
+    assert parse_node_selector(["disk=ssd", "example.com/zone=a", "disk=nvme", "empty="]) == {
+        "disk": "nvme", "example.com/zone": "a", "empty": ""}  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["disk", "=ssd", "-disk=ssd", "disk=not valid", "Ex_ample.com/z=a"])
+def test_a_bad_node_selector_names_the_flag_and_what_is_allowed(bad: str) -> None:
+    with pytest.raises(UsageError, match=r"--node-selector .*(expected KEY=VALUE|qualified name|label value|prefix)"):
+        parse_node_selector([bad])
+
+
+def test_toleration_flags_read_as_kubectl_taint_writes_them() -> None:
+    assert parse_tolerations(["example.com/gpu=true:NoSchedule", "dedicated:NoExecute", "spot", "k=v"]) == [
+        {"key": "example.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "spot", "operator": "Exists"},
+        {"key": "k", "operator": "Equal", "value": "v"},
+    ]
+
+
+@pytest.mark.parametrize(("bad", "why"), [("gpu=true:Never", "effect 'Never' is not one of NoSchedule"),
+                                          ("=true:NoSchedule", "empty name"), ("gpu=a b", "label value")])  # fmt: skip
+def test_a_bad_toleration_names_the_flag_and_the_syntax(bad: str, why: str) -> None:
+    with pytest.raises(UsageError, match="--toleration") as err:
+        parse_tolerations([bad])
+    assert why in str(err.value) and "KEY[=VALUE][:EFFECT]" in str(err.value)
+
+
+def test_placement_flags_land_in_the_spec() -> None:
+    obj = build_server("fetch", "team", object_name=None, version=None, replicas=None, env=[], image=None,
+                       transport=None, port=None, registry_ref=None, node_selector={"disk": "ssd"},
+                       tolerations=[{"key": "spot", "operator": "Exists"}])  # fmt: skip
+    assert obj["spec"]["nodeSelector"] == {"disk": "ssd"}
+    assert obj["spec"]["tolerations"] == [{"key": "spot", "operator": "Exists"}]
+
+
+def test_client_dry_run_places_the_pods_as_the_flags_say(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-c", "from mcpop.cli.main import run; run()", "deploy", "fetch", "--dry-run",
+                        "client", "--kubeconfig", str(tmp_path / "none"), "--node-selector", "disk=ssd",
+                        "--toleration", "spot=yes:NoSchedule"], capture_output=True, text=True, cwd=ROOT,
+                       timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pod = next(d for d in yaml.safe_load_all(r.stdout) if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"disk": "ssd"}
+    assert pod["tolerations"] == [{"key": "spot", "operator": "Equal", "value": "yes", "effect": "NoSchedule"}]
 
 
 def test_required_variables_name_the_flag() -> None:
