@@ -102,6 +102,10 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Address = Annotated[str, BeforeValidator(parse_address)]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 
+#: a registry host as it starts an image reference: a DNS name or IPv4 address, an optional port
+_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
+_REGISTRY_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
+
 #: field name → the environment variable that can set it (flags win over the environment)
 ENV_VARS: dict[str, str] = {
     "log_level": "LOG_LEVEL",
@@ -116,6 +120,7 @@ ENV_VARS: dict[str, str] = {
     "enable_backup_controller": "ENABLE_BACKUP_CONTROLLER",
     "watch_namespace": "WATCH_NAMESPACE",
     "enable_webhooks": "ENABLE_WEBHOOKS",
+    "insecure_registries": "INSECURE_REGISTRIES",
 }
 
 
@@ -184,6 +189,8 @@ class OperatorSettings(BaseModel):
     verify_interval: Duration = 300.0
     verify_concurrency: int = Field(default=4, ge=0, le=64)
     verify_timeout: Duration = 30.0  # a bridged stdio server starts its child per session: `npx` takes seconds
+    # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
+    insecure_registries: tuple[str, ...] = ()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -205,6 +212,17 @@ class OperatorSettings(BaseModel):
         from mcpop.apply.runtime.tls import check_cipher_suites
 
         check_cipher_suites(tuple(value))
+        return tuple(value)
+
+    @field_validator("insecure_registries", mode="before")
+    @classmethod
+    def _registries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(",")) if v]
+        for host in value:
+            if not _REGISTRY_HOST.fullmatch(str(host)):
+                raise ValueError(f"{host!r} is not a registry host: use HOST or HOST:PORT, as in an image reference "
+                                 "(such as registry.example.com or 10.0.0.5:5000)")  # fmt: skip
         return tuple(value)
 
     @field_validator("renew_deadline", "verify_timeout")

@@ -64,6 +64,7 @@ def run(
     verify_interval: str | None = None,
     verify_concurrency: str | None = None,
     verify_timeout: str | None = None,
+    insecure_registries: str | None = None,
 ) -> int:
     """Run the operator: keep MCPServers' objects applied and MCPRegistries synced.
 
@@ -182,6 +183,10 @@ def run(
     verify_timeout
         Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long:
         Verified False, reason Timeout. Default `30s` (a bridged stdio server starts its command per session).
+    insecure_registries
+        Comma-separated registry hosts (HOST or HOST:PORT) whose image configs are read over plain HTTP, for
+        OCI stdio servers that run their image's entrypoint (env INSECURE_REGISTRIES; loopback hosts always
+        are). Default: none.
     """
     flags = dict(locals())
     from mcpop.apply.settings import SettingsError, build_settings

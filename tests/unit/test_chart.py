@@ -187,6 +187,7 @@ def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, A
     assert (s.log_level, s.structured_logging, s.enable_correlation_id) == ("debug", False, False)
     assert (s.concurrent_reconciles, s.reconcile_timeout, s.sync_period) == (10, 1800.0, 3600.0)
     assert s.watch_namespace == "mcp-servers"
+    assert s.insecure_registries == ("registry.internal:5000", "10.0.0.5")
     assert (s.enable_hpa_support, s.enable_vpa_support, s.enable_istio_integration, s.enable_multi_tenancy) == (
         False, False, False, False)  # fmt: skip
     env = container_env(rendered["feature-rich"])
@@ -321,6 +322,7 @@ BAD_VALUES = {
     "image.digest=latest": "/image/digest",
     "webhook.tlsMinVersion=1.1": "/webhook/tlsMinVersion",
     "operator.logLevel=loud": "/operator/logLevel",
+    "operator.insecureRegistries={https://registry.internal}": "/operator/insecureRegistries/0",
     "backup.retentionPolicies.daily=-3": "/backup/retentionPolicies/daily",
     "webhook.certManager.issuerKind=Vault": "/webhook/certManager/issuerKind",
     "metrics.serviceMonitor.enabledd=true": "/metrics/serviceMonitor",

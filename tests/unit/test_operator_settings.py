@@ -101,6 +101,8 @@ def test_env_equivalents_and_flags_win() -> None:
         ({"webhook_cipher_suites": "tls_bad"}, {}, "--webhook-cipher-suites"),
         ({"github_max_delay": "1d"}, {}, "--github-max-delay"),
         ({"retry_period": "20s"}, {}, "--retry-period"),
+        ({"insecure_registries": "https://registry.internal"}, {}, "--insecure-registries"),
+        ({}, {"INSECURE_REGISTRIES": "a b"}, "--insecure-registries (env INSECURE_REGISTRIES)"),
     ],
 )
 def test_bad_values_name_the_flag(flags: dict[str, str], env: dict[str, str], named: str) -> None:
@@ -118,6 +120,13 @@ def test_tls_and_cipher_forms() -> None:
     )
     assert s.webhook_tls_min_version == "1.3"
     assert s.webhook_cipher_suites == ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384")
+
+
+def test_insecure_registries_are_hosts_with_optional_ports() -> None:
+    s = build_settings({"insecure_registries": "registry.internal:5000, 10.0.0.5,"}, {})
+    assert s.insecure_registries == ("registry.internal:5000", "10.0.0.5")
+    assert build_settings({}, {"INSECURE_REGISTRIES": "r.example"}).insecure_registries == ("r.example",)
+    assert build_settings({}, {}).insecure_registries == ()
 
 
 def test_cli_exits_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -262,3 +262,28 @@ def test_the_cli_plan_reports_an_unreadable_image_config(registry: str) -> None:
     obj, entry = _oci_stdio(f"{registry}/no/such:1")
     with pytest.raises(PlanError, match=r"cannot read the image config the operator needs: image .* not found"):
         render_server(obj, entry, None)
+
+
+# --- the operator's side ----------------------------------------------------------------------------
+
+
+def test_the_operator_counts_failed_image_config_reads_by_reason() -> None:
+    from mcpop.api.mcpserver import MCPServerSpec
+    from mcpop.apply.mcpserver.images import IMAGE_CONFIG_FAILURES, ImageConfigs
+
+    before = IMAGE_CONFIG_FAILURES.labels("Unreachable")._value.get()
+    configs = ImageConfigs(None, ImageConfigResolver())  # type: ignore[arg-type]  # no imagePullSecrets: no API call
+    spec = MCPServerSpec.model_validate({"image": "x/y", "tag": "1"})
+    with pytest.raises(ImageConfigError):
+        configs.resolve("ns", spec, f"127.0.0.1:{free_port()}/x/y:1")
+    assert IMAGE_CONFIG_FAILURES.labels("Unreachable")._value.get() == before + 1
+    assert IMAGE_CONFIG_FAILURES.labels("NotFound")._value.get() >= 0  # every reason is exported from the start
+
+
+def test_insecure_registries_are_read_over_plain_http() -> None:
+    from mcpop.apply.mcpserver.images import ImageConfigs
+
+    configs = ImageConfigs(None, plain_http=frozenset({"registry.internal:5000"}))  # type: ignore[arg-type]
+    url = configs.resolver._url(parse_ref("registry.internal:5000/mcp/x:1"), "manifests/1")
+    assert url == "http://registry.internal:5000/v2/mcp/x/manifests/1"
+    assert configs.resolver._url(parse_ref("registry.example/mcp/x:1"), "manifests/1").startswith("https://")

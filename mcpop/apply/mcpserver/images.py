@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+
+from prometheus_client import Counter
 
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
 
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("mcpop.controller")
 
 SECRET = Resource("", "v1", "Secret", "secrets", True)
+IMAGE_CONFIG_FAILURES = Counter(
+    "mcpop_mcpserver_image_config_failures_total",
+    "Reads of an OCI stdio image's config (for its entrypoint) that failed, by reason",
+    ["reason"],
+)
 #: seconds before an image config that could not be read is tried again
 RETRY_AFTER = 30.0
 RETRY_AFTER_PERMANENT = 300.0
@@ -28,16 +35,18 @@ RETRY_AFTER_PERMANENT = 300.0
 class ImageConfigs:
     """Resolves image configs for MCPServers; one per controller (its caches are shared by all servers)."""
 
-    def __init__(self, kube: Kube, resolver: ImageConfigResolver | None = None) -> None:
+    def __init__(self, kube: Kube, resolver: ImageConfigResolver | None = None,
+                 plain_http: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.kube = kube
         self._resolver = resolver
+        self.plain_http = plain_http
 
     @property
     def resolver(self) -> ImageConfigResolver:
         if self._resolver is None:
             from mcpop.sources.oci import ImageConfigResolver
 
-            self._resolver = ImageConfigResolver()
+            self._resolver = ImageConfigResolver(plain_http=self.plain_http)
         return self._resolver
 
     def credentials(self, namespace: str, spec: MCPServerSpec) -> dict[str, Credential]:
@@ -65,5 +74,23 @@ class ImageConfigs:
         return out
 
     def resolve(self, namespace: str, spec: MCPServerSpec, image: str) -> ImageConfig:
-        """The config of `image`; `mcpop.sources.oci.ImageConfigError` when it cannot be read."""
-        return self.resolver.resolve(image, self.credentials(namespace, spec))
+        """The config of `image`; `mcpop.sources.oci.ImageConfigError` when it cannot be read (counted in
+        IMAGE_CONFIG_FAILURES by its reason)."""
+        from mcpop.sources.oci import ImageConfigError
+
+        try:
+            return self.resolver.resolve(image, self.credentials(namespace, spec))
+        except ImageConfigError as exc:
+            IMAGE_CONFIG_FAILURES.labels(exc.reason).inc()
+            raise
+
+
+def _zero_every_reason() -> None:
+    """Every reason is exported from the start (0), so an alert's `rate()` sees the first failure."""
+    from mcpop.sources.oci import Reason
+
+    for reason in get_args(Reason):
+        IMAGE_CONFIG_FAILURES.labels(reason)
+
+
+_zero_every_reason()

@@ -82,7 +82,7 @@ class MCPServerController:
         from mcpop.apply.catalog_store import EntryCache
 
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
-        self.images = ImageConfigs(kube)
+        self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries))
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
 
