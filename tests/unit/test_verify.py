@@ -228,6 +228,45 @@ def test_periodic_reverification_flips_to_false_when_the_server_stops() -> None:
     assert enqueued == [("ns", "a"), ("ns", "a")]
 
 
+def test_a_failed_probe_is_retried_with_backoff_long_before_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after a rollout the Service may not answer yet: the early failure is retried, not kept for the
+    whole re-verification interval."""
+    from mcpop.apply.verify import verifier
+
+    monkeypatch.setattr(verifier, "RETRY_BASE", 0.5)
+    port = free_port()
+    enqueued: list[tuple[str, str]] = []
+    ver = Verifier(1, 5.0, 300.0)
+    ver.enqueue = enqueued.append
+    stop = threading.Event()
+    ticker = threading.Thread(target=ver.run, args=(stop,), daemon=True)
+    target = Target(f"http://127.0.0.1:{port}/mcp", "streamable-http")
+    srv = None
+    try:
+        ver.check(("ns", "a"), target)
+        assert ver.wait_idle(10)
+        assert ver.check(("ns", "a"), target).reason == "ConnectionRefused"
+        ticker.start()
+        srv = start_sdk_server("streamable-http", port=port)
+        deadline = time.monotonic() + 20
+        while ver.check(("ns", "a"), target).status != "True" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        verdict = ver.check(("ns", "a"), target)
+    finally:
+        stop.set()
+        if srv is not None:
+            srv.stop()
+    assert verdict.status == "True", verdict.message
+    assert enqueued[-1] == ("ns", "a")
+
+
+def test_retries_back_off_doubling_up_to_the_interval() -> None:
+    ver = Verifier(1, 5.0, 60.0)
+    assert [ver.retry_after(n) for n in range(1, 7)] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    assert Verifier(1, 5.0, 0.0).retry_after(100) == 300.0  # no periodic interval: capped at RETRY_MAX
+    ver.shutdown()
+
+
 def test_failures_are_counted_by_reason() -> None:
     before = VERIFY_FAILURES.labels("ConnectionRefused")._value.get()
     ver = Verifier(1, 2.0, 300.0)

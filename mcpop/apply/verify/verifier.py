@@ -1,5 +1,7 @@
 """Verification off the reconcile path: a small bounded pool of probe threads, one probe per server at a
-time, re-run when the server rolls out (a new `Target`) and every `interval` seconds.
+time, re-run when the server rolls out (a new `Target`) and every `interval` seconds. A failed probe is
+retried sooner, with backoff (RETRY_BASE doubling up to the interval, or RETRY_MAX): right after a rollout
+a Service's endpoints may not be programmed yet, and one early failure must not stand for a whole interval.
 
 The controller calls `check` from its reconcile (never blocks: it returns the latest verdict, or PENDING
 while the first probe of a rollout runs); a finished probe whose verdict differs from the last one
@@ -32,6 +34,11 @@ VERIFY_DURATION = Histogram(
 for _reason in FAILURE_REASONS:
     VERIFY_FAILURES.labels(_reason)
 
+#: seconds before the first retry of a failed probe; doubled per further failure, up to the interval
+RETRY_BASE = 5.0
+#: the longest wait between retries of a failing server when periodic re-verification is off (interval 0)
+RETRY_MAX = 300.0
+
 #: what `check` returns while the first probe of a rollout runs
 PENDING = Verdict("Unknown", "Verifying", "the MCP handshake is under way")
 
@@ -55,6 +62,7 @@ class _Entry:
     verdict: Verdict | None = None
     checked: float = 0.0
     inflight: bool = False
+    failures: int = 0  # consecutive failed probes of this target
 
 
 class Verifier:
@@ -107,12 +115,12 @@ class Verifier:
         return started
 
     def run(self, stop: threading.Event) -> None:
-        """The periodic re-verification (until `stop` is set); with interval 0 only rollouts re-verify."""
-        step = min(5.0, max(0.2, self.interval / 10))
+        """The periodic re-verification and the retries of failed probes (until `stop` is set); with
+        interval 0 a verified server is probed again only after a rollout."""
+        step = min(RETRY_BASE, max(0.2, self.interval / 10)) if self.interval > 0 else 1.0
         try:
             while not stop.wait(step):
-                if self.interval > 0:
-                    self.tick()
+                self.tick()
         finally:
             self.shutdown()
 
@@ -132,10 +140,18 @@ class Verifier:
 
     # ------------------------------------------------------------------ internals (under self._lock)
 
+    def retry_after(self, failures: int) -> float:
+        """Seconds before a server whose last `failures` probes failed is probed again."""
+        cap = self.interval if self.interval > 0 else RETRY_MAX
+        return float(min(cap, RETRY_BASE * 2 ** min(failures - 1, 16)))
+
     def _fresh(self, entry: _Entry) -> bool:
         if entry.verdict is None:
             return False
-        return self.interval <= 0 or self._clock() - entry.checked < self.interval
+        age = self._clock() - entry.checked
+        if entry.failures:
+            return age < self.retry_after(entry.failures)
+        return self.interval <= 0 or age < self.interval
 
     def _submit(self, key: Key, entry: _Entry) -> None:
         entry.inflight = True
@@ -160,6 +176,7 @@ class Verifier:
                     if verdict is not None:
                         changed = entry.verdict != verdict
                         entry.verdict, entry.checked = verdict, self._clock()
+                        entry.failures = 0 if verdict.status == "True" else entry.failures + 1
                 self._idle.notify_all()
         if verdict is None:
             return
