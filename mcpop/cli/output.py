@@ -167,6 +167,7 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
         f"Endpoint: {st.get('serviceEndpoint') or '-'}",
         f"Age: {age(meta.get('creationTimestamp'), now)}",
         f"Registry: {registry_name(obj)}",
+        *remote_lines(obj),
         *mcp_lines(st.get("mcp")),
         "",
         "Conditions:",
@@ -184,6 +185,14 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
                          when if count <= 1 else f"{when} (x{count})", src, str(e.get("message") or "")])  # fmt: skip
         lines += ["", "Events:"] + ["  " + r for r in table(rows).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def remote_lines(obj: dict[str, Any]) -> list[str]:
+    """A remote-only server's `URL:` line (where clients reach it; nothing of it runs in the cluster)."""
+    st = obj.get("status") or {}
+    if phase(obj) != "Remote" or not st.get("url"):
+        return []
+    return [f"URL: {st['url']}" + (f" ({st['transport']})" if st.get("transport") else "")]
 
 
 #: tool names `mcp status` lists (status.mcp.tools has up to 50)

@@ -68,3 +68,22 @@ def test_an_invalid_remote_spec_is_failed_not_remote() -> None:
 
 def test_a_deployed_server_is_not_remote() -> None:
     assert not is_remote({"spec": {"type": "ClusterIP"}})
+
+
+def test_mcp_status_shows_where_clients_reach_a_remote_server() -> None:
+    from mcpop.cli.output import status_block
+
+    status = compute_status(Outcome(generation=1, objects=1, remote=True, url=URL, transport="streamable-http"), None)
+    obj = {"metadata": {"name": "hosted", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"registry": {"name": "io.github.example/hosted"}}, "status": status}  # fmt: skip
+    lines = status_block(obj, [], 0.0).splitlines()
+    assert lines[2] == "Phase: Remote"
+    assert lines[7] == f"URL: {URL} (streamable-http)"
+
+
+def test_a_deployed_servers_status_block_keeps_the_original_lines() -> None:
+    from mcpop.cli.output import status_block
+
+    status = compute_status(Outcome(generation=1, objects=3, url="http://x.ns.svc.cluster.local:8080/mcp"), None)
+    obj = {"metadata": {"name": "x", "namespace": "ns"}, "spec": {}, "status": status}
+    assert not any(line.startswith("URL:") for line in status_block(obj, [], 0.0).splitlines())
