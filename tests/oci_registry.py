@@ -39,19 +39,21 @@ def crane(*args: str) -> str:
     return out.stdout
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def oci_registry(timeout: float = 30.0) -> Iterator[str]:
-    """Serve an empty registry on 127.0.0.1 for the block; yields `host:port`."""
-    binary = crane_path()
-    port = _free_port()
+def oci_registry(timeout: float = 30.0, disk: Path | None = None, binary: str | None = None) -> Iterator[str]:
+    """Serve an empty registry on 127.0.0.1 for the block (blobs in memory, or under `disk`); yields
+    `host:port`."""
+    binary = binary or crane_path()
+    port = free_port()
     with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen([binary, "registry", "serve", "--address", f"127.0.0.1:{port}"],
+        proc = subprocess.Popen([binary, "registry", "serve", "--address", f"127.0.0.1:{port}",
+                                 *(["--disk", str(disk)] if disk else [])],
                                 stdout=subprocess.DEVNULL, stderr=errlog)  # fmt: skip
         try:
             deadline = time.monotonic() + timeout

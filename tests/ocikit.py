@@ -10,11 +10,9 @@ import http.server
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,42 +20,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests import oci_registry
+
 ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD, TOKEN = "alice", "s3cret-pw", "tok-0123"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return oci_registry.free_port()
 
 
 def crane_path() -> str | None:
     """The pinned crane (built on first use), or None without Go."""
-    if shutil.which("go") is None:
-        return None
-    out = subprocess.run([str(ROOT / "tools/crane"), "path"], check=True, capture_output=True, text=True, timeout=600)
-    return out.stdout.strip()
+    return oci_registry.crane_path() if shutil.which("go") else None
 
 
 @contextmanager
 def local_registry(crane: str, disk: Path) -> Iterator[str]:
-    """`crane registry serve` on a free loopback port; yields host:port."""
-    port = free_port()
-    proc = subprocess.Popen([crane, "registry", "serve", "--address", f"127.0.0.1:{port}", "--disk", str(disk)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    host = f"127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://{host}/v2/", timeout=1).close()
-                break
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.05)
+    """`crane registry serve` on a free loopback port, blobs under `disk`; yields host:port."""
+    with oci_registry.oci_registry(disk=disk, binary=crane) as host:
         yield host
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def layer_tar(path: Path) -> Path:
