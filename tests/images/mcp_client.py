@@ -1,6 +1,7 @@
 """The official MCP SDK client against one server: initialize, tools/list, one tools/call; prints JSON.
 
-Run with the SDK's own venv (tests/images/runc_harness.py `sdk_python()`), never the main environment:
+Run with the SDK's python (`tools/mcp-sdk python`, as runc_harness.py `sdk_python()` does), never the
+main environment:
 
   mcp_client.py streamable-http URL [--call TOOL [--arguments JSON]] [--wait SECONDS]
   mcp_client.py sse URL ...

@@ -29,23 +29,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("MCPOP_CACHE_DIR") or Path.home() / ".cache" / "mcpop")
-#: the SDK the tests speak MCP with; kept out of the main environment (its `mcp` script clobbers ours)
-SDK_VERSION = "2.3.0"
-SDK_VENV = CACHE / "venvs" / f"images-mcp-sdk-{SDK_VERSION}"
 CLIENT = Path(__file__).with_name("mcp_client.py")
 RUNC_ROOT = Path("/run/mcpop-images-runc")  # runc's state, apart from any containerd's
 NETNS_PREFIX = "mcpop-img-"
 
 
 def sdk_python() -> Path:
-    """The venv's python with the MCP SDK (made on first use; pip from the package index)."""
-    python = SDK_VENV / "bin" / "python"
-    if not (SDK_VENV / ".complete").exists():
-        shutil.rmtree(SDK_VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(SDK_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mcp=={SDK_VERSION}"], check=True)
-        (SDK_VENV / ".complete").write_text(SDK_VERSION + "\n")
-    return python
+    """The python that sees the official MCP SDK (tools/mcp-sdk python: the version the operator pins,
+    installed once, outside the main environment, where its `mcp` script would clobber ours)."""
+    out = subprocess.run([str(ROOT / "tools" / "mcp-sdk"), "python"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
 
 
 # --------------------------------------------------------------------------- images

@@ -1,7 +1,7 @@
 """The static bridge (tools/bridge: mcpop-bridge) for real: a stdio MCP server (the official Python SDK's
 MCPServer, formerly FastMCP) spawned by the bridge, and the official SDK client speaking streamable HTTP.
 
-The SDK lives in its own venv (`tools/bridge sdk-python`), never in the environment where `mcp` is ours.
+The SDK lives in its own venv (`tools/mcp-sdk python`), never in the environment where `mcp` is ours.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def bridge_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def sdk_python() -> Path:
-    return _tool("sdk-python")
+    """The official SDK's python (tools/mcp-sdk python: the one install, outside this environment)."""
+    out = subprocess.run([str(ROOT / "tools" / "mcp-sdk"), "python"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
 
 
 def _free_port() -> int:
