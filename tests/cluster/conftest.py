@@ -48,3 +48,13 @@ def namespace(kube_cluster):
         yield name
     finally:
         kubeenv.delete_namespace(kube_cluster.api_client, name)
+
+
+@pytest.fixture
+def registry_operator(kube_cluster, operator_kubeconfig, namespace, tmp_path):
+    """The operator for the MCPRegistry tests (tests/cluster/registry_harness.py), syncing every 30 s; a
+    module that needs another period defines its own."""
+    from registry_harness import registry_operator_process
+
+    with registry_operator_process(kube_cluster.api_client, operator_kubeconfig, namespace, tmp_path, "30s") as op:
+        yield op

@@ -23,7 +23,7 @@ from operator_harness import *  # noqa: F403
 from operator_harness import OperatorProcess, Servers, wait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registry_harness import Registries, registry_operator_process
+from registry_harness import Registries
 
 from mcpop.render.normalize import BRIDGE_BIN, BRIDGE_IMAGE
 from tests.ocikit import crane_path, docker_config, layer_tar, local_registry, push, token_auth_registry
@@ -52,14 +52,6 @@ def oci(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             "missing": f"{host}/no/such-image:1",
             "auth_host": auth.host,
         }  # fmt: skip
-
-
-@pytest.fixture
-def registry_operator(
-    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with registry_operator_process(kube_cluster.api_client, operator_kubeconfig, namespace, tmp_path, "30s") as op:
-        yield op
 
 
 @pytest.fixture

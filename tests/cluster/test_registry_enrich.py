@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,11 @@ from operator_harness import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registry_harness import Registries, registry_operator_process
+from registry_harness import Registries
 
 from mcpop.sources.catalog import load_embedded
 
 FILESYSTEM = "io.github.modelcontextprotocol/server-filesystem"
-
-
-@pytest.fixture
-def registry_operator(
-    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with registry_operator_process(kube_cluster.api_client, operator_kubeconfig, namespace, tmp_path, "30s") as op:
-        yield op
 
 
 @pytest.fixture
