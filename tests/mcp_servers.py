@@ -23,33 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _SERVER = r"""
 import sys
-sys.path.append(sys.argv[1])
-from mcp.server.mcpserver import MCPServer
-transport, port, tools, name = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-m = MCPServer(name, version="1.2.3")
+sdk, transport, port, tools, name, legacy = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+    sys.argv[5], sys.argv[6] == "legacy"
+if legacy:  # SDK 1.x, with its own pydantic and httpx first on the path: a process of its own
+    sys.path.insert(0, sdk)
+    from mcp.server.fastmcp import FastMCP
+    m = FastMCP(name, host="127.0.0.1", port=port)
+else:
+    sys.path.append(sdk)
+    from mcp.server.mcpserver import MCPServer
+    m = MCPServer(name, version="1.2.3")
 def make(i):
     def tool(x: int = 0) -> int:
         return x + i
     return tool
 for i in range(tools):
     m.add_tool(make(i), name=f"tool_{i:03d}", description=f"tool {i}")
-m.run(transport, host="127.0.0.1", port=port)
-"""
-
-
-_LEGACY_SERVER = r"""
-import sys
-sys.path.insert(0, sys.argv[1])  # its own pydantic and httpx: a process of its own, SDK 1.x
-from mcp.server.fastmcp import FastMCP
-transport, port, tools, name = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-m = FastMCP(name, host="127.0.0.1", port=port)
-def make(i):
-    def tool(x: int = 0) -> int:
-        return x + i
-    return tool
-for i in range(tools):
-    m.add_tool(make(i), name=f"tool_{i:03d}", description=f"tool {i}")
-m.run(transport)
+m.run(transport) if legacy else m.run(transport, host="127.0.0.1", port=port)
 """
 
 
@@ -107,8 +97,8 @@ def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: i
     """Start an SDK server (`streamable-http` or `sse`) with `tools` tools and wait until it listens
     (`legacy`: an SDK 1.x FastMCP server, which knows initialize but not server/discover)."""
     port = port or free_port()
-    script = _LEGACY_SERVER if legacy else _SERVER
-    cmd = [sys.executable, "-c", script, sdk_path(legacy), transport, str(port), str(tools), name]
+    cmd = [sys.executable, "-c", _SERVER, sdk_path(legacy), transport, str(port), str(tools), name,
+           "legacy" if legacy else "current"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/")
     srv = SdkServer(transport, port, proc)
