@@ -1,9 +1,10 @@
 """Real storage servers on 127.0.0.1 for the backup tests and benchmark: moto's S3 server, the GCS emulator,
 Azurite (Azure Blob) — each a separate process on a free port, its state in a directory of its own.
 
-`ensure_installed()` installs what is missing from the package registries (pip: moto[server],
-gcp-storage-emulator; npm: azurite into ${MCPOP_CACHE_DIR:-~/.cache/mcpop}/npm/azurite). `tools/storage-servers`
-is the command-line face of this module.
+`ensure_installed()` installs what is missing from the package registries (pip: the project's dev extra,
+which holds moto[server], gcp-storage-emulator and the storage libraries; npm: azurite into
+${MCPOP_CACHE_DIR:-~/.cache/mcpop}/npm/azurite). `tools/storage-servers` is the command-line face of this
+module.
 
 Azurite checks SharedKey signatures, so wrong credentials really are refused there. Azurite and the GCS
 emulator keep their data on disk, so `kill()` + `start()` is a crash and a restart.
@@ -25,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("MCPOP_CACHE_DIR", Path.home() / ".cache" / "mcpop"))
 AZURITE_VERSION = "3.37.0"
 AZURITE_DIR = CACHE / "npm" / "azurite"
@@ -60,7 +62,10 @@ def ensure_installed(quiet: bool = True) -> None:
     }
     missing = sorted({pkg for mod, pkg in wanted.items() if not _have(mod)})
     if missing:
-        subprocess.run([sys.executable, "-m", "pip", "install", *(["-q"] if quiet else []), *missing], check=True)
+        # the project's own dev extra, in one resolution with everything else it pins: installing these names
+        # alone and then `.[dev]` on top sent pip's resolver through hundreds of botocore releases
+        subprocess.run([sys.executable, "-m", "pip", "install", *(["-q"] if quiet else []), "-e", f"{ROOT}[dev]"],
+                       check=True)  # fmt: skip
     if not AZURITE_BIN.exists():
         if not shutil.which("npm"):
             raise RuntimeError("npm is needed to install Azurite (the Azure Blob test server)")
