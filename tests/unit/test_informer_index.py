@@ -49,3 +49,17 @@ def test_the_index_agrees_with_a_scan_of_the_store(steps: list[tuple[bool, str, 
                 inf.forget(ns, name)
     for ns in "abc":
         assert sorted(names(indexed.items(ns))) == sorted(names(plain.items(ns)))
+
+
+def test_an_upsert_with_notify_tells_the_handlers_what_its_watch_event_no_longer_will() -> None:
+    """The watch event of an object the operator wrote is skipped (the cache has it already), so a status
+    that other controllers wait for (an MCPRegistry's lastSyncTime) is announced at the upsert."""
+    inf = Informer(None, RES)  # type: ignore[arg-type]
+    seen: list[tuple[str, str | None, str]] = []
+    inf.handlers.append(lambda kind, old, new: seen.append(
+        (kind, old and old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"])))  # fmt: skip
+    inf.upsert(cm("a", "x", 1))  # a plain upsert: silent, as before
+    inf.upsert(cm("a", "x", 2), notify=True)
+    inf.upsert(cm("a", "x", 2), notify=True)  # not newer: nothing changed, nothing said
+    inf.upsert(cm("a", "y", 5), notify=True)
+    assert seen == [("MODIFIED", "1", "2"), ("ADDED", None, "5")]

@@ -344,7 +344,8 @@ class RegistryController:
                 return
             raise
         if self.registries is not None:
-            self.registries.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPRegistry"})
+            # notify: the MCPServer controller re-resolves the servers waiting for this catalogue
+            self.registries.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPRegistry"}, notify=True)
 
     def reconcile(self, key: Key) -> Result:
         from mcpop.api.mcpregistry import MCPRegistry

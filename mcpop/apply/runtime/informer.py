@@ -67,6 +67,10 @@ class _RawWatch(k8s_watch.Watch):
         return js
 
 
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
 def _rv_newer(new: Obj, old: Obj | None) -> bool:
     if old is None:
         return True
@@ -153,13 +157,22 @@ class Informer:
         with self._lock:
             return len(self._store)
 
-    def upsert(self, obj: Obj) -> None:
-        """Put an object we just wrote into the cache (if it is newer), so the next reconcile sees it."""
+    def upsert(self, obj: Obj, notify: bool = False) -> None:
+        """Put an object we just wrote into the cache (if it is newer), so the next reconcile sees it.
+
+        Its watch event then finds that version cached already: handlers are told of a change from the
+        object to itself, and never see what changed. `notify` tells them now, old and new, for objects that
+        other controllers watch (an MCPRegistry's status: the MCPServers resolved from it wait for its
+        catalogue)."""
         obj = self.transform(obj)
         with self._lock:
             key = object_key(obj)
-            if _rv_newer(obj, self._store.get(key)):
+            old = self._store.get(key)
+            changed = _rv_newer(obj, old) and (old is None or _rv(old) != _rv(obj))
+            if changed:
                 self._put(key, obj)
+        if changed and notify:
+            self._emit("ADDED" if old is None else "MODIFIED", old, obj)
 
     def forget(self, namespace: str, name: str) -> None:
         with self._lock:
