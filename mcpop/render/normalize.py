@@ -26,7 +26,9 @@ CMD_PLACEHOLDER = "<cmd>"
 #: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
 BRIDGE_VERSION = "0.1.0"
 BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
-BRIDGE_DIR = "/mcpop-bridge"
+# not the bridge image's own /mcpop-bridge (its binary): a directory mounted over a file fails (runc: "not a
+# directory"), which only a real kubelet showed
+BRIDGE_DIR = "/mcpop-bin"
 BRIDGE_BIN = f"{BRIDGE_DIR}/mcpop-bridge"
 HEALTH_PATH = "/healthz"
 #: the UID a static-bridged image runs as when its own user is root or a name (distroless `nonroot`)

@@ -139,12 +139,22 @@ def test_an_init_container_copies_the_bridge_into_a_shared_empty_dir() -> None:
     spec = pod()
     (init,) = spec["initContainers"]
     assert init["image"] == BRIDGE_IMAGE
-    assert init["command"] == ["/mcpop-bridge", "--copy-to", "/mcpop-bridge"]
+    assert init["command"] == ["/mcpop-bridge", "--copy-to", "/mcpop-bin"]
     (volume,) = [v for v in spec["volumes"] if v["name"] == "mcpop-bridge"]
     assert "emptyDir" in volume
     mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
-    assert mounts["mcpop-bridge"] == {"name": "mcpop-bridge", "mountPath": "/mcpop-bridge", "readOnly": True}
-    assert init["volumeMounts"] == [{"name": "mcpop-bridge", "mountPath": "/mcpop-bridge"}]
+    assert mounts["mcpop-bridge"] == {"name": "mcpop-bridge", "mountPath": "/mcpop-bin", "readOnly": True}
+    assert init["volumeMounts"] == [{"name": "mcpop-bridge", "mountPath": "/mcpop-bin"}]
+
+
+def test_the_shared_directory_is_not_where_the_bridge_image_keeps_its_binary() -> None:
+    """A directory mounted over a file of the image cannot start (runc: "not a directory"): the real
+    kubelet refused the init container while the bridge image's /mcpop-bridge was also the mount path."""
+    (init,) = pod()["initContainers"]
+    binary = init["command"][0]
+    for mount in init["volumeMounts"]:
+        path = mount["mountPath"].rstrip("/")
+        assert binary != path and not binary.startswith(path + "/")
 
 
 def test_the_static_bridge_pod_meets_the_restricted_profile_with_read_only_roots() -> None:
