@@ -13,6 +13,10 @@ bridge BRIDGE with addresses from POD_CIDR (distinct from kwok's fake 10.244.0.0
 MCPOP-RN-FWD / MCPOP-RN-IN reject (fast: TCP reset / ICMP) every packet from a pod that is not for
 the pod or Service ranges, the apiserver port or CoreDNS on the bridge address: nothing leaves the
 machine. Only one real node can exist per machine (LOCK_DIR guards it).
+
+Registry: `crane registry serve` on REGISTRY (the bridge address, port REGISTRY_PORT; the one other port
+pods may open on the host) holds images the way an in-house registry would: containerd pulls from it
+over plain HTTP (hosts.toml), and an operator pod reads image configs from it.
 """
 
 from __future__ import annotations
@@ -46,12 +50,14 @@ CLUSTER_DNS = GATEWAY
 CGROUP_ROOT = "mcpop-realnode"
 PAUSE_IMAGE = "mcpop.local/pause:3.10"
 BUSYBOX_IMAGE = "mcpop.local/busybox:1.35"
+REGISTRY_PORT = 5000
+REGISTRY = f"{GATEWAY}:{REGISTRY_PORT}"  # pods and containerd reach it; nothing else listens there
 LOCK_DIR = Path("/run/mcpop-realnode")
 CHAIN_FWD = "MCPOP-RN-FWD"
 CHAIN_IN = "MCPOP-RN-IN"
 
 # Processes, in start order; stopped in reverse.
-COMPONENTS = ("containerd", "coredns", "kubelet", "kube-proxy")
+COMPONENTS = ("containerd", "registry", "coredns", "kubelet", "kube-proxy")
 
 # Kernel settings the node changes (forwarding, bridge netfilter for Services) or the kubelet
 # sets (its "kernel defaults"); `down` puts back what `up` found.
@@ -327,6 +333,8 @@ class Paths:
         self.kubelet = self.root / "kubelet"
         self.cni_conf = self.root / "cni" / "net.d"
         self.cni_ipam = self.root / "cni" / "ipam"
+        self.registry_hosts = self.containerd / "certs.d"
+        self.registry_disk = self.root / "registry"
         self.saved = self.root / "saved.json"
 
 
@@ -441,6 +449,7 @@ def setup_network(p: Paths, apiserver_port: int) -> None:
         ["-i", BRIDGE, "-d", GATEWAY, "-p", "udp", "--dport", "53", "-j", "RETURN"],
         ["-i", BRIDGE, "-d", GATEWAY, "-p", "tcp", "--dport", "53", "-j", "RETURN"],
         ["-i", BRIDGE, "-d", GATEWAY, "-p", "tcp", "--dport", str(apiserver_port), "-j", "RETURN"],
+        ["-i", BRIDGE, "-d", GATEWAY, "-p", "tcp", "--dport", str(REGISTRY_PORT), "-j", "RETURN"],
         ["-i", BRIDGE, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
         ["-i", BRIDGE, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
     ):
@@ -645,6 +654,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "{p.registry_hosts}"
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = "{PAUSE_IMAGE}"
 
@@ -652,6 +663,16 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 """
+
+
+def write_registry_hosts(p: Paths) -> None:
+    """containerd's hosts.toml for the node's registry: plain HTTP, pull and resolve. No other registry is
+    configured, and none is reachable: an image that is not loaded or in REGISTRY cannot be pulled."""
+    d = p.registry_hosts / REGISTRY
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "hosts.toml").write_text(
+        f'server = "http://{REGISTRY}"\n\n[host."http://{REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n'
+    )
 
 
 def kubelet_config(p: Paths, ca_file: Path, port: int, healthz_port: int) -> dict:

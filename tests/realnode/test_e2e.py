@@ -48,6 +48,7 @@ def installed(real_cluster, tmp_path_factory) -> Iterator[kubeenv.KubeCluster]:
         "image": {"repository": IMAGE.rsplit(":", 1)[0], "tag": IMAGE.rsplit(":", 1)[1], "pullPolicy": "Never"},
         "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
         "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
+        "operator": {"insecureRegistries": [realnode.REGISTRY]},  # the node's in-house registry speaks HTTP
     }
     (work / "values.yaml").write_text(yaml.safe_dump(values))
     helm = subprocess.run(["tools/helm", "path"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
@@ -125,13 +126,13 @@ def mcp(cluster: kubeenv.KubeCluster, *args: str, timeout: float = 300) -> subpr
                           timeout=timeout)  # fmt: skip
 
 
-def sdk_client(url: str, tool: str, arguments: str = "{}") -> dict:
+def sdk_client(url: str, tool: str, arguments: str = "{}", transport: str = "streamable-http") -> dict:
     """The official MCP SDK client (its own venv, see tests/images) against `url`: initialize, tools/list,
     one tools/call."""
     sys.path.insert(0, str(REPO / "tests" / "images"))
     from runc_harness import sdk_python
 
-    proc = subprocess.run([str(sdk_python()), str(CLIENT), "streamable-http", url, "--call", tool,
+    proc = subprocess.run([str(sdk_python()), str(CLIENT), transport, url, "--call", tool,
                            "--arguments", arguments, "--wait", "60", "--timeout", "20"],
                           capture_output=True, text=True, timeout=150)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -142,6 +143,10 @@ PLACEMENT = {
     "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
     "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
 }
+#: the same placement, as `mcp deploy` takes it
+_TAINT = realnode.NODE_TAINT
+PLACEMENT_FLAGS = ("--node-selector", "=".join(realnode.NODE_LABEL),
+                   "--toleration", f"{_TAINT['key']}={_TAINT['value']}:{_TAINT['effect']}")  # fmt: skip
 
 
 def serving_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
@@ -158,6 +163,50 @@ def serving_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> lis
     if len(live) != want or not all(p.spec.node_name == realnode.NODE_NAME and kubeenv.pod_ready(p) for p in live):
         return []
     return live
+
+
+def diagnosis(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
+    """What a failed wait shows: the MCPServer's status, its pods' states, the namespace's events and the
+    operator's last log lines."""
+    from kubernetes import client
+
+    parts = []
+    try:
+        obj = client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object(
+            "mcp.allbeone.io", "v1", namespace, "mcpservers", name)  # fmt: skip
+        parts.append("status: " + json.dumps(obj.get("status"), indent=1))
+    except client.ApiException as exc:
+        parts.append(f"MCPServer: HTTP {exc.status}")
+    for pod in cluster.core.list_namespaced_pod(namespace).items:
+        states = [(c.name, c.ready, c.restart_count, c.state.to_dict()) for c in pod.status.container_statuses or []]
+        parts.append(f"pod {pod.metadata.name} on {pod.spec.node_name}: {pod.status.phase} {states}")
+    for ev in cluster.core.list_namespaced_event(namespace).items[-25:]:
+        parts.append(f"event {ev.involved_object.kind}/{ev.involved_object.name} {ev.reason}: {ev.message}")
+    try:
+        op = operator_pod(cluster).metadata.name
+        parts.append(cluster.core.read_namespaced_pod_log(op, NAMESPACE, tail_lines=40))
+    except Exception as exc:  # the diagnosis must not hide the failure it explains
+        parts.append(f"operator log: {exc}")
+    return "\n".join(parts)
+
+
+def wait_serving(cluster: kubeenv.KubeCluster, namespace: str, name: str, timeout: float = 300) -> list:
+    try:
+        return kubeenv.wait_until(lambda: serving_pods(cluster, namespace, name), timeout=timeout,
+                                  message=f"{name} Ready on the real node")  # fmt: skip
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{diagnosis(cluster, namespace, name)}") from None
+
+
+def wait_verified(cluster: kubeenv.KubeCluster, namespace: str, name: str, timeout: float = 120) -> dict:
+    """The Verified condition once True (the in-cluster operator's MCP handshake through the Service)."""
+    try:
+        return kubeenv.wait_until(  # type: ignore[no-any-return]
+            lambda: (c := condition(cluster, namespace, name, "Verified")) and c["status"] == "True" and c,
+            timeout=timeout, message=f"{name} Verified",
+        )  # fmt: skip
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{diagnosis(cluster, namespace, name)}") from None
 
 
 def service_url(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
@@ -191,31 +240,15 @@ def test_the_memory_server_deployed_from_the_catalogue_serves_mcp_on_the_real_no
     name = "server-memory"
     installed.core.create_namespaced_secret(namespace, {"metadata": {"name": "memory-note"},
                                                         "stringData": {"note": "one"}})  # fmt: skip
-    r = mcp(installed, "deploy", name, "-n", namespace)
+    r = mcp(installed, "deploy", name, "-n", namespace, *PLACEMENT_FLAGS,
+            "--secret-env", "MEMORY_NOTE=memory-note/note")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    env = [{"name": "MEMORY_NOTE", "valueFrom": {"secretKeyRef": {"name": "memory-note", "key": "note"}}}]
-    patch = {"spec": {**PLACEMENT, "env": env}}
-    from kubernetes import client
-
-    client.CustomObjectsApi(installed.api_client).patch_namespaced_custom_object(
-        "mcp.allbeone.io", "v1", namespace, "mcpservers", name, patch
-    )
-    pods = kubeenv.wait_until(lambda: serving_pods(installed, namespace, name), timeout=300,
-                              message="the memory server Ready on the real node")  # fmt: skip
+    pods = wait_serving(installed, namespace, name)
     report = sdk_client(service_url(installed, namespace, name), "read_graph")
     assert report["serverInfo"]["name"] == "memory-server"
     assert "read_graph" in report["tools"] and report["call"]["isError"] is False
 
-    try:
-        verified = kubeenv.wait_until(
-            lambda: (c := condition(installed, namespace, name, "Verified")) and c["status"] == "True" and c,
-            timeout=120, message="Verified True (the in-cluster operator's MCP handshake)",
-        )  # fmt: skip
-    except TimeoutError:
-        op = operator_pod(installed).metadata.name
-        log = installed.core.read_namespaced_pod_log(op, NAMESPACE, tail_lines=40)
-        raise AssertionError(f"Verified: {condition(installed, namespace, name, 'Verified')}\n{log}") from None
-    assert verified["reason"] == "Handshake"
+    assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
     assert mcp_status(installed, namespace, name)["status"]["mcp"]["serverInfo"]["name"] == "memory-server"
 
     logs = mcp(installed, "server", "logs", name, "-n", namespace, "--tail", "200")
@@ -246,10 +279,115 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
     server["spec"].update(PLACEMENT)
     kubeenv.apply_object(installed.api_client, server)
     name = server["metadata"]["name"]
-    kubeenv.wait_until(lambda: serving_pods(installed, namespace, name), timeout=300,
-                       message="the filesystem server Ready on the real node")  # fmt: skip
+    wait_serving(installed, namespace, name)
     report = sdk_client(service_url(installed, namespace, name), "list_allowed_directories")
     assert report["serverInfo"]["name"] == "secure-filesystem-server"
     assert report["call"]["isError"] is False
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- the other registry classes, really serving
+
+UVX_GATEWAY = "docker.io/supercorp/supergateway:uvx"  # what the renderer emits for PyPI stdio servers
+
+
+def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
+    """A tools/test-images image, imported into the real node's containerd under exactly `name`."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import oci_registry
+
+    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[name], name)
+
+
+def in_house_registry(cluster: kubeenv.KubeCluster, namespace: str, entries: list[dict]) -> None:
+    """An MCPRegistry synced from a ConfigMap of server.json entries, as a platform team publishes its own."""
+    from kubernetes import client
+
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "catalogue"},
+                                                          "data": {"servers.json": json.dumps(entries)}})  # fmt: skip
+    client.CustomObjectsApi(cluster.api_client).create_namespaced_custom_object(
+        "mcp.allbeone.io", "v1", namespace, "mcpregistries", {
+            "apiVersion": "mcp.allbeone.io/v1", "kind": "MCPRegistry", "metadata": {"name": "in-house"},
+            "spec": {"source": {"configMap": {"name": "catalogue"}}, "refreshInterval": "1h"}})  # fmt: skip
+
+
+def deploy_from_registry(cluster: kubeenv.KubeCluster, namespace: str, name: str, entry: str) -> None:
+    server = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+              "metadata": {"name": name, "namespace": namespace},
+              "spec": {"registry": {"name": entry, "registryRef": "in-house"}, **PLACEMENT}}  # fmt: skip
+    kubeenv.wait_until(lambda: kubeenv.apply_object(cluster.api_client, server), timeout=60,
+                       message=f"MCPServer {name} admitted")  # fmt: skip
+
+
+def test_a_pypi_server_from_the_catalogue_serves_mcp_on_the_real_node(
+    installed: kubeenv.KubeCluster, namespace: str
+) -> None:
+    """PyPI stdio (bridged, run by uvx from the wheels baked into the image): `mcp deploy server-time` from
+    the embedded catalogue, placed with `mcp deploy`'s flags."""
+    load_test_image(installed, UVX_GATEWAY)
+    name = "server-time"
+    r = mcp(installed, "deploy", name, "-n", namespace, *PLACEMENT_FLAGS)
+    assert r.returncode == 0, r.stderr
+    pods = wait_serving(installed, namespace, name)
+    assert pods[0].spec.containers[0].image == UVX_GATEWAY
+    report = sdk_client(service_url(installed, namespace, name), "get_current_time", '{"timezone": "UTC"}')
+    assert "get_current_time" in report["tools"] and report["call"]["isError"] is False
+    assert "UTC" in report["call"]["text"]
+    assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["sse", "streamable"])
+def test_an_http_server_image_from_a_configmap_registry_serves_mcp_on_the_real_node(
+    installed: kubeenv.KubeCluster, namespace: str, kind: str
+) -> None:
+    """OCI SSE / streamable HTTP: server-everything's image serving the transport itself (no bridge), from
+    an MCPRegistry synced from a ConfigMap."""
+    entry = json.loads((REPO / "tests/fixtures/images" / f"io.example.everything-{kind}.server.json").read_text())
+    load_test_image(installed, entry["packages"][0]["identifier"])
+    in_house_registry(installed, namespace, [entry])
+    name = f"everything-{kind}"
+    deploy_from_registry(installed, namespace, name, entry["name"])
+    wait_serving(installed, namespace, name)
+    transport = entry["packages"][0]["transport"]["type"]
+    report = sdk_client(service_url(installed, namespace, name), "echo", '{"message": "on the real node"}',
+                        transport=transport)  # fmt: skip
+    assert "echo" in report["tools"] and "on the real node" in report["call"]["text"]
+    assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_oci_stdio_image_from_an_in_house_registry_runs_its_own_entrypoint_on_the_real_node(
+    installed: kubeenv.KubeCluster, namespace: str
+) -> None:
+    """OCI stdio, the GitHub server's shape: a static server binary as the image's entrypoint, with no shell,
+    node or python. The image is in the node's registry, not preloaded: the in-cluster operator reads its
+    config from there to learn the command, the kubelet pulls it from there, and the static bridge (copied
+    in by an init container) serves it over streamable HTTP."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import oci_registry
+
+    source = "registry.mcpop.test/mcp/go-hello-stdio:1.8.0"
+    image = oci_registry.push_archive(realnode.REGISTRY, oci_registry.image_archives()[source],
+                                      "mcp/go-hello-stdio:1.8.0")  # fmt: skip
+    from mcpop.render.normalize import BRIDGE_IMAGE
+
+    bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
+    kubeenv.testenv("load-image", "--state-dir", str(installed.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
+    entry = json.loads((REPO / "tests/fixtures/images/io.example.go-hello-stdio.server.json").read_text())
+    entry["packages"][0]["identifier"] = image
+    in_house_registry(installed, namespace, [entry])
+    name = "greeter"
+    deploy_from_registry(installed, namespace, name, entry["name"])
+    pods = wait_serving(installed, namespace, name)
+    spec = pods[0].spec
+    assert spec.containers[0].image == image and not spec.containers[0].command[0].startswith(("node", "python"))
+    assert [c.image for c in spec.init_containers or []] == [BRIDGE_IMAGE]
+    report = sdk_client(service_url(installed, namespace, name), "greet", '{"name": "the real node"}')
+    assert report["serverInfo"]["name"] == "greeter" and "the real node" in report["call"]["text"]
+    assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
     assert r.returncode == 0, r.stderr

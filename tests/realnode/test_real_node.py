@@ -6,6 +6,7 @@ import ipaddress
 import re
 import subprocess
 import uuid
+from pathlib import Path
 
 import kubeenv
 import pytest
@@ -52,11 +53,19 @@ def run_to_completion(cluster, namespace: str, image: str, script: str, timeout:
     name = f"job-{uuid.uuid4().hex[:6]}"
     spec = on_real_node({**restricted(image, ["/bin/sh", "-c", script]), "restartPolicy": "Never"})
     create_pod(cluster, namespace, name, spec)
-    pod = kubeenv.wait_until(
-        lambda: (p := cluster.core.read_namespaced_pod(name, namespace)).status.phase in ("Succeeded", "Failed") and p,
-        timeout=timeout,
-        message=f"pod {name} to finish",
-    )
+    try:
+        pod = kubeenv.wait_until(
+            lambda: (
+                (p := cluster.core.read_namespaced_pod(name, namespace)).status.phase in ("Succeeded", "Failed") and p
+            ),
+            timeout=timeout,
+            message=f"pod {name} to finish",
+        )
+    except TimeoutError as exc:
+        pod = cluster.core.read_namespaced_pod(name, namespace)
+        events = [f"{e.reason}: {e.message}" for e in cluster.core.list_namespaced_event(namespace).items
+                  if e.involved_object.name == name]  # fmt: skip
+        raise AssertionError(f"{exc}: {pod.status.phase} {pod.status.container_statuses} {events}") from None
     return pod.status.phase, cluster.core.read_namespaced_pod_log(name, namespace)
 
 
@@ -161,6 +170,37 @@ def test_a_pod_reaches_the_apiserver_but_not_the_kubelet_on_the_bridge_address(r
     rc, _seconds, message = connect_from_pod(real_cluster, namespace, busybox, realnode.GATEWAY, kubelet_port)
     assert rc != 0
     assert "refused" in message.lower()
+
+
+def test_the_kubelet_pulls_from_the_nodes_registry_which_pods_reach(real_cluster, namespace, busybox):
+    """The node's in-house registry (plain HTTP on the bridge address): the image below is pushed there, not
+    loaded, so the pod starts only if containerd really pulls it; a pod can open the registry's port."""
+    import oci_registry
+
+    bdir = real_cluster.extra["real_node"]["bin_dir"]
+    pushed = oci_registry.push_archive(realnode.REGISTRY, str(realnode.busybox_image(Path(bdir))), "mcpop/pulled:1")
+    # another config, so another image ID: when the kubelet pulled the loaded busybox's own image ID under this
+    # second name, later pods of the loaded name failed with ErrImageNeverPull (seen with containerd 2.4.2)
+    oci_registry.crane("mutate", "--insecure", pushed, "--label", "mcpop.test/pulled=true")
+    image = pushed
+    name = "pulled"
+    spec = on_real_node({**restricted(image, ["/bin/sh", "-c", "echo pulled from the registry"],
+                                      imagePullPolicy="Always"), "restartPolicy": "Never"})  # fmt: skip
+    create_pod(real_cluster, namespace, name, spec)
+    pod = kubeenv.wait_until(
+        lambda: (
+            (p := real_cluster.core.read_namespaced_pod(name, namespace)).status.phase in ("Succeeded", "Failed") and p
+        ),
+        timeout=90,
+        message="the pulled pod to finish",
+    )
+    assert pod.status.phase == "Succeeded"
+    assert "pulled from the registry" in real_cluster.core.read_namespaced_pod_log(name, namespace)
+    assert pod.status.container_statuses[0].image_id.startswith(f"{realnode.REGISTRY}/mcpop/pulled@sha256:")
+    host, port = realnode.REGISTRY.split(":")
+    phase, log = run_to_completion(real_cluster, namespace, busybox,
+                                   f"printf 'GET /v2/ HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} {port}")  # fmt: skip
+    assert phase == "Succeeded" and log.startswith("HTTP/1.0 200"), log
 
 
 def test_names_outside_the_cluster_do_not_resolve(real_cluster, namespace, busybox):
