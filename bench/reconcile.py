@@ -7,7 +7,11 @@
 Runs against tools/testenv (started and stopped here unless MCPOP_TEST_KUBECONFIG points at a cluster).
 Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods each) and removes them.
 
-    python bench/reconcile.py [--servers 500] [--rss-servers 1000] [--workers 10]
+    python bench/reconcile.py [--servers 500] [--rss-servers 1000] [--workers 10] [--verify-concurrency 0]
+
+With `--verify-concurrency N` (N > 0) the operator also verifies every server, as in-cluster: out of the
+cluster no Service answers, so every handshake fails and is retried with backoff; what this measures is
+the verifier's cost (the SDK's import, the pool, the retries) in memory and in reconcile time.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ def main() -> None:
     ap.add_argument("--rss-servers", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=10)
     ap.add_argument("--sync-period", default="45s")
+    ap.add_argument("--verify-concurrency", type=int, default=0)
+    ap.add_argument("--verify-timeout", default="2s")
     args = ap.parse_args()
 
     with kubeenv.kube_cluster_context(f"bench-{os.getpid()}") as cluster:
@@ -143,9 +149,12 @@ def main() -> None:
             str(args.workers),
             "--sync-period",
             args.sync_period,
-            # out of cluster the operator cannot reach Services: MCP verification is measured by bench/verify.py
+            # out of cluster the operator cannot reach Services: with verification on every handshake fails
+            # (the successful ones are measured by bench/verify.py)
             "--verify-concurrency",
-            "0",
+            str(args.verify_concurrency),
+            "--verify-timeout",
+            args.verify_timeout,
         ]
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(
@@ -195,6 +204,9 @@ def main() -> None:
             total = op.metric("controller_runtime_reconcile_time_seconds_sum")
             count = max(1, op.metric("controller_runtime_reconcile_time_seconds_count"))
             print(f"mean reconcile time: {total / count * 1000:.1f} ms")
+            if args.verify_concurrency:
+                failed = op.metric("mcpop_mcpserver_verify_failures_total")
+                print(f"verification on ({args.verify_concurrency} at a time): {failed:.0f} failed handshakes so far")
         finally:
             op.terminate()
             kubeenv.delete_namespace(api, ns)
