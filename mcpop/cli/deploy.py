@@ -274,7 +274,12 @@ def deploy(
     ] = None,
     node_selector: Annotated[
         list[str] | None,
-        Parameter(name="--node-selector", consume_multiple=False, negative=(), help="Run on nodes labelled KEY=VALUE."),
+        Parameter(
+            name="--node-selector",
+            consume_multiple=False,
+            negative=(),
+            help="Run on nodes labelled KEY=VALUE (repeat).",
+        ),
     ] = None,
     toleration: Annotated[
         list[str] | None,
