@@ -115,8 +115,22 @@ def test_a_read_only_root_filesystem_is_really_read_only(real_cluster, namespace
     assert "Read-only file system" in log
 
 
+def ready_endpoints(cluster, namespace: str, service: str) -> list[str]:
+    """The ready addresses of a Service's EndpointSlices."""
+    slices = client.DiscoveryV1Api(cluster.api_client).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}"
+    )
+    return [
+        address
+        for s in slices.items
+        for e in s.endpoints or []
+        if e.conditions and e.conditions.ready
+        for address in e.addresses
+    ]
+
+
 def test_a_service_resolves_by_dns_name_and_answers_from_another_pod(real_cluster, namespace, busybox):
-    web_pod(real_cluster, namespace, busybox)
+    pod = web_pod(real_cluster, namespace, busybox)
     svc = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -124,20 +138,27 @@ def test_a_service_resolves_by_dns_name_and_answers_from_another_pod(real_cluste
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": WEB_PORT}]},
     }
     real_cluster.core.create_namespaced_service(namespace, svc)
+    kubeenv.wait_until(
+        lambda: pod.status.pod_ip in ready_endpoints(real_cluster, namespace, "web"),
+        timeout=30,
+        message="the web pod among Service web's ready endpoints",
+    )
     host = f"web.{namespace}.svc.cluster.local"
     # busybox's nslookup asks the pod's nameserver (cluster DNS); nc then speaks HTTP to the address
-    # (busybox-static's wget segfaults without NSS modules, so it is not used)
+    # (busybox-static's wget segfaults without NSS modules, so it is not used). kube-proxy may program
+    # the endpoint a moment after the EndpointSlice shows it (until then the connection is refused), so
+    # the client retries; everything goes to stdout so the log keeps the order it was written in.
     phase, log = run_to_completion(
         real_cluster,
         namespace,
         busybox,
-        f"for i in 1 2 3 4 5 6 7 8 9 10; do ip=$(nslookup {host} | awk '/^Address: /{{print $2}}' | tail -1); "
-        f'if [ -n "$ip" ]; then echo "$ip"; printf \'GET /index.html HTTP/1.0\\r\\n\\r\\n\' | nc -w 3 $ip 80 '
-        "&& exit 0; fi; sleep 1; done; exit 1",
+        f"i=0; while [ $i -lt 20 ]; do i=$((i + 1)); ip=$(nslookup {host} | awk '/^Address: /{{print $2}}' | tail -1); "
+        f'if [ -n "$ip" ]; then echo "resolved $ip"; printf \'GET /index.html HTTP/1.0\\r\\n\\r\\n\' '
+        "| nc -w 3 $ip 80 2>&1 && exit 0; fi; sleep 1; done; exit 1",
     )
     assert phase == "Succeeded", log
     service_ip = real_cluster.core.read_namespaced_service("web", namespace).spec.cluster_ip
-    assert log.splitlines()[0] == service_ip
+    assert {line for line in log.splitlines() if line.startswith("resolved ")} == {f"resolved {service_ip}"}
     assert "hello from the real node" in log
 
 
