@@ -102,9 +102,10 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Address = Annotated[str, BeforeValidator(parse_address)]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 
-#: a registry host as it starts an image reference: a DNS name or IPv4 address, an optional port
+#: a registry host as it starts an image reference: a DNS name or IPv4 address, an optional port (the chart
+#: schema's operator.insecureRegistries pattern is this one; a test keeps them equal)
 _LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
-_REGISTRY_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
+REGISTRY_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
 
 #: field name → the environment variable that can set it (flags win over the environment)
 ENV_VARS: dict[str, str] = {
@@ -220,7 +221,7 @@ class OperatorSettings(BaseModel):
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(",")) if v]
         for host in value:
-            if not _REGISTRY_HOST.fullmatch(str(host)):
+            if not REGISTRY_HOST.fullmatch(str(host)):
                 raise ValueError(f"{host!r} is not a registry host: use HOST or HOST:PORT, as in an image reference "
                                  "(such as registry.example.com or 10.0.0.5:5000)")  # fmt: skip
         return tuple(value)

@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import kubeenv
+import oci_registry
 import pytest
 import realnode
 import yaml
+
+from mcpop.render.normalize import BRIDGE_IMAGE
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/mcpop:e2e"
@@ -111,11 +114,7 @@ CLIENT = REPO / "tests" / "images" / "mcp_client.py"
 @pytest.fixture(scope="module")
 def gateway(installed: kubeenv.KubeCluster) -> str:
     """The bridge image with the catalogue's npm servers (tools/test-images), loaded under its exact name."""
-    sys.path.insert(0, str(REPO / "tests"))
-    import oci_registry
-
-    archive = oci_registry.image_archives()[GATEWAY]
-    kubeenv.testenv("load-image", "--state-dir", str(installed.state_dir), archive, GATEWAY)
+    load_test_image(installed, GATEWAY)
     return GATEWAY
 
 
@@ -294,9 +293,6 @@ UVX_GATEWAY = "docker.io/supercorp/supergateway:uvx"  # what the renderer emits 
 
 def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
     """A tools/test-images image, imported into the real node's containerd under exactly `name`."""
-    sys.path.insert(0, str(REPO / "tests"))
-    import oci_registry
-
     kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[name], name)
 
 
@@ -367,14 +363,9 @@ def test_an_oci_stdio_image_from_an_in_house_registry_runs_its_own_entrypoint_on
     node or python. The image is in the node's registry, not preloaded: the in-cluster operator reads its
     config from there to learn the command, the kubelet pulls it from there, and the static bridge (copied
     in by an init container) serves it over streamable HTTP."""
-    sys.path.insert(0, str(REPO / "tests"))
-    import oci_registry
-
     source = "registry.mcpop.test/mcp/go-hello-stdio:1.8.0"
     image = oci_registry.push_archive(realnode.REGISTRY, oci_registry.image_archives()[source],
                                       "mcp/go-hello-stdio:1.8.0")  # fmt: skip
-    from mcpop.render.normalize import BRIDGE_IMAGE
-
     bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
     kubeenv.testenv("load-image", "--state-dir", str(installed.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
     entry = json.loads((REPO / "tests/fixtures/images/io.example.go-hello-stdio.server.json").read_text())

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import kubeenv
+import oci_registry
 import pytest
 import realnode
 from conftest import on_real_node
@@ -196,8 +197,6 @@ def test_a_pod_reaches_the_apiserver_but_not_the_kubelet_on_the_bridge_address(r
 def test_the_kubelet_pulls_from_the_nodes_registry_which_pods_reach(real_cluster, namespace, busybox):
     """The node's in-house registry (plain HTTP on the bridge address): the image below is pushed there, not
     loaded, so the pod starts only if containerd really pulls it; a pod can open the registry's port."""
-    import oci_registry
-
     bdir = real_cluster.extra["real_node"]["bin_dir"]
     pushed = oci_registry.push_archive(realnode.REGISTRY, str(realnode.busybox_image(Path(bdir))), "mcpop/pulled:1")
     # another config, so another image ID: when the kubelet pulled the loaded busybox's own image ID under this

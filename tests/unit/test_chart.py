@@ -29,7 +29,7 @@ from chartkit import (
     template_args,
 )
 
-from mcpop.apply.settings import build_settings
+from mcpop.apply.settings import REGISTRY_HOST, build_settings
 
 GOLDEN = ROOT / "tests" / "install" / "golden"
 RENDERS = {
@@ -376,3 +376,9 @@ def test_the_values_schema_knows_every_value() -> None:
 def test_helm_fails_clearly_on_a_kubernetes_older_than_the_crds_need() -> None:
     result = run_helm("template", "x", str(CHART), "--kube-version", "1.24.0", check=False)
     assert result.returncode != 0 and "kubeVersion: >=1.25.0-0" in result.stderr
+
+
+def test_the_insecure_registries_pattern_is_the_operators_own() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    items = schema["properties"]["operator"]["properties"]["insecureRegistries"]["items"]
+    assert items["pattern"] == f"^{REGISTRY_HOST.pattern}$"

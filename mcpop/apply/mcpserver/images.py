@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, get_args
 from prometheus_client import Counter
 
 from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.sources.oci import Reason
 
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
@@ -27,6 +28,8 @@ IMAGE_CONFIG_FAILURES = Counter(
     "Reads of an OCI stdio image's config (for its entrypoint) that failed, by reason",
     ["reason"],
 )
+for _reason in get_args(Reason):  # every reason exported from the start (0): rate() sees the first failure
+    IMAGE_CONFIG_FAILURES.labels(_reason)
 #: seconds before an image config that could not be read is tried again
 RETRY_AFTER = 30.0
 RETRY_AFTER_PERMANENT = 300.0
@@ -83,14 +86,3 @@ class ImageConfigs:
         except ImageConfigError as exc:
             IMAGE_CONFIG_FAILURES.labels(exc.reason).inc()
             raise
-
-
-def _zero_every_reason() -> None:
-    """Every reason is exported from the start (0), so an alert's `rate()` sees the first failure."""
-    from mcpop.sources.oci import Reason
-
-    for reason in get_args(Reason):
-        IMAGE_CONFIG_FAILURES.labels(reason)
-
-
-_zero_every_reason()

@@ -71,13 +71,13 @@ def _rv(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
 
-def _rv_newer(new: Obj, old: Obj | None) -> bool:
+def _rv_newer(new: Obj, old: Obj | None, strict: bool = False) -> bool:
+    """Whether `new` is at least as new as `old` (`strict`: newer, never the same version)."""
     if old is None:
         return True
-    a = str((new.get("metadata") or {}).get("resourceVersion", ""))
-    b = str((old.get("metadata") or {}).get("resourceVersion", ""))
+    a, b = _rv(new), _rv(old)
     if a.isdigit() and b.isdigit():
-        return int(a) >= int(b)
+        return int(a) > int(b) if strict else int(a) >= int(b)
     return a != b
 
 
@@ -168,7 +168,7 @@ class Informer:
         with self._lock:
             key = object_key(obj)
             old = self._store.get(key)
-            changed = _rv_newer(obj, old) and (old is None or _rv(old) != _rv(obj))
+            changed = _rv_newer(obj, old, strict=True)
             if changed:
                 self._put(key, obj)
         if changed and notify:
