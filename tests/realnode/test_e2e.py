@@ -125,17 +125,39 @@ def mcp(cluster: kubeenv.KubeCluster, *args: str, timeout: float = 300) -> subpr
                           timeout=timeout)  # fmt: skip
 
 
-def sdk_client(url: str, tool: str, arguments: str = "{}", transport: str = "streamable-http") -> dict:
-    """The official MCP SDK client (its own venv, see tests/images) against `url`: initialize, tools/list,
-    one tools/call."""
+def sdk_client(
+    cluster: kubeenv.KubeCluster,
+    namespace: str,
+    name: str,
+    tool: str,
+    arguments: str = "{}",
+    transport: str = "streamable-http",
+) -> dict:
+    """The official MCP SDK client (its own venv, see tests/images) against the server's Service: initialize,
+    tools/list, one tools/call. An attempt may take a minute: a bridged server starts one stdio child per
+    request, and a uvx child's first start installs its wheels into the cache (CI saw 20 s run out)."""
     sys.path.insert(0, str(REPO / "tests" / "images"))
     from runc_harness import sdk_python
 
+    url = service_url(cluster, namespace, name)
     proc = subprocess.run([str(sdk_python()), str(CLIENT), transport, url, "--call", tool,
-                           "--arguments", arguments, "--wait", "60", "--timeout", "20"],
-                          capture_output=True, text=True, timeout=150)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                           "--arguments", arguments, "--wait", "120", "--timeout", "60"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    if proc.returncode != 0:
+        raise AssertionError(f"{proc.stderr[-3000:]}\n{server_logs(cluster, namespace, name)}")
     return json.loads(proc.stdout)
+
+
+def server_logs(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
+    """The last log lines of the server's pods (what a failed client call shows beside its traceback)."""
+    parts = []
+    for pod in cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={name}").items:
+        try:
+            log = cluster.core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=40)
+        except Exception as exc:  # the logs must not hide the failure they explain
+            log = str(exc)
+        parts.append(f"pod {pod.metadata.name} log:\n{log}")
+    return "\n".join(parts)
 
 
 PLACEMENT = {
@@ -243,7 +265,7 @@ def test_the_memory_server_deployed_from_the_catalogue_serves_mcp_on_the_real_no
             "--secret-env", "MEMORY_NOTE=memory-note/note")  # fmt: skip
     assert r.returncode == 0, r.stderr
     pods = wait_serving(installed, namespace, name)
-    report = sdk_client(service_url(installed, namespace, name), "read_graph")
+    report = sdk_client(installed, namespace, name, "read_graph")
     assert report["serverInfo"]["name"] == "memory-server"
     assert "read_graph" in report["tools"] and report["call"]["isError"] is False
 
@@ -261,7 +283,7 @@ def test_the_memory_server_deployed_from_the_catalogue_serves_mcp_on_the_real_no
         lambda: (now := serving_pods(installed, namespace, name)) and not old & {p.metadata.name for p in now},
         timeout=300, message="a new pod after the Secret change",
     )  # fmt: skip
-    assert sdk_client(service_url(installed, namespace, name), "read_graph")["call"]["isError"] is False
+    assert sdk_client(installed, namespace, name, "read_graph")["call"]["isError"] is False
 
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
     assert r.returncode == 0, r.stderr
@@ -279,7 +301,7 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
     kubeenv.apply_object(installed.api_client, server)
     name = server["metadata"]["name"]
     wait_serving(installed, namespace, name)
-    report = sdk_client(service_url(installed, namespace, name), "list_allowed_directories")
+    report = sdk_client(installed, namespace, name, "list_allowed_directories")
     assert report["serverInfo"]["name"] == "secure-filesystem-server"
     assert report["call"]["isError"] is False
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
@@ -327,7 +349,7 @@ def test_a_pypi_server_from_the_catalogue_serves_mcp_on_the_real_node(
     assert r.returncode == 0, r.stderr
     pods = wait_serving(installed, namespace, name)
     assert pods[0].spec.containers[0].image == UVX_GATEWAY
-    report = sdk_client(service_url(installed, namespace, name), "get_current_time", '{"timezone": "UTC"}')
+    report = sdk_client(installed, namespace, name, "get_current_time", '{"timezone": "UTC"}')
     assert "get_current_time" in report["tools"] and report["call"]["isError"] is False
     assert "UTC" in report["call"]["text"]
     assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
@@ -348,7 +370,7 @@ def test_an_http_server_image_from_a_configmap_registry_serves_mcp_on_the_real_n
     deploy_from_registry(installed, namespace, name, entry["name"])
     wait_serving(installed, namespace, name)
     transport = entry["packages"][0]["transport"]["type"]
-    report = sdk_client(service_url(installed, namespace, name), "echo", '{"message": "on the real node"}',
+    report = sdk_client(installed, namespace, name, "echo", '{"message": "on the real node"}',
                         transport=transport)  # fmt: skip
     assert "echo" in report["tools"] and "on the real node" in report["call"]["text"]
     assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
@@ -377,7 +399,7 @@ def test_an_oci_stdio_image_from_an_in_house_registry_runs_its_own_entrypoint_on
     spec = pods[0].spec
     assert spec.containers[0].image == image and not spec.containers[0].command[0].startswith(("node", "python"))
     assert [c.image for c in spec.init_containers or []] == [BRIDGE_IMAGE]
-    report = sdk_client(service_url(installed, namespace, name), "greet", '{"name": "the real node"}')
+    report = sdk_client(installed, namespace, name, "greet", '{"name": "the real node"}')
     assert report["serverInfo"]["name"] == "greeter" and "the real node" in report["call"]["text"]
     assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
