@@ -115,6 +115,12 @@ def mcp(kubeconfig: str | None, *args: str, stdin: str | None = None, timeout: f
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+def interruptible() -> None:
+    """Before the CLI starts: ^C stops it as at a terminal. A suite started as a background job without job
+    control (`(cmd &)`, nohup) hands its children SIGINT ignored, and Python keeps an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Background:
     """A long-running `mcp` (`--watch`, `--follow`): read its output while it runs, stop it with ^C."""
 
@@ -124,7 +130,7 @@ class Background:
         self._out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
         self._err = open(self.err_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen([*CLI, *args], stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL,
-                                     cwd=ROOT, env=cli_env(kubeconfig))  # fmt: skip
+                                     cwd=ROOT, env=cli_env(kubeconfig), preexec_fn=interruptible)  # fmt: skip
 
     def stdout(self) -> str:
         return self.out_path.read_text()

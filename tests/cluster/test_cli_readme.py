@@ -17,7 +17,7 @@ from pathlib import Path
 
 import kubeenv
 from cli_harness import *  # noqa: F403
-from cli_harness import CLI, cli_env, cri_line, namespace_logs
+from cli_harness import CLI, cli_env, cri_line, interruptible, namespace_logs
 from kubernetes import client
 from operator_harness import *  # noqa: F403
 from operator_harness import ROOT, OperatorProcess, start_operator
@@ -42,7 +42,8 @@ def _run(line: str, kubeconfig: str) -> tuple[int, str, str]:
     args = shlex.split(line)[1:]
     streaming = "--watch" in args or "--follow" in args
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env=cli_env(kubeconfig), stdin=subprocess.DEVNULL)  # fmt: skip
+                            env=cli_env(kubeconfig), stdin=subprocess.DEVNULL,
+                            preexec_fn=interruptible)  # fmt: skip
     if streaming:
         time.sleep(4)
         proc.send_signal(signal.SIGINT)
