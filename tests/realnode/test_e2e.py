@@ -151,7 +151,7 @@ def sdk_client(
 def server_logs(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
     """The last log lines of the server's pods (what a failed client call shows beside its traceback)."""
     parts = []
-    for pod in cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={name}").items:
+    for pod in server_pods(cluster, namespace, name):
         try:
             log = cluster.core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=40)
         except Exception as exc:  # the logs must not hide the failure they explain
@@ -170,6 +170,11 @@ PLACEMENT_FLAGS = ("--node-selector", "=".join(realnode.NODE_LABEL),
                    "--toleration", f"{_TAINT['key']}={_TAINT['value']}:{_TAINT['effect']}")  # fmt: skip
 
 
+def server_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
+    """The pods of the MCPServer `name` (by its instance label)."""
+    return cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={name}").items
+
+
 def serving_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
     """The server's pods once its rollout is complete: all on the real node, Ready, none terminating."""
     dep = cluster.apps.read_namespaced_deployment(name, namespace)
@@ -179,8 +184,7 @@ def serving_pods(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> lis
         st.updated_replicas == st.ready_replicas == st.available_replicas == want and (st.replicas or 0) == want
     ):
         return []
-    pods = cluster.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={name}").items
-    live = [p for p in pods if p.metadata.deletion_timestamp is None]
+    live = [p for p in server_pods(cluster, namespace, name) if p.metadata.deletion_timestamp is None]
     if len(live) != want or not all(p.spec.node_name == realnode.NODE_NAME and kubeenv.pod_ready(p) for p in live):
         return []
     return live
