@@ -14,20 +14,21 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
-from mcpop.render.catalog import Catalog
+from mcpop.apply.resources import CATALOG_DATA_KEY, CONFIGMAP, MCPREGISTRY, REGISTRY_LABEL
+from mcpop.apply.ssa.manager import KubeAPI, ResourceManager, SetResult
+from mcpop.render.catalog import AmbiguousEntry, Catalog, EntryNotFound
+from mcpop.render.errors import RenderError
 from mcpop.render.names import dns_label, label_value, short_hash
 
-REGISTRY_LABEL = "mcp.allbeone.io/registry"
 ENTRY_NAME_ANNOTATION = "mcp.allbeone.io/entry-name"
 ENTRY_VERSION_ANNOTATION = "mcp.allbeone.io/entry-version"
-DATA_KEY = "server.json"
-CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True)
+DATA_KEY = CATALOG_DATA_KEY
 FIELD_MANAGER = "mcpop-registry"
 
 
@@ -64,50 +65,38 @@ def desired_configmaps(registry: dict[str, Any], entries: Iterable[ServerJSON]) 
     return out
 
 
-def _same(live: dict[str, Any], want: dict[str, Any]) -> bool:
-    lm, wm = live.get("metadata") or {}, want["metadata"]
-    return (
-        (live.get("data") or {}) == want["data"]
-        and all((lm.get("labels") or {}).get(k) == v for k, v in wm["labels"].items())
-        and all((lm.get("annotations") or {}).get(k) == v for k, v in wm["annotations"].items())
-        and any(r.get("uid") == wm["ownerReferences"][0]["uid"] for r in lm.get("ownerReferences") or [])
-    )
-
-
-def stored(kube: Kube, namespace: str, registry: str) -> list[dict[str, Any]]:
+def stored(kube: KubeAPI, namespace: str, registry: str) -> list[dict[str, Any]]:
     """The ConfigMaps currently storing `registry`'s catalogue (a fresh list, not a cache)."""
     items, _ = kube.list_objects(CONFIGMAP, namespace, f"{REGISTRY_LABEL}={label_value(registry)}")
     return items
 
 
-def store(kube: Kube, registry: dict[str, Any], entries: Iterable[ServerJSON]) -> tuple[int, int, int]:
-    """Make the stored ConfigMaps exactly `entries`: apply the changed ones, delete the stale ones.
+class _Listed:
+    """One fresh list of a registry's stored ConfigMaps, read as the manager reads a watch cache."""
 
-    Returns (created or updated, unchanged, deleted). Raises KubeError (the caller retries).
-    """
+    def __init__(self, items: Iterable[dict[str, Any]]) -> None:
+        self.synced = threading.Event()
+        self.synced.set()
+        self._items = {(o["metadata"].get("namespace") or "", o["metadata"]["name"]): o for o in items}
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._items.get((namespace, name))
+
+    def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [o for (ns, _), o in self._items.items() if namespace is None or ns == namespace]
+
+
+def store(kube: KubeAPI, registry: dict[str, Any], entries: Iterable[ServerJSON]) -> SetResult:
+    """Make the stored ConfigMaps exactly `entries` (the registry's ApplySet): apply the changed ones, prune
+    the stale ones. Raises the API error that stopped it (the caller retries; nothing was pruned)."""
     meta = registry["metadata"]
-    ns = meta["namespace"]
-    want = desired_configmaps(registry, entries)
-    live = {o["metadata"]["name"]: o for o in stored(kube, ns, meta["name"])}
-    changed = unchanged = deleted = 0
-    for cm in want:
-        cur = live.pop(cm["metadata"]["name"], None)
-        if cur is not None and _same(cur, cm):
-            unchanged += 1
-            continue
-        kube.apply(CONFIGMAP, cm, force=True, field_manager=FIELD_MANAGER)
-        changed += 1
-    for name, cur in sorted(live.items()):
-        refs = (cur.get("metadata") or {}).get("ownerReferences") or []
-        if not any(r.get("uid") == meta["uid"] for r in refs):
-            continue  # labelled like ours but not owned by this registry: leave it alone
-        try:
-            if kube.delete(CONFIGMAP, ns, name, uid=(cur.get("metadata") or {}).get("uid")):
-                deleted += 1
-        except KubeError as exc:
-            if not exc.not_found:
-                raise
-    return changed, unchanged, deleted
+    listed = _Listed(stored(kube, meta["namespace"], meta["name"]))
+    manager = ResourceManager(kube, field_manager=FIELD_MANAGER, kinds={"ConfigMap": "v1"},
+                              caches=lambda gk: listed if gk == "ConfigMap" else None)  # fmt: skip
+    changes = manager.apply_set(MCPREGISTRY, registry, desired_configmaps(registry, entries), policy="force")
+    if changes.error is not None:
+        raise changes.error
+    return changes
 
 
 class EntryCache:
@@ -178,6 +167,67 @@ def catalog_of(configmaps: Iterable[dict[str, Any]], source: str, cache: EntryCa
     return Catalog(entries, source)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """Where `spec.registry` led: the entry (None when it did not resolve) and the RegistryFetched condition."""
+
+    entry: ServerJSON | None
+    #: (status, reason, message): True/Fetched, False/NotFound, Ambiguous or RegistryNotReady
+    condition: tuple[str, str, str]
+    #: why the name did not resolve (NotFound, Ambiguous), naming the field
+    error: RenderError | None = None
+
+    @property
+    def status(self) -> dict[str, Any] | None:
+        """`status.registry`: what was used."""
+        e = self.entry
+        if e is None:
+            return None
+        repo = e.repository.url if e.repository else None
+        out = {"name": e.name, "version": e.version, "description": e.description, "repository": repo}
+        return {k: v for k, v in out.items() if v}
+
+
+_embedded: Catalog | None = None
+_embedded_lock = threading.Lock()
+
+
+def embedded() -> Catalog:
+    """The catalogue shipped with mcpop, loaded once (a failure is a packaging bug, not a bad spec)."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            from mcpop.sources.catalog import load_embedded
+
+            _embedded = load_embedded()
+        return _embedded
+
+
+def resolve_entry(name: str, version: str | None, ref: str | None, registry: dict[str, Any] | None,
+                  configmaps: Iterable[dict[str, Any]], cache: EntryCache | None = None) -> Resolved:  # fmt: skip
+    """The entry `spec.registry` names, as the operator resolves it: from the MCPRegistry `ref` (default
+    `default`) of the server's namespace when it exists (`registry`, with the stored ConfigMaps of its
+    namespace), else from the embedded catalogue. The operator and `mcp deploy` both resolve with this."""
+    ref = ref or "default"
+    if registry is None:
+        catalog, where = embedded(), "the embedded catalogue"
+    else:
+        status = registry.get("status") or {}
+        if not status.get("lastSyncTime"):
+            synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
+            why = f": {synced.get('message')}" if synced and synced.get("message") else ""
+            return Resolved(None, ("False", "RegistryNotReady", f"MCPRegistry {ref} has no catalogue yet{why}"))
+        want = label_value(ref)
+        mine = [cm for cm in configmaps if ((cm.get("metadata") or {}).get("labels") or {}).get(REGISTRY_LABEL) == want]
+        catalog, where = catalog_of(mine, f"MCPRegistry {ref}", cache), f"MCPRegistry {ref}"
+    try:
+        entry = catalog.resolve(name, version)
+    except (AmbiguousEntry, EntryNotFound) as exc:
+        reason = "Ambiguous" if isinstance(exc, AmbiguousEntry) else "NotFound"
+        return Resolved(None, ("False", reason, exc.message), exc)
+    return Resolved(entry, ("True", "Fetched", f"{entry.name} {entry.version} from {where}"))
+
+
 __all__ = [
     "CONFIGMAP",
     "DATA_KEY",
@@ -185,11 +235,13 @@ __all__ = [
     "ENTRY_VERSION_ANNOTATION",
     "REGISTRY_LABEL",
     "EntryCache",
+    "Resolved",
     "catalog_of",
     "configmap_name",
     "desired_configmaps",
     "entry_json",
     "parse_configmap",
+    "resolve_entry",
     "store",
     "stored",
 ]

@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, RegistryController
-from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS
+from mcpop.apply.mcpregistry.reconciler import RegistryController
+from mcpop.apply.mcpserver.kinds import OWNED_KINDS
 from mcpop.apply.mcpserver.reconciler import MCPServerController
 from mcpop.apply.mcpserver.refs import content_hash
+from mcpop.apply.resources import MCPREGISTRY, MCPSERVER, Resource
 from mcpop.apply.runtime import metrics
-from mcpop.apply.runtime.client import Kube, Resource, load_api_client
+from mcpop.apply.runtime.client import Kube, load_api_client
 from mcpop.apply.runtime.manager import Context, Manager, Registration
 from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.verify.verifier import Verifier
@@ -40,7 +41,7 @@ def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None
     """The MCPServer controller's build step: its informers, and the registries once they are served."""
 
     def build(ctx: Context) -> MCPServerController:
-        from mcpop.apply.catalog_store import REGISTRY_LABEL
+        from mcpop.apply.resources import REGISTRY_LABEL
         from mcpop.apply.ssa.applyset import PART_OF_LABEL
 
         servers = ctx.informer(MCPSERVER, name="mcpservers")
@@ -88,8 +89,8 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
 
     def build(ctx: Context) -> Any:
         from mcpop.apply.mcpbackup.controller import BackupController
-        from mcpop.apply.mcpbackup.kinds import JOB, MCPSERVERBACKUP
         from mcpop.apply.mcpbackup.kinds import OWNED_KINDS as BACKUP_KINDS
+        from mcpop.apply.resources import JOB, MCPSERVERBACKUP
         from mcpop.apply.ssa.applyset import PART_OF_LABEL
         from mcpop.render.backup import BACKUP_LABEL
 
@@ -115,7 +116,7 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
 
 def registrations(settings: OperatorSettings, verifier: Verifier | None = None) -> list[Registration]:
     """Every controller of the operator, each started once its CRD is served."""
-    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+    from mcpop.apply.resources import MCPSERVERBACKUP
 
     mcpserver = build_mcpserver(settings, verifier)
     regs = [

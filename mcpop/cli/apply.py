@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import Parameter
 
+from mcpop.apply.resources import Resource
 from mcpop.cli import output as out
-from mcpop.cli.kube import Client, ClusterError, Resource
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import UsageError, guarded
 from mcpop.cli.params import Cluster
 

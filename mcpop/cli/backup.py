@@ -110,7 +110,7 @@ def now(
     """
     import datetime as dt
 
-    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+    from mcpop.apply.resources import MCPSERVERBACKUP
     from mcpop.render.backup import REQUEST_ANNOTATION
 
     ns = namespace_of(kubeconfig, context, namespace)
@@ -302,7 +302,7 @@ def restore(
 
 
 def _request_restore(kube: Kube, ns: str, name: str, plan: Any) -> int:
-    from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+    from mcpop.apply.resources import MCPSERVERBACKUP
 
     body: dict[str, Any] = {"configuration": plan.configuration, "data": plan.data,
                             "snapshot": plan.snapshot, "pointInTime": plan.at, "backupName": None}  # fmt: skip

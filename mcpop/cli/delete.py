@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
-from mcpop.cli.kube import MCPSERVER, Client, ClusterError, Resource
+from mcpop.apply.resources import MCPSERVER, Resource
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import UsageError, guarded
 from mcpop.cli.params import Cluster
 from mcpop.cli.wait import Progress, WaitFailed, timeout_value
@@ -23,14 +24,15 @@ POLL = 0.5
 def members(client: Client, server: dict[str, Any]) -> list[tuple[Resource, str]]:
     """(resource, name) of every live object in the server's ApplySet."""
     from mcpop.apply.ssa import applyset as aset
-    from mcpop.cli.plan import _resource_for
+    from mcpop.cli.plan import client_manager
+
+    manager = client_manager(client)
 
     meta = server["metadata"]
     set_id = aset.applyset_id(meta["name"], meta["namespace"])
     out: list[tuple[Resource, str]] = []
     for gk in sorted(aset.live_group_kinds(server)):
-        group, kind = aset.split_group_kind(gk)
-        res = _resource_for(client, group, kind)
+        res = manager.resource_for(gk)
         if res is None:
             continue
         try:

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from cyclopts import Parameter
 
 from mcpop import API_VERSION
+from mcpop.apply.resources import MCPSERVER
 from mcpop.cli import output as out
-from mcpop.cli.kube import MCPSERVER, Client, ClusterError
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import UsageError, guarded
 from mcpop.cli.params import Cluster
 
@@ -168,7 +169,8 @@ def _validate(obj: dict[str, Any], client: Client | None, registry_ref: str | No
     entry = None
     if reg:
         try:
-            entry = resolve_entry(client, obj["metadata"]["namespace"], reg["name"], reg.get("version"), registry_ref)
+            entry = resolve_entry(client, obj["metadata"]["namespace"], reg["name"], reg.get("version"), registry_ref,
+                                  explicit=registry_ref is not None)  # fmt: skip
         except RenderError as exc:
             raise ClusterError(exc.message) from None
     try:

@@ -19,7 +19,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from mcpop.apply.resources import (
+    CONFIGMAP,
+    CRD,
+    DEPLOYMENT,
+    EVENT,
+    MCPREGISTRY,
+    MCPSERVER,
+    MCPSERVERBACKUP,
+    POD,
+    Resource,
+)
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 USER_AGENT = "mcp-cli"
@@ -40,49 +52,6 @@ class ClusterError(Exception):
         return self.status == 404
 
 
-@dataclass(frozen=True)
-class Resource:
-    """One API resource: enough to build its paths."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool = True
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def group_kind(self) -> str:
-        return f"{self.kind}.{self.group}" if self.group else self.kind
-
-    @property
-    def resource_name(self) -> str:
-        """`mcpservers.mcp.allbeone.io`, as kubectl prints it."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{quote(name, safe='')}"
-        if sub:
-            base += f"/{sub}"
-        return base
-
-
-MCPSERVER = Resource("mcp.allbeone.io", "v1", "MCPServer", "mcpservers")
-MCPREGISTRY = Resource("mcp.allbeone.io", "v1", "MCPRegistry", "mcpregistries")
-MCPSERVERBACKUP = Resource("mcp.allbeone.io", "v1", "MCPServerBackup", "mcpserverbackups")
-POD = Resource("", "v1", "Pod", "pods")
-EVENT = Resource("", "v1", "Event", "events")
-DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments")
-CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps")
-CRD = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
 KNOWN = {r.api_version + "/" + r.kind: r for r in (MCPSERVER, MCPREGISTRY, MCPSERVERBACKUP, POD, EVENT, DEPLOYMENT,
                                                    CONFIGMAP, CRD)}  # fmt: skip
 

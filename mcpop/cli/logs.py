@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
-from mcpop.cli.kube import POD, Client, ClusterError
+from mcpop.apply.resources import POD
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import UsageError, guarded, parse_duration
 from mcpop.cli.params import Cluster
 from mcpop.cli.status import get_server

@@ -8,23 +8,18 @@ The result is a `ChangeSet` (mcpop.apply.ssa.changeset) plus, per object, the li
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcpop.cli.kube import CONFIGMAP, MCPREGISTRY, Client, ClusterError, Resource
+from mcpop.apply.resources import CLI_FIELD_MANAGER, CONFIGMAP, MCPREGISTRY, REGISTRY_LABEL, Resource
+from mcpop.cli.kube import Client, ClusterError
 
 if TYPE_CHECKING:
     from mcpop.api.serverjson import ServerJSON
     from mcpop.apply.ssa.changeset import Change, ChangeSet
-    from mcpop.render.catalog import Catalog
+    from mcpop.apply.ssa.manager import ResourceManager
 
-#: the operator's field manager (mcpop.apply.runtime.client.FIELD_MANAGER; that module loads the official client)
-OPERATOR_MANAGER = "mcpop"
-CLI_MANAGER = "mcp-cli"
-# mcpop.apply.catalog_store's label and data key (importing it loads the official Kubernetes client)
-REGISTRY_LABEL = "mcp.allbeone.io/registry"
-DATA_KEY = "server.json"
+CLI_MANAGER = CLI_FIELD_MANAGER
 #: metadata the server sets on every write: never a difference worth showing
 VOLATILE_META = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -49,47 +44,33 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
 
-def cluster_catalogue(client: Client, namespace: str, registry_ref: str | None) -> Catalog | None:
-    """The catalogue of MCPRegistry `registry_ref` (default `default`) in `namespace`, or None when that
-    MCPRegistry does not exist and none was asked for explicitly (the operator then uses the embedded one)."""
-    from mcpop.api.serverjson import ServerJSON
-    from mcpop.render.catalog import Catalog
+def resolve_entry(client: Client | None, namespace: str, name: str, version: str | None, registry_ref: str | None,
+                  explicit: bool = False) -> ServerJSON:  # fmt: skip
+    """The registry entry `name` resolves to, as the operator resolves it (`catalog_store.resolve_entry`) from
+    what is live. RenderError when it does not resolve; ClusterError when the MCPRegistry has no catalogue yet,
+    or when an `explicit` (`--registry-ref`) MCPRegistry does not exist."""
+    from mcpop.apply.catalog_store import resolve_entry as resolve
     from mcpop.render.names import label_value
 
     ref = registry_ref or "default"
-    try:
-        reg = client.get(MCPREGISTRY, namespace, ref)
-    except ClusterError as exc:
-        if exc.status == 404 and registry_ref is None:
-            return None  # MCPRegistry not installed
-        raise
-    if reg is None:
-        if registry_ref is not None:
+    reg: dict[str, Any] | None = None
+    cms: list[dict[str, Any]] = []
+    if client is not None:
+        try:
+            reg = client.get(MCPREGISTRY, namespace, ref)
+        except ClusterError as exc:
+            if exc.status != 404 or explicit:
+                raise  # 404 without details: MCPRegistry is not installed, so the embedded catalogue serves
+        if reg is None and explicit:
             raise ClusterError(f'MCPRegistry "{ref}" not found in namespace "{namespace}" (--registry-ref)', 404)
-        return None
-    if not (reg.get("status") or {}).get("lastSyncTime"):
-        raise ClusterError(f'MCPRegistry "{ref}" in namespace "{namespace}" has no catalogue yet (not synced)')
-    cms = client.list(CONFIGMAP, namespace, label_selector=f"{REGISTRY_LABEL}={label_value(ref)}")
-    entries = []
-    for cm in cms.get("items") or []:
-        text = (cm.get("data") or {}).get(DATA_KEY)
-        if text:
-            try:
-                entries.append(ServerJSON.model_validate(json.loads(text)))
-            except ValueError:
-                continue  # an unreadable stored entry: the operator skips it too
-    return Catalog(entries, f"MCPRegistry {ref}")
-
-
-def resolve_entry(client: Client | None, namespace: str, name: str, version: str | None,
-                  registry_ref: str | None) -> ServerJSON:  # fmt: skip
-    """The registry entry `name` resolves to where the operator would look (RenderError when none)."""
-    catalog = cluster_catalogue(client, namespace, registry_ref) if client is not None else None
-    if catalog is None:
-        from mcpop.sources.catalog import load_embedded
-
-        catalog = load_embedded()
-    return catalog.resolve(name, version)
+        if reg is not None:
+            cms = client.list(CONFIGMAP, namespace, label_selector=f"{REGISTRY_LABEL}={label_value(ref)}")["items"]
+    resolved = resolve(name, version, ref, reg, cms)
+    if resolved.error is not None:
+        raise resolved.error
+    if resolved.entry is None:
+        raise ClusterError(f'{resolved.condition[2]} (namespace "{namespace}")')
+    return resolved.entry
 
 
 def render_server(obj: dict[str, Any], entry: ServerJSON | None, uid: str | None,
@@ -133,26 +114,12 @@ def render_server(obj: dict[str, Any], entry: ServerJSON | None, uid: str | None
     return list(rendered.objects), list(rendered.warnings)
 
 
-def decorate(objs: list[dict[str, Any]], name: str, namespace: str) -> list[dict[str, Any]]:
-    """The objects as the operator applies them: ApplySet member label and applied-hash annotation."""
-    from mcpop.apply.ssa import applyset as aset
-    from mcpop.apply.ssa.drift import with_hash
-
-    set_id = aset.applyset_id(name, namespace)
-    return [with_hash(aset.mark_member(o, set_id)) for o in objs]
-
-
 def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     """`obj` without the metadata every write changes (for equality and diffs)."""
     if obj is None:
         return None
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in VOLATILE_META}
     return {**obj, "metadata": meta}
-
-
-def _managed_by_operator(obj: dict[str, Any]) -> bool:
-    return any(e.get("manager") == OPERATOR_MANAGER and e.get("operation") == "Apply"
-               for e in (obj.get("metadata") or {}).get("managedFields") or [])  # fmt: skip
 
 
 def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: str, force: bool) -> Planned:
@@ -183,9 +150,8 @@ def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: 
 def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str | None = None) -> Plan:
     """Dry-run the MCPServer `server` (apiVersion, kind, metadata with namespace, spec) and its object set."""
     from mcpop.apply.mcpserver.refs import referenced
-    from mcpop.apply.ssa import applyset as aset
-    from mcpop.apply.ssa.changeset import Change, ChangeSet
-    from mcpop.cli.kube import DEPLOYMENT, MCPSERVER
+    from mcpop.apply.resources import DEPLOYMENT, MCPSERVER
+    from mcpop.apply.ssa.changeset import ChangeSet
 
     changes = ChangeSet()
     plan = Plan(changes)
@@ -201,8 +167,9 @@ def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str |
         from mcpop.render.errors import RenderError
 
         try:
+            explicit = not reg.get("registryRef") and bool(registry_ref_hint)
             entry = resolve_entry(client, ns, reg["name"], reg.get("version"), reg.get("registryRef") or
-                                  registry_ref_hint)  # fmt: skip
+                                  registry_ref_hint, explicit=explicit)  # fmt: skip
         except RenderError as exc:
             raise PlanError(f"{exc.field}: {exc.message}") from None
     ref_hash = None
@@ -213,48 +180,68 @@ def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str |
         tmpl = ((live_dep or {}).get("spec") or {}).get("template") or {}
         ref_hash = ((tmpl.get("metadata") or {}).get("annotations") or {}).get(REFERENCED_HASH)
     objs, plan.warnings = render_server(merged, entry, meta.get("uid"), ref_hash)
-    desired = decorate(objs, name, ns)
-    wanted: set[tuple[str, str]] = set()
-    gks: set[str] = set()
-    for o in desired:
-        res = client.resource(o["apiVersion"], o["kind"])
-        if res is None:
-            changes.add(Change("skipped", o["kind"], o["metadata"]["name"], ns, o["apiVersion"],
-                               reason=f"{o['apiVersion']} is not served"))  # fmt: skip
-            continue
-        planned = dry_run_object(client, res, o, OPERATOR_MANAGER, force=True)
-        changes.add(planned.change)
-        plan.objects.append(planned)
-        wanted.add((res.group_kind, o["metadata"]["name"]))
-        gks.add(res.group_kind)
-    live_parent = parent.live
-    if live_parent is not None:
-        set_id = aset.applyset_id(name, ns)
-        for gk in sorted(aset.live_group_kinds(live_parent) | gks):
-            group, kind = aset.split_group_kind(gk)
-            res = _resource_for(client, group, kind)
-            if res is None:
-                continue
-            members = client.list(res, ns, label_selector=f"{aset.PART_OF_LABEL}={set_id}").get("items") or []
-            for m in members:
-                mname = m["metadata"]["name"]
-                if (gk, mname) in wanted or not _managed_by_operator(m):
-                    continue
-                change = Change("deleted", kind, mname, ns, res.api_version, reason="pruned")
-                changes.add(change)
-                plan.objects.append(Planned(change, m, None))
+    # as the operator would apply the set (its field manager, force), as a server-side dry run
+    result = client_manager(client).apply_set(MCPSERVER, parent.live or merged, objs, dry_run=True)
+    for change in result:
+        changes.add(change)
+        key = (change.kind, change.name)
+        if change.action == "deleted":
+            plan.objects.append(Planned(change, None, None))
+        elif change.action != "skipped":
+            plan.objects.append(Planned(change, result.before.get(key), result.objects.get(key)))
+    if result.error is not None:
+        raise PlanError(f"{changes.of('failed')[0].subject}: {result.error.message}")
     return plan
 
 
-def _resource_for(client: Client, group: str, kind: str) -> Resource | None:
-    if not group:
-        return client.resource("v1", kind)
-    try:
-        body = client.request("GET", f"/apis/{group}")
-    except ClusterError:
-        return None
-    version = (body.get("preferredVersion") or {}).get("version")
-    return client.resource(f"{group}/{version}", kind) if version else None
+def client_manager(client: Client) -> ResourceManager:
+    """The operator's apply manager over the CLI's client (for dry runs and reads)."""
+    from mcpop.apply.mcpserver.kinds import OWNED_KINDS
+    from mcpop.apply.ssa.manager import ResourceManager
+
+    return ResourceManager(_ClientKube(client), kinds=OWNED_KINDS)
+
+
+class _ClientKube:
+    """The CLI's client as the apply manager's `KubeAPI` (dry runs and reads only)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        return self.client.resource(api_version, kind)
+
+    def preferred_version(self, group: str) -> str | None:
+        if not group:
+            return "v1"
+        try:
+            body = self.client.request("GET", f"/apis/{group}")
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        version = (body.get("preferredVersion") or {}).get("version")
+        return str(version) if version else None
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.client.get(res, namespace, name)
+
+    def list_objects(self, res: Resource, namespace: str | None = None,
+                     label_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:  # fmt: skip
+        body = self.client.list(res, namespace, label_selector=label_selector)
+        return list(body.get("items") or []), str((body.get("metadata") or {}).get("resourceVersion", ""))
+
+    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str = "mcpop",
+              dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+        if not dry_run:
+            raise RuntimeError("the CLI plans with server-side dry runs only")
+        return self.client.apply(res, obj, field_manager, force=force, dry_run=True)
+
+    def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the CLI plans with server-side dry runs only")
+
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
+        raise RuntimeError("the CLI plans with server-side dry runs only")
 
 
 def change_line(change: Change, dry_run: str = "") -> str:

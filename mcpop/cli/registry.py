@@ -56,7 +56,7 @@ def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str |
     try:
         kube = _kube(kubeconfig, context)
         from mcpop.apply import catalog_store
-        from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY
+        from mcpop.apply.resources import MCPREGISTRY
 
         reg = kube.get(MCPREGISTRY, ns, registry)
         if reg is None:
@@ -258,7 +258,8 @@ def refresh(
     timeout
         Seconds to wait with --wait.
     """
-    from mcpop.apply.mcpregistry.reconciler import MCPREGISTRY, REFRESH_ANNOTATION
+    from mcpop.apply.mcpregistry.reconciler import REFRESH_ANNOTATION
+    from mcpop.apply.resources import MCPREGISTRY
     from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
     from mcpop.apply.runtime.timefmt import micro_now
 

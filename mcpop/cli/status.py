@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mcpop.apply.resources import EVENT, MCPSERVER
 from mcpop.cli import output as out
-from mcpop.cli.kube import EVENT, MCPSERVER, Client, ClusterError
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import Connection, UsageError, guarded
 
 Clock = Callable[[], float]

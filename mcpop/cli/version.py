@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from cyclopts import Parameter
 
 from mcpop import __version__
+from mcpop.apply.resources import CRD, DEPLOYMENT
 from mcpop.cli import output as out
-from mcpop.cli.kube import CRD, DEPLOYMENT, Client, ClusterError
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import guarded
 from mcpop.cli.params import Cluster
 

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from mcpop.apply.resources import MCPSERVER
 from mcpop.cli import output as out
-from mcpop.cli.kube import MCPSERVER, Client, ClusterError
+from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import UsageError
 
 POLL = 0.5

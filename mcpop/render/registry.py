@@ -272,6 +272,51 @@ def find_image_config(configs: Mapping[str, ImageConfig], ref: str) -> ImageConf
     return next((c for k, c in configs.items() if canonical_ref(k) == want), None)
 
 
+def _bridged(spec: MCPServerSpec, transport: Transport) -> bool:
+    """Whether the server speaks stdio and runs behind the bridge."""
+    eff_type = transport.type or "streamable-http"
+    return eff_type == "stdio" and not (spec.gateway is not None and spec.gateway.enabled is False)
+
+
+def _oci_stdio_need(spec: MCPServerSpec, entry: ServerJSON, pkg: Package, transport: Transport
+                    ) -> ImageConfigNeeded | None:  # fmt: skip
+    """What rendering needs of the image's own config: an OCI stdio package that names no command runs the
+    image's entrypoint behind the bridge. None when no config is needed."""
+    rt = spec.runtime or Runtime()
+    if not _bridged(spec, transport) or pkg.registry_type != "oci" or (spec.command or rt.command or spec.args
+                                                                       or rt.args):  # fmt: skip
+        return None
+    if spec.gateway is not None and spec.gateway.image:
+        raise RenderError(
+            "spec.command",
+            f"the oci package {pkg.identifier} of {entry.name} speaks stdio and gateway.image is set: "
+            f"set command to what runs the server inside {spec.gateway.image}",
+        )
+    ref = image_reference(spec.image or rt.image or _launcher(pkg, [])[0], spec.tag)[0]
+    return ImageConfigNeeded(
+        "spec.registry",
+        ref,
+        f"the oci package {pkg.identifier} of {entry.name} speaks stdio and names no command: the "
+        f"image's own entrypoint runs behind the bridge, so its config is needed (offline: "
+        f"--image-config {ref}=FILE, FILE from `crane config {ref}`; or set command)",
+    )
+
+
+def image_configs_needed(spec: MCPServerSpec, entry: ServerJSON | None) -> list[ImageConfigNeeded]:
+    """The image configs rendering `spec` from `entry` needs (each names its image and field); the caller
+    reads them and passes them in `RenderOptions.image_configs`. Raises RenderError for a spec enrich refuses."""
+    if entry is None:
+        return []
+    pkg = choose_package(spec, entry)
+    if pkg is None:
+        return []
+    t_type = _transport(pkg)[0]
+    user_t = spec.transport
+    transport = user_t if user_t is not None and user_t.type is not None else Transport.model_validate({"type": t_type})
+    need = _oci_stdio_need(spec, entry, pkg, transport)
+    return [need] if need is not None else []
+
+
 def enrich(
     spec: MCPServerSpec,
     entry: ServerJSON,
@@ -363,26 +408,13 @@ def enrich(
 
     update: dict[str, object] = {"registry": registry, "transport": transport}
     rt_update: dict[str, object] = {"type": pkg_runtime}
-    eff_type = transport.type or "streamable-http"
-    bridged = eff_type == "stdio" and not (spec.gateway is not None and spec.gateway.enabled is False)
+    bridged = _bridged(spec, transport)
     image_config: ImageConfig | None = None
-    if bridged and pkg.registry_type == "oci" and not (spec.command or rt.command or spec.args or rt.args):
-        if spec.gateway is not None and spec.gateway.image:
-            raise RenderError(
-                "spec.command",
-                f"the oci package {pkg.identifier} of {entry.name} speaks stdio and gateway.image is set: "
-                f"set command to what runs the server inside {spec.gateway.image}",
-            )
-        ref = image_reference(user_image or image, spec.tag)[0]
-        image_config = find_image_config(image_configs or {}, ref)
+    need = _oci_stdio_need(spec, entry, pkg, transport)
+    if need is not None:
+        image_config = find_image_config(image_configs or {}, need.image)
         if image_config is None:
-            raise ImageConfigNeeded(
-                "spec.registry",
-                ref,
-                f"the oci package {pkg.identifier} of {entry.name} speaks stdio and names no command: the "
-                f"image's own entrypoint runs behind the bridge, so its config is needed (offline: "
-                f"--image-config {ref}=FILE, FILE from `crane config {ref}`; or set command)",
-            )
+            raise need
         # the image's argv is literal: Kubernetes expands `$(VAR)` and `$$` in args, so every `$` is doubled
         # (package arguments keep theirs: a secret argument is passed as `$(NAME)` on purpose)
         literal = ImageConfig(tuple(_k8s_literal(a) for a in image_config.entrypoint),
@@ -391,7 +423,7 @@ def enrich(
         if not command:
             raise RenderError(
                 "spec.command",
-                f"the image {ref} of {entry.name} has neither Entrypoint nor Cmd: set command to what runs it",
+                f"the image {need.image} of {entry.name} has neither Entrypoint nor Cmd: set command to what runs it",
             )
         package_args = []
     if user_image is None and not (bridged and pkg.registry_type in ("npm", "pypi")):

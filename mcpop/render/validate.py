@@ -85,6 +85,15 @@ def validate_model(obj: dict[str, Any]) -> tuple[BaseModel | None, list[tuple[Lo
         return None, out
 
 
+def validated(obj: dict[str, Any]) -> tuple[BaseModel | None, str]:
+    """`obj` validated as its kind: (the resource, "") or (None, why, as one line `field: message; ...`).
+
+    The operator's reconcilers and `mcp deploy` report a rejected object with it; `mcp render` and the
+    webhook list the same problems one by one (`validate_model`)."""
+    resource, problems = validate_model(obj)
+    return resource, "; ".join(str(p) for _, p in problems)
+
+
 def validate(obj: dict[str, Any], catalog: Catalog | None = None, options: RenderOptions | None = None) -> Verdict:
     """Validate `obj` by its kind's model; an MCPServer is also rendered, so that what only rendering finds
     (collisions, a registry entry's required variables) is reported too.

@@ -33,7 +33,7 @@ class LiveBackups:
     test's reconcile always sees what the test just wrote."""
 
     def __init__(self, kube: Any) -> None:
-        from mcpop.apply.mcpbackup.kinds import MCPSERVERBACKUP
+        from mcpop.apply.resources import MCPSERVERBACKUP
 
         self.kube = kube
         self.res = MCPSERVERBACKUP

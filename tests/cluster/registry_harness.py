@@ -11,8 +11,8 @@ from typing import Any
 from kubernetes import client
 from operator_harness import OperatorProcess, _delete_servers, start_operator, wait
 
-from mcpop.apply.catalog_store import REGISTRY_LABEL
 from mcpop.apply.mcpregistry.reconciler import REFRESH_ANNOTATION
+from mcpop.apply.resources import REGISTRY_LABEL
 
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpregistries"
 FAST_RETRIES = [

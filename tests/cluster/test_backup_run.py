@@ -88,7 +88,7 @@ def test_the_job_runs_with_exactly_its_roles_permissions(backup_env: BackupEnv, 
     backup_env.reconcile(NAME)
     pod, _ = _request_job(backup_env, "perm")
     kubeconfig = backup_env.service_account_kubeconfig(pod["serviceAccountName"])
-    from mcpop.apply.mcpbackup.kinds import SECRET
+    from mcpop.apply.resources import SECRET
     from mcpop.apply.runtime.client import Kube, KubeError, load_api_client
 
     kube = Kube(load_api_client(str(kubeconfig)))

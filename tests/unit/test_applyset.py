@@ -1,6 +1,6 @@
-"""ApplySet bookkeeping (KEP-3659 ids, parent label/annotations, group-kinds), pruning candidates (only our
-members applied by mcpop), the zero-write comparison (hash annotation + desired ⊆ live), SSA conflict
-parsing, and the ConfigMap/Secret references of a spec with their content hash."""
+"""ApplySet bookkeeping (KEP-3659 ids, parent label/annotations, group-kinds), the zero-write comparison
+(hash annotation + desired ⊆ live), SSA conflict parsing, and the ConfigMap/Secret references of a spec with
+their content hash."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from mcpop.apply.ssa.applyset import (
     split_group_kind,
 )
 from mcpop.apply.ssa.drift import HASH_ANNOTATION, is_subset, needs_apply, with_hash
-from mcpop.apply.ssa.prune import managed_by, prune_candidates
 
 
 def test_applyset_id_follows_kep_3659() -> None:
@@ -58,35 +57,6 @@ def test_parent_metadata() -> None:
     assert parent_needs_update({"metadata": {}}, want)
     assert parent_needs_update(parent, parent_metadata("srv", "ns", {"Service"}))
     assert parent["metadata"]["annotations"][GROUP_KINDS_ANNOTATION] == "Deployment.apps,Service"
-
-
-def obj(
-    kind: str, name: str, set_id: str | None = "S", manager: str = "mcpop", owner: str | None = "U"
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "name": name,
-        "namespace": "ns",
-        "labels": {PART_OF_LABEL: set_id} if set_id else {},
-        "managedFields": [{"manager": manager, "operation": "Apply"}],
-    }
-    if owner:
-        meta["ownerReferences"] = [{"uid": owner, "controller": True}]
-    return {"kind": kind, "metadata": meta}
-
-
-def test_prune_only_our_members_applied_by_mcpop() -> None:
-    live = [
-        ("Service", obj("Service", "keep")),
-        ("Service", obj("Service", "old")),
-        ("Service", obj("Service", "foreign", set_id="OTHER")),
-        ("Service", obj("Service", "unlabelled", None)),
-        ("Service", obj("Service", "kubectl", manager="kubectl")),
-        ("Service", obj("Service", "adopted", owner="SOMEONE")),
-    ]
-    out = prune_candidates(live, {("Service", "ns", "keep")}, "S", owner_uid="U")
-    assert [o["metadata"]["name"] for _, o in out] == ["old"]
-    assert managed_by(obj("X", "a")) and not managed_by(obj("X", "a", manager="helm"))
-    assert not managed_by({"metadata": {"managedFields": [{"manager": "mcpop", "operation": "Update"}]}})
 
 
 def test_mark_member_does_not_mutate() -> None:

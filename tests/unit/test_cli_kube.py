@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mcpop.cli.kube import MCPSERVER, Client, ClusterError, connect, load_credentials
+from mcpop.apply.resources import MCPSERVER
+from mcpop.cli.kube import Client, ClusterError, connect, load_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 

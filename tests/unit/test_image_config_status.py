@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from changesets import changes
+
 from mcpop.api.mcpserver import MCPServerStatus
 from mcpop.apply.mcpserver.status import IMAGE_CONFIG_UNAVAILABLE, Outcome, compute_status
 
@@ -32,5 +34,5 @@ def test_it_is_retried_not_stalled_and_pending() -> None:
 
 def test_once_readable_the_condition_clears() -> None:
     old = compute_status(Outcome(generation=3, image_error=MESSAGE), None)
-    c = conds(compute_status(Outcome(generation=3, objects=4), old))
+    c = conds(compute_status(Outcome(generation=3, changes=changes(4)), old))
     assert c["Rendered"][:2] == ("True", "Rendered")

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpop.apply.runtime.client import Resource
+from mcpop.apply.resources import Resource
 from mcpop.apply.runtime.informer import Informer
 
 RES = Resource("", "v1", "ConfigMap", "configmaps", True)
@@ -25,10 +25,10 @@ def names(objs: list[dict[str, Any]]) -> list[str]:
 def test_items_of_a_namespace_come_from_the_index() -> None:
     inf = Informer(None, RES)  # type: ignore[arg-type]
     for ns, name in [("a", "x"), ("b", "y"), ("a", "z")]:
-        inf.upsert(cm(ns, name))
+        inf.on_event("ADDED", cm(ns, name))
     assert names(inf.items("a")) == ["x", "z"] and names(inf.items("b")) == ["y"]
     assert inf._by_ns is not None and set(inf._by_ns) == {"a", "b"}
-    inf.forget("b", "y")
+    inf.on_event("DELETED", cm("b", "y"))
     assert inf.items("b") == [] and "b" not in inf._by_ns
     inf._replace({("c", "w"): cm("c", "w")})
     assert names(inf.items("c")) == ["w"] and inf.items("a") == []
@@ -43,23 +43,29 @@ def test_the_index_agrees_with_a_scan_of_the_store(steps: list[tuple[bool, str, 
     plain = Informer(None, RES, indexed=False)  # type: ignore[arg-type]
     for rv, (put, ns, name) in enumerate(steps):
         for inf in (indexed, plain):
-            if put:
-                inf.upsert(cm(ns, name, rv))
-            else:
-                inf.forget(ns, name)
+            inf.on_event("MODIFIED" if put else "DELETED", cm(ns, name, rv))
     for ns in "abc":
         assert sorted(names(indexed.items(ns))) == sorted(names(plain.items(ns)))
 
 
-def test_an_upsert_with_notify_tells_the_handlers_what_its_watch_event_no_longer_will() -> None:
-    """The watch event of an object the operator wrote is skipped (the cache has it already), so a status
-    that other controllers wait for (an MCPRegistry's lastSyncTime) is announced at the upsert."""
+def test_the_cache_holds_what_the_watch_said_last_and_tells_the_handlers() -> None:
+    """Watches are the cache's only writer: every event replaces the cached object (resourceVersions are
+    opaque: never compared as numbers) and the handlers see the old and the new version."""
     inf = Informer(None, RES)  # type: ignore[arg-type]
-    seen: list[tuple[str, str | None, str]] = []
+    seen: list[tuple[str, str | None, str | None]] = []
     inf.handlers.append(lambda kind, old, new: seen.append(
-        (kind, old and old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"])))  # fmt: skip
-    inf.upsert(cm("a", "x", 1))  # a plain upsert: silent, as before
-    inf.upsert(cm("a", "x", 2), notify=True)
-    inf.upsert(cm("a", "x", 2), notify=True)  # not newer: nothing changed, nothing said
-    inf.upsert(cm("a", "y", 5), notify=True)
-    assert seen == [("MODIFIED", "1", "2"), ("ADDED", None, "5")]
+        (kind, old and old["metadata"]["resourceVersion"], new and new["metadata"]["resourceVersion"])))  # fmt: skip
+    inf.on_event("ADDED", cm("a", "x", 10))
+    inf.on_event("MODIFIED", cm("a", "x", 9))  # an etcd restore may go "back": the watch is still right
+    inf.on_event("DELETED", cm("a", "x", 11))
+    assert seen == [("ADDED", None, "10"), ("MODIFIED", "10", "9"), ("DELETED", "9", None)]
+    assert inf.get("a", "x") is None
+
+
+def test_cached_objects_drop_managed_fields() -> None:
+    inf = Informer(None, RES)  # type: ignore[arg-type]
+    obj = cm("a", "x")
+    obj["metadata"]["managedFields"] = [{"manager": "mcpop", "operation": "Apply", "fieldsV1": {"f:data": {}}}]
+    inf.on_event("ADDED", obj)
+    cached = inf.get("a", "x")
+    assert cached is not None and "managedFields" not in cached["metadata"]

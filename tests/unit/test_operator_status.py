@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from changesets import changes
+
 from mcpop.apply.mcpserver.status import CONDITION_ORDER, Outcome, compute_status, label_selector, rollout
 from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 
@@ -42,7 +44,13 @@ def conds(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 def test_ready_and_running() -> None:
     st = compute_status(
-        Outcome(generation=3, objects=3, deployment=dep(), service_endpoint="s.n.svc.cluster.local:80", selector="a=b"),
+        Outcome(
+            generation=3,
+            changes=changes(3),
+            deployment=dep(),
+            service_endpoint="s.n.svc.cluster.local:80",
+            selector="a=b",
+        ),
         None,
         now="T1",
     )
@@ -77,17 +85,25 @@ def test_invalid_spec_is_stalled_and_failed() -> None:
 
 def test_conflict_and_skipped_and_errors() -> None:
     st = compute_status(
-        Outcome(generation=1, deployment=dep(), conflicts=['Deployment/x: .spec.replicas "other"']), None
+        Outcome(
+            generation=1, deployment=dep(), changes=changes(conflicts=(("Deployment", ".spec.replicas", "other"),))
+        ),
+        None,
     )
     assert conds(st)["Applied"] == ("False", "Conflict") and conds(st)["Stalled"] == ("True", "Conflict")
     assert st["phase"] == "Running"  # the server still serves
     st = compute_status(
-        Outcome(generation=1, deployment=dep(), skipped=["VerticalPodAutoscaler (autoscaling.k8s.io/v1)"]), None
+        Outcome(
+            generation=1,
+            deployment=dep(),
+            changes=changes(skipped=(("VerticalPodAutoscaler", "autoscaling.k8s.io/v1"),)),
+        ),
+        None,
     )
     c = conds(st)
     assert c["Applied"] == ("True", "SkippedUnavailableAPIs") and c["Ready"][0] == "True"
     assert "VerticalPodAutoscaler" in next(x["message"] for x in st["conditions"] if x["type"] == "Applied")
-    st = compute_status(Outcome(generation=1, deployment=dep(), apply_error="boom"), None)
+    st = compute_status(Outcome(generation=1, deployment=dep(), changes=changes(failed=("x", "boom"))), None)
     assert conds(st)["Ready"] == ("False", "ApplyFailed") and conds(st)["Reconciling"] == ("True", "ApplyFailed")
 
 

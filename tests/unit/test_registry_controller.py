@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from registry_server import FakeClock, Fault, RegistryServer
 
 from mcpop.api.mcpregistry import MCPRegistrySpec
-from mcpop.apply.catalog_store import DATA_KEY, REGISTRY_LABEL, configmap_name, desired_configmaps, parse_configmap
+from mcpop.apply.catalog_store import DATA_KEY, configmap_name, desired_configmaps, parse_configmap
 from mcpop.apply.mcpregistry.reconciler import RegistryController, registry_status
+from mcpop.apply.resources import REGISTRY_LABEL
 from mcpop.apply.settings import build_settings
 from mcpop.sources.catalog import load_embedded
 from mcpop.sources.retry import RATE_LIMIT_HITS

@@ -15,6 +15,8 @@ from mcpop.sources.catalog import load_embedded
 class Store:
     """Enough of an Informer: get and items."""
 
+    handlers: list[Any]
+
     def __init__(self, objs: list[dict[str, Any]]) -> None:
         self.objs = objs
         self.synced = threading.Event()
@@ -47,8 +49,13 @@ def test_resolves_from_the_default_registry_and_indexes_the_server() -> None:
     cms = desired_configmaps(REG, [entry("io.example/alpha", "1.0.0"), entry("io.example/alpha", "1.1.0")])
     enq: list[Any] = []
     ctl = controller([REG], cms, enq)
-    got, cond, status = ctl._resolve(("ns", "srv"), "alpha", None, None)
-    assert got.version == "1.1.0" and cond == ("True", "Fetched", "io.example/alpha 1.1.0 from MCPRegistry default")
+    resolved = ctl._resolve(("ns", "srv"), "alpha", None, None)
+    got, cond, status = resolved.entry, resolved.condition, resolved.status
+    assert (
+        got is not None
+        and got.version == "1.1.0"
+        and cond == ("True", "Fetched", "io.example/alpha 1.1.0 from MCPRegistry default")
+    )
     assert status is not None and (status["name"], status["version"]) == ("io.example/alpha", "1.1.0")
     # a change of a stored entry re-reconciles the server
     ctl.on_catalog("MODIFIED", cms[0], {**cms[0], "data": {"server.json": "{}"}})
@@ -63,17 +70,19 @@ def test_resolves_from_the_default_registry_and_indexes_the_server() -> None:
 def test_not_found_ambiguous_and_not_ready() -> None:
     cms = desired_configmaps(REG, [entry("io.a/tool"), entry("io.b/tool")])
     ctl = controller([REG], cms, [])
-    assert ctl._resolve(("ns", "s"), "tool", None, None)[1][1] == "Ambiguous"
-    assert ctl._resolve(("ns", "s"), "nothing", None, None)[1][1] == "NotFound"
+    assert ctl._resolve(("ns", "s"), "tool", None, None).condition[1] == "Ambiguous"
+    assert ctl._resolve(("ns", "s"), "nothing", None, None).condition[1] == "NotFound"
     pending = {"metadata": {"name": "new", "namespace": "ns", "uid": "u2"}, "status": {}}
     ctl = controller([pending], [], [])
-    got, cond, _ = ctl._resolve(("ns", "s"), "tool", None, "new")
+    resolved = ctl._resolve(("ns", "s"), "tool", None, "new")
+    got, cond = resolved.entry, resolved.condition
     assert got is None and cond[:2] == ("False", "RegistryNotReady")
 
 
 def test_without_the_registry_the_embedded_catalogue_is_used() -> None:
     ctl = controller([], [], [])
-    got, cond, _ = ctl._resolve(("ns", "s"), "filesystem-server", None, None)
+    resolved = ctl._resolve(("ns", "s"), "filesystem-server", None, None)
+    got, cond = resolved.entry, resolved.condition
     assert got is not None and cond[0] == "True" and "embedded catalogue" in cond[2]
 
 
@@ -93,4 +102,4 @@ def test_lookup_failures_are_typed_not_read_from_the_message() -> None:
     assert isinstance(amb.value, RenderError) and amb.value.field == "spec.registry.name"
     # a NotFound whose message happens to contain the word is still NotFound
     ctl = controller([REG], desired_configmaps(REG, [entry("io.a/tool")]), [])
-    assert ctl._resolve(("ns", "s"), "ambiguous", None, None)[1][1] == "NotFound"
+    assert ctl._resolve(("ns", "s"), "ambiguous", None, None).condition[1] == "NotFound"

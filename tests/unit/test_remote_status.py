@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from changesets import changes
+
 from mcpop.api.mcpserver import MCPServer, MCPServerStatus
 from mcpop.api.serverjson import ServerJSON
 from mcpop.apply.mcpserver.status import Outcome, compute_status, is_remote, service_status
@@ -45,7 +47,9 @@ def test_credentials_in_a_remote_url_are_not_written_to_status() -> None:
 
 
 def test_a_remote_server_is_phase_remote_and_ready_without_a_deployment() -> None:
-    status = compute_status(Outcome(generation=2, objects=1, remote=True, url=URL, transport="streamable-http"), None)
+    status = compute_status(
+        Outcome(generation=2, changes=changes(1), remote=True, url=URL, transport="streamable-http"), None
+    )
     assert status["phase"] == "Remote"
     assert status["url"] == URL and status["transport"] == "streamable-http"
     c = conds(status)
@@ -57,7 +61,7 @@ def test_a_remote_server_is_phase_remote_and_ready_without_a_deployment() -> Non
 
 
 def test_the_remote_status_validates_against_the_api_model() -> None:
-    status = compute_status(Outcome(generation=1, objects=1, remote=True, url=URL, transport="sse"), None)
+    status = compute_status(Outcome(generation=1, changes=changes(1), remote=True, url=URL, transport="sse"), None)
     assert MCPServerStatus.model_validate(status).phase == "Remote"
 
 
@@ -73,7 +77,9 @@ def test_a_deployed_server_is_not_remote() -> None:
 def test_mcp_status_shows_where_clients_reach_a_remote_server() -> None:
     from mcpop.cli.output import status_block
 
-    status = compute_status(Outcome(generation=1, objects=1, remote=True, url=URL, transport="streamable-http"), None)
+    status = compute_status(
+        Outcome(generation=1, changes=changes(1), remote=True, url=URL, transport="streamable-http"), None
+    )
     obj = {"metadata": {"name": "hosted", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z"},
            "spec": {"registry": {"name": "io.github.example/hosted"}}, "status": status}  # fmt: skip
     lines = status_block(obj, [], 0.0).splitlines()
@@ -84,6 +90,8 @@ def test_mcp_status_shows_where_clients_reach_a_remote_server() -> None:
 def test_a_deployed_servers_status_block_keeps_the_original_lines() -> None:
     from mcpop.cli.output import status_block
 
-    status = compute_status(Outcome(generation=1, objects=3, url="http://x.ns.svc.cluster.local:8080/mcp"), None)
+    status = compute_status(
+        Outcome(generation=1, changes=changes(3), url="http://x.ns.svc.cluster.local:8080/mcp"), None
+    )
     obj = {"metadata": {"name": "x", "namespace": "ns"}, "spec": {}, "status": status}
     assert not any(line.startswith("URL:") for line in status_block(obj, [], 0.0).splitlines())

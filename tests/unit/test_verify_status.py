@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from changesets import changes
 from test_operator_status import conds, dep
 
 from mcpop.apply.manager import new_verifier
@@ -17,7 +18,7 @@ HANDSHAKE = {"protocolVersion": "2026-07-28", "serverInfo": {"name": "demo", "ve
 
 
 def outcome(**kw: Any) -> Outcome:
-    return Outcome(generation=2, objects=3, deployment=dep(), **kw)
+    return Outcome(generation=2, changes=changes(3), deployment=dep(), **kw)
 
 
 def test_a_successful_handshake_is_verified_true_with_status_mcp() -> None:

@@ -24,17 +24,16 @@ from pydantic import ValidationError
 
 from mcpop import API_VERSION
 from mcpop.apply.mcpbackup import metrics
-from mcpop.apply.mcpbackup.kinds import BACKUP_KIND, JOB, MCPSERVER, MCPSERVERBACKUP, OWNED_KINDS, SECRET
+from mcpop.apply.mcpbackup.kinds import BACKUP_KIND, OWNED_KINDS
 from mcpop.apply.mcpbackup.status import Outcome, backup_status, controller_patch, describe_run
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import JOB, MCPSERVER, MCPSERVERBACKUP, SECRET
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.reconciler import DONE, Key, Result, TerminalError
 from mcpop.apply.runtime.timefmt import parse_time
 from mcpop.apply.ssa import applyset as aset
-from mcpop.apply.ssa.apply import apply_if_needed
-from mcpop.apply.ssa.drift import with_hash
-from mcpop.apply.ssa.prune import prune_candidates
+from mcpop.apply.ssa.manager import ResourceManager, conflict_text, events_from, observe
 
 log = logging.getLogger("mcpop.backup")
 
@@ -83,6 +82,8 @@ class BackupController:
         self.servers = servers
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.clock = clock
+        #: applies each backup's object set; reads live objects from the owned kinds' watch caches
+        self.manager = ResourceManager(kube, caches=self.owned.get, kinds=OWNED_KINDS)
         #: per backup: the last finished run counted in the metrics (None: seen at start-up, not counted)
         self._runs_seen: dict[Key, str | None] = {}
         self._lock = threading.Lock()
@@ -165,12 +166,6 @@ class BackupController:
         if self.recorder is not None:
             self.recorder.record(obj, type_, reason, message)
 
-    def _live(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
-        inf = self.owned.get(res.group_kind)
-        if inf is not None and inf.synced.is_set():
-            return inf.get(namespace, name)
-        return self.kube.get(res, namespace, name)
-
     def _server(self, namespace: str, name: str) -> dict[str, Any] | None:
         if self.servers is not None and self.servers.synced.is_set():
             return self.servers.get(namespace, name)
@@ -219,21 +214,6 @@ class BackupController:
         log.warning("generated the repository key into Secret %s/%s: it lives only in this cluster", namespace, name)
         return name
 
-    def _ensure_parent(self, obj: dict[str, Any], gks: set[str]) -> dict[str, Any]:
-        meta = obj["metadata"]
-        wanted = {
-            "labels": {aset.ID_LABEL: applyset_id(meta["name"], meta["namespace"])},
-            "annotations": {aset.TOOLING_ANNOTATION: aset.TOOLING,
-                            aset.GROUP_KINDS_ANNOTATION: aset.format_group_kinds(gks)},
-        }  # fmt: skip
-        if not aset.parent_needs_update(obj, wanted):
-            return obj
-        patch = {"metadata": {**wanted, "resourceVersion": meta.get("resourceVersion")}}
-        out = self.kube.merge_patch(MCPSERVERBACKUP, meta["namespace"], meta["name"], patch)
-        out = {**out, "apiVersion": API_VERSION, "kind": BACKUP_KIND}
-        self.backups.upsert(out)
-        return out
-
     def _write_status(self, obj: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
         from mcpop.apply.runtime.conditions import now_rfc3339
 
@@ -244,12 +224,11 @@ class BackupController:
             return new
         meta = obj["metadata"]
         try:
-            out = self.kube.merge_patch(MCPSERVERBACKUP, meta["namespace"], meta["name"], patch, "status")
+            self.kube.merge_patch(MCPSERVERBACKUP, meta["namespace"], meta["name"], patch, "status")
         except KubeError as exc:
             if exc.not_found:
                 return new
             raise
-        self.backups.upsert({**out, "apiVersion": API_VERSION, "kind": BACKUP_KIND})
         before, after = _cond(old, "Ready"), _cond(new, "Ready")
         if before != after and after is not None and after[0] == "False":
             ready = next(c for c in new["conditions"] if c["type"] == "Ready")
@@ -300,6 +279,7 @@ class BackupController:
         )
         from mcpop.render.errors import RenderError
         from mcpop.render.options import Owner
+        from mcpop.render.validate import validated
 
         ns, name = key
         obj = self.backups.get(ns, name)
@@ -313,13 +293,11 @@ class BackupController:
         meta = obj["metadata"]
         generation = meta.get("generation")
         self._observe_run(key, obj)
-        try:
-            backup = MCPServerBackup.model_validate(obj)
-        except ValidationError as exc:
-            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-                            for e in exc.errors())  # fmt: skip
+        backup, msg = validated(obj)
+        if backup is None:
             self._write_status(obj, Outcome(generation, invalid=msg))
-            raise TerminalError(msg) from None
+            raise TerminalError(msg)
+        assert isinstance(backup, MCPServerBackup)
         spec = backup.spec
         outcome = Outcome(generation, schedule=spec.schedule, suspended=spec.suspend)
         status = obj.get("status") or {}
@@ -393,39 +371,30 @@ class BackupController:
             raise TerminalError(msg) from None
         outcome.warnings = list(rendered.warnings)
 
-        set_id = applyset_id(name, ns)
-        desired: list[tuple[Resource, dict[str, Any]]] = []
-        for o in rendered.objects:
-            res = self.kube.require(o["apiVersion"], o["kind"])
-            desired.append((res, with_hash(aset.mark_member(o, set_id))))
-        new_gks = {res.group_kind for res, _ in desired}
-        old_gks = aset.live_group_kinds(obj)
-        obj = self._ensure_parent(obj, old_gks | new_gks)
-        for res, o in desired:
-            live = self._live(res, ns, o["metadata"]["name"])
-            try:
-                result = apply_if_needed(self.kube, res, o, live, policy="force")
-            except KubeError as exc:
-                msg = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
-                outcome.blocked = ("ApplyFailed", msg)
-                self._event(obj, "Warning", "ApplyFailed", msg)
-                self._write_status(obj, outcome)
-                raise
-            if result.action in ("created", "configured"):
-                log.info("%s %s/%s", result.action, o["kind"], o["metadata"]["name"])
-                inf = self.owned.get(res.group_kind)
-                if inf is not None and result.live is not None:
-                    inf.upsert(result.live)
-                if o["kind"] == "Job" and result.live is not None:
-                    live_jobs[o["metadata"]["name"]] = result.live
-                if o["kind"] == "Job" and result.action == "created":
-                    what = "restore" if o["metadata"]["name"] == (run_restore and restore_job_name(name, run_restore)) \
-                        else "backup"  # fmt: skip
-                    self._event(obj, "Normal", "RestoreStarted" if what == "restore" else "BackupStarted",
-                                f"Job {o['metadata']['name']} created")  # fmt: skip
-        self._prune(obj, set_id, old_gks | new_gks, {(r.group_kind, ns, o["metadata"]["name"]) for r, o in desired})
-        if old_gks != new_gks:
-            obj = self._ensure_parent(obj, new_gks)
+        changes = self.manager.apply_set(MCPSERVERBACKUP, obj, rendered.objects, policy="force")
+        observe(changes)
+        for type_, reason, message in events_from(changes):
+            self._event(obj, type_, reason, message)
+        for change in changes.of("created", "configured", "unchanged"):
+            if change.kind == "Job":
+                job = changes.object("Job", change.name)
+                if job is not None:
+                    live_jobs[change.name] = job
+        for change in changes.of("created"):
+            if change.kind == "Job":
+                restore = run_restore is not None and change.name == restore_job_name(name, run_restore)
+                self._event(obj, "Normal", "RestoreStarted" if restore else "BackupStarted",
+                            f"Job {change.name} created")  # fmt: skip
+        if changes.error is not None:
+            failed = changes.of("failed")[0]
+            outcome.blocked = ("ApplyFailed", f"{failed.subject}: {failed.reason}")
+            self._write_status(changes.parent, outcome)
+            raise changes.error
+        refused = changes.of("conflict", "skipped")
+        if refused and outcome.blocked is None:
+            outcome.blocked = ("ApplyFailed", "; ".join(conflict_text(c) if c.action == "conflict" else c.line()
+                                                        for c in refused))  # fmt: skip
+        obj = changes.parent
 
         outcome.request = run_request
         outcome.restore_request = run_restore
@@ -447,38 +416,6 @@ class BackupController:
         if outcome.next_run is not None:
             return Result(requeue_after=min(MAX_REQUEUE, max(1.0, outcome.next_run - self.clock() + 1)))
         return DONE
-
-    def _prune(self, obj: dict[str, Any], set_id: str, gks: set[str], desired: set[tuple[str, str, str]]) -> None:
-        meta = obj["metadata"]
-        ns = meta["namespace"]
-        live: list[tuple[str, dict[str, Any]]] = []
-        resources: dict[str, Resource] = {}
-        for gk in sorted(gks):
-            group, kind = aset.split_group_kind(gk)
-            api_version = OWNED_KINDS.get(kind)
-            if api_version is None or aset.group_of(api_version) != group:
-                continue
-            res = self.kube.resource(api_version, kind)
-            if res is None:
-                continue
-            resources[gk] = res
-            inf = self.owned.get(gk)
-            if inf is not None and inf.synced.is_set():
-                items = [o for o in inf.items(ns) if aset.is_member(o, set_id)]
-            else:
-                items, _ = self.kube.list_objects(res, ns, f"{aset.PART_OF_LABEL}={set_id}")
-            live.extend((gk, o) for o in items)
-        pruned = []
-        for gk, o in prune_candidates(live, desired, set_id, meta.get("uid")):
-            m = o["metadata"]
-            if self.kube.delete(resources[gk], ns, m["name"], uid=m.get("uid")):
-                pruned.append(f"{aset.split_group_kind(gk)[1]}/{m['name']}")
-            inf = self.owned.get(gk)
-            if inf is not None:
-                inf.forget(ns, m["name"])
-        if pruned:
-            log.info("pruned: %s", ", ".join(pruned))
-            self._event(obj, "Normal", "Pruned", "deleted " + ", ".join(pruned))
 
 
 def _credential_refs(spec: Any) -> list[tuple[str, Any]]:

@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-from mcpop.apply.runtime.client import Resource
-
-MCPSERVERBACKUP = Resource("mcp.allbeone.io", "v1", "MCPServerBackup", "mcpserverbackups", True)
-MCPSERVER = Resource("mcp.allbeone.io", "v1", "MCPServer", "mcpservers", True)
-SECRET = Resource("", "v1", "Secret", "secrets", True)
-CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True)
-JOB = Resource("batch", "v1", "Job", "jobs", True)
-CRONJOB = Resource("batch", "v1", "CronJob", "cronjobs", True)
-POD = Resource("", "v1", "Pod", "pods", True)
 #: kinds the controller renders, by kind: apiVersion
 OWNED_KINDS = {
     "ServiceAccount": "v1",

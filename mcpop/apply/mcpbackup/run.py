@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpop import API_VERSION
-from mcpop.apply.mcpbackup.kinds import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
+from mcpop.apply.resources import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.errors import McpopError
 

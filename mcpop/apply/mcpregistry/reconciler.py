@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from mcpop import API_VERSION
 from mcpop.apply import catalog_store
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import MCPREGISTRY, SECRET
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
@@ -39,8 +40,6 @@ from mcpop.sources.sync import SyncResult, failed, source_key, sync
 
 log = logging.getLogger("mcpop.registry")
 
-MCPREGISTRY = Resource("mcp.allbeone.io", "v1", "MCPRegistry", "mcpregistries", True)
-SECRET = Resource("", "v1", "Secret", "secrets", True)
 REFRESH_ANNOTATION = "mcp.allbeone.io/refresh-requested"
 GITHUB_API_ENV = "MCPOP_GITHUB_API_URL"
 MAX_SERVERS = 100
@@ -338,14 +337,12 @@ class RegistryController:
         if patch is None:
             return
         try:
-            out = self.kube.merge_patch(MCPREGISTRY, meta["namespace"], meta["name"], patch, "status")
+            # its watch event tells the MCPServer controller, which re-resolves the servers waiting for it
+            self.kube.merge_patch(MCPREGISTRY, meta["namespace"], meta["name"], patch, "status")
         except KubeError as exc:
             if exc.not_found:
                 return
             raise
-        if self.registries is not None:
-            # notify: the MCPServer controller re-resolves the servers waiting for this catalogue
-            self.registries.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPRegistry"}, notify=True)
 
     def reconcile(self, key: Key) -> Result:
         from mcpop.api.mcpregistry import MCPRegistry
@@ -404,7 +401,9 @@ class RegistryController:
             cache = self._github_cache(key)
         result, deferred = self.sync_step(ns, spec, previous, incremental, cache, max_wait=self.max_inline_wait)
         if result.ok:
-            changed, unchanged, deleted = catalog_store.store(self.kube, obj, result.entries)
+            changes = catalog_store.store(self.kube, obj, result.entries)
+            changed = len(changes.of("created", "configured"))
+            unchanged, deleted = len(changes.of("unchanged")), len(changes.of("deleted"))
             log.info("catalogue stored", extra={"registry": f"{ns}/{name}", "entries": len(result.entries),
                                                 "changed": changed, "unchanged": unchanged,
                                                 "deleted": deleted})  # fmt: skip

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, get_args
 
 from prometheus_client import Counter
 
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import SECRET
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.sources.oci import Reason
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mcpop.controller")
 
-SECRET = Resource("", "v1", "Secret", "secrets", True)
 IMAGE_CONFIG_FAILURES = Counter(
     "mcpop_mcpserver_image_config_failures_total",
     "Reads of an OCI stdio image's config (for its entrypoint) that failed, by reason",

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpop.apply.runtime.client import Resource
-
-MCPSERVER = Resource("mcp.allbeone.io", "v1", "MCPServer", "mcpservers", True)
-
 #: kinds the renderer can emit → the API version it uses (watched when installed, used for pruning)
 OWNED_KINDS: dict[str, str] = {
     "ServiceAccount": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ResourceQuota": "v1",

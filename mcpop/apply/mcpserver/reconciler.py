@@ -10,14 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from pydantic import ValidationError
-
 from mcpop import API_VERSION
+from mcpop.apply.catalog_store import EntryCache, Resolved, resolve_entry
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
-from mcpop.apply.mcpserver.kinds import MCPSERVER, OWNED_KINDS, owner_gk
+from mcpop.apply.mcpserver.kinds import OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
 from mcpop.apply.mcpserver.status import (
     VERIFIED,
@@ -29,20 +27,20 @@ from mcpop.apply.mcpserver.status import (
     service_status,
     verify_wait,
 )
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import MCPSERVER, REGISTRY_LABEL, ApiError
+from mcpop.apply.runtime.client import Kube
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.logs import set_generation
-from mcpop.apply.runtime.metrics import FIELD_TAKEOVERS, MCPSERVER_READY, OBJECTS, condition_gauge, forget_object
+from mcpop.apply.runtime.metrics import MCPSERVER_READY, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.settings import OperatorSettings
-from mcpop.apply.ssa import applyset as aset
-from mcpop.apply.ssa.apply import ConflictPolicy, apply_if_needed
-from mcpop.apply.ssa.changeset import Change, ChangeSet
-from mcpop.apply.ssa.drift import HASH_ANNOTATION, with_hash
-from mcpop.apply.ssa.prune import managed_by, prune_candidates
+from mcpop.apply.ssa.apply import ConflictPolicy
+from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, events_from, observe
 from mcpop.apply.verify.verifier import Target, Verifier
+from mcpop.render.names import label_value
+from mcpop.sources.oci import ImageConfigError
 
 log = logging.getLogger("mcpop.controller")
 
@@ -50,8 +48,6 @@ FINALIZER = "mcp.allbeone.io/finalizer"
 #: `report`: leave fields another field manager owns and report the conflict (Applied=False, Stalled);
 #: anything else (the default, `force`): take them back, with an event and `mcpop_field_takeovers_total`
 CONFLICT_POLICY_ANNOTATION = "mcp.allbeone.io/conflict-policy"
-
-_KIND_UPDATE_OP = {"created": "created", "configured": "updated"}
 
 
 class MCPServerController:
@@ -72,19 +68,18 @@ class MCPServerController:
         self.enqueue = enqueue
         self._ref_index: dict[tuple[str, str, str], set[Key]] = {}
         self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
-        self._conflicts: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         # MCPRegistries and their stored catalogue ConfigMaps (mcpop.apply.catalog_store)
         self.registries = registries
         self.catalog_configmaps = catalog_configmaps
         self._registry_index: dict[Key, set[Key]] = {}  # (ns, registry) → MCPServers using it
         self._registry_of: dict[Key, Key] = {}
-        from mcpop.apply.catalog_store import EntryCache
-
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
         self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries))
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
+        #: applies each server's object set; reads live objects from the owned kinds' watch caches
+        self.manager = ResourceManager(kube, caches=self.owned.get, kinds=OWNED_KINDS)
 
     # ------------------------------------------------------------------ the Controller protocol
 
@@ -151,8 +146,6 @@ class MCPServerController:
 
     def on_catalog(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         """A stored catalogue entry changed: re-reconcile the MCPServers using that registry."""
-        from mcpop.apply.catalog_store import REGISTRY_LABEL
-
         obj = new or old
         assert obj is not None
         if old is not None and new is not None and old.get("data") == new.get("data"):
@@ -184,39 +177,17 @@ class MCPServerController:
                 self._registry_of[key] = registry
                 self._registry_index.setdefault(registry, set()).add(key)
 
-    def _resolve(self, key: Key, name: str, version: str | None, registry_ref: str | None
-                 ) -> tuple[Any, tuple[str, str, str], dict[str, Any] | None]:  # fmt: skip
-        """The entry `spec.registry` names: from the MCPRegistry `registry_ref` (default `default`) in the
-        server's namespace when it exists, else from the embedded catalogue."""
-        from mcpop.apply.catalog_store import REGISTRY_LABEL, catalog_of
-        from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
-        from mcpop.render.names import label_value
-
+    def _resolve(self, key: Key, name: str, version: str | None, registry_ref: str | None) -> Resolved | None:
+        """The entry `spec.registry` names (`catalog_store.resolve_entry`, from the watch caches). None: the
+        MCPRegistry cache has not listed yet (the caller requeues; no worker waits for it)."""
         ns = key[0]
         ref = registry_ref or "default"
         self._index_registry(key, (ns, label_value(ref)))
-        if self.registries is not None:
-            self.registries.synced.wait(10.0)  # attached while running: let its first list finish
+        if self.registries is not None and not self.registries.synced.is_set():
+            return None
         robj = self.registries.get(ns, ref) if self.registries is not None else None
-        if robj is None:
-            return _resolve_registry(name, version)
-        status = robj.get("status") or {}
-        cms: list[dict[str, Any]] = []
-        if self.catalog_configmaps is not None:
-            want = label_value(ref)
-            for cm in self.catalog_configmaps.items(ns):
-                if ((cm.get("metadata") or {}).get("labels") or {}).get(REGISTRY_LABEL) == want:
-                    cms.append(cm)
-        if not status.get("lastSyncTime"):
-            synced = next((c for c in status.get("conditions") or [] if c.get("type") == "Synced"), None)
-            why = f": {synced.get('message')}" if synced and synced.get("message") else ""
-            return None, ("False", "RegistryNotReady", f"MCPRegistry {ref} has no catalogue yet{why}"), None
-        catalog = catalog_of(cms, f"MCPRegistry {ref}", self._entries)
-        try:
-            entry = catalog.resolve(name, version)
-        except (AmbiguousEntry, EntryNotFound) as exc:
-            return None, ("False", _reason(exc), exc.message), None
-        return entry, ("True", "Fetched", f"{entry.name} {entry.version} from MCPRegistry {ref}"), _entry_status(entry)
+        cms = self.catalog_configmaps.items(ns) if robj is not None and self.catalog_configmaps is not None else []
+        return resolve_entry(name, version, ref, robj, cms, self._entries)
 
     def _index_refs(self, key: Key, refs: set[Ref]) -> None:
         new = {(key[0], k, n) for k, n in refs}
@@ -228,41 +199,6 @@ class MCPServerController:
             self._refs_of[key] = new
 
     # ------------------------------------------------------------------ helpers
-
-    def _resource(self, api_version: str, kind: str) -> Resource | None:
-        return self.kube.resource(api_version, kind)
-
-    def _resource_for_gk(self, gk: str) -> Resource | None:
-        group, kind = aset.split_group_kind(gk)
-        known = OWNED_KINDS.get(kind)
-        if known is not None and aset.group_of(known) == group:
-            return self._resource(known, kind)
-        try:
-            body = self.kube.request("GET", f"/apis/{group}") if group else {"preferredVersion": {"version": "v1"}}
-        except KubeError as exc:
-            if exc.not_found:
-                return None  # the API went away: nothing of it is left to prune
-            raise  # a 403 (RBAC) or an outage is not "nothing to prune"
-        version = (body.get("preferredVersion") or {}).get("version")
-        return self._resource(f"{group}/{version}" if group else str(version), kind) if version else None
-
-    def _live(self, res: Resource, namespace: str, name: str) -> dict[str, Any] | None:
-        inf = self.owned.get(res.group_kind)
-        if inf is not None and inf.synced.is_set():
-            return inf.get(namespace, name)
-        return self.kube.get(res, namespace, name)
-
-    def _members(self, res: Resource, namespace: str, set_id: str, fresh: bool = False) -> list[dict[str, Any]]:
-        inf = self.owned.get(res.group_kind)
-        if inf is not None and inf.synced.is_set() and not fresh:
-            return [o for o in inf.items(namespace) if aset.is_member(o, set_id)]
-        items, _ = self.kube.list_objects(res, namespace, f"{aset.PART_OF_LABEL}={set_id}")
-        return items
-
-    def _cache(self, res: Resource, obj: dict[str, Any]) -> None:
-        inf = self.owned.get(res.group_kind)
-        if inf is not None:
-            inf.upsert(obj)
 
     def _ref_hash(self, namespace: str, refs: set[Ref]) -> str | None:
         hashes: dict[Ref, str | None] = {}
@@ -287,12 +223,11 @@ class MCPServerController:
         if patch is None:
             return new
         try:
-            out = self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch, "status")
-        except KubeError as exc:
+            self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch, "status")
+        except ApiError as exc:
             if exc.not_found:
                 return new
             raise
-        self.servers.upsert({**out, "apiVersion": API_VERSION, "kind": "MCPServer"})
         old_ready = _cond(old, "Ready")
         new_ready = _cond(new, "Ready")
         if old_ready != new_ready and new_ready is not None:
@@ -334,11 +269,8 @@ class MCPServerController:
         ns, name = key
         obj = self.servers.get(ns, name)
         if obj is None:
-            self._index_refs(key, set())
-            self._index_registry(key, None)
+            self._forget(key)
             forget_object(MCPSERVER_READY, ns, name)
-            if self.verifier is not None:
-                self.verifier.forget(key)
             return DONE
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
         meta = obj["metadata"]
@@ -348,146 +280,63 @@ class MCPServerController:
         generation = meta.get("generation")
         set_generation(generation)
 
-        # validate and render (pure); a rejected spec is terminal
+        # inputs: the validated spec, its registry entry, the referenced content, the image configs it needs
         from mcpop.api.mcpserver import MCPServer
         from mcpop.render import RenderError, RenderOptions, render
         from mcpop.render.options import Owner
+        from mcpop.render.registry import image_configs_needed
+        from mcpop.render.validate import validated
 
-        registry = None
-        try:
-            server = MCPServer.model_validate(obj)
-        except ValidationError as exc:
-            msg = "; ".join(
-                f"spec.{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg'].removeprefix('Value error, ')}"
-                if e["loc"][:1] == ("spec",) else f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                for e in exc.errors()
-            )  # fmt: skip
-            return self._terminal(obj, msg)
+        server, invalid = validated(obj)
+        if server is None:
+            return self._terminal(obj, invalid)
+        assert isinstance(server, MCPServer)
         spec_wire = obj.get("spec") or {}
         refs = referenced(spec_wire)
         self._index_refs(key, refs)
         entry: Any = None
+        registry: tuple[str, str, str] | None = None
         registry_status: dict[str, Any] | None = None
         if server.spec.registry is not None:
             sreg = server.spec.registry
-            entry, registry, registry_status = self._resolve(key, sreg.name, sreg.version, sreg.registry_ref)
+            resolved = self._resolve(key, sreg.name, sreg.version, sreg.registry_ref)
+            if resolved is None:
+                return Result(requeue_after=1.0)  # the MCPRegistry cache has not listed yet
+            entry, registry, registry_status = resolved.entry, resolved.condition, resolved.status
             if entry is None:
                 return self._terminal(obj, f"spec.registry.name: {registry[2]}", registry)
         else:
             self._index_registry(key, None)
-        options = RenderOptions(
-            namespace=ns, owner=Owner(name=name, uid=meta["uid"]),
-            enable_hpa=self.settings.enable_hpa_support, enable_vpa=self.settings.enable_vpa_support,
-            enable_istio=self.settings.enable_istio_integration,
-            enable_multi_tenancy=self.settings.enable_multi_tenancy,
-            referenced_content_hash=self._ref_hash(ns, refs),
-        )  # fmt: skip
-        from mcpop.render.errors import ImageConfigNeeded
-        from mcpop.sources.oci import ImageConfigError
-
         configs: dict[str, Any] = {}
-        while True:
-            try:
-                rendered = render(server, registry_entry=entry, options=replace(options, image_configs=configs))
-                break
-            except ImageConfigNeeded as exc:  # an OCI stdio image's own entrypoint: read its config, render again
-                if exc.image in configs:
-                    return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
+        try:
+            for need in image_configs_needed(server.spec, entry):
                 try:
-                    configs[exc.image] = self.images.resolve(ns, server.spec, exc.image)
+                    configs[need.image] = self.images.resolve(ns, server.spec, need.image)
                 except ImageConfigError as err:
                     return self._image_unavailable(obj, str(err), err.retry, registry)
-            except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged
-                return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
+            options = RenderOptions(
+                namespace=ns, owner=Owner(name=name, uid=meta["uid"]),
+                enable_hpa=self.settings.enable_hpa_support, enable_vpa=self.settings.enable_vpa_support,
+                enable_istio=self.settings.enable_istio_integration,
+                enable_multi_tenancy=self.settings.enable_multi_tenancy,
+                referenced_content_hash=self._ref_hash(ns, refs), image_configs=configs,
+            )  # fmt: skip
+            rendered = render(server, registry_entry=entry, options=options)  # pure
+        except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged
+            return self._terminal(obj, f"{exc.field}: {exc.message}", registry)
 
-        set_id = aset.applyset_id(name, ns)
-        desired: list[tuple[Resource, dict[str, Any]]] = []
-        skipped: list[str] = []
-        changes = ChangeSet()
-        for o in rendered.objects:
-            res = self._resource(o["apiVersion"], o["kind"])
-            if res is None:
-                skipped.append(f"{o['kind']} ({o['apiVersion']})")
-                changes.add(Change("skipped", o["kind"], o["metadata"]["name"], ns, o["apiVersion"],
-                                   reason=f"{o['apiVersion']} is not served"))  # fmt: skip
-                continue
-            desired.append((res, with_hash(aset.mark_member(o, set_id))))
-        new_gks = {res.group_kind for res, _ in desired}
-        old_gks = aset.live_group_kinds(obj)
-
-        # parent bookkeeping (and the finalizer) before anything is applied
-        obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, old_gks | new_gks), add_finalizer=True)
-
+        # apply the set; status, events and metrics come from its change set
         policy: ConflictPolicy = (
             "report" if (meta.get("annotations") or {}).get(CONFLICT_POLICY_ANNOTATION) == "report" else "force"
         )
-        outcome = Outcome(generation=generation, objects=len(desired), skipped=skipped, registry=registry,
+        try:
+            changes = self.manager.apply_set(MCPSERVER, obj, rendered.objects, policy=policy, deadline=deadline,
+                                             finalizer=FINALIZER)  # fmt: skip
+        except SetTimeout as exc:
+            raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s") from exc
+        self._record(changes)
+        outcome = Outcome(generation=generation, changes=changes, registry=registry,
                           registry_status=registry_status)  # fmt: skip
-        deployment: dict[str, Any] | None = None
-        for res, o in desired:
-            if time.monotonic() > deadline:
-                raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s")
-            live = self._live(res, ns, o["metadata"]["name"])
-            ckey = (res.group_kind, ns, o["metadata"]["name"])
-            want_hash = o["metadata"]["annotations"][HASH_ANNOTATION]
-            live_rv = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
-            with self._lock:
-                memo = self._conflicts.get(ckey)
-            if memo is not None and memo[:2] == (live_rv, want_hash) and policy == "report":
-                outcome.conflicts.append(memo[2])  # same conflict as last time: do not ask again
-                result_live = live
-            else:
-                try:
-                    result = apply_if_needed(self.kube, res, o, live, policy=policy)
-                except KubeError as exc:
-                    outcome.apply_error = f"{o['kind']}/{o['metadata']['name']}: {exc.message}"
-                    self._event(obj, "Warning", "ApplyFailed", outcome.apply_error)
-                    self._write_status(obj, outcome)
-                    raise
-                result_live = result.live
-                if result.action == "conflict":
-                    text = result.describe_conflicts()
-                    outcome.conflicts.append(text)
-                    with self._lock:
-                        self._conflicts[ckey] = (live_rv, want_hash, text)
-                    self._event(obj, "Warning", "Conflict", text)
-                    log.warning("apply conflict", extra={"object": f"{o['kind']}/{o['metadata']['name']}",
-                                                         "detail": text})  # fmt: skip
-                else:
-                    with self._lock:
-                        self._conflicts.pop(ckey, None)
-                if result.taken:
-                    text = result.describe_taken()
-                    for _field, manager in result.taken:
-                        FIELD_TAKEOVERS.labels(o["kind"], manager).inc()
-                    self._event(obj, "Warning", "FieldsTakenOver", text)
-                    log.warning("took fields from another manager", extra={
-                        "object": f"{o['kind']}/{o['metadata']['name']}", "detail": text})  # fmt: skip
-                changes.add(result.change)
-                if result.action in _KIND_UPDATE_OP:
-                    OBJECTS.labels(_KIND_UPDATE_OP[result.action], o["kind"]).inc()
-                    if result.live is not None:
-                        self._cache(res, result.live)
-            if o["kind"] == "Deployment":
-                deployment = result_live
-        if changes.of("created", "configured"):
-            applied = changes.summary("created", "configured")
-            log.info("applied: %s", applied)
-            self._event(obj, "Normal", "Applied", applied)
-
-        # prune members no longer rendered (only kinds whose API is there)
-        desired_keys = {(res.group_kind, ns, o["metadata"]["name"]) for res, o in desired}
-        pruned = self._prune(obj, set_id, old_gks | new_gks, desired_keys)
-        for change in pruned:
-            changes.add(change)
-        if pruned:
-            names = ", ".join(c.subject for c in pruned)
-            log.info("pruned: %s", names)
-            self._event(obj, "Normal", "Pruned", "deleted " + names)
-        if old_gks != new_gks:
-            obj = self._ensure_parent(obj, aset.parent_metadata(name, ns, new_gks), add_finalizer=False)
-
-        # status
         dep_obj = rendered.get("Deployment")
         svc = rendered.get("Service")
         if svc is not None:
@@ -496,10 +345,31 @@ class MCPServerController:
         if dep_obj is not None:
             outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
             outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")
-        outcome.deployment = deployment
+            outcome.deployment = changes.object("Deployment", dep_obj["metadata"]["name"])
+        if changes.error is not None:
+            self._write_status(changes.parent, outcome)
+            raise changes.error  # retried with backoff
         self._verify(key, outcome)
-        self._write_status(obj, outcome)
+        self._write_status(changes.parent, outcome)
         return DONE
+
+    def _record(self, changes: SetResult) -> None:
+        """Log, count and event what applying the set did."""
+        observe(changes)
+        for type_, reason, message in events_from(changes):
+            if type_ == "Warning":
+                log.warning("%s: %s", reason, message)
+            else:
+                log.info("%s: %s", reason, message)
+            self._event(changes.parent, type_, reason, message)
+
+    def _forget(self, key: Key) -> None:
+        """Drop what is remembered of a server that is gone (indexes, conflicts, verification)."""
+        self._index_refs(key, set())
+        self._index_registry(key, None)
+        self.manager.forget(MCPSERVER, *key)
+        if self.verifier is not None:
+            self.verifier.forget(key)
 
     def _image_unavailable(
         self, obj: dict[str, Any], message: str, retry: bool, registry: tuple[str, str, str] | None
@@ -507,144 +377,56 @@ class MCPServerController:
         """Rendered False (ImageConfigUnavailable): the image's config could not be read; tried again later."""
         meta = obj["metadata"]
         log.warning("image config unavailable: %s", message)
-        dep = None
-        inf = self.owned.get("Deployment.apps")
-        if inf is not None:
-            dep = next((d for d in inf.items(meta["namespace"]) if owner_gk(d) == meta["name"]), None)
-        outcome = Outcome(generation=meta.get("generation"), image_error=message, deployment=dep, registry=registry)
+        outcome = Outcome(generation=meta.get("generation"), image_error=message, deployment=self._deployment(obj),
+                          registry=registry)  # fmt: skip
         self._write_status(obj, outcome)
         return Result(requeue_after=RETRY_AFTER if retry else RETRY_AFTER_PERMANENT)
+
+    def _deployment(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The server's Deployment from the watch cache (for status when nothing was applied)."""
+        meta = obj["metadata"]
+        inf = self.owned.get("Deployment.apps")
+        if inf is None:
+            return None
+        return next((d for d in inf.items(meta["namespace"]) if owner_gk(d) == meta["name"]), None)
 
     def _terminal(self, obj: dict[str, Any], message: str, registry: tuple[str, str, str] | None = None) -> Result:
         meta = obj["metadata"]
         log.warning("spec rejected: %s", message)
-        dep = None
-        inf = self.owned.get("Deployment.apps")
-        if inf is not None:
-            for d in inf.items(meta["namespace"]):
-                if owner_gk(d) == meta["name"]:
-                    dep = d
-        outcome = Outcome(generation=meta.get("generation"), invalid=message, deployment=dep, registry=registry)
+        outcome = Outcome(generation=meta.get("generation"), invalid=message, deployment=self._deployment(obj),
+                          registry=registry)  # fmt: skip
         old_status = obj.get("status") or {}
         new = self._write_status(obj, outcome)
         if _cond(old_status, "Stalled") != _cond(new, "Stalled"):
             self._event(obj, "Warning", "InvalidSpec", message)
         raise TerminalError(message)
 
-    def _ensure_parent(self, obj: dict[str, Any], wanted: dict[str, Any], add_finalizer: bool) -> dict[str, Any]:
-        meta = obj["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        need_fin = add_finalizer and FINALIZER not in finalizers
-        if not need_fin and not aset.parent_needs_update(obj, wanted):
-            return obj
-        patch: dict[str, Any] = {"metadata": {**wanted, "resourceVersion": meta.get("resourceVersion")}}
-        if need_fin:
-            patch["metadata"]["finalizers"] = [*finalizers, FINALIZER]
-        out = self.kube.merge_patch(MCPSERVER, meta["namespace"], meta["name"], patch)
-        out = {**out, "apiVersion": API_VERSION, "kind": "MCPServer"}
-        self.servers.upsert(out)
-        return out
-
-    def _prune(self, obj: dict[str, Any], set_id: str, gks: set[str], desired: set[tuple[str, str, str]],
-               fresh: bool = False) -> list[Change]:  # fmt: skip
-        meta = obj["metadata"]
-        ns = meta["namespace"]
-        live: list[tuple[str, dict[str, Any]]] = []
-        resources: dict[str, Resource] = {}
-        for gk in sorted(gks):
-            res = self._resource_for_gk(gk)
-            if res is None:
-                continue
-            resources[gk] = res
-            live.extend((gk, o) for o in self._members(res, ns, set_id, fresh))
-        pruned: list[Change] = []
-        for gk, o in prune_candidates(live, desired, set_id, meta.get("uid")):
-            m = o["metadata"]
-            if self.kube.delete(resources[gk], ns, m["name"], uid=m.get("uid")):
-                OBJECTS.labels("deleted", o.get("kind") or aset.split_group_kind(gk)[1]).inc()
-                kind = aset.split_group_kind(gk)[1]
-                pruned.append(Change("deleted", kind, m["name"], ns, o.get("apiVersion") or "", reason="pruned"))
-            inf = self.owned.get(gk)
-            if inf is not None:
-                inf.forget(ns, m["name"])
-        return pruned
-
     def _finalize(self, obj: dict[str, Any]) -> Result:
         meta = obj["metadata"]
         ns, name = meta["namespace"], meta["name"]
         if FINALIZER not in (meta.get("finalizers") or []):
             return DONE
-        outcome = Outcome(generation=meta.get("generation"), terminating=True,
-                          deployment=None)  # fmt: skip
-        self._write_status(obj, outcome)
-        set_id = aset.applyset_id(name, ns)
-        gks = aset.live_group_kinds(obj) | set(self.owned)
-        deleted = self._prune(obj, set_id, gks, set(), fresh=True)
-        if deleted:
+        self._write_status(obj, Outcome(generation=meta.get("generation"), terminating=True))
+        deleted, remaining = self.manager.delete_set(MCPSERVER, obj, extra_gks=list(self.owned))
+        observe(deleted)
+        if len(deleted):
             self._event(obj, "Normal", "Deleting", "deleted " + ", ".join(c.subject for c in deleted))
-        # wait until every member is gone (fresh reads, not the cache)
-        remaining = []
-        for gk in sorted(gks):
-            res = self._resource_for_gk(gk)
-            if res is None:
-                continue
-            remaining += [o for o in self._members(res, ns, set_id, fresh=True) if managed_by(o)]
         if remaining:
-            return Result(requeue_after=1.0)
+            return Result(requeue_after=1.0)  # wait until every member is gone (fresh reads, not the cache)
         finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
         try:
             self.kube.merge_patch(MCPSERVER, ns, name, patch)
-        except KubeError as exc:
+        except ApiError as exc:
             if exc.conflict:  # our copy is stale (status was just written): read it again and retry
                 log.debug("finalizer removal conflicted; retrying with a fresh read")
                 return Result(requeue_after=0.2)
             if not exc.not_found:
                 raise
         self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
-        self._index_refs((ns, name), set())
-        self._index_registry((ns, name), None)
-        if self.verifier is not None:
-            self.verifier.forget((ns, name))
+        self._forget((ns, name))
         log.info("finalized")
         return DONE
-
-
-_catalogue: Any = None
-_catalogue_lock = threading.Lock()
-
-
-def _resolve_registry(name: str, version: str | None
-                      ) -> tuple[Any, tuple[str, str, str], dict[str, Any] | None]:  # fmt: skip
-    """The registry entry `spec.registry` names, from the embedded catalogue:
-    (entry or None, RegistryFetched (status, reason, message), status.registry)."""
-    global _catalogue
-    from mcpop.render.catalog import AmbiguousEntry, EntryNotFound
-
-    with _catalogue_lock:
-        if _catalogue is None:
-            from mcpop.sources.catalog import load_embedded
-
-            _catalogue = load_embedded()  # shipped with mcpop: a failure here is a bug, not a bad spec
-    try:
-        entry = _catalogue.resolve(name, version)
-    except (AmbiguousEntry, EntryNotFound) as exc:
-        return None, ("False", _reason(exc), exc.message), None
-    msg = f"{entry.name} {entry.version} from the embedded catalogue"
-    return entry, ("True", "Fetched", msg), _entry_status(entry)
-
-
-def _reason(exc: Exception) -> str:
-    """The RegistryFetched reason of a failed lookup."""
-    from mcpop.render.catalog import AmbiguousEntry
-
-    return "Ambiguous" if isinstance(exc, AmbiguousEntry) else "NotFound"
-
-
-def _entry_status(entry: Any) -> dict[str, Any]:
-    repo = getattr(getattr(entry, "repository", None), "url", None)
-    status = {"name": entry.name, "version": entry.version, "description": entry.description, "repository": repo}
-    return {k: v for k, v in status.items() if v}
 
 
 def _registry_ready(obj: dict[str, Any]) -> tuple[Any, ...]:

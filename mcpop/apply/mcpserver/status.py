@@ -10,6 +10,8 @@ from typing import Any
 
 from mcpop.api.validation import redact_url
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
+from mcpop.apply.ssa.changeset import ChangeSet
+from mcpop.apply.ssa.manager import conflict_text
 from mcpop.render.workload import PATH_ANNOTATION, REMOTE_URL, TRANSPORT_ANNOTATION
 
 READY = "Ready"
@@ -36,13 +38,8 @@ class Outcome:
     terminating: bool = False
     #: the spec cannot be rendered (validation or RenderError): terminal until the spec changes
     invalid: str | None = None
-    #: a transient failure applying objects (will be retried)
-    apply_error: str | None = None
-    #: SSA conflicts: "Deployment/x: .spec.replicas is owned by field manager \"other\""
-    conflicts: list[str] = field(default_factory=list)
-    #: kinds not applied because their API is not installed: "VerticalPodAutoscaler (autoscaling.k8s.io/v1)"
-    skipped: list[str] = field(default_factory=list)
-    objects: int = 0
+    #: what applying the object set did (empty when nothing was applied)
+    changes: ChangeSet = field(default_factory=ChangeSet)
     deployment: dict[str, Any] | None = None
     service_endpoint: str | None = None
     #: the MCP endpoint's in-cluster URL (with the transport's path) and the transport, from the Service
@@ -62,6 +59,32 @@ class Outcome:
     verified: tuple[str, str, str] | None = None
     #: status.mcp of a successful handshake (kept from the live status otherwise: the last one that worked)
     mcp: dict[str, Any] | None = None
+
+    @property
+    def objects(self) -> int:
+        """How many objects the set holds (applied, unchanged or refused; not the pruned or skipped)."""
+        return sum(1 for c in self.changes if c.action not in ("deleted", "skipped"))
+
+    @property
+    def apply_error(self) -> str | None:
+        """A transient failure applying an object (retried)."""
+        failed = self.changes.of("failed")
+        return f"{failed[0].subject}: {failed[0].reason}" if failed else None
+
+    @property
+    def conflicts(self) -> list[str]:
+        """Objects not applied: fields another manager owns, or an object of that name that is not ours."""
+        return [conflict_text(c) for c in self.changes.of("conflict")]
+
+    @property
+    def conflict_reason(self) -> str:
+        exists = any(c.reason.startswith("ObjectExists") for c in self.changes.of("conflict"))
+        return "ObjectExists" if exists else "Conflict"
+
+    @property
+    def skipped(self) -> list[str]:
+        """Kinds not applied because their API is not installed: `VerticalPodAutoscaler (autoscaling.k8s.io/v1)`."""
+        return [f"{c.kind} ({c.api_version})" for c in self.changes.of("skipped")]
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         if error:
             conds.append(Cond(APPLIED, "False", "ApplyFailed", error))
         elif conflicts:
-            conds.append(Cond(APPLIED, "False", "Conflict", "; ".join(conflicts)))
+            conds.append(Cond(APPLIED, "False", outcome.conflict_reason, "; ".join(conflicts)))
         elif outcome.skipped:
             msg = "applied; skipped (API not installed in the cluster): " + ", ".join(outcome.skipped)
             conds.append(Cond(APPLIED, "True", "SkippedUnavailableAPIs", msg))
@@ -170,7 +193,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         elif error:
             conds.append(Cond(READY, "False", "ApplyFailed", error))
         elif conflicts:
-            conds.append(Cond(READY, "False", "Conflict", "; ".join(conflicts)))
+            conds.append(Cond(READY, "False", outcome.conflict_reason, "; ".join(conflicts)))
         elif remote:
             conds.append(Cond(READY, "True", "Remote", f"remote-only: served at {outcome.url or 'the remote URL'}"))
         elif not ro.available:
@@ -180,7 +203,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         else:
             conds.append(Cond(READY, "True", "Ready", counts))
     if stalled_msg:
-        reason = "InvalidSpec" if invalid else "Conflict" if conflicts else "ProgressDeadlineExceeded"
+        reason = "InvalidSpec" if invalid else outcome.conflict_reason if conflicts else "ProgressDeadlineExceeded"
         conds.append(Cond(STALLED, "True", reason, stalled_msg))
         conds.append(Cond(RECONCILING, "False", reason, "stalled: not retried until something changes"))
     else:

@@ -10,88 +10,34 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource
 from mcpop.errors import McpopError
 
-FIELD_MANAGER = "mcpop"
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: what a request raises when the API server cannot be reached or the connection breaks (never a bug)
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException)
 
 
-class KubeError(McpopError):
-    """A failed API request: HTTP status, reason and the Status body."""
+class KubeError(ApiError):
+    """A failed API request of the operator's client: also the method and path it was."""
 
     def __init__(self, status: int, reason: str, body: dict[str, Any] | None = None, method: str = "",
                  path: str = "") -> None:  # fmt: skip
-        self.status = status
-        self.reason = reason
-        self.body = body or {}
         self.method = method
         self.path = path
-        super().__init__(f"{method} {path}: {status} {self.message}")
-
-    @property
-    def message(self) -> str:
-        return str(self.body.get("message") or self.reason)
-
-    @property
-    def causes(self) -> list[dict[str, Any]]:
-        return list((self.body.get("details") or {}).get("causes") or [])
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
-
-    @property
-    def gone(self) -> bool:
-        return self.status == 410
+        body = body or {}
+        super().__init__(status, reason, body, f"{method} {path}: {status} {body.get('message') or reason}")
 
 
 #: a failed request: an error answer, or no answer at all
 API_ERRORS: tuple[type[BaseException], ...] = (KubeError, *TRANSPORT_ERRORS)
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One API resource, as discovery describes it."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def group_kind(self) -> str:
-        return f"{self.kind}.{self.group}" if self.group else self.kind
-
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{quote(name, safe='')}"
-        if sub:
-            base += f"/{sub}"
-        return base
 
 
 class KubeconfigError(McpopError):
@@ -262,6 +208,19 @@ class Kube:
         kinds = self._group_version(api_version, refresh=True)
         return kinds.get(kind) if kinds is not None else None
 
+    def preferred_version(self, group: str) -> str | None:
+        """The version discovery prefers for API `group` (`v1` for the core group); None when not served."""
+        if not group:
+            return "v1"
+        try:
+            body = self.request("GET", f"/apis/{group}")
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise  # a 403 (RBAC) or an outage is not "not served"
+        version = (body.get("preferredVersion") or {}).get("version")
+        return str(version) if version else None
+
     def require(self, api_version: str, kind: str) -> Resource:
         res = self.resource(api_version, kind)
         if res is None:
@@ -303,14 +262,16 @@ class Kube:
         return self.stream(res.path(namespace), query, timeout=timeout_seconds + 30)
 
     def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str = FIELD_MANAGER,
-              subresource: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """Server-side apply `obj` (which must carry apiVersion and kind) as `field_manager`."""
+              subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Server-side apply `obj` (which must carry apiVersion and kind) as `field_manager`; `dry_run`: the
+        server runs admission and returns the result without storing it."""
         if not field_manager:
             raise ValueError("server-side apply needs a field manager")
         if not obj.get("apiVersion") or not obj.get("kind"):
             raise ValueError("server-side apply needs apiVersion and kind in the object")
         meta = obj["metadata"]
-        query = [("fieldManager", field_manager), ("force", "true" if force else None)]
+        query = [("fieldManager", field_manager), ("force", "true" if force else None),
+                 ("dryRun", "All" if dry_run else None)]  # fmt: skip
         return self.request("PATCH", res.path(meta.get("namespace"), meta["name"], subresource), query, obj,
                             "application/apply-patch+yaml")  # fmt: skip
 

@@ -9,7 +9,8 @@ import threading
 import uuid
 from typing import Any
 
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import Resource
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.conditions import now_rfc3339
 
 log = logging.getLogger("mcpop.events")

@@ -15,7 +15,8 @@ from typing import Any
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from mcpop.apply.runtime.client import TRANSPORT_ERRORS, Kube, KubeError, Resource
+from mcpop.apply.resources import Resource
+from mcpop.apply.runtime.client import TRANSPORT_ERRORS, Kube, KubeError
 
 log = logging.getLogger("mcpop.informer")
 
@@ -31,16 +32,13 @@ def object_key(obj: Obj) -> Key:
 
 
 def compact(obj: Obj) -> Obj:
-    """Drop what the operator never reads from a cached object: managedFields' field sets and the
-    kubectl last-applied annotation (keeps memory small). Manager names and operations stay."""
+    """Drop what the operator never reads from a cached object (controller-runtime's cache transform): the
+    managedFields (prune goes by the ApplySet label and the owner's uid, conflicts by the apiserver's own
+    report) and the kubectl last-applied annotation. Keeps the cache small at thousands of objects."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return obj
-    mf = meta.get("managedFields")
-    if mf:
-        meta["managedFields"] = [{"manager": m.get("manager"), "operation": m.get("operation"),
-                                  **({"subresource": m["subresource"]} if m.get("subresource") else {})}
-                                 for m in mf]  # fmt: skip
+    meta.pop("managedFields", None)
     ann = meta.get("annotations")
     if ann and "kubectl.kubernetes.io/last-applied-configuration" in ann:
         meta["annotations"] = {k: v for k, v in ann.items()
@@ -65,20 +63,6 @@ class _RawWatch(k8s_watch.Watch):
             if rv:
                 self.resource_version = rv
         return js
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
-
-
-def _rv_newer(new: Obj, old: Obj | None, strict: bool = False) -> bool:
-    """Whether `new` is at least as new as `old` (`strict`: newer, never the same version)."""
-    if old is None:
-        return True
-    a, b = _rv(new), _rv(old)
-    if a.isdigit() and b.isdigit():
-        return int(a) > int(b) if strict else int(a) >= int(b)
-    return a != b
 
 
 class Informer:
@@ -157,26 +141,23 @@ class Informer:
         with self._lock:
             return len(self._store)
 
-    def upsert(self, obj: Obj, notify: bool = False) -> None:
-        """Put an object we just wrote into the cache (if it is newer), so the next reconcile sees it.
-
-        Its watch event then finds that version cached already: handlers are told of a change from the
-        object to itself, and never see what changed. `notify` tells them now, old and new, for objects that
-        other controllers watch (an MCPRegistry's status: the MCPServers resolved from it wait for its
-        catalogue)."""
+    def on_event(self, kind: str, obj: Obj) -> None:
+        """Apply one watch event to the cache and tell the handlers. Watches are the cache's only writer
+        (as controller-runtime's): the operator's own writes arrive here like anyone else's."""
+        obj.setdefault("apiVersion", self.res.api_version)
+        obj.setdefault("kind", self.res.kind)
         obj = self.transform(obj)
+        key = object_key(obj)
         with self._lock:
-            key = object_key(obj)
             old = self._store.get(key)
-            changed = _rv_newer(obj, old, strict=True)
-            if changed:
+            if kind == "DELETED":
+                self._drop(key)
+            else:
                 self._put(key, obj)
-        if changed and notify:
-            self._emit("ADDED" if old is None else "MODIFIED", old, obj)
-
-    def forget(self, namespace: str, name: str) -> None:
-        with self._lock:
-            self._drop((namespace, name))
+        if kind == "DELETED":
+            self._emit("DELETED", old or obj, None)
+        else:
+            self._emit(kind, old, obj)
 
     # ------------------------------------------------------------------ running
 
@@ -270,22 +251,7 @@ class Informer:
                 obj = event.get("raw_object")
                 if kind == "BOOKMARK" or not isinstance(obj, dict):
                     continue
-                obj.setdefault("apiVersion", self.res.api_version)
-                obj.setdefault("kind", self.res.kind)
-                obj = self.transform(obj)
-                key = object_key(obj)
-                with self._lock:
-                    old = self._store.get(key)
-                    if kind == "DELETED":
-                        self._drop(key)
-                    elif _rv_newer(obj, old):
-                        self._put(key, obj)
-                    else:
-                        continue  # we already cached a newer version (from our own write)
-                if kind == "DELETED":
-                    self._emit("DELETED", old or obj, None)
-                else:
-                    self._emit(str(kind), old, obj)
+                self.on_event(str(kind), obj)
         finally:
             self._watch = None
         return str(w.resource_version or rv)

@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mcpop.apply.runtime.client import API_ERRORS, Kube, KubeError, Resource
+from mcpop.apply.resources import Resource
+from mcpop.apply.runtime.client import API_ERRORS, Kube, KubeError
 from mcpop.apply.runtime.metrics import LEADER
 from mcpop.apply.runtime.timefmt import micro_now
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcpop.apply.resources import Resource
 from mcpop.apply.runtime import metrics
-from mcpop.apply.runtime.client import API_ERRORS, Kube, Resource
+from mcpop.apply.runtime.client import API_ERRORS, Kube
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.health import HealthServer
 from mcpop.apply.runtime.informer import Informer, Transform, compact

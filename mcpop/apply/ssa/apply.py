@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from mcpop.apply.runtime.client import FIELD_MANAGER, Kube, KubeError, Resource
+from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource
 from mcpop.apply.ssa.changeset import Change, changed_fields
 from mcpop.apply.ssa.drift import needs_apply
 
@@ -14,6 +14,14 @@ Action = Literal["created", "configured", "unchanged", "conflict"]
 #: what to do when another field manager owns a field we set with a different value: take it (`force`, what
 #: the server-side apply docs tell controllers to do) or leave it and report the conflict (`report`)
 ConflictPolicy = Literal["force", "report"]
+
+
+class Applier(Protocol):
+    """What applying one object needs of a client."""
+
+    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str = FIELD_MANAGER,
+              dry_run: bool = False) -> dict[str, Any]: ...  # fmt: skip
+
 
 _CONFLICT = re.compile(r'conflict with "(?P<manager>[^"]+)"(?: using (?P<gv>\S+))?\s*:?\s*(?P<field>\S+)?')
 
@@ -42,16 +50,8 @@ class ApplyResult:
         return Change(self.action, self.kind, self.name, self.namespace, self.api_version, self.fields,
                       tuple(self.conflicts or self.taken), self.why or "")  # fmt: skip
 
-    def describe_taken(self) -> str:
-        fields = ", ".join(f'{f} (from field manager "{m}")' for f, m in self.taken)
-        return f"{self.kind}/{self.name}: took fields owned by another manager: {fields}"
 
-    def describe_conflicts(self) -> str:
-        fields = ", ".join(f'{f} (field manager "{m}")' for f, m in self.conflicts)
-        return f"{self.kind}/{self.name}: fields owned by another manager: {fields}"
-
-
-def parse_conflicts(exc: KubeError) -> list[tuple[str, str]]:
+def parse_conflicts(exc: ApiError) -> list[tuple[str, str]]:
     """(field, manager) pairs from a 409 apply conflict's Status causes."""
     out: list[tuple[str, str]] = []
     for cause in exc.causes:
@@ -66,20 +66,14 @@ def parse_conflicts(exc: KubeError) -> list[tuple[str, str]]:
     return out
 
 
-def owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict[str, Any]:
-    """A controller owner reference (blocks the owner's foreground deletion until the object is gone)."""
-    return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True,
-            "blockOwnerDeletion": True}  # fmt: skip
-
-
-def _is_apply_conflict(exc: KubeError) -> bool:
+def _is_apply_conflict(exc: ApiError) -> bool:
     """A 409 from server-side apply because another manager owns fields (not a resourceVersion clash)."""
     if not exc.conflict:
         return False
     return any(c.get("reason") == "FieldManagerConflict" for c in exc.causes) or "conflict with" in exc.message
 
 
-def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: dict[str, Any] | None, *,
+def apply_if_needed(kube: Applier, res: Resource, desired: dict[str, Any], live: dict[str, Any] | None, *,
                     policy: ConflictPolicy = "force", field_manager: str = FIELD_MANAGER) -> ApplyResult:  # fmt: skip
     """Apply `desired` unless `live` already matches it.
 
@@ -98,7 +92,7 @@ def apply_if_needed(kube: Kube, res: Resource, desired: dict[str, Any], live: di
     taken: list[tuple[str, str]] = []
     try:
         out = kube.apply(res, desired, force=False, field_manager=field_manager)
-    except KubeError as exc:
+    except ApiError as exc:
         if not _is_apply_conflict(exc):
             raise
         pairs = parse_conflicts(exc)

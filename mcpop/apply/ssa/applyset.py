@@ -52,10 +52,11 @@ def parse_group_kinds(value: str | None) -> set[str]:
     return {p.strip() for p in (value or "").split(",") if p.strip()}
 
 
-def parent_metadata(name: str, namespace: str, group_kinds: set[str]) -> dict[str, Any]:
+def parent_metadata(name: str, namespace: str, group_kinds: set[str], kind: str = PARENT_KIND,
+                    group: str = PARENT_GROUP) -> dict[str, Any]:  # fmt: skip
     """The parent's label and annotations for a set holding `group_kinds`."""
     return {
-        "labels": {ID_LABEL: applyset_id(name, namespace)},
+        "labels": {ID_LABEL: applyset_id(name, namespace, kind, group)},
         "annotations": {TOOLING_ANNOTATION: TOOLING, GROUP_KINDS_ANNOTATION: format_group_kinds(group_kinds)},
     }
 

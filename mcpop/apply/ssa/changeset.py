@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from deepdiff import DeepDiff
 
-Action = Literal["created", "configured", "unchanged", "deleted", "skipped", "conflict"]
+Action = Literal["created", "configured", "unchanged", "deleted", "skipped", "conflict", "failed"]
 #: actions that changed (or, in a dry run, would change) the cluster
 CHANGING: frozenset[str] = frozenset({"created", "configured", "deleted"})
 #: fields that always differ between what we send and what is live; never reported as a change
@@ -33,7 +33,8 @@ class Change:
     fields: tuple[str, ...] = ()
     #: for action == conflict, and for fields taken from another manager: (field, manager) pairs
     conflicts: tuple[tuple[str, str], ...] = ()
-    #: why: `missing` / `changed` / `drifted` for applies, the missing API for skips
+    #: why: `missing` / `changed` / `drifted` for applies, the missing API for skips, `ObjectExists: ...` for an
+    #: object that is not ours, the API's message for a failed apply
     reason: str = ""
 
     @property
@@ -44,7 +45,7 @@ class Change:
     def line(self) -> str:
         """One human-readable line: `Deployment/x configured (spec.replicas)`."""
         detail = f" ({', '.join(self.fields)})" if self.fields and self.action == "configured" else ""
-        if self.action == "skipped" and self.reason:
+        if self.action in ("skipped", "failed") and self.reason:
             detail = f" ({self.reason})"
         return f"{self.subject} {self.action}{detail}"
 

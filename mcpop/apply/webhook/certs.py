@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mcpop.apply.runtime.client import Kube, KubeError, Resource
+from mcpop.apply.resources import SECRET, Resource
+from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.tls import CERT_FILE, KEY_FILE
 
 log = logging.getLogger("mcpop.webhook")
 CA_FILE = "ca.crt"
 CA_KEY = "ca.key"
-SECRET = Resource("", "v1", "Secret", "secrets", True)
 VALIDATING = Resource("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
                       "validatingwebhookconfigurations", False)  # fmt: skip
 MUTATING = Resource("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",

@@ -1,0 +1,124 @@
+"""The MCPServer controller's reconcile, in process against the in-memory API server: one pass down from the
+cached MCPServer to applied objects, status and events, with what an apply did read from its change set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakekube import FakeCache, FakeKube
+
+from mcpop.apply.mcpserver.reconciler import FINALIZER, MCPServerController
+from mcpop.apply.runtime.reconciler import DONE, Result, TerminalError
+from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.ssa.applyset import PART_OF_LABEL
+
+NS = "team"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason, message))
+
+
+@pytest.fixture
+def kube() -> FakeKube:
+    return FakeKube()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def controller(kube: FakeKube, recorder: Recorder) -> MCPServerController:
+    owned = {gk: FakeCache(kube, gk, label=PART_OF_LABEL) for gk in ("Deployment.apps", "Service", "ServiceAccount")}
+    servers = FakeCache(kube, "MCPServer.mcp.allbeone.io")
+    return MCPServerController(kube, OperatorSettings(), servers, owned, {}, recorder,  # type: ignore[arg-type]
+                               lambda key: None)  # fmt: skip
+
+
+def server(kube: FakeKube, **spec: Any) -> dict[str, Any]:
+    return kube.put({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                     "metadata": {"name": "fs", "namespace": NS, "generation": 1},
+                     "spec": {"image": "mcp/filesystem", "port": 8080, **spec}})  # fmt: skip
+
+
+def condition(kube: FakeKube, type_: str) -> tuple[str, str]:
+    obj = kube.stored("MCPServer", NS, "fs")
+    assert obj is not None
+    c = next(c for c in obj["status"]["conditions"] if c["type"] == type_)
+    return c["status"], c["reason"]
+
+
+def test_a_server_is_rendered_applied_and_reported(kube: FakeKube, controller: MCPServerController,
+                                                   recorder: Recorder) -> None:  # fmt: skip
+    server(kube)
+    assert controller.reconcile((NS, "fs")) == DONE
+    assert kube.stored("Deployment", NS, "fs") is not None and kube.stored("Service", NS, "fs") is not None
+    assert condition(kube, "Applied") == ("True", "Applied")
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+    assert [e[1] for e in recorder.events][:1] == ["Applied"]
+
+
+def test_a_second_reconcile_writes_nothing(kube: FakeKube, controller: MCPServerController) -> None:
+    server(kube)
+    controller.reconcile((NS, "fs"))
+    kube.writes.clear()
+    controller.reconcile((NS, "fs"))
+    assert kube.writes == []
+
+
+def test_an_existing_service_of_the_same_name_is_left_alone_and_reported(
+    kube: FakeKube, controller: MCPServerController, recorder: Recorder
+) -> None:
+    theirs = kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "fs", "namespace": NS},
+                       "spec": {"selector": {"app": "billing"}}})  # fmt: skip
+    server(kube)
+    controller.reconcile((NS, "fs"))
+    assert kube.stored("Service", NS, "fs") == theirs
+    assert condition(kube, "Applied") == ("False", "ObjectExists")
+    assert condition(kube, "Ready") == ("False", "ObjectExists")
+    assert any(e[1] == "ObjectExists" and "Service team/fs" in e[2] for e in recorder.events)
+
+
+def test_an_invalid_spec_is_terminal_and_applies_nothing(kube: FakeKube, controller: MCPServerController) -> None:
+    server(kube, replicas="two")
+    with pytest.raises(TerminalError, match=r"spec\.replicas"):
+        controller.reconcile((NS, "fs"))
+    assert kube.stored("Deployment", NS, "fs") is None
+    assert condition(kube, "Rendered") == ("False", "InvalidSpec")
+
+
+def test_a_failed_apply_is_reported_then_retried(kube: FakeKube, controller: MCPServerController) -> None:
+    from mcpop.apply.resources import ApiError
+
+    server(kube)
+    kube.fail[("Deployment", "fs")] = ApiError(500, "InternalError", {"message": "etcd timed out"})
+    with pytest.raises(ApiError):
+        controller.reconcile((NS, "fs"))
+    assert condition(kube, "Applied") == ("False", "ApplyFailed")
+
+
+def test_a_deleted_server_releases_its_finalizer_once_its_objects_are_gone(
+    kube: FakeKube, controller: MCPServerController
+) -> None:
+    server(kube)
+    controller.reconcile((NS, "fs"))
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None
+    stored["metadata"]["deletionTimestamp"] = "2026-12-06T00:00:00Z"
+    results = []
+    for _ in range(3):  # the status write makes the first finalizer patch stale: retried at once
+        results.append(controller.reconcile((NS, "fs")))
+        if results[-1] == DONE:
+            break
+    assert results[-1] == DONE and all(isinstance(r, Result) for r in results)
+    assert kube.stored("Deployment", NS, "fs") is None and kube.stored("Service", NS, "fs") is None
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
