@@ -426,3 +426,30 @@ def test_prune_never_deletes_what_another_manager_created(operator: OperatorProc
          message="rendered ConfigMap pruned")  # fmt: skip
     servers.wait_ready("srv")
     assert servers.core.read_namespaced_config_map("hand-made", servers.ns).data == {"k": "v"}
+
+
+def test_objects_of_the_same_name_that_mcpop_did_not_create_survive_the_server_unchanged(
+    operator: OperatorProcess, servers: Servers
+) -> None:
+    svc = servers.core.create_namespaced_service(servers.ns, {
+        "metadata": {"name": "srv"}, "spec": {"selector": {"app": "billing"}, "ports": [{"port": 80}]}})  # fmt: skip
+    sa = servers.core.create_namespaced_service_account(servers.ns, {"metadata": {"name": "srv"}})
+    servers.create(basic())
+    applied = servers.wait_condition("srv", "Applied", "False", "ObjectExists")
+    assert "Service" in applied["message"] and "ServiceAccount" in applied["message"], applied
+    assert servers.condition("srv", "Ready")["reason"] == "ObjectExists"  # type: ignore[index]
+    assert "ObjectExists" in _event_reasons(servers, "srv")
+
+    def unchanged() -> None:
+        live_svc = servers.core.read_namespaced_service("srv", servers.ns)
+        live_sa = servers.core.read_namespaced_service_account("srv", servers.ns)
+        assert live_svc.metadata.resource_version == svc.metadata.resource_version
+        assert live_svc.spec.selector == {"app": "billing"} and not live_svc.metadata.owner_references
+        assert live_sa.metadata.resource_version == sa.metadata.resource_version
+        assert not live_sa.metadata.owner_references
+
+    unchanged()
+    assert servers.deployment("srv") is None  # the set is refused whole: no pods behind their Service
+    servers.delete("srv")
+    wait(lambda: not servers.exists("srv"), message="MCPServer srv finalized")
+    unchanged()

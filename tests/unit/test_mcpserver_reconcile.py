@@ -81,7 +81,7 @@ def test_an_existing_service_of_the_same_name_is_left_alone_and_reported(
                        "spec": {"selector": {"app": "billing"}}})  # fmt: skip
     server(kube)
     controller.reconcile((NS, "fs"))
-    assert kube.stored("Service", NS, "fs") == theirs
+    assert kube.stored("Service", NS, "fs") == theirs and kube.stored("Deployment", NS, "fs") is None
     assert condition(kube, "Applied") == ("False", "ObjectExists")
     assert condition(kube, "Ready") == ("False", "ObjectExists")
     assert any(e[1] == "ObjectExists" and "Service team/fs" in e[2] for e in recorder.events)

@@ -102,13 +102,14 @@ def test_prune_keeps_members_another_parent_controls(kube: FakeKube, parent: dic
     assert kube.stored("Service", NS, "srv") is not None
 
 
-def test_an_object_that_is_not_ours_is_never_adopted(kube: FakeKube, parent: dict[str, Any]) -> None:
+def test_an_object_that_is_not_ours_is_never_adopted_and_nothing_is_applied(kube: FakeKube, parent: dict[str, Any]) -> None:
     theirs = kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "srv", "namespace": NS},
                        "spec": {"selector": {"app": "theirs"}}})  # fmt: skip
     changes = ResourceManager(kube).apply_set(MCPSERVER, parent, the_set(parent))
     svc = next(c for c in changes if c.kind == "Service")
     assert svc.action == "conflict" and svc.reason.startswith("ObjectExists")
     assert kube.stored("Service", NS, "srv") == theirs  # unchanged: no label, no owner, no selector merged
+    assert kube.writes == [] and kube.stored("Deployment", NS, "srv") is None  # the set is refused whole
     assert ("Warning", "ObjectExists") in [e[:2] for e in events_from(changes)]
 
 

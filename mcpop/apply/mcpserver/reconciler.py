@@ -335,7 +335,7 @@ class MCPServerController:
         except SetTimeout as exc:
             raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s") from exc
         self._record(changes)
-        outcome = Outcome(generation=generation, changes=changes, registry=registry,
+        outcome = Outcome(generation=generation, changes=changes, rendered=len(rendered.objects), registry=registry,
                           registry_status=registry_status)  # fmt: skip
         dep_obj = rendered.get("Deployment")
         svc = rendered.get("Service")

@@ -40,6 +40,8 @@ class Outcome:
     invalid: str | None = None
     #: what applying the object set did (empty when nothing was applied)
     changes: ChangeSet = field(default_factory=ChangeSet)
+    #: how many objects were rendered (0: as many as the change set applied)
+    rendered: int = 0
     deployment: dict[str, Any] | None = None
     service_endpoint: str | None = None
     #: the MCP endpoint's in-cluster URL (with the transport's path) and the transport, from the Service
@@ -140,7 +142,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         conds.append(Cond(APPLIED, "False", IMAGE_CONFIG_UNAVAILABLE, "nothing applied: retried until the image "
                           "config can be read"))  # fmt: skip
     else:
-        conds.append(Cond(RENDERED, "True", "Rendered", f"rendered {outcome.objects} objects"))
+        conds.append(Cond(RENDERED, "True", "Rendered", f"rendered {outcome.rendered or outcome.objects} objects"))
         if error:
             conds.append(Cond(APPLIED, "False", "ApplyFailed", error))
         elif conflicts:

@@ -7,9 +7,9 @@
 3. the parent records the ApplySet (id label, tooling and group-kinds annotations) and, when asked, a
    finalizer, before anything is applied;
 4. each object is server-side applied unless the live one already matches (zero writes when nothing
-   changed); an object of the same name that is neither a member of this set nor controlled by this
-   parent is never adopted (`conflict`, reason `ObjectExists`); fields another manager owns are taken
-   back or reported, as `policy` says;
+   changed); fields another manager owns are taken back or reported, as `policy` says. An object of a
+   desired name that exists and is neither a member of this set nor controlled by this parent is never
+   adopted: the whole set is refused before anything is written (`conflict`, reason `ObjectExists`);
 5. members no longer desired are pruned: only those carrying this set's label *and* a controller owner
    reference to this parent's uid;
 6. the parent's group-kinds annotation shrinks to what is left.
@@ -218,6 +218,20 @@ class ResourceManager:
                                   reason=f"{o['apiVersion']} is not served"))  # fmt: skip
                 continue
             todo.append((res, with_hash(aset.mark_member(o, set_id))))
+        # ownership first: a set holding an object that is not ours is refused whole, before anything is written
+        # (Helm's "exists and cannot be imported"): applying the rest could bind a workload to someone else's
+        # ServiceAccount or put its pods behind their Service
+        for res, o in todo:
+            m = o["metadata"]
+            live = result.before[(o["kind"], m["name"])] = self._live(res, m.get("namespace") or "", m["name"])
+            if live is not None and not (aset.is_member(live, set_id) or owned_by(live, uid)):
+                result.add(Change("conflict", o["kind"], m["name"], ns, o["apiVersion"],
+                                  reason=f"ObjectExists: {o['kind']} {ns}/{m['name']} exists and was not created by "
+                                         f"mcpop for {parent_res.kind} {meta['name']}; nothing was applied (delete or "
+                                         "rename it)"))  # fmt: skip
+        if result.of("conflict"):
+            return result
+
         new_gks = {res.group_kind for res, _ in todo}
         old_gks = aset.live_group_kinds(parent)
         if not dry_run:
@@ -243,14 +257,7 @@ class ResourceManager:
         m = o["metadata"]
         ns, name = m.get("namespace") or "", m["name"]
         key = (o["kind"], name)
-        live = self._live(res, ns, name)
-        result.before[key] = live
-        if live is not None and not (
-            aset.is_member(live, set_id) or owned_by(live, result.parent["metadata"].get("uid"))
-        ):
-            return Change("conflict", o["kind"], name, ns, o["apiVersion"],
-                          reason=f"ObjectExists: {o['kind']} {ns}/{name} exists and was not created by mcpop "
-                                 "for this object; it is left unchanged (delete or rename it)")  # fmt: skip
+        live = result.before[key]
         ckey = (res.group_kind, name)
         live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
         want_hash = m["annotations"][HASH_ANNOTATION]
