@@ -155,6 +155,7 @@ def test_the_same_conflict_is_not_asked_again_until_forgotten(kube: FakeKube, pa
     before = kube.requests
     again = manager.apply_set(MCPSERVER, live_parent(kube), objs, policy="report")
     assert next(c for c in again if c.kind == "Deployment").action == "conflict"
+    assert not any(e[1] == "Conflict" for e in events_from(again))  # told once
     reads = kube.requests - before
     manager.forget(MCPSERVER, NS, "srv")
     before = kube.requests
@@ -225,3 +226,12 @@ def test_events_and_metrics_come_from_the_change_set(kube: FakeKube, parent: dic
     assert OBJECTS.labels("created", "Service")._value.get() == before + 1
     assert events_from(changes) == [
         ("Normal", "Applied", "ServiceAccount/srv created; Service/srv created; Deployment/srv created")]  # fmt: skip
+
+
+def test_a_conflict_reported_last_time_is_not_reported_again(kube: FakeKube, parent: dict[str, Any]) -> None:
+    kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "srv", "namespace": NS}})
+    manager = ResourceManager(kube)
+    first = manager.apply_set(MCPSERVER, parent, the_set(parent))
+    again = manager.apply_set(MCPSERVER, parent, the_set(parent))
+    assert [e[1] for e in events_from(first)] == ["ObjectExists"]
+    assert again.of("conflict") == first.of("conflict") and events_from(again) == []

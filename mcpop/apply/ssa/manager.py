@@ -111,6 +111,9 @@ class SetResult(ChangeSet):
     before: dict[tuple[str, str], Obj | None] = field(default_factory=dict)
     #: the API error that stopped the apply (its entry is the `failed` change); nothing was pruned
     error: ApiError | None = None
+    #: (kind, name) of the `conflict` entries that are the same as the last apply of this set reported (the
+    #: live object and the desired one unchanged): already told, so no event again
+    repeated: set[tuple[str, str]] = field(default_factory=set)
 
     def object(self, kind: str, name: str | None = None) -> Obj | None:
         """The applied object of `kind` (named `name`, or the first of that kind)."""
@@ -225,10 +228,13 @@ class ResourceManager:
             m = o["metadata"]
             live = result.before[(o["kind"], m["name"])] = self._live(res, m.get("namespace") or "", m["name"])
             if live is not None and not (aset.is_member(live, set_id) or owned_by(live, uid)):
-                result.add(Change("conflict", o["kind"], m["name"], ns, o["apiVersion"],
-                                  reason=f"ObjectExists: {o['kind']} {ns}/{m['name']} exists and was not created by "
-                                         f"mcpop for {parent_res.kind} {meta['name']}; nothing was applied (delete or "
-                                         "rename it)"))  # fmt: skip
+                change = Change("conflict", o["kind"], m["name"], ns, o["apiVersion"],
+                                reason=f"ObjectExists: {o['kind']} {ns}/{m['name']} exists and was not created by "
+                                       f"mcpop for {parent_res.kind} {meta['name']}; nothing was applied (delete or "
+                                       "rename it)")  # fmt: skip
+                if not dry_run:
+                    self._remember(set_id, res, o, live, change, result)
+                result.add(change)
         if result.of("conflict"):
             return result
 
@@ -258,17 +264,14 @@ class ResourceManager:
         ns, name = m.get("namespace") or "", m["name"]
         key = (o["kind"], name)
         live = result.before[key]
-        ckey = (res.group_kind, name)
-        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
-        want_hash = m["annotations"][HASH_ANNOTATION]
-        with self._lock:
-            memo = self._conflicts.get(set_id, {}).get(ckey)
-        if memo is not None and memo[:2] == (live_rv, want_hash) and policy == "report":
-            if live is not None:
-                result.objects[key] = live
-            return memo[2]  # the same conflict as last time: not asked again
         if dry_run:
             return self._dry_run_one(res, o, live, policy, result)
+        memo = self._memo(set_id, res, o, live)
+        if memo is not None and policy == "report":
+            if live is not None:
+                result.objects[key] = live
+            result.repeated.add(key)
+            return memo  # the same conflict as last time: not asked again
         try:
             applied = apply_if_needed(self.kube, res, o, live, policy=policy, field_manager=self.field_manager)
         except ApiError as exc:
@@ -277,12 +280,36 @@ class ResourceManager:
         if applied.live is not None:
             result.objects[key] = applied.live
         change = applied.change
-        with self._lock:
-            if change.action == "conflict":
-                self._conflicts.setdefault(set_id, {})[ckey] = (live_rv, want_hash, change)
-            else:
-                self._conflicts.get(set_id, {}).pop(ckey, None)
+        self._remember(set_id, res, o, live, change, result)
         return change
+
+    # ------------------------------------------------------------------ conflicts already reported
+
+    @staticmethod
+    def _memo_key(res: Resource, o: Obj, live: Obj | None) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(group-kind, name) and (the live resourceVersion, the desired hash): what makes a conflict the same."""
+        live_rv = str(((live or {}).get("metadata") or {}).get("resourceVersion", ""))
+        return (res.group_kind, o["metadata"]["name"]), (live_rv, o["metadata"]["annotations"][HASH_ANNOTATION])
+
+    def _memo(self, set_id: str, res: Resource, o: Obj, live: Obj | None) -> Change | None:
+        """The conflict reported last time for this object, if neither it nor the live object changed since."""
+        ckey, version = self._memo_key(res, o, live)
+        with self._lock:
+            memo = self._conflicts.get(set_id, {}).get(ckey)
+        return memo[2] if memo is not None and memo[:2] == version else None
+
+    def _remember(self, set_id: str, res: Resource, o: Obj, live: Obj | None, change: Change,
+                  result: SetResult) -> None:  # fmt: skip
+        """Keep a conflict (marking it repeated when it is the one reported last time); forget a resolved one."""
+        ckey, version = self._memo_key(res, o, live)
+        with self._lock:
+            memos = self._conflicts.setdefault(set_id, {})
+            if change.action != "conflict":
+                memos.pop(ckey, None)
+                return
+            if memos.get(ckey) == (*version, change):
+                result.repeated.add((o["kind"], o["metadata"]["name"]))
+            memos[ckey] = (*version, change)
 
     def _dry_run_one(self, res: Resource, o: Obj, live: Obj | None, policy: ConflictPolicy,
                      result: SetResult) -> Change:  # fmt: skip
@@ -355,8 +382,10 @@ def describe_fields(change: Change) -> str:
 
 
 def events_from(changes: ChangeSet) -> list[Event]:
-    """The events a change set is reported with: what was applied, taken over, refused, failed, pruned."""
+    """The events a change set is reported with: what was applied, taken over, refused, failed, pruned. A
+    conflict reported the same last time (`SetResult.repeated`) is not reported again."""
     out: list[Event] = []
+    repeated = changes.repeated if isinstance(changes, SetResult) else set()
     applied = changes.summary("created", "configured")
     if applied:
         out.append(("Normal", "Applied", applied))
@@ -365,6 +394,8 @@ def events_from(changes: ChangeSet) -> list[Event]:
             out.append(("Warning", "FieldsTakenOver",
                         f"{c.subject}: took fields owned by another manager: {describe_fields(c)}"))  # fmt: skip
     for c in changes.of("conflict"):
+        if (c.kind, c.name) in repeated:
+            continue
         if c.reason.startswith("ObjectExists"):
             out.append(("Warning", "ObjectExists", c.reason.removeprefix("ObjectExists: ")))
         else:
