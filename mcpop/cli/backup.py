@@ -185,7 +185,7 @@ def list_(
     if output == "json":
         print(json.dumps(rows, indent=2, sort_keys=True))
     elif output == "yaml":
-        from mcpop.render.yaml import dump_yaml
+        from mcpop.codec.emitter import dump_yaml
 
         sys.stdout.write(dump_yaml(rows) if rows else "[]\n")
     else:

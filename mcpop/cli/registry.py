@@ -105,7 +105,7 @@ def _table(rows: list[list[str]]) -> str:
 
 def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = False) -> None:
     """Print the entries as a table, JSON or YAML; sorted by name and version unless `ordered`."""
-    from mcpop.render.yaml import dump_yaml
+    from mcpop.codec.emitter import dump_yaml
 
     items = [_summary(e) for e in (entries if ordered else _sorted(entries))]
     if output == "json":
@@ -219,9 +219,9 @@ def inspect(
     version
         Entry version (default: the newest).
     """
+    from mcpop.codec.emitter import dump_yaml
     from mcpop.render.catalog import Catalog
     from mcpop.render.errors import RenderError
-    from mcpop.render.yaml import dump_yaml
 
     loaded = load_catalogue(kubeconfig, context, namespace, registry)
     try:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from mcpop.render.yaml import dump_json, dump_yaml
+from mcpop.codec.emitter import dump_json, dump_yaml
 
 
 def read_1_1(text: str) -> list[Any]:
