@@ -21,7 +21,7 @@ import pytest
 
 from mcpop.apply.mcpbackup.run import RunError, snapshot_object
 from mcpop.cli.kube import ClusterError, load_credentials
-from mcpop.codec.reader import CONFIGMAP_DATA, OBJECTS, REGISTRY_DATA, Limits, YAMLInputError, load_value
+from mcpop.codec.reader import CONFIGMAP_DATA, REGISTRY_DATA, Limits, YAMLInputError, load_value
 from mcpop.sources.configmap import load_configmap
 from mcpop.sources.errors import MalformedResponse
 from mcpop.sources.github import GitHubLocation, fetch_github
@@ -107,43 +107,13 @@ def test_a_value_holds_one_document() -> None:
         load_value("a: 1\n---\nb: 2\n")
 
 
-# ---------------------------------------------------------------------------- mcp render -f
+# ---------------------------------------------------------------------------- mcp render -f and --registry
+# (the files given with -f: test_yaml_input.py's BAD_FILES, alias-bomb, deep-yaml, oversized and oversized-file)
 
 
 def mcp_render(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-c", "from mcpop.cli.main import run; run()", "render", "-f", str(path), *args]
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
-
-
-SERVER = "apiVersion: mcp.allbeone.io/v1\nkind: MCPServer\nmetadata: {name: x}\nspec:\n  image: a\n"
-
-
-def test_render_refuses_a_file_over_8_mib_in_one_line(tmp_path: Path) -> None:
-    # many small documents: each is far below the 3 MiB document limit, the file is not
-    big = tmp_path / "big.yaml"
-    big.write_text("---\n".join([SERVER] * (OBJECTS.max_bytes // len(SERVER) + 1)))
-    result = mcp_render(big)
-    assert (result.returncode, result.stdout) == (2, "")
-    (line,) = result.stderr.splitlines()
-    assert str(big) in line and "; the limit is 8 MiB" in line, line
-
-
-def test_render_refuses_a_billion_laughs_in_one_line(tmp_path: Path) -> None:
-    bomb = tmp_path / "bomb.yaml"
-    bomb.write_text(SERVER + "  config:\n" + "".join(f"    {line}\n" for line in BOMB.splitlines()))
-    result = mcp_render(bomb)
-    assert (result.returncode, result.stdout) == (2, "")
-    (line,) = result.stderr.splitlines()
-    assert str(bomb) in line and ALIAS_MESSAGE in line, line
-
-
-def test_render_refuses_a_nesting_bomb_in_one_line(tmp_path: Path) -> None:
-    deep = tmp_path / "deep.yaml"
-    deep.write_text(SERVER + "  config:\n    " + DEEP)
-    result = mcp_render(deep)
-    assert (result.returncode, result.stdout) == (2, "")
-    (line,) = result.stderr.splitlines()
-    assert str(deep) in line and DEPTH_MESSAGE in line, line
 
 
 def test_a_registry_file_over_its_limit_is_refused(tmp_path: Path) -> None:

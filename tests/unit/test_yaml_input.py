@@ -67,6 +67,11 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
         "",
         "the limit is 3 MiB",
     ),
+    "oversized-file": (  # many documents, each far below the document limit
+        "---\n".join([HEAD] * (OBJECTS.max_bytes // len(HEAD) + 1)).encode(),
+        "",
+        "; the limit is 8 MiB",
+    ),
     "empty": (b"", "", "no objects passed to render"),
     "comments-only": (b"# nothing here\n---\n# nor here\n", "", "no objects passed to render"),
     "duplicate-key": (config("a: 1\na: 2").encode(), "spec.config", "mapping key 'a' already defined at line 7"),
