@@ -2,7 +2,7 @@
 
 Ages follow kubectl (`k8s.io/apimachinery/pkg/util/duration.HumanDuration`); tables are kubectl's
 (columns separated by three spaces, headers upper case); `-o json` and `-o yaml` are the one emitter's
-(`mcpop.codec.emitter`), imported only when asked for.
+(`mcpop.codec.emitter`), imported only when asked for: `mcp --help` loads this module.
 """
 
 from __future__ import annotations

@@ -260,7 +260,8 @@ class _NotJSON(YAMLInputError):
 
 
 def _no_constant(name: str) -> Any:
-    raise YAMLInputError(f"{name} is not a JSON number; quote it for a string")
+    # not JSON, though Python's decoder takes it: as YAML, `NaN` is the string it spells
+    raise _NotJSON(f"{name} is not a JSON number; quote it for a string")
 
 
 def _too_deep(limits: Limits) -> YAMLInputError:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from mcpop.apply.mcpbackup.run import RunError, snapshot_object
+from mcpop.backup.model import MemoryFile
 from mcpop.cli.kube import ClusterError, load_credentials
 from mcpop.codec.reader import CONFIGMAP_DATA, REGISTRY_DATA, Limits, YAMLInputError, load_value
 from mcpop.sources.configmap import load_configmap
@@ -210,11 +211,6 @@ def test_a_hostile_registry_api_page_fails_the_sync_naming_the_url_and_limit(bod
 # ---------------------------------------------------------------------------- backup snapshot files
 
 
-@dataclass
-class SnapshotFile:
-    data: bytes
-
-
 OBJECT = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
 
 
@@ -228,13 +224,14 @@ OBJECT = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
     ids=["alias-bomb", "nesting-bomb", "oversize"],
 )
 def test_a_hostile_snapshot_file_fails_the_restore_naming_the_file(body: str, message: str) -> None:
+    files = {"configmaps/c.yaml": MemoryFile("config/configmaps/c.yaml", body.encode())}
     with pytest.raises(RunError, match=f"snapshot file config/configmaps/c.yaml: .*{message}"):
-        snapshot_object({"configmaps/c.yaml": SnapshotFile(body.encode())}, "configmaps/c.yaml")
+        snapshot_object(files, "configmaps/c.yaml")
 
 
 def test_a_snapshot_file_that_is_not_an_object_fails_the_restore() -> None:
     with pytest.raises(RunError, match="expected a Kubernetes object"):
-        snapshot_object({"mcpserver.yaml": SnapshotFile(b"- a\n")}, "mcpserver.yaml")
+        snapshot_object({"mcpserver.yaml": MemoryFile("config/mcpserver.yaml", b"- a\n")}, "mcpserver.yaml")
 
 
 # ---------------------------------------------------------------------------- kubeconfig
