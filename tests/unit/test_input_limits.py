@@ -1,7 +1,7 @@
 """Input limits at every entry point: an alias bomb, a nesting bomb and an oversize input are refused by the one
 reader (mcpop.codec.reader) quickly and with bounded memory, with an error naming the limit and the source,
 whether they come from a file (`mcp render -f`), a ConfigMap or GitHub registry source, a registry API
-response, a backup snapshot or a kubeconfig."""
+response, a backup snapshot, a kubeconfig, an image pull secret or an image config."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from mcpop.api.imageconfig import load_image_config
 from mcpop.apply.mcpbackup.run import RunError, snapshot_object
 from mcpop.backup.model import MemoryFile
 from mcpop.cli.kube import ClusterError, load_credentials
@@ -27,6 +28,7 @@ from mcpop.sources.configmap import load_configmap
 from mcpop.sources.errors import MalformedResponse
 from mcpop.sources.github import GitHubLocation, fetch_github
 from mcpop.sources.http import HttpResponse
+from mcpop.sources.oci import parse_docker_config
 from mcpop.sources.official import PAGE_LIMIT, fetch_official, list_url
 from mcpop.sources.retry import RetryPolicy
 
@@ -242,3 +244,16 @@ def test_a_kubeconfig_alias_bomb_is_a_cluster_error_naming_the_file(tmp_path: Pa
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n" + BOMB)
     with pytest.raises(ClusterError, match=f"kubeconfig {kubeconfig} is not valid YAML: .*{ALIAS_MESSAGE}"):
         load_credentials(str(kubeconfig))
+
+
+# ---------------------------------------------------------------------------- image pull secrets and image configs
+
+
+def test_a_pull_secret_nested_past_the_limit_is_a_clear_error_not_a_recursion_error() -> None:
+    with pytest.raises(ValueError, match=f"not JSON: {DEPTH_MESSAGE}"):
+        parse_docker_config("[" * 100_000 + "]" * 100_000)
+
+
+def test_an_image_config_file_nested_past_the_limit_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=f"not JSON: .*{DEPTH_MESSAGE}"):
+        load_image_config('{"config": ' + "[" * 200 + "]" * 200 + "}")
