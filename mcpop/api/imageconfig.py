@@ -6,8 +6,9 @@ The input is the image config JSON as the registry stores it and `crane config R
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from mcpop.codec.reader import YAMLInputError, load_json
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ def parse_image_config(data: object, digest: str | None = None) -> ImageConfig:
 def load_image_config(text: str | bytes, digest: str | None = None) -> ImageConfig:
     """Parse image config JSON text; ValueError when it is not JSON or not an image config."""
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = load_json(text)
+    except YAMLInputError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     return parse_image_config(data, digest)
 

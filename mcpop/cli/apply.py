@@ -42,8 +42,6 @@ class BadInput(Exception):
 
 def read_documents(files: list[Path], namespace: str, explicit_ns: bool) -> list[dict[str, Any]]:
     """Every document of `files`, validated against the API models, with its namespace set."""
-    import yaml
-
     from mcpop.cli.load import load_text
 
     problems: list[str] = []
@@ -59,8 +57,7 @@ def read_documents(files: list[Path], namespace: str, explicit_ns: bool) -> list
         problems += [str(p) for p in loaded.problems]
         if loaded.problems:
             continue
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        docs += [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+        docs += [loaded.lines[(source, index)].data for index in range(loaded.documents)]
     if problems:
         raise BadInput(problems)
     if not docs:
@@ -162,18 +159,22 @@ def _masked(live: dict[str, Any] | None, merged: dict[str, Any] | None) -> tuple
     return ({**live, "data": ma} if live else None), ({**merged, "data": mb} if merged else None)
 
 
+def _sorted(value: Any) -> Any:
+    """`value` with every mapping's keys in order, so a diff does not depend on the order fields came in."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    return [_sorted(v) for v in value] if isinstance(value, list) else value
+
+
 def unified(planned: Planned) -> str:
     """The unified diff of one object, live → merged ('' when equal)."""
-    import yaml
-
     from mcpop.cli.plan import comparable
+    from mcpop.codec.emitter import yaml_text
 
     live, merged = _masked(comparable(planned.live), comparable(planned.merged))
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
     def text(o: Any) -> list[str]:
-        return [] if o is None else yaml.dump(o, Dumper=dumper, default_flow_style=False, sort_keys=True,
-                                              allow_unicode=True).splitlines(keepends=True)  # fmt: skip
+        return [] if o is None else yaml_text(_sorted(o)).splitlines(keepends=True)
 
     a, b = text(live), text(merged)
     if a == b:

@@ -8,7 +8,6 @@ The Kubernetes client and the repository library are imported only inside the co
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -183,9 +182,11 @@ def list_(
         return _fail(f"backup {ns}/{name}: {_message(exc)}")
     rows = [s.to_dict() for s in snaps]
     if output == "json":
-        print(json.dumps(rows, indent=2, sort_keys=True))
+        from mcpop.codec.emitter import json_text
+
+        sys.stdout.write(json_text(rows, sort_keys=True))
     elif output == "yaml":
-        from mcpop.render.yaml import dump_yaml
+        from mcpop.codec.emitter import dump_yaml
 
         sys.stdout.write(dump_yaml(rows) if rows else "[]\n")
     else:

@@ -33,6 +33,8 @@ from mcpop.apply.resources import (
     Resource,
 )
 
+from mcpop.codec.reader import YAMLInputError, load_value
+
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 USER_AGENT = "mcp-cli"
 
@@ -81,13 +83,6 @@ class Credentials:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _load_yaml(text: str) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
-
-
 def _files(kubeconfig: str | None) -> list[Path]:
     if kubeconfig:
         return [Path(kubeconfig).expanduser()]
@@ -112,9 +107,9 @@ def _merged(paths: list[Path], explicit: bool) -> tuple[dict[str, Any], dict[str
         except OSError as exc:
             raise ClusterError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
         try:
-            doc = _load_yaml(text) or {}
-        except Exception as exc:
-            raise ClusterError(f"kubeconfig {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            doc = load_value(text) or {}
+        except YAMLInputError as exc:
+            raise ClusterError(f"kubeconfig {path} is not valid YAML: {exc}") from None
         if not isinstance(doc, dict):
             raise ClusterError(f"kubeconfig {path} is not a kubeconfig (expected a mapping)")
         for kind, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):

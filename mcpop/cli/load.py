@@ -13,7 +13,7 @@ from mcpop import API_VERSION
 from mcpop.render.validate import KINDS, format_loc
 
 if TYPE_CHECKING:
-    from mcpop.cli.yamlread import Document
+    from mcpop.codec.reader import Document
 
 
 @dataclass
@@ -58,7 +58,7 @@ def parse_loc(path: str) -> tuple[int | str, ...]:
 
 def load_text(text: str, source: str, kinds: tuple[str, ...] = ("MCPServer",)) -> Loaded:
     """Parse and validate every document in `text`; documents of other known kinds are skipped."""
-    from mcpop.cli.yamlread import YAMLInputError, load_documents
+    from mcpop.codec.reader import YAMLInputError, load_documents
     from mcpop.render.validate import validate_model
 
     out = Loaded()
@@ -120,7 +120,7 @@ def load_files(paths: list[Path], kinds: tuple[str, ...] = ("MCPServer",)) -> Lo
     """Load every file (`-` is standard input); problems from all files are collected."""
     import sys
 
-    from mcpop.cli.yamlread import YAMLInputError, decode
+    from mcpop.codec.reader import YAMLInputError, decode
 
     total = Loaded()
     read: list[str] = []

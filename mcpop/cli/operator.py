@@ -247,7 +247,7 @@ def webhook_config(
 
     from mcpop.apply.webhook import certs
     from mcpop.apply.webhook.configuration import configurations
-    from mcpop.render.yaml import dump_json, dump_yaml
+    from mcpop.codec.emitter import dump_json, dump_yaml
 
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:

@@ -1,13 +1,13 @@
 """Human-readable and machine-readable output of cluster objects: pure functions of the objects and a clock.
 
 Ages follow kubectl (`k8s.io/apimachinery/pkg/util/duration.HumanDuration`); tables are kubectl's
-(columns separated by three spaces, headers upper case); `-o json` is indented by 4 as kubectl prints it.
+(columns separated by three spaces, headers upper case); `-o json` and `-o yaml` are the one emitter's
+(`mcpop.codec.emitter`), imported only when asked for: `mcp --help` loads this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -70,20 +70,19 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def dump(obj: Any, output: str) -> str:
-    """`obj` as JSON (indent 4, like kubectl) or YAML (block style, keys in order)."""
-    if output == "json":
-        return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
-    import yaml
+    """`obj` as JSON or as one YAML document (keys in order, no `---`)."""
+    from mcpop.codec.emitter import json_text, yaml_text
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return str(yaml.dump(obj, Dumper=dumper, default_flow_style=False, sort_keys=False, allow_unicode=True))
+    return json_text(obj) if output == "json" else yaml_text(obj)
 
 
 def dump_all(objs: Sequence[dict[str, Any]], output: str) -> str:
-    """Several objects: a JSON `List`, or YAML documents separated by `---`."""
+    """Several objects: a JSON `List`, or YAML documents each started by `---`, as `mcp render` prints them."""
+    from mcpop.codec.emitter import dump_yaml, json_text
+
     if output == "json":
-        return dump({"apiVersion": "v1", "kind": "List", "items": list(objs)}, "json")
-    return "".join(("---\n" if i else "") + dump(o, "yaml") for i, o in enumerate(objs))
+        return json_text({"apiVersion": "v1", "kind": "List", "items": list(objs)})
+    return dump_yaml(objs)
 
 
 def as_list(objs: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ The Kubernetes client is imported only inside the commands.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -105,11 +104,11 @@ def _table(rows: list[list[str]]) -> str:
 
 def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = False) -> None:
     """Print the entries as a table, JSON or YAML; sorted by name and version unless `ordered`."""
-    from mcpop.render.yaml import dump_yaml
+    from mcpop.codec.emitter import dump_yaml, json_text
 
     items = [_summary(e) for e in (entries if ordered else _sorted(entries))]
     if output == "json":
-        sys.stdout.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(items))
     elif output == "yaml":
         sys.stdout.write(dump_yaml([items]))
     else:
@@ -219,9 +218,9 @@ def inspect(
     version
         Entry version (default: the newest).
     """
+    from mcpop.codec.emitter import dump_yaml, json_text
     from mcpop.render.catalog import Catalog
     from mcpop.render.errors import RenderError
-    from mcpop.render.yaml import dump_yaml
 
     loaded = load_catalogue(kubeconfig, context, namespace, registry)
     try:
@@ -231,7 +230,7 @@ def inspect(
         return 1
     doc = inspect_document(entry, namespace_of(kubeconfig, context, namespace))
     if output == "json":
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc))
     else:
         sys.stdout.write(dump_yaml([doc]))
     return 0

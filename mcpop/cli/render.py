@@ -67,8 +67,8 @@ def render_files(
     from mcpop.api.explain import explain
     from mcpop.api.mcpserver import MCPServer
     from mcpop.cli.load import format_loc
+    from mcpop.codec.emitter import dump_json, dump_yaml
     from mcpop.render import RenderError, RenderOptions, render
-    from mcpop.render.yaml import dump_json, dump_yaml
 
     if namespace is not None:
         try:

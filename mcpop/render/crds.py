@@ -1,7 +1,7 @@
 """The CRDs as YAML text, exactly as `schemas/` holds them (written by `tools/gen-crds`)."""
 
 from mcpop.api.crd import RESOURCES, crd, crd_file_name
-from mcpop.render.yaml import dump_yaml
+from mcpop.codec.emitter import dump_yaml
 
 
 def crd_files() -> dict[str, str]:

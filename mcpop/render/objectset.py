@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpop.render.yaml import dump_json, dump_yaml
+from mcpop.codec.emitter import dump_json, dump_yaml
 
 #: Apply order: cluster and namespace config first, then identity and RBAC, then workloads, then
 #: what routes to or watches them. Deletion runs in reverse.

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcpop.api.mcpserver import MCPServerSpec
+from mcpop.codec.emitter import json_text
 from mcpop.render.names import selector_labels
 from mcpop.render.normalize import Workload
 from mcpop.render.pod import (
@@ -44,7 +45,7 @@ def meta(
 
 def config_map(name: str, namespace: str, labels: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
     """The server's `config` as canonical JSON in a ConfigMap."""
-    data = {"config.json": json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"}
+    data = {"config.json": json_text(config, sort_keys=True)}
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(name, namespace, labels), "data": data}
 
 

@@ -10,7 +10,6 @@ this file loader and the operator's sources.
 from __future__ import annotations
 
 import json
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON
+from mcpop.codec.reader import REGISTRY_DATA, load_json
 from mcpop.render.catalog import Catalog
 from mcpop.sources.errors import CatalogError
 
 EMBEDDED = "catalog.json"
-#: deeper registry JSON is refused (as the YAML input reader refuses deeper YAML)
-MAX_DEPTH = 100
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -73,42 +70,10 @@ def parse_entries(data: Any, source: str) -> tuple[list[ServerJSON], list[str]]:
     return found.entries, problems
 
 
-def _read_json(path: Path) -> Any:
-    """A registry file's JSON; ValueError with a clear reason for bytes, depth or characters JSON cannot carry."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    _check_json(data)
-    return data
-
-
-def _check_json(data: Any) -> None:
-    """Refuse nesting past MAX_DEPTH and lone UTF-16 surrogates (`"\\ud800"`, which no output can encode)."""
-    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
-    while stack:
-        node, depth, where = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels (at {where or 'the top'})")
-        if isinstance(node, dict):
-            stack += [(v, depth + 1, f"{where}.{k}" if where else str(k)) for k, v in node.items()]
-            stack += [(k, depth, where) for k in node]
-        elif isinstance(node, list):
-            stack += [(v, depth + 1, f"{where}[{i}]") for i, v in enumerate(node)]
-        elif isinstance(node, str) and _SURROGATE.search(node):
-            raise ValueError(f"{where or 'a string'}: a lone UTF-16 surrogate escape is not a character")
-
-
 def load_registry_file(path: Path) -> tuple[Catalog, list[str]]:
-    """The catalogue in a JSON file and a message per skipped entry; OSError/ValueError if unreadable."""
-    entries, problems = parse_entries(_read_json(path), str(path))
+    """The catalogue in a JSON file and a message per skipped entry; OSError, or ValueError (YAMLInputError) for
+    bytes, depth, size or characters JSON cannot carry."""
+    entries, problems = parse_entries(load_json(path.read_bytes(), REGISTRY_DATA), str(path))
     return Catalog(entries, f"registry file {path}"), problems
 
 

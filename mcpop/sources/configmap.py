@@ -2,7 +2,7 @@
 
 With `key`, only that key is read (missing → SourceConfigError). Without, every key ending `.json`, `.yaml` or
 `.yml` is read, or every key if none does. Each value is JSON or YAML holding one server.json, a list of
-them, or a registry list response.
+them, or a registry list response, read within `CONFIGMAP_DATA` (a ConfigMap holds at most 1 MiB).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from mcpop.codec.reader import CONFIGMAP_DATA
 from mcpop.sources.entries import InvalidEntry, SourceEntries, load_text, parse_items
 from mcpop.sources.errors import InvalidContent, SourceConfigError
 
@@ -31,7 +32,7 @@ def load_configmap(data: Mapping[str, str] | None, key: str | None = None, *, na
     for k in keys:
         label = f"ConfigMap {name} key {k}"
         try:
-            parsed = load_text(data[k], label)
+            parsed = load_text(data[k], label, CONFIGMAP_DATA)
         except InvalidContent as exc:
             out.invalid.append(InvalidEntry(k, str(exc)))
             continue

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from io import StringIO
 from typing import Any
 
 from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON, ServerResponse
+from mcpop.codec.reader import REGISTRY_DATA, Limits, YAMLInputError, load_value
+from mcpop.codec.reader import decode as decode_text
 from mcpop.sources.catalog import _describe, _entry_name, list_items
 from mcpop.sources.errors import InvalidContent
 
@@ -101,32 +101,20 @@ def parse_items(data: Any, source: str) -> SourceEntries:
     return out
 
 
-def load_text(text: str, source: str) -> Any:
-    """JSON, else YAML (safe loader); InvalidContent naming the source if neither parses."""
-    # imported here: `mcp render --registry` reads entries through parse_items without it
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
+def load_text(text: str, source: str, limits: Limits = REGISTRY_DATA) -> Any:
+    """One document of JSON or YAML, read within `limits`; InvalidContent naming the source otherwise."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    except RecursionError:
-        raise InvalidContent(f"{source}: nested too deeply") from None
-    try:
-        return YAML(typ="safe", pure=True).load(StringIO(text))
-    except YAMLError as exc:
-        raise InvalidContent(f"{source}: neither JSON nor YAML: {exc}") from exc
-    except RecursionError:
-        raise InvalidContent(f"{source}: nested too deeply") from None
+        return load_value(text, limits)
+    except YAMLInputError as exc:
+        raise InvalidContent(f"{source}: {exc}") from None
 
 
-def decode(body: bytes, source: str) -> str:
-    """A file's bytes as UTF-8 text; InvalidContent naming the source otherwise."""
+def decode(body: bytes, source: str, limits: Limits = REGISTRY_DATA) -> str:
+    """A file's bytes as UTF-8 text, refused unread past `limits.max_bytes`; InvalidContent naming the source."""
     try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidContent(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return decode_text(body, limits)
+    except YAMLInputError as exc:
+        raise InvalidContent(f"{source}: {exc}") from None
 
 
 __all__ = ["DeletedEntry", "InvalidEntry", "SourceEntries", "decode", "load_text", "official_status", "parse_items"]

@@ -7,17 +7,18 @@ from `download_url` when given, else from the contents API's base64 `content`. R
 repository costs one 304 per directory and nothing else. The token goes in `Authorization: Bearer`, and only
 to the API's own origin: a `download_url` on another host (raw.githubusercontent.com for api.github.com)
 is fetched without it, and if that host refuses, the file is read through the contents API instead.
+Listings and files are read within `mcpop.codec.reader.REGISTRY_DATA`'s limits.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from mcpop.codec.reader import REGISTRY_DATA, YAMLInputError, load_json
 from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, load_text, parse_items
 from mcpop.sources.errors import (
     AuthError,
@@ -142,9 +143,9 @@ class _Reader:
     def get_json(self, operation: str, url: str) -> Any:
         body = self.get(operation, url, "application/vnd.github+json")
         try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
+            return load_json(body, REGISTRY_DATA)
+        except YAMLInputError as exc:
+            raise MalformedResponse(f"GET {url}: response refused (not JSON, or past a limit): {exc}") from None
 
 
 def _file_text(reader: _Reader, item: dict[str, Any]) -> str:

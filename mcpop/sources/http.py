@@ -13,7 +13,6 @@ request's later hops.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import LocationValueError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from mcpop.codec.reader import REGISTRY_DATA, load_json
 from mcpop.sources.errors import NetworkError, RedirectError, SourceConfigError
 
 DEFAULT_TIMEOUT = 30.0
@@ -48,7 +48,8 @@ class HttpResponse:
         return self.headers.get(name.lower())
 
     def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
+        """The body as JSON, within the limits of registry data; YAMLInputError (a ValueError) otherwise."""
+        return load_json(self.body, REGISTRY_DATA)
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")

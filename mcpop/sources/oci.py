@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from mcpop.api.imageconfig import ImageConfig, parse_image_config
+from mcpop.codec.reader import CONFIGMAP_DATA, REGISTRY_DATA, YAMLInputError, load_json
 from mcpop.sources.errors import NetworkError, SourceError
 from mcpop.sources.http import HttpClient, HttpResponse, UrllibClient
 
@@ -130,9 +130,9 @@ def _host_key(key: str) -> str:
 def parse_docker_config(data: bytes | str) -> dict[str, Credential]:
     """Credentials by registry host from a `.dockerconfigjson` (or legacy `.dockercfg`); ValueError if malformed."""
     try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc.__class__.__name__}") from None
+        doc = load_json(data, CONFIGMAP_DATA)  # a Secret, like a ConfigMap, holds at most 1 MiB
+    except YAMLInputError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     auths = doc.get("auths", doc)  # .dockercfg is the auths map itself
@@ -286,7 +286,7 @@ class ImageConfigResolver:
         if "sha256:" + hashlib.sha256(resp.body).hexdigest() != digest:
             raise ImageConfigError(image, "Malformed", f"the config blob's content does not match {digest}")
         try:
-            return parse_image_config(json.loads(resp.body), digest=digest)
+            return parse_image_config(load_json(resp.body, REGISTRY_DATA), digest=digest)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ImageConfigError(image, "Malformed", f"the config blob is not an image config: {exc}") from None
 

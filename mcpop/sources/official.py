@@ -8,12 +8,12 @@ returned.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import urlencode
 
 from mcpop.api.serverjson import ServerJSON
+from mcpop.codec.reader import YAMLInputError
 from mcpop.render.catalog import version_key
 from mcpop.sources.entries import SourceEntries, parse_items
 from mcpop.sources.errors import MalformedResponse, SourceError
@@ -75,8 +75,8 @@ def fetch_official(
                 raise SourceError(f"GET {url}: unexpected HTTP {response.status}")
             try:
                 data = response.json()
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-                raise MalformedResponse(f"GET {url}: response is not JSON: {exc}") from exc
+            except YAMLInputError as exc:
+                raise MalformedResponse(f"GET {url}: response refused (not JSON, or past a limit): {exc}") from None
             if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
                 raise MalformedResponse(f"GET {url}: response has no 'servers' list")
             return data

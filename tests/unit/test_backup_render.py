@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mcpop.api.mcpserver import MCPServer
 from mcpop.api.mcpserverbackup import MCPServerBackup
 from mcpop.cli.load import load_text
+from mcpop.codec.emitter import dump_yaml
 from mcpop.render.backup import (
     MAX_CRONJOB_NAME,
     REQUEST_ANNOTATION,
@@ -28,7 +29,6 @@ from mcpop.render.backup import (
 )
 from mcpop.render.errors import RenderError
 from mcpop.render.options import Owner
-from mcpop.render.yaml import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((ROOT / "tests/fixtures/backup").glob("*.yaml"))

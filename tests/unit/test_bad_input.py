@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcpop.cli.load import load_text
-from mcpop.render.yaml import dump_yaml
+from mcpop.codec.emitter import dump_yaml
 
 BASE: dict[str, Any] = {
     "apiVersion": "mcp.allbeone.io/v1",

@@ -15,7 +15,7 @@ import pytest
 from badinput import CASES, Case
 
 from mcpop.cli.render import run_render
-from mcpop.render.yaml import dump_yaml
+from mcpop.codec.emitter import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 #: one case of each area goes through the installed command line as well

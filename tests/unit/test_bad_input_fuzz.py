@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpop.cli.render import render_files
-from mcpop.render.yaml import dump_yaml
+from mcpop.codec.emitter import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS: list[dict[str, Any]] = [

@@ -69,7 +69,7 @@ def test_a_configmap_without_the_named_key_is_a_source_config_error() -> None:
 
 def test_a_configmap_value_nested_too_deeply_is_reported_not_raised() -> None:
     got = load_configmap({"deep.json": "[" * 5000 + "]" * 5000}, name="cm")
-    assert [(i.name, "nested too deeply" in i.reason) for i in got.invalid] == [("deep.json", True)]
+    assert [(i.name, "nested deeper than 100 levels" in i.reason) for i in got.invalid] == [("deep.json", True)]
 
 
 def test_the_embedded_catalogue_loads() -> None:

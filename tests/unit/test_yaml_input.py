@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpop.cli.load import load_files, load_text
-from mcpop.cli.yamlread import MAX_DEPTH, MAX_DOCUMENT_BYTES, load_documents
-from mcpop.render.yaml import dump_yaml
+from mcpop.codec.emitter import dump_yaml
+from mcpop.codec.reader import OBJECTS, load_documents
 
+MAX_DEPTH, MAX_DOCUMENT_BYTES = OBJECTS.max_depth, OBJECTS.max_document_bytes
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "apiVersion: mcp.allbeone.io/v1\nkind: MCPServer\nmetadata: {name: x}\nspec:\n  image: a\n"
 ERROR_LINE = re.compile(r"^error: \S+: document \d+( \(line \d+\))?: (\S+: )?\S.*$")
@@ -66,6 +67,11 @@ BAD_FILES: dict[str, tuple[bytes, str, str]] = {
         "",
         "the limit is 3 MiB",
     ),
+    "oversized-file": (  # many documents, each far below the document limit
+        "---\n".join([HEAD] * (OBJECTS.max_bytes // len(HEAD) + 1)).encode(),
+        "",
+        "; the limit is 8 MiB",
+    ),
     "empty": (b"", "", "no objects passed to render"),
     "comments-only": (b"# nothing here\n---\n# nor here\n", "", "no objects passed to render"),
     "duplicate-key": (config("a: 1\na: 2").encode(), "spec.config", "mapping key 'a' already defined at line 7"),
@@ -89,12 +95,12 @@ def test_bad_file_exits_2_with_one_clear_line_and_no_output(case: str, tmp_path:
 
 
 def test_a_huge_document_is_refused_by_size_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mcpop.cli.yamlread
+    import mcpop.codec.reader
 
     def never(text: str) -> None:
         raise AssertionError("parsed a document that is over the size limit")
 
-    monkeypatch.setattr(mcpop.cli.yamlread, "_Builder", never)
+    monkeypatch.setattr(mcpop.codec.reader, "_Builder", never)
     huge = tmp_path / "huge.yaml"
     huge.write_text(HEAD + "  config:\n" + "".join(f"    k{i}: value{i}\n" for i in range(300_000)))
     (problem,) = load_files([huge]).problems
@@ -215,7 +221,7 @@ def test_render_reads_input_with_libyaml_and_never_imports_a_pure_python_scanner
         "import sys, io, contextlib\nfrom mcpop.cli.main import app\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    app(['render', '-f', 'examples/03-mcpserver-registry-enriched.yaml'], exit_on_error=False)\n"
-        "import mcpop.cli.yamlread as r\n"
+        "import mcpop.codec.reader as r\n"
         "print(r._CParser is not None, [m for m in sys.modules if m.startswith(('ruamel', 'mcpop.sources.retry'))])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

@@ -1,11 +1,15 @@
 """The YAML emitter: what it writes reads back, in YAML 1.1 (PyYAML, pure and libyaml) and 1.2 (ruamel.yaml),
-as exactly the data it was given, and `-o json` says the same."""
+as exactly the data it was given, and `-o json` says the same; it is the one emitter of every command's
+output (no anchors, one JSON indent)."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from mcpop.render.yaml import dump_json, dump_yaml
+from mcpop.cli import output
+from mcpop.codec.emitter import JSON_INDENT, dump_json, dump_yaml, json_text
 
 
 def read_1_1(text: str) -> list[Any]:
@@ -130,10 +135,6 @@ def test_any_json_value_as_a_document_reads_back_unchanged(doc: Any) -> None:
 
 
 def test_rendered_yaml_and_json_of_the_faithful_fixture_agree_in_every_reader() -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     fixture = str(root / "tests/fixtures/specs/faithful-output.yaml")
 
@@ -148,3 +149,53 @@ def test_rendered_yaml_and_json_of_the_faithful_fixture_agree_in_every_reader() 
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["INDENTED"] == "\n  indented after a blank line" and env["NEWLINE"] == "\n"
     assert env["NEL"] == "next\x85line" and env["CONTROLS"] == "del\x7f c1\x9b" and env["WORDS"] == "on"
+
+
+# ---------------------------------------------------------------------------- one emitter for every output
+
+CLI = [sys.executable, "-c", "from mcpop.cli.main import run; run()"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def has_anchors(text: str) -> bool:
+    return any(getattr(e, "anchor", None) or isinstance(e, yaml.AliasEvent) for e in yaml.parse(text))
+
+
+def test_a_value_shared_in_memory_is_written_out_not_anchored() -> None:
+    shared = {"path": "/healthz", "port": 8000}
+    obj = {"livenessProbe": {"httpGet": shared}, "readinessProbe": {"httpGet": shared}}
+    for text in (output.dump(obj, "yaml"), output.dump_all([obj, obj], "yaml"), dump_yaml([obj, obj])):
+        assert not has_anchors(text), text
+        assert all(doc == obj for doc in read_1_1(text))
+
+
+def test_deploy_dry_run_yaml_has_no_anchors(tmp_path: Path) -> None:
+    cmd = [*CLI, "deploy", "fetch", "--dry-run", "--kubeconfig", str(tmp_path / "none"), "-o", "yaml"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not has_anchors(result.stdout)
+    assert {d["kind"] for d in read_1_1(result.stdout)} >= {"MCPServer", "Deployment", "Service"}
+
+
+def test_json_output_is_indented_by_two_everywhere() -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+    texts = [output.dump(obj, "json"), output.dump_all([obj, obj], "json"), dump_json([obj]), json_text(obj)]
+    assert JSON_INDENT == 2
+    for text in texts:
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", text
+
+
+def test_registry_and_render_json_use_the_same_indent(tmp_path: Path) -> None:
+    registry = [*CLI, "registry", "list", "-o", "json", "--kubeconfig", str(tmp_path / "none")]
+    render = [*CLI, "render", "-f", str(ROOT / "examples/02-mcpserver-basic.yaml"), "-o", "json"]
+    for cmd in (registry, render):
+        text = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120, check=True).stdout
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", cmd
+
+
+def test_status_yaml_and_json_output_load_neither_pydantic_nor_the_models() -> None:
+    code = ("import sys\nfrom mcpop.cli import output\n"
+            "output.dump({'a': [1]}, 'yaml'); output.dump_all([{'a': 1}], 'json')\n"
+            "print([m for m in sys.modules if m.startswith(('pydantic', 'mcpop.api', 'mcpop.render'))])")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr[-2000:]

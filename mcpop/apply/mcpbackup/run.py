@@ -22,6 +22,8 @@ from typing import Any
 from mcpop import API_VERSION
 from mcpop.apply.resources import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.codec.emitter import dump_yaml, json_text
+from mcpop.codec.reader import YAMLInputError, decode, load_value
 from mcpop.errors import McpopError
 
 log = logging.getLogger("mcpop.backup.run")
@@ -182,13 +184,10 @@ def portable(obj: dict[str, Any]) -> dict[str, Any]:
 def collect_configuration(kube: Kube, server: dict[str, Any], namespace: str, encrypted: bool
                           ) -> tuple[list[Any], list[str]]:  # fmt: skip
     """The configuration files of a snapshot, and the Secrets left out (an unencrypted backup has none)."""
-    import json
-
     from mcpop.api.mcpserver import MCPServer
     from mcpop.backup import MemoryFile
     from mcpop.render import RenderOptions, render
     from mcpop.render.backup import server_data
-    from mcpop.render.yaml import dump_yaml
 
     files = [MemoryFile(f"{CONFIG_DIR}/mcpserver.yaml", dump_yaml([portable(server)]).encode())]
     model = MCPServer.model_validate(server)
@@ -205,7 +204,7 @@ def collect_configuration(kube: Kube, server: dict[str, Any], namespace: str, en
             continue
         secret = kube.get(SECRET, namespace, name)
         if secret is not None:
-            body = json.dumps(portable({**secret, "apiVersion": "v1", "kind": "Secret"}), sort_keys=True)
+            body = json_text(portable({**secret, "apiVersion": "v1", "kind": "Secret"}), sort_keys=True)
             files.append(MemoryFile(f"{CONFIG_DIR}/secrets/{name}.json", body.encode()))
     try:
         rendered = render(model, options=RenderOptions(namespace=namespace))
@@ -388,26 +387,31 @@ class RestorePlan:
     data: bool = True
 
 
+def snapshot_object(files: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The object in the snapshot's configuration file `path` (YAML or JSON), read with the input limits;
+    RunError naming the file when it is not one object."""
+    try:
+        obj = load_value(decode(files[path].data))
+    except YAMLInputError as exc:
+        raise RunError(f"snapshot file {CONFIG_DIR}/{path}: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        raise RunError(f"snapshot file {CONFIG_DIR}/{path}: expected a Kubernetes object (a mapping with metadata)")
+    return obj
+
+
 def restore_configuration(kube: Kube, files: Mapping[str, Any], target_ns: str, target_name: str,
                           replicas: int | None = None) -> list[str]:  # fmt: skip
     """Apply the snapshot's ConfigMaps, Secrets and MCPServer (`files`: the snapshot's `config/` tree, paths
     relative to it) as `target_ns/target_name`; the objects written."""
-    import json
-
-    import yaml
-
     written: list[str] = []
     for path in sorted(files):
-        if path.startswith("configmaps/"):
-            obj = yaml.safe_load(files[path].data)
-        elif path.startswith("secrets/"):
-            obj = json.loads(files[path].data)
-        else:
+        if not path.startswith(("configmaps/", "secrets/")):
             continue
+        obj = snapshot_object(files, path)
         obj["metadata"]["namespace"] = target_ns
         _apply(kube, obj)
         written.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    server = yaml.safe_load(files["mcpserver.yaml"].data)
+    server = snapshot_object(files, "mcpserver.yaml")
     server["metadata"]["name"] = target_name
     server["metadata"]["namespace"] = target_ns
     for k in list(server["metadata"].get("labels") or {}):
@@ -453,11 +457,9 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
                 if data_dir is None:
                     raise RunError("a data restore needs --data-dir (the target's volumes, one directory each)")
                 replicas = scale_down(kube, target_ns, target_name)
-                import yaml
-
                 from mcpop.api.mcpserver import MCPServer
 
-                snap_server = MCPServer.model_validate(yaml.safe_load(files["mcpserver.yaml"].data))
+                snap_server = MCPServer.model_validate(snapshot_object(files, "mcpserver.yaml"))
                 for vol, _claim in server_data(snap_server).claims:
                     repo.restore(snap.id, str(Path(data_dir) / vol), subtree=f"data/{vol}")
             if plan.configuration:

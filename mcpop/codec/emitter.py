@@ -1,8 +1,10 @@
-"""Deterministic YAML and JSON output for object sets.
+"""The one writer of YAML and JSON output: rendered object sets, `-o yaml|json` of every command, diffs and
+backup snapshot files.
 
 A small emitter for JSON-shaped data (dict, list, str, int, float, bool, None): key order as built,
 block style, and any string a YAML 1.1 or 1.2 reader could take for something else is double-quoted,
-so `on`, `1.10` or `0755` survive kubectl and Helm alike.
+so `on`, `1.10` or `0755` survive kubectl and Helm alike. A value reached twice is written out twice:
+never an anchor or alias. JSON is indented by `JSON_INDENT` (2) everywhere, UTF-8, and never NaN.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+#: the one JSON indentation of every output (golden files pin it)
+JSON_INDENT = 2
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@:-]*(?: [A-Za-z0-9_./@()-]+)*$")
 _YAML11_WORDS = {
     "y",
@@ -172,6 +176,20 @@ def dump_yaml(documents: Iterable[Any]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
+def yaml_text(value: Any) -> str:
+    """One document without a `---` marker, as `kubectl get -o yaml` prints one object."""
+    if type(value) in (dict, list) and value:
+        out: list[str] = []
+        _emit(value, "", out)
+        return "\n".join(out) + "\n"
+    return _inline(value, "  ", 0) + "\n"
+
+
+def json_text(value: Any, *, sort_keys: bool = False) -> str:
+    """`value` as JSON, indented by JSON_INDENT, non-ASCII characters as themselves."""
+    return json.dumps(value, indent=JSON_INDENT, ensure_ascii=False, allow_nan=False, sort_keys=sort_keys) + "\n"
+
+
 def dump_json(documents: list[Any]) -> str:
     """Documents as a JSON `v1/List` when there are several, or the single object."""
     payload: Any = (
@@ -183,4 +201,4 @@ def dump_json(documents: list[Any]) -> str:
             "items": documents,
         }
     )
-    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(payload)

@@ -1,25 +1,46 @@
-"""Reading YAML input as kubectl does, into plain JSON-shaped data, with the line of every key and item.
+"""The one reader of YAML and JSON input, into plain JSON-shaped data, with the line of every key and item.
 
-libyaml (PyYAML's C parser) scans and parses; this module builds the data from its events with YAML 1.1
-semantics (`on` is a boolean, `0400` is octal, `<<` merges), as kubectl's reader does, and refuses what a
-Kubernetes object cannot hold or what would exhaust the process:
+Every input mcpop reads goes through here: `mcp render`/`apply` files, ConfigMap, GitHub and `--registry`
+registry data, registry API responses, backup snapshot files and kubeconfigs. libyaml (PyYAML's C parser)
+scans and parses; this module builds the data from its events with YAML 1.1 semantics (`on` is a boolean,
+`0400` is octal, `<<` merges), as kubectl's reader does. JSON text takes the standard library's C decoder
+first (registry data is mostly JSON) and is held to the same limits.
+
+Refused, with the line and field path where known:
 
 - tags other than the JSON ones (`!!set`, `!!binary`, `!!timestamp`, `!!omap`, custom tags); an untagged
   date stays a string, as kubectl keeps it;
-- `.nan` and `.inf` (JSON has no such numbers);
-- nesting deeper than `MAX_DEPTH`, and excessive aliasing (an alias bomb), by go-yaml's rule;
-- documents larger than the apiserver's request limit (`MAX_DOCUMENT_BYTES`), checked by size before parsing;
-- bytes that are not UTF-8.
+- `.nan` and `.inf` (JSON has no such numbers), and lone UTF-16 surrogates (no output can encode them);
+- bytes that are not UTF-8;
+- input past its `Limits`, checked before parsing (size) or as soon as crossed (depth, aliases), so a hostile
+  input costs little time and memory:
+
+  ============================ ============ =============== ===============
+  limit                        `OBJECTS`    `REGISTRY_DATA` `CONFIGMAP_DATA`
+  ============================ ============ =============== ===============
+  `max_bytes` (whole input)    8 MiB        8 MiB           1 MiB
+  `max_document_bytes`         3 MiB        8 MiB           1 MiB
+  `max_depth` (nested levels)  100          100             100
+  `alias_budget` (nodes)       400,000      100,000         100,000
+  ============================ ============ =============== ===============
+
+  `OBJECTS` is for Kubernetes objects (files, snapshot files, kubeconfigs): 3 MiB is kube-apiserver's
+  request limit, so no object can be larger. Registry data may be one large list; a ConfigMap holds at most
+  1 MiB. Aliases are limited by go-yaml's rule (kubectl's reader): past `alias_budget` nodes in all, the share
+  of nodes that come from aliases may be at most 99 %, falling linearly to 10 % at ten times that; so aliases
+  never expand to more than about three times `alias_budget` nodes, and a billion-laughs bomb stops after
+  `alias_budget` nodes.
 
 Mapping keys become strings as kubectl makes them: `on:` is the key `"true"`, `~:` is `"null"`, `1:` is `"1"`.
 UTF-16 surrogate-pair escapes (`"\\ud83d\\ude00"`), which libyaml rejects, are read as the character they
-encode, as a JSON reader does; a lone surrogate is an error.
+encode, as a JSON reader does.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -34,13 +55,31 @@ from yaml.resolver import Resolver
 
 from mcpop.errors import McpopError
 
-#: kube-apiserver refuses request bodies over 3 MiB; no single object can be larger.
-MAX_DOCUMENT_BYTES = 3 * 1024 * 1024
-#: Kubernetes objects nest a few dozen levels at most; the renderer and emitter recurse per level.
-MAX_DEPTH = 100
-#: alias expansion is limited as kubectl's YAML reader (go-yaml) limits it: past ALIAS_BUDGET nodes in all,
-#: the share of nodes that come from aliases may be at most 99 %, falling linearly to 10 % at ten times that.
-ALIAS_BUDGET = 400_000
+MiB = 1 << 20
+#: kube-apiserver refuses request bodies over 3 MiB: no object can be larger
+APISERVER_REQUEST_BYTES = 3 * MiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one input may cost (the module docstring gives the presets and why)."""
+
+    #: the whole input, in UTF-8 bytes
+    max_bytes: int = 8 * MiB
+    #: one document of a YAML stream
+    max_document_bytes: int = APISERVER_REQUEST_BYTES
+    #: mappings and lists nested in one another; the renderer and emitter recurse per level
+    max_depth: int = 100
+    #: go-yaml's alias rule: how many nodes before the share that aliases expand to must fall
+    alias_budget: int = 400_000
+
+
+#: Kubernetes objects: `mcp render`/`apply` files, backup snapshot files, kubeconfigs
+OBJECTS = Limits()
+#: registry data (GitHub files, registry API pages, `--registry FILE`): one document may be the whole list
+REGISTRY_DATA = Limits(max_document_bytes=8 * MiB, alias_budget=100_000)
+#: a ConfigMap registry source: a ConfigMap holds at most 1 MiB
+CONFIGMAP_DATA = Limits(max_bytes=MiB, max_document_bytes=MiB, alias_budget=100_000)
 
 _CParser: Any
 try:
@@ -52,17 +91,26 @@ _JSON_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null")}
 _DOC_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.M)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^ \t\r\n#]", re.M)
 _SURROGATE_PAIR = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_PAIR_RETRIES = 64
+#: levels of a field path an error spells out
+_SHOWN_LEVELS = 12
 _MERGE = object()
 _NO_KEY = object()
 
 
 class YAMLInputError(McpopError, ValueError):
-    """Input that cannot become Kubernetes objects: the document, line and field path it is about."""
+    """Input that cannot become plain data: the message, and the document, line and field path it is about."""
 
     def __init__(self, message: str, line: int | None = None, path: str = "", document: int = 0) -> None:
         super().__init__(message)
         self.message, self.line, self.path, self.document = message, line, path, document
+
+    def __str__(self) -> str:
+        where = [f"document {self.document}"] if self.document else []
+        where += [f"line {self.line}"] if self.line is not None else []
+        parts = [", ".join(where)] if where else []
+        return ": ".join([*parts, *([self.path] if self.path else []), self.message])
 
 
 @dataclass
@@ -90,8 +138,32 @@ class Document:
         return found
 
 
-def decode(raw: bytes) -> str:
-    """UTF-8 text (a leading BOM dropped); YAMLInputError naming the line of the first bad byte."""
+def _size(n: int) -> str:
+    """A size as a message gives it: `3 MiB`, `1.5 MiB`, `512 KiB`, `900 bytes`."""
+    for unit, name in ((MiB, "MiB"), (1024, "KiB")):
+        if n >= unit:
+            return f"{n / unit:.1f}".removesuffix(".0") + f" {name}"
+    return f"{n} bytes"
+
+
+def _over(size: int, limit: int) -> str:
+    """`size` past `limit`, never spelled as the limit itself (3.0001 MiB is `3.0001 MiB`, not `3 MiB`)."""
+    text, digits = _size(size), 1
+    while text == _size(limit) and digits < 7:
+        digits += 1
+        text = f"{size / MiB:.{digits}f} MiB" if size >= MiB else f"{size} bytes"
+    return text
+
+
+def _too_big(size: int, limits: Limits) -> YAMLInputError:
+    return YAMLInputError(f"input is {_over(size, limits.max_bytes)}; the limit is {_size(limits.max_bytes)}")
+
+
+def decode(raw: bytes, limits: Limits = OBJECTS) -> str:
+    """UTF-8 text (a leading BOM dropped); YAMLInputError for input over `limits.max_bytes` (checked before
+    decoding) or naming the line of the first bad byte."""
+    if len(raw) > limits.max_bytes:
+        raise _too_big(len(raw), limits)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -103,20 +175,33 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
-def check_sizes(text: str) -> None:
-    """Refuse, before parsing, any document larger than the apiserver's request limit."""
-    if len(text) <= MAX_DOCUMENT_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) <= MAX_DOCUMENT_BYTES:
+def _utf8_size(text: str, over: int) -> int:
+    """The UTF-8 size of `text`, or at least `over` + 1 when that is plain from its length alone."""
+    if len(text) > over:
+        return len(text)  # a character is at least one byte: no need to encode
+    if 4 * len(text) <= over:
+        return len(text)  # at most 4 bytes a character: within the limit whatever the text
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_sizes(text: str, limits: Limits = OBJECTS) -> None:
+    """Refuse, before parsing, input larger than `limits.max_bytes` or a document over `max_document_bytes`."""
+    total = _utf8_size(text, limits.max_bytes)
+    if total > limits.max_bytes:
+        raise _too_big(total, limits)
+    if _utf8_size(text, limits.max_document_bytes) <= limits.max_document_bytes:
         return
     starts = [0] + [m.start() for m in _DOC_MARKER.finditer(text)] + [len(text)]
     index = 0
     for begin, end in itertools.pairwise(starts):
         segment = text[begin:end]
-        if len(segment) > MAX_DOCUMENT_BYTES // 4 and len(segment.encode("utf-8", "surrogatepass")) > (
-            MAX_DOCUMENT_BYTES
-        ):
+        size = _utf8_size(segment, limits.max_document_bytes)
+        if size > limits.max_document_bytes:
+            apiserver = limits.max_document_bytes == APISERVER_REQUEST_BYTES
+            note = " (kube-apiserver's request size limit)" if apiserver else ""
             raise YAMLInputError(
-                f"document is {len(segment.encode('utf-8', 'surrogatepass')) / 2**20:.1f} MiB; the limit is "
-                f"{MAX_DOCUMENT_BYTES // 2**20} MiB (kube-apiserver's request size limit)",
+                f"document is {_over(size, limits.max_document_bytes)}; the limit is "
+                f"{_size(limits.max_document_bytes)}{note}",
                 text.count("\n", 0, begin) + 1,
                 document=index,
             )
@@ -125,11 +210,11 @@ def check_sizes(text: str) -> None:
             index += 1
 
 
-def load_documents(text: str) -> list[Document]:
+def load_documents(text: str, limits: Limits = OBJECTS) -> list[Document]:
     """Every non-empty document in `text`; YAMLInputError (with document, line and path) on the first problem."""
-    check_sizes(text)
+    check_sizes(text, limits)
     for _ in range(_MAX_PAIR_RETRIES):
-        builder = _Builder(text)
+        builder = _Builder(text, limits)
         try:
             return list(builder.documents())
         except yaml.YAMLError as exc:
@@ -140,6 +225,85 @@ def load_documents(text: str) -> list[Document]:
                 raise error from None
             text = fixed
     raise YAMLInputError(f"more than {_MAX_PAIR_RETRIES} UTF-16 surrogate-pair escapes; write the characters")
+
+
+def load_value(text: str, limits: Limits = OBJECTS) -> Any:
+    """The one document in `text` (None if it has none), JSON or YAML; YAMLInputError past `limits` or on
+    anything `load_documents` refuses."""
+    try:
+        return load_json(text, limits)
+    except _NotJSON:
+        pass  # YAML, then
+    documents = load_documents(text, limits)
+    if len(documents) > 1:
+        raise YAMLInputError(f"expected one document, found {len(documents)}", documents[1].line_no, document=1)
+    return documents[0].data if documents else None
+
+
+def load_json(text: str | bytes, limits: Limits = OBJECTS) -> Any:
+    """`text` as JSON (bytes as UTF-8); YAMLInputError when it is not JSON or past `limits`."""
+    if isinstance(text, bytes):
+        text = decode(text, limits)
+    check_sizes(text, limits)
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise _NotJSON(f"invalid JSON: {exc.msg} at column {exc.colno}", exc.lineno) from None
+    except RecursionError:
+        raise _too_deep(limits) from None
+    _check_json(data, limits)
+    return data
+
+
+class _NotJSON(YAMLInputError):
+    """Text that is not JSON at all (as opposed to JSON past a limit)."""
+
+
+def _no_constant(name: str) -> Any:
+    # not JSON, though Python's decoder takes it: as YAML, `NaN` is the string it spells
+    raise _NotJSON(f"{name} is not a JSON number; quote it for a string")
+
+
+def _too_deep(limits: Limits) -> YAMLInputError:
+    return YAMLInputError(f"nested deeper than {limits.max_depth} levels")
+
+
+def _check_json(data: Any, limits: Limits) -> None:
+    """Refuse what the YAML path refuses in parsed JSON: deep nesting, lone surrogates, non-finite numbers."""
+    # each entry's path is a (parent path, key) chain, spelled out only for an error
+    stack: list[tuple[Any, int, Any]] = [(data, 0, None)]
+    while stack:
+        node, depth, chain = stack.pop()
+        kind = type(node)
+        if kind is dict or kind is list:
+            if depth >= limits.max_depth:
+                raise YAMLInputError(_too_deep(limits).message, path=_json_path(chain))
+            if kind is dict:
+                for key, value in node.items():
+                    if _SURROGATE.search(key):
+                        message = f"key {key!r}: a lone UTF-16 surrogate escape is not a character"
+                        raise YAMLInputError(message, path=_json_path(chain))
+                    stack.append((value, depth + 1, (chain, key)))
+            else:
+                stack += [(v, depth + 1, (chain, i)) for i, v in enumerate(node)]
+        elif kind is str and _SURROGATE.search(node):
+            raise YAMLInputError("a lone UTF-16 surrogate escape is not a character", path=_json_path(chain))
+        elif kind is float and not math.isfinite(node):
+            raise YAMLInputError("not a JSON number (JSON has no NaN or infinity)", path=_json_path(chain))
+
+
+def _json_path(chain: Any) -> str:
+    keys: list[int | str] = []
+    while chain is not None:
+        chain, key = chain
+        keys.append(key)
+    keys.reverse()
+    out = ""
+    for depth, key in enumerate(keys):
+        if depth == _SHOWN_LEVELS:
+            return out + f"...({len(keys)} levels)"
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else key)
+    return out
 
 
 def _syntax_error(exc: yaml.YAMLError) -> YAMLInputError:
@@ -230,7 +394,8 @@ class _Frame:
 class _Builder:
     """Plain data from libyaml's events, with an explicit stack (no recursion, so depth is checked, not fatal)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, limits: Limits) -> None:
+        self.limits = limits
         self.parser: Any = _CParser(text) if _CParser is not None else yaml.SafeLoader(text)
         self.expanded = 0
         self.nodes = 0
@@ -291,17 +456,20 @@ class _Builder:
                     value, size = anchors[event.anchor]
                     self.expanded += size
                     total = self.nodes + self.expanded
-                    if total > ALIAS_BUDGET and self.expanded > total * _allowed_alias_share(total):
+                    budget = self.limits.alias_budget
+                    share = _allowed_alias_share(total, budget)
+                    if total > budget and self.expanded > total * share:
                         raise YAMLInputError(
-                            f"excessive aliasing: aliases expand to {self.expanded} of {total} nodes (an alias "
-                            "bomb?); write the values out or use fewer aliases"
+                            f"excessive aliasing: aliases expand to {self.expanded} of {total} nodes; past {budget} "
+                            f"nodes at most {share:.0%} may come from aliases (an alias bomb?); write the values out "
+                            "or use fewer aliases"
                         )
                 elif kind is map_start or kind is seq_start:
                     tag = event.tag
                     if tag not in (None, "!", _YAML + ("map" if kind is map_start else "seq")):
                         raise _tag_error(tag)
-                    if len(stack) >= MAX_DEPTH:
-                        raise YAMLInputError(f"nested deeper than {MAX_DEPTH} levels")
+                    if len(stack) >= self.limits.max_depth:
+                        raise _too_deep(self.limits)
                     self.nodes += 1
                     if stack and type(stack[-1].data) is dict and stack[-1].key is _NO_KEY:
                         raise YAMLInputError("a mapping key must be a string, not a mapping or a list")
@@ -384,19 +552,19 @@ class _Builder:
         frame.data, frame.lines = merged, lines
 
 
-def _allowed_alias_share(total: int) -> float:
-    """go-yaml's allowedAliasRatio: 0.99 up to ALIAS_BUDGET nodes, down to 0.10 at ten times that."""
-    if total <= ALIAS_BUDGET:
+def _allowed_alias_share(total: int, budget: int) -> float:
+    """go-yaml's allowedAliasRatio: 0.99 up to `budget` nodes, down to 0.10 at ten times that."""
+    if total <= budget:
         return 0.99
-    if total >= 10 * ALIAS_BUDGET:
+    if total >= 10 * budget:
         return 0.10
-    return 0.99 - 0.89 * (total - ALIAS_BUDGET) / (9 * ALIAS_BUDGET)
+    return 0.99 - 0.89 * (total - budget) / (9 * budget)
 
 
 def _path(stack: list[_Frame]) -> str:
     out = ""
     for depth, frame in enumerate(stack):
-        if depth == 12:
+        if depth == _SHOWN_LEVELS:
             return out + f"...({len(stack)} levels)"
         if type(frame.data) is list:
             out += f"[{len(frame.data)}]"
