@@ -32,7 +32,6 @@ from mcpop.apply.resources import (
     POD,
     Resource,
 )
-
 from mcpop.codec.reader import YAMLInputError, load_value
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")

@@ -102,7 +102,9 @@ def test_prune_keeps_members_another_parent_controls(kube: FakeKube, parent: dic
     assert kube.stored("Service", NS, "srv") is not None
 
 
-def test_an_object_that_is_not_ours_is_never_adopted_and_nothing_is_applied(kube: FakeKube, parent: dict[str, Any]) -> None:
+def test_an_object_that_is_not_ours_is_never_adopted_and_nothing_is_applied(
+    kube: FakeKube, parent: dict[str, Any]
+) -> None:
     theirs = kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "srv", "namespace": NS},
                        "spec": {"selector": {"app": "theirs"}}})  # fmt: skip
     changes = ResourceManager(kube).apply_set(MCPSERVER, parent, the_set(parent))
