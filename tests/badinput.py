@@ -713,8 +713,9 @@ reg("official-version-policy", {"source": {"github": DROP, "mcpRegistry": {"url"
     "versionPolicy": "newest"}}}, "source.mcpRegistry.versionPolicy", "'latest'")  # fmt: skip
 reg("refresh-too-short", {"refreshInterval": "10s"}, "refreshInterval", "minimum refresh interval of 1m")
 reg("refresh-zero", {"refreshInterval": "0m"}, "refreshInterval", "minimum")
-reg("refresh-format", {"refreshInterval": "15 minutes"}, "refreshInterval", "pattern")
-reg("refresh-newline", {"refreshInterval": "15m\n"}, "refreshInterval", "pattern")
+reg("refresh-format", {"refreshInterval": "15 minutes"}, "refreshInterval", "unknown unit ' minutes'")
+reg("refresh-newline", {"refreshInterval": "15m\n"}, "refreshInterval", "unknown unit")
+reg("refresh-no-unit", {"refreshInterval": "900"}, "refreshInterval", "needs a unit")
 reg("refresh-int", {"refreshInterval": 900}, "refreshInterval", "got an integer")
 reg("github-repo", {"source": {"github": {"repo": "no-slash"}}}, "source.github.repo", "pattern")
 reg("github-repo-newline", {"source": {"github": {"repo": "a/b\n"}}}, "source.github.repo", "pattern")
