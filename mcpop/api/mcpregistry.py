@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -10,22 +9,15 @@ from pydantic import AfterValidator, Field, model_validator
 from mcpop.api.base import DNSSubdomain, Model, cel, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import list_map
-from mcpop.api.features import DURATION_PATTERN
+from mcpop.api.duration import DURATION_PATTERN, parse_duration
 from mcpop.api.validation import ConfigMapKey, HttpURL, RelativePath
 
 #: Syncing more often than this only burns the source's rate limit.
 MIN_REFRESH_SECONDS = 60
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def duration_seconds(value: str) -> float:
-    """The length of a Go-style duration such as `1h30m` (already matched by DURATION_PATTERN)."""
-    return sum(float(n) * _UNIT[u] for n, u in _DURATION_PART.findall(value))
 
 
 def _check_refresh(value: str) -> str:
-    if duration_seconds(value) < MIN_REFRESH_SECONDS:
+    if parse_duration(value) < MIN_REFRESH_SECONDS:
         raise ValueError(f"{value!r} is shorter than the minimum refresh interval of 1m")
     return value
 
@@ -96,8 +88,9 @@ class MCPRegistrySpec(Model):
     url: HttpURL | None = None
     source: RegistrySource | None = None
     auth: RegistryAuth | None = None
+    # the pattern goes to the CRD only: here `_check_refresh` parses and says what is wrong
     refresh_interval: Annotated[str, AfterValidator(_check_refresh)] = Field(
-        default="15m", pattern=DURATION_PATTERN, max_length=32
+        default="15m", max_length=32, json_schema_extra={"pattern": DURATION_PATTERN}
     )
     filters: RegistryFilters | None = None
 

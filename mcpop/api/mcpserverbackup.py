@@ -17,7 +17,8 @@ from mcpop.api.core import (
     SecretKeySelector,
     list_map,
 )
-from mcpop.api.cron import check_schedule
+from mcpop.api.cron import MAX_LENGTH as MAX_SCHEDULE_LENGTH
+from mcpop.api.cron import SCHEDULE_MESSAGE, SCHEDULE_RULE, check_schedule
 from mcpop.api.validation import AbsolutePath, Int32, check_host, check_url
 
 
@@ -78,9 +79,15 @@ def _check_timestamp(value: str) -> str:
     return value
 
 
-#: The CRD can check only the shape (five fields or a descriptor); render checks each field's range.
-SCHEDULE_SHAPE = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every \S+|(\S+ +){4}\S+)$"
-Schedule = Annotated[str, AfterValidator(check_schedule), WithJsonSchema({"type": "string", "pattern": SCHEDULE_SHAPE})]
+#: What a CronJob accepts, checked alike by the model and (the same language, as a CEL rule) by the CRD.
+Schedule = Annotated[
+    str,
+    AfterValidator(check_schedule),
+    WithJsonSchema({
+        "type": "string", "maxLength": MAX_SCHEDULE_LENGTH,
+        "x-kubernetes-validations": [cel(SCHEDULE_RULE, SCHEDULE_MESSAGE)],
+    }),
+]  # fmt: skip
 
 
 class SecretValue(Model):

@@ -22,44 +22,22 @@ from pydantic import (
     model_validator,
 )
 
+from mcpop.api.duration import non_negative
 from mcpop.errors import McpopError
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: Any) -> float:
-    """`1s`, `500ms`, `5m`, `1h30m` (Go syntax, without µs/ns) or plain seconds → seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 1s, 5m or 1h")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration must not be negative")
-        return float(value)
-    text = str(value).strip()
-    if not text:
-        raise ValueError("expected a duration such as 1s, 5m or 1h")
-    if text == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = _DURATION_PART.match(text, pos)
-        if not m:
-            raise ValueError(f"{text!r} is not a duration: use a number with a unit, such as 1s, 5m, 1h")
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return total
+    """A flag or env duration in seconds: Go syntax (`500ms`, `5m`, `1h30m`, `0`) and not negative.
 
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a short duration string (`90` → `1m30s`)."""
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000)}ms"
-    s = int(seconds)
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{sec}s" if sec or not (h or m) else "")
-    return out
+    A Python number (a default, or a caller building settings in code) is already seconds.
+    """
+    if isinstance(value, str):
+        return non_negative(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a duration such as 1s, 5m or 1h")
+    if value < 0:
+        raise ValueError(f"{value!r} is negative: use a duration of 0 or more")
+    return float(value)
 
 
 def parse_address(value: Any) -> str:

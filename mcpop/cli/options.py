@@ -5,17 +5,17 @@ the same options for cyclopts."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from mcpop.api.duration import non_negative
+
 if TYPE_CHECKING:
     from mcpop.cli.kube import Client
 
 Output = Literal["table", "json", "yaml"]
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
 
 
 class UsageError(Exception):
@@ -23,17 +23,11 @@ class UsageError(Exception):
 
 
 def parse_duration(text: str, flag: str) -> float:
-    """Seconds in `5m`, `1h30m`, `90s`, `500ms` or a bare number of seconds (kubectl's forms)."""
-    t = text.strip()
+    """Seconds in `text`, a Go duration (`30s`, `5m`, `1h30m`, `500ms`, as kubectl's flags take) of 0 or more."""
     try:
-        return float(t)
-    except ValueError:
-        pass
-    m = _DURATION.match(t)
-    if not t or m is None or not any(m.groups()):
-        raise UsageError(f"{flag}: invalid duration {text!r} (use e.g. 30s, 5m, 1h)")
-    h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + s + ms / 1000
+        return non_negative(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: invalid duration: {exc}") from None
 
 
 @dataclass

@@ -12,10 +12,10 @@ inlined) and meets the restricted Pod Security profile.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from mcpop.api.cron import check_schedule
 from mcpop.api.mcpserver import MCPServer
 from mcpop.api.mcpserverbackup import MCPServerBackup, MCPServerBackupSpec
 from mcpop.render.errors import RenderError
@@ -42,15 +42,6 @@ ENV_RUN_ID = "MCPOP_BACKUP_RUN_ID"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 #: CronJob names longer than this leave no room for the Job suffix the CronJob controller appends
 MAX_CRONJOB_NAME = 52
-_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6))
-_NAMES = {
-    3: {
-        m: i + 1
-        for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
-    },
-    4: {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])},
-}
 
 
 @dataclass(frozen=True)
@@ -68,73 +59,6 @@ class BackupRenderOptions:
     generated_key_secret: str | None = None
     #: the MCPServer a restore writes to, when not the backed-up one (its PVCs are mounted writable)
     restore_target: ServerData | None = None
-
-
-# ---------------------------------------------------------------------------------------------- schedule
-
-
-def validate_schedule(schedule: str) -> str:
-    """`schedule` if it is a cron expression the CronJob controller accepts, else ValueError saying why.
-
-    Five fields (minute hour day-of-month month day-of-week) of numbers, names (JAN-DEC, SUN-SAT), `*`,
-    `?`, ranges, lists and steps, or one of @yearly @annually @monthly @weekly @daily @midnight @hourly.
-    """
-    text = schedule.strip()
-    if text.startswith("@"):
-        if text not in _MACROS:
-            raise ValueError(f"{text!r} is not a schedule macro; allowed: {', '.join(sorted(_MACROS))}")
-        return text
-    if re.match(r"^(CRON_)?TZ=", text):
-        raise ValueError("a time zone in the schedule is not supported: schedules run in UTC")
-    fields = text.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{text!r} has {len(fields)} fields; a cron schedule has 5: minute hour day-of-month month day-of-week"
-        )
-    for index, (field, (label, low, high)) in enumerate(zip(fields, _FIELDS, strict=True)):
-        for part in field.split(","):
-            _check_part(part, index, label, low, high)
-    return text
-
-
-def _value(token: str, index: int, label: str, low: int, high: int) -> int:
-    names = _NAMES.get(index, {})
-    if token.upper() in names:
-        return names[token.upper()]
-    if not token.isdigit():
-        allowed = f"{low}-{high}" + (f" or {'/'.join(names)}" if names else "")
-        raise ValueError(f"{label} field: {token!r} is not a number ({allowed})")
-    value = int(token)
-    if not low <= value <= high:
-        raise ValueError(f"{label} field: {value} is out of range {low}-{high}")
-    return value
-
-
-def _check_part(part: str, index: int, label: str, low: int, high: int) -> None:
-    if not part:
-        raise ValueError(f"{label} field: empty list item")
-    base, _, step = part.partition("/")
-    if step and (not step.isdigit() or int(step) == 0):
-        raise ValueError(f"{label} field: step {step!r} must be a positive number")
-    if base in ("*", "?"):
-        return
-    start, dash, end = base.partition("-")
-    first = _value(start, index, label, low, high)
-    if dash:
-        last = _value(end, index, label, low, high)
-        if last < first:
-            raise ValueError(f"{label} field: range {base!r} ends before it starts")
-
-
-def next_run(schedule: str, after: float) -> float:
-    """The first time (epoch seconds, UTC) after `after` that `schedule` fires."""
-    import datetime as dt
-
-    from croniter import croniter
-
-    start = dt.datetime.fromtimestamp(after, dt.UTC)
-    expr = {"@annually": "@yearly", "@midnight": "@daily"}.get(schedule.strip(), schedule.strip())
-    return float(croniter(expr, start).get_next(float))
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -442,7 +366,7 @@ def render_backup(backup: MCPServerBackup, server: MCPServer | None,
         )
     if spec.schedule is not None:
         try:
-            validate_schedule(spec.schedule)
+            check_schedule(spec.schedule)  # the model's check, for a spec changed after validation
         except ValueError as exc:
             raise RenderError("spec.schedule", str(exc)) from None
     if spec.encryption and spec.encryption_key is None and opts.generated_key_secret is None:
@@ -466,7 +390,7 @@ def render_backup(backup: MCPServerBackup, server: MCPServer | None,
         out.add({
             "apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(cronjob_name(name), ns, lbl),
             "spec": {
-                "schedule": spec.schedule.strip(), "timeZone": "Etc/UTC", "suspend": spec.suspend,
+                "schedule": spec.schedule, "timeZone": "Etc/UTC", "suspend": spec.suspend,
                 "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 3600,
                 "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
                 "jobTemplate": {"metadata": {"labels": pod_labels}, "spec": _job_spec(pod, pod_labels, None)},

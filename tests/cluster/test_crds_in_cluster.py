@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import yaml
 from kubeenv import install_crds
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from schedules import INVALID, VALID
+
+from mcpop.api.cron import MAX_LENGTH
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "mcp.allbeone.io", "v1"
@@ -174,7 +178,36 @@ def test_backup_schedule_with_six_fields_is_rejected(kube_cluster: Any, namespac
     with pytest.raises(ApiException) as err:
         _create(kube_cluster, namespace, doc)
     causes = [(c.get("field"), c.get("message", "")) for c in json.loads(err.value.body)["details"]["causes"]]
-    assert any(f == "spec.schedule" and "should match" in m for f, m in causes), causes
+    assert any(f == "spec.schedule" and "must be a schedule a CronJob accepts" in m for f, m in causes), causes
+
+
+def _admitted(create: Callable[[], object]) -> bool:
+    try:
+        create()
+    except ApiException as err:
+        if err.status != 422:
+            raise
+        return False
+    return True
+
+
+@pytest.mark.parametrize("schedule", [*VALID, *(s for s, _ in INVALID if len(s) <= MAX_LENGTH)], ids=repr)
+def test_the_crd_admits_a_schedule_exactly_when_the_apiserver_admits_it_in_a_cronjob(
+    kube_cluster: Any, namespace: str, crds: list[str], schedule: str
+) -> None:
+    # the apiserver's own CronJob validation is the reference; the corpus and the model must agree with it
+    backup = yaml.safe_load((ROOT / "examples/01-mcpserverbackup-s3.yaml").read_text())
+    backup["spec"]["schedule"] = schedule
+    pod = {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    job = {"spec": {"template": {"spec": pod}}}
+    cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "probe"},
+               "spec": {"schedule": schedule, "timeZone": "Etc/UTC", "jobTemplate": job}}  # fmt: skip
+    api = client.CustomObjectsApi(kube_cluster.api_client)
+    batch = client.BatchV1Api(kube_cluster.api_client)
+    by_cronjob = _admitted(lambda: batch.create_namespaced_cron_job(namespace, cronjob, dry_run="All"))
+    by_crd = _admitted(lambda: api.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "mcpserverbackups", backup, dry_run="All"))  # fmt: skip
+    assert by_cronjob == by_crd == (schedule in VALID)
 
 
 def test_backup_storage_type_without_its_settings_is_rejected(

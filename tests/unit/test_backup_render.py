@@ -6,7 +6,6 @@ Regenerate after an intended change with
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,7 @@ from mcpop.render.backup import (
     REQUEST_ANNOTATION,
     BackupRenderOptions,
     generated_key_secret_name,
-    next_run,
     render_backup,
-    validate_schedule,
 )
 from mcpop.render.errors import RenderError
 from mcpop.render.options import Owner
@@ -236,60 +233,12 @@ def test_a_server_in_another_namespace_is_rejected_naming_the_field() -> None:
 # ---------------------------------------------------------------------------------------------- schedules
 
 
-@pytest.mark.parametrize(
-    "schedule",
-    ["0 2 * * *", "*/15 * * * *", "0 0 1 JAN,JUL *", "30 3 * * MON-FRI", "0 0 ? * 0", "5 4 1-7/2 * *", "@daily",
-     "@annually"],
-)  # fmt: skip
-def test_valid_schedules_are_accepted(schedule: str) -> None:
-    assert validate_schedule(schedule) == schedule
-
-
-@pytest.mark.parametrize(
-    ("schedule", "says"),
-    [
-        ("0 2 * *", "has 4 fields"),
-        ("61 * * * *", "minute field: 61 is out of range 0-59"),
-        ("0 25 * * *", "hour field: 25 is out of range"),
-        ("0 0 0 * *", "day of month field: 0 is out of range 1-31"),
-        ("0 0 * 13 *", "month field: 13 is out of range"),
-        ("0 0 * * 7", "day of week field: 7 is out of range 0-6"),
-        ("0 0 * * FUN", "day of week field: 'FUN' is not a number"),
-        ("*/0 * * * *", "step '0' must be a positive number"),
-        ("5-1 * * * *", "ends before it starts"),
-        ("@fortnightly", "not a schedule macro"),
-        ("CRON_TZ=UTC 0 2 * * *", "time zone"),
-        ("0 0 L * *", "'L' is not a number"),
-    ],
-)
-def test_invalid_schedules_are_rejected_saying_why(schedule: str, says: str) -> None:
-    with pytest.raises(ValueError) as err:
-        validate_schedule(schedule)
-    assert says in str(err.value)
-
-
 def test_an_invalid_schedule_is_a_render_error_on_spec_schedule() -> None:
     backup, server = _load(_fixture("azure-full-weekly"))
     backup.spec.schedule = "99 * * * *"
     with pytest.raises(RenderError) as err:
         render_backup(backup, server, _options(backup))
     assert err.value.field == "spec.schedule"
-
-
-def test_next_run_of_a_daily_schedule_is_the_next_0200_utc() -> None:
-    after = dt.datetime(2026, 12, 1, 2, 0, 0, tzinfo=dt.UTC).timestamp()
-    assert next_run("0 2 * * *", after) == dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.UTC).timestamp()
-
-
-@given(
-    minute=st.integers(0, 59), hour=st.integers(0, 23), start=st.integers(1_700_000_000, 1_900_000_000)
-)  # fmt: skip
-def test_next_run_is_after_the_start_and_within_a_day_for_daily_schedules(minute: int, hour: int, start: int) -> None:
-    schedule = validate_schedule(f"{minute} {hour} * * *")
-    nxt = next_run(schedule, start)
-    assert start < nxt <= start + 86400
-    when = dt.datetime.fromtimestamp(nxt, dt.UTC)
-    assert (when.minute, when.hour, when.second) == (minute, hour, 0)
 
 
 def test_pods_with_data_prefer_the_servers_node() -> None:

@@ -168,12 +168,12 @@ def test_ages_are_printed_as_kubectl_prints_them(seconds: int, text: str) -> Non
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("5m", 300), ("1h30m", 5400), ("90s", 90), ("500ms", 0.5),
-                                               ("2.5", 2.5), ("1h", 3600), ("10m", 600)])  # fmt: skip
+                                               ("1h", 3600), ("10m", 600)])  # fmt: skip
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text, "--x") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5 m", "m", "1d"])
+@pytest.mark.parametrize("text", ["", "soon", "5 m", "m", "1d", "2.5", "90"])
 def test_bad_durations_name_the_flag(text: str) -> None:
     with pytest.raises(UsageError, match="--wait-timeout: invalid duration"):
         parse_duration(text, "--wait-timeout")

@@ -10,7 +10,6 @@ import pytest
 from mcpop.apply.settings import (
     SettingsError,
     build_settings,
-    format_duration,
     parse_address,
     parse_duration,
     split_address,
@@ -47,10 +46,6 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
-
-
-def test_format_duration() -> None:
-    assert [format_duration(x) for x in (1, 90, 3600, 5400, 0.5)] == ["1s", "1m30s", "1h", "1h30m", "500ms"]
 
 
 @pytest.mark.parametrize(

@@ -266,12 +266,12 @@ class BackupController:
     # ------------------------------------------------------------------ reconcile
 
     def reconcile(self, key: Key) -> Result:
+        from mcpop.api.cron import next_run
         from mcpop.api.mcpserver import MCPServer
         from mcpop.api.mcpserverbackup import MCPServerBackup
         from mcpop.render.backup import (
             REQUEST_ANNOTATION,
             BackupRenderOptions,
-            next_run,
             render_backup,
             request_job_name,
             restore_job_name,

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcpop import API_VERSION
+from mcpop.api.duration import format_duration, parse_duration
 from mcpop.apply import catalog_store
 from mcpop.apply.resources import MCPREGISTRY, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
@@ -31,7 +32,7 @@ from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
-from mcpop.apply.settings import OperatorSettings, format_duration, github_retry, parse_duration
+from mcpop.apply.settings import OperatorSettings, github_retry
 from mcpop.errors import McpopError
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, HttpResponse, NetworkError, UrllibClient
