@@ -5,9 +5,7 @@ Side by side in one run, with the pinned helm (`tools/helm path`, built from Go 
 1. Cold start: median wall time of fresh `mcp render -f examples/02-mcpserver-basic.yaml` processes against
    `helm template` of the equivalent one-server chart (bench/charts/mcpservers + one-server.yaml), runs
    interleaved after one warm-up each, with the bytecode cache as an installed CLI has it (the bench drops
-   PYTHONDONTWRITEBYTECODE for its runs) and the pydantic validators cached as every run after the first has
-   them (mcpop.cli.modelcache); beside `python -c pass`, `mcp --help`, and the very first run
-   (MCPOP_MODEL_CACHE=0).
+   PYTHONDONTWRITEBYTECODE for its runs); beside `python -c pass` and `mcp --help`.
 2. Bulk, the CLI path: `mcp render -f` of one file of N servers (example 02 renamed) against `helm template`
    of the same chart with N servers in its values, both producing the same 3 x N objects (checked).
 3. Bulk in one process (no CLI): N every-feature specs validated, rendered and dumped to YAML.
@@ -144,7 +142,6 @@ def main() -> None:
                 "pass": [sys.executable, "-c", "pass"],
                 "help": [*MCP, "--help"],
                 "mcp": one_mcp,
-                "first": ["env", "MCPOP_MODEL_CACHE=0", *one_mcp],
                 "helm": one_helm,
             },
             args.runs,
@@ -161,14 +158,12 @@ def main() -> None:
         ("pass", "python -c pass"),
         ("help", "mcp --help"),
         ("mcp", "mcp render -f examples/02 (one server)"),
-        ("first", "  the same, validators not cached yet"),
         ("helm", "helm template, one-server chart"),
     ):
         print(f"  {label:<40} {ms[key]:7.1f} ms {cpu_ms[key]:7.1f} ms")
     print(
         f"  cold ratio mcp / helm: {cold['mcp'] / cold['helm']:.2f}x wall, "
         f"{cold_cpu['mcp'] / cold_cpu['helm']:.2f}x CPU   target <= 4x"
-        f" (first run ever, validators not cached: {cold['first'] / cold['helm']:.2f}x wall)"
     )
     print(
         f"bulk, {args.count} servers in one file ({size / 1e3:.0f} kB) -> {len(bulk_objects)} objects, "
