@@ -5,12 +5,12 @@ Side by side in one run, with the pinned helm (`tools/helm path`, built from Go 
 1. Cold start: median wall time of fresh `mcp render -f examples/02-mcpserver-basic.yaml` processes against
    `helm template` of the equivalent one-server chart (bench/charts/mcpservers + one-server.yaml), runs
    interleaved after one warm-up each, with the bytecode cache as an installed CLI has it (the bench drops
-   PYTHONDONTWRITEBYTECODE for its runs) and the pydantic validators cached as every run after the first has
-   them (mcpop.cli.modelcache); beside `python -c pass`, `mcp --help`, and the very first run
-   (MCPOP_MODEL_CACHE=0).
+   PYTHONDONTWRITEBYTECODE for its runs); beside `python -c pass` and `mcp --help`.
 2. Bulk, the CLI path: `mcp render -f` of one file of N servers (example 02 renamed) against `helm template`
    of the same chart with N servers in its values, both producing the same 3 x N objects (checked).
 3. Bulk in one process (no CLI): N every-feature specs validated, rendered and dumped to YAML.
+4. Where a cold `mcp render` of one server spends its CPU: median per stage over fresh processes that
+   import and run the same modules in order (interpreter start, cyclopts, pydantic, the models, ...).
 
 Run: python bench/render.py [--runs N] [--bulk-runs N] [--count N]
 """
@@ -100,6 +100,43 @@ def _full_featured() -> list[dict[str, Any]]:
     return [r.model_dump(mode="json", by_alias=True, exclude_none=True) for _, _, r in loaded.resources]
 
 
+#: the stages of a cold `mcp render` of one server, in the order the CLI reaches them, as (label, code)
+STAGES = (
+    ("cyclopts import", "import cyclopts"),
+    ("the App (mcpop.cli.main)", "import mcpop.cli.main"),
+    ("pydantic import", "import pydantic.main, pydantic.fields"),
+    ("API models: creating the classes", "import mcpop.api.mcpserver"),
+    ("PyYAML import", "import yaml"),
+    ("renderer and loader modules", "import mcpop.render, mcpop.render.validate, mcpop.cli.load, mcpop.cli.render"),
+    ("pydantic's plugin loader (importlib.metadata)", "import pydantic.plugin._loader"),
+    ("read + validate the file (builds the validators)", "mcpop.cli.load.load_files([pathlib.Path(EXAMPLE)])"),
+    ("the command: parse, read, validate, render, print", "mcpop.cli.main.app(ARGS, result_action='return_value')"),
+)
+_STAGE_SCRIPT = """import contextlib, io, pathlib, time
+marks = [time.process_time()]
+EXAMPLE = {example!r}
+ARGS = ["render", "-f", EXAMPLE]
+{body}
+print(" ".join(f"{{(b - a) * 1000:.3f}}" for a, b in zip(marks, marks[1:])), f"{{marks[0] * 1000:.3f}}")
+"""
+
+
+def _stages(runs: int) -> list[tuple[str, float]]:
+    """Median CPU milliseconds of each stage of a cold render, interpreter start (to the first line) first."""
+    body = "\n".join(
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    {code}\nmarks.append(time.process_time())"
+        for _, code in STAGES
+    )
+    script = _STAGE_SCRIPT.format(example=str(EXAMPLE), body=body)
+    samples: list[list[float]] = []
+    for _ in range(runs + 1):  # the first writes the bytecode cache
+        out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=ROOT,
+                             env={**ENV, "PYDANTIC_DISABLE_PLUGINS": "__all__"}).stdout  # fmt: skip
+        samples.append([float(v) for v in out.split()])
+    *columns, start = (statistics.median(c) for c in zip(*samples[1:], strict=True))
+    return [("interpreter start", start), *((label, ms) for (label, _), ms in zip(STAGES, columns, strict=True))]
+
+
 def _in_process(count: int) -> tuple[float, float, int]:
     from mcpop.api.mcpserver import MCPServer
     from mcpop.render import render
@@ -144,7 +181,6 @@ def main() -> None:
                 "pass": [sys.executable, "-c", "pass"],
                 "help": [*MCP, "--help"],
                 "mcp": one_mcp,
-                "first": ["env", "MCPOP_MODEL_CACHE=0", *one_mcp],
                 "helm": one_helm,
             },
             args.runs,
@@ -152,6 +188,7 @@ def main() -> None:
         bulk, bulk_cpu = _side_by_side({"mcp": bulk_mcp, "helm": bulk_helm}, args.bulk_runs)
         size = specs.stat().st_size
     seconds, cpu, out_size = _in_process(args.count)
+    stages = _stages(args.runs)
     ms = {k: v * 1000 for k, v in cold.items()}
     cpu_ms = {k: v * 1000 for k, v in cold_cpu.items()}
     print(f"helm: {helm}")
@@ -161,14 +198,12 @@ def main() -> None:
         ("pass", "python -c pass"),
         ("help", "mcp --help"),
         ("mcp", "mcp render -f examples/02 (one server)"),
-        ("first", "  the same, validators not cached yet"),
         ("helm", "helm template, one-server chart"),
     ):
         print(f"  {label:<40} {ms[key]:7.1f} ms {cpu_ms[key]:7.1f} ms")
     print(
         f"  cold ratio mcp / helm: {cold['mcp'] / cold['helm']:.2f}x wall, "
         f"{cold_cpu['mcp'] / cold_cpu['helm']:.2f}x CPU   target <= 4x"
-        f" (first run ever, validators not cached: {cold['first'] / cold['helm']:.2f}x wall)"
     )
     print(
         f"bulk, {args.count} servers in one file ({size / 1e3:.0f} kB) -> {len(bulk_objects)} objects, "
@@ -184,6 +219,11 @@ def main() -> None:
         f"in process: {args.count} every-feature specs -> YAML: {seconds:6.3f} s wall, {cpu:.3f} s CPU "
         f"({out_size / 1e6:.1f} MB)"
     )
+    print(f"cold mcp render of one server, CPU by stage (median of {args.runs} processes):")
+    for label, ms_ in stages:
+        print(f"  {label:<48} {ms_:6.1f} ms")
+    print(f"  {'total':<48} {sum(v for _, v in stages):6.1f} ms")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,22 @@
 """Base model and shared scalar types for the mcp.allbeone.io API."""
 
+import functools
+import importlib
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -36,6 +48,35 @@ class Model(BaseModel):
         (`labelSelector: {}` matches every pod, an absent one none); null and empty defaults are omitted."""
         out: dict[str, Any] = _drop_unset_empty(self, self.model_dump(mode="json", by_alias=True, exclude_none=True))
         return out
+
+
+class Deferred:
+    """The model of a field, named `module:Class`, imported and built only when a document sets the field:
+    an object that uses no feature never loads the feature's models (most of a cold `mcp render`'s model
+    building). Validation errors keep their locations; the JSON Schema (and so the CRD) is the model's."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    @functools.cached_property
+    def model(self) -> type[BaseModel]:
+        module, _, name = self.target.partition(":")
+        model: type[BaseModel] = getattr(importlib.import_module(module), name)
+        return model
+
+    def _validate(self, value: Any, info: core_schema.ValidationInfo) -> BaseModel:
+        return self.model.model_validate(value, context=info.context)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_plain_validator_function(self._validate)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(self.model.__pydantic_core_schema__)
+
+
+def deferred(target: str) -> Any:
+    """The annotation of a field whose model (`module:Class`) is loaded on first use (see `Deferred`)."""
+    return Annotated[Any, Deferred(target)]
 
 
 def cel(rule: str, message: str, field_path: str | None = None, reason: str = "FieldValueInvalid") -> dict[str, str]:

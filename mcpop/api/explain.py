@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from mcpop.api.base import Deferred
 from mcpop.api.validation import FieldError
 
 Loc = tuple[int | str, ...]
@@ -55,11 +56,17 @@ def yaml_type(value: Any) -> str:
     return "a value of another type"
 
 
+def _annotated(tp: Any) -> Any:
+    """The type an `Annotated[...]` stands for: the model of a `Deferred` field, else the annotated type."""
+    base, *metadata = typing.get_args(tp)
+    return next((m.model for m in metadata if isinstance(m, Deferred)), base)
+
+
 def _step(tp: Any, part: int | str) -> Any:
     """The type found at `part` inside a value of type `tp` (None when there is none)."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        return _step(typing.get_args(tp)[0], part)
+        return _step(_annotated(tp), part)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             found = _step(arg, part)
@@ -79,7 +86,9 @@ def _step(tp: Any, part: int | str) -> Any:
 
 def _model_of(tp: Any) -> type[BaseModel] | None:
     origin = typing.get_origin(tp)
-    if origin is typing.Annotated or origin in (typing.Union, types.UnionType):
+    if origin is typing.Annotated:
+        return _model_of(_annotated(tp))
+    if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             found = _model_of(arg)
             if found is not None:

@@ -1,6 +1,6 @@
 """The MCPServer resource: one MCP server and all its options."""
 
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -11,6 +11,7 @@ from mcpop.api.base import (
     Model,
     Quantity,
     cel,
+    deferred,
     quantity_value,
     with_cel,
 )
@@ -28,7 +29,6 @@ from mcpop.api.core import (
     VolumeMount,
     list_map,
 )
-from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
 from mcpop.api.validation import (
     TAG,
     AbsolutePath,
@@ -48,6 +48,15 @@ from mcpop.api.validation import (
     percent_over_100,
     raise_first,
 )
+
+if TYPE_CHECKING:
+    from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
+else:  # the feature models load only when a spec sets them
+    Autoscaling = deferred("mcpop.api.features:Autoscaling")
+    Istio = deferred("mcpop.api.features:Istio")
+    Monitoring = deferred("mcpop.api.features:Monitoring")
+    PodDisruptionBudgetSpec = deferred("mcpop.api.features:PodDisruptionBudgetSpec")
+    Tenancy = deferred("mcpop.api.features:Tenancy")
 
 DEFAULT_PORT = 8080
 DEFAULT_PATH = "/mcp"

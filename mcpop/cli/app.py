@@ -1,16 +1,11 @@
-"""The `mcp` command line as a cyclopts App: every command and flag, with its help. Commands are imported
-lazily (by import string, or inside the function), so `mcp --help` loads none of them."""
+"""The `mcp` command line as a cyclopts App. Every command is registered by import string, so the App imports
+no command module until that command runs (`mcp --help` loads none of them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Literal
-
-from cyclopts import App, Parameter
+from cyclopts import App
 
 from mcpop import __version__
-from mcpop.cli.output import Format
-from mcpop.cli.params import Cluster
 
 app = App(
     name="mcp",
@@ -21,76 +16,21 @@ app = App(
     help_format="plaintext",
 )
 
-
-@app.command
-def render(
-    file: Annotated[
-        list[Path],
-        Parameter(name=["--file", "-f"], negative=(), consume_multiple=False, allow_leading_hyphen=True),
-    ],
-    *,
-    namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
-    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
-    registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
-    image_config: Annotated[
-        list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
-    ] = None,
-) -> int:
-    """Render MCPServer files to the objects the operator applies, offline.
-
-    No cluster and no network are used: the output is for CI and GitOps diffing.
-    Exits 2 on bad input, printing every problem with its file, document and field.
-
-    Parameters
-    ----------
-    file
-        MCPServer YAML file (multi-document allowed; `-` for stdin). Repeat for several.
-    namespace
-        Namespace for objects whose MCPServer names none (default `default`).
-    output
-        Output format.
-    registry
-        MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
-        API list response). Default: the embedded catalogue of well-known servers.
-    image_config
-        REF=FILE: the OCI config of image REF (FILE as `crane config REF` prints it), whose entrypoint
-        runs an OCI stdio server that names no command. Repeat for several images.
-    """
-    from mcpop.cli.render import render_command
-
-    return render_command(file, namespace=namespace, output=output, registry=registry, image_config=image_config)
-
-
-@app.command
-def status(
-    name: str | None = None,
-    /,
-    *,
-    output: Annotated[
-        Format | None, Parameter(name=["--output", "-o"], help="table, json or yaml (default: the status block).")
-    ] = None,
-    watch: Annotated[bool, Parameter(name=["--watch", "-w"], negative=(), help="Stream changes until ^C.")] = False,
-    all_namespaces: Annotated[
-        bool, Parameter(name=["--all-namespaces", "-A"], negative=(), help="List servers in every namespace.")
-    ] = False,
-    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it into --kubeconfig, --context, -n, ...
-) -> int:
-    """Show an MCPServer's status (phase, replicas, endpoint, conditions, warnings), or a table of them.
-
-    Parameters
-    ----------
-    name
-        The MCPServer. Without it, a table of the servers in the namespace.
-    """
-    from dataclasses import asdict
-
-    from mcpop.cli.status import status_command
-
-    return status_command(name, output=output, watch=watch, all_namespaces=all_namespaces, **asdict(cluster))
-
-
-#: the other commands, imported only when run (import string, name, help)
-LAZY_COMMANDS = (
+#: every command: import string, name, help (what `mcp --help` lists and `mcp CMD --help` heads with; the
+#: command's docstring gives its parameters' help when it runs)
+COMMANDS = (
+    (
+        "mcpop.cli.render:render",
+        "render",
+        "Render MCPServer files to the objects the operator applies, offline.\n\n"
+        "No cluster and no network are used: the output is for CI and GitOps diffing.\n"
+        "Exits 2 on bad input, printing every problem with its file, document and field.",
+    ),
+    (
+        "mcpop.cli.status:status",
+        "status",
+        "Show an MCPServer's status (phase, replicas, endpoint, conditions, warnings), or a table of them.",
+    ),
     ("mcpop.cli.operator:operator_app", "operator", "Run the mcpop operator (the MCPServer controller)."),
     (
         "mcpop.cli.registry:registry_app",
@@ -115,5 +55,5 @@ LAZY_COMMANDS = (
     ("mcpop.cli.completion:completion", "completion", "Print the shell completion script."),
     ("mcpop.cli.completion:install_completion", "--install-completion", "Install shell completion."),
 )
-for _target, _name, _help in LAZY_COMMANDS:
+for _target, _name, _help in COMMANDS:
     app.command(_target, name=_name, help=_help)

@@ -1,7 +1,6 @@
 """Where the cluster is (`--kubeconfig`, `--context`, `-n`, `--request-timeout`, as plain data), durations, and
-the one place cluster errors become one line on stderr and exit status 1. Imports nothing heavy, not even
-cyclopts: the fast path (mcpop.cli.fast) runs commands through here without it; mcpop.cli.params declares
-the same options for cyclopts."""
+the one place cluster errors become one line on stderr and exit status 1. Imports nothing heavy;
+mcpop.cli.params declares the same options for cyclopts."""
 
 from __future__ import annotations
 

@@ -1,12 +1,14 @@
-"""`mcp render`: offline rendering of MCPServer files to the object set the operator would apply."""
+"""`mcp render`: offline rendering of MCPServer files to the object set the operator would apply. pydantic, the
+models and the renderer are imported inside the functions, so resolving the command (`mcp render --help`)
+loads none of them."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from mcpop.cli.load import Problem, load_files
+from cyclopts import Parameter
 
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
@@ -66,7 +68,7 @@ def render_files(
     from mcpop.api.base import check_dns_label
     from mcpop.api.explain import explain
     from mcpop.api.mcpserver import MCPServer
-    from mcpop.cli.load import format_loc
+    from mcpop.cli.load import Problem, format_loc, load_files
     from mcpop.codec.emitter import dump_json, dump_yaml
     from mcpop.render import RenderError, RenderOptions, render
 
@@ -146,14 +148,34 @@ def run_render(
     return 0
 
 
-def render_command(
-    file: list[Path], *, namespace: str | None = None, output: Literal["yaml", "json"] = "yaml",
-    registry: Path | None = None, image_config: list[str] | None = None,
-) -> int:  # fmt: skip
-    """`mcp render` with its flags as plain values (cyclopts' command and the fast path both call it)."""
-    from mcpop.cli import modelcache
+def render(
+    file: Annotated[
+        list[Path],
+        Parameter(name=["--file", "-f"], negative=(), consume_multiple=False, allow_leading_hyphen=True),
+    ],
+    *,
+    namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
+    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+    registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
+    image_config: Annotated[
+        list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
+    ] = None,
+) -> int:
+    """Render MCPServer files to the objects the operator applies, offline.
 
-    modelcache.load()
-    status = run_render(file, namespace, output, registry, image_config)
-    modelcache.save()
-    return status
+    Parameters
+    ----------
+    file
+        MCPServer YAML file (multi-document allowed; `-` for stdin). Repeat for several.
+    namespace
+        Namespace for objects whose MCPServer names none (default `default`).
+    output
+        Output format.
+    registry
+        MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
+        API list response). Default: the embedded catalogue of well-known servers.
+    image_config
+        REF=FILE: the OCI config of image REF (FILE as `crane config REF` prints it), whose entrypoint
+        runs an OCI stdio server that names no command. Repeat for several images.
+    """
+    return run_render(file, namespace, output, registry, image_config)

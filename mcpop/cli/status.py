@@ -1,6 +1,6 @@
 """`mcp status [NAME]`: one MCPServer in the original README's format, or a table of them; `--watch`.
 
-Read-only and on the fast path: the small client (mcpop.cli.kube) and plain dicts, no pydantic, no
+Read-only and run many times an hour: the small client (mcpop.cli.kube) and plain dicts, no pydantic, no
 official Kubernetes client. A watch resumes from the last resourceVersion after a disconnect and prints
 nothing it has printed already (a relist after `410 Gone` skips objects whose version it has seen).
 """
@@ -11,12 +11,15 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
+
+from cyclopts import Parameter
 
 from mcpop.apply.resources import EVENT, MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Connection, UsageError, guarded
+from mcpop.cli.options import UsageError, guarded
+from mcpop.cli.params import Cluster
 
 Clock = Callable[[], float]
 
@@ -211,19 +214,26 @@ def run_status(client: Client, namespace: str, name: str | None, output: str | N
     return show_all(client, None if all_namespaces else namespace, output, watch, clock)
 
 
-def status_command(
+def status(
     name: str | None = None,
+    /,
     *,
-    output: str | None = None,
-    watch: bool = False,
-    all_namespaces: bool = False,
-    kubeconfig: str | None = None,
-    context: str | None = None,
-    namespace: str | None = None,
-    request_timeout: str = "10s",
+    output: Annotated[
+        out.Format | None, Parameter(name=["--output", "-o"], help="table, json or yaml (default: the status block).")
+    ] = None,
+    watch: Annotated[bool, Parameter(name=["--watch", "-w"], negative=(), help="Stream changes until ^C.")] = False,
+    all_namespaces: Annotated[
+        bool, Parameter(name=["--all-namespaces", "-A"], negative=(), help="List servers in every namespace.")
+    ] = False,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it into --kubeconfig, --context, -n, ...
 ) -> int:
-    """`mcp status [NAME]` with its flags as plain values (cyclopts' command and the fast path both call it)."""
-    cluster = Connection(kubeconfig, context, namespace, request_timeout)
+    """Show an MCPServer's status, or a table of them.
+
+    Parameters
+    ----------
+    name
+        The MCPServer. Without it, a table of the servers in the namespace.
+    """
 
     def body() -> int:
         client = cluster.client()

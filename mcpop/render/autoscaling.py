@@ -7,11 +7,13 @@ resource are rejected by the API model (`Autoscaling`), not here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcpop.api.features import HPA, VPA, Autoscaling
 from mcpop.render.options import RenderOptions
 from mcpop.render.workload import meta
+
+if TYPE_CHECKING:
+    from mcpop.api.features import HPA, VPA, Autoscaling
 
 TARGET_API = "apps/v1"
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from mcpop.render.catalog import Catalog
 from mcpop.render.errors import ImageConfigNeeded, RenderError
 from mcpop.render.options import RenderOptions
+
+if TYPE_CHECKING:
+    from mcpop.render.catalog import Catalog  # its registry models load only when a spec names an entry
 
 Loc = tuple[int | str, ...]
 #: kind → module of its model (imported on first use: building models dominates the CLI's start-up)

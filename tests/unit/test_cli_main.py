@@ -1,5 +1,6 @@
-"""The `mcp` entry point: every command is listed by `mcp --help` without being imported, kubectl's bare
-`--dry-run` is accepted, and shell completion is generated (cyclopts' generator)."""
+"""The `mcp` entry point: every command is listed by `mcp --help` without being imported, a malformed command
+line gets cyclopts' error and exit status 2, kubectl's bare `--dry-run` is accepted, and shell completion is
+generated (cyclopts' generator)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_lists_every_command_without_importing_them() -> None:
-    # the App itself and the small modules its signatures name; no command module
-    shell = {"mcpop.cli.main", "mcpop.cli.app", "mcpop.cli.params", "mcpop.cli.options", "mcpop.cli.output"}
+    shell = {"mcpop.cli.main", "mcpop.cli.app"}
     code = (f"import sys\nSHELL = {shell!r}\nfrom mcpop.cli.main import app\n"
             "try:\n    app(['--help'], exit_on_error=False)\n"
             "except SystemExit:\n    pass\n"
@@ -32,6 +32,12 @@ def test_help_lists_every_command_without_importing_them() -> None:
     assert r.stdout.strip().splitlines()[-1] == "LOADED="
     for name in COMMANDS:
         assert f" {name} " in r.stdout, name
+
+
+def test_a_repeated_flag_is_refused_with_exit_status_2() -> None:
+    r = _run("render", "-n", "a", "-n", "b", "-f", "x")
+    assert r.returncode == 2
+    assert "-n specified multiple times" in r.stderr
 
 
 def test_a_bare_dry_run_means_client_as_in_kubectl() -> None:
