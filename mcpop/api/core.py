@@ -517,6 +517,12 @@ class SecurityContext(Model):
     Pod-level fields (fsGroup, supplementalGroups) go to the pod; the rest to each container.
     """
 
+    model_config = with_cel(
+        cel("!(has(self.runAsNonRoot) && self.runAsNonRoot && has(self.runAsUser) && self.runAsUser == 0)",
+            "runAsNonRoot: true with runAsUser: 0 can never start (the kubelet refuses to run it as root): set "
+            "runAsUser to a non-zero id or clear runAsNonRoot", ".runAsUser"),
+    )  # fmt: skip
+
     run_as_non_root: bool | None = True
     run_as_user: UnixID | None = 1000
     run_as_group: UnixID | None = None
@@ -527,3 +533,13 @@ class SecurityContext(Model):
     privileged: bool | None = None
     capabilities: Capabilities | None = None
     seccomp_profile: SeccompProfile | None = None
+
+    @model_validator(mode="after")
+    def _root_with_non_root(self) -> Self:
+        if self.run_as_non_root and self.run_as_user == 0:
+            raise FieldError(
+                ("runAsUser",),
+                "runAsNonRoot: true with runAsUser: 0 can never start (the kubelet "
+                "refuses to run it as root): set runAsUser to a non-zero id or clear runAsNonRoot",
+            )
+        return self

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mcpop.render.catalog import Catalog
 
 IMAGE_CONFIG_FLAG = "--image-config"
+#: the Pod Security Standards levels (mcpop.render.podsecurity.Level; not imported: `--help` loads no renderer)
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
 
 def load_image_configs(items: list[str]) -> tuple[dict[str, ImageConfig], list[str]]:
@@ -58,10 +60,12 @@ def render_files(
     output: Literal["yaml", "json"] = "yaml",
     registry: Path | None = None,
     image_configs: list[str] | None = None,
+    pod_security: PodSecurityLevel = "restricted",
 ) -> tuple[str, list[str], list[str]]:
     """Render the servers in `files`: (output text, problems, warnings). Output is empty on any problem.
 
-    `image_configs` are `REF=FILE` values of `--image-config`.
+    `image_configs` are `REF=FILE` values of `--image-config`; `pod_security` the Pod Security level the
+    namespace allows (a pod above it is a problem).
     """
     from pydantic import ValidationError
 
@@ -112,7 +116,8 @@ def render_files(
                         f"{source}: document {index}: registry.registryRef {reg.registry_ref!r} is not "
                         f"consulted offline; used the {catalog.source}"
                     )
-            rendered = render(resource, entry, RenderOptions(namespace=ns, image_configs=configs))
+            opts = RenderOptions(namespace=ns, image_configs=configs, pod_security=pod_security)
+            rendered = render(resource, entry, opts)
         except RenderError as exc:
             problems.append(Problem(source, index, exc.field, exc.message, loaded.line_of(source, index, exc.field)))
             continue
@@ -135,9 +140,10 @@ def run_render(
     output: Literal["yaml", "json"],
     registry: Path | None = None,
     image_configs: list[str] | None = None,
+    pod_security: PodSecurityLevel = "restricted",
 ) -> int:
     """Print the object set; on bad input print every problem to stderr and return 2."""
-    text, problems, warnings = render_files(files, namespace, output, registry, image_configs)
+    text, problems, warnings = render_files(files, namespace, output, registry, image_configs, pod_security)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if problems:
@@ -160,6 +166,7 @@ def render(
     image_config: Annotated[
         list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
     ] = None,
+    pod_security: Annotated[PodSecurityLevel, Parameter(name=["--pod-security"])] = "restricted",
 ) -> int:
     """Render MCPServer files to the objects the operator applies, offline.
 
@@ -177,5 +184,8 @@ def render(
     image_config
         REF=FILE: the OCI config of image REF (FILE as `crane config REF` prints it), whose entrypoint
         runs an OCI stdio server that names no command. Repeat for several images.
+    pod_security
+        The Pod Security level the target namespace allows (as the operator's --pod-security-levels says
+        for it): a pod above it is refused, naming the field.
     """
-    return run_render(file, namespace, output, registry, image_config)
+    return run_render(file, namespace, output, registry, image_config, pod_security)

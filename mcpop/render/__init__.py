@@ -15,7 +15,7 @@ from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize
 from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
-from mcpop.render.pod import security_warnings
+from mcpop.render.pod import pod_security
 from mcpop.render.workload import (
     TRANSPORT_ANNOTATION,
     config_map,
@@ -96,7 +96,7 @@ def render(
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
     check_service_ports(spec, work.port)
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
-    out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings, *security_warnings(spec)])
+    out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings])
     out.warnings += _switched_off(spec, opts)
 
     sa_spec = spec.service_account
@@ -142,6 +142,7 @@ def render(
     )  # fmt: skip
     if used is not None:
         dep["metadata"]["annotations"] = dict(sorted(used.annotations().items()))
+    out.warnings += pod_security(dep["spec"]["template"]["spec"], spec, namespace, opts.pod_security)
     svc = service(obj_name, namespace, labels, spec, work)
     out.add(dep)
     out.add(svc)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
+    from mcpop.render.podsecurity import Level
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,5 @@ class RenderOptions:
     extra_annotations: dict[str, str] = field(default_factory=dict)
     #: resolved image configs by image reference: the entrypoint of an OCI stdio server without a command
     image_configs: Mapping[str, ImageConfig] = field(default_factory=dict)
+    #: the Pod Security level a cluster admin allows in the namespace: a pod above it is refused
+    pod_security: Level = "restricted"

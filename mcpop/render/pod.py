@@ -7,7 +7,9 @@ from typing import Any
 from mcpop.api.core import EnvVar, Probe, SecurityContext
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.collisions import CONFIG_PATH_ENV, check_ports, container_port_name, order_env, source_volume_name
+from mcpop.render.errors import RenderError
 from mcpop.render.normalize import BRIDGE_DIR, Workload
+from mcpop.render.podsecurity import Level, above, violations
 
 CONTAINER = "mcp-server"
 PORT_NAME = "http"
@@ -113,24 +115,46 @@ def _env_from(spec: MCPServerSpec) -> list[dict[str, Any]]:
     return out
 
 
-def security_warnings(spec: MCPServerSpec) -> list[str]:
-    """What in the spec takes the pod out of the Pod Security "restricted" profile."""
-    sc = spec.security_context
-    out = [
-        f"volume {v.name!r} uses hostPath, which the restricted Pod Security profile forbids"
-        for v in spec.volumes or []
-        if v.host_path is not None
-    ]
-    if sc.privileged:
-        out.append("securityContext.privileged is true: the restricted Pod Security profile forbids it")
-    if sc.allow_privilege_escalation:
-        out.append("securityContext.allowPrivilegeEscalation is true: the restricted profile forbids it")
-    if sc.run_as_non_root is False or sc.run_as_user == 0:
-        out.append("the pod may run as root: the restricted Pod Security profile forbids it")
-    extra_caps = set(sc.capabilities.add or []) - {"NET_BIND_SERVICE"} if sc.capabilities else set()
-    if extra_caps:
-        out.append(f"capabilities {sorted(extra_caps)} are added: restricted allows only NET_BIND_SERVICE")
-    return out
+#: how an operator admin allows a namespace more than "restricted" (the refusal names it)
+POD_SECURITY_OPT_IN = "the operator's --pod-security-levels NAMESPACE=LEVEL (chart operator.podSecurityLevels)"
+
+
+def _spec_field(path: str, pod: dict[str, Any], spec: MCPServerSpec) -> str:
+    """The MCPServer field a pod template path comes from (`containers[0].securityContext.privileged` →
+    `spec.securityContext.privileged`; `volumes[2].hostPath` → the spec volume of that name)."""
+    head, _, rest = path.partition(".")
+    if head.startswith(("containers[", "initContainers[")) and rest.startswith("securityContext."):
+        return "spec." + rest
+    if head == "securityContext":
+        return "spec." + path
+    if head.startswith("volumes["):
+        name = (pod.get("volumes") or [])[int(head[8:-1])].get("name")
+        for j, v in enumerate(spec.volumes or []):
+            if v.name == name:
+                return f"spec.volumes[{j}]" + (f".{rest}" if rest else "")
+    return "spec"
+
+
+def pod_security(pod: dict[str, Any], spec: MCPServerSpec, namespace: str, allowed: Level) -> list[str]:
+    """Check the rendered pod against the Pod Security level `allowed` in `namespace`: RenderError naming the
+    spec field and the opt-in for a pod above it; warnings for what the level allows beyond "restricted"."""
+    found = violations(pod)
+    refused = above(found, allowed)
+    if refused:
+        first = refused[0]
+        needed = "privileged" if any(v.level == "baseline" for v in refused) else "baseline"
+        rest = {f"{_spec_field(v.path, pod, spec)}: {v.message}": None for v in refused[1:]}
+        rest.pop(f"{_spec_field(first.path, pod, spec)}: {first.message}", None)
+        more = "; ".join(rest)
+        raise RenderError(
+            _spec_field(first.path, pod, spec),
+            f"{first.message}: the pod would be outside the Pod Security {allowed!r} level allowed in namespace "
+            f"{namespace!r}" + (f" (also {more})" if more else "") + f"; a cluster admin can allow the {needed!r} "
+            f"level there with {POD_SECURITY_OPT_IN}",
+        )
+    warnings = {f"{_spec_field(v.path, pod, spec)}: {v.message}: outside the Pod Security 'restricted' level "
+                f"(allowed in namespace {namespace!r} at {allowed!r})": None for v in found}  # fmt: skip
+    return list(warnings)
 
 
 def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

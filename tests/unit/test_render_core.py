@@ -142,8 +142,9 @@ def test_restricted_security_defaults() -> None:
     assert {"/tmp", "/cache"} <= mounts
 
 
-def test_weakened_security_is_warned_about() -> None:
-    out = render(server({"image": "a", "securityContext": {"runAsNonRoot": False, "runAsUser": 0}}))
+def test_weakened_security_is_warned_about_where_an_admin_allows_it() -> None:
+    spec = {"image": "a", "securityContext": {"runAsNonRoot": False, "runAsUser": 0}}
+    out = render(server(spec), options=RenderOptions(pod_security="baseline"))
     assert any("root" in w for w in out.warnings)
 
 

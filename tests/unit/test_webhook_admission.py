@@ -46,10 +46,11 @@ def test_a_bad_spec_is_denied_with_every_problem_as_a_status_cause() -> None:
     assert status["details"]["causes"] and "volumeMounts" in status["details"]["causes"][0]["message"]
 
 
-def test_a_good_spec_is_allowed_with_its_security_warnings() -> None:
+def test_a_privileged_spec_is_denied_naming_the_field_and_the_opt_in() -> None:
     resp = validating(review(server({"image": "x", "securityContext": {"privileged": True}})))["response"]
-    assert resp["allowed"] is True
-    assert any("privileged" in w for w in resp["warnings"])
+    assert resp["allowed"] is False
+    cause = resp["status"]["details"]["causes"][0]
+    assert cause["field"] == "spec.securityContext.privileged" and "--pod-security-levels" in cause["message"]
 
 
 def test_deletes_are_never_blocked() -> None:

@@ -1,0 +1,98 @@
+"""The pod template is a privilege boundary (issue: Trust §1): a spec whose pod would leave the Pod Security
+"restricted" level is refused by the renderer — so by `mcp render`, the admission webhook and reconcile alike —
+naming the spec field and the cluster admin's opt-in; a namespace an admin allows "baseline" or "privileged"
+admits what that level admits, with a warning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mcpop.api.mcpserver import MCPServer
+from mcpop.render import RenderError, RenderOptions, render
+from mcpop.render.podsecurity import violations
+
+
+def server(**spec: Any) -> MCPServer:
+    return MCPServer.model_validate(
+        {
+            "apiVersion": "mcp.allbeone.io/v1",
+            "kind": "MCPServer",
+            "metadata": {"name": "s", "namespace": "team"},
+            "spec": {"image": "x", **spec},
+        }
+    )
+
+
+HOST_ROOT = {"volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+             "volumeMounts": [{"name": "root", "mountPath": "/host"}]}  # fmt: skip
+
+#: (what the attacker writes, the field named, the level that admits it)
+ATTACKS = [
+    ({"securityContext": {"privileged": True}}, "spec.securityContext.privileged", "privileged"),
+    (HOST_ROOT, "spec.volumes[0].hostPath", "privileged"),
+    ({"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}, "spec.securityContext.capabilities.add",
+     "privileged"),
+    ({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}, "spec.securityContext.seccompProfile.type",
+     "privileged"),
+    ({"securityContext": {"runAsUser": 0, "runAsNonRoot": False}}, "spec.securityContext.runAsUser", "baseline"),
+    ({"securityContext": {"runAsNonRoot": False}}, "spec.securityContext.runAsNonRoot", "baseline"),
+    ({"securityContext": {"allowPrivilegeEscalation": True}}, "spec.securityContext.allowPrivilegeEscalation",
+     "baseline"),
+    ({"securityContext": {"capabilities": {"add": ["CHOWN"]}}}, "spec.securityContext.capabilities.add",
+     "baseline"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "field", "level"), ATTACKS, ids=lambda v: str(v)[:40])
+def test_a_pod_outside_restricted_is_refused_by_default_naming_the_field_and_the_opt_in(
+    spec: dict[str, Any], field: str, level: str
+) -> None:
+    with pytest.raises(RenderError) as err:
+        render(server(**spec))
+    assert err.value.field == field
+    assert "'restricted'" in err.value.message and "--pod-security-levels" in err.value.message
+    assert f"allow the {level!r} level" in err.value.message
+
+
+@pytest.mark.parametrize(("spec", "field", "level"), ATTACKS, ids=lambda v: str(v)[:40])
+def test_the_level_an_admin_allows_admits_it_with_a_warning(spec: dict[str, Any], field: str, level: str) -> None:
+    out = render(server(**spec), options=RenderOptions(namespace="team", pod_security=level))  # type: ignore[arg-type]
+    assert any(w.startswith(field) and "outside the Pod Security 'restricted' level" in w for w in out.warnings)
+
+
+def test_baseline_does_not_admit_what_only_privileged_admits() -> None:
+    with pytest.raises(RenderError, match="allow the 'privileged' level"):
+        render(server(securityContext={"privileged": True}), options=RenderOptions(pod_security="baseline"))
+
+
+def test_every_check_of_the_standard_is_made_on_the_rendered_pod() -> None:
+    pod = {
+        "hostNetwork": True, "hostPID": True, "hostIPC": True,
+        "securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}],
+                            "seLinuxOptions": {"type": "spc_t"}},
+        "volumes": [{"name": "n", "nfs": {"server": "x", "path": "/"}}],
+        "containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 80}],
+                        "securityContext": {"procMount": "Unmasked",
+                                            "appArmorProfile": {"type": "Unconfined"}}}],
+    }  # fmt: skip
+    paths = {v.path for v in violations(pod)}
+    assert {"hostNetwork", "hostPID", "hostIPC", "securityContext.sysctls[0].name",
+            "securityContext.seLinuxOptions.type", "volumes[0]", "containers[0].ports[0].hostPort",
+            "containers[0].securityContext.procMount", "containers[0].securityContext.appArmorProfile.type",
+            "containers[0].securityContext.allowPrivilegeEscalation",
+            "containers[0].securityContext.capabilities.drop"} <= paths  # fmt: skip
+
+
+def test_what_mcpop_renders_by_default_meets_restricted() -> None:
+    for spec in ({}, {"config": {"a": 1}}, {"transport": {"type": "stdio"}, "command": ["npx", "-y", "x"]}):
+        dep = render(server(**spec)).get("Deployment")
+        assert dep is not None and violations(dep["spec"]["template"]["spec"]) == []
+
+
+def test_run_as_non_root_with_user_zero_can_never_start_and_is_refused_at_any_level() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="runAsNonRoot"):
+        server(securityContext={"runAsNonRoot": True, "runAsUser": 0})
