@@ -197,6 +197,7 @@ def embedded() -> Catalog:
     global _embedded
     with _embedded_lock:
         if _embedded is None:
+            # lazily: the CLI loads this module and needs the embedded catalogue only without a cluster (~45 ms)
             from mcpop.sources.catalog import load_embedded
 
             _embedded = load_embedded()

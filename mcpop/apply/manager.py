@@ -13,16 +13,22 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from mcpop.apply.mcpbackup.controller import BackupController
+from mcpop.apply.mcpbackup.kinds import OWNED_KINDS as BACKUP_KINDS
 from mcpop.apply.mcpregistry.reconciler import RegistryController
 from mcpop.apply.mcpserver.kinds import OWNED_KINDS
 from mcpop.apply.mcpserver.reconciler import MCPServerController
 from mcpop.apply.mcpserver.refs import content_hash
-from mcpop.apply.resources import MCPREGISTRY, MCPSERVER, Resource
+from mcpop.apply.resources import JOB, MCPREGISTRY, MCPSERVER, MCPSERVERBACKUP, REGISTRY_LABEL, Resource
 from mcpop.apply.runtime import metrics
 from mcpop.apply.runtime.client import Kube, load_api_client
+from mcpop.apply.runtime.logs import setup_logging
 from mcpop.apply.runtime.manager import Context, Manager, Registration
 from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.ssa.applyset import PART_OF_LABEL
 from mcpop.apply.verify.verifier import Verifier
+from mcpop.apply.webhook.setup import add_webhooks
+from mcpop.render.backup import BACKUP_LABEL
 
 log = logging.getLogger("mcpop.manager")
 REGISTRY_WORKERS = 2
@@ -41,9 +47,6 @@ def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None
     """The MCPServer controller's build step: its informers, and the registries once they are served."""
 
     def build(ctx: Context) -> MCPServerController:
-        from mcpop.apply.resources import REGISTRY_LABEL
-        from mcpop.apply.ssa.applyset import PART_OF_LABEL
-
         servers = ctx.informer(MCPSERVER, name="mcpservers")
         refs: dict[str, Any] = {}
         for kind in ("ConfigMap", "Secret"):
@@ -88,12 +91,6 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
     """The MCPServerBackup controller's build step: backups, their Jobs, and the kinds it renders."""
 
     def build(ctx: Context) -> Any:
-        from mcpop.apply.mcpbackup.controller import BackupController
-        from mcpop.apply.mcpbackup.kinds import OWNED_KINDS as BACKUP_KINDS
-        from mcpop.apply.resources import JOB, MCPSERVERBACKUP
-        from mcpop.apply.ssa.applyset import PART_OF_LABEL
-        from mcpop.render.backup import BACKUP_LABEL
-
         backups = ctx.informer(MCPSERVERBACKUP, name="mcpserverbackups")
         jobs = ctx.informer(JOB, label_selector=BACKUP_LABEL, name="backup-jobs")
         servers = ctx.informer(MCPSERVER, name="mcpservers")
@@ -116,8 +113,6 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
 
 def registrations(settings: OperatorSettings, verifier: Verifier | None = None) -> list[Registration]:
     """Every controller of the operator, each started once its CRD is served."""
-    from mcpop.apply.resources import MCPSERVERBACKUP
-
     mcpserver = build_mcpserver(settings, verifier)
     regs = [
         Registration(MCPServerController.name, mcpserver, ((MCPSERVER.api_version, MCPSERVER.kind),),
@@ -151,16 +146,12 @@ def new_manager(settings: OperatorSettings, kube: Kube | None = None, *,
     if verifier.enabled:
         mgr.add_runnable("mcp-verifier", verifier.run, leader_only=True)
     if settings.enable_webhooks:
-        from mcpop.apply.webhook.setup import add_webhooks
-
         add_webhooks(mgr, settings, kube)
     return mgr
 
 
 def run_operator(settings: OperatorSettings, *, verify_url: Callable[[str], str] | None = None) -> int:
     """Entry point of `mcp operator run`. Raises KubeconfigError when no cluster configuration loads."""
-    from mcpop.apply.runtime.logs import setup_logging
-
     mgr = new_manager(settings, verify_url=verify_url)  # a bad kubeconfig fails here, before any log line
     setup_logging(settings.log_level, settings.structured_logging)
     log.info("mcpop operator starting", extra={"pid": os.getpid(), "namespace": settings.watch_namespace or "*"})

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-if TYPE_CHECKING:
-    from mcpop.sources.retry import RetryConfig
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,7 +20,9 @@ from pydantic import (
 )
 
 from mcpop.api.duration import non_negative
+from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.sources.retry import RetryConfig
 
 
 def parse_duration(value: Any) -> float:
@@ -188,7 +187,6 @@ class OperatorSettings(BaseModel):
     def _ciphers(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(",")) if v]
-        from mcpop.apply.runtime.tls import check_cipher_suites
 
         check_cipher_suites(tuple(value))
         return tuple(value)
@@ -224,7 +222,6 @@ class SettingsError(McpopError):
 
 def github_retry(settings: OperatorSettings) -> RetryConfig:
     """The registry sources' retry budgets from `--github-max-retries`, `--github-initial-delay`, ..."""
-    from mcpop.sources.retry import RetryConfig
 
     return RetryConfig(
         max_retries=settings.github_max_retries,

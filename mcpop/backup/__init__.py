@@ -14,6 +14,7 @@ from mcpop.backup.errors import (
     EncryptionMismatch,
     InvalidSource,
     KeyRequired,
+    Problem,
     RepositoryCorrupt,
     RepositoryLocked,
     SnapshotNotFound,
@@ -24,7 +25,6 @@ from mcpop.backup.location import Location, location_for, location_from_url
 from mcpop.backup.model import (
     FileTree,
     MemoryFile,
-    Problem,
     PruneReport,
     RestoreReport,
     Snapshot,

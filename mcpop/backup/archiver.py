@@ -5,6 +5,7 @@ most `max_inflight` bytes of chunks wait for upload at once.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
@@ -16,14 +17,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcpop.backup.errors import InvalidSource
 from mcpop.backup.model import BackupKind, FileTree, MemoryFile, Snapshot, Source, clean_path
+from mcpop.backup.objects import Objects, chunk_key
 from mcpop.backup.tree import Entry, chunk_refs, encode_entry
-
-if TYPE_CHECKING:
-    from mcpop.backup.repository import Repository
 
 log = logging.getLogger("mcpop.backup")
 
@@ -31,7 +30,7 @@ log = logging.getLogger("mcpop.backup")
 class Uploader:
     """Deduplicates chunks against the repository and uploads the new ones from a thread pool."""
 
-    def __init__(self, repo: Repository, known: dict[str, int], workers: int, max_inflight: int = 48 << 20):
+    def __init__(self, repo: Objects, known: dict[str, int], workers: int, max_inflight: int = 48 << 20):
         self.repo = repo
         self.known = set(known)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="backup-upload")
@@ -63,8 +62,6 @@ class Uploader:
         return fut
 
     def _work(self, data: bytes) -> tuple[str, int]:
-        from mcpop.backup.repository import chunk_key
-
         try:
             cid = self.repo.codec.chunk_id(data)
             with self.cond:
@@ -115,7 +112,7 @@ def _resolve(entry: Entry) -> Entry:
 
 
 class Archiver:
-    def __init__(self, repo: Repository, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(self, repo: Objects, progress: Callable[[int], None] | None = None) -> None:
         self.repo = repo
         self.progress = progress
         self.files = 0
@@ -172,7 +169,7 @@ class Archiver:
             "duration_seconds": round(_time.monotonic() - started, 3),
         }
         sid, _stored = self.repo.write_snapshot(doc)
-        snap = self.repo._load_snapshot(f"snapshots/{sid}")
+        snap = self.repo.load_snapshot(f"snapshots/{sid}")
         log.info(
             "snapshot %s: %d files, %d bytes, %d uploaded, %.0f%% deduplicated, %.1fs",
             snap.short_id, snap.files, snap.size, snap.bytes_uploaded, 100 * snap.dedup_ratio, snap.duration_seconds,
@@ -215,8 +212,6 @@ class Archiver:
 
     def _entries(self, source: Source, up: Uploader, parent: dict[str, Entry]) -> Iterator[Entry]:
         if isinstance(source, MemoryFile):
-            import io
-
             path = clean_path(source.path)
             self.files += 1
             self.size += len(source.data)

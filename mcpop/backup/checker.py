@@ -6,28 +6,23 @@ downloaded, authenticated, decompressed and hashed. Problems are reported by obj
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
-from mcpop.backup.errors import RepositoryCorrupt
-from mcpop.backup.model import Problem, VerifyReport
+from mcpop.backup.errors import Problem, RepositoryCorrupt
+from mcpop.backup.model import VerifyReport
+from mcpop.backup.objects import Objects, chunk_key
 from mcpop.backup.tree import chunk_refs
 
-if TYPE_CHECKING:
-    from mcpop.backup.repository import Repository
 
-
-def verify(repo: Repository, *, read_data: bool) -> VerifyReport:
-    from mcpop.backup.repository import chunk_key
-
+def verify(repo: Objects, *, read_data: bool) -> VerifyReport:
     problems: list[Problem] = []
     users: dict[str, set[str]] = {}  # chunk id → snapshots that need it
     sizes: dict[str, int] = {}
     stored = repo.stored_chunks()
-    repo._snapshots.clear()
+    repo.clear_cache()
     n_snaps = 0
     for key in repo.snapshot_keys():
         try:
-            snap = repo._load_snapshot(key)
+            snap = repo.load_snapshot(key)
         except RepositoryCorrupt as e:
             problems.extend(e.problems)
             continue

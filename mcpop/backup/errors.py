@@ -4,12 +4,22 @@ do next; none ever contains a secret value."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Literal
 
 from mcpop.errors import McpopError
 
-if TYPE_CHECKING:
-    from mcpop.backup.model import Problem
+ProblemKind = Literal["missing_chunk", "corrupt_chunk", "corrupt_snapshot", "corrupt_tree"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One integrity problem: the object it is in and the snapshots it breaks."""
+
+    kind: ProblemKind
+    object: str
+    snapshots: list[str]
+    message: str
 
 
 class BackupError(McpopError):

@@ -8,10 +8,9 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from mcpop.backup.errors import InvalidSource
+from mcpop.backup.errors import InvalidSource, Problem
 
 BackupKind = Literal["Configuration", "Full", "Incremental"]
-ProblemKind = Literal["missing_chunk", "corrupt_chunk", "corrupt_snapshot", "corrupt_tree"]
 
 
 def clean_path(path: str, what: str = "path") -> str:
@@ -83,16 +82,6 @@ class Snapshot:
         d["short_id"] = self.short_id
         d["dedup_ratio"] = round(self.dedup_ratio, 4)
         return d
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One integrity problem: the object it is in and the snapshots it breaks."""
-
-    kind: ProblemKind
-    object: str
-    snapshots: list[str]
-    message: str
 
 
 @dataclass(frozen=True)

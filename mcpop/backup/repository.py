@@ -25,12 +25,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from mcpop.backup import checker, restorer
 from mcpop.backup import keys as keyfiles
+from mcpop.backup.archiver import Archiver
 from mcpop.backup.codec import COMPRESSIONS, Codec, Compression, DecodeError
 from mcpop.backup.errors import (
     BackupError,
     EncryptionMismatch,
     KeyRequired,
+    Problem,
     RepositoryCorrupt,
     SnapshotNotFound,
     WrongKey,
@@ -40,13 +43,13 @@ from mcpop.backup.locks import Lock
 from mcpop.backup.model import (
     BackupKind,
     MemoryFile,
-    Problem,
     PruneReport,
     RestoreReport,
     Snapshot,
     Source,
     VerifyReport,
 )
+from mcpop.backup.objects import chunk_key
 from mcpop.backup.retention import RetentionPolicy, Selection, select
 from mcpop.backup.storage import RetryPolicy, Storage
 from mcpop.backup.tree import Entry, chunk_refs, decode_lines
@@ -62,10 +65,6 @@ _SNAPSHOT_AAD = b"mcpop-snapshot-v1"
 
 class RepositoryNotFound(BackupError):
     """No repository at the URL (and `create=False`)."""
-
-
-def chunk_key(chunk_id: str) -> str:
-    return f"data/{chunk_id[:2]}/{chunk_id}"
 
 
 def _rfc3339(t: datetime) -> str:
@@ -188,6 +187,10 @@ class Repository:
         return self.codec.encrypted
 
     def close(self) -> None:
+        self.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Forget the snapshots read so far, so the next reads see storage as it is now."""
         self._snapshots.clear()
 
     def __enter__(self) -> Repository:
@@ -255,7 +258,8 @@ class Repository:
 
     # -- snapshots ---------------------------------------------------------------------------------------
 
-    def _load_snapshot(self, key: str) -> Snapshot:
+    def load_snapshot(self, key: str) -> Snapshot:
+        """The snapshot stored under `key`, read once and then cached."""
         sid = key.rsplit("/", 1)[-1]
         cached = self._snapshots.get(sid)
         if cached:
@@ -304,7 +308,7 @@ class Repository:
 
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot, oldest first (RepositoryCorrupt when one cannot be read: see `verify`)."""
-        snaps = [self._load_snapshot(k) for k in self.snapshot_keys()]
+        snaps = [self.load_snapshot(k) for k in self.snapshot_keys()]
         return sorted(snaps, key=lambda s: (s.time, s.id))
 
     def snapshot(self, id_or_prefix: str) -> Snapshot:
@@ -319,7 +323,7 @@ class Repository:
             raise SnapshotNotFound(f"{self.url}: no snapshot {id_or_prefix!r}")
         if len(keys) > 1:
             raise SnapshotNotFound(f"{self.url}: snapshot prefix {id_or_prefix!r} is ambiguous; give more of it")
-        return self._load_snapshot(keys[0])
+        return self.load_snapshot(keys[0])
 
     def snapshot_at(self, at: datetime) -> Snapshot:
         """The newest snapshot taken at or before `at` (point-in-time restore)."""
@@ -354,28 +358,20 @@ class Repository:
         progress: Callable[[int], None] | None = None,
     ) -> Snapshot:
         """Store `sources` as a new snapshot (data first, the snapshot object last)."""
-        from mcpop.backup.archiver import Archiver
-
         with self.lock(exclusive=False, wait=self.lock_wait):
             return Archiver(self, progress=progress).run(sources, kind=kind, meta=dict(meta or {}), time=time)
 
     def restore(self, snapshot_id: str, target: str | Any, *, subtree: str = "") -> RestoreReport:
         """Restore the snapshot's files under `subtree` into `target`; nothing lands unless every hash checks."""
-        from mcpop.backup.restorer import restore
-
-        return restore(self, self.snapshot(snapshot_id), target, subtree=subtree)
+        return restorer.restore(self, self.snapshot(snapshot_id), target, subtree=subtree)
 
     def read_files(self, snapshot_id: str, subtree: str = "config") -> dict[str, MemoryFile]:
         """The snapshot's files under `subtree`, in memory, keyed by path relative to it (every hash checked)."""
-        from mcpop.backup.restorer import read_files
-
-        return read_files(self, self.snapshot(snapshot_id), subtree)
+        return restorer.read_files(self, self.snapshot(snapshot_id), subtree)
 
     def verify(self, *, read_data: bool = False) -> VerifyReport:
         """Check snapshots, trees and chunk presence; with `read_data`, read every chunk and check its hash."""
-        from mcpop.backup.checker import verify
-
-        return verify(self, read_data=read_data)
+        return checker.verify(self, read_data=read_data)
 
     def forget(
         self, policy: RetentionPolicy, *, now: datetime | None = None, dry_run: bool = False
@@ -392,7 +388,7 @@ class Repository:
     def prune(self) -> PruneReport:
         """Delete chunks no snapshot references (exclusive lock: never while a backup runs)."""
         with self.lock(exclusive=True, wait=self.lock_wait):
-            self._snapshots.clear()
+            self.clear_cache()
             referenced: set[str] = set()
             for snap in self.snapshots():
                 referenced.update(c for c, _ in snap.tree)

@@ -10,14 +10,12 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcpop.backup.errors import RepositoryCorrupt
 from mcpop.backup.model import MemoryFile, RestoreReport, Snapshot, clean_path
+from mcpop.backup.objects import Objects
 from mcpop.backup.tree import Entry, chunk_refs, in_subtree
-
-if TYPE_CHECKING:
-    from mcpop.backup.repository import Repository
 
 _BLOCK = 64 * 1024
 _ZERO_BLOCK = bytes(_BLOCK)
@@ -34,7 +32,7 @@ def _write_sparse(f: Any, data: bytes) -> None:
             f.write(block)
 
 
-def _select(repo: Repository, snap: Snapshot, subtree: str) -> list[tuple[str, Entry]]:
+def _select(repo: Objects, snap: Snapshot, subtree: str) -> list[tuple[str, Entry]]:
     sub = clean_path(subtree, "subtree") if subtree else ""
     chosen = []
     for entry in repo.tree(snap):
@@ -44,14 +42,14 @@ def _select(repo: Repository, snap: Snapshot, subtree: str) -> list[tuple[str, E
     return chosen
 
 
-def _chunks_with_context(repo: Repository, snap: Snapshot, refs: list[tuple[str, int]], paths: list[str]) -> Any:
+def _chunks_with_context(repo: Objects, snap: Snapshot, refs: list[tuple[str, int]], paths: list[str]) -> Any:
     try:
         yield from repo.fetch_ordered(refs)
     except RepositoryCorrupt as e:
         raise RepositoryCorrupt(f"snapshot {snap.short_id}: {e}; nothing was restored", e.problems) from None
 
 
-def restore(repo: Repository, snap: Snapshot, target: str | os.PathLike[str], *, subtree: str = "") -> RestoreReport:
+def restore(repo: Objects, snap: Snapshot, target: str | os.PathLike[str], *, subtree: str = "") -> RestoreReport:
     chosen = _select(repo, snap, subtree)
     root = Path(target)
     root.mkdir(parents=True, exist_ok=True)
@@ -116,7 +114,7 @@ def _place(stage: Path, root: Path, chosen: list[tuple[str, Entry]]) -> None:
         _apply_meta(root / rel if rel else root, e)
 
 
-def read_files(repo: Repository, snap: Snapshot, subtree: str) -> dict[str, MemoryFile]:
+def read_files(repo: Objects, snap: Snapshot, subtree: str) -> dict[str, MemoryFile]:
     chosen = [(rel, e) for rel, e in _select(repo, snap, subtree) if e["type"] == "file"]
     refs = [r for _, e in chosen for r in chunk_refs(e)]
     stream = iter(_chunks_with_context(repo, snap, refs, []))

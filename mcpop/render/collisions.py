@@ -17,8 +17,13 @@ from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.api.validation import check_iana_svc_name
 from mcpop.render.errors import RenderError
 from mcpop.render.names import dns_label, short_hash
+from mcpop.render.normalize import BRIDGE_DIR
 
 CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
+PORT_NAME = "http"
+CONFIG_VOLUME = "config"
+CONFIG_DIR = "/etc/mcp"
+BRIDGE_VOLUME = "mcpop-bridge"
 #: Generated emptyDir volumes a user may replace by mounting their own volume at the same path.
 WRITABLE_DIRS = {"tmp": "/tmp", "cache": "/cache"}
 _REF = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
@@ -83,9 +88,6 @@ def check_env(spec: MCPServerSpec, env: list[EnvVar]) -> None:
 
 def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False) -> None:
     """Refuse user volumes and mount paths that clash with the generated ones."""
-    from mcpop.render.normalize import BRIDGE_DIR
-    from mcpop.render.pod import BRIDGE_VOLUME, CONFIG_DIR, CONFIG_VOLUME
-
     mounts = {m.mount_path: f"spec.volumeMounts[{i}].mountPath" for i, m in enumerate(spec.volume_mounts or [])}
     mounted_at = {m.name: m.mount_path for m in spec.volume_mounts or []}
     generated: dict[str, str] = {}
@@ -125,8 +127,6 @@ def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = Fa
 
 def check_service_ports(spec: MCPServerSpec, serving_port: int) -> None:
     """Refuse an extra Service port on the number the serving port (`http`) already has."""
-    from mcpop.render.pod import PORT_NAME
-
     ports = spec.ports or []
     main = next((p.port for p in ports if p.name == PORT_NAME), serving_port)
     for i, p in enumerate(ports):

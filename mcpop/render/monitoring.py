@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mcpop.api.features import Monitoring
+from mcpop.render.collisions import PORT_NAME
 from mcpop.render.errors import RenderError
 from mcpop.render.names import selector_labels
-from mcpop.render.pod import PORT_NAME
 from mcpop.render.workload import meta, name_of
 
 

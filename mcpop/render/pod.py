@@ -6,18 +6,24 @@ from typing import Any
 
 from mcpop.api.core import EnvVar, Probe, SecurityContext
 from mcpop.api.mcpserver import MCPServerSpec
-from mcpop.render.collisions import CONFIG_PATH_ENV, check_ports, container_port_name, order_env, source_volume_name
+from mcpop.render.collisions import (
+    BRIDGE_VOLUME,
+    CONFIG_DIR,
+    CONFIG_PATH_ENV,
+    CONFIG_VOLUME,
+    PORT_NAME,
+    check_ports,
+    container_port_name,
+    order_env,
+    source_volume_name,
+)
 from mcpop.render.errors import RenderError
 from mcpop.render.normalize import BRIDGE_DIR, Workload
 from mcpop.render.podsecurity import Level, above, violations
 
 CONTAINER = "mcp-server"
-PORT_NAME = "http"
 TMP_VOLUME = "tmp"
 CACHE_VOLUME = "cache"
-CONFIG_VOLUME = "config"
-CONFIG_DIR = "/etc/mcp"
-BRIDGE_VOLUME = "mcpop-bridge"
 BRIDGE_INIT = "mcpop-bridge"
 #: Writable places under a read-only root: HOME, npm and uv caches point here.
 WRITABLE_ENV = {

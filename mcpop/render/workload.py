@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.codec.emitter import json_text
+from mcpop.render.collisions import PORT_NAME
 from mcpop.render.names import selector_labels
 from mcpop.render.normalize import Workload
 from mcpop.render.pod import (
-    PORT_NAME,
     bridge_init_container,
     bridge_volume,
     container,

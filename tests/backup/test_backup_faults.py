@@ -27,7 +27,7 @@ from mcpop.backup import (
     StorageError,
     WrongKey,
 )
-from mcpop.backup.repository import chunk_key
+from mcpop.backup.objects import chunk_key
 
 KEY = "the-backup-key"
 

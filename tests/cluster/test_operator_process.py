@@ -129,7 +129,7 @@ def test_leader_that_cannot_renew_exits_and_standby_takes_over(
         after = first.log()[log_before:]
         assert "lost the lease" in after, after[-3000:]
         # it woke up to the watch events of "during" but reconciled nothing once it had lost the lease
-        assert "reconciled in" not in after and "applied:" not in after, after[-3000:]
+        assert "reconciled in" not in after and "Applied:" not in after, after[-3000:]
         # it did not release (or take back) the Lease: the standby still holds it, and keeps reconciling
         assert _lease(api, namespace).spec.holder_identity == holder_b
         assert second.proc.poll() is None
@@ -189,7 +189,7 @@ def test_structured_logs_carry_correlation_id(
     by_id: dict[str, list[dict]] = {}
     for e in reconcile_lines:
         by_id.setdefault(e["correlationID"], []).append(e)
-    applied = [cid for cid, es in by_id.items() if any(e["msg"].startswith("applied:") for e in es)]
+    applied = [cid for cid, es in by_id.items() if any(e["msg"].startswith("Applied:") for e in es)]
     assert applied, "no reconcile logged its apply"
     msgs = [e["msg"] for e in by_id[applied[0]]]
     assert len(msgs) >= 2 and any(m.startswith("reconciled in") for m in msgs), msgs

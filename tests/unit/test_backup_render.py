@@ -1,11 +1,12 @@
 """The backup renderer: CronJob, on-demand and restore Jobs, their RBAC; golden files under golden/backup/.
 
 Regenerate after an intended change with
-`python -m pytest tests/unit/test_backup_render.py --update-golden` and review `git diff golden/backup`.
+`python -m pytest --update-golden` (every golden file) and review `git diff golden/backup`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +80,9 @@ def _pods(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("source", FIXTURES, ids=lambda p: p.stem)
-def test_renders_to_its_golden_file(source: Path, update_golden: bool) -> None:
+def test_renders_to_its_golden_file(source: Path, golden: Callable[[str, str], None]) -> None:
     text, _ = _render(source)
-    golden = ROOT / "golden/backup" / source.name
-    if update_golden:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert golden.exists(), f"no golden file for {source.name}: run with --update-golden"
-    assert golden.read_text() == text, f"{golden.relative_to(ROOT)} differs: review, then --update-golden"
+    golden(f"backup/{source.name}", text)
 
 
 @pytest.mark.parametrize("source", FIXTURES, ids=lambda p: p.stem)

@@ -7,6 +7,7 @@ import copy
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,7 +32,6 @@ from chartkit import (
 
 from mcpop.apply.settings import REGISTRY_HOST, build_settings
 
-GOLDEN = ROOT / "tests" / "install" / "golden"
 RENDERS = {
     "default": ([], ()),
     "feature-rich": ([FEATURE_RICH], ADDON_APIS),
@@ -61,14 +61,9 @@ def test_helm_lint_strict_passes(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", RENDERS)
-def test_renders_to_its_golden_file(name: str, update_golden: bool) -> None:
+def test_renders_to_its_golden_file(name: str, golden: Callable[[str, str], None]) -> None:
     values, apis = RENDERS[name]
-    text = render(values, apis=apis)
-    golden = GOLDEN / f"{name}.yaml"
-    if update_golden:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert golden.read_text() == text, f"{golden.relative_to(ROOT)} differs: review, then --update-golden"
+    golden(f"install/{name}.yaml", render(values, apis=apis))
 
 
 def test_rendering_is_byte_identical_twice() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ from mcpop.cli.wait import Progress, blocking, is_ready, stalled
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "cli"
-GOLDEN = ROOT / "golden" / "cli"
 NOW = output.parse_time("2026-01-01T00:05:00Z") or 0.0
 
 
@@ -34,17 +34,9 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def check(name: str, text: str, update: bool) -> None:
-    path = GOLDEN / name
-    if update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.read_text() == text, f"{name} differs from its golden file (--update-golden to rewrite)"
-
-
-def test_status_block_of_a_ready_server(update_golden: bool) -> None:
+def test_status_block_of_a_ready_server(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-ready.json"), [], NOW)
-    check("status-ready.txt", text, update_golden)
+    golden("cli/status-ready.txt", text)
     # the original README's lines, in its order
     assert text.splitlines()[:7] == [
         "Name: filesystem-server", "Namespace: default", "Phase: Running", "Replicas: 1/1",
@@ -53,17 +45,17 @@ def test_status_block_of_a_ready_server(update_golden: bool) -> None:
     assert "  ✓ RegistryFetched: True - Registry data successfully fetched" in text.splitlines()
 
 
-def test_status_block_of_a_failed_server_with_warning_events(update_golden: bool) -> None:
+def test_status_block_of_a_failed_server_with_warning_events(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-failed.json"), fixture("events-failed.json"), NOW)
-    check("status-failed.txt", text, update_golden)
+    golden("cli/status-failed.txt", text)
     assert "  ✗ Ready: False - InvalidSpec: spec.registry: " in text
     assert "  ✗ Stalled: True - InvalidSpec: " in text
     assert "Applied" not in text.split("Events:")[1]  # Normal events are not listed
 
 
-def test_status_block_of_a_verified_server_shows_its_server_info_and_tools(update_golden: bool) -> None:
+def test_status_block_of_a_verified_server_shows_its_server_info_and_tools(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-verified.json"), [], NOW)
-    check("status-verified.txt", text, update_golden)
+    golden("cli/status-verified.txt", text)
     lines = text.splitlines()
     assert lines[7:9] == [
         "MCP: memory-server 2026.11.3 (protocol 2026-07-28)",
@@ -76,9 +68,9 @@ def test_status_block_of_a_verified_server_shows_its_server_info_and_tools(updat
     )
 
 
-def test_status_block_of_a_failed_verification_keeps_the_last_handshake(update_golden: bool) -> None:
+def test_status_block_of_a_failed_verification_keeps_the_last_handshake(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-verify-failed.json"), [], NOW)
-    check("status-verify-failed.txt", text, update_golden)
+    golden("cli/status-verify-failed.txt", text)
     assert (
         "  ✗ Verified: False - Timeout: http://memory.default.svc.cluster.local:8080/mcp: no MCP handshake "
         "within 10s" in text.splitlines()
@@ -92,13 +84,13 @@ def test_more_tools_than_shown_are_counted() -> None:
     assert lines[1] == "Tools: 70 (" + ", ".join(names[:10]) + ", ... 60 more)"
 
 
-def test_server_tables(update_golden: bool) -> None:
+def test_server_tables(golden: Callable[[str, str], None]) -> None:
     objs = [fixture("server-ready.json"), fixture("server-failed.json")]
-    check("table.txt", output.server_table(objs, NOW, False), update_golden)
-    check("table-all-namespaces.txt", output.server_table(objs, NOW, True), update_golden)
+    golden("cli/table.txt", output.server_table(objs, NOW, False))
+    golden("cli/table-all-namespaces.txt", output.server_table(objs, NOW, True))
 
 
-def test_change_set_lines(update_golden: bool) -> None:
+def test_change_set_lines(golden: Callable[[str, str], None]) -> None:
     changes = [
         Change("unchanged", "MCPServer", "web", "default"),
         Change("created", "ServiceAccount", "web", "default"),
@@ -108,10 +100,10 @@ def test_change_set_lines(update_golden: bool) -> None:
     ]
     text = "".join(change_line(c, "server dry run") + "\n" for c in changes)
     text += "".join(change_line(c) + "\n" for c in changes)
-    check("changes.txt", text, update_golden)
+    golden("cli/changes.txt", text)
 
 
-def test_unified_diff_masks_secret_values(update_golden: bool) -> None:
+def test_unified_diff_masks_secret_values(golden: Callable[[str, str], None]) -> None:
     dep_live = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -139,13 +131,13 @@ def test_unified_diff_masks_secret_values(update_golden: bool) -> None:
     text += unified(Planned(Change("created", "Service", "web"), None,
                             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                              "spec": {"ports": [{"port": 8080}]}}))  # fmt: skip
-    check("diff.txt", text, update_golden)
+    golden("cli/diff.txt", text)
     assert "b2xk" not in text and "bmV3" not in text
     assert "generation" not in text and "resourceVersion" not in text  # server-set metadata is not a difference
     assert unified(Planned(Change("unchanged", "Deployment", "web"), dep_live, dep_live)) == ""
 
 
-def test_version_output(update_golden: bool) -> None:
+def test_version_output(golden: Callable[[str, str], None]) -> None:
     info = {
         "clientVersion": {"version": "0.1.0"},
         "serverVersion": {"gitVersion": "v1.36.3"},
@@ -153,7 +145,7 @@ def test_version_output(update_golden: bool) -> None:
         "crds": [{"name": "mcpservers.mcp.allbeone.io", "installed": True, "served": ["v1"], "storage": "v1"},
                  {"name": "mcpserverbackups.mcp.allbeone.io", "installed": False}],
     }  # fmt: skip
-    check("version.txt", human(info), update_golden)
+    golden("cli/version.txt", human(info))
     assert human({"clientVersion": {"version": "0.1.0"}}) == "Client Version: 0.1.0\n"
 
 

@@ -7,13 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = ROOT / "golden" / "cli"
 NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
 
 
@@ -38,17 +38,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("golden", sorted(CASES))
-def test_registry_commands_match_their_golden_output(golden: str, update_golden: bool) -> None:
-    result = mcp(*CASES[golden], *NO_CLUSTER)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_registry_commands_match_their_golden_output(name: str, golden: Callable[[str, str], None]) -> None:
+    result = mcp(*CASES[name], *NO_CLUSTER)
     assert result.returncode == 0, result.stderr
     assert "no cluster" in result.stderr and "embedded catalogue" in result.stderr
-    path = GOLDEN / golden
-    if update_golden:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(result.stdout)
-    assert path.exists(), f"no golden file {path.name}: run with --update-golden"
-    assert path.read_text() == result.stdout, f"golden/cli/{golden} differs: review, then --update-golden"
+    golden(f"cli/{name}", result.stdout)
 
 
 def test_outputs_parse() -> None:

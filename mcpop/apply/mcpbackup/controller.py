@@ -23,17 +23,38 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcpop import API_VERSION
+from mcpop.api.cron import next_run
+from mcpop.api.mcpserver import MCPServer
+from mcpop.api.mcpserverbackup import MCPServerBackup
 from mcpop.apply.mcpbackup import metrics
 from mcpop.apply.mcpbackup.kinds import BACKUP_KIND, OWNED_KINDS
 from mcpop.apply.mcpbackup.status import Outcome, backup_status, controller_patch, describe_run
 from mcpop.apply.resources import JOB, MCPSERVER, MCPSERVERBACKUP, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.apply.runtime.conditions import now_rfc3339
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.reconciler import DONE, Key, Result, TerminalError
 from mcpop.apply.runtime.timefmt import parse_time
 from mcpop.apply.ssa import applyset as aset
 from mcpop.apply.ssa.manager import ResourceManager, conflict_text, events_from, observe
+from mcpop.render.backup import (
+    BACKUP_LABEL,
+    DEFAULT_IMAGE,
+    GENERATED_KEY,
+    REQUEST_ANNOTATION,
+    BackupRenderOptions,
+    generated_key_secret,
+    generated_key_secret_name,
+    render_backup,
+    request_job_name,
+    restore_job_name,
+    server_data,
+)
+from mcpop.render.errors import RenderError
+from mcpop.render.names import label_value
+from mcpop.render.options import Owner
+from mcpop.render.validate import validated
 
 log = logging.getLogger("mcpop.backup")
 
@@ -71,7 +92,6 @@ class BackupController:
                  enqueue: Callable[[Key], None], *, owned: dict[str, Informer] | None = None,
                  jobs: Informer | None = None, servers: Informer | None = None, image: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
-        from mcpop.render.backup import DEFAULT_IMAGE
 
         self.kube = kube
         self.backups = backups
@@ -149,7 +169,6 @@ class BackupController:
                 self.enqueue((ns, (b.get("metadata") or {}).get("name") or ""))
 
     def on_job(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        from mcpop.render.backup import BACKUP_LABEL
 
         obj = new or old
         assert obj is not None
@@ -172,8 +191,6 @@ class BackupController:
         return self.kube.get(MCPSERVER, namespace, name)
 
     def _jobs_of(self, namespace: str, backup: str) -> list[dict[str, Any]]:
-        from mcpop.render.backup import BACKUP_LABEL
-        from mcpop.render.names import label_value
 
         want = label_value(backup)
         if self.jobs is not None and self.jobs.synced.is_set():
@@ -194,7 +211,6 @@ class BackupController:
 
     def _ensure_key_secret(self, backup: Any, namespace: str) -> str:
         """The generated encryption key Secret's name; created (256 random bits) when absent."""
-        from mcpop.render.backup import GENERATED_KEY, generated_key_secret, generated_key_secret_name
 
         name = generated_key_secret_name(backup.metadata.name)
         live = self.kube.get(SECRET, namespace, name)
@@ -215,7 +231,6 @@ class BackupController:
         return name
 
     def _write_status(self, obj: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
-        from mcpop.apply.runtime.conditions import now_rfc3339
 
         old = obj.get("status") or {}
         new = backup_status(outcome, old, now=now_rfc3339())
@@ -266,20 +281,6 @@ class BackupController:
     # ------------------------------------------------------------------ reconcile
 
     def reconcile(self, key: Key) -> Result:
-        from mcpop.api.cron import next_run
-        from mcpop.api.mcpserver import MCPServer
-        from mcpop.api.mcpserverbackup import MCPServerBackup
-        from mcpop.render.backup import (
-            REQUEST_ANNOTATION,
-            BackupRenderOptions,
-            render_backup,
-            request_job_name,
-            restore_job_name,
-            server_data,
-        )
-        from mcpop.render.errors import RenderError
-        from mcpop.render.options import Owner
-        from mcpop.render.validate import validated
 
         ns, name = key
         obj = self.backups.get(ns, name)

@@ -19,12 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mcpop import API_VERSION
+from mcpop.api.core import SecretKeySelector
+from mcpop.api.mcpserver import MCPServer
+from mcpop.api.mcpserverbackup import MCPServerBackup
 from mcpop.apply.resources import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.codec.emitter import dump_yaml, json_text
 from mcpop.codec.reader import YAMLInputError, decode, load_value
 from mcpop.errors import McpopError
+from mcpop.render import RenderOptions, render
+from mcpop.render.backup import GENERATED_KEY, credential_env, generated_key_secret_name, server_data
+from mcpop.render.names import selector_labels
+
+# mcpop.backup needs the `storage` extra: it is imported only where a repository is opened, so this module
+# loads without it (`mcp backup restore` of data asks the operator's Job and opens no repository here).
 
 log = logging.getLogger("mcpop.backup.run")
 
@@ -58,9 +69,6 @@ def rfc3339(when: dt.datetime) -> str:
 
 def load_backup(kube: Kube, namespace: str, name: str) -> tuple[dict[str, Any], Any]:
     """The live MCPServerBackup (wire form) and its validated model."""
-    from pydantic import ValidationError
-
-    from mcpop.api.mcpserverbackup import MCPServerBackup
 
     obj = kube.get(MCPSERVERBACKUP, namespace, name)
     if obj is None:
@@ -101,7 +109,6 @@ def secret_reader(kube: Kube | None, namespace: str) -> Callable[[Any], str]:
 
 def _env_secrets(spec: Any, generated: str | None, environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
     """The secretKeyRef values the Job put in the environment, by (Secret, key)."""
-    from mcpop.render.backup import credential_env
 
     out: dict[tuple[str, str], str] = {}
     for e in credential_env(spec, generated):
@@ -124,7 +131,6 @@ def open_repository(kube: Kube | None, backup: Any, namespace: str, *, local_roo
     """The repository `backup.spec.storage` names (created when absent and `create`)."""
     from mcpop.backup import Repository, location_for
     from mcpop.backup.errors import BackupError
-    from mcpop.render.backup import GENERATED_KEY, generated_key_secret_name
 
     spec = backup.spec
     environ = dict(os.environ if env is None else env)
@@ -141,8 +147,6 @@ def open_repository(kube: Kube | None, backup: Any, namespace: str, *, local_roo
         if spec.encryption_key is not None:
             key = secret(spec.encryption_key)
         else:
-            from mcpop.api.core import SecretKeySelector
-
             assert generated is not None
             try:
                 key = secret(SecretKeySelector(name=generated, key=GENERATED_KEY))
@@ -184,10 +188,7 @@ def portable(obj: dict[str, Any]) -> dict[str, Any]:
 def collect_configuration(kube: Kube, server: dict[str, Any], namespace: str, encrypted: bool
                           ) -> tuple[list[Any], list[str]]:  # fmt: skip
     """The configuration files of a snapshot, and the Secrets left out (an unencrypted backup has none)."""
-    from mcpop.api.mcpserver import MCPServer
     from mcpop.backup import MemoryFile
-    from mcpop.render import RenderOptions, render
-    from mcpop.render.backup import server_data
 
     files = [MemoryFile(f"{CONFIG_DIR}/mcpserver.yaml", dump_yaml([portable(server)]).encode())]
     model = MCPServer.model_validate(server)
@@ -248,7 +249,6 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
     from mcpop.backup import FileTree
     from mcpop.backup.errors import BackupError
     from mcpop.backup.retention import RetentionPolicy
-    from mcpop.render.backup import server_data
 
     environ = dict(os.environ if env is None else env)
     started = now_utc()
@@ -261,7 +261,6 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
         server = _server(kube, backup, namespace)
         sources, skipped = collect_configuration(kube, server, namespace, spec.encryption)
         kind = spec.backup_type
-        from mcpop.api.mcpserver import MCPServer
 
         claims = server_data(MCPServer.model_validate(server)).claims
         if kind != "Configuration" and data_dir is None and claims:
@@ -347,7 +346,6 @@ def _apply(kube: Kube, obj: dict[str, Any]) -> None:
 
 
 def _selector(name: str) -> str:
-    from mcpop.render.names import selector_labels
 
     return ",".join(f"{k}={v}" for k, v in selector_labels(name).items())
 
@@ -432,7 +430,6 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
                 env: Mapping[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     """Restore configuration and/or data from MCPServerBackup `namespace/name`; the `lastRestore` record."""
     from mcpop.backup.errors import BackupError
-    from mcpop.render.backup import server_data
 
     environ = dict(os.environ if env is None else env)
     started = now_utc()
@@ -457,7 +454,6 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
                 if data_dir is None:
                     raise RunError("a data restore needs --data-dir (the target's volumes, one directory each)")
                 replicas = scale_down(kube, target_ns, target_name)
-                from mcpop.api.mcpserver import MCPServer
 
                 snap_server = MCPServer.model_validate(snapshot_object(files, "mcpserver.yaml"))
                 for vol, _claim in server_data(snap_server).claims:

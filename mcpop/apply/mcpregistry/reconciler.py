@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from mcpop import API_VERSION
 from mcpop.api.duration import format_duration, parse_duration
+from mcpop.api.mcpregistry import MCPRegistry
 from mcpop.apply import catalog_store
 from mcpop.apply.resources import MCPREGISTRY, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
@@ -346,7 +347,6 @@ class RegistryController:
             raise
 
     def reconcile(self, key: Key) -> Result:
-        from mcpop.api.mcpregistry import MCPRegistry
 
         assert self.kube is not None and self.registries is not None
         ns, name = key

@@ -14,12 +14,11 @@ from prometheus_client import Counter
 
 from mcpop.apply.resources import SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
-from mcpop.sources.oci import Reason
+from mcpop.sources.oci import Credential, ImageConfigError, ImageConfigResolver, Reason, parse_docker_config
 
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
     from mcpop.api.mcpserver import MCPServerSpec
-    from mcpop.sources.oci import Credential, ImageConfigResolver
 
 log = logging.getLogger("mcpop.controller")
 
@@ -47,15 +46,11 @@ class ImageConfigs:
     @property
     def resolver(self) -> ImageConfigResolver:
         if self._resolver is None:
-            from mcpop.sources.oci import ImageConfigResolver
-
             self._resolver = ImageConfigResolver(plain_http=self.plain_http)
         return self._resolver
 
     def credentials(self, namespace: str, spec: MCPServerSpec) -> dict[str, Credential]:
         """Registry credentials by host from the spec's imagePullSecrets (first Secret naming a host wins)."""
-        from mcpop.sources.oci import parse_docker_config
-
         out: dict[str, Credential] = {}
         for ref in spec.image_pull_secrets or []:
             try:
@@ -79,8 +74,6 @@ class ImageConfigs:
     def resolve(self, namespace: str, spec: MCPServerSpec, image: str) -> ImageConfig:
         """The config of `image`; `mcpop.sources.oci.ImageConfigError` when it cannot be read (counted in
         IMAGE_CONFIG_FAILURES by its reason)."""
-        from mcpop.sources.oci import ImageConfigError
-
         try:
             return self.resolver.resolve(image, self.credentials(namespace, spec))
         except ImageConfigError as exc:

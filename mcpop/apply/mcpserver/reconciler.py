@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcpop import API_VERSION
+from mcpop.api.mcpserver import MCPServer
 from mcpop.apply.catalog_store import EntryCache, Resolved, resolve_entry
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
 from mcpop.apply.mcpserver.kinds import OWNED_KINDS, owner_gk
@@ -39,7 +40,11 @@ from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.ssa.apply import ConflictPolicy
 from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, events_from, observe
 from mcpop.apply.verify.verifier import Target, Verifier
+from mcpop.render import RenderError, RenderOptions, render
 from mcpop.render.names import label_value
+from mcpop.render.options import Owner
+from mcpop.render.registry import image_configs_needed
+from mcpop.render.validate import validated
 from mcpop.sources.oci import ImageConfigError
 
 log = logging.getLogger("mcpop.controller")
@@ -281,12 +286,6 @@ class MCPServerController:
         set_generation(generation)
 
         # inputs: the validated spec, its registry entry, the referenced content, the image configs it needs
-        from mcpop.api.mcpserver import MCPServer
-        from mcpop.render import RenderError, RenderOptions, render
-        from mcpop.render.options import Owner
-        from mcpop.render.registry import image_configs_needed
-        from mcpop.render.validate import validated
-
         server, invalid = validated(obj)
         if server is None:
             return self._terminal(obj, invalid)

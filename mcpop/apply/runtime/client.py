@@ -16,6 +16,7 @@ import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.watch.watch import iter_resp_lines
 
 from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource
 from mcpop.errors import McpopError
@@ -307,8 +308,6 @@ class Kube:
 
 def iter_lines(resp: Any) -> Iterator[str]:
     """Lines of a streaming response (uses the official client's watch line splitter)."""
-    from kubernetes.watch.watch import iter_resp_lines
-
     for line in iter_resp_lines(resp):  # type: ignore[no-untyped-call]
         if line:
             yield line

@@ -18,9 +18,11 @@ import logging
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -284,8 +286,6 @@ class Manager:
 
     def _start_profiling(self) -> None:
         """A diagnostics endpoint: `/debug/threads` dumps every thread's stack (like pprof's goroutines)."""
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         addr = split_address(self.settings.profiling_bind_address)
         if addr is None:
             return
@@ -387,8 +387,6 @@ class Manager:
 
     def _shutdown(self) -> None:
         """Stop taking work, let in-flight reconciles finish (bounded), stop watches, release the Lease."""
-        import time
-
         self.stop_event.set()
         self._poke.set()
         for running in self._controllers.values():

@@ -64,7 +64,7 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
     why = ensure_sdk()
     if why is not None:
         return Verdict("Unknown", SDK_UNAVAILABLE, why)
-    import anyio
+    import anyio  # the MCP SDK and its dependencies import only once ensure_sdk() has put them on sys.path
 
     safe = redact(url)
     try:
@@ -101,7 +101,7 @@ class HTTPStatusFailure(Exception):
 
 
 async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]:
-    import anyio
+    import anyio  # after ensure_sdk(), as in probe()
     import httpx2
     from mcp import Client
     from mcp.client.sse import sse_client

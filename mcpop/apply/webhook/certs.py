@@ -23,6 +23,9 @@ from mcpop.apply.resources import SECRET, Resource
 from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.tls import CERT_FILE, KEY_FILE
 
+# cryptography comes with the `storage` extra: it is imported only where a certificate is made or read, so an
+# operator whose certificates come from elsewhere (cert-manager) runs without it.
+
 log = logging.getLogger("mcpop.webhook")
 CA_FILE = "ca.crt"
 CA_KEY = "ca.key"

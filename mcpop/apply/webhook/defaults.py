@@ -8,13 +8,13 @@ import copy
 import functools
 from typing import Any
 
+from mcpop.api.crd import RESOURCES, crd
+
 DEFAULT_PORT = 8080
 
 
 @functools.cache
 def _schema(kind: str) -> dict[str, Any]:
-    from mcpop.api.crd import RESOURCES, crd
-
     for model in RESOURCES:
         if model.__name__ == kind:
             schema: dict[str, Any] = crd(model)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
