@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 from typing import Any
+from unittest import mock
 
 import pytest
 import restricted
@@ -29,7 +31,8 @@ from chartkit import (
     template_args,
 )
 
-from mcpop.apply.settings import REGISTRY_HOST, build_settings
+from mcpop.apply.settings import REGISTRY_HOST, OperatorSettings, options
+from mcpop.cli.operator import settings_from
 
 GOLDEN = ROOT / "tests" / "install" / "golden"
 RENDERS = {
@@ -43,11 +46,14 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     return {name: objects(render(values, apis=apis)) for name, (values, apis) in RENDERS.items()}
 
 
-def _settings(objs: list[dict[str, Any]]) -> Any:
-    """The operator settings the rendered Deployment starts with (flags over env, as the process builds them)."""
-    flags = {k.replace("-", "_"): v for k, v in container_args(objs).items()}
-    flags["watch_namespace"] = flags.pop("namespace", None)
-    return build_settings(flags, container_env(objs))
+def _settings(objs: list[dict[str, Any]]) -> OperatorSettings:
+    """The operator settings the rendered Deployment starts with: its args and env, read as the process reads them."""
+    argv = [f"--{flag}={value}" for flag, value in container_args(objs).items()]
+    env = container_env(objs)
+    with mock.patch.dict(os.environ, env):
+        for var in {opt.env for opt in options().values() if opt.env} - env.keys():
+            os.environ.pop(var, None)
+        return settings_from(argv)
 
 
 # -- lint and golden files ---------------------------------------------------------------------------
