@@ -388,3 +388,76 @@ def test_the_insecure_registries_pattern_is_the_operators_own() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     items = schema["properties"]["operator"]["properties"]["insecureRegistries"]["items"]
     assert items["pattern"] == f"^{REGISTRY_HOST.pattern}$"
+
+
+# -- the operator's settings model is the one source of flags, variables and defaults ----------------
+
+
+def _at(values: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        values = values[key]
+    return values
+
+
+def _merged(*files: Any) -> dict[str, Any]:
+    def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+        return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                           for k, v in over.items()}}  # fmt: skip
+
+    out: dict[str, Any] = {}
+    for f in files:
+        out = merge(out, yaml.safe_load(f.read_text()))
+    return out
+
+
+def _paths(file: Any) -> set[str]:
+    return set(_leaves(yaml.safe_load(file.read_text())))
+
+
+CHARTED = {field: opt for field, opt in options().items() if opt.chart}
+#: where the chart's default is the cluster's, not the process's: a log collector wants JSON lines
+CHART_OWN_DEFAULTS = {"structured_logging"}
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_every_flag_and_variable_the_chart_passes_is_an_operator_setting(name: str, rendered: dict[str, Any]) -> None:
+    flags = {flag for opt in options().values() for flag in opt.flags}
+    env = {opt.env for opt in options().values() if opt.env}
+    objs = rendered[name]
+    assert {f"--{flag}" for flag in container_args(objs)} - flags == set()
+    assert {v for v in container_env(objs) if not v.startswith(("POD_", "MCPOP_"))} - env == set()
+
+
+#: on top of the feature-rich values, so that every value of a setting differs from its default in values.yaml
+AWAY = {"cache.enabled": True, "cache.registryTTL": "1m", "cache.serverTTL": "2m", "cache.cleanupInterval": "3m",
+        "backup.enabled": False}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def away_settings() -> OperatorSettings:
+    """What the feature-rich values plus AWAY start the operator with."""
+    return _settings(objects(render([FEATURE_RICH], sets=[f"{k}={str(v).lower()}" for k, v in AWAY.items()])))
+
+
+@pytest.mark.parametrize("field", sorted(CHARTED))
+def test_each_chart_value_of_a_setting_reaches_it(field: str, away_settings: OperatorSettings) -> None:
+    path = CHARTED[field].chart or ""
+    given = AWAY.get(path, _at(_merged(FEATURE_RICH), path) if path in _paths(FEATURE_RICH) else None)
+    default = _at(_merged(CHART / "values.yaml"), path)
+    assert given is not None and given != default, f"set {path} away from its default in the feature-rich values"
+    assert getattr(away_settings, field) == getattr(OperatorSettings.model_validate({field: given}), field)
+
+
+def test_the_chart_defaults_are_the_operators(rendered: dict[str, Any]) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    differ = {field for field, opt in CHARTED.items()
+              if OperatorSettings.model_validate({field: _at(values, opt.chart or "")}) != OperatorSettings()}  # fmt: skip
+    assert differ == CHART_OWN_DEFAULTS
+
+
+def test_the_readme_values_table_names_the_flag_or_variable_of_each_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([^`]+)` \| [^|]* \| ([^\n]*)\|$", readme, re.M))
+    wrong = {opt.chart: rows.get(opt.chart or "") for opt in CHARTED.values()
+             if not any(f"`{name}`" in rows.get(opt.chart or "", "") for name in (*opt.flags, opt.env) if name)}  # fmt: skip
+    assert wrong == {}
