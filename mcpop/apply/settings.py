@@ -9,7 +9,6 @@ the README's values table and `--help` are tested against this one model. Pure: 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
@@ -26,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from mcpop.api.duration import non_negative
+from mcpop.api.duration import format_duration, non_negative
 from mcpop.errors import McpopError
 
 
@@ -80,7 +79,9 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not a boolean: use true or false")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Parameter(metavar="DURATION")]
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), Parameter(metavar="DURATION", show_default=format_duration)
+]
 Address = Annotated[str, BeforeValidator(parse_address), Parameter(metavar="ADDRESS")]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 
@@ -88,7 +89,6 @@ Bool = Annotated[bool, BeforeValidator(parse_bool)]
 #: schema's operator.insecureRegistries pattern is this one; a test keeps them equal)
 _LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 REGISTRY_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
-
 
 
 def split_commas(value: Any) -> Any:
@@ -124,72 +124,211 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 OptionalName = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
-
-
 @Parameter(name="*", negative=())
 class OperatorSettings(BaseModel):
     """Everything `mcp operator run` can be told. Durations are given in Go syntax and kept in seconds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metrics_bind_address: Address = Field(":8080", description="Address of the /metrics endpoint (host:port, :port, or 0 to disable).")
-    health_probe_bind_address: Address = Field(":8081", description="Address of /healthz and /readyz (host:port, :port, or 0 to disable).")
+    metrics_bind_address: Address = Field(
+        ":8080", description="Address of the /metrics endpoint (host:port, :port, or 0 to disable)."
+    )
+    health_probe_bind_address: Address = Field(
+        ":8081", description="Address of /healthz and /readyz (host:port, :port, or 0 to disable)."
+    )
     leader_elect: Bool = Field(False, description="Elect a leader on a Lease so only one replica reconciles.")
     leader_election_id: Name = Field("mcpop-leader", description="Name of the Lease.")
-    leader_election_namespace: OptionalName = Field(None, description="Namespace of the Lease (default: the pod's namespace, else --namespace, else default).")
-    lease_duration: Duration = Field("15s", description="How long a Lease is valid without renewal.")
-    renew_deadline: Duration = Field("10s", description="How long the leader retries renewing before giving up leadership.")
-    retry_period: Duration = Field("2s", description="Interval between leader election attempts.")
-    kubeconfig: str | None = Field(None, description="Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2.")
-    watch_namespace: Annotated[OptionalName, Parameter(name="--namespace", alias="-n"), env("WATCH_NAMESPACE"), Chart("operator.watchNamespace")] = Field(None, description="Watch only this namespace (default all namespaces).")
-    concurrent_reconciles: Annotated[int, Field(ge=1, le=1000), env("MAX_CONCURRENT_RECONCILES"), Chart("operator.concurrentReconciles")] = Field(5, description="MCPServer reconciles run in parallel.")
-    sync_period: Annotated[Duration, Chart("operator.syncPeriod")] = Field("10m", description="Reconcile every MCPServer and MCPRegistry at least this often.")
-    reconcile_timeout: Annotated[Duration, env("RECONCILE_TIMEOUT"), Chart("operator.reconcileTimeout")] = Field("5m", description="Give up one reconcile after this long and retry with backoff.")
-    graceful_shutdown_timeout: Annotated[Duration, Chart("operator.gracefulShutdownTimeout")] = Field("30s", description="On SIGTERM, wait this long for in-flight reconciles.")
+    leader_election_namespace: OptionalName = Field(
+        None, description="Namespace of the Lease (default: the pod's namespace, else --namespace, else default)."
+    )
+    lease_duration: Duration = Field(15.0, description="How long a Lease is valid without renewal.")
+    renew_deadline: Duration = Field(
+        10.0, description="How long the leader retries renewing before giving up leadership."
+    )
+    retry_period: Duration = Field(2.0, description="Interval between leader election attempts.")
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2."
+    )
+    watch_namespace: Annotated[
+        OptionalName,
+        Parameter(name="--namespace", alias="-n"),
+        env("WATCH_NAMESPACE"),
+        Chart("operator.watchNamespace"),
+    ] = Field(None, description="Watch only this namespace (default all namespaces).")
+    concurrent_reconciles: Annotated[
+        int, Field(ge=1, le=1000), env("MAX_CONCURRENT_RECONCILES"), Chart("operator.concurrentReconciles")
+    ] = Field(5, description="MCPServer reconciles run in parallel.")
+    sync_period: Annotated[Duration, Chart("operator.syncPeriod")] = Field(
+        600.0, description="Reconcile every MCPServer and MCPRegistry at least this often."
+    )
+    reconcile_timeout: Annotated[Duration, env("RECONCILE_TIMEOUT"), Chart("operator.reconcileTimeout")] = Field(
+        300.0, description="Give up one reconcile after this long and retry with backoff."
+    )
+    graceful_shutdown_timeout: Annotated[Duration, Chart("operator.gracefulShutdownTimeout")] = Field(
+        30.0, description="On SIGTERM, wait this long for in-flight reconciles."
+    )
     # registry access (used by the registry controller)
-    github_max_retries: Annotated[Count, Chart("github.retry.maxRetries")] = Field(5, description="Retries of a failed registry request (GitHub or registry API).")
-    github_initial_delay: Annotated[Duration, Chart("github.retry.initialDelay")] = Field("1s", description="First retry delay for registry requests.")
-    github_max_delay: Annotated[Duration, Chart("github.retry.maxDelay")] = Field("5m", description="Longest retry delay for registry requests.")
-    github_rate_limit_max_retries: Annotated[Count, Chart("github.retry.rateLimitMaxRetries")] = Field(3, description="Retries after a rate limit.")
-    github_rate_limit_base_delay: Annotated[Duration, Chart("github.retry.rateLimitBaseDelay")] = Field("15m", description="First wait after a rate limit (Retry-After and reset headers win). A wait over 5s is not slept: the sync ends and the registry is requeued after it.")
-    github_rate_limit_max_delay: Annotated[Duration, Chart("github.retry.rateLimitMaxDelay")] = Field("1h", description="Longest wait for a rate limit.")
-    github_network_max_retries: Annotated[Count, Chart("github.retry.networkMaxRetries")] = Field(5, description="Retries after a network error.")
-    github_network_base_delay: Annotated[Duration, Chart("github.retry.networkBaseDelay")] = Field("2s", description="First retry delay after a network error.")
-    github_network_max_delay: Annotated[Duration, Chart("github.retry.networkMaxDelay")] = Field("2m", description="Longest retry delay after a network error.")
+    github_max_retries: Annotated[Count, Chart("github.retry.maxRetries")] = Field(
+        5, description="Retries of a failed registry request (GitHub or registry API)."
+    )
+    github_initial_delay: Annotated[Duration, Chart("github.retry.initialDelay")] = Field(
+        1.0, description="First retry delay for registry requests."
+    )
+    github_max_delay: Annotated[Duration, Chart("github.retry.maxDelay")] = Field(
+        300.0, description="Longest retry delay for registry requests."
+    )
+    github_rate_limit_max_retries: Annotated[Count, Chart("github.retry.rateLimitMaxRetries")] = Field(
+        3, description="Retries after a rate limit."
+    )
+    github_rate_limit_base_delay: Annotated[Duration, Chart("github.retry.rateLimitBaseDelay")] = Field(
+        900.0,
+        description=(
+            "First wait after a rate limit (Retry-After and reset headers win). A wait over 5s is not slept: the sync "
+            "ends and the registry is requeued after it."
+        ),
+    )
+    github_rate_limit_max_delay: Annotated[Duration, Chart("github.retry.rateLimitMaxDelay")] = Field(
+        3600.0, description="Longest wait for a rate limit."
+    )
+    github_network_max_retries: Annotated[Count, Chart("github.retry.networkMaxRetries")] = Field(
+        5, description="Retries after a network error."
+    )
+    github_network_base_delay: Annotated[Duration, Chart("github.retry.networkBaseDelay")] = Field(
+        2.0, description="First retry delay after a network error."
+    )
+    github_network_max_delay: Annotated[Duration, Chart("github.retry.networkMaxDelay")] = Field(
+        120.0, description="Longest retry delay after a network error."
+    )
     # caches: GitHub listing caches per MCPRegistry, parsed catalogue entries, the informers' namespace index
-    cache_registry_ttl: Annotated[Duration, Chart("cache.registryTTL")] = Field("10m", description="How long an MCPRegistry's cached GitHub listings (ETags and contents, for conditional requests) are reused; an older cache is dropped and the next sync fetches everything.")
-    cache_server_ttl: Annotated[Duration, Chart("cache.serverTTL")] = Field("5m", description="How long a catalogue entry parsed from a registry's stored ConfigMap is reused before it is parsed again.")
-    cache_cleanup_interval: Annotated[Duration, Chart("cache.cleanupInterval")] = Field("30m", description="How often expired catalogue entries are dropped from memory.")
-    indexing_enabled: Annotated[Bool, Chart("indexing.enabled")] = Field(True, description="Keep a namespace index in the operator's watch caches, so reading one namespace does not scan every cached object.")
+    cache_registry_ttl: Annotated[Duration, Chart("cache.registryTTL")] = Field(
+        600.0,
+        description=(
+            "How long an MCPRegistry's cached GitHub listings (ETags and contents, for conditional requests) are "
+            "reused; an older cache is dropped and the next sync fetches everything."
+        ),
+    )
+    cache_server_ttl: Annotated[Duration, Chart("cache.serverTTL")] = Field(
+        300.0,
+        description=(
+            "How long a catalogue entry parsed from a registry's stored ConfigMap is reused before it is parsed again."
+        ),
+    )
+    cache_cleanup_interval: Annotated[Duration, Chart("cache.cleanupInterval")] = Field(
+        1800.0, description="How often expired catalogue entries are dropped from memory."
+    )
+    indexing_enabled: Annotated[Bool, Chart("indexing.enabled")] = Field(
+        True,
+        description=(
+            "Keep a namespace index in the operator's watch caches, so reading one namespace does not scan every "
+            "cached object."
+        ),
+    )
     # admission webhooks (mcpop.apply.webhook)
-    enable_webhooks: Annotated[Bool, env("ENABLE_WEBHOOKS")] = Field(False, description="Serve the validating and mutating admission webhooks.")
-    webhook_port: Annotated[int, Field(ge=0, le=65535), Chart("webhook.port")] = Field(9443, description="Port of the admission webhooks.")
-    webhook_cert_dir: str | None = Field(None, description="Directory with tls.crt and tls.key for the webhooks, reloaded when they change. Default: a directory under the system temporary directory (self-managed certificates are written there).")
-    webhook_tls_min_version: Annotated[Literal["1.2", "1.3"], Chart("webhook.tlsMinVersion")] = Field("1.2", description="Minimum TLS version of the webhooks: 1.2 or 1.3.")
-    webhook_cipher_suites: Annotated[Hosts, Parameter(metavar="SUITES"), Chart("webhook.cipherSuites")] = Field((), description="Comma-separated TLS 1.2 cipher suites (Go names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 suites are always on. Default: OpenSSL's.")
-    webhook_cert_management: Literal["self", "external"] = Field("self", description="`self`: the leader keeps a CA and serving certificate in --webhook-cert-secret, rotates them before expiry and injects the CA into the webhook configurations; `external`: the files in --webhook-cert-dir come from elsewhere (cert-manager).")
-    webhook_cert_secret: Name = Field("mcp-operator-webhook-tls", description="Secret (in the operator's namespace) of the self-managed certificates.")
-    webhook_service_name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")] = Field("mcp-operator-webhook", description="Service of the webhooks: the self-managed certificate is for `<name>.<namespace>.svc`.")
-    webhook_configuration_name: Name = Field("mcp-operator", description="Name of the Validating/MutatingWebhookConfiguration whose caBundle is kept current.")
+    enable_webhooks: Annotated[Bool, env("ENABLE_WEBHOOKS")] = Field(
+        False, description="Serve the validating and mutating admission webhooks."
+    )
+    webhook_port: Annotated[int, Field(ge=0, le=65535), Chart("webhook.port")] = Field(
+        9443, description="Port of the admission webhooks."
+    )
+    webhook_cert_dir: str | None = Field(
+        None,
+        description=(
+            "Directory with tls.crt and tls.key for the webhooks, reloaded when they change. Default: a directory "
+            "under the system temporary directory (self-managed certificates are written there)."
+        ),
+    )
+    webhook_tls_min_version: Annotated[Literal["1.2", "1.3"], Chart("webhook.tlsMinVersion")] = Field(
+        "1.2", description="Minimum TLS version of the webhooks: 1.2 or 1.3."
+    )
+    webhook_cipher_suites: Annotated[Hosts, Parameter(metavar="SUITES"), Chart("webhook.cipherSuites")] = Field(
+        (),
+        description=(
+            "Comma-separated TLS 1.2 cipher suites (Go names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 "
+            "suites are always on. Default: OpenSSL's."
+        ),
+    )
+    webhook_cert_management: Literal["self", "external"] = Field(
+        "self",
+        description=(
+            "`self`: the leader keeps a CA and serving certificate in --webhook-cert-secret, rotates them before "
+            "expiry and injects the CA into the webhook configurations; `external`: the files in --webhook-cert-dir "
+            "come from elsewhere (cert-manager)."
+        ),
+    )
+    webhook_cert_secret: Name = Field(
+        "mcp-operator-webhook-tls", description="Secret (in the operator's namespace) of the self-managed certificates."
+    )
+    webhook_service_name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")] = Field(
+        "mcp-operator-webhook",
+        description="Service of the webhooks: the self-managed certificate is for `<name>.<namespace>.svc`.",
+    )
+    webhook_configuration_name: Name = Field(
+        "mcp-operator",
+        description="Name of the Validating/MutatingWebhookConfiguration whose caBundle is kept current.",
+    )
     # logging and diagnostics
-    log_level: Annotated[Literal["debug", "info", "warning", "error"], env("LOG_LEVEL"), Chart("operator.logLevel")] = Field("info", description="debug, info, warning or error.")
-    structured_logging: Annotated[Bool, env("STRUCTURED_LOGGING"), Chart("operator.structuredLogging")] = Field(False, description="Log JSON lines.")
-    enable_correlation_id: Annotated[Bool, env("ENABLE_CORRELATION_ID"), Chart("operator.enableCorrelationId")] = Field(True, description="Tag each reconcile's log lines with one correlation id.")
-    enable_profiling: Annotated[Bool, Parameter(alias="--enable-pprof")] = Field(False, description="Serve /debug/threads (stack dumps) on --profiling-bind-address.")
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], env("LOG_LEVEL"), Chart("operator.logLevel")] = (
+        Field("info", description="debug, info, warning or error.")
+    )
+    structured_logging: Annotated[Bool, env("STRUCTURED_LOGGING"), Chart("operator.structuredLogging")] = Field(
+        False, description="Log JSON lines."
+    )
+    enable_correlation_id: Annotated[Bool, env("ENABLE_CORRELATION_ID"), Chart("operator.enableCorrelationId")] = Field(
+        True, description="Tag each reconcile's log lines with one correlation id."
+    )
+    enable_profiling: Annotated[Bool, Parameter(alias="--enable-pprof")] = Field(
+        False, description="Serve /debug/threads (stack dumps) on --profiling-bind-address."
+    )
     profiling_bind_address: Address = Field("127.0.0.1:6060", description="Address of the profiling endpoint.")
     # feature switches
-    enable_hpa_support: Annotated[Bool, env("ENABLE_HPA_SUPPORT"), Chart("operator.features.hpa")] = Field(True, description="Render HorizontalPodAutoscalers.")
-    enable_vpa_support: Annotated[Bool, env("ENABLE_VPA_SUPPORT"), Chart("operator.features.vpa")] = Field(True, description="Render VerticalPodAutoscalers.")
-    enable_istio_integration: Annotated[Bool, env("ENABLE_ISTIO_INTEGRATION"), Chart("operator.features.istio")] = Field(True, description="Render Istio objects.")
-    enable_multi_tenancy: Annotated[Bool, env("ENABLE_MULTI_TENANCY"), Chart("operator.features.multiTenancy")] = Field(True, description="Render tenancy objects.")
-    enable_backup_controller: Annotated[Bool, env("ENABLE_BACKUP_CONTROLLER"), Chart("backup.enabled")] = Field(True, description="Run the MCPServerBackup controller.")
+    enable_hpa_support: Annotated[Bool, env("ENABLE_HPA_SUPPORT"), Chart("operator.features.hpa")] = Field(
+        True, description="Render HorizontalPodAutoscalers."
+    )
+    enable_vpa_support: Annotated[Bool, env("ENABLE_VPA_SUPPORT"), Chart("operator.features.vpa")] = Field(
+        True, description="Render VerticalPodAutoscalers."
+    )
+    enable_istio_integration: Annotated[Bool, env("ENABLE_ISTIO_INTEGRATION"), Chart("operator.features.istio")] = (
+        Field(True, description="Render Istio objects.")
+    )
+    enable_multi_tenancy: Annotated[Bool, env("ENABLE_MULTI_TENANCY"), Chart("operator.features.multiTenancy")] = Field(
+        True, description="Render tenancy objects."
+    )
+    enable_backup_controller: Annotated[Bool, env("ENABLE_BACKUP_CONTROLLER"), Chart("backup.enabled")] = Field(
+        True, description="Run the MCPServerBackup controller."
+    )
     # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
-    verify_interval: Duration = Field("5m", description="Speak MCP to each available MCPServer through its Service again this often (the Verified condition and status.mcp; a rollout re-verifies at once); 0 verifies only after rollouts.")
-    verify_concurrency: Annotated[int, Field(ge=0, le=64)] = Field(4, description="MCP handshakes run at the same time, in threads apart from the reconcile workers; 0 turns verification off (no Verified condition).")
+    verify_interval: Duration = Field(
+        300.0,
+        description=(
+            "Speak MCP to each available MCPServer through its Service again this often (the Verified condition and "
+            "status.mcp; a rollout re-verifies at once); 0 verifies only after rollouts."
+        ),
+    )
+    verify_concurrency: Annotated[int, Field(ge=0, le=64)] = Field(
+        4,
+        description=(
+            "MCP handshakes run at the same time, in threads apart from the reconcile workers; 0 turns verification "
+            "off (no Verified condition)."
+        ),
+    )
     # a bridged stdio server starts its child per session: `npx` takes seconds
-    verify_timeout: Duration = Field("30s", description="Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long: Verified False, reason Timeout.")
+    verify_timeout: Duration = Field(
+        30.0,
+        description=(
+            "Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long: Verified "
+            "False, reason Timeout."
+        ),
+    )
     # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
-    insecure_registries: Annotated[Hosts, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")] = Field((), description="Comma-separated registry hosts (HOST or HOST:PORT) whose image configs are read over plain HTTP, for OCI stdio servers that run their image's entrypoint (loopback hosts always are). Default: none.")
+    insecure_registries: Annotated[
+        Hosts, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")
+    ] = Field(
+        (),
+        description=(
+            "Comma-separated registry hosts (HOST or HOST:PORT) whose image configs are read over plain HTTP, for OCI "
+            "stdio servers that run their image's entrypoint (loopback hosts always are). Default: none."
+        ),
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -247,15 +386,15 @@ def options() -> dict[str, Option]:
     """Every field's flags (the first is the flag's name, the rest aliases), environment variable and chart value."""
     out = {}
     for field, info in OperatorSettings.model_fields.items():
-        names: Sequence[str] = ()
-        aliases: Sequence[str] = ()
+        names: tuple[str, ...] = ()
+        aliases: tuple[str, ...] = ()
         var: str | None = None
         chart: str | None = None
         for meta in info.metadata:
             if isinstance(meta, Parameter):
-                names = meta.name or names
-                aliases = meta.alias or aliases
-                var = next(iter(meta.env_var), var)
+                names = tuple(meta.name or names)
+                aliases = tuple(meta.alias or aliases)
+                var = next(iter(meta.env_var or ()), var)
             elif isinstance(meta, Chart):
                 chart = meta.path
         flags = tuple(names) or ("--" + field.replace("_", "-"),)

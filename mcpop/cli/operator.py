@@ -39,8 +39,8 @@ def settings_problem(exc: CycloptsError) -> str | None:
             continue
         opt = opts[str(err["loc"][0])]
         where = opt.flags[0] + (f" (env {opt.env})" if opt.env else "")
-        token = given.get(opt.field)
-        value = token.value if token is not None else err["input"]
+        got = given.get(opt.field)
+        value = got.value if got is not None else err["input"]
         problems.append(f"{where}: {msg} (got {value!r})")
     return "; ".join(problems)
 

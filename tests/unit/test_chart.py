@@ -450,14 +450,16 @@ def test_each_chart_value_of_a_setting_reaches_it(field: str, away_settings: Ope
 
 def test_the_chart_defaults_are_the_operators(rendered: dict[str, Any]) -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    differ = {field for field, opt in CHARTED.items()
-              if OperatorSettings.model_validate({field: _at(values, opt.chart or "")}) != OperatorSettings()}  # fmt: skip
+    chart = {field: _at(values, opt.chart or "") for field, opt in CHARTED.items()}
+    differ = {
+        field for field, value in chart.items() if OperatorSettings.model_validate({field: value}) != OperatorSettings()
+    }
     assert differ == CHART_OWN_DEFAULTS
 
 
 def test_the_readme_values_table_names_the_flag_or_variable_of_each_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     rows = dict(re.findall(r"^\| `([^`]+)` \| [^|]* \| ([^\n]*)\|$", readme, re.M))
-    wrong = {opt.chart: rows.get(opt.chart or "") for opt in CHARTED.values()
-             if not any(f"`{name}`" in rows.get(opt.chart or "", "") for name in (*opt.flags, opt.env) if name)}  # fmt: skip
+    names = {opt.chart or "": [f"`{name}`" for name in (*opt.flags, opt.env) if name] for opt in CHARTED.values()}
+    wrong = {path: rows.get(path) for path, named in names.items() if not any(n in rows.get(path, "") for n in named)}
     assert wrong == {}

@@ -19,8 +19,8 @@ from mcpop.api.duration import DURATION_PATTERN, SECOND, format_duration, nanose
 from mcpop.api.mcpregistry import MCPRegistrySpec
 from mcpop.apply.settings import SettingsError
 from mcpop.apply.settings import parse_duration as settings_duration
-from mcpop.cli.options import UsageError
 from mcpop.cli.operator import settings_from
+from mcpop.cli.options import UsageError
 from mcpop.cli.options import parse_duration as cli_duration
 
 GO = [

@@ -117,7 +117,9 @@ def test_env_equivalents_and_flags_win(environ: pytest.MonkeyPatch) -> None:
         ([], {"INSECURE_REGISTRIES": "a b"}, "--insecure-registries (env INSECURE_REGISTRIES)"),
     ],
 )
-def test_bad_values_name_the_flag(argv: list[str], env: dict[str, str], named: str, environ: pytest.MonkeyPatch) -> None:
+def test_bad_values_name_the_flag(
+    argv: list[str], env: dict[str, str], named: str, environ: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(SettingsError, match=named.replace("(", r"\(").replace(")", r"\)")):
         settings(argv, env, environ)
 
