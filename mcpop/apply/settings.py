@@ -119,9 +119,10 @@ def env(name: str) -> Parameter:
 
 
 Count = Annotated[int, Field(ge=0)]
-Hosts = Annotated[tuple[str, ...], BeforeValidator(split_commas), Parameter(env_var_split=_whole, show_default=False)]
+CommaList = Annotated[tuple[str, ...], BeforeValidator(split_commas), Parameter(show_default=False)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
-OptionalName = Annotated[str | None, BeforeValidator(_none_if_empty)]
+#: an empty value (as a chart leaves an unset variable) is no value
+NoneIfEmpty = Annotated[str | None, BeforeValidator(_none_if_empty)]
 
 
 @Parameter(name="*", negative=())
@@ -138,7 +139,7 @@ class OperatorSettings(BaseModel):
     )
     leader_elect: Bool = Field(False, description="Elect a leader on a Lease so only one replica reconciles.")
     leader_election_id: Name = Field("mcpop-leader", description="Name of the Lease.")
-    leader_election_namespace: OptionalName = Field(
+    leader_election_namespace: NoneIfEmpty = Field(
         None, description="Namespace of the Lease (default: the pod's namespace, else --namespace, else default)."
     )
     lease_duration: Duration = Field(15.0, description="How long a Lease is valid without renewal.")
@@ -150,7 +151,7 @@ class OperatorSettings(BaseModel):
         None, description="Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2."
     )
     watch_namespace: Annotated[
-        OptionalName,
+        NoneIfEmpty,
         Parameter(name="--namespace", alias="-n"),
         env("WATCH_NAMESPACE"),
         Chart("operator.watchNamespace"),
@@ -240,7 +241,7 @@ class OperatorSettings(BaseModel):
     webhook_tls_min_version: Annotated[Literal["1.2", "1.3"], Chart("webhook.tlsMinVersion")] = Field(
         "1.2", description="Minimum TLS version of the webhooks: 1.2 or 1.3."
     )
-    webhook_cipher_suites: Annotated[Hosts, Parameter(metavar="SUITES"), Chart("webhook.cipherSuites")] = Field(
+    webhook_cipher_suites: Annotated[CommaList, Parameter(metavar="SUITES"), Chart("webhook.cipherSuites")] = Field(
         (),
         description=(
             "Comma-separated TLS 1.2 cipher suites (Go names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 "
@@ -321,7 +322,7 @@ class OperatorSettings(BaseModel):
     )
     # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
     insecure_registries: Annotated[
-        Hosts, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")
+        CommaList, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")
     ] = Field(
         (),
         description=(
@@ -397,13 +398,13 @@ def options() -> dict[str, Option]:
                 var = next(iter(meta.env_var or ()), var)
             elif isinstance(meta, Chart):
                 chart = meta.path
-        flags = tuple(names) or ("--" + field.replace("_", "-"),)
+        flags = names or ("--" + field.replace("_", "-"),)
         out[field] = Option(field, (*flags, *aliases), var, chart)
     return out
 
 
 class SettingsError(McpopError):
-    """Bad operator flags; the message names each bad flag (or environment variable)."""
+    """Bad operator settings: one line naming each bad value's flag and environment variable."""
 
 
 def github_retry(settings: OperatorSettings) -> RetryConfig:
