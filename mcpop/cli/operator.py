@@ -46,15 +46,13 @@ def settings_problem(exc: CycloptsError) -> str | None:
 
 
 def _format_error(exc: CycloptsError) -> Any:
-    """cyclopts' error panel, except for a bad setting: that is one line, however long (soft-wrapped)."""
-    from cyclopts.panel import CycloptsPanel
+    """Every usage error of `mcp operator run` as one line (soft-wrapped: one line in a pod's log too)."""
     from rich.console import Group
     from rich.text import Text
 
-    problem = settings_problem(exc)
-    if problem is None or exc.console is None:
-        return CycloptsPanel(exc)
-    exc.console.print(Text(f"error: {problem}\n"), soft_wrap=True, end="")
+    problem = settings_problem(exc) or " ".join(str(exc).split())
+    if exc.console is not None:
+        exc.console.print(Text(f"error: {problem}\n"), soft_wrap=True, end="")
     return Group()  # printed already: cyclopts prints what this returns, and an empty Group prints nothing
 
 

@@ -171,6 +171,15 @@ def test_cli_exits_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None
     assert err.startswith("error: --github-initial-delay: 'soon' is not a duration") and err.count("\n") == 1
 
 
+def test_an_unknown_flag_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcpop.cli.main import app
+
+    with pytest.raises(SystemExit) as exc:
+        app(["operator", "run", "--leader-electt"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == "error: Unknown option: --leader-electt. Did you mean --leader-elect?\n"
+
+
 def test_help_does_not_import_the_kubernetes_client() -> None:
     import subprocess
     import sys
