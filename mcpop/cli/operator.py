@@ -17,14 +17,12 @@ if TYPE_CHECKING:
     from cyclopts.token import Token
 
 
-def settings_problem(exc: CycloptsError) -> str | None:
-    """One line naming each bad setting's flag and environment variable, what was given and what is wrong.
-
-    None when `exc` is not about a setting's value (an unknown flag: cyclopts says that itself).
-    """
+def usage_problem(exc: CycloptsError) -> str:
+    """One line saying what is wrong with `mcp operator run`'s arguments: for a bad value, each bad setting's
+    flag and environment variable, what was given and what is allowed."""
     cause = exc.__cause__
     if not isinstance(exc, CycloptsValidationError) or not isinstance(cause, ValidationError):
-        return None
+        return " ".join(str(exc).split())  # an unknown flag, a missing value: cyclopts' own words
     given: dict[str, Token] = {}
     if exc.argument is not None:
         for child in exc.argument.children_recursive:
@@ -50,9 +48,8 @@ def _format_error(exc: CycloptsError) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    problem = settings_problem(exc) or " ".join(str(exc).split())
     if exc.console is not None:
-        exc.console.print(Text(f"error: {problem}\n"), soft_wrap=True, end="")
+        exc.console.print(Text(f"error: {usage_problem(exc)}\n"), soft_wrap=True, end="")
     return Group()  # printed already: cyclopts prints what this returns, and an empty Group prints nothing
 
 
@@ -89,7 +86,7 @@ def settings_from(argv: Sequence[str]) -> OperatorSettings:
     try:
         _, bound, _ = operator_app.parse_args(["run", *argv], exit_on_error=False, print_error=False)
     except CycloptsError as exc:
-        raise SettingsError(settings_problem(exc) or str(exc)) from None
+        raise SettingsError(usage_problem(exc)) from None
     settings: OperatorSettings = bound.arguments.get("settings", DEFAULTS)
     return settings
 
