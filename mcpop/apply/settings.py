@@ -98,8 +98,9 @@ def split_commas(value: Any) -> Any:
 
 
 def _whole(_type: Any, value: str, delimiter: str | None = None) -> list[str]:
-    """An environment variable is one value (commas split it, as on the command line, not whitespace)."""
-    return [value]
+    """An environment variable is one value (commas split it, as on the command line, not whitespace); an
+    empty one is not set."""
+    return [value] if value else []
 
 
 def _none_if_empty(value: Any) -> Any:

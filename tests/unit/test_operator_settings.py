@@ -140,6 +140,11 @@ def test_an_empty_namespace_variable_watches_every_namespace(environ: pytest.Mon
     assert settings([], {"WATCH_NAMESPACE": ""}, environ).watch_namespace is None
 
 
+def test_an_empty_variable_is_not_set(environ: pytest.MonkeyPatch) -> None:
+    s = settings([], {"ENABLE_HPA_SUPPORT": "", "LOG_LEVEL": "", "MAX_CONCURRENT_RECONCILES": ""}, environ)
+    assert (s.enable_hpa_support, s.log_level, s.concurrent_reconciles) == (True, "info", 5)
+
+
 def test_boolean_flags_take_an_explicit_value_as_the_chart_passes_them(environ: pytest.MonkeyPatch) -> None:
     s = settings_from(["--leader-elect=true", "--indexing-enabled=false", "--enable-pprof"])
     assert s.leader_elect and not s.indexing_enabled and s.enable_profiling
