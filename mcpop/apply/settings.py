@@ -1,25 +1,28 @@
-"""The operator process's settings: one validated model built from flags and environment variables.
+"""The operator process's settings: the one declaration of every `mcp operator run` flag.
 
-Pure (no Kubernetes client): the CLI builds it, `mcp operator run` fails fast naming the bad flag.
+Each field carries its flag (the field name, or the `Parameter` name), its environment variable, its help
+text and its default; `mcp operator run` binds the model with cyclopts (a flag wins over its environment
+variable, which wins over the default), and `Chart` names the chart value that sets a field, so the chart,
+the README's values table and `--help` are tested against this one model. Pure: no Kubernetes client.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NamedTuple
 
+from cyclopts import Parameter
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from mcpop.api.duration import non_negative
+from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
 from mcpop.sources.retry import RetryConfig
@@ -75,8 +78,10 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not a boolean: use true or false")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Address = Annotated[str, BeforeValidator(parse_address)]
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), Parameter(metavar="DURATION", show_default=format_duration)
+]
+Address = Annotated[str, BeforeValidator(parse_address), Parameter(metavar="ADDRESS")]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 
 #: a registry host as it starts an image reference: a DNS name or IPv4 address, an optional port (the chart
@@ -84,91 +89,247 @@ Bool = Annotated[bool, BeforeValidator(parse_bool)]
 _LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 REGISTRY_HOST = re.compile(rf"{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?")
 
-#: field name → the environment variable that can set it (flags win over the environment)
-ENV_VARS: dict[str, str] = {
-    "log_level": "LOG_LEVEL",
-    "structured_logging": "STRUCTURED_LOGGING",
-    "enable_correlation_id": "ENABLE_CORRELATION_ID",
-    "concurrent_reconciles": "MAX_CONCURRENT_RECONCILES",
-    "reconcile_timeout": "RECONCILE_TIMEOUT",
-    "enable_hpa_support": "ENABLE_HPA_SUPPORT",
-    "enable_vpa_support": "ENABLE_VPA_SUPPORT",
-    "enable_istio_integration": "ENABLE_ISTIO_INTEGRATION",
-    "enable_multi_tenancy": "ENABLE_MULTI_TENANCY",
-    "enable_backup_controller": "ENABLE_BACKUP_CONTROLLER",
-    "watch_namespace": "WATCH_NAMESPACE",
-    "enable_webhooks": "ENABLE_WEBHOOKS",
-    "insecure_registries": "INSECURE_REGISTRIES",
-}
+
+def split_commas(value: Any) -> Any:
+    """A comma-separated flag or env value (`a,b`), or a list of them, as a tuple of its non-empty parts."""
+    parts = [value] if isinstance(value, str) else list(value)
+    return tuple(p for part in parts for p in (s.strip() for s in str(part).split(",")) if p)
 
 
-def flag_name(field: str) -> str:
-    """The command-line flag of a settings field."""
-    return "--namespace" if field == "watch_namespace" else "--" + field.replace("_", "-")
+def _whole(_type: Any, value: str, delimiter: str | None = None) -> list[str]:
+    """An environment variable is one value (commas split it, as on the command line, not whitespace); an
+    empty one is not set."""
+    return [value] if value else []
 
 
+def _none_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The chart value (a dotted path in values.yaml) that sets this field."""
+
+    path: str
+
+
+def env(name: str) -> Parameter:
+    """The environment variable that sets a field when its flag is not given."""
+    return Parameter(env_var=name, env_var_split=_whole)
+
+
+Count = Annotated[int, Field(ge=0)]
+CommaList = Annotated[tuple[str, ...], BeforeValidator(split_commas), Parameter(show_default=False)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+#: an empty value (as a chart leaves an unset variable) is no value
+NoneIfEmpty = Annotated[str | None, BeforeValidator(_none_if_empty)]
+
+
+@Parameter(name="*", negative=())
 class OperatorSettings(BaseModel):
-    """Everything `mcp operator run` can be told. Durations are seconds."""
+    """Everything `mcp operator run` can be told. Durations are given in Go syntax and kept in seconds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metrics_bind_address: Address = ":8080"
-    health_probe_bind_address: Address = ":8081"
-    leader_elect: Bool = False
-    leader_election_id: str = Field(default="mcpop-leader", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    leader_election_namespace: str | None = None
-    lease_duration: Duration = 15.0
-    renew_deadline: Duration = 10.0
-    retry_period: Duration = 2.0
-    kubeconfig: str | None = None
-    watch_namespace: str | None = None
-    concurrent_reconciles: int = Field(default=5, ge=1, le=1000)
-    sync_period: Duration = 600.0
-    reconcile_timeout: Duration = 300.0
-    graceful_shutdown_timeout: Duration = 30.0
+    metrics_bind_address: Address = Field(
+        ":8080", description="Address of the /metrics endpoint (host:port, :port, or 0 to disable)."
+    )
+    health_probe_bind_address: Address = Field(
+        ":8081", description="Address of /healthz and /readyz (host:port, :port, or 0 to disable)."
+    )
+    leader_elect: Bool = Field(False, description="Elect a leader on a Lease so only one replica reconciles.")
+    leader_election_id: Name = Field("mcpop-leader", description="Name of the Lease.")
+    leader_election_namespace: NoneIfEmpty = Field(
+        None, description="Namespace of the Lease (default: the pod's namespace, else --namespace, else default)."
+    )
+    lease_duration: Duration = Field(15.0, description="How long a Lease is valid without renewal.")
+    renew_deadline: Duration = Field(
+        10.0, description="How long the leader retries renewing before giving up leadership."
+    )
+    retry_period: Duration = Field(2.0, description="Interval between leader election attempts.")
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2."
+    )
+    watch_namespace: Annotated[
+        NoneIfEmpty,
+        Parameter(name="--namespace", alias="-n"),
+        env("WATCH_NAMESPACE"),
+        Chart("operator.watchNamespace"),
+    ] = Field(None, description="Watch only this namespace (default all namespaces).")
+    concurrent_reconciles: Annotated[
+        int, Field(ge=1, le=1000), env("MAX_CONCURRENT_RECONCILES"), Chart("operator.concurrentReconciles")
+    ] = Field(5, description="MCPServer reconciles run in parallel.")
+    sync_period: Annotated[Duration, Chart("operator.syncPeriod")] = Field(
+        600.0, description="Reconcile every MCPServer and MCPRegistry at least this often."
+    )
+    reconcile_timeout: Annotated[Duration, env("RECONCILE_TIMEOUT"), Chart("operator.reconcileTimeout")] = Field(
+        300.0, description="Give up one reconcile after this long and retry with backoff."
+    )
+    graceful_shutdown_timeout: Annotated[Duration, Chart("operator.gracefulShutdownTimeout")] = Field(
+        30.0, description="On SIGTERM, wait this long for in-flight reconciles."
+    )
     # registry access (used by the registry controller)
-    github_max_retries: int = Field(default=5, ge=0)
-    github_initial_delay: Duration = 1.0
-    github_max_delay: Duration = 300.0
-    github_rate_limit_max_retries: int = Field(default=3, ge=0)
-    github_rate_limit_base_delay: Duration = 900.0
-    github_rate_limit_max_delay: Duration = 3600.0
-    github_network_max_retries: int = Field(default=5, ge=0)
-    github_network_base_delay: Duration = 2.0
-    github_network_max_delay: Duration = 120.0
+    github_max_retries: Annotated[Count, Chart("github.retry.maxRetries")] = Field(
+        5, description="Retries of a failed registry request (GitHub or registry API)."
+    )
+    github_initial_delay: Annotated[Duration, Chart("github.retry.initialDelay")] = Field(
+        1.0, description="First retry delay for registry requests."
+    )
+    github_max_delay: Annotated[Duration, Chart("github.retry.maxDelay")] = Field(
+        300.0, description="Longest retry delay for registry requests."
+    )
+    github_rate_limit_max_retries: Annotated[Count, Chart("github.retry.rateLimitMaxRetries")] = Field(
+        3, description="Retries after a rate limit."
+    )
+    github_rate_limit_base_delay: Annotated[Duration, Chart("github.retry.rateLimitBaseDelay")] = Field(
+        900.0,
+        description=(
+            "First wait after a rate limit (Retry-After and reset headers win). A wait over 5s is not slept: the sync "
+            "ends and the registry is requeued after it."
+        ),
+    )
+    github_rate_limit_max_delay: Annotated[Duration, Chart("github.retry.rateLimitMaxDelay")] = Field(
+        3600.0, description="Longest wait for a rate limit."
+    )
+    github_network_max_retries: Annotated[Count, Chart("github.retry.networkMaxRetries")] = Field(
+        5, description="Retries after a network error."
+    )
+    github_network_base_delay: Annotated[Duration, Chart("github.retry.networkBaseDelay")] = Field(
+        2.0, description="First retry delay after a network error."
+    )
+    github_network_max_delay: Annotated[Duration, Chart("github.retry.networkMaxDelay")] = Field(
+        120.0, description="Longest retry delay after a network error."
+    )
     # caches: GitHub listing caches per MCPRegistry, parsed catalogue entries, the informers' namespace index
-    cache_registry_ttl: Duration = 600.0
-    cache_server_ttl: Duration = 300.0
-    cache_cleanup_interval: Duration = 1800.0
-    indexing_enabled: Bool = True
+    cache_registry_ttl: Annotated[Duration, Chart("cache.registryTTL")] = Field(
+        600.0,
+        description=(
+            "How long an MCPRegistry's cached GitHub listings (ETags and contents, for conditional requests) are "
+            "reused; an older cache is dropped and the next sync fetches everything."
+        ),
+    )
+    cache_server_ttl: Annotated[Duration, Chart("cache.serverTTL")] = Field(
+        300.0,
+        description=(
+            "How long a catalogue entry parsed from a registry's stored ConfigMap is reused before it is parsed again."
+        ),
+    )
+    cache_cleanup_interval: Annotated[Duration, Chart("cache.cleanupInterval")] = Field(
+        1800.0, description="How often expired catalogue entries are dropped from memory."
+    )
+    indexing_enabled: Annotated[Bool, Chart("indexing.enabled")] = Field(
+        True,
+        description=(
+            "Keep a namespace index in the operator's watch caches, so reading one namespace does not scan every "
+            "cached object."
+        ),
+    )
     # admission webhooks (mcpop.apply.webhook)
-    enable_webhooks: Bool = False
-    webhook_port: int = Field(default=9443, ge=0, le=65535)
-    webhook_cert_dir: str | None = None
-    webhook_tls_min_version: Literal["1.2", "1.3"] = "1.2"
-    webhook_cipher_suites: tuple[str, ...] = ()
-    webhook_cert_management: Literal["self", "external"] = "self"
-    webhook_cert_secret: str = Field(default="mcp-operator-webhook-tls", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    webhook_service_name: str = Field(default="mcp-operator-webhook", pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-    webhook_configuration_name: str = Field(default="mcp-operator", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    enable_webhooks: Annotated[Bool, env("ENABLE_WEBHOOKS")] = Field(
+        False, description="Serve the validating and mutating admission webhooks."
+    )
+    webhook_port: Annotated[int, Field(ge=0, le=65535), Chart("webhook.port")] = Field(
+        9443, description="Port of the admission webhooks."
+    )
+    webhook_cert_dir: str | None = Field(
+        None,
+        description=(
+            "Directory with tls.crt and tls.key for the webhooks, reloaded when they change. Default: a directory "
+            "under the system temporary directory (self-managed certificates are written there)."
+        ),
+    )
+    webhook_tls_min_version: Annotated[Literal["1.2", "1.3"], Chart("webhook.tlsMinVersion")] = Field(
+        "1.2", description="Minimum TLS version of the webhooks: 1.2 or 1.3."
+    )
+    webhook_cipher_suites: Annotated[CommaList, Parameter(metavar="SUITES"), Chart("webhook.cipherSuites")] = Field(
+        (),
+        description=(
+            "Comma-separated TLS 1.2 cipher suites (Go names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); TLS 1.3 "
+            "suites are always on. Default: OpenSSL's."
+        ),
+    )
+    webhook_cert_management: Literal["self", "external"] = Field(
+        "self",
+        description=(
+            "`self`: the leader keeps a CA and serving certificate in --webhook-cert-secret, rotates them before "
+            "expiry and injects the CA into the webhook configurations; `external`: the files in --webhook-cert-dir "
+            "come from elsewhere (cert-manager)."
+        ),
+    )
+    webhook_cert_secret: Name = Field(
+        "mcp-operator-webhook-tls", description="Secret (in the operator's namespace) of the self-managed certificates."
+    )
+    webhook_service_name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")] = Field(
+        "mcp-operator-webhook",
+        description="Service of the webhooks: the self-managed certificate is for `<name>.<namespace>.svc`.",
+    )
+    webhook_configuration_name: Name = Field(
+        "mcp-operator",
+        description="Name of the Validating/MutatingWebhookConfiguration whose caBundle is kept current.",
+    )
     # logging and diagnostics
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    structured_logging: Bool = False
-    enable_correlation_id: Bool = True
-    enable_profiling: Bool = False
-    profiling_bind_address: Address = "127.0.0.1:6060"
+    log_level: Annotated[Literal["debug", "info", "warning", "error"], env("LOG_LEVEL"), Chart("operator.logLevel")] = (
+        Field("info", description="debug, info, warning or error.")
+    )
+    structured_logging: Annotated[Bool, env("STRUCTURED_LOGGING"), Chart("operator.structuredLogging")] = Field(
+        False, description="Log JSON lines."
+    )
+    enable_correlation_id: Annotated[Bool, env("ENABLE_CORRELATION_ID"), Chart("operator.enableCorrelationId")] = Field(
+        True, description="Tag each reconcile's log lines with one correlation id."
+    )
+    enable_profiling: Annotated[Bool, Parameter(alias="--enable-pprof")] = Field(
+        False, description="Serve /debug/threads (stack dumps) on --profiling-bind-address."
+    )
+    profiling_bind_address: Address = Field("127.0.0.1:6060", description="Address of the profiling endpoint.")
     # feature switches
-    enable_hpa_support: Bool = True
-    enable_vpa_support: Bool = True
-    enable_istio_integration: Bool = True
-    enable_multi_tenancy: Bool = True
-    enable_backup_controller: Bool = True
+    enable_hpa_support: Annotated[Bool, env("ENABLE_HPA_SUPPORT"), Chart("operator.features.hpa")] = Field(
+        True, description="Render HorizontalPodAutoscalers."
+    )
+    enable_vpa_support: Annotated[Bool, env("ENABLE_VPA_SUPPORT"), Chart("operator.features.vpa")] = Field(
+        True, description="Render VerticalPodAutoscalers."
+    )
+    enable_istio_integration: Annotated[Bool, env("ENABLE_ISTIO_INTEGRATION"), Chart("operator.features.istio")] = (
+        Field(True, description="Render Istio objects.")
+    )
+    enable_multi_tenancy: Annotated[Bool, env("ENABLE_MULTI_TENANCY"), Chart("operator.features.multiTenancy")] = Field(
+        True, description="Render tenancy objects."
+    )
+    enable_backup_controller: Annotated[Bool, env("ENABLE_BACKUP_CONTROLLER"), Chart("backup.enabled")] = Field(
+        True, description="Run the MCPServerBackup controller."
+    )
     # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
-    verify_interval: Duration = 300.0
-    verify_concurrency: int = Field(default=4, ge=0, le=64)
-    verify_timeout: Duration = 30.0  # a bridged stdio server starts its child per session: `npx` takes seconds
+    verify_interval: Duration = Field(
+        300.0,
+        description=(
+            "Speak MCP to each available MCPServer through its Service again this often (the Verified condition and "
+            "status.mcp; a rollout re-verifies at once); 0 verifies only after rollouts."
+        ),
+    )
+    verify_concurrency: Annotated[int, Field(ge=0, le=64)] = Field(
+        4,
+        description=(
+            "MCP handshakes run at the same time, in threads apart from the reconcile workers; 0 turns verification "
+            "off (no Verified condition)."
+        ),
+    )
+    # a bridged stdio server starts its child per session: `npx` takes seconds
+    verify_timeout: Duration = Field(
+        30.0,
+        description=(
+            "Give up one MCP handshake (connect, initialize or server/discover, tools/list) after this long: Verified "
+            "False, reason Timeout."
+        ),
+    )
     # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
-    insecure_registries: tuple[str, ...] = ()
+    insecure_registries: Annotated[
+        CommaList, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")
+    ] = Field(
+        (),
+        description=(
+            "Comma-separated registry hosts (HOST or HOST:PORT) whose image configs are read over plain HTTP, for OCI "
+            "stdio servers that run their image's entrypoint (loopback hosts always are). Default: none."
+        ),
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -182,25 +343,21 @@ class OperatorSettings(BaseModel):
         text = str(value).strip().removeprefix("VersionTLS").removeprefix("TLS").removeprefix("v")
         return {"12": "1.2", "13": "1.3"}.get(text, text)
 
-    @field_validator("webhook_cipher_suites", mode="before")
+    @field_validator("webhook_cipher_suites")
     @classmethod
-    def _ciphers(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v for v in (p.strip() for p in value.split(",")) if v]
+    def _ciphers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
 
-        check_cipher_suites(tuple(value))
-        return tuple(value)
+        check_cipher_suites(value)
+        return value
 
-    @field_validator("insecure_registries", mode="before")
+    @field_validator("insecure_registries")
     @classmethod
-    def _registries(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v for v in (p.strip() for p in value.split(",")) if v]
+    def _registries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for host in value:
-            if not REGISTRY_HOST.fullmatch(str(host)):
+            if not REGISTRY_HOST.fullmatch(host):
                 raise ValueError(f"{host!r} is not a registry host: use HOST or HOST:PORT, as in an image reference "
                                  "(such as registry.example.com or 10.0.0.5:5000)")  # fmt: skip
-        return tuple(value)
+        return value
 
     @field_validator("renew_deadline", "verify_timeout")
     @classmethod
@@ -216,8 +373,37 @@ class OperatorSettings(BaseModel):
         return self
 
 
+class Option(NamedTuple):
+    """One field as the command line, the environment and the chart know it."""
+
+    field: str
+    flags: tuple[str, ...]
+    env: str | None
+    chart: str | None
+
+
+def options() -> dict[str, Option]:
+    """Every field's flags (the first is the flag's name, the rest aliases), environment variable and chart value."""
+    out = {}
+    for field, info in OperatorSettings.model_fields.items():
+        names: tuple[str, ...] = ()
+        aliases: tuple[str, ...] = ()
+        var: str | None = None
+        chart: str | None = None
+        for meta in info.metadata:
+            if isinstance(meta, Parameter):
+                names = tuple(meta.name or names)
+                aliases = tuple(meta.alias or aliases)
+                var = next(iter(meta.env_var or ()), var)
+            elif isinstance(meta, Chart):
+                chart = meta.path
+        flags = names or ("--" + field.replace("_", "-"),)
+        out[field] = Option(field, (*flags, *aliases), var, chart)
+    return out
+
+
 class SettingsError(McpopError):
-    """Bad operator flags; the message names each bad flag (or environment variable)."""
+    """Bad operator settings: one line naming each bad value's flag and environment variable."""
 
 
 def github_retry(settings: OperatorSettings) -> RetryConfig:
@@ -234,31 +420,3 @@ def github_retry(settings: OperatorSettings) -> RetryConfig:
         network_base_delay=settings.github_network_base_delay,
         network_max_delay=settings.github_network_max_delay,
     )
-
-
-def build_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> OperatorSettings:
-    """Settings from flags given on the command line (None = not given) over the environment.
-
-    Raises SettingsError naming the flag or environment variable of every bad value.
-    """
-    values: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for field, var in ENV_VARS.items():
-        if env.get(var) not in (None, ""):
-            values[field] = env[var]
-            origin[field] = f"{flag_name(field)} (env {var})"
-    for field, value in flags.items():
-        if value is not None:
-            values[field] = value
-            origin[field] = flag_name(field)
-    try:
-        return OperatorSettings(**values)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else ""
-            where = origin.get(loc, flag_name(loc)) if loc else "--lease-duration/--renew-deadline/--retry-period"
-            msg = err["msg"].removeprefix("Value error, ")
-            given = f" (got {values[loc]!r})" if loc in values else ""
-            lines.append(f"{where}: {msg}{given}")
-        raise SettingsError("; ".join(lines)) from None

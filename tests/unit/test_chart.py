@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
 import restricted
@@ -30,7 +32,8 @@ from chartkit import (
     template_args,
 )
 
-from mcpop.apply.settings import REGISTRY_HOST, build_settings
+from mcpop.apply.settings import REGISTRY_HOST, OperatorSettings, options
+from mcpop.cli.operator import settings_from
 
 RENDERS = {
     "default": ([], ()),
@@ -43,11 +46,14 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     return {name: objects(render(values, apis=apis)) for name, (values, apis) in RENDERS.items()}
 
 
-def _settings(objs: list[dict[str, Any]]) -> Any:
-    """The operator settings the rendered Deployment starts with (flags over env, as the process builds them)."""
-    flags = {k.replace("-", "_"): v for k, v in container_args(objs).items()}
-    flags["watch_namespace"] = flags.pop("namespace", None)
-    return build_settings(flags, container_env(objs))
+def _settings(objs: list[dict[str, Any]]) -> OperatorSettings:
+    """The operator settings the rendered Deployment starts with: its args and env, read as the process reads them."""
+    argv = [f"--{flag}={value}" for flag, value in container_args(objs).items()]
+    env = container_env(objs)
+    with mock.patch.dict(os.environ, env):
+        for var in {opt.env for opt in options().values() if opt.env} - env.keys():
+            os.environ.pop(var, None)
+        return settings_from(argv)
 
 
 # -- lint and golden files ---------------------------------------------------------------------------
@@ -377,3 +383,78 @@ def test_the_insecure_registries_pattern_is_the_operators_own() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     items = schema["properties"]["operator"]["properties"]["insecureRegistries"]["items"]
     assert items["pattern"] == f"^{REGISTRY_HOST.pattern}$"
+
+
+# -- the operator's settings model is the one source of flags, variables and defaults ----------------
+
+
+def _at(values: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        values = values[key]
+    return values
+
+
+def _merged(*files: Any) -> dict[str, Any]:
+    def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+        return {**base, **{k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                           for k, v in over.items()}}  # fmt: skip
+
+    out: dict[str, Any] = {}
+    for f in files:
+        out = merge(out, yaml.safe_load(f.read_text()))
+    return out
+
+
+def _paths(file: Any) -> set[str]:
+    return set(_leaves(yaml.safe_load(file.read_text())))
+
+
+CHARTED = {field: opt for field, opt in options().items() if opt.chart}
+#: where the chart's default is the cluster's, not the process's: a log collector wants JSON lines
+CHART_OWN_DEFAULTS = {"structured_logging"}
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_every_flag_and_variable_the_chart_passes_is_an_operator_setting(name: str, rendered: dict[str, Any]) -> None:
+    flags = {flag for opt in options().values() for flag in opt.flags}
+    env = {opt.env for opt in options().values() if opt.env}
+    objs = rendered[name]
+    assert {f"--{flag}" for flag in container_args(objs)} - flags == set()
+    assert {v for v in container_env(objs) if not v.startswith(("POD_", "MCPOP_"))} - env == set()
+
+
+#: on top of the feature-rich values, so that every value of a setting differs from its default in values.yaml
+AWAY = {"cache.enabled": True, "cache.registryTTL": "1m", "cache.serverTTL": "2m", "cache.cleanupInterval": "3m",
+        "backup.enabled": False}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def away_settings() -> OperatorSettings:
+    """What the feature-rich values plus AWAY start the operator with."""
+    return _settings(objects(render([FEATURE_RICH], sets=[f"{k}={str(v).lower()}" for k, v in AWAY.items()])))
+
+
+@pytest.mark.parametrize("field", sorted(CHARTED))
+def test_each_chart_value_of_a_setting_reaches_it(field: str, away_settings: OperatorSettings) -> None:
+    path = CHARTED[field].chart or ""
+    given = AWAY.get(path, _at(_merged(FEATURE_RICH), path) if path in _paths(FEATURE_RICH) else None)
+    default = _at(_merged(CHART / "values.yaml"), path)
+    assert given is not None and given != default, f"set {path} away from its default in the feature-rich values"
+    assert getattr(away_settings, field) == getattr(OperatorSettings.model_validate({field: given}), field)
+
+
+def test_the_chart_defaults_are_the_operators(rendered: dict[str, Any]) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    chart = {field: _at(values, opt.chart or "") for field, opt in CHARTED.items()}
+    differ = {
+        field for field, value in chart.items() if OperatorSettings.model_validate({field: value}) != OperatorSettings()
+    }
+    assert differ == CHART_OWN_DEFAULTS
+
+
+def test_the_readme_values_table_names_the_flag_or_variable_of_each_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([^`]+)` \| [^|]* \| ([^\n]*)\|$", readme, re.M))
+    names = {opt.chart or "": [f"`{name}`" for name in (*opt.flags, opt.env) if name] for opt in CHARTED.values()}
+    wrong = {path: rows.get(path) for path, named in names.items() if not any(n in rows.get(path, "") for n in named)}
+    assert wrong == {}

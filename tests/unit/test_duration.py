@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from mcpop.api.duration import DURATION_PATTERN, SECOND, format_duration, nanoseconds, parse_duration
 from mcpop.api.mcpregistry import MCPRegistrySpec
-from mcpop.apply.settings import SettingsError, build_settings
+from mcpop.apply.settings import SettingsError
 from mcpop.apply.settings import parse_duration as settings_duration
+from mcpop.cli.operator import settings_from
 from mcpop.cli.options import UsageError
 from mcpop.cli.options import parse_duration as cli_duration
 
@@ -113,10 +114,12 @@ def test_the_crd_pattern_matches_the_grammar_of_the_table(text: str, ns: int | N
     assert bool(re.fullmatch(DURATION_PATTERN, text)) == (ns is not None or text in OUT_OF_RANGE)
 
 
-def test_an_environment_variable_is_read_by_the_same_parser() -> None:
-    assert build_settings({}, {"RECONCILE_TIMEOUT": "30m1h"}).reconcile_timeout == 5400
+def test_an_environment_variable_is_read_by_the_same_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILE_TIMEOUT", "30m1h")
+    assert settings_from([]).reconcile_timeout == 5400
+    monkeypatch.setenv("RECONCILE_TIMEOUT", "90")
     with pytest.raises(SettingsError, match="RECONCILE_TIMEOUT"):
-        build_settings({}, {"RECONCILE_TIMEOUT": "90"})
+        settings_from([])
 
 
 def test_a_bad_duration_says_which_unit_is_wrong() -> None:

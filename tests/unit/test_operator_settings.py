@@ -1,5 +1,6 @@
-"""Operator flags: defaults, durations, addresses, TLS versions, env equivalents, and that a bad value
-exits non-zero with a message naming the flag (through the real `mcp operator run` command)."""
+"""Operator flags: defaults, durations, addresses, TLS versions, env equivalents (a flag wins over its
+variable, which wins over the default), and that a bad value exits 2 with one line naming the flag and its
+variable (through the real `mcp operator run` command)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,31 @@ import pytest
 
 from mcpop.apply.settings import (
     SettingsError,
-    build_settings,
+    options,
     parse_address,
     parse_duration,
     split_address,
 )
+from mcpop.cli.operator import settings_from
 
 
-def test_defaults_match_the_contract() -> None:
-    s = build_settings({}, {})
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The process environment without any operator variable; set some with `environ.setenv`."""
+    for opt in options().values():
+        if opt.env:
+            monkeypatch.delenv(opt.env, raising=False)
+    return monkeypatch
+
+
+def settings(argv: list[str], env: dict[str, str], environ: pytest.MonkeyPatch) -> Any:
+    for var, value in env.items():
+        environ.setenv(var, value)
+    return settings_from(argv)
+
+
+def test_defaults_match_the_contract(environ: pytest.MonkeyPatch) -> None:
+    s = settings_from([])
     assert s.metrics_bind_address == ":8080"
     assert s.health_probe_bind_address == ":8081"
     assert s.concurrent_reconciles == 5
@@ -62,7 +79,7 @@ def test_bad_addresses(addr: str) -> None:
         parse_address(addr)
 
 
-def test_env_equivalents_and_flags_win() -> None:
+def test_env_equivalents_and_flags_win(environ: pytest.MonkeyPatch) -> None:
     env = {
         "MAX_CONCURRENT_RECONCILES": "7",
         "LOG_LEVEL": "DEBUG",
@@ -75,61 +92,97 @@ def test_env_equivalents_and_flags_win() -> None:
         "ENABLE_BACKUP_CONTROLLER": "1",
         "ENABLE_CORRELATION_ID": "false",
     }
-    s = build_settings({}, env)
+    s = settings([], env, environ)
     assert s.concurrent_reconciles == 7 and s.log_level == "debug" and s.structured_logging
     assert s.reconcile_timeout == 120
     assert not (s.enable_hpa_support or s.enable_vpa_support or s.enable_istio_integration or s.enable_multi_tenancy)
     assert s.enable_backup_controller and not s.enable_correlation_id
-    assert build_settings({"concurrent_reconciles": "3"}, env).concurrent_reconciles == 3
+    assert settings_from(["--concurrent-reconciles", "3"]).concurrent_reconciles == 3
 
 
 @pytest.mark.parametrize(
-    ("flags", "env", "named"),
+    ("argv", "env", "named"),
     [
-        ({"sync_period": "5x"}, {}, "--sync-period"),
-        ({"metrics_bind_address": "nope"}, {}, "--metrics-bind-address"),
-        ({"webhook_tls_min_version": "1.1"}, {}, "--webhook-tls-min-version"),
-        ({"concurrent_reconciles": "0"}, {}, "--concurrent-reconciles"),
-        ({}, {"MAX_CONCURRENT_RECONCILES": "many"}, "MAX_CONCURRENT_RECONCILES"),
-        ({}, {"RECONCILE_TIMEOUT": "soon"}, "--reconcile-timeout (env RECONCILE_TIMEOUT)"),
-        ({"log_level": "loud"}, {}, "--log-level"),
-        ({"webhook_cipher_suites": "tls_bad"}, {}, "--webhook-cipher-suites"),
-        ({"github_max_delay": "1d"}, {}, "--github-max-delay"),
-        ({"retry_period": "20s"}, {}, "--retry-period"),
-        ({"insecure_registries": "https://registry.internal"}, {}, "--insecure-registries"),
-        ({}, {"INSECURE_REGISTRIES": "a b"}, "--insecure-registries (env INSECURE_REGISTRIES)"),
+        (["--sync-period", "5x"], {}, "--sync-period"),
+        (["--metrics-bind-address", "nope"], {}, "--metrics-bind-address"),
+        (["--webhook-tls-min-version", "1.1"], {}, "--webhook-tls-min-version"),
+        (["--concurrent-reconciles", "0"], {}, "--concurrent-reconciles"),
+        ([], {"MAX_CONCURRENT_RECONCILES": "many"}, "MAX_CONCURRENT_RECONCILES"),
+        ([], {"RECONCILE_TIMEOUT": "soon"}, "--reconcile-timeout (env RECONCILE_TIMEOUT)"),
+        (["--log-level", "loud"], {}, "--log-level"),
+        (["--webhook-cipher-suites", "tls_bad"], {}, "--webhook-cipher-suites"),
+        (["--github-max-delay", "1d"], {}, "--github-max-delay"),
+        (["--retry-period", "20s"], {}, "--retry-period"),
+        (["--insecure-registries", "https://registry.internal"], {}, "--insecure-registries"),
+        ([], {"INSECURE_REGISTRIES": "a b"}, "--insecure-registries (env INSECURE_REGISTRIES)"),
     ],
 )
-def test_bad_values_name_the_flag(flags: dict[str, str], env: dict[str, str], named: str) -> None:
+def test_bad_values_name_the_flag(
+    argv: list[str], env: dict[str, str], named: str, environ: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(SettingsError, match=named.replace("(", r"\(").replace(")", r"\)")):
-        build_settings(flags, env)
+        settings(argv, env, environ)
 
 
-def test_tls_and_cipher_forms() -> None:
-    s = build_settings(
-        {
-            "webhook_tls_min_version": "VersionTLS13",
-            "webhook_cipher_suites": "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384",
-        },
-        {},
+def test_a_bad_flag_value_names_its_variable_too_and_what_was_given(environ: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as exc:
+        settings_from(["--concurrent-reconciles", "0"])
+    assert str(exc.value) == (
+        "--concurrent-reconciles (env MAX_CONCURRENT_RECONCILES): Input should be greater than or equal to 1 (got '0')"
     )
+
+
+def test_a_flag_wins_over_its_variable_even_when_the_variable_is_bad(environ: pytest.MonkeyPatch) -> None:
+    assert settings(["--log-level", "warn"], {"LOG_LEVEL": "loud"}, environ).log_level == "warning"
+
+
+def test_an_empty_namespace_variable_watches_every_namespace(environ: pytest.MonkeyPatch) -> None:
+    assert settings([], {"WATCH_NAMESPACE": ""}, environ).watch_namespace is None
+
+
+def test_an_empty_variable_is_not_set(environ: pytest.MonkeyPatch) -> None:
+    s = settings([], {"ENABLE_HPA_SUPPORT": "", "LOG_LEVEL": "", "MAX_CONCURRENT_RECONCILES": ""}, environ)
+    assert (s.enable_hpa_support, s.log_level, s.concurrent_reconciles) == (True, "info", 5)
+
+
+def test_boolean_flags_take_an_explicit_value_as_the_chart_passes_them(environ: pytest.MonkeyPatch) -> None:
+    s = settings_from(["--leader-elect=true", "--indexing-enabled=false", "--enable-pprof"])
+    assert s.leader_elect and not s.indexing_enabled and s.enable_profiling
+
+
+def test_tls_and_cipher_forms(environ: pytest.MonkeyPatch) -> None:
+    s = settings_from(
+        ["--webhook-tls-min-version", "VersionTLS13", "--webhook-cipher-suites",
+         "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384"]
+    )  # fmt: skip
     assert s.webhook_tls_min_version == "1.3"
     assert s.webhook_cipher_suites == ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384")
 
 
-def test_insecure_registries_are_hosts_with_optional_ports() -> None:
-    s = build_settings({"insecure_registries": "registry.internal:5000, 10.0.0.5,"}, {})
+def test_insecure_registries_are_hosts_with_optional_ports(environ: pytest.MonkeyPatch) -> None:
+    s = settings_from(["--insecure-registries", "registry.internal:5000, 10.0.0.5,"])
     assert s.insecure_registries == ("registry.internal:5000", "10.0.0.5")
-    assert build_settings({}, {"INSECURE_REGISTRIES": "r.example"}).insecure_registries == ("r.example",)
-    assert build_settings({}, {}).insecure_registries == ()
+    assert settings_from([]).insecure_registries == ()
+    assert settings([], {"INSECURE_REGISTRIES": "r.example"}, environ).insecure_registries == ("r.example",)
 
 
 def test_cli_exits_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     from mcpop.cli.main import app
 
-    rc = app(["operator", "run", "--github-initial-delay", "soon", "--leader-elect"], result_action="return_value")
-    assert rc == 2
-    assert "--github-initial-delay" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        app(["operator", "run", "--github-initial-delay", "soon", "--leader-elect"], result_action="return_value")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --github-initial-delay: 'soon' is not a duration") and err.count("\n") == 1
+
+
+def test_an_unknown_flag_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcpop.cli.main import app
+
+    with pytest.raises(SystemExit) as exc:
+        app(["operator", "run", "--leader-electt"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == "error: Unknown option: --leader-electt. Did you mean --leader-elect?\n"
 
 
 def test_help_does_not_import_the_kubernetes_client() -> None:
@@ -178,9 +231,31 @@ def test_a_bad_kubeconfig_is_one_line_and_exit_2(case: str, tmp_path: Any) -> No
     assert lines[0].startswith(f"error: --kubeconfig {path}: ") and expected in lines[0]
 
 
-def test_help_claims_only_what_the_cache_and_index_flags_do() -> None:
-    from mcpop.cli.operator import run
+def _help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """`mcp operator run --help` on a console wide enough for one line per flag."""
+    from rich.console import Console
 
-    doc = run.__doc__ or ""
-    assert "namespace index" in doc and "GitHub listings" in doc and "parsed again" in doc
-    assert "Index registry entries for search" not in doc
+    from mcpop.cli.main import app
+
+    # a console of its own: the App's default console keeps the width of whoever printed help first
+    with pytest.raises(SystemExit):
+        app(["operator", "run", "--help"], console=Console(width=1000, force_terminal=False))
+    return " ".join(capsys.readouterr().out.replace("│", " ").split())
+
+
+def test_help_claims_only_what_the_cache_and_index_flags_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _help(capsys, monkeypatch)
+    assert "namespace index" in text and "GitHub listings" in text and "parsed again" in text
+    assert "Index registry entries for search" not in text
+
+
+def test_help_lists_every_flag_with_its_variable_and_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _help(capsys, monkeypatch)
+    for opt in options().values():
+        assert all(flag in text for flag in opt.flags), opt
+        assert opt.env is None or f"[env var: {opt.env}]" in text, opt
+    assert "--reconcile-timeout DURATION" in text and "[default: 5m]" in text

@@ -16,7 +16,7 @@ from mcpop.api.mcpregistry import MCPRegistrySpec
 from mcpop.apply.catalog_store import DATA_KEY, configmap_name, desired_configmaps, parse_configmap
 from mcpop.apply.mcpregistry.reconciler import RegistryController, registry_status
 from mcpop.apply.resources import REGISTRY_LABEL
-from mcpop.apply.settings import build_settings
+from mcpop.apply.settings import OperatorSettings
 from mcpop.sources.catalog import load_embedded
 from mcpop.sources.retry import RATE_LIMIT_HITS
 
@@ -31,7 +31,7 @@ def srv():
 
 
 def controller(clock: FakeClock, **flags: str) -> RegistryController:
-    settings = build_settings(flags, {})
+    settings = OperatorSettings.model_validate(flags)
     return RegistryController(None, settings, None, None, lambda key: None, clock=clock.time, sleep=clock.sleep)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from mcpop.api.serverjson import ServerJSON
 from mcpop.apply.catalog_store import desired_configmaps
 from mcpop.apply.mcpserver.reconciler import MCPServerController
-from mcpop.apply.settings import build_settings
+from mcpop.apply.settings import OperatorSettings
 from mcpop.sources.catalog import load_embedded
 
 
@@ -35,7 +35,7 @@ def entry(name: str, version: str = "1.0.0") -> ServerJSON:
 
 
 def controller(registries: list[dict[str, Any]], cms: list[dict[str, Any]], enqueued: list[Any]) -> Any:
-    return MCPServerController(None, build_settings({}, {}), Store([]), {}, {}, None, enqueued.append,  # type: ignore[arg-type]
+    return MCPServerController(None, OperatorSettings(), Store([]), {}, {}, None, enqueued.append,  # type: ignore[arg-type]
                                registries=Store(registries), catalog_configmaps=Store(cms))  # type: ignore[arg-type]  # fmt: skip
 
 

@@ -11,7 +11,8 @@ from test_operator_status import conds, dep
 
 from mcpop.apply.manager import new_verifier
 from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, verify_wait
-from mcpop.apply.settings import SettingsError, build_settings
+from mcpop.apply.settings import OperatorSettings, SettingsError
+from mcpop.cli.operator import settings_from
 
 HANDSHAKE = {"protocolVersion": "2026-07-28", "serverInfo": {"name": "demo", "version": "1"},
              "capabilities": {"tools": {}}, "tools": {"count": 1, "names": ["echo"]}}  # fmt: skip
@@ -74,18 +75,18 @@ def test_a_rolled_out_available_server_is_worth_a_handshake() -> None:
 
 
 def test_the_verify_flags_default_to_5m_4_and_10s() -> None:
-    ver = new_verifier(build_settings({}, {}))
+    ver = new_verifier(OperatorSettings())
     assert (ver.interval, ver.concurrency, ver.timeout, ver.enabled) == (300.0, 4, 30.0, True)
     ver.shutdown()
-    off = new_verifier(build_settings({"verify_concurrency": "0", "verify_interval": "0"}, {}))
+    off = new_verifier(OperatorSettings(verify_concurrency=0, verify_interval="0"))
     assert (off.enabled, off.interval) == (False, 0.0)
     off.shutdown()
 
 
 def test_bad_verify_flags_name_the_flag() -> None:
     with pytest.raises(SettingsError, match="--verify-timeout: must be more than 0"):
-        build_settings({"verify_timeout": "0"}, {})
+        settings_from(["--verify-timeout", "0"])
     with pytest.raises(SettingsError, match="--verify-concurrency"):
-        build_settings({"verify_concurrency": "65"}, {})
+        settings_from(["--verify-concurrency", "65"])
     with pytest.raises(SettingsError, match="--verify-interval"):
-        build_settings({"verify_interval": "soon"}, {})
+        settings_from(["--verify-interval", "soon"])

@@ -131,12 +131,13 @@ def test_a_rotated_ca_is_published_beside_the_old_one() -> None:
 
 
 def test_a_bad_cipher_suite_flag_exits_2_naming_the_flag() -> None:
-    from mcpop.apply.settings import SettingsError, build_settings
+    from mcpop.apply.settings import SettingsError
+    from mcpop.cli.operator import settings_from
 
     with pytest.raises(SettingsError, match="--webhook-cipher-suites"):
-        build_settings({"webhook_cipher_suites": "TLS_FAKE_SUITE"}, {})
+        settings_from(["--webhook-cipher-suites", "TLS_FAKE_SUITE"])
     with pytest.raises(SettingsError, match="--webhook-tls-min-version"):
-        build_settings({"webhook_tls_min_version": "1.1"}, {})
+        settings_from(["--webhook-tls-min-version", "1.1"])
 
 
 def test_webhook_config_prints_configurations_and_makes_a_ca_for_the_url_host(tmp_path: Any, capsys: Any) -> None:
