@@ -323,12 +323,18 @@ def test_a_401_runs_the_exec_plugin_again_and_retries_once(server: str, tmp_path
     assert [s["auth"] for s in _Handler.seen[-2:]] == ["Bearer stale", "Bearer fresh"]
 
 
-def test_a_rotated_token_file_is_read_again_after_a_minute(server: str, tmp_path: Path) -> None:
+def _rotated(tmp_path: Path, server: str, first: str, then: str) -> Client:
+    """A client that sent `first` from its tokenFile, which now holds `then`."""
     token = tmp_path / "token"
-    token.write_text("one\n")
+    token.write_text(first + "\n")
     client = _insecure(tmp_path, server, {"tokenFile": str(token)})
     client.get(MCPSERVER, "default", "there")
-    token.write_text("two\n")
+    token.write_text(then + "\n")
+    return client
+
+
+def test_a_rotated_token_file_is_read_again_after_a_minute(server: str, tmp_path: Path) -> None:
+    client = _rotated(tmp_path, server, "one", "two")
     client.get(MCPSERVER, "default", "there")
     assert _Handler.seen[-1]["auth"] == "Bearer one"  # cached within the minute, as client-go does
     client.auth.clock = lambda: time.time() + 61
@@ -337,11 +343,7 @@ def test_a_rotated_token_file_is_read_again_after_a_minute(server: str, tmp_path
 
 
 def test_a_401_reads_a_rotated_token_file_again_at_once(server: str, tmp_path: Path) -> None:
-    token = tmp_path / "token"
-    token.write_text("old")
-    client = _insecure(tmp_path, server, {"tokenFile": str(token)})
-    client.get(MCPSERVER, "default", "there")
-    token.write_text("new")
+    client = _rotated(tmp_path, server, "old", "new")
     assert client.request("GET", "/secure") == {"ok": True}
     assert [s["auth"] for s in _Handler.seen[-2:]] == ["Bearer old", "Bearer new"]
 
