@@ -148,9 +148,11 @@ def _merged(paths: list[Path], explicit: bool) -> tuple[dict[str, Any], dict[str
             for item in doc.get(kind) or []:
                 if not isinstance(item, dict):
                     raise ClusterError(f"kubeconfig {path}: an entry of {kind} is not a mapping")
-                name = item.get("name")
+                name, value = item.get("name"), item.get(key) or {}
+                if not isinstance(value, dict):
+                    raise ClusterError(f"kubeconfig {path}: {kind} {name!r}: {key} is not a mapping")
                 if name is not None and name not in merged[kind]:
-                    merged[kind][name] = item.get(key) or {}
+                    merged[kind][name] = value
                     origin[f"{kind}/{name}"] = path
         if merged["current-context"] is None and doc.get("current-context"):
             merged["current-context"] = doc["current-context"]
@@ -211,8 +213,10 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
     user = merged["users"].get(ctx.get("user")) or {}
     cbase, ubase = origin.get(f"clusters/{ctx.get('cluster')}"), origin.get(f"users/{ctx.get('user')}")
     server = cluster.get("server")
-    if not server:
+    if not server or not isinstance(server, str):
         raise ClusterError(f"cluster {ctx.get('cluster')!r} has no server in the kubeconfig")
+    if not isinstance(user.get("exec") or {}, dict):
+        raise ClusterError(f"user {ctx.get('user')!r}: exec is not a mapping in the kubeconfig")
     if user.get("auth-provider"):
         provider = (user["auth-provider"] or {}).get("name", "?")
         raise ClusterError(f"user {ctx.get('user')!r} uses auth-provider {provider!r}, which kubectl removed in 1.26: "
@@ -281,7 +285,8 @@ def run_exec_plugin(spec: dict[str, Any], server: str, timeout: float = EXEC_TIM
     cmd = [str(spec.get("command") or ""), *[str(a) for a in spec.get("args") or []]]
     env = dict(os.environ)
     for item in spec.get("env") or []:
-        env[str(item.get("name"))] = str(item.get("value") or "")
+        if isinstance(item, dict) and item.get("name"):
+            env[str(item["name"])] = str(item.get("value") or "")
     api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
     exec_spec: dict[str, Any] = {"interactive": False}
     if spec.get("provideClusterInfo"):

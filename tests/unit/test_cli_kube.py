@@ -253,6 +253,12 @@ def test_unusable_kubeconfigs_are_one_line_errors(tmp_path: Path) -> None:
     kc = _kubeconfig(tmp_path / "kc", "https://x:1", {"auth-provider": {"name": "gcp"}})
     with pytest.raises(ClusterError, match=r"auth-provider 'gcp', which kubectl removed in 1.26: configure an exec "):
         load_credentials(str(kc))
+    kc = _kubeconfig(tmp_path / "kc", "https://x:1", {"exec": "gke-gcloud-auth-plugin"})
+    with pytest.raises(ClusterError, match=r"^user 'test': exec is not a mapping in the kubeconfig$"):
+        load_credentials(str(kc))
+    kc.write_text("contexts: [{name: c, context: [not, a, mapping]}]\ncurrent-context: c\n")
+    with pytest.raises(ClusterError, match=r"contexts 'c': context is not a mapping$"):
+        load_credentials(str(kc))
     empty = tmp_path / "empty"
     empty.write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(ClusterError, match="no cluster configured"):
