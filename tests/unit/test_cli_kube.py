@@ -7,7 +7,8 @@ auth-provider refused naming `exec`; client certificate from data and from files
 (re-read after a minute and after a 401), an exec credential plugin (cached until its expirationTimestamp,
 re-run after it and after a 401; its output and time bounded); chunked bodies; response and line size
 bounds; Status bodies and 401s become one-line errors that never show the token; a refused port is
-"unreachable"; the read-only path imports neither the official client nor pydantic.
+"unreachable"; the read-only path imports neither the official client nor pydantic, and no cluster command
+(registry and backup included) imports the official client.
 """
 
 from __future__ import annotations
@@ -269,6 +270,17 @@ def test_the_read_only_path_imports_neither_the_official_client_nor_pydantic() -
     code = ("import sys\nimport mcpop.cli.main, mcpop.cli.status, mcpop.cli.kube, mcpop.cli.output\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'pydantic', 'deepdiff')]\n"
             "print(','.join(bad))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""
+
+
+def test_no_cluster_command_but_the_operator_loads_the_official_client() -> None:
+    modules = ["mcpop.cli." + m for m in ("apply", "backup", "delete", "deploy", "logs", "plan", "registry", "status",
+                                           "version", "wait")]  # fmt: skip
+    modules += ["mcpop.apply.mcpbackup.run", "mcpop.apply.catalog_store", "mcpop.apply.mcpserver.kinds"]
+    code = (f"import sys\nimport {', '.join(modules)}\n"
+            "print(','.join(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3')))")  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
