@@ -18,6 +18,8 @@ FIELD_MANAGER = "mcpop"
 CLI_FIELD_MANAGER = "mcp-cli"
 #: the label a stored catalogue ConfigMap carries: the MCPRegistry it belongs to
 REGISTRY_LABEL = "mcp.allbeone.io/registry"
+#: the annotation `mcp registry refresh` sets on an MCPRegistry to ask for a sync now
+REFRESH_ANNOTATION = "mcp.allbeone.io/refresh-requested"
 #: the key of a stored catalogue ConfigMap that holds the entry's server.json
 CATALOG_DATA_KEY = "server.json"
 

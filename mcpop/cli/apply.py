@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import Parameter
 
-from mcpop.apply.resources import Resource
+from mcpop.apply.resources import CLI_FIELD_MANAGER, Resource
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError, guarded
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, UsageError, guarded
 
 if TYPE_CHECKING:
     from mcpop.cli.plan import Planned
@@ -76,7 +75,7 @@ def resource_of(client: Client, doc: dict[str, Any]) -> Resource:
 
 
 def run_apply(cluster: Cluster, files: list[Path], dry_run: str, output: str | None) -> int:
-    from mcpop.cli.plan import CLI_MANAGER, change_line, dry_run_object
+    from mcpop.cli.plan import change_line, dry_run_object
 
     client = cluster.client()
     docs = read_documents(files, cluster.ns(client), cluster.namespace is not None)
@@ -84,7 +83,9 @@ def run_apply(cluster: Cluster, files: list[Path], dry_run: str, output: str | N
         sys.stdout.write(out.dump_all(docs, output or "yaml"))
         return 0
     # the whole set as a server-side dry run first: nothing is written unless every object is accepted
-    planned = [(doc, dry_run_object(client, resource_of(client, doc), doc, CLI_MANAGER, force=False)) for doc in docs]
+    planned = [
+        (doc, dry_run_object(client, resource_of(client, doc), doc, CLI_FIELD_MANAGER, force=False)) for doc in docs
+    ]
     if dry_run == "server":
         if output:
             sys.stdout.write(out.dump_all([p.merged for _, p in planned if p.merged], output))
@@ -95,7 +96,7 @@ def run_apply(cluster: Cluster, files: list[Path], dry_run: str, output: str | N
     results = []
     for doc, p in planned:
         res = resource_of(client, doc)
-        applied = client.apply(res, doc, CLI_MANAGER)
+        applied = client.apply(res, doc)
         results.append(applied)
         if not output:
             before = (p.live or {}).get("metadata", {}).get("resourceVersion")
@@ -185,7 +186,7 @@ def unified(planned: Planned) -> str:
 
 
 def run_diff(cluster: Cluster, files: list[Path]) -> int:
-    from mcpop.cli.plan import CLI_MANAGER, Plan, PlanError, change_line, dry_run_object, plan_server
+    from mcpop.cli.plan import Plan, PlanError, change_line, dry_run_object, plan_server
 
     client = cluster.client()
     docs = read_documents(files, cluster.ns(client), cluster.namespace is not None)
@@ -198,7 +199,7 @@ def run_diff(cluster: Cluster, files: list[Path]) -> int:
                 raise ClusterError(f"{doc['kind']}/{doc['metadata'].get('name')}: {exc}") from None
             plans += plan.objects
         else:
-            plans.append(dry_run_object(client, resource_of(client, doc), doc, CLI_MANAGER, force=False))
+            plans.append(dry_run_object(client, resource_of(client, doc), doc, CLI_FIELD_MANAGER, force=False))
     changed = False
     for p in plans:
         text = unified(p)

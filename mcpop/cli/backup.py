@@ -2,8 +2,9 @@
 
 `run` is the backup Job's command and works from a workstation too (PVC data from `--data-dir`). `list`,
 `verify` and `restore` open the storage the MCPServerBackup names, with its credentials read from the
-referenced Secrets. Bad input and failures exit non-zero with one clear line; secrets are never printed.
-The Kubernetes client and the repository library are imported only inside the commands.
+referenced Secrets. Every command talks to the cluster with the CLI's client (mcpop.cli.kube). Bad input and
+failures exit non-zero with one clear line; secrets are never printed. The repository library is imported only
+inside the commands.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import App, Parameter
 
-from mcpop.cli.clientopts import Context, Kubeconfig, Namespace, connect, namespace_of
+from mcpop.cli.options import Cluster, UsageError
 
 if TYPE_CHECKING:
-    from mcpop.apply.runtime.client import Kube
+    from mcpop.cli.kube import Client
 
 backup_app = App(name="backup", help="Back up and restore MCP servers (MCPServerBackup).")
 
@@ -27,8 +28,10 @@ LocalRoot = Annotated[
 ]
 
 
-def _kube(kubeconfig: str | None, context: str | None) -> Kube:
-    return connect(kubeconfig, context, 30.0)
+def _connect(cluster: Cluster) -> tuple[Client, str]:
+    """The client and the namespace (`-n`, else the context's): nothing is sent yet."""
+    client = cluster.client()
+    return client, cluster.ns(client)
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -38,37 +41,31 @@ def _fail(message: str, code: int = 1) -> int:
 
 def _errors() -> tuple[type[BaseException], ...]:
     """What a command reports as one line (anything else is a bug and shows its traceback)."""
-    from urllib3.exceptions import HTTPError
-
-    from mcpop.apply.runtime.client import KubeError
     from mcpop.errors import McpopError
 
-    return (McpopError, KubeError, OSError, ValueError, HTTPError)
+    return (McpopError, UsageError, OSError, ValueError)
 
 
-def _message(exc: BaseException) -> str:
-    from urllib3.exceptions import MaxRetryError
+def _failed(what: str, exc: BaseException) -> int:
+    """`error: WHAT: one line` on stderr; exit status 2 for a bad flag value, else 1."""
+    from mcpop.apply.resources import ApiError
 
-    from mcpop.apply.runtime.client import KubeError
-
-    if isinstance(exc, KubeError):
-        return exc.message
-    if isinstance(exc, MaxRetryError):
-        return f"cannot reach the API server {exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, ApiError):
+        text = exc.message
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _fail(f"{what}: {text}" if what else text, 2 if isinstance(exc, UsageError) else 1)
 
 
 @backup_app.command
 def run(
     name: str,
     *,
-    namespace: Namespace = None,
     data_dir: Annotated[
         str | None, Parameter(name=["--data-dir"], help="One directory per PVC volume of the server.")
     ] = None,
     local_root: LocalRoot = None,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Perform one backup now, in this process (the backup Job's command).
 
@@ -79,11 +76,12 @@ def run(
     """
     from mcpop.apply.mcpbackup.run import run_backup
 
-    ns = namespace_of(kubeconfig, context, namespace)
+    ns = cluster.namespace
     try:
-        record = run_backup(_kube(kubeconfig, context), ns, name, data_dir=data_dir, local_root=local_root)
+        client, ns = _connect(cluster)
+        record = run_backup(client, ns, name, data_dir=data_dir, local_root=local_root)
     except _errors() as exc:
-        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+        return _failed(f"backup {_where(ns, name)}", exc)
     from mcpop.apply.mcpbackup.status import describe_run
 
     print(f"backup {ns}/{name}: {describe_run(record)}")
@@ -94,11 +92,9 @@ def run(
 def now(
     name: str,
     *,
-    namespace: Namespace = None,
     wait: Annotated[bool, Parameter(name=["--wait"], negative=(), help="Wait for the run to finish.")] = False,
     timeout: Annotated[float, Parameter(name=["--timeout"], help="Seconds to wait with --wait.")] = 600.0,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Request a backup now: the controller runs a Job for it (annotation mcp.allbeone.io/backup-requested).
 
@@ -107,26 +103,27 @@ def now(
     name
         The MCPServerBackup.
     """
-    import datetime as dt
-
     from mcpop.apply.resources import MCPSERVERBACKUP
+    from mcpop.apply.runtime.timefmt import micro_now
     from mcpop.render.backup import REQUEST_ANNOTATION
 
-    ns = namespace_of(kubeconfig, context, namespace)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = micro_now()
     try:
-        kube = _kube(kubeconfig, context)
-        if kube.get(MCPSERVERBACKUP, ns, name) is None:
+        client, ns = _connect(cluster)
+        if client.get(MCPSERVERBACKUP, ns, name) is None:
             return _fail(f"MCPServerBackup {name} not found in namespace {ns}")
-        kube.merge_patch(MCPSERVERBACKUP, ns, name, {"metadata": {"annotations": {REQUEST_ANNOTATION: stamp}}})
+        client.merge_patch(MCPSERVERBACKUP, ns, name, {"metadata": {"annotations": {REQUEST_ANNOTATION: stamp}}})
     except _errors() as exc:
-        return _fail(_message(exc))
+        return _failed("", exc)
     print(f"mcpserverbackup.mcp.allbeone.io/{name} backup requested ({stamp})")
     if not wait:
         return 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        obj = kube.get(MCPSERVERBACKUP, ns, name) or {}
+        try:
+            obj = client.get(MCPSERVERBACKUP, ns, name) or {}
+        except _errors() as exc:
+            return _failed("", exc)
         st = obj.get("status") or {}
         run_ = st.get("lastRun") or {}
         if st.get("lastRequest") == stamp and run_.get("result") in ("Succeeded", "Failed") and \
@@ -139,12 +136,15 @@ def now(
     return _fail(f"the requested backup did not finish within {timeout:.0f}s")
 
 
-def _open(kubeconfig: str | None, context: str | None, ns: str, name: str, local_root: str | None) -> Any:
+def _open(client: Client, ns: str, name: str, local_root: str | None) -> Any:
     from mcpop.apply.mcpbackup.run import load_backup, open_repository
 
-    kube = _kube(kubeconfig, context)
-    _, backup = load_backup(kube, ns, name)
-    return open_repository(kube, backup, ns, local_root=local_root, create=False, env={})
+    _, backup = load_backup(client, ns, name)
+    return open_repository(client, backup, ns, local_root=local_root, create=False, env={})
+
+
+def _where(ns: str | None, name: str) -> str:
+    return f"{ns}/{name}" if ns else name
 
 
 def _size(n: int) -> str:
@@ -160,11 +160,9 @@ def _size(n: int) -> str:
 def list_(
     name: str,
     *,
-    namespace: Namespace = None,
     output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
     local_root: LocalRoot = None,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """List the snapshots in the backup's repository (id, time, type, size, files, dedup ratio), oldest first.
 
@@ -173,13 +171,13 @@ def list_(
     name
         The MCPServerBackup.
     """
-    ns = namespace_of(kubeconfig, context, namespace)
+    ns = cluster.namespace
     try:
-        opened = _open(kubeconfig, context, ns, name, local_root)
-        with opened.repo as repo:
+        client, ns = _connect(cluster)
+        with _open(client, ns, name, local_root).repo as repo:
             snaps = repo.snapshots()
     except _errors() as exc:
-        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+        return _failed(f"backup {_where(ns, name)}", exc)
     rows = [s.to_dict() for s in snaps]
     if output == "json":
         from mcpop.codec.emitter import json_text
@@ -204,13 +202,11 @@ def list_(
 def verify(
     name: str,
     *,
-    namespace: Namespace = None,
     read_data: Annotated[
         bool, Parameter(name=["--read-data"], negative=(), help="Read and hash every chunk (restic check --read-data).")
     ] = False,
     local_root: LocalRoot = None,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Check the repository: every snapshot and the chunks it references (with --read-data, their content).
 
@@ -219,13 +215,13 @@ def verify(
     name
         The MCPServerBackup.
     """
-    ns = namespace_of(kubeconfig, context, namespace)
+    ns = cluster.namespace
     try:
-        opened = _open(kubeconfig, context, ns, name, local_root)
-        with opened.repo as repo:
+        client, ns = _connect(cluster)
+        with _open(client, ns, name, local_root).repo as repo:
             report = repo.verify(read_data=read_data)
     except _errors() as exc:
-        return _fail(f"backup {ns}/{name}: {_message(exc)}")
+        return _failed(f"backup {_where(ns, name)}", exc)
     if report.ok:
         what = "read and hashed" if read_data else "present"
         print(
@@ -243,7 +239,6 @@ def verify(
 def restore(
     name: str,
     *,
-    namespace: Namespace = None,
     snapshot: Annotated[str | None, Parameter(name=["--snapshot"], help="Snapshot id (or unique prefix).")] = None,
     at: Annotated[str | None, Parameter(name=["--at"], help="RFC 3339: the newest snapshot at or before.")] = None,
     target: Annotated[
@@ -259,8 +254,7 @@ def restore(
         bool, Parameter(name=["--from-spec"], negative=(), help="Take the request from spec.restore (the restore Job).")
     ] = False,
     local_root: LocalRoot = None,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Restore configuration and/or PVC data from a snapshot, to the same or another MCPServer/namespace.
 
@@ -275,17 +269,17 @@ def restore(
     """
     from mcpop.apply.mcpbackup.run import RestorePlan, run_restore
 
-    ns = namespace_of(kubeconfig, context, namespace)
     if snapshot and at:
         return _fail("--snapshot and --at name one snapshot two ways: give one of them", 2)
     if configuration_only and data_only:
         return _fail("--configuration-only and --data-only exclude each other", 2)
+    ns = cluster.namespace
     try:
-        kube = _kube(kubeconfig, context)
+        client, ns = _connect(cluster)
         if from_spec:
             from mcpop.apply.mcpbackup.run import load_backup
 
-            _, backup = load_backup(kube, ns, name)
+            _, backup = load_backup(client, ns, name)
             r = backup.spec.restore
             if r is None:
                 return _fail(f"MCPServerBackup {ns}/{name} has no spec.restore", 2)
@@ -294,21 +288,21 @@ def restore(
         else:
             plan = RestorePlan(snapshot, at, target, target_namespace, not data_only, not configuration_only)
             if plan.data and data_dir is None:
-                return _request_restore(kube, ns, name, plan)
-        record = run_restore(kube, ns, name, plan, data_dir=data_dir, local_root=local_root)
+                return _request_restore(client, ns, name, plan)
+        record = run_restore(client, ns, name, plan, data_dir=data_dir, local_root=local_root)
     except _errors() as exc:
-        return _fail(f"restore from {ns}/{name}: {_message(exc)}")
+        return _failed(f"restore from {_where(ns, name)}", exc)
     print(f"restored snapshot {str(record['snapshot'])[:8]} to {record['target']}")
     return 0
 
 
-def _request_restore(kube: Kube, ns: str, name: str, plan: Any) -> int:
+def _request_restore(client: Client, ns: str, name: str, plan: Any) -> int:
     from mcpop.apply.resources import MCPSERVERBACKUP
 
     body: dict[str, Any] = {"configuration": plan.configuration, "data": plan.data,
                             "snapshot": plan.snapshot, "pointInTime": plan.at, "backupName": None}  # fmt: skip
     if plan.target_name or plan.target_namespace:
         body["target"] = {"name": plan.target_name, "namespace": plan.target_namespace}
-    kube.merge_patch(MCPSERVERBACKUP, ns, name, {"spec": {"restore": body}})
+    client.merge_patch(MCPSERVERBACKUP, ns, name, {"spec": {"restore": body}})
     print(f"mcpserverbackup.mcp.allbeone.io/{name} restore requested (spec.restore): the controller runs it as a Job")
     return 0

@@ -14,8 +14,7 @@ from cyclopts import Parameter
 
 from mcpop.apply.resources import MCPSERVER, Resource
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError, guarded
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, UsageError, guarded
 from mcpop.cli.wait import Progress, WaitFailed, timeout_value
 
 POLL = 0.5
@@ -36,13 +35,13 @@ def members(client: Client, server: dict[str, Any]) -> list[tuple[Resource, str]
         if res is None:
             continue
         try:
-            items = client.list(res, meta["namespace"], label_selector=f"{aset.PART_OF_LABEL}={set_id}").get("items")
+            items, _ = client.list_objects(res, meta["namespace"], f"{aset.PART_OF_LABEL}={set_id}")
         except ClusterError as exc:
             if exc.status not in (403, 404):
                 raise
             print(f"note: not waiting for {gk} objects: {exc.message}", file=sys.stderr)
             continue
-        out += [(res, o["metadata"]["name"]) for o in items or []]
+        out += [(res, o["metadata"]["name"]) for o in items]
     return out
 
 
@@ -77,7 +76,7 @@ def run_delete(client: Client, namespace: str, names: list[str], all_: bool, yes
     if not all_ and not names:
         raise UsageError("give the MCPServers to delete (NAME...), or --all")
     if all_:
-        names = sorted(o["metadata"]["name"] for o in client.list(MCPSERVER, namespace).get("items") or [])
+        names = sorted(o["metadata"]["name"] for o in client.list_objects(MCPSERVER, namespace)[0])
         if not names:
             print(f"No MCPServers found in namespace {namespace}.", file=sys.stderr)
             return 0

@@ -17,8 +17,7 @@ from mcpop import API_VERSION
 from mcpop.apply.resources import MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError, guarded
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, UsageError, guarded
 
 DryRun = Literal["none", "client", "server"]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -228,7 +227,7 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
         return 0
     name = obj["metadata"]["name"]
     live = client.get(MCPSERVER, namespace, name)
-    applied = client.apply(MCPSERVER, obj, "mcp-cli")
+    applied = client.apply(MCPSERVER, obj)
     before = (live or {}).get("metadata", {}).get("resourceVersion")
     action = "created" if live is None else ("unchanged" if before == applied["metadata"].get("resourceVersion")
                                              else "configured")  # fmt: skip

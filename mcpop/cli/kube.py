@@ -1,56 +1,81 @@
-"""A small, fast Kubernetes API client for the CLI: kubeconfig loading and JSON requests over a plain HTTP/1.1
-connection (`ssl` + `socket`).
+"""The CLI's one Kubernetes API client: kubeconfig loading as kubectl does it, and JSON requests over the
+standard library's `http.client` (the official client costs ~440 ms to import; `mcp status` must cost less in
+total).
 
-The official client costs ~440 ms to import; a status check should cost less than that in total. This client
-reads kubeconfig files as kubectl does (`--kubeconfig`, else every file in `KUBECONFIG` merged, else
-`~/.kube/config`, else the in-cluster service account), authenticates with client certificates (files or
-data), bearer tokens (inline or `tokenFile`), basic auth or an `exec` credential plugin, and turns every
-failure (unreachable, refused, TLS, 4xx/5xx) into a one-line `ClusterError`.
+Every CLI command uses it. Kubeconfigs are read as kubectl reads them (`--kubeconfig`, else every file in
+`KUBECONFIG` merged, else `~/.kube/config`, else the in-cluster service account). Credentials: client
+certificates (files or data), bearer tokens (inline, or `tokenFile` re-read every minute and after a 401, as
+client-go does, so a rotated token is picked up), basic auth, and `exec` credential plugins (re-run when their
+`expirationTimestamp` has passed or after a 401, cached until then). `auth-provider` is refused with the error
+kubectl ≥ 1.26 gives: its in-tree providers are gone, `exec` replaces them. Everything the API server or a
+plugin returns is bounded in size and time, and every failure is a one-line `ClusterError`; tokens and keys
+are never part of a message.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
-import socket
 import ssl
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from mcpop.apply.resources import (
+    CLI_FIELD_MANAGER,
     CONFIGMAP,
     CRD,
     DEPLOYMENT,
     EVENT,
+    FIELD_MANAGER,
     MCPREGISTRY,
     MCPSERVER,
     MCPSERVERBACKUP,
     POD,
+    ApiError,
     Resource,
 )
-from mcpop.codec.reader import YAMLInputError, load_value
+from mcpop.codec.reader import OBJECTS, YAMLInputError, decode, load_value
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 USER_AGENT = "mcp-cli"
+MiB = 1 << 20
+#: the largest response body read into memory (a 500-item list page of large objects fits)
+MAX_BODY = 128 * MiB
+#: the longest line of a stream (one watch event is one object: etcd stores at most 1.5 MiB)
+MAX_LINE = 16 * MiB
+#: what an exec credential plugin may print, and how long it may take
+MAX_EXEC_OUTPUT = MiB
+EXEC_TIMEOUT = 60.0
+#: the largest token file (a service-account token is ~1 KiB)
+MAX_TOKEN_FILE = MiB
+#: how often a `tokenFile` is read again (client-go's cachingTokenSource: every minute)
+TOKEN_FILE_TTL = 60.0
+
+Query = dict[str, Any] | list[tuple[str, Any]] | None
 
 
-class ClusterError(Exception):
-    """A failed cluster operation, as one line a person can act on."""
+class ClusterError(ApiError):
+    """A failed cluster operation, as one line a person can act on (`message`); status 0 when no answer."""
 
     def __init__(self, message: str, status: int = 0, reason: str = "", body: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.reason = reason
-        self.body = body or {}
+        self._line = message
+        super().__init__(status, reason, body, message)
 
     @property
-    def not_found(self) -> bool:
-        return self.status == 404
+    def message(self) -> str:
+        return self._line
+
+    @property
+    def unreachable(self) -> bool:
+        """The API server did not answer (as opposed to answering with an error)."""
+        return self.reason == "Unreachable"
 
 
 KNOWN = {r.api_version + "/" + r.kind: r for r in (MCPSERVER, MCPREGISTRY, MCPSERVERBACKUP, POD, EVENT, DEPLOYMENT,
@@ -91,31 +116,43 @@ def _files(kubeconfig: str | None) -> list[Path]:
     return [Path("~/.kube/config").expanduser()]
 
 
+def _read_kubeconfig(path: Path, explicit: bool) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(OBJECTS.max_bytes + 1)
+    except FileNotFoundError:
+        if explicit:
+            raise ClusterError(f"kubeconfig {path} does not exist") from None
+        return None
+    except OSError as exc:
+        raise ClusterError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
+    try:
+        doc = load_value(decode(raw)) or {}
+    except YAMLInputError as exc:
+        raise ClusterError(f"kubeconfig {path} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ClusterError(f"kubeconfig {path} is not a kubeconfig (expected a mapping)")
+    return doc
+
+
 def _merged(paths: list[Path], explicit: bool) -> tuple[dict[str, Any], dict[str, Path]]:
     """Merge kubeconfig files as kubectl does: the first file to define a name wins. Also returns, per
     `kind/name`, the file that defined it (relative paths in it are relative to that file)."""
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": None}
     origin: dict[str, Path] = {}
     for path in paths:
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            if explicit:
-                raise ClusterError(f"kubeconfig {path} does not exist") from None
+        doc = _read_kubeconfig(path, explicit)
+        if doc is None:
             continue
-        except OSError as exc:
-            raise ClusterError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
-        try:
-            doc = load_value(text) or {}
-        except YAMLInputError as exc:
-            raise ClusterError(f"kubeconfig {path} is not valid YAML: {exc}") from None
-        if not isinstance(doc, dict):
-            raise ClusterError(f"kubeconfig {path} is not a kubeconfig (expected a mapping)")
         for kind, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
             for item in doc.get(kind) or []:
-                name = item.get("name")
+                if not isinstance(item, dict):
+                    raise ClusterError(f"kubeconfig {path}: an entry of {kind} is not a mapping")
+                name, value = item.get("name"), item.get(key) or {}
+                if not isinstance(value, dict):
+                    raise ClusterError(f"kubeconfig {path}: {kind} {name!r}: {key} is not a mapping")
                 if name is not None and name not in merged[kind]:
-                    merged[kind][name] = item.get(key) or {}
+                    merged[kind][name] = value
                     origin[f"{kind}/{name}"] = path
         if merged["current-context"] is None and doc.get("current-context"):
             merged["current-context"] = doc["current-context"]
@@ -176,12 +213,14 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
     user = merged["users"].get(ctx.get("user")) or {}
     cbase, ubase = origin.get(f"clusters/{ctx.get('cluster')}"), origin.get(f"users/{ctx.get('user')}")
     server = cluster.get("server")
-    if not server:
+    if not server or not isinstance(server, str):
         raise ClusterError(f"cluster {ctx.get('cluster')!r} has no server in the kubeconfig")
+    if not isinstance(user.get("exec") or {}, dict):
+        raise ClusterError(f"user {ctx.get('user')!r}: exec is not a mapping in the kubeconfig")
     if user.get("auth-provider"):
         provider = (user["auth-provider"] or {}).get("name", "?")
-        raise ClusterError(f"user {ctx.get('user')!r} uses auth-provider {provider!r}, which is not supported: "
-                           "use an exec credential plugin")  # fmt: skip
+        raise ClusterError(f"user {ctx.get('user')!r} uses auth-provider {provider!r}, which kubectl removed in 1.26: "
+                           "configure an exec credential plugin (users[].user.exec) instead")  # fmt: skip
     basic = (user["username"], user.get("password") or "") if user.get("username") else None
     return Credentials(
         server=server.rstrip("/"), context=name, namespace=ctx.get("namespace"),
@@ -196,32 +235,154 @@ def load_credentials(kubeconfig: str | None = None, context: str | None = None) 
     )  # fmt: skip
 
 
-def _run_exec(spec: dict[str, Any], server: str) -> dict[str, Any]:
-    """Run an exec credential plugin; its ExecCredential status (token or client certificate)."""
+# ---------------------------------------------------------------------------- credentials
+
+
+def _bounded_run(cmd: list[str], env: dict[str, str], timeout: float, limit: int) -> tuple[int, bytes, bytes]:
+    """Run `cmd` (no stdin); its exit status, stdout and stderr. ClusterError past `timeout` or `limit` bytes."""
+    import selectors
     import subprocess
 
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+    except OSError as exc:
+        raise ClusterError(f"exec credential plugin {cmd[0]!r} cannot run: {exc.strerror or exc}") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout_fd, stderr_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    out = {stdout_fd: bytearray(), stderr_fd: bytearray()}
+    deadline = time.monotonic() + timeout
+    try:
+        with selectors.DefaultSelector() as sel:
+            for fd in out:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ClusterError(f"exec credential plugin {cmd[0]!r} did not finish within {timeout:g}s")
+                for key, _ in sel.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    out[key.fd] += chunk
+                    if len(out[key.fd]) > limit:
+                        raise ClusterError(f"exec credential plugin {cmd[0]!r} printed more than {limit} bytes")
+        code = proc.wait(max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"exec credential plugin {cmd[0]!r} did not finish within {timeout:g}s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return code, bytes(out[stdout_fd]), bytes(out[stderr_fd])
+
+
+def run_exec_plugin(spec: dict[str, Any], server: str, timeout: float = EXEC_TIMEOUT,
+                    limit: int = MAX_EXEC_OUTPUT) -> dict[str, Any]:  # fmt: skip
+    """Run an exec credential plugin (non-interactive); the `status` of the ExecCredential it prints."""
     cmd = [str(spec.get("command") or ""), *[str(a) for a in spec.get("args") or []]]
     env = dict(os.environ)
     for item in spec.get("env") or []:
-        env[str(item.get("name"))] = str(item.get("value") or "")
+        if isinstance(item, dict) and item.get("name"):
+            env[str(item["name"])] = str(item.get("value") or "")
     api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
     exec_spec: dict[str, Any] = {"interactive": False}
     if spec.get("provideClusterInfo"):
         exec_spec["cluster"] = {"server": server}
-    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": exec_spec}
-    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    env["KUBERNETES_EXEC_INFO"] = json.dumps({"apiVersion": api_version, "kind": "ExecCredential", "spec": exec_spec})
+    code, stdout, stderr = _bounded_run(cmd, env, timeout, limit)
+    if code != 0:
+        err = (stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1][:300]
+        raise ClusterError(f"exec credential plugin {cmd[0]!r} exited {code}: {err}")
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ClusterError(f"exec credential plugin {cmd[0]!r} failed: {exc}") from None
-    if proc.returncode != 0:
-        err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ClusterError(f"exec credential plugin {cmd[0]!r} exited {proc.returncode}: {err}")
-    try:
-        status = dict(json.loads(proc.stdout).get("status") or {})
-    except (ValueError, AttributeError):
-        raise ClusterError(f"exec credential plugin {cmd[0]!r} did not print an ExecCredential") from None
+        doc = json.loads(stdout)
+        status = doc.get("status")
+    except (ValueError, RecursionError, AttributeError):
+        status = None
+    if not isinstance(status, dict) or not (status.get("token") or status.get("clientCertificateData")):
+        raise ClusterError(f"exec credential plugin {cmd[0]!r} did not print an ExecCredential with a token or a "
+                           "client certificate")  # fmt: skip
     return status
+
+
+def _expiry(status: dict[str, Any], plugin: str) -> float | None:
+    text = status.get("expirationTimestamp")
+    if not text:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ClusterError(f"exec credential plugin {plugin!r}: expirationTimestamp {str(text)[:40]!r} is not "
+                           "RFC 3339") from None  # fmt: skip
+
+
+class Auth:
+    """The credentials one kubeconfig user sends, kept fresh as client-go keeps them: a `tokenFile` is read
+    again once a minute, an exec plugin's credential is reused until its `expirationTimestamp`, and a 401 makes
+    both be fetched again (`refresh`). Thread-safe (`mcp logs` streams from several threads)."""
+
+    def __init__(self, creds: Credentials, clock: Callable[[], float] = time.time) -> None:
+        self.creds = creds
+        self.clock = clock
+        self.generation = 0  # bumped when the client certificate changes: the TLS context must be made again
+        self._lock = threading.Lock()
+        self._token = creds.token
+        self._fetched_at: float | None = None
+        self._expires: float | None = None
+
+    def _stale(self) -> bool:
+        if self._fetched_at is None:
+            return True
+        if self.creds.exec_config:
+            return self._expires is not None and self.clock() >= self._expires
+        return self.creds.token_file is not None and self.clock() - self._fetched_at >= TOKEN_FILE_TTL
+
+    def _fetch(self) -> None:
+        c = self.creds
+        if c.exec_config:
+            status = run_exec_plugin(c.exec_config, c.server)
+            self._expires = _expiry(status, str(c.exec_config.get("command")))
+            self._token = str(status["token"]) if status.get("token") else c.token
+            if status.get("clientCertificateData"):
+                cert = str(status["clientCertificateData"]).encode()
+                key = str(status.get("clientKeyData") or "").encode()
+                if (cert, key) != (c.cert_data, c.key_data):
+                    c.cert_data, c.key_data = cert, key
+                    self.generation += 1
+        elif c.token_file:
+            try:
+                with open(c.token_file, "rb") as f:
+                    raw = f.read(MAX_TOKEN_FILE + 1)
+            except OSError as exc:
+                raise ClusterError(f"cannot read tokenFile {c.token_file}: {exc.strerror or exc}") from None
+            if len(raw) > MAX_TOKEN_FILE:
+                raise ClusterError(f"tokenFile {c.token_file} is larger than {MAX_TOKEN_FILE} bytes")
+            self._token = raw.decode(errors="replace").strip()
+        self._fetched_at = self.clock()
+
+    def header(self) -> str | None:
+        """The Authorization header's value (None: no token and no basic auth; a client certificate, maybe)."""
+        with self._lock:
+            if self._stale():
+                self._fetch()
+            if self._token:
+                return f"Bearer {self._token}"
+        if self.creds.basic:
+            raw = f"{self.creds.basic[0]}:{self.creds.basic[1]}".encode()
+            return "Basic " + base64.b64encode(raw).decode()
+        return None
+
+    def refresh(self) -> bool:
+        """After a 401: fetch the credential again; False when nothing can change (a retry would not help)."""
+        if not (self.creds.exec_config or self.creds.token_file):
+            return False
+        with self._lock:
+            self._fetch()
+        return True
 
 
 def ssl_context(creds: Credentials) -> ssl.SSLContext:
@@ -261,124 +422,25 @@ def _load_client_cert(ctx: ssl.SSLContext, creds: Credentials) -> None:
         ctx.load_cert_chain(str(cert), str(key))
 
 
-class ProtocolError(OSError):
-    """The server's answer is not HTTP/1.1 as expected."""
-
-
-class _Response:
-    """One HTTP/1.1 response read from a buffered socket file: status, headers, and the body by
-    Content-Length, chunked transfer encoding, or up to the connection's end."""
-
-    def __init__(self, rfile: Any, head: bool = False) -> None:
-        self._rfile = rfile
-        line = rfile.readline(65537)
-        if not line:
-            raise ConnectionResetError("the server closed the connection")
-        parts = line.decode("latin-1").split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-            raise ProtocolError(f"not an HTTP response: {line[:60]!r}")
-        self.status = int(parts[1])
-        self.reason = parts[2].strip() if len(parts) > 2 else ""
-        self.headers: dict[str, str] = {}
-        while True:
-            h = rfile.readline(65537)
-            if h in (b"\r\n", b"\n", b""):
-                break
-            k, _, v = h.decode("latin-1").partition(":")
-            self.headers[k.strip().lower()] = v.strip()
-        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        length = self.headers.get("content-length")
-        self.length = int(length) if length is not None and not self.chunked else None
-        self.will_close = self.headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0"
-        self._left = 0  # bytes left in the current chunk
-        self._done = head or self.status in (204, 304) or self.length == 0
-
-    def _chunk(self) -> bytes:
-        """The next chunk's data (b'' at the end)."""
-        size_line = self._rfile.readline(1024)
-        if not size_line:
-            raise ConnectionResetError("the connection ended inside a chunked body")
-        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-        if size == 0:
-            while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            self._done = True
-            return b""
-        data = self._rfile.read(size)
-        self._rfile.readline(3)  # CRLF after the chunk
-        return bytes(data)
-
-    def read(self) -> bytes:
-        """The whole body."""
-        if self._done:
-            return b""
-        self._done = True
-        if self.chunked:
-            self._done = False
-            out = []
-            while not self._done:
-                out.append(self._chunk())
-            return b"".join(out)
-        if self.length is not None:
-            return bytes(self._rfile.read(self.length))
-        self.will_close = True
-        return bytes(self._rfile.read())
-
-    def lines(self) -> Iterator[bytes]:
-        """The body line by line as it arrives (watch events, followed logs)."""
-        if not self.chunked:
-            while True:
-                line = self._rfile.readline()
-                if not line:
-                    return
-                yield line
-        buf = b""
-        while not self._done:
-            buf += self._chunk()
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                yield line + b"\n"
-        if buf:
-            yield buf
-
-
-class _Conn:
-    """One HTTP/1.1 connection (TLS unless the server is http://), kept alive between requests.
-
-    Not `http.client`: importing it (and the email parser it uses) is a large part of a status check."""
-
-    def __init__(self, host: str, port: int, ctx: ssl.SSLContext | None, timeout: float | None,
-                 server_name: str | None) -> None:  # fmt: skip
-        self.host, self.port, self.timeout = host, port, timeout
-        sock = socket.create_connection((host, port), timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if ctx is not None:
-                sock = ctx.wrap_socket(sock, server_hostname=server_name or host)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-        self.rfile = sock.makefile("rb")
-        self.broken = False
-
-    def send(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> _Response:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{self.port}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        lines.append(f"Content-Length: {len(body)}" if body is not None else "Content-Length: 0")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.sock.sendall(head + (body or b""))
-        return _Response(self.rfile, head=method == "HEAD")
-
-    def close(self) -> None:
-        try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
-
-
 # ---------------------------------------------------------------------------- client
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS that verifies the certificate for kubeconfig's `tls-server-name` when set, not the host dialled."""
+
+    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext,
+                 server_name: str | None) -> None:  # fmt: skip
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls, self._server_name = context, server_name or host
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+#: a kept-alive connection the server closed while idle: the request is sent again once, on a new connection
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError,
+          ssl.SSLZeroReturnError)  # fmt: skip
 
 
 def _status_message(status: int, reason: str, body: dict[str, Any]) -> str:
@@ -388,112 +450,131 @@ def _status_message(status: int, reason: str, body: dict[str, Any]) -> str:
 
 
 class Client:
-    """JSON requests to one API server. Not thread-safe: use `stream()` (own connection) from threads."""
+    """JSON requests to one API server. `request` keeps one connection alive and is not thread-safe; `stream`
+    opens its own connection and may be used from threads."""
 
-    def __init__(self, creds: Credentials, timeout: float = 10.0) -> None:
+    def __init__(self, creds: Credentials, timeout: float = 10.0, max_body: int = MAX_BODY,
+                 max_line: int = MAX_LINE) -> None:  # fmt: skip
         self.creds = creds
         self.timeout = timeout
+        self.max_body, self.max_line = max_body, max_line
         url = urlsplit(creds.server)
-        if url.scheme not in ("https", "http"):
+        if url.scheme not in ("https", "http") or not url.hostname:
             raise ClusterError(f"cluster server {creds.server!r} is not an http(s) URL")
         self.scheme = url.scheme
-        self.host = url.hostname or ""
-        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.host = url.hostname
+        try:
+            self.port = url.port or (443 if url.scheme == "https" else 80)
+        except ValueError:
+            raise ClusterError(f"cluster server {creds.server!r} has an invalid port") from None
         self.prefix = url.path.rstrip("/")
+        self.auth = Auth(creds)
         self._ctx: ssl.SSLContext | None = None
-        self._auth: dict[str, str] | None = None
-        self._conn: _Conn | None = None
+        self._ctx_generation = -1
+        self._conn: http.client.HTTPConnection | None = None
         self._resources: dict[str, dict[str, Resource] | None] = {}
 
     @property
     def namespace(self) -> str:
         return self.creds.namespace or "default"
 
-    def _headers(self) -> dict[str, str]:
-        if self._auth is None:
-            c = self.creds
-            auth: dict[str, str] = {}
-            token = c.token
-            if c.token_file:
-                try:
-                    token = Path(c.token_file).read_text().strip()
-                except OSError as exc:
-                    raise ClusterError(f"cannot read tokenFile {c.token_file}: {exc.strerror or exc}") from None
-            if c.exec_config:
-                st = _run_exec(c.exec_config, c.server)
-                token = st.get("token") or token
-                if st.get("clientCertificateData"):
-                    c.cert_data = str(st["clientCertificateData"]).encode()
-                    c.key_data = str(st.get("clientKeyData") or "").encode()
-                    self._ctx = None
-            if token:
-                auth["Authorization"] = f"Bearer {token}"
-            elif c.basic:
-                raw = f"{c.basic[0]}:{c.basic[1]}".encode()
-                auth["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-            self._auth = auth
-        return {"User-Agent": USER_AGENT, "Accept": "application/json", **self._auth}
+    # ------------------------------------------------------------------ transport
 
-    def _connect(self, timeout: float | None) -> _Conn:
-        self._headers()  # an exec plugin may supply a client certificate: before the TLS context is made
-        if self.scheme == "https" and self._ctx is None:
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        auth = self.auth.header()  # first: an exec plugin may supply a new client certificate
+        if auth:
+            headers["Authorization"] = auth
+        if content_type:
+            headers["Content-Type"] = content_type
+        if self.auth.generation != self._ctx_generation:
+            self._ctx, self._ctx_generation = None, self.auth.generation
+            self.close()  # the connection presented the previous certificate
+        return headers
+
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        if self.scheme == "http":
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        if self._ctx is None:
             self._ctx = ssl_context(self.creds)
-        ctx = self._ctx if self.scheme == "https" else None
-        return _Conn(self.host, self.port, ctx, timeout, self.creds.tls_server_name)
+        return _HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ctx,
+                                server_name=self.creds.tls_server_name)  # fmt: skip
 
     def _unreachable(self, exc: BaseException) -> ClusterError:
         if isinstance(exc, ssl.SSLCertVerificationError):
             why = f"TLS verification failed: {exc.verify_message or exc}"
-        elif isinstance(exc, TimeoutError | socket.timeout):
+        elif isinstance(exc, TimeoutError):
             why = f"no answer within {self.timeout:g}s (--request-timeout)"
         elif isinstance(exc, ConnectionRefusedError):
             why = "connection refused"
-        elif isinstance(exc, socket.gaierror):
+        elif isinstance(exc, OSError) and type(exc).__name__ == "gaierror":
             why = f"cannot resolve {self.host}"
+        elif isinstance(exc, http.client.HTTPException):
+            why = f"not an HTTP answer ({type(exc).__name__}: {str(exc)[:80]})"
         else:
             why = str(exc) or type(exc).__name__
         ctx = f" (context {self.creds.context})" if self.creds.context else ""
         return ClusterError(f"cannot reach the cluster at {self.creds.server}{ctx}: {why}", 0, "Unreachable")
 
-    def url(self, path: str, query: dict[str, Any] | list[tuple[str, Any]] | None = None) -> str:
+    def url(self, path: str, query: Query = None) -> str:
         items = query.items() if isinstance(query, dict) else (query or [])
         q = urlencode([(k, str(v).lower() if isinstance(v, bool) else v) for k, v in items if v is not None])
         return self.prefix + path + (f"?{q}" if q else "")
 
-    def _open(self, method: str, path: str, query: Any, body: Any, content_type: str, conn: _Conn) -> _Response:
-        headers = self._headers()
+    def _body(self, resp: http.client.HTTPResponse, what: str) -> bytes:
+        """The whole body, at most `max_body` bytes."""
+        too_big = ClusterError(f"the answer to {what} is larger than {self.max_body} bytes", 0, "TooLarge")
+        if resp.length is not None and resp.length > self.max_body:
+            raise too_big
+        data = resp.read(self.max_body + 1)
+        if len(data) > self.max_body:
+            raise too_big
+        return data
+
+    def _exchange(self, method: str, target: str, data: bytes | None, content_type: str | None
+                  ) -> tuple[int, str, bytes]:  # fmt: skip
+        what = f"{method} {target.split('?')[0]}"
+        for attempt in (0, 1):
+            headers = self._headers(content_type)
+            reused = self._conn is not None and self._conn.sock is not None
+            try:
+                if self._conn is None:
+                    self._conn = self._connection(self.timeout)
+                self._conn.request(method, target, body=data, headers=headers)
+                resp = self._conn.getresponse()
+                payload = self._body(resp, what)
+                if resp.will_close or not resp.isclosed():
+                    self.close()
+                return resp.status, resp.reason, payload
+            except _STALE as exc:
+                self.close()
+                if not reused or attempt:
+                    raise self._unreachable(exc) from None
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                self.close()
+                raise self._unreachable(exc) from None
+            except ClusterError:
+                self.close()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def request(self, method: str, path: str, query: Query = None, body: Any = None,
+                content_type: str = "application/json") -> dict[str, Any]:  # fmt: skip
+        """One request; the decoded JSON body. Raises ClusterError for any failure. A 401 fetches refreshable
+        credentials (tokenFile, exec plugin) again and retries once."""
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = content_type
-        return conn.send(method, self.url(path, query), headers, data)
-
-    def request(self, method: str, path: str, query: Any = None, body: Any = None,
-                content_type: str = "application/json") -> dict[str, Any]:  # fmt: skip
-        """One request; the decoded JSON body. Raises ClusterError for any failure."""
-        for attempt in (0, 1):
-            fresh = self._conn is None
-            try:
-                if self._conn is None:
-                    self._conn = self._connect(self.timeout)
-                resp = self._open(method, path, query, body, content_type, self._conn)
-                data = resp.read()
-                if resp.will_close:
-                    self.close()
-                break
-            except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-                self.close()
-                if fresh or attempt:  # a kept-alive connection the server closed: retry once on a new one
-                    raise self._unreachable(exc) from None
-            except (OSError, ValueError) as exc:
-                self.close()
-                raise self._unreachable(exc) from None
-        return self._decode(resp.status, resp.reason, data)
+        target = self.url(path, query)
+        status, reason, payload = self._exchange(method, target, data, content_type if data is not None else None)
+        if status == 401 and self.auth.refresh():
+            status, reason, payload = self._exchange(method, target, data, content_type if data is not None else None)
+        return self._decode(status, reason, payload)
 
     def _decode(self, status: int, reason: str, data: bytes) -> dict[str, Any]:
         try:
             decoded = json.loads(data) if data else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = {"message": data[:300].decode(errors="replace").strip()}
         if not isinstance(decoded, dict):
             decoded = {"items": decoded}
@@ -505,89 +586,49 @@ class Client:
                                decoded)  # fmt: skip
         return decoded
 
-    def stream(self, path: str, query: Any = None) -> Iterator[bytes]:
-        """A streaming GET (watch, log follow) on its own connection: its lines, as they arrive."""
+    def stream(self, path: str, query: Query = None) -> Iterator[bytes]:
+        """A streaming GET (watch, log follow) on its own connection: its lines as they arrive, each at most
+        `max_line` bytes. Waits for the answer `timeout`, then as long as the stream lasts."""
+        target = self.url(path, query)
+        conn: http.client.HTTPConnection | None = None
         try:
-            conn = self._connect(self.timeout)
-        except (OSError, ValueError) as exc:
-            raise self._unreachable(exc) from None
-        try:
-            resp = self._open("GET", path, query, None, "", conn)
-            if not 200 <= resp.status < 300:
-                self._decode(resp.status, resp.reason, resp.read())
+            for attempt in (0, 1):
+                headers = self._headers(None)
+                conn = self._connection(self.timeout)
+                conn.request("GET", target, headers=headers)
+                resp = conn.getresponse()
+                if resp.status == 401 and not attempt and self.auth.refresh():
+                    conn.close()
+                    continue
+                if not 200 <= resp.status < 300:
+                    self._decode(resp.status, resp.reason, self._body(resp, f"GET {path}"))
+                break
+            assert conn is not None and conn.sock is not None
             conn.sock.settimeout(None)  # a quiet log or watch is not a dead one
-            yield from resp.lines()
-        except (OSError, ValueError) as exc:
+            while True:
+                line = resp.readline(self.max_line + 1)
+                if not line:
+                    return
+                if len(line) > self.max_line:
+                    raise ClusterError(f"a line of GET {path} is longer than {self.max_line} bytes", 0, "TooLarge")
+                yield line
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             raise self._unreachable(exc) from None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    # ------------------------------------------------------------------ verbs
-
-    def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
-        try:
-            return self.request("GET", res.path(namespace, name))
-        except ClusterError as exc:
-            if exc.status == 404 and (exc.body.get("details") or {}).get("name") == name:
-                return None
-            if exc.status == 404 and not exc.body.get("details"):
-                raise self._not_served(res) from None
-            if exc.status == 404:
-                return None
-            raise
+    # ------------------------------------------------------------------ discovery
 
     @staticmethod
     def _not_served(res: Resource) -> ClusterError:
         hint = ": are the mcpop CRDs installed?" if res.group == MCPSERVER.group else ""
         return ClusterError(f"the server does not serve {res.resource_name} ({res.api_version}){hint}", 404, "NotFound")
-
-    def list(self, res: Resource, namespace: str | None, label_selector: str | None = None,
-             field_selector: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """The list response (all pages joined)."""
-        items: list[dict[str, Any]] = []
-        cont = None
-        while True:
-            query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": 500, "continue": cont}
-            try:
-                body = self.request("GET", res.path(namespace), query)
-            except ClusterError as exc:
-                if exc.status == 404 and not exc.body.get("details"):
-                    raise self._not_served(res) from None
-                raise
-            for item in body.get("items") or []:
-                item.setdefault("apiVersion", res.api_version)
-                item.setdefault("kind", res.kind)
-                items.append(item)
-            cont = (body.get("metadata") or {}).get("continue")
-            if not cont:
-                body["items"] = items
-                return body
-
-    def apply(self, res: Resource, obj: dict[str, Any], field_manager: str, *, force: bool = False,
-              dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
-        """Server-side apply `obj` as `field_manager` (optionally as a server-side dry run)."""
-        meta = obj.get("metadata") or {}
-        query = {"fieldManager": field_manager, "force": True if force else None, "dryRun": "All" if dry_run else None}
-        body = json.dumps(obj, separators=(",", ":")).encode()
-        return self.request("PATCH", res.path(meta.get("namespace"), meta["name"]), query, body,
-                            "application/apply-patch+yaml")  # fmt: skip
-
-    def delete(self, res: Resource, namespace: str | None, name: str) -> bool:
-        """Delete (background propagation); False when it did not exist."""
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
-        try:
-            self.request("DELETE", res.path(namespace, name), body=body)
-        except ClusterError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
         """The resource serving `kind` in `api_version` (discovery, cached), or None when not served."""
@@ -617,7 +658,85 @@ class Client:
             raise ClusterError(f"the server does not serve {kind} ({api_version})", 404, "NotFound")
         return res
 
+    def preferred_version(self, group: str) -> str | None:
+        """The version discovery prefers for API `group` (`v1` for the core group); None when not served."""
+        if not group:
+            return "v1"
+        try:
+            body = self.request("GET", f"/apis/{group}")
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise  # a 403 (RBAC) or an outage is not "not served"
+        version = (body.get("preferredVersion") or {}).get("version")
+        return str(version) if version else None
+
+    # ------------------------------------------------------------------ verbs
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.request("GET", res.path(namespace, name))
+        except ClusterError as exc:
+            if exc.status == 404 and not exc.body.get("details"):
+                raise self._not_served(res) from None
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_objects(self, res: Resource, namespace: str | None = None, label_selector: str | None = None,
+                     field_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:  # fmt: skip
+        """Every item (all pages joined, each with apiVersion and kind) and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        cont = None
+        while True:
+            query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": 500, "continue": cont}
+            try:
+                body = self.request("GET", res.path(namespace), query)
+            except ClusterError as exc:
+                if exc.status == 404 and not exc.body.get("details"):
+                    raise self._not_served(res) from None
+                raise
+            for item in body.get("items") or []:
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+                items.append(item)
+            meta = body.get("metadata") or {}
+            cont = meta.get("continue")
+            if not cont:
+                return items, str(meta.get("resourceVersion") or "")
+
+    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool = False,
+              field_manager: str = CLI_FIELD_MANAGER, subresource: str | None = None,
+              dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Server-side apply `obj` as `field_manager` (optionally as a server-side dry run)."""
+        meta = obj.get("metadata") or {}
+        query = {"fieldManager": field_manager, "force": True if force else None, "dryRun": "All" if dry_run else None}
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        return self.request("PATCH", res.path(meta.get("namespace"), meta["name"], subresource), query, body,
+                            "application/apply-patch+yaml")  # fmt: skip
+
+    def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any],
+                    subresource: str | None = None, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:  # fmt: skip
+        """A JSON merge patch (`None` values remove keys)."""
+        return self.request("PATCH", res.path(namespace, name, subresource), {"fieldManager": field_manager}, patch,
+                            "application/merge-patch+json")  # fmt: skip
+
+    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
+        """Delete (background propagation; only the object with `uid`, when given); False when it was gone."""
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.request("DELETE", res.path(namespace, name), body=body)
+        except ClusterError as exc:
+            if exc.status == 404 or (exc.status == 409 and uid):
+                return False
+            raise
+        return True
+
 
 def connect(kubeconfig: str | None = None, context: str | None = None, timeout: float = 10.0) -> Client:
-    """A client for the kubeconfig's context (see the module docstring for the lookup order)."""
+    """A client for the kubeconfig's context (see the module docstring for the lookup order). Nothing is sent
+    until the first request."""
     return Client(load_credentials(kubeconfig, context), timeout)

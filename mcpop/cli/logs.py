@@ -15,8 +15,7 @@ from cyclopts import App, Parameter
 
 from mcpop.apply.resources import POD
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError, guarded, parse_duration
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, UsageError, guarded, parse_duration
 from mcpop.cli.status import get_server
 
 server_app = App(name="server", help="Work with the pods of an MCP server.")
@@ -35,7 +34,7 @@ def server_pods(client: Client, namespace: str, name: str) -> list[dict[str, Any
         from mcpop.render.names import selector_labels
 
         selector = ",".join(f"{k}={v}" for k, v in sorted(selector_labels(name).items()))
-    pods = [p for p in client.list(POD, namespace, label_selector=selector).get("items") or []
+    pods = [p for p in client.list_objects(POD, namespace, label_selector=selector)[0]
             if not (p.get("metadata") or {}).get("deletionTimestamp")]  # fmt: skip
     pods.sort(key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]), reverse=True)
     return pods

@@ -1,13 +1,15 @@
-"""Where the cluster is (`--kubeconfig`, `--context`, `-n`, `--request-timeout`, as plain data), durations, and
-the one place cluster errors become one line on stderr and exit status 1. Imports nothing heavy;
-mcpop.cli.params declares the same options for cyclopts."""
+"""The cluster options every cluster command shares (`Cluster`, flattened by cyclopts into `--kubeconfig`,
+`--context`, `-n`, `--request-timeout`), durations, and the one place cluster errors become one line on stderr
+and exit status 1. Imports nothing heavy."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from cyclopts import Parameter
 
 from mcpop.api.duration import non_negative
 
@@ -29,17 +31,23 @@ def parse_duration(text: str, flag: str) -> float:
         raise UsageError(f"{flag}: invalid duration: {exc}") from None
 
 
+@Parameter(name="*")
 @dataclass
-class Connection:
+class Cluster:
     """Where the cluster is and how to talk to it."""
 
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    request_timeout: str = "10s"
+    kubeconfig: Annotated[str | None, Parameter(name="--kubeconfig", help="Path to the kubeconfig file.")] = None
+    context: Annotated[str | None, Parameter(name="--context", help="The kubeconfig context to use.")] = None
+    namespace: Annotated[
+        str | None, Parameter(name=["--namespace", "-n"], help="Namespace (default: the context's, else `default`).")
+    ] = None
+    request_timeout: Annotated[
+        str,
+        Parameter(name="--request-timeout", help="How long to wait for the API server to answer a request."),
+    ] = "10s"
 
     def client(self) -> Client:
-        """A connected client (raises ClusterError when the kubeconfig is unusable)."""
+        """A client for the cluster (nothing is sent yet; ClusterError when the kubeconfig is unusable)."""
         from mcpop.cli.kube import connect
 
         timeout = parse_duration(self.request_timeout, "--request-timeout")

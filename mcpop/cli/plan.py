@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcpop.apply.resources import CLI_FIELD_MANAGER, CONFIGMAP, MCPREGISTRY, REGISTRY_LABEL, Resource
+from mcpop.apply.resources import CLI_FIELD_MANAGER, MCPREGISTRY, Resource
 from mcpop.cli.kube import Client, ClusterError
 
 if TYPE_CHECKING:
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from mcpop.apply.ssa.changeset import Change, ChangeSet
     from mcpop.apply.ssa.manager import ResourceManager
 
-CLI_MANAGER = CLI_FIELD_MANAGER
 #: metadata the server sets on every write: never a difference worth showing
 VOLATILE_META = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -50,7 +49,7 @@ def resolve_entry(client: Client | None, namespace: str, name: str, version: str
     what is live. RenderError when it does not resolve; ClusterError when the MCPRegistry has no catalogue yet,
     or when an `explicit` (`--registry-ref`) MCPRegistry does not exist."""
     from mcpop.apply.catalog_store import resolve_entry as resolve
-    from mcpop.render.names import label_value
+    from mcpop.apply.catalog_store import stored
 
     ref = registry_ref or "default"
     reg: dict[str, Any] | None = None
@@ -64,7 +63,7 @@ def resolve_entry(client: Client | None, namespace: str, name: str, version: str
         if reg is None and explicit:
             raise ClusterError(f'MCPRegistry "{ref}" not found in namespace "{namespace}" (--registry-ref)', 404)
         if reg is not None:
-            cms = client.list(CONFIGMAP, namespace, label_selector=f"{REGISTRY_LABEL}={label_value(ref)}")["items"]
+            cms = stored(client, namespace, ref)
     resolved = resolve(name, version, ref, reg, cms)
     if resolved.error is not None:
         raise resolved.error
@@ -132,7 +131,7 @@ def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: 
     if live is not None:
         live.setdefault("apiVersion", res.api_version)
         live.setdefault("kind", res.kind)
-    merged = client.apply(res, obj, manager, force=force, dry_run=True)
+    merged = client.apply(res, obj, field_manager=manager, force=force, dry_run=True)
     merged.setdefault("apiVersion", res.api_version)
     merged.setdefault("kind", res.kind)
     if live is None:
@@ -155,7 +154,7 @@ def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str |
 
     changes = ChangeSet()
     plan = Plan(changes)
-    parent = dry_run_object(client, MCPSERVER, server, CLI_MANAGER, force=False)
+    parent = dry_run_object(client, MCPSERVER, server, CLI_FIELD_MANAGER, force=False)
     changes.add(parent.change)
     plan.objects.append(parent)
     merged = parent.merged or server
@@ -199,49 +198,7 @@ def client_manager(client: Client) -> ResourceManager:
     from mcpop.apply.mcpserver.kinds import OWNED_KINDS
     from mcpop.apply.ssa.manager import ResourceManager
 
-    return ResourceManager(_ClientKube(client), kinds=OWNED_KINDS)
-
-
-class _ClientKube:
-    """The CLI's client as the apply manager's `KubeAPI` (dry runs and reads only)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def resource(self, api_version: str, kind: str) -> Resource | None:
-        return self.client.resource(api_version, kind)
-
-    def preferred_version(self, group: str) -> str | None:
-        if not group:
-            return "v1"
-        try:
-            body = self.client.request("GET", f"/apis/{group}")
-        except ClusterError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        version = (body.get("preferredVersion") or {}).get("version")
-        return str(version) if version else None
-
-    def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
-        return self.client.get(res, namespace, name)
-
-    def list_objects(self, res: Resource, namespace: str | None = None,
-                     label_selector: str | None = None) -> tuple[list[dict[str, Any]], str]:  # fmt: skip
-        body = self.client.list(res, namespace, label_selector=label_selector)
-        return list(body.get("items") or []), str((body.get("metadata") or {}).get("resourceVersion", ""))
-
-    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str = "mcpop",
-              dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
-        if not dry_run:
-            raise RuntimeError("the CLI plans with server-side dry runs only")
-        return self.client.apply(res, obj, field_manager, force=force, dry_run=True)
-
-    def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any]) -> dict[str, Any]:
-        raise RuntimeError("the CLI plans with server-side dry runs only")
-
-    def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
-        raise RuntimeError("the CLI plans with server-side dry runs only")
+    return ResourceManager(client, kinds=OWNED_KINDS)
 
 
 def change_line(change: Change, dry_run: str = "") -> str:

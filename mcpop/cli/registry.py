@@ -1,9 +1,8 @@
 """`mcp registry`: list, search and inspect an MCPRegistry's stored catalogue; request a refresh.
 
-The catalogue is read from the cluster (the ConfigMaps the registry controller stores, see
-mcpop.apply.catalog_store). Without a cluster (no kubeconfig, unreachable API server) or without the named
+The catalogue is read from the cluster with the CLI's client (the ConfigMaps the registry controller stores,
+see mcpop.apply.catalog_store). Without a cluster (no kubeconfig, unreachable API server) or without the named
 MCPRegistry, `list`, `search` and `inspect` use the embedded catalogue and say so on stderr.
-The Kubernetes client is imported only inside the commands.
 """
 
 from __future__ import annotations
@@ -15,68 +14,60 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import App, Parameter
 
-from mcpop.cli.clientopts import Context, Kubeconfig, Namespace, connect, namespace_of
+from mcpop.cli.options import Cluster, guarded
 
 if TYPE_CHECKING:
     from mcpop.api.serverjson import ServerJSON
-    from mcpop.apply.runtime.client import Kube
 
 registry_app = App(name="registry", help="Browse MCP registry catalogues and refresh MCPRegistries.")
 
 Registry = Annotated[str, Parameter(name=["--registry"], help="The MCPRegistry to read (default `default`).")]
-CLUSTER_TIMEOUT = 5.0
 
 
 @dataclass
 class Loaded:
     entries: list[ServerJSON]
     source: str
+    namespace: str
 
 
-def _kube(kubeconfig: str | None, context: str | None) -> Kube:
-    return connect(kubeconfig, context, CLUSTER_TIMEOUT, retries=0)
-
-
-def _embedded(note: str) -> Loaded:
+def _embedded(note: str, namespace: str) -> Loaded:
     from mcpop.sources.catalog import load_embedded
 
     print(f"note: {note}: showing the embedded catalogue", file=sys.stderr)
-    return Loaded(list(load_embedded().entries), "embedded catalogue")
+    return Loaded(list(load_embedded().entries), "embedded catalogue", namespace)
 
 
-def load_catalogue(kubeconfig: str | None, context: str | None, namespace: str | None, registry: str) -> Loaded:
+def load_catalogue(cluster: Cluster, registry: str) -> Loaded:
     """The entries of MCPRegistry `registry` from the cluster, else the embedded catalogue (noted on stderr).
 
-    A cluster that answers with an error (401, 403, 5xx) is an error (exit 1), never a silent fallback: the
-    embedded catalogue would pass for the registry the user has no access to."""
-    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
+    A cluster that answers with an error (401, 403, 5xx) is an error (ClusterError, exit 1), never a silent
+    fallback: the embedded catalogue would pass for the registry the user has no access to."""
+    from mcpop.apply import catalog_store
+    from mcpop.apply.resources import MCPREGISTRY
+    from mcpop.cli.kube import ClusterError
 
-    ns = namespace_of(kubeconfig, context, namespace)
     try:
-        kube = _kube(kubeconfig, context)
-        from mcpop.apply import catalog_store
-        from mcpop.apply.resources import MCPREGISTRY
-
-        reg = kube.get(MCPREGISTRY, ns, registry)
+        client = cluster.client()
+    except ClusterError as exc:  # no usable kubeconfig: no cluster
+        return _embedded(f"no cluster ({exc.message})", cluster.namespace or "default")
+    ns = cluster.ns(client)
+    try:
+        reg = client.get(MCPREGISTRY, ns, registry)
         if reg is None:
-            return _embedded(f"MCPRegistry {ns}/{registry} not found")
-        cms = catalog_store.stored(kube, ns, registry)
-    except KubeError as exc:  # a 403 (RBAC) or a server error is not "no cluster": say so and stop
-        print(f"error: reading MCPRegistry {ns}/{registry}: {exc.status} {exc.message}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except NO_CLUSTER_ERRORS as exc:  # no kubeconfig, or unreachable: "no cluster"
-        return _embedded(f"no cluster ({_short(exc)})")
-    from mcpop.apply.catalog_store import catalog_of
-
-    cat = catalog_of(cms, f"MCPRegistry {ns}/{registry}")
+            return _embedded(f"MCPRegistry {ns}/{registry} not found", ns)
+        cms = catalog_store.stored(client, ns, registry)
+    except ClusterError as exc:
+        if exc.unreachable:
+            return _embedded(f"no cluster ({exc.message})", ns)
+        if exc.not_found:  # MCPRegistry is not served (the CRDs are not installed)
+            return _embedded(exc.message, ns)
+        what = f"reading MCPRegistry {ns}/{registry}: {exc.status} {exc.message}"
+        raise ClusterError(what, exc.status, exc.reason) from None
+    cat = catalog_store.catalog_of(cms, f"MCPRegistry {ns}/{registry}")
     if not (reg.get("status") or {}).get("lastSyncTime"):
         print(f"note: MCPRegistry {ns}/{registry} has not synced yet", file=sys.stderr)
-    return Loaded(list(cat.entries), cat.source)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return Loaded(list(cat.entries), cat.source, ns)
 
 
 def _sorted(entries: list[ServerJSON]) -> list[ServerJSON]:
@@ -121,15 +112,16 @@ def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = Fa
 def list_(
     *,
     output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
-    namespace: Namespace = None,
     registry: Registry = "default",
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """List the servers in the catalogue (every stored version)."""
-    loaded = load_catalogue(kubeconfig, context, namespace, registry)
-    _print_entries(loaded.entries, output)
-    return 0
+
+    def body() -> int:
+        _print_entries(load_catalogue(cluster, registry).entries, output)
+        return 0
+
+    return guarded(body)
 
 
 @registry_app.command
@@ -137,10 +129,8 @@ def search(
     query: str,
     *,
     output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
-    namespace: Namespace = None,
     registry: Registry = "default",
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Find servers matching QUERY (case-insensitive), best match first.
 
@@ -160,13 +150,17 @@ def search(
     if not query.strip():
         print("error: QUERY must not be empty", file=sys.stderr)
         return 2
-    loaded = load_catalogue(kubeconfig, context, namespace, registry)
-    found = ranked(query, loaded.entries)
-    if not found:
-        print(f"no server in the {loaded.source} matches {query!r}", file=sys.stderr)
-        return 1
-    _print_entries(found, output, ordered=True)
-    return 0
+
+    def body() -> int:
+        loaded = load_catalogue(cluster, registry)
+        found = ranked(query, loaded.entries)
+        if not found:
+            print(f"no server in the {loaded.source} matches {query!r}", file=sys.stderr)
+            return 1
+        _print_entries(found, output, ordered=True)
+        return 0
+
+    return guarded(body)
 
 
 def inspect_document(entry: ServerJSON, namespace: str) -> dict[str, Any]:
@@ -204,10 +198,8 @@ def inspect(
     *,
     version: Annotated[str | None, Parameter(name=["--version"])] = None,
     output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "yaml",
-    namespace: Namespace = None,
     registry: Registry = "default",
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Show one entry in full, plus the objects an MCPServer using it would render to.
 
@@ -222,29 +214,27 @@ def inspect(
     from mcpop.render.catalog import Catalog
     from mcpop.render.errors import RenderError
 
-    loaded = load_catalogue(kubeconfig, context, namespace, registry)
-    try:
-        entry = Catalog(loaded.entries, loaded.source).resolve(name, version)
-    except RenderError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    doc = inspect_document(entry, namespace_of(kubeconfig, context, namespace))
-    if output == "json":
-        sys.stdout.write(json_text(doc))
-    else:
-        sys.stdout.write(dump_yaml([doc]))
-    return 0
+    def body() -> int:
+        loaded = load_catalogue(cluster, registry)
+        try:
+            entry = Catalog(loaded.entries, loaded.source).resolve(name, version)
+        except RenderError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        doc = inspect_document(entry, loaded.namespace)
+        sys.stdout.write(json_text(doc) if output == "json" else dump_yaml([doc]))
+        return 0
+
+    return guarded(body)
 
 
 @registry_app.command
 def refresh(
     *,
     name: Annotated[str, Parameter(name=["--name"])] = "default",
-    namespace: Namespace = None,
     wait: Annotated[bool, Parameter(name=["--wait"], negative=())] = False,
     timeout: Annotated[float, Parameter(name=["--timeout"])] = 300.0,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
+    cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Ask the operator to sync an MCPRegistry now (sets the refresh-requested annotation).
 
@@ -257,26 +247,26 @@ def refresh(
     timeout
         Seconds to wait with --wait.
     """
-    from mcpop.apply.mcpregistry.reconciler import REFRESH_ANNOTATION
-    from mcpop.apply.resources import MCPREGISTRY
-    from mcpop.apply.runtime.client import NO_CLUSTER_ERRORS, KubeError
-    from mcpop.apply.runtime.timefmt import micro_now
+    return guarded(lambda: _refresh(cluster, name, wait, timeout))
 
-    ns = namespace_of(kubeconfig, context, namespace)
+
+def _refresh(cluster: Cluster, name: str, wait: bool, timeout: float) -> int:
+    from mcpop.apply.resources import MCPREGISTRY, REFRESH_ANNOTATION
+    from mcpop.apply.runtime.timefmt import micro_now
+    from mcpop.cli.kube import ClusterError
+
     try:
-        kube = _kube(kubeconfig, context)
-        before = kube.get(MCPREGISTRY, ns, name)
-    except KubeError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except NO_CLUSTER_ERRORS as exc:
-        print(f"error: no cluster ({_short(exc)})", file=sys.stderr)
-        return 1
+        client = cluster.client()
+        ns = cluster.ns(client)
+        before = client.get(MCPREGISTRY, ns, name)
+    except ClusterError as exc:
+        if exc.status:
+            raise
+        raise ClusterError(f"no cluster ({exc.message})") from None
     if before is None:
-        print(f"error: MCPRegistry {ns}/{name} not found", file=sys.stderr)
-        return 1
+        raise ClusterError(f"MCPRegistry {ns}/{name} not found", 404, "NotFound")
     stamp = micro_now()
-    kube.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
+    client.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
     print(f"mcpregistry/{name} refresh requested ({stamp})")
     if not wait:
         return 0
@@ -286,7 +276,7 @@ def refresh(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        obj = kube.get(MCPREGISTRY, ns, name) or {}
+        obj = client.get(MCPREGISTRY, ns, name) or {}
         st = obj.get("status") or {}
         if st.get("lastSyncTime") and st.get("lastSyncTime") != last0 and str(st["lastSyncTime"]) >= stamp[:19]:
             print(f"mcpregistry/{name} synced at {st['lastSyncTime']}: {st.get('serversDiscovered', 0)} servers")

@@ -18,8 +18,7 @@ from cyclopts import Parameter
 from mcpop.apply.resources import EVENT, MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError, guarded
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, UsageError, guarded
 
 Clock = Callable[[], float]
 
@@ -38,7 +37,7 @@ def server_events(client: Client, namespace: str, name: str) -> list[dict[str, A
     """Events about the MCPServer (none when the user may not list events)."""
     selector = f"involvedObject.name={name},involvedObject.kind=MCPServer"
     try:
-        return list(client.list(EVENT, namespace, field_selector=selector).get("items") or [])
+        return client.list_objects(EVENT, namespace, field_selector=selector)[0]
     except ClusterError as exc:
         if exc.status in (401, 403):
             return []
@@ -151,8 +150,8 @@ def show_one(client: Client, namespace: str, name: str, output: str | None, watc
 
 
 def show_all(client: Client, namespace: str | None, output: str | None, watch: bool, clock: Clock) -> int:
-    listing = client.list(MCPSERVER, namespace)
-    items = sorted(listing.get("items") or [],
+    listing, version = client.list_objects(MCPSERVER, namespace)
+    items = sorted(listing,
                    key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))  # fmt: skip
     wide = namespace is None
     if output in ("json", "yaml"):
@@ -194,13 +193,12 @@ def show_all(client: Client, namespace: str | None, output: str | None, watch: b
         sys.stdout.flush()
 
     def relist() -> str:
-        body = client.list(MCPSERVER, namespace)
-        for o in body.get("items") or []:
+        objs, resource_version = client.list_objects(MCPSERVER, namespace)
+        for o in objs:
             on_change("MODIFIED", o)
-        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+        return resource_version
 
-    follow(client, namespace, str((listing.get("metadata") or {}).get("resourceVersion") or ""), None, on_change,
-           relist)  # fmt: skip
+    follow(client, namespace, version, None, on_change, relist)
     return 0
 
 

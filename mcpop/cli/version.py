@@ -12,8 +12,7 @@ from mcpop import __version__
 from mcpop.apply.resources import CRD, DEPLOYMENT
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import guarded
-from mcpop.cli.params import Cluster
+from mcpop.cli.options import Cluster, guarded
 
 CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcpserverbackups.mcp.allbeone.io")
 OPERATOR_SELECTOR = "app.kubernetes.io/name=mcpop"
@@ -27,7 +26,7 @@ def _image_tag(image: str) -> str | None:
 def operator_versions(client: Client) -> list[dict[str, Any]]:
     """The operator Deployments found in any namespace (none when there are none or listing is forbidden)."""
     try:
-        deps = client.list(DEPLOYMENT, None, label_selector=OPERATOR_SELECTOR).get("items") or []
+        deps, _ = client.list_objects(DEPLOYMENT, None, label_selector=OPERATOR_SELECTOR)
     except ClusterError as exc:
         if exc.status in (403, 404):
             return []

@@ -1,10 +1,14 @@
-"""The CLI's small Kubernetes client: kubeconfig loading as kubectl does it, and requests over TLS to a local
-HTTPS server that demands a client certificate (a real TLS handshake, not a mock).
+"""The CLI's one Kubernetes client: kubeconfig loading as kubectl does it, and requests over TLS to a local
+HTTPS server (Python's http.server, a certificate made by `cryptography`) that asks for a client certificate:
+a real TLS handshake and real HTTP/1.1, not a mock.
 
 Covers: KUBECONFIG merging (first file wins), relative paths, context namespace, a missing context/file,
-auth-provider refused; client certificate from data and from files, bearer token, tokenFile, an exec
-credential plugin; Status bodies become one-line errors; a refused port is "unreachable"; the read-only
-path imports neither the official client nor pydantic.
+auth-provider refused naming `exec`; client certificate from data and from files, bearer token, tokenFile
+(re-read after a minute and after a 401), an exec credential plugin (cached until its expirationTimestamp,
+re-run after it and after a 401; its output and time bounded); chunked bodies; response and line size
+bounds; Status bodies and 401s become one-line errors that never show the token; a refused port is
+"unreachable"; the read-only path imports neither the official client nor pydantic, and no cluster command
+(registry and backup included) imports the official client.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mcpop.apply.resources import MCPSERVER
-from mcpop.cli.kube import Client, ClusterError, connect, load_credentials
+from mcpop.cli.kube import Client, ClusterError, connect, load_credentials, run_exec_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +64,10 @@ def _key_pem(key: Any) -> bytes:
                                    serialization.NoEncryption()))  # fmt: skip
 
 
+#: the bearer tokens /secure accepts
+ACCEPTED = {"Bearer fresh", "Bearer new"}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
 
@@ -69,14 +78,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             {"path": self.path, "auth": self.headers.get("Authorization"), "cn": subject.get("commonName")}
         )
         if self.path.startswith("/stream"):
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for piece in (b'{"type":"ADDED"}\n{"ty', b'pe":"MODIFIED"}\n', b"partial"):
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            return
+            self._chunked([b'{"type":"ADDED"}\n{"ty', b'pe":"MODIFIED"}\n', b"partial"])
+        elif self.path.startswith("/chunked"):
+            self._chunked([b'{"kind":"Status",', b'"items":', b"[1,2,3]}"])
+        elif self.path.startswith("/big-chunked"):
+            self._chunked([b"x" * 1000] * 5)
+        elif self.path.startswith("/big"):
+            self._send(200, {"data": "x" * 5000})
+        elif self.path.startswith("/secure"):
+            if self.headers.get("Authorization") in ACCEPTED:
+                self._send(200, {"ok": True})
+            else:
+                self._send(401, {"kind": "Status", "reason": "Unauthorized", "message": "Unauthorized"})
+        else:
+            self._route()
+
+    def _chunked(self, pieces: list[bytes]) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in pieces:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _route(self) -> None:
         if self.path.startswith("/apis/mcp.allbeone.io/v1/namespaces/default/mcpservers/there"):
             self._send(200, {"kind": "MCPServer", "metadata": {"name": "there"}})
             if "drop" in self.path:
@@ -184,7 +210,7 @@ def test_an_exec_credential_plugin(server: str, tmp_path: Path) -> None:
 def test_a_status_body_becomes_one_line(server: str, tmp_path: Path) -> None:
     kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
     with pytest.raises(ClusterError) as err:
-        connect(str(kc)).list(MCPSERVER, None)
+        connect(str(kc)).list_objects(MCPSERVER, None)
     assert err.value.status == 403
     assert err.value.message == 'Forbidden: mcpservers is forbidden: User "u" cannot list resource'
 
@@ -226,7 +252,13 @@ def test_unusable_kubeconfigs_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="does not exist"):
         load_credentials(str(tmp_path / "nope"))
     kc = _kubeconfig(tmp_path / "kc", "https://x:1", {"auth-provider": {"name": "gcp"}})
-    with pytest.raises(ClusterError, match="auth-provider 'gcp', which is not supported"):
+    with pytest.raises(ClusterError, match=r"auth-provider 'gcp', which kubectl removed in 1.26: configure an exec "):
+        load_credentials(str(kc))
+    kc = _kubeconfig(tmp_path / "kc", "https://x:1", {"exec": "gke-gcloud-auth-plugin"})
+    with pytest.raises(ClusterError, match=r"^user 'test': exec is not a mapping in the kubeconfig$"):
+        load_credentials(str(kc))
+    kc.write_text("contexts: [{name: c, context: [not, a, mapping]}]\ncurrent-context: c\n")
+    with pytest.raises(ClusterError, match=r"contexts 'c': context is not a mapping$"):
         load_credentials(str(kc))
     empty = tmp_path / "empty"
     empty.write_text("apiVersion: v1\nkind: Config\n")
@@ -243,6 +275,17 @@ def test_the_read_only_path_imports_neither_the_official_client_nor_pydantic() -
     assert r.stdout.strip() == ""
 
 
+def test_no_cluster_command_but_the_operator_loads_the_official_client() -> None:
+    modules = ["mcpop.cli." + m for m in ("apply", "backup", "delete", "deploy", "logs", "plan", "registry", "status",
+                                           "version", "wait")]  # fmt: skip
+    modules += ["mcpop.apply.mcpbackup.run", "mcpop.apply.catalog_store", "mcpop.apply.mcpserver.kinds"]
+    code = (f"import sys\nimport {', '.join(modules)}\n"
+            "print(','.join(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3')))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""
+
+
 def test_chunked_streams_are_read_line_by_line_and_connections_kept_alive(server: str, tmp_path: Path) -> None:
     kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
     client = connect(str(kc))
@@ -254,3 +297,119 @@ def test_chunked_streams_are_read_line_by_line_and_connections_kept_alive(server
     client.request("GET", MCPSERVER.path("default", "there"), {"drop": "1"})  # the server then closes it
     assert client.get(MCPSERVER, "default", "there") == {"kind": "MCPServer", "metadata": {"name": "there"}}
     assert client._conn is not conn  # reconnected once, transparently
+
+
+def _insecure(tmp_path: Path, server: str, user: dict[str, Any]) -> Client:
+    return connect(str(_kubeconfig(tmp_path / "kc", server, user, cluster={"insecure-skip-tls-verify": True})))
+
+
+def _counting_plugin(tmp_path: Path, script: str) -> dict[str, Any]:
+    """An exec user whose plugin counts its runs in `runs` (N is the run number) and runs `script`."""
+    plugin = tmp_path / "plugin.py"
+    count = "c = pathlib.Path(sys.argv[1])\nN = int(c.read_text()) + 1 if c.exists() else 1\nc.write_text(str(N))\n"
+    plugin.write_text("import json, pathlib, sys\n" + count + script)
+    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                     "args": [str(plugin), str(tmp_path / "runs")]}}  # fmt: skip
+
+
+def _credential(token: str, expires: str | None = None) -> str:
+    status = {"token": token} | ({"expirationTimestamp": expires} if expires else {})
+    return json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": status})
+
+
+def test_a_chunked_response_body_is_decoded(server: str, tmp_path: Path) -> None:
+    assert _insecure(tmp_path, server, {"token": "t"}).request("GET", "/chunked") == {"kind": "Status",
+                                                                                      "items": [1, 2, 3]}  # fmt: skip
+
+
+def test_an_exec_credential_is_reused_until_it_expires_then_fetched_again(server: str, tmp_path: Path) -> None:
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    user = _counting_plugin(tmp_path, f"print({_credential('fresh', later)!r}.replace('fresh', f'fresh{{N}}'))")
+    client = _insecure(tmp_path, server, user)
+    client.get(MCPSERVER, "default", "there")
+    client.get(MCPSERVER, "default", "there")
+    assert (tmp_path / "runs").read_text() == "1" and _Handler.seen[-1]["auth"] == "Bearer fresh1"
+    client.auth.clock = lambda: time.time() + 7200  # past expirationTimestamp
+    client.get(MCPSERVER, "default", "there")
+    assert (tmp_path / "runs").read_text() == "2" and _Handler.seen[-1]["auth"] == "Bearer fresh2"
+
+
+def test_a_401_runs_the_exec_plugin_again_and_retries_once(server: str, tmp_path: Path) -> None:
+    user = _counting_plugin(tmp_path, f"print({_credential('stale')!r} if N == 1 else {_credential('fresh')!r})")
+    assert _insecure(tmp_path, server, user).request("GET", "/secure") == {"ok": True}
+    assert (tmp_path / "runs").read_text() == "2"
+    assert [s["auth"] for s in _Handler.seen[-2:]] == ["Bearer stale", "Bearer fresh"]
+
+
+def _rotated(tmp_path: Path, server: str, first: str, then: str) -> Client:
+    """A client that sent `first` from its tokenFile, which now holds `then`."""
+    token = tmp_path / "token"
+    token.write_text(first + "\n")
+    client = _insecure(tmp_path, server, {"tokenFile": str(token)})
+    client.get(MCPSERVER, "default", "there")
+    token.write_text(then + "\n")
+    return client
+
+
+def test_a_rotated_token_file_is_read_again_after_a_minute(server: str, tmp_path: Path) -> None:
+    client = _rotated(tmp_path, server, "one", "two")
+    client.get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["auth"] == "Bearer one"  # cached within the minute, as client-go does
+    client.auth.clock = lambda: time.time() + 61
+    client.get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["auth"] == "Bearer two"
+
+
+def test_a_401_reads_a_rotated_token_file_again_at_once(server: str, tmp_path: Path) -> None:
+    client = _rotated(tmp_path, server, "old", "new")
+    assert client.request("GET", "/secure") == {"ok": True}
+    assert [s["auth"] for s in _Handler.seen[-2:]] == ["Bearer old", "Bearer new"]
+
+
+def test_a_401_that_persists_is_one_line_without_the_token(server: str, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token")
+    with pytest.raises(ClusterError) as err:
+        _insecure(tmp_path, server, {"tokenFile": str(token)}).request("GET", "/secure")
+    assert err.value.status == 401
+    assert err.value.message == "Unauthorized: the cluster rejected the credentials (context test)"
+    assert [s["auth"] for s in _Handler.seen[-2:]] == ["Bearer s3cret-token"] * 2  # retried once, no more
+
+
+@pytest.mark.parametrize("path", ["/big", "/big-chunked"])
+def test_a_response_body_over_the_limit_is_refused(server: str, tmp_path: Path, path: str) -> None:
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
+    client = Client(load_credentials(str(kc)), max_body=4096)
+    with pytest.raises(ClusterError, match=f"^the answer to GET {path} is larger than 4096 bytes$"):
+        client.request("GET", path)
+    assert client.get(MCPSERVER, "default", "there") is not None  # the client stays usable
+
+
+def test_a_stream_line_over_the_limit_is_refused(server: str, tmp_path: Path) -> None:
+    kc = _kubeconfig(tmp_path / "kc", server, {"token": "t"}, cluster={"insecure-skip-tls-verify": True})
+    client = Client(load_credentials(str(kc)), max_line=10)
+    with pytest.raises(ClusterError, match=r"^a line of GET /stream is longer than 10 bytes$"):
+        list(client.stream("/stream"))
+
+
+def test_an_exec_plugin_that_prints_too_much_is_stopped(tmp_path: Path) -> None:
+    spec = {"command": sys.executable, "args": ["-c", "import sys; sys.stdout.write('x' * 100000)"]}
+    with pytest.raises(ClusterError, match=r"printed more than 1000 bytes$"):
+        run_exec_plugin(spec, "https://x", limit=1000)
+
+
+def test_an_exec_plugin_that_hangs_is_stopped(tmp_path: Path) -> None:
+    spec = {"command": sys.executable, "args": ["-c", "import time; time.sleep(30)"]}
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=r"did not finish within 0.5s$"):
+        run_exec_plugin(spec, "https://x", timeout=0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_an_exec_plugin_that_fails_is_one_line_naming_it(tmp_path: Path) -> None:
+    spec = {"command": sys.executable, "args": ["-c", "import sys; print('log in first', file=sys.stderr); exit(3)"]}
+    with pytest.raises(ClusterError, match=r"^exec credential plugin '.*python.*' exited 3: log in first$"):
+        run_exec_plugin(spec, "https://x")
+    spec = {"command": sys.executable, "args": ["-c", "print('{}')"]}
+    with pytest.raises(ClusterError, match="did not print an ExecCredential with a token or a client certificate"):
+        run_exec_plugin(spec, "https://x")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -25,8 +25,7 @@ from mcpop import API_VERSION
 from mcpop.api.core import SecretKeySelector
 from mcpop.api.mcpserver import MCPServer
 from mcpop.api.mcpserverbackup import MCPServerBackup
-from mcpop.apply.resources import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET
-from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.apply.resources import CONFIGMAP, MCPSERVER, MCPSERVERBACKUP, POD, SECRET, ApiError, Resource
 from mcpop.codec.emitter import dump_yaml, json_text
 from mcpop.codec.reader import YAMLInputError, decode, load_value
 from mcpop.errors import McpopError
@@ -47,6 +46,22 @@ RESTORE_REPLICAS_ANNOTATION = "mcp.allbeone.io/restore-replicas"
 #: restored objects are applied as this field manager (a restore is a deliberate, forced write)
 RESTORE_FIELD_MANAGER = "mcpop-restore"
 CONFIG_DIR = "config"
+
+
+class Kube(Protocol):
+    """The API verbs a run needs; the CLI's client (mcpop.cli.kube) provides them, with no official client."""
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    def list_objects(self, res: Resource, namespace: str | None = None,
+                     label_selector: str | None = None) -> tuple[list[dict[str, Any]], str]: ...  # fmt: skip
+
+    def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any],
+                    subresource: str | None = None) -> dict[str, Any]: ...  # fmt: skip
+
+    def require(self, api_version: str, kind: str) -> Resource: ...
+
+    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str) -> dict[str, Any]: ...
 
 
 class RunError(McpopError):
@@ -93,7 +108,7 @@ def secret_reader(kube: Kube | None, namespace: str) -> Callable[[Any], str]:
             raise RunError(f"Secret {ref.name} key {ref.key!r}: no cluster to read it from")
         try:
             secret = kube.get(SECRET, namespace, ref.name)
-        except KubeError as exc:
+        except ApiError as exc:
             raise RunError(f"Secret {ref.name} in namespace {namespace}: cannot read: {exc.message}") from None
         if secret is None:
             raise RunError(f"Secret {ref.name} not found in namespace {namespace}")
@@ -225,7 +240,7 @@ def _patch_status(kube: Kube | None, namespace: str, name: str, status: dict[str
         return
     try:
         kube.merge_patch(MCPSERVERBACKUP, namespace, name, {"status": status}, "status")
-    except KubeError as exc:
+    except ApiError as exc:
         log.warning("could not write status of %s/%s: %s", namespace, name, exc.message)
 
 
@@ -295,8 +310,8 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
                                   "; ".join(f"{p.kind} {p.object} (snapshots {', '.join(s[:8] for s in p.snapshots)})"
                                             f": {p.message}" for p in report.problems[:10]))  # fmt: skip
             recent = [snapshot_summary(s) for s in repo.snapshots()[-RECENT:]][::-1]
-    except (RunError, BackupError, KubeError, OSError, ValueError) as exc:
-        text = exc.message if isinstance(exc, KubeError) else str(exc)
+    except (RunError, BackupError, ApiError, OSError, ValueError) as exc:
+        text = exc.message if isinstance(exc, ApiError) else str(exc)
         record = _run_record(run_id, "Failed", started, completionTime=rfc3339(now_utc()),
                              durationSeconds=round(time.monotonic() - t0, 3), error=text)  # fmt: skip
         _patch_status(kube, namespace, name, {"lastRun": record, "lastBackupTime": rfc3339(started)})
@@ -460,8 +475,8 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
                     repo.restore(snap.id, str(Path(data_dir) / vol), subtree=f"data/{vol}")
             if plan.configuration:
                 restore_configuration(kube, files, target_ns, target_name, replicas)
-    except (RunError, BackupError, KubeError, OSError, ValueError) as exc:
-        text = exc.message if isinstance(exc, KubeError) else str(exc)
+    except (RunError, BackupError, ApiError, OSError, ValueError) as exc:
+        text = exc.message if isinstance(exc, ApiError) else str(exc)
         record.update(result="Failed", completionTime=rfc3339(now_utc()), error=text)
         _patch_status(kube, namespace, name, {"lastRestore": record})
         raise RunError(text) from None

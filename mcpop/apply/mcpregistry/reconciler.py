@@ -25,7 +25,7 @@ from mcpop import API_VERSION
 from mcpop.api.duration import format_duration, parse_duration
 from mcpop.api.mcpregistry import MCPRegistry
 from mcpop.apply import catalog_store
-from mcpop.apply.resources import MCPREGISTRY, SECRET
+from mcpop.apply.resources import MCPREGISTRY, REFRESH_ANNOTATION, SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -42,7 +42,6 @@ from mcpop.sources.sync import SyncResult, failed, source_key, sync
 
 log = logging.getLogger("mcpop.registry")
 
-REFRESH_ANNOTATION = "mcp.allbeone.io/refresh-requested"
 GITHUB_API_ENV = "MCPOP_GITHUB_API_URL"
 MAX_SERVERS = 100
 #: a failed sync is retried after at most this long (or the refresh interval, if shorter)
