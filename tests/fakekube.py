@@ -19,6 +19,7 @@ from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource
 Obj = dict[str, Any]
 
 SERVED = [
+    Resource("", "v1", "Namespace", "namespaces", False),
     Resource("", "v1", "ConfigMap", "configmaps"),
     Resource("", "v1", "Secret", "secrets"),
     Resource("", "v1", "Service", "services"),

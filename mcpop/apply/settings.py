@@ -25,6 +25,7 @@ from pydantic import (
 from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.render.podsecurity import LEVELS, Level
 from mcpop.sources.retry import RetryConfig
 
 
@@ -118,6 +119,7 @@ def env(name: str) -> Parameter:
     return Parameter(env_var=name, env_var_split=_whole)
 
 
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 Count = Annotated[int, Field(ge=0)]
 CommaList = Annotated[tuple[str, ...], BeforeValidator(split_commas), Parameter(show_default=False)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
@@ -331,6 +333,19 @@ class OperatorSettings(BaseModel):
         ),
     )
 
+    pod_security_levels: Annotated[
+        CommaList, Parameter(metavar="NAMESPACE=LEVEL,..."), env("POD_SECURITY_LEVELS"),
+        Chart("operator.podSecurityLevels"),
+    ] = Field(
+        (),
+        description=(
+            "Namespaces where a cluster admin allows MCPServer pods beyond the Pod Security \"restricted\" level: "
+            "NAMESPACE=baseline or NAMESPACE=privileged, comma-separated. A spec whose pod needs more than its "
+            "namespace allows is refused (render, webhook, reconcile); the namespace's own "
+            "pod-security.kubernetes.io/enforce label can only lower the level. Default: restricted everywhere."
+        ),
+    )  # fmt: skip
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value: Any) -> Any:
@@ -358,6 +373,28 @@ class OperatorSettings(BaseModel):
                 raise ValueError(f"{host!r} is not a registry host: use HOST or HOST:PORT, as in an image reference "
                                  "(such as registry.example.com or 10.0.0.5:5000)")  # fmt: skip
         return value
+
+    @field_validator("pod_security_levels")
+    @classmethod
+    def _pod_security(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for item in value:
+            ns, sep, level = item.partition("=")
+            if not sep or not DNS_LABEL.fullmatch(ns) or level not in LEVELS:
+                raise ValueError(f"{item!r} is not NAMESPACE=LEVEL with LEVEL one of {', '.join(LEVELS)} (such as "
+                                 "team-a=baseline)")  # fmt: skip
+            if ns in seen:
+                raise ValueError(f"namespace {ns!r} is given twice")
+            seen.add(ns)
+        return value
+
+    def pod_security(self, namespace: str) -> Level:
+        """The Pod Security level `--pod-security-levels` allows in `namespace` (restricted when not listed)."""
+        for item in self.pod_security_levels:
+            ns, _, level = item.partition("=")
+            if ns == namespace:
+                return level  # type: ignore[return-value]  # checked against LEVELS above
+        return "restricted"
 
     @field_validator("renew_deadline", "verify_timeout")
     @classmethod

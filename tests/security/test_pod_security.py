@@ -96,3 +96,67 @@ def test_run_as_non_root_with_user_zero_can_never_start_and_is_refused_at_any_le
 
     with pytest.raises(ValidationError, match="runAsNonRoot"):
         server(securityContext={"runAsNonRoot": True, "runAsUser": 0})
+
+
+# -- who may allow more: a cluster admin, through the operator's settings --------------------------------------
+
+
+def test_the_operator_setting_names_the_namespaces_allowed_more_than_restricted() -> None:
+    from mcpop.apply.settings import OperatorSettings
+
+    settings = OperatorSettings(pod_security_levels=("legacy=privileged", "tools=baseline"))
+    assert [settings.pod_security(ns) for ns in ("legacy", "tools", "team")] == ["privileged", "baseline", "restricted"]
+
+
+@pytest.mark.parametrize("item", ["legacy", "legacy=root", "Legacy=baseline", "a=baseline,a=privileged"])
+def test_a_bad_pod_security_setting_is_refused_saying_what_is_allowed(item: str) -> None:
+    from pydantic import ValidationError
+
+    from mcpop.apply.settings import OperatorSettings
+
+    with pytest.raises(ValidationError, match=r"NAMESPACE=LEVEL|given twice"):
+        OperatorSettings(pod_security_levels=tuple(item.split(",")))
+
+
+def _review(namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    obj = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "s", "namespace": namespace},
+           "spec": {"image": "x", **spec}}  # fmt: skip
+    return {"request": {"uid": "u", "operation": "CREATE", "kind": {"kind": "MCPServer"}, "object": obj,
+                        "namespace": namespace}}  # fmt: skip
+
+
+def test_the_webhook_admits_a_privileged_pod_only_where_the_admin_allows_it() -> None:
+    from mcpop.apply.settings import OperatorSettings
+    from mcpop.apply.webhook.admission import validating
+    from mcpop.apply.webhook.setup import policy
+
+    allowing = policy(OperatorSettings(pod_security_levels=("legacy=privileged",)))
+    spec = {"securityContext": {"privileged": True}}
+    allowed = validating(_review("legacy", spec), allowing)["response"]
+    assert allowed["allowed"] is True and any("privileged" in w for w in allowed["warnings"])
+    assert validating(_review("team", spec), allowing)["response"]["allowed"] is False
+
+
+def test_the_namespace_enforce_label_lowers_what_the_setting_allows() -> None:
+    from fakekube import FakeCache, FakeKube
+
+    from mcpop.apply.mcpserver.reconciler import MCPServerController
+    from mcpop.apply.settings import OperatorSettings
+    from mcpop.apply.ssa.applyset import PART_OF_LABEL
+
+    kube = FakeKube()
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "legacy", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}},
+        }
+    )
+    kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "open"}})
+    owned = {gk: FakeCache(kube, gk, label=PART_OF_LABEL) for gk in ("Deployment.apps", "Service", "ServiceAccount")}
+    settings = OperatorSettings(pod_security_levels=("legacy=privileged", "open=privileged"))
+    ctl = MCPServerController(kube, settings, FakeCache(kube, "MCPServer.mcp.allbeone.io"), owned, {}, None,  # type: ignore[arg-type]
+                              lambda key: None)  # fmt: skip
+    assert ctl._pod_security("legacy") == "baseline"  # the label: pods above it would be rejected anyway
+    assert ctl._pod_security("open") == "privileged"  # no label: what the admin allowed
+    assert ctl._pod_security("team") == "restricted"  # not listed: never read

@@ -28,7 +28,7 @@ from mcpop.apply.mcpserver.status import (
     service_status,
     verify_wait,
 )
-from mcpop.apply.resources import MCPSERVER, REGISTRY_LABEL, ApiError
+from mcpop.apply.resources import MCPSERVER, NAMESPACE, REGISTRY_LABEL, ApiError
 from mcpop.apply.runtime.client import Kube
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -43,6 +43,7 @@ from mcpop.apply.verify.verifier import Target, Verifier
 from mcpop.render import RenderError, RenderOptions, render
 from mcpop.render.names import label_value
 from mcpop.render.options import Owner
+from mcpop.render.podsecurity import LEVELS, Level
 from mcpop.render.registry import image_configs_needed
 from mcpop.render.validate import validated
 from mcpop.sources.oci import ImageConfigError
@@ -50,6 +51,10 @@ from mcpop.sources.oci import ImageConfigError
 log = logging.getLogger("mcpop.controller")
 
 FINALIZER = "mcp.allbeone.io/finalizer"
+#: the Pod Security admission label a namespace enforces its level with
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+#: how long a namespace's enforced level is remembered (seconds)
+NAMESPACE_LEVEL_TTL = 60.0
 #: `report`: leave fields another field manager owns and report the conflict (Applied=False, Stalled);
 #: anything else (the default, `force`): take them back, with an event and `mcpop_field_takeovers_total`
 CONFLICT_POLICY_ANNOTATION = "mcp.allbeone.io/conflict-policy"
@@ -74,6 +79,8 @@ class MCPServerController:
         self._ref_index: dict[tuple[str, str, str], set[Key]] = {}
         self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
         self._lock = threading.Lock()
+        #: namespace → (its enforced Pod Security level, when read)
+        self._ns_levels: dict[str, tuple[Level, float]] = {}
         # MCPRegistries and their stored catalogue ConfigMaps (mcpop.apply.catalog_store)
         self.registries = registries
         self.catalog_configmaps = catalog_configmaps
@@ -215,6 +222,27 @@ class MCPServerController:
             hashes[(kind, name)] = obj.get("hash") if obj else None
         return combined_hash(hashes)
 
+    def _pod_security(self, namespace: str) -> Level:
+        """The Pod Security level pods of `namespace` may have: what `--pod-security-levels` allows, lowered by
+        the namespace's own `pod-security.kubernetes.io/enforce` label (a pod it rejects is refused here, with
+        the field named, rather than failing in the ReplicaSet). Read (and cached a minute) only for namespaces
+        allowed more than restricted."""
+        allowed = self.settings.pod_security(namespace)
+        if allowed == "restricted":
+            return allowed
+        now = time.monotonic()
+        with self._lock:
+            cached = self._ns_levels.get(namespace)
+        if cached is not None and now - cached[1] <= NAMESPACE_LEVEL_TTL:
+            enforced = cached[0]
+        else:
+            ns_obj = self.kube.get(NAMESPACE, None, namespace)
+            label = ((ns_obj or {}).get("metadata", {}).get("labels") or {}).get(ENFORCE_LABEL, "privileged")
+            enforced = next((lv for lv in LEVELS if lv == label), "restricted")  # an unknown value: the strictest
+            with self._lock:
+                self._ns_levels[namespace] = (enforced, now)
+        return min(allowed, enforced, key=LEVELS.index)
+
     def _event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
             self.recorder.record(obj, type_, reason, message)
@@ -319,6 +347,7 @@ class MCPServerController:
                 enable_istio=self.settings.enable_istio_integration,
                 enable_multi_tenancy=self.settings.enable_multi_tenancy,
                 referenced_content_hash=self._ref_hash(ns, refs), image_configs=configs,
+                pod_security=self._pod_security(ns),
             )  # fmt: skip
             rendered = render(server, registry_entry=entry, options=options)  # pure
         except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged

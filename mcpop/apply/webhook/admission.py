@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonpatch
@@ -20,6 +20,7 @@ import jsonpatch
 from mcpop import GROUP
 from mcpop.apply.webhook.defaults import defaulted
 from mcpop.render.options import RenderOptions
+from mcpop.render.podsecurity import Level
 from mcpop.render.validate import KINDS, Verdict, validate
 
 #: the apiserver truncates warnings longer than this
@@ -28,9 +29,11 @@ MAX_WARNING = 120 * 4
 
 @dataclass(frozen=True)
 class Policy:
-    """What the validating webhook checks with: the operator's feature switches (for warnings)."""
+    """What the validating webhook checks with: the operator's feature switches (for warnings) and the Pod
+    Security level each namespace allows (`--pod-security-levels`; restricted when not listed)."""
 
     options: RenderOptions = field(default_factory=RenderOptions)
+    pod_security: Mapping[str, Level] = field(default_factory=dict)
 
 
 def _response(review: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -79,7 +82,9 @@ def validating(review: dict[str, Any], policy: Policy = Policy()) -> dict[str, A
     if not meta.get("namespace") and req.get("namespace"):
         obj = {**obj, "metadata": {**meta, "namespace": req["namespace"]}}
     name = str(meta.get("name") or meta.get("generateName") or "")
-    verdict = validate(obj, None, policy.options)
+    ns = str((obj.get("metadata") or {}).get("namespace") or "")
+    options = replace(policy.options, pod_security=policy.pod_security.get(ns, "restricted"))
+    verdict = validate(obj, None, options)
     if not verdict.ok:
         return _denied(review, kind, name, verdict)
     out = _response(review)

@@ -35,9 +35,11 @@ def _namespace(settings: OperatorSettings) -> str:
 
 def policy(settings: OperatorSettings) -> Policy:
     """The validating webhook's policy: the operator's feature switches, so warnings match reconcile's."""
+    levels = {item.partition("=")[0]: settings.pod_security(item.partition("=")[0])
+              for item in settings.pod_security_levels}  # fmt: skip
     return Policy(RenderOptions(enable_hpa=settings.enable_hpa_support, enable_vpa=settings.enable_vpa_support,
                                 enable_istio=settings.enable_istio_integration,
-                                enable_multi_tenancy=settings.enable_multi_tenancy))  # fmt: skip
+                                enable_multi_tenancy=settings.enable_multi_tenancy), levels)  # fmt: skip
 
 
 def warm_up(routes: dict[str, Handler]) -> None:
