@@ -5,6 +5,7 @@ most `max_inflight` bytes of chunks wait for upload at once.
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -25,6 +26,10 @@ from mcpop.backup.objects import Objects, chunk_key
 from mcpop.backup.tree import Entry, chunk_refs, encode_entry
 
 log = logging.getLogger("mcpop.backup")
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: O_NONBLOCK: a FIFO swapped in for a file must not block the open (it is then skipped)
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class Uploader:
@@ -222,32 +227,55 @@ class Archiver:
             }  # fmt: skip
             return
         prefix = clean_path(source.prefix)
-        yield from self._walk(os.fspath(source.root), prefix, up, parent)
-
-    def _walk(self, root: str, prefix: str, up: Uploader, parent: dict[str, Entry]) -> Iterator[Entry]:
-        st = os.lstat(root)
-        self.dirs += 1
-        yield self._meta(prefix, "dir", st)
+        root = os.fspath(source.root)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            names = sorted(os.listdir(root))
+            yield from self._walk(fd, root, prefix, up, parent)
+        finally:
+            os.close(fd)
+
+    def _changed(self, path: str, what: str) -> None:
+        self.skipped.append(path)
+        log.warning("skipping %s: %s while being backed up", path, what)
+
+    def _walk(self, fd: int, where: str, prefix: str, up: Uploader, parent: dict[str, Entry]) -> Iterator[Entry]:
+        """Entries below the directory `fd`; every name is opened relative to it and never through a symlink,
+        so a tree changed under the walk cannot lead it outside (the server may be writing it)."""
+        self.dirs += 1
+        yield self._meta(prefix, "dir", os.fstat(fd))
+        try:
+            names = sorted(os.listdir(fd))
         except OSError as e:
-            raise InvalidSource(f"{root}: cannot list: {e.strerror}") from None
+            raise InvalidSource(f"{where}: cannot list: {e.strerror}") from None
         for name in names:
-            full = os.path.join(root, name)
             path = f"{prefix}/{name}"
             try:
-                st = os.lstat(full)
+                st = os.lstat(name, dir_fd=fd)
             except FileNotFoundError:
                 continue  # removed while we walked
             if stat.S_ISDIR(st.st_mode):
-                yield from self._walk(full, path, up, parent)
+                try:
+                    sub = os.open(name, _OPEN_DIR, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise InvalidSource(f"{where}/{name}: cannot open: {e.strerror}") from None
+                    self._changed(path, "stopped being a directory")
+                    continue
+                try:
+                    yield from self._walk(sub, f"{where}/{name}", path, up, parent)
+                finally:
+                    os.close(sub)
             elif stat.S_ISLNK(st.st_mode):
                 entry = self._meta(path, "symlink", st)
-                entry["target"] = os.readlink(full)
+                entry["target"] = os.readlink(name, dir_fd=fd)
                 self.files += 1
                 yield entry
             elif stat.S_ISREG(st.st_mode):
-                yield self._file(full, path, st, up, parent.get(path))
+                file_entry = self._file(fd, name, path, st, up, parent.get(path))
+                if file_entry is not None:
+                    yield file_entry
             else:
                 self.skipped.append(path)
                 log.warning("skipping %s: not a regular file, directory or symlink", path)
@@ -259,11 +287,12 @@ class Archiver:
             "uid": st.st_uid, "gid": st.st_gid,
         }  # fmt: skip
 
-    def _file(self, full: str, path: str, st: os.stat_result, up: Uploader, old: Entry | None) -> Entry:
+    def _file(self, dir_fd: int, name: str, path: str, st: os.stat_result, up: Uploader,
+              old: Entry | None) -> Entry | None:  # fmt: skip
+        """The entry of the regular file `name` in `dir_fd`; None (and listed as skipped) when it stopped being
+        one between `lstat` and `open`: a symlink swapped in is never followed."""
         entry = self._meta(path, "file", st)
         entry.update(size=st.st_size, ino=st.st_ino, ctime_ns=st.st_ctime_ns)
-        self.files += 1
-        self.size += st.st_size
         if (
             old is not None
             and old.get("size") == st.st_size
@@ -273,18 +302,29 @@ class Archiver:
             and all(c in up.known for c, _ in chunk_refs(old))
         ):
             entry["chunks"] = old["chunks"]
+            self.files += 1
+            self.size += st.st_size
             self.reused += st.st_size
             if self.progress:
                 self.progress(st.st_size)
             return entry
         try:
-            with open(full, "rb", buffering=0) as f:
-                entry["chunks"] = self._chunks(f, up)
-            entry["read"] = sum(len_ for len_ in self._last_lengths)
-            self.size += entry["read"] - st.st_size  # the file changed while we read it: record what was read
-            entry["size"] = entry.pop("read")
+            fd = os.open(name, _OPEN_FILE, dir_fd=dir_fd)
         except FileNotFoundError:
             raise InvalidSource(f"{path}: removed while being backed up") from None
         except PermissionError:
             raise InvalidSource(f"{path}: cannot read (permission denied)") from None
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise InvalidSource(f"{path}: cannot open: {e.strerror}") from None
+            self._changed(path, "replaced by a symlink")
+            return None
+        with open(fd, "rb", buffering=0) as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self._changed(path, "stopped being a regular file")
+                return None
+            entry["chunks"] = self._chunks(f, up)
+        entry["size"] = sum(self._last_lengths)  # the file changed while we read it: record what was read
+        self.files += 1
+        self.size += entry["size"]
         return entry

@@ -52,6 +52,21 @@ def _zstd_d() -> zstandard.ZstdDecompressor:
     return d
 
 
+def _zstd_capped(body: memoryview, cap: int) -> bytes:
+    """At most `cap` bytes of a zstd frame: streamed, because `decompress` allocates whatever content size
+    the frame header claims (a 16 KiB frame claiming 512 MiB gets 512 MiB), ignoring max_output_size."""
+    parts: list[bytes] = []
+    got = 0
+    with _zstd_d().stream_reader(body, read_across_frames=False) as reader:
+        while got < cap:
+            part = reader.read(min(cap - got, 1 << 20))
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    return b"".join(parts)
+
+
 def _incompressible(data: bytes | memoryview) -> bool:
     """A cheap probe before gzip (which crawls over random data at ~25 MB/s): when zstd's fastest level
     cannot shrink a 128 KiB sample, deflate will not shrink the chunk either."""
@@ -95,7 +110,7 @@ def decompress(blob: bytes | memoryview, limit: int) -> bytes:
             d = zlib.decompressobj(wbits=31)
             out = d.decompress(body, limit + 1)
         elif tag == 2:
-            out = _zstd_d().decompress(body, max_output_size=limit + 1)
+            out = _zstd_capped(body, limit + 1)
         else:
             raise DecodeError(f"unknown compression tag {tag}")
     except (zlib.error, zstandard.ZstdError) as e:

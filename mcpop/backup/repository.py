@@ -52,7 +52,7 @@ from mcpop.backup.model import (
 from mcpop.backup.objects import chunk_key
 from mcpop.backup.retention import RetentionPolicy, Selection, select
 from mcpop.backup.storage import RetryPolicy, Storage
-from mcpop.backup.tree import Entry, chunk_refs, decode_lines
+from mcpop.backup.tree import CHUNK_LIMIT, Entry, check_chunk_ref, chunk_refs, decode_lines
 
 log = logging.getLogger("mcpop.backup")
 
@@ -122,8 +122,11 @@ class Repository:
             config = json.loads(raw)
             version = int(config["version"])
             encryption = str(config["encryption"])
+            chunker = [int(config["chunker"][k]) for k in ("min", "avg", "max")]
         except (ValueError, KeyError, TypeError):
             raise RepositoryCorrupt(f"{storage.safe_url}: config is not a repository config") from None
+        if not 64 <= chunker[0] <= chunker[1] <= chunker[2] <= CHUNK_LIMIT:
+            raise RepositoryCorrupt(f"{storage.safe_url}: config: chunker sizes {chunker} are out of bounds")
         if version != FORMAT_VERSION:
             raise RepositoryCorrupt(f"{storage.safe_url}: repository format {version}, this mcpop reads 1")
         if encryption == "none":
@@ -168,14 +171,21 @@ class Repository:
 
     @staticmethod
     def _unlock(storage: Storage, user_key: bytes, repo_id: str) -> dict[str, Any]:
+        refused: list[str] = []
         for obj in storage.list("keys"):
             raw = storage.get(obj.key)
-            material = keyfiles.open_key_file(user_key, raw) if raw else None
+            try:
+                material = keyfiles.open_key_file(user_key, raw) if raw else None
+            except keyfiles.UnsafeKeyFile as e:
+                log.warning("%s: key file %s refused: %s", storage.safe_url, obj.key, e)
+                refused.append(f"{obj.key}: {e}")
+                continue
             if material is not None and material.get("repository") == repo_id:
                 return material
         raise WrongKey(
-            f"{storage.safe_url}: the encryption key does not open this repository (no key file accepts it); "
-            "use the key the repository was created with"
+            f"{storage.safe_url}: the encryption key does not open this repository (no key file accepts it"
+            + "".join(f"; refused {r}" for r in refused)
+            + "); use the key the repository was created with"
         )
 
     @property
@@ -287,7 +297,7 @@ class Repository:
                 duration_seconds=float(d["duration_seconds"]),
                 parent=d.get("parent"),
                 skipped=tuple(str(p) for p in d.get("skipped") or ()),
-                tree=tuple((str(c[0]), int(c[1])) for c in d["tree"]),
+                tree=tuple(check_chunk_ref(c) for c in d["tree"]),
             )
         except (DecodeError, ValueError, KeyError, TypeError) as e:
             raise RepositoryCorrupt(
