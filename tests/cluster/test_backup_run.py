@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from backup_harness import *  # noqa: F403
 from backup_harness import BackupEnv, filesystem_server, job_pod, read_tree, seed_backup, write_tree
 
@@ -257,3 +258,67 @@ def test_spec_restore_runs_one_restore_job_under_its_own_account(backup_env: Bac
     backup_env.batch.delete_namespaced_job(restores[0].metadata.name, backup_env.ns, propagation_policy="Background")
     backup_env.reconcile(NAME)
     assert not [j for j in backup_env.jobs() if "-restore-" in j.metadata.name and not j.metadata.deletion_timestamp]
+
+
+def _forge_configuration(env: BackupEnv, kube_cluster: Any, extra: dict[str, bytes]) -> str:
+    """A snapshot written with the repository's own primitives by whoever holds the bucket (and here the key):
+    the last snapshot's configuration files plus `extra`; its id."""
+    from mcpop.apply.mcpbackup.run import load_backup, open_repository
+    from mcpop.apply.runtime.client import Kube, load_api_client
+    from mcpop.backup import MemoryFile
+
+    admin = Kube(load_api_client(kube_cluster.kubeconfig))
+    _, model = load_backup(admin, env.ns, NAME)
+    with open_repository(admin, model, env.ns, create=False, env={}).repo as repo:
+        files = repo.read_files(env.backup(NAME)["status"]["lastSnapshot"], "config")
+        sources = [MemoryFile(f"config/{path}", f.data) for path, f in files.items()]
+        sources += [MemoryFile(f"config/{path}", data) for path, data in extra.items()]
+        return str(repo.backup(sources, kind="Configuration").id)
+
+
+def test_a_snapshot_holding_a_cluster_role_binding_is_refused_and_nothing_is_applied(
+    backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
+) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    _setup(backup_env, s3_server, backup_env.ns)
+    backup_env.reconcile(NAME)
+    pod, job = _request_job(backup_env, "x")
+    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    binding = f"restore-escalation-{backup_env.ns}"
+    crb = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        f"metadata: {{name: {binding}}}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n"
+        f"subjects: [{{kind: ServiceAccount, name: default, namespace: {backup_env.ns}}}]\n"
+    )
+    forged = _forge_configuration(backup_env, kube_cluster, {"configmaps/settings.yaml": crb.encode()})
+    backup_env.servers.patch("filesystem-server", {"spec": {"tag": "9.9.9"}})
+    out = backup_env.mcp("backup", "restore", NAME, "-n", backup_env.ns, "--snapshot", forged, "--configuration-only",
+                         kubeconfig=kube_cluster.kubeconfig)  # fmt: skip
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "config/configmaps/settings.yaml: holds a 'ClusterRoleBinding' where a ConfigMap belongs" in out.stderr
+    assert "nothing was restored" in out.stderr
+    with pytest.raises(ApiException) as missing:
+        client.RbacAuthorizationV1Api(backup_env.admin).read_cluster_role_binding(binding)
+    assert missing.value.status == 404
+    assert backup_env.servers.get("filesystem-server")["spec"]["tag"] == "9.9.9"
+    assert backup_env.backup(NAME)["status"]["lastRestore"]["result"] == "Failed"
+
+
+def test_a_restore_to_another_server_does_not_overwrite_an_object_it_did_not_write(
+    backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
+) -> None:
+    _setup(backup_env, s3_server, backup_env.ns)
+    backup_env.reconcile(NAME)
+    pod, job = _request_job(backup_env, "x")
+    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    theirs = filesystem_server("someone-elses", claim="their-data")
+    backup_env.servers.create(theirs)
+    out = backup_env.mcp("backup", "restore", NAME, "-n", backup_env.ns, "--configuration-only", "--target",
+                         "someone-elses", kubeconfig=kube_cluster.kubeconfig)  # fmt: skip
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert f"MCPServer {backup_env.ns}/someone-elses exists and was not written by a restore" in out.stderr
+    live = backup_env.servers.get("someone-elses")
+    assert live["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "their-data"

@@ -61,7 +61,8 @@ class Kube(Protocol):
 
     def require(self, api_version: str, kind: str) -> Resource: ...
 
-    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str) -> dict[str, Any]: ...
+    def apply(self, res: Resource, obj: dict[str, Any], *, force: bool, field_manager: str,
+              dry_run: bool = False) -> dict[str, Any]: ...  # fmt: skip
 
 
 class RunError(McpopError):
@@ -355,11 +356,6 @@ def pick_snapshot(repo: Any, snapshot: str | None, at: str | None) -> Any:
         raise RunError(str(exc)) from None
 
 
-def _apply(kube: Kube, obj: dict[str, Any]) -> None:
-    res = kube.require(obj["apiVersion"], obj["kind"])
-    kube.apply(res, obj, force=True, field_manager=RESTORE_FIELD_MANAGER)
-
-
 def _selector(name: str) -> str:
 
     return ",".join(f"{k}={v}" for k, v in selector_labels(name).items())
@@ -412,32 +408,118 @@ def snapshot_object(files: Mapping[str, Any], path: str) -> dict[str, Any]:
     return obj
 
 
-def restore_configuration(kube: Kube, files: Mapping[str, Any], target_ns: str, target_name: str,
-                          replicas: int | None = None) -> list[str]:  # fmt: skip
-    """Apply the snapshot's ConfigMaps, Secrets and MCPServer (`files`: the snapshot's `config/` tree, paths
-    relative to it) as `target_ns/target_name`; the objects written."""
-    written: list[str] = []
+#: the Secret types a restore creates: data only (a `service-account-token` Secret would have the cluster mint
+#: a token for any ServiceAccount of the namespace)
+SECRET_TYPES = frozenset({"Opaque", "kubernetes.io/tls", "kubernetes.io/basic-auth", "kubernetes.io/ssh-auth",
+                          "kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"})  # fmt: skip
+_REFERENCED = {"configmaps/": ("ConfigMap", ".yaml", ("data", "binaryData", "immutable")),
+               "secrets/": ("Secret", ".json", ("data", "stringData", "type", "immutable"))}  # fmt: skip
+
+
+def _refused(path: str, why: str) -> RunError:
+    return RunError(f"snapshot file {CONFIG_DIR}/{path}: {why}; a restore applies only the MCPServer and the "
+                    "ConfigMaps and Secrets it references; nothing was restored")  # fmt: skip
+
+
+def _metadata(obj: dict[str, Any], name: str, namespace: str) -> dict[str, Any]:
+    """Name, namespace, labels and annotations (without ApplySet membership): nothing else of a snapshot's
+    metadata (owner references, finalizers) is applied."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    for key in ("labels", "annotations"):
+        given = obj["metadata"].get(key)
+        items = given.items() if isinstance(given, dict) else ()
+        kept = {k: v for k, v in items if isinstance(v, str) and not str(k).startswith("applyset.kubernetes.io/")}
+        if kept:
+            meta[key] = kept
+    return meta
+
+
+def restore_objects(files: Mapping[str, Any], target_ns: str, target_name: str) -> list[dict[str, Any]]:
+    """What a configuration restore applies, in order: the ConfigMaps and Secrets the snapshot's MCPServer
+    references, then the MCPServer as `target_ns/target_name`, valid as a new one would have to be (the
+    webhook's validation). Any other kind, name or namespace in a file applied is refused before anything is
+    written: the snapshot comes from a bucket, and the restore runs with rights in the target namespace."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.render import RenderOptions
+    from mcpop.render.backup import server_data
+    from mcpop.render.validate import validate
+
+    raw = snapshot_object(files, "mcpserver.yaml")
+    if (raw.get("apiVersion"), raw.get("kind")) != (API_VERSION, "MCPServer"):
+        raise _refused("mcpserver.yaml", f"holds {str(raw.get('kind'))[:64]!r} {str(raw.get('apiVersion'))[:64]!r}, "
+                                         f"not an MCPServer {API_VERSION}")  # fmt: skip
+    server = {"apiVersion": API_VERSION, "kind": "MCPServer", "metadata": _metadata(raw, target_name, target_ns),
+              "spec": raw.get("spec")}  # fmt: skip
+    verdict = validate(server, None, RenderOptions(namespace=target_ns))
+    if not verdict.ok or not isinstance(verdict.resource, MCPServer):
+        problems = "; ".join(str(p) for p in verdict.problems)
+        raise RunError(f"snapshot file {CONFIG_DIR}/mcpserver.yaml: the MCPServer is not valid: {problems}; "
+                       "nothing was restored")  # fmt: skip
+    data = server_data(verdict.resource)
+    referenced = {"ConfigMap": set(data.config_maps), "Secret": set(data.secrets)}
+    out: list[dict[str, Any]] = []
     for path in sorted(files):
-        if not path.startswith(("configmaps/", "secrets/")):
-            continue
+        prefix = next((d for d in _REFERENCED if path.startswith(d)), None)
+        if prefix is None:
+            continue  # rendered.yaml and the like: a record, never applied
+        kind, suffix, fields = _REFERENCED[prefix]
         obj = snapshot_object(files, path)
-        obj["metadata"]["namespace"] = target_ns
-        _apply(kube, obj)
-        written.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    server = snapshot_object(files, "mcpserver.yaml")
-    server["metadata"]["name"] = target_name
-    server["metadata"]["namespace"] = target_ns
-    for k in list(server["metadata"].get("labels") or {}):
-        if k.startswith("applyset.kubernetes.io/"):
-            del server["metadata"]["labels"][k]
-    for k in list(server["metadata"].get("annotations") or {}):
-        if k.startswith("applyset.kubernetes.io/"):
-            del server["metadata"]["annotations"][k]
-    if replicas is not None:
-        server["spec"]["replicas"] = replicas
-    _apply(kube, server)
-    written.append(f"MCPServer/{target_name}")
-    return written
+        name = obj["metadata"].get("name")
+        if (obj.get("apiVersion"), obj.get("kind")) != ("v1", kind):
+            raise _refused(path, f"holds a {str(obj.get('kind'))[:64]!r} where a {kind} belongs")
+        if not isinstance(name, str) or path != f"{prefix}{name}{suffix}":
+            raise _refused(path, f"holds the {kind} {str(name)[:64]!r}, not the one the file is named for")
+        if name not in referenced[kind]:
+            raise _refused(path, f"the {kind} {name!r} is not referenced by the MCPServer")
+        if kind == "Secret" and obj.get("type", "Opaque") not in SECRET_TYPES:
+            raise _refused(path, f"a Secret of type {str(obj.get('type'))[:64]!r} is not restored")
+        body = {k: obj[k] for k in fields if k in obj}
+        out.append({"apiVersion": "v1", "kind": kind, "metadata": _metadata(obj, name, target_ns), **body})
+    return [*out, server]
+
+
+def _writable(kube: Kube, obj: dict[str, Any], covered: set[tuple[str, str]]) -> Any:
+    """The resource to apply `obj` to, once it is known that the restore may force it: the object is absent,
+    was written by a restore, or is one the backup covers (`covered`: restoring in place). Otherwise
+    RunError: a restore does not take over an object someone else wrote."""
+    res = kube.require(obj["apiVersion"], obj["kind"])
+    meta = obj["metadata"]
+    live = kube.get(res, meta["namespace"], meta["name"])
+    if live is None or (obj["kind"], meta["name"]) in covered:
+        return res
+    managers = sorted({str(m.get("manager")) for m in (live.get("metadata") or {}).get("managedFields") or ()})
+    if RESTORE_FIELD_MANAGER in managers:
+        return res
+    raise RunError(f"{obj['kind']} {meta['namespace']}/{meta['name']} exists and was not written by a restore "
+                   f"(managed by {', '.join(managers) or 'nobody'}): a restore does not overwrite it; delete it or "
+                   "restore to another target; nothing was restored")  # fmt: skip
+
+
+def restore_configuration(kube: Kube, objects: list[dict[str, Any]], covered: set[tuple[str, str]]) -> list[str]:
+    """Apply `objects` (from `restore_objects`) as field manager `mcpop-restore`: first all as a server-side
+    dry run, which runs admission, so that a refusal leaves everything as it was; the objects written."""
+    targets = [(_writable(kube, obj, covered), obj) for obj in objects]
+    for dry_run in (True, False):
+        for res, obj in targets:
+            kube.apply(res, obj, force=True, field_manager=RESTORE_FIELD_MANAGER, dry_run=dry_run)
+    return [f"{obj['kind']}/{obj['metadata']['name']}" for obj in objects]
+
+
+def _covered(kube: Kube, backup: Any, namespace: str, target_ns: str, target_name: str) -> set[tuple[str, str]]:
+    """The objects a restore in place may overwrite: the backed-up MCPServer and the ConfigMaps and Secrets it
+    references now (what the backup covers); nothing when restoring to another server."""
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.render.backup import server_data
+
+    ref = backup.spec.server_ref
+    if (target_ns, target_name) != (ref.namespace or namespace, ref.name):
+        return set()
+    out = {("MCPServer", target_name)}
+    live = kube.get(MCPSERVER, target_ns, target_name)
+    if live is not None:
+        data = server_data(MCPServer.model_validate({**live, "apiVersion": API_VERSION, "kind": "MCPServer"}))
+        out |= {("ConfigMap", n) for n in data.config_maps} | {("Secret", n) for n in data.secrets}
+    return out
 
 
 def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, data_dir: str | None,
@@ -465,16 +547,20 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
             files = repo.read_files(snap.id, CONFIG_DIR)
             if "mcpserver.yaml" not in files:
                 raise RunError(f"snapshot {snap.short_id} holds no MCPServer configuration")
+            objects = restore_objects(files, target_ns, target_name)  # refused here, before anything changes
+            covered = _covered(kube, backup, namespace, target_ns, target_name)
             if plan.data:
                 if data_dir is None:
                     raise RunError("a data restore needs --data-dir (the target's volumes, one directory each)")
                 replicas = scale_down(kube, target_ns, target_name)
 
-                snap_server = MCPServer.model_validate(snapshot_object(files, "mcpserver.yaml"))
+                snap_server = MCPServer.model_validate(objects[-1])
                 for vol, _claim in server_data(snap_server).claims:
                     repo.restore(snap.id, str(Path(data_dir) / vol), subtree=f"data/{vol}")
             if plan.configuration:
-                restore_configuration(kube, files, target_ns, target_name, replicas)
+                if replicas is not None:
+                    objects[-1]["spec"]["replicas"] = replicas
+                restore_configuration(kube, objects, covered)
     except (RunError, BackupError, ApiError, OSError, ValueError) as exc:
         text = exc.message if isinstance(exc, ApiError) else str(exc)
         record.update(result="Failed", completionTime=rfc3339(now_utc()), error=text)
