@@ -215,7 +215,9 @@ class MCPServerBackupSpec(Model):
     retention: Retention | None = None
     schedule: Schedule | None = None
     compression: Literal["none", "gzip", "zstd"] = "gzip"
-    encryption: bool = False
+    #: on unless set to false: an unencrypted repository's chunk ids are plain SHA-256, so anyone who can write
+    #: the bucket can forge snapshots (and read them); off is reported by the condition Encrypted=False
+    encryption: bool = True
     encryption_key: SecretKeySelector | None = None
     verify: bool = True
     suspend: bool = False

@@ -78,6 +78,30 @@ def test_encryption_without_a_key_generates_one_and_warns_it_lives_only_in_the_c
     assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data == secret.data
 
 
+def test_a_backup_that_does_not_mention_encryption_is_encrypted_with_a_generated_key(
+    backup_env: BackupEnv,
+) -> None:
+    backup_env.servers.create(filesystem_server())
+    body = seed_backup("http://127.0.0.1:9")
+    body["spec"]["serverRef"]["namespace"] = backup_env.ns
+    del body["spec"]["encryption"]
+    backup_env.create_backup(body)
+    backup_env.reconcile(NAME)
+    assert backup_env.backup(NAME)["spec"]["encryption"] is True  # the CRD's default
+    assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data["key"]
+    cond = backup_env.condition(NAME, "Encrypted")
+    assert (cond["status"], cond["reason"]) == ("True", "Encrypted")
+
+
+def test_encryption_false_is_reported_by_a_warning_condition(backup_env: BackupEnv) -> None:
+    _setup(backup_env, encryption=False)
+    backup_env.reconcile(NAME)
+    cond = backup_env.condition(NAME, "Encrypted")
+    assert (cond["status"], cond["reason"]) == ("False", "EncryptionDisabled")
+    assert "can forge snapshots" in cond["message"]
+    assert f"{NAME}-key" not in {s.metadata.name for s in backup_env.core.list_namespaced_secret(backup_env.ns).items}
+
+
 def test_a_second_reconcile_writes_nothing(backup_env: BackupEnv) -> None:
     _setup(backup_env)
     backup_env.reconcile(NAME)

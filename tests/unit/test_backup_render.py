@@ -259,7 +259,8 @@ def test_every_rendered_name_is_a_valid_dns_label_within_its_limit(backup: str, 
                  "restore": {"snapshot": "abc"}},
     }  # fmt: skip
     model = MCPServerBackup.model_validate(doc)
-    opts = BackupRenderOptions(request=request, restore_request="0123456789abcdef")
+    opts = BackupRenderOptions(request=request, restore_request="0123456789abcdef",
+                               generated_key_secret=generated_key_secret_name(backup))  # fmt: skip
     for o in render_backup(model, None, opts).objects:
         name = o["metadata"]["name"]
         assert len(name) <= (MAX_CRONJOB_NAME if o["kind"] == "CronJob" else 63), name

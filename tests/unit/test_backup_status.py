@@ -100,6 +100,12 @@ def test_a_generated_key_warns_that_it_lives_only_in_the_cluster() -> None:
     assert status["encryptionKeySecret"] == "b-backup-key"
 
 
+def test_an_unencrypted_backup_has_the_warning_condition_encrypted_false() -> None:
+    status = backup_status(Outcome(1, encrypted=False), None, now=NOW)
+    assert _cond(status, "Encrypted") == ("False", "EncryptionDisabled")
+    assert _cond(backup_status(Outcome(1), None, now=NOW), "Encrypted") == ("True", "Encrypted")
+
+
 def test_the_handled_request_is_kept_until_a_new_one() -> None:
     first = backup_status(Outcome(1, request="r1"), None, now=NOW)
     assert first["lastRequest"] == "r1"

@@ -300,7 +300,7 @@ class BackupController:
             raise TerminalError(msg)
         assert isinstance(backup, MCPServerBackup)
         spec = backup.spec
-        outcome = Outcome(generation, schedule=spec.schedule, suspended=spec.suspend)
+        outcome = Outcome(generation, schedule=spec.schedule, suspended=spec.suspend, encrypted=spec.encryption)
         status = obj.get("status") or {}
 
         # the server (for its PVCs and references); a missing server blocks runs but not the rendering

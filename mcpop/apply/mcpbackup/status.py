@@ -17,7 +17,10 @@ from mcpop.apply.runtime.conditions import Cond, merge_conditions
 
 CONTROLLER_KEYS = ("observedGeneration", "phase", "conditions", "nextScheduledTime", "lastRequest",
                    "lastRestoreRequest", "encryptionKeySecret")  # fmt: skip
-CONDITIONS = ("Ready", "Scheduled", "LastBackupSucceeded", "Verified", "EncryptionKeyInCluster")
+CONDITIONS = ("Ready", "Scheduled", "LastBackupSucceeded", "Verified", "Encrypted", "EncryptionKeyInCluster")
+#: the warning when `encryption: false`
+UNENCRYPTED = ("spec.encryption is false: anyone who can write the bucket can forge snapshots (chunk ids are "
+               "plain SHA-256) and read them, and the referenced Secrets are not backed up")  # fmt: skip
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Outcome:
     request: str | None = None
     restore_request: str | None = None
     generated_key_secret: str | None = None
+    encrypted: bool = True
     warnings: list[str] = field(default_factory=list)
 
 
@@ -108,6 +112,10 @@ def backup_status(outcome: Outcome, old: dict[str, Any] | None, *, now: str) -> 
         conds.append(Cond("Verified", "False", "Corrupt", run.get("verifyMessage") or "verify found problems"))
     else:
         conds.append(Cond("Verified", "Unknown", "NotVerified", "no verified backup yet (or spec.verify is false)"))
+    if outcome.encrypted:
+        conds.append(Cond("Encrypted", "True", "Encrypted", "snapshots are encrypted and authenticated"))
+    else:
+        conds.append(Cond("Encrypted", "False", "EncryptionDisabled", UNENCRYPTED))
     if outcome.generated_key_secret is not None:
         text = (f"the repository key was generated into Secret {outcome.generated_key_secret} and lives only "
                 "in this cluster: copy it somewhere safe; losing it loses the backups")  # fmt: skip
