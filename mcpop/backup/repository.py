@@ -375,9 +375,10 @@ class Repository:
         """Restore the snapshot's files under `subtree` into `target`; nothing lands unless every hash checks."""
         return restorer.restore(self, self.snapshot(snapshot_id), target, subtree=subtree)
 
-    def read_files(self, snapshot_id: str, subtree: str = "config") -> dict[str, MemoryFile]:
-        """The snapshot's files under `subtree`, in memory, keyed by path relative to it (every hash checked)."""
-        return restorer.read_files(self, self.snapshot(snapshot_id), subtree)
+    def read_files(self, snapshot_id: str, subtree: str = "config", *, limit: int = 64 << 20) -> dict[str, MemoryFile]:
+        """The snapshot's files under `subtree`, in memory, keyed by path relative to it (every hash checked);
+        BackupError, before anything is fetched, when they hold more than `limit` bytes."""
+        return restorer.read_files(self, self.snapshot(snapshot_id), subtree, limit)
 
     def verify(self, *, read_data: bool = False) -> VerifyReport:
         """Check snapshots, trees and chunk presence; with `read_data`, read every chunk and check its hash."""

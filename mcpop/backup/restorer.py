@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mcpop.backup.errors import RepositoryCorrupt
+from mcpop.backup.errors import BackupError, RepositoryCorrupt
 from mcpop.backup.model import MemoryFile, RestoreReport, Snapshot, clean_path
 from mcpop.backup.objects import Objects
 from mcpop.backup.tree import Entry, chunk_refs, in_subtree
@@ -199,8 +199,12 @@ def _symlink_meta(dir_fd: int, name: str, e: Entry) -> None:
         os.utime(name, ns=(e["mtime_ns"], e["mtime_ns"]), dir_fd=dir_fd, follow_symlinks=False)
 
 
-def read_files(repo: Objects, snap: Snapshot, subtree: str) -> dict[str, MemoryFile]:
+def read_files(repo: Objects, snap: Snapshot, subtree: str, limit: int) -> dict[str, MemoryFile]:
     chosen = [(rel, e) for rel, e in _select(repo, snap, subtree) if e["type"] == "file"]
+    total = sum(int(e["size"]) for _, e in chosen)
+    if total > limit:
+        raise BackupError(f"snapshot {snap.short_id}: the files under {subtree or '/'} hold {total} bytes, more "
+                          f"than the {limit} read into memory")  # fmt: skip
     refs = [r for _, e in chosen for r in chunk_refs(e)]
     stream = _chunks_with_context(repo, snap, refs)
     out = {}

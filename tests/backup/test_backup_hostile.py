@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import zstandard
 
-from mcpop.backup import FileTree, Repository, RepositoryCorrupt, WrongKey
+from mcpop.backup import BackupError, FileTree, Repository, RepositoryCorrupt, WrongKey
 from mcpop.backup.objects import chunk_key
-from mcpop.backup.tree import encode_entry
+from mcpop.backup.tree import CHUNK_LIMIT, encode_entry
 
 KEY = "the-backup-key"
 
@@ -111,6 +111,14 @@ def test_an_entry_whose_size_is_not_the_sum_of_its_chunks_is_refused(repo: Repos
     with pytest.raises(RepositoryCorrupt, match="not the sum of its chunks"):
         repo.restore(sid, tmp_path / "target")
     assert _listing(tmp_path / "target") == []
+
+
+def test_configuration_files_larger_than_the_limit_are_refused_before_they_are_fetched(repo: Repository) -> None:
+    chunk = [repo.codec.chunk_id(b"x"), CHUNK_LIMIT]  # never stored: the refusal must come before any fetch
+    huge = _entry("config/huge.yaml", size=100 * CHUNK_LIMIT, chunks=[chunk] * 100)
+    sid = forge(repo, [huge])
+    with pytest.raises(BackupError, match="hold 838860800 bytes, more than the 67108864 read into memory"):
+        repo.read_files(sid, "config")
 
 
 def test_a_zstd_frame_claiming_more_than_its_recorded_size_is_refused_without_allocating_it(

@@ -48,6 +48,16 @@ def _data(tmp: Path, files: dict[str, bytes] = FILES) -> Path:
     return root
 
 
+def _backed_up(env: BackupEnv, s3: object) -> Path:
+    """The seed backup set up and run once (on-demand request "x"); the PVC data directory it read."""
+    _setup(env, s3, env.ns)
+    env.reconcile(NAME)
+    data = _data(env.tmp)
+    pod, job = _request_job(env, "x")
+    assert env.run_pod(pod, job, data).returncode == 0
+    return data
+
+
 def _digest(tree: dict[str, bytes]) -> dict[str, str]:
     return {k: hashlib.sha256(v).hexdigest() for k, v in tree.items()}
 
@@ -144,10 +154,7 @@ def test_a_failed_run_is_recorded_and_reported(backup_env: BackupEnv, s3_server:
 
 
 def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server: Any, kube_cluster: Any) -> None:
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    _backed_up(backup_env, s3_server)
     snap = backup_env.backup(NAME)["status"]["lastSnapshot"]
     out = backup_env.mcp("backup", "list", NAME, "-n", backup_env.ns, "-o", "json", kubeconfig=kube_cluster.kubeconfig)
     assert out.returncode == 0, out.stderr
@@ -166,11 +173,7 @@ def test_list_and_verify_from_a_workstation(backup_env: BackupEnv, s3_server: An
 def test_restore_of_data_and_configuration_is_byte_identical(
     backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
 ) -> None:
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    data = _data(backup_env.tmp)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, data).returncode == 0
+    data = _backed_up(backup_env, s3_server)
     snap = backup_env.backup(NAME)["status"]["lastSnapshot"]
     want = _digest(read_tree(data / "data"))
     # the data is lost and the server's spec changed
@@ -196,10 +199,7 @@ def test_configuration_restores_to_another_namespace_at_a_point_in_time(
 ) -> None:
     import kubeenv
 
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    _backed_up(backup_env, s3_server)
     other = kubeenv.create_namespace(backup_env.admin)
     try:
         out = backup_env.mcp("backup", "restore", NAME, "-n", backup_env.ns, "--at", "2100-01-01T00:00:00Z",
@@ -233,11 +233,7 @@ def test_snapshots_expire_on_a_shortened_clock(backup_env: BackupEnv, s3_server:
 
 
 def test_spec_restore_runs_one_restore_job_under_its_own_account(backup_env: BackupEnv, s3_server: Any) -> None:
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    data = _data(backup_env.tmp)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, data).returncode == 0
+    data = _backed_up(backup_env, s3_server)
     snap = backup_env.backup(NAME)["status"]["lastSnapshot"]
     want = _digest(read_tree(data / "data"))
     (data / "data/notes/hello.txt").write_bytes(b"changed after the backup\n")
@@ -282,10 +278,7 @@ def test_a_snapshot_holding_a_cluster_role_binding_is_refused_and_nothing_is_app
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    _backed_up(backup_env, s3_server)
     binding = f"restore-escalation-{backup_env.ns}"
     crb = (
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
@@ -310,10 +303,7 @@ def test_a_snapshot_holding_a_cluster_role_binding_is_refused_and_nothing_is_app
 def test_a_restore_to_another_server_does_not_overwrite_an_object_it_did_not_write(
     backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
 ) -> None:
-    _setup(backup_env, s3_server, backup_env.ns)
-    backup_env.reconcile(NAME)
-    pod, job = _request_job(backup_env, "x")
-    assert backup_env.run_pod(pod, job, _data(backup_env.tmp)).returncode == 0
+    _backed_up(backup_env, s3_server)
     theirs = filesystem_server("someone-elses", claim="their-data")
     backup_env.servers.create(theirs)
     out = backup_env.mcp("backup", "restore", NAME, "-n", backup_env.ns, "--configuration-only", "--target",
