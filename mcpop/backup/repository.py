@@ -61,6 +61,11 @@ CHUNK_MIN = 256 * 1024
 CHUNK_AVG = 512 * 1024
 CHUNK_MAX = 4 * 1024 * 1024
 _SNAPSHOT_AAD = b"mcpop-snapshot-v1"
+#: what sealing and the compression tag add to a stored object (1 + nonce + GCM tag), with room to spare
+_OVERHEAD = 64
+#: the largest snapshot object (its plaintext is read up to 64 MiB) and config or key file read
+_SNAPSHOT_LIMIT = (64 << 20) + _OVERHEAD
+_SMALL_LIMIT = 1 << 20
 
 
 class RepositoryNotFound(BackupError):
@@ -107,17 +112,19 @@ class Repository:
             raise BackupError(f"compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
         storage = Storage(url, storage_options, retry)
         user_key = keyfiles.normalise_user_key(key) if key is not None else None
-        raw = storage.get("config")
+        raw = storage.get("config", _SMALL_LIMIT)
         if raw is None:
             storage.check_bucket()
-            raw = storage.get("config")
+            raw = storage.get("config", _SMALL_LIMIT)
         if raw is None:
             if not create:
                 raise RepositoryNotFound(f"{storage.safe_url}: no backup repository here")
             cls._create(storage, user_key)
-            raw = storage.get("config")
+            raw = storage.get("config", _SMALL_LIMIT)
             if raw is None:
                 raise RepositoryCorrupt(f"{storage.safe_url}: config vanished right after it was written")
+        if len(raw) > _SMALL_LIMIT:
+            raise RepositoryCorrupt(f"{storage.safe_url}: config is larger than {_SMALL_LIMIT} bytes")
         try:
             config = json.loads(raw)
             version = int(config["version"])
@@ -173,7 +180,10 @@ class Repository:
     def _unlock(storage: Storage, user_key: bytes, repo_id: str) -> dict[str, Any]:
         refused: list[str] = []
         for obj in storage.list("keys"):
-            raw = storage.get(obj.key)
+            raw = storage.get(obj.key, _SMALL_LIMIT)
+            if raw is not None and len(raw) > _SMALL_LIMIT:
+                refused.append(f"{obj.key}: larger than {_SMALL_LIMIT} bytes")
+                continue
             try:
                 material = keyfiles.open_key_file(user_key, raw) if raw else None
             except keyfiles.UnsafeKeyFile as e:
@@ -231,13 +241,15 @@ class Repository:
 
     def read_chunk(self, chunk_id: str, size: int) -> bytes:
         """A chunk's plaintext, every check passed; RepositoryCorrupt otherwise."""
-        stored = self.storage.get(chunk_key(chunk_id))
+        stored = self.storage.get(chunk_key(chunk_id), size + _OVERHEAD)
         if stored is None:
             raise RepositoryCorrupt(
                 f"{self.url}: chunk {chunk_key(chunk_id)} is missing",
                 [Problem("missing_chunk", chunk_key(chunk_id), [], "missing")],
             )
         try:
+            if len(stored) > size + _OVERHEAD:
+                raise DecodeError(f"stored object is larger than a chunk of {size} bytes can be")
             return self.codec.decode_chunk(chunk_id, stored, size)
         except DecodeError as e:
             raise RepositoryCorrupt(
@@ -274,9 +286,14 @@ class Repository:
         cached = self._snapshots.get(sid)
         if cached:
             return cached
-        raw = self.storage.get(key)
+        raw = self.storage.get(key, _SNAPSHOT_LIMIT)
         if raw is None:
             raise SnapshotNotFound(f"{self.url}: snapshot {sid[:8]} no longer exists")
+        if len(raw) > _SNAPSHOT_LIMIT:
+            raise RepositoryCorrupt(
+                f"{self.url}: snapshot object {key} is larger than {_SNAPSHOT_LIMIT} bytes",
+                [Problem("corrupt_snapshot", key, [sid], "too large")],
+            )
         if hashlib.sha256(raw).hexdigest() != sid:
             raise RepositoryCorrupt(
                 f"{self.url}: snapshot object {key} does not match its name",

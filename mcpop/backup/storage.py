@@ -175,10 +175,19 @@ class Storage:
                 f"{self.safe_url}: bucket or container {self.bucket!r} does not exist; create it first"
             ) from None
 
-    def get(self, key: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
+    def get(self, key: str, limit: int | None = None) -> bytes | None:
+        """The object's bytes, or None when it does not exist; with `limit`, at most `limit + 1` of them are
+        read (a ranged read), so a caller sees an object too large without holding all of it."""
+        end = None if limit is None else limit + 1
+
+        def go() -> Any:
+            if self.local and end is not None:  # read(n) allocates n bytes up front, whatever the file holds
+                with open(self._path(key), "rb") as f:
+                    return f.read(min(end, os.fstat(f.fileno()).st_size))
+            return self.fs.cat_file(self._path(key), start=0, end=end)
+
         try:
-            data = self._call("read", key, lambda: self.fs.cat_file(self._path(key)))
+            data = self._call("read", key, go)
         except _NotFound:
             return None
         return bytes(data)

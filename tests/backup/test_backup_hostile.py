@@ -124,7 +124,7 @@ def test_configuration_files_larger_than_the_limit_are_refused_before_they_are_f
 def test_a_zstd_frame_claiming_more_than_its_recorded_size_is_refused_without_allocating_it(
     repo: Repository, tmp_path: Path
 ) -> None:
-    data = b"x" * 100
+    data = bytes(range(256)) * 64  # 16 KiB recorded: the bomb's stored size fits
     cid = repo.codec.chunk_id(data)
     writer = zstandard.ZstdCompressor().compressobj(size=256 << 20)  # a frame header claiming 256 MiB
     zeros = bytes(1 << 20)
@@ -134,6 +134,23 @@ def test_a_zstd_frame_claiming_more_than_its_recorded_size_is_refused_without_al
     tracemalloc.start()
     try:
         with pytest.raises(RepositoryCorrupt, match="larger than recorded"):
+            repo.restore(sid, tmp_path / "target")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_a_chunk_object_larger_than_its_recorded_size_is_refused_reading_only_what_it_may_hold(
+    repo: Repository, tmp_path: Path
+) -> None:
+    data = b"y" * 100
+    cid = repo.codec.chunk_id(data)
+    repo.storage.put(chunk_key(cid), b"\x00" + data + bytes(64 << 20))  # raw: 64 MiB of padding
+    sid = forge(repo, [_entry("f", size=len(data), chunks=[[cid, len(data)]])])
+    tracemalloc.start()
+    try:
+        with pytest.raises(RepositoryCorrupt, match="stored object is larger than a chunk of 100 bytes can be"):
             repo.restore(sid, tmp_path / "target")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
