@@ -50,6 +50,25 @@ def forge(repo: Repository, entries: list[dict[str, Any]]) -> str:
     return repo.write_snapshot(doc)[0]
 
 
+def _stored_chunk(repo: Repository, data: bytes, stored: bytes) -> str:
+    """A snapshot of one file `f` holding `data`, whose one chunk is stored as `stored`; its id."""
+    cid = repo.codec.chunk_id(data)
+    repo.storage.put(chunk_key(cid), stored)
+    return forge(repo, [_entry("f", size=len(data), chunks=[[cid, len(data)]])])
+
+
+def _restore_refused_in_bounded_memory(repo: Repository, sid: str, target: Path, message: str) -> None:
+    """The restore fails with `message`, its memory peak staying under 16 MiB."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(RepositoryCorrupt, match=message):
+            repo.restore(sid, target)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
     return Repository.open(f"file://{tmp_path}/repo")
@@ -125,37 +144,20 @@ def test_a_zstd_frame_claiming_more_than_its_recorded_size_is_refused_without_al
     repo: Repository, tmp_path: Path
 ) -> None:
     data = bytes(range(256)) * 64  # 16 KiB recorded: the bomb's stored size fits
-    cid = repo.codec.chunk_id(data)
     writer = zstandard.ZstdCompressor().compressobj(size=256 << 20)  # a frame header claiming 256 MiB
     zeros = bytes(1 << 20)
     bomb = b"".join(writer.compress(zeros) for _ in range(256)) + writer.flush()
-    repo.storage.put(chunk_key(cid), b"\x02" + bomb)
-    sid = forge(repo, [_entry("f", size=len(data), chunks=[[cid, len(data)]])])
-    tracemalloc.start()
-    try:
-        with pytest.raises(RepositoryCorrupt, match="larger than recorded"):
-            repo.restore(sid, tmp_path / "target")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 16 << 20
+    sid = _stored_chunk(repo, data, b"\x02" + bomb)
+    _restore_refused_in_bounded_memory(repo, sid, tmp_path / "target", "larger than recorded")
 
 
 def test_a_chunk_object_larger_than_its_recorded_size_is_refused_reading_only_what_it_may_hold(
     repo: Repository, tmp_path: Path
 ) -> None:
     data = b"y" * 100
-    cid = repo.codec.chunk_id(data)
-    repo.storage.put(chunk_key(cid), b"\x00" + data + bytes(64 << 20))  # raw: 64 MiB of padding
-    sid = forge(repo, [_entry("f", size=len(data), chunks=[[cid, len(data)]])])
-    tracemalloc.start()
-    try:
-        with pytest.raises(RepositoryCorrupt, match="stored object is larger than a chunk of 100 bytes can be"):
-            repo.restore(sid, tmp_path / "target")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 16 << 20
+    sid = _stored_chunk(repo, data, b"\x00" + data + bytes(64 << 20))  # raw: 64 MiB of padding
+    message = "stored object is larger than a chunk of 100 bytes can be"
+    _restore_refused_in_bounded_memory(repo, sid, tmp_path / "target", message)
 
 
 def test_a_key_file_with_costly_scrypt_parameters_is_refused_without_deriving(tmp_path: Path) -> None:
