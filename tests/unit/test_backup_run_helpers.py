@@ -1,12 +1,17 @@
-"""The pure parts of a backup run: what of an object a Configuration snapshot keeps, and the run's clock."""
+"""The parts of a backup run that need no cluster: what of an object a Configuration snapshot keeps, the run's
+clock, and opening a repository from the Job's environment."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from mcpop.apply.mcpbackup.run import NOW_ENV, now_utc, portable
+from mcpop.api.mcpserverbackup import MCPServerBackup
+from mcpop.apply.mcpbackup.run import NOW_ENV, RunError, now_utc, open_repository, portable
+from mcpop.backup import Repository
+from mcpop.render.backup import ENV_ENCRYPTION_KEY
 
 
 def test_a_portable_object_has_no_status_and_no_server_set_metadata() -> None:
@@ -34,3 +39,16 @@ def test_the_run_clock_can_be_set_for_tests(monkeypatch: pytest.MonkeyPatch) -> 
     assert now_utc() == dt.datetime(2026, 11, 3, 2, tzinfo=dt.UTC)
     monkeypatch.delenv(NOW_ENV)
     assert abs((now_utc() - dt.datetime.now(dt.UTC)).total_seconds()) < 5
+
+
+def test_a_backup_that_now_defaults_to_encryption_over_an_unencrypted_repository_says_what_to_set(
+    tmp_path: Path,
+) -> None:
+    backup = MCPServerBackup.model_validate({
+        "apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServerBackup", "metadata": {"name": "b", "namespace": "ns"},
+        "spec": {"serverRef": {"name": "fs"}, "storage": {"type": "Local"}},
+    })  # fmt: skip
+    Repository.open(f"file://{tmp_path}/ns/b")  # written before encryption was the default
+    says = r"created unencrypted and spec\.encryption is on .* set spec\.encryption: false"
+    with pytest.raises(RunError, match=says):
+        open_repository(None, backup, "ns", local_root=str(tmp_path), env={ENV_ENCRYPTION_KEY: "generated"})

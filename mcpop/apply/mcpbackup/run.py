@@ -32,6 +32,7 @@ from mcpop.errors import McpopError
 from mcpop.render import RenderOptions, render
 from mcpop.render.backup import GENERATED_KEY, credential_env, generated_key_secret_name, server_data
 from mcpop.render.names import selector_labels
+from mcpop.render.validate import validate
 
 # mcpop.backup needs the `storage` extra: it is imported only where a repository is opened, so this module
 # loads without it (`mcp backup restore` of data asks the operator's Job and opens no repository here).
@@ -146,7 +147,7 @@ def open_repository(kube: Kube | None, backup: Any, namespace: str, *, local_roo
                     create: bool = True, env: Mapping[str, str] | None = None) -> Opened:  # fmt: skip
     """The repository `backup.spec.storage` names (created when absent and `create`)."""
     from mcpop.backup import Repository, location_for
-    from mcpop.backup.errors import BackupError
+    from mcpop.backup.errors import BackupError, EncryptionMismatch
 
     spec = backup.spec
     environ = dict(os.environ if env is None else env)
@@ -173,6 +174,10 @@ def open_repository(kube: Kube | None, backup: Any, namespace: str, *, local_roo
         loc = location_for(spec.storage, namespace=namespace, name=backup.metadata.name, secret=secret,
                            local_root=local_root)  # fmt: skip
         repo = Repository.open_location(loc, key=key, compression=spec.compression, create=create)
+    except EncryptionMismatch:
+        raise RunError(f"{loc.url}: the repository was created unencrypted and spec.encryption is on (it is "
+                       "unless set to false): set spec.encryption: false to keep writing it unencrypted, or give "
+                       "spec.storage a new prefix for an encrypted one") from None  # fmt: skip
     except BackupError as exc:
         raise RunError(str(exc)) from None
     return Opened(repo, loc.url)
@@ -439,11 +444,6 @@ def restore_objects(files: Mapping[str, Any], target_ns: str, target_name: str) 
     references, then the MCPServer as `target_ns/target_name`, valid as a new one would have to be (the
     webhook's validation). Any other kind, name or namespace in a file applied is refused before anything is
     written: the snapshot comes from a bucket, and the restore runs with rights in the target namespace."""
-    from mcpop.api.mcpserver import MCPServer
-    from mcpop.render import RenderOptions
-    from mcpop.render.backup import server_data
-    from mcpop.render.validate import validate
-
     raw = snapshot_object(files, "mcpserver.yaml")
     if (raw.get("apiVersion"), raw.get("kind")) != (API_VERSION, "MCPServer"):
         raise _refused("mcpserver.yaml", f"holds {str(raw.get('kind'))[:64]!r} {str(raw.get('apiVersion'))[:64]!r}, "
@@ -508,9 +508,6 @@ def restore_configuration(kube: Kube, objects: list[dict[str, Any]], covered: se
 def _covered(kube: Kube, backup: Any, namespace: str, target_ns: str, target_name: str) -> set[tuple[str, str]]:
     """The objects a restore in place may overwrite: the backed-up MCPServer and the ConfigMaps and Secrets it
     references now (what the backup covers); nothing when restoring to another server."""
-    from mcpop.api.mcpserver import MCPServer
-    from mcpop.render.backup import server_data
-
     ref = backup.spec.server_ref
     if (target_ns, target_name) != (ref.namespace or namespace, ref.name):
         return set()
