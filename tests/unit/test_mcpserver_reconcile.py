@@ -122,3 +122,32 @@ def test_a_deleted_server_releases_its_finalizer_once_its_objects_are_gone(
     assert kube.stored("Deployment", NS, "fs") is None and kube.stored("Service", NS, "fs") is None
     stored = kube.stored("MCPServer", NS, "fs")
     assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
+
+
+def test_a_reconcile_before_the_watch_brings_the_status_write_does_not_write_it_again(recorder: Recorder) -> None:
+    """Read-your-writes from the write's answer: the cache is written only by watches, and may still hold the
+    server as it was when its status was written."""
+    import copy
+
+    before_status: dict[str, Any] = {}
+
+    class Kube(FakeKube):  # remembers the server as it was just before its status was written
+        def merge_patch(self, res: Any, namespace: Any, name: str, patch: Any, subresource: Any = None) -> Any:
+            if subresource == "status":
+                before_status["obj"] = copy.deepcopy(self.stored("MCPServer", NS, name))
+            return super().merge_patch(res, namespace, name, patch, subresource)
+
+    class LaggingServers(FakeCache):  # the watch has not brought the status write yet
+        def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+            return before_status.get("obj") or super().get(namespace, name)
+
+    kube = Kube()
+    server(kube)
+    owned = {gk: FakeCache(kube, gk, label=PART_OF_LABEL) for gk in ("Deployment.apps", "Service", "ServiceAccount")}
+    ctl = MCPServerController(kube, OperatorSettings(), LaggingServers(kube, "MCPServer.mcp.allbeone.io"), owned,  # type: ignore[arg-type]
+                              {}, recorder, lambda key: None)  # fmt: skip
+    ctl.reconcile((NS, "fs"))
+    events = len(recorder.events)
+    kube.writes.clear()
+    ctl.reconcile((NS, "fs"))
+    assert kube.writes == [] and len(recorder.events) == events

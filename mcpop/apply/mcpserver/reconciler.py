@@ -79,6 +79,8 @@ class MCPServerController:
         self._ref_index: dict[tuple[str, str, str], set[Key]] = {}
         self._refs_of: dict[Key, set[tuple[str, str, str]]] = {}
         self._lock = threading.Lock()
+        #: server → (the resourceVersion its last status write was made against, that status)
+        self._written: dict[Key, tuple[str, dict[str, Any]]] = {}
         #: namespace → (its enforced Pod Security level, when read)
         self._ns_levels: dict[str, tuple[Level, float]] = {}
         # MCPRegistries and their stored catalogue ConfigMaps (mcpop.apply.catalog_store)
@@ -248,9 +250,18 @@ class MCPServerController:
             self.recorder.record(obj, type_, reason, message)
 
     def _write_status(self, obj: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
-        old = obj.get("status") or {}
-        new = compute_status(outcome, old)
+        """Write the status `outcome` gives, when it differs from the live one; event the transitions.
+
+        Read-your-writes from the write's answer, not the cache: until the watch brings our last status write,
+        the cached object still has the resourceVersion it was written against, and the status written then is
+        the live one (so a reconcile in between neither writes it again nor events it twice)."""
         meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        rv = str(meta.get("resourceVersion") or "")
+        with self._lock:
+            written = self._written.get(key)
+        old = written[1] if written is not None and written[0] == rv else obj.get("status") or {}
+        new = compute_status(outcome, old)
         condition_gauge(MCPSERVER_READY, meta["namespace"], meta["name"], new, "Ready")
         patch = status_patch(old, new)
         if patch is None:
@@ -261,6 +272,8 @@ class MCPServerController:
             if exc.not_found:
                 return new
             raise
+        with self._lock:
+            self._written[key] = (rv, new)
         old_ready = _cond(old, "Ready")
         new_ready = _cond(new, "Ready")
         if old_ready != new_ready and new_ready is not None:
@@ -396,6 +409,8 @@ class MCPServerController:
         self._index_refs(key, set())
         self._index_registry(key, None)
         self.manager.forget(MCPSERVER, *key)
+        with self._lock:
+            self._written.pop(key, None)
         if self.verifier is not None:
             self.verifier.forget(key)
 
