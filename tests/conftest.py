@@ -74,6 +74,7 @@ def _shared_cluster() -> bool:
     return existing_kubeconfig() is not None
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker per CPU this process may use, at most 4 (each worker running cluster tests
     starts a control plane of ~700 MiB); PYTEST_XDIST_AUTO_NUM_WORKERS overrides it, as in xdist."""
@@ -82,6 +83,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadfile`, with the units of `work_unit` handed out heaviest directory first."""
     if config.getvalue("dist") != "loadfile":
@@ -94,7 +96,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
         def _assign_work_unit(self, node: Any) -> None:
             # the queue is built in collection order; hand out the heaviest directory's units first
-            rank = {u: next(i for i, d in enumerate(HEAVY_FIRST) if u.startswith(d)) for u in self.workqueue}
+            rank = {u: next((i for i, d in enumerate(HEAVY_FIRST) if u.startswith(d)), len(HEAVY_FIRST))
+                    for u in self.workqueue}  # fmt: skip
             for unit in sorted(self.workqueue, key=rank.__getitem__):
                 self.workqueue.move_to_end(unit)
             super()._assign_work_unit(node)
