@@ -39,9 +39,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+_RAN: list[str] = []  # the tests here this process ran (an xdist worker runs some files, not all)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if HERE in Path(str(item.fspath)).parents:
+        _RAN.append(item.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove what an interrupted test may have left: its runc containers and network namespaces."""
-    if shutil.which("runc") is None or os.geteuid() != 0:
+    """Remove what an interrupted test may have left: its runc containers and network namespaces. Only in
+    the process that ran tests here: under pytest-xdist another worker may finish while these still run."""
+    if not _RAN or shutil.which("runc") is None or os.geteuid() != 0:
         return
     from runc_harness import NETNS_PREFIX, runc
 
