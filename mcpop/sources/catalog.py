@@ -14,43 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from mcpop.api.serverjson import ServerJSON
 from mcpop.codec.reader import REGISTRY_DATA, load_json
 from mcpop.render.catalog import Catalog
+from mcpop.sources.entries import parse_items
 from mcpop.sources.errors import CatalogError
 
 EMBEDDED = "catalog.json"
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}" if loc else err["msg"])
-    return "; ".join(parts)
-
-
-def _entry_name(raw: Any, index: int) -> str:
-    if isinstance(raw, dict):
-        server = raw.get("server")
-        inner = server if isinstance(server, dict) else raw
-        name, version = inner.get("name"), inner.get("version")
-        if isinstance(name, str):
-            return f"{name} {version}" if isinstance(version, str) else name
-    return f"entry {index}"
-
-
-def list_items(data: Any) -> list[Any] | None:
-    """The entries of parsed registry data: a server.json, a list of them, or an API list response."""
-    if isinstance(data, dict) and isinstance(data.get("servers"), list):
-        return list(data["servers"])
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        return [data]
-    return None
 
 
 def parse_entries(data: Any, source: str) -> tuple[list[ServerJSON], list[str]]:
@@ -58,8 +28,6 @@ def parse_entries(data: Any, source: str) -> tuple[list[ServerJSON], list[str]]:
 
     Read by `mcpop.sources.entries.parse_items`, as the operator's sources read it: entries the registry
     marks deprecated or deleted are skipped, invalid ones reported by name."""
-    from mcpop.sources.entries import parse_items
-
     found = parse_items(data, source)
     problems = [f"{source}: {e.name}: {e.reason}; skipped" for e in found.invalid]
     problems += [

@@ -10,10 +10,38 @@ from pydantic import ValidationError
 from mcpop.api.serverjson import ServerJSON, ServerResponse
 from mcpop.codec.reader import REGISTRY_DATA, Limits, YAMLInputError, load_value
 from mcpop.codec.reader import decode as decode_text
-from mcpop.sources.catalog import _describe, _entry_name, list_items
 from mcpop.sources.errors import InvalidContent
 
 OFFICIAL_META = "io.modelcontextprotocol.registry/official"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}" if loc else err["msg"])
+    return "; ".join(parts)
+
+
+def _entry_name(raw: Any, index: int) -> str:
+    if isinstance(raw, dict):
+        server = raw.get("server")
+        inner = server if isinstance(server, dict) else raw
+        name, version = inner.get("name"), inner.get("version")
+        if isinstance(name, str):
+            return f"{name} {version}" if isinstance(version, str) else name
+    return f"entry {index}"
+
+
+def list_items(data: Any) -> list[Any] | None:
+    """The entries of parsed registry data: a server.json, a list of them, or an API list response."""
+    if isinstance(data, dict) and isinstance(data.get("servers"), list):
+        return list(data["servers"])
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return [data]
+    return None
 
 
 @dataclass(frozen=True)
