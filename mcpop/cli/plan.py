@@ -75,20 +75,16 @@ def resolve_entry(client: Client | None, namespace: str, name: str, version: str
 def render_server(obj: dict[str, Any], entry: ServerJSON | None, uid: str | None,
                   referenced_hash: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:  # fmt: skip
     """The MCPServer's object set (owner reference to `uid` when given), and the renderer's warnings."""
-    from pydantic import ValidationError
-
     from mcpop.api.mcpserver import MCPServer
     from mcpop.render import RenderError, RenderOptions, render
     from mcpop.render.options import Owner
+    from mcpop.render.validate import validated
 
     meta = obj["metadata"]
-    try:
-        server = MCPServer.model_validate(obj)
-    except ValidationError as exc:
-        from mcpop.cli.load import format_loc
-
-        err = exc.errors(include_url=False)[0]
-        raise PlanError(f"{format_loc(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
+    server, invalid = validated(obj)  # the reconcilers' message: every problem, the field named
+    if server is None:
+        raise PlanError(invalid)
+    assert isinstance(server, MCPServer)
     owner = Owner(name=meta["name"], uid=uid) if uid else None
     opts = RenderOptions(namespace=meta["namespace"], owner=owner, referenced_content_hash=referenced_hash)
     from mcpop.render.errors import ImageConfigNeeded
