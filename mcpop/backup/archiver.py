@@ -35,7 +35,7 @@ _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 class Uploader:
     """Deduplicates chunks against the repository and uploads the new ones from a thread pool."""
 
-    def __init__(self, repo: Objects, known: dict[str, int], workers: int, max_inflight: int = 48 << 20):
+    def __init__(self, repo: Objects, known: dict[str, int], workers: int, max_inflight: int = 16 << 20):
         self.repo = repo
         self.known = set(known)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="backup-upload")
