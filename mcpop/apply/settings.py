@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from mcpop.api.duration import format_duration, non_negative
+from mcpop.apply.runtime.identity import operator_account
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
 from mcpop.render.podsecurity import LEVELS, Level
@@ -149,6 +150,11 @@ class OperatorSettings(BaseModel):
         10.0, description="How long the leader retries renewing before giving up leadership."
     )
     retry_period: Duration = Field(2.0, description="Interval between leader election attempts.")
+    service_account: NoneIfEmpty = Field(
+        None,
+        description="The operator's own ServiceAccount as NAMESPACE/NAME, which no MCPServer may run as "
+        "(default: read from the pod's token; set it when the operator runs outside a pod with that account).",
+    )
     kubeconfig: str | None = Field(
         None, description="Kubeconfig file (default: in-cluster config, else ~/.kube/config). A bad file exits 2."
     )
@@ -387,6 +393,22 @@ class OperatorSettings(BaseModel):
                 raise ValueError(f"namespace {ns!r} is given twice")
             seen.add(ns)
         return value
+
+    @field_validator("service_account")
+    @classmethod
+    def _namespace_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            ns, sep, name = value.partition("/")
+            if not sep or not DNS_LABEL.fullmatch(ns) or not name or "/" in name:
+                raise ValueError(f"{value!r} is not NAMESPACE/NAME (such as mcp-system/mcp-operator)")
+        return value
+
+    def operator_account(self) -> tuple[str, str] | None:
+        """The operator's own ServiceAccount: `--service-account`, else the one its pod's token names."""
+        if self.service_account:
+            ns, _, name = self.service_account.partition("/")
+            return ns, name
+        return operator_account()
 
     def pod_security(self, namespace: str) -> Level:
         """The Pod Security level `--pod-security-levels` allows in `namespace` (restricted when not listed)."""

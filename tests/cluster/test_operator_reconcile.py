@@ -453,3 +453,15 @@ def test_objects_of_the_same_name_that_mcpop_did_not_create_survive_the_server_u
     servers.delete("srv")
     wait(lambda: not servers.exists("srv"), message="MCPServer srv finalized")
     unchanged()
+
+
+def test_a_server_may_not_run_as_a_service_account_mcpop_created_for_itself(
+    operator: OperatorProcess, servers: Servers
+) -> None:
+    labels = {"app.kubernetes.io/managed-by": "mcpop", "app.kubernetes.io/component": "backup-restore"}
+    servers.core.create_namespaced_service_account(servers.ns, {"metadata": {"name": "nightly-restore",
+                                                                             "labels": labels}})  # fmt: skip
+    servers.create(basic(serviceAccount={"create": False, "name": "nightly-restore"}))
+    stalled = servers.wait_condition("srv", "Stalled", "True")
+    assert "spec.serviceAccount.name" in stalled["message"] and "created by mcpop" in stalled["message"], stalled
+    assert servers.deployment("srv") is None

@@ -16,6 +16,7 @@ from typing import Any
 import kubeenv
 import pytest
 import yaml
+from kubernetes import client
 from operator_harness import crds  # noqa: F401 - fixture
 
 from mcpop.apply.runtime.client import Kube, KubeError
@@ -24,6 +25,7 @@ from mcpop.apply.webhook import certs
 from mcpop.apply.webhook.admission import Policy, handlers
 from mcpop.apply.webhook.configuration import configurations
 from mcpop.apply.webhook.server import WebhookServer
+from mcpop.apply.webhook.setup import ClusterAccess
 
 API = "mcp.allbeone.io/v1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,12 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class Webhook:
     """The operator's webhook server on 127.0.0.1 with its own CA, registered for one namespace."""
 
-    def __init__(self, kube: Kube, namespace: str, cert_dir: Path) -> None:
+    def __init__(self, kube: Kube, namespace: str, cert_dir: Path, policy: Policy | None = None) -> None:
         self.kube, self.namespace, self.cert_dir = kube, namespace, cert_dir
         self.data = certs.desired_secret_data({}, ["127.0.0.1", "localhost"])
         certs.write_files(cert_dir, self.data)
         self.tls = ReloadingContext(cert_dir, "1.2", (), interval=0.1)
-        self.server = WebhookServer("127.0.0.1", 0, self.tls, handlers(Policy()))
+        self.server = WebhookServer("127.0.0.1", 0, self.tls, handlers(policy or Policy()))
         self.server.start()
         self.name = f"mcpop-test-{namespace}"
         selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
@@ -58,7 +60,17 @@ def kube(kube_cluster: kubeenv.KubeCluster, crds: list[str]) -> Kube:  # noqa: F
 
 @pytest.fixture
 def webhook(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Webhook]:
-    hook = Webhook(kube, namespace, tmp_path / "certs")
+    yield from _serve(Webhook(kube, namespace, tmp_path / "certs"), kube, namespace)
+
+
+@pytest.fixture
+def access_webhook(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Webhook]:
+    """The webhook as the operator runs it: asking the cluster about existing ServiceAccounts."""
+    hook = Webhook(kube, namespace, tmp_path / "certs", Policy(access=ClusterAccess(kube)))
+    yield from _serve(hook, kube, namespace)
+
+
+def _serve(hook: Webhook, kube: Kube, namespace: str) -> Iterator[Webhook]:
     try:
         wait_registered(kube, namespace)
         yield hook
@@ -309,3 +321,50 @@ def test_every_corpus_case_the_crd_schema_lets_through_is_refused_by_the_webhook
         missed.append(f"{case.id}: accepted")
     assert missed == [], "\n".join(missed)
     assert by_webhook > 50
+
+
+def _grant(kube_cluster: kubeenv.KubeCluster, namespace: str, user: str, role: str,
+           rules: list[dict[str, Any]]) -> None:  # fmt: skip
+    rbac = client.RbacAuthorizationV1Api(kube_cluster.api_client)
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": role}, "rules": rules})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": f"{role}-{user}"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})  # fmt: skip
+
+
+def _apply_as(kube_cluster: kubeenv.KubeCluster, user: str, obj: dict[str, Any], tmp_path: Path) -> Any:
+    import json
+
+    path = tmp_path / f"{user}.json"
+    path.write_text(json.dumps(obj))
+    return subprocess.run(["kubectl", "--kubeconfig", kube_cluster.kubeconfig, "--as", user, "apply",
+                           "--server-side", "-f", str(path)], capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_only_an_author_who_may_create_pods_may_run_a_server_as_an_existing_service_account(
+    kube_cluster: kubeenv.KubeCluster, kube: Kube, access_webhook: Webhook, namespace: str, tmp_path: Path
+) -> None:
+    authoring = [{"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpservers"],
+                  "verbs": ["get", "list", "create", "patch", "update"]}]  # fmt: skip
+    _grant(kube_cluster, namespace, "alice", "mcp-author", authoring)
+    _grant(kube_cluster, namespace, "bob", "mcp-author-2", authoring)
+    _grant(kube_cluster, namespace, "bob", "pod-runner", [{"apiGroups": [""], "resources": ["pods"],
+                                                           "verbs": ["create"]}])  # fmt: skip
+    client.CoreV1Api(kube_cluster.api_client).create_namespaced_service_account(
+        namespace, {"metadata": {"name": "ci-deployer"}})  # fmt: skip
+    spec = {"image": "ghcr.io/example/server", "serviceAccount": {"create": False, "name": "ci-deployer"}}
+
+    refused = _apply_as(kube_cluster, "alice", server("as-alice", spec, namespace), tmp_path)
+    assert refused.returncode != 0
+    assert "spec.serviceAccount.name" in refused.stderr and "create pods" in refused.stderr, refused.stderr
+    assert "alice" in refused.stderr, refused.stderr
+
+    allowed = _apply_as(kube_cluster, "bob", server("as-bob", spec, namespace), tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    # mcpop's own accounts stay refused to bob too
+    client.CoreV1Api(kube_cluster.api_client).create_namespaced_service_account(namespace, {"metadata": {
+        "name": "nightly-restore", "labels": {"app.kubernetes.io/managed-by": "mcpop"}}})  # fmt: skip
+    own = {**spec, "serviceAccount": {"create": False, "name": "nightly-restore"}}
+    refused = _apply_as(kube_cluster, "bob", server("as-restore", own, namespace), tmp_path)
+    assert refused.returncode != 0 and "created by mcpop" in refused.stderr, refused.stderr

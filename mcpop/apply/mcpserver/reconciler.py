@@ -28,7 +28,7 @@ from mcpop.apply.mcpserver.status import (
     service_status,
     verify_wait,
 )
-from mcpop.apply.resources import MCPSERVER, NAMESPACE, REGISTRY_LABEL, ApiError
+from mcpop.apply.resources import MCPSERVER, NAMESPACE, REGISTRY_LABEL, SERVICEACCOUNT, ApiError
 from mcpop.apply.runtime.client import Kube
 from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
@@ -41,6 +41,7 @@ from mcpop.apply.ssa.apply import ConflictPolicy
 from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, events_from, observe
 from mcpop.apply.verify.verifier import Target, Verifier
 from mcpop.render import RenderError, RenderOptions, render
+from mcpop.render.accounts import account_refusal, existing_account
 from mcpop.render.names import label_value
 from mcpop.render.options import Owner
 from mcpop.render.podsecurity import LEVELS, Level
@@ -92,6 +93,7 @@ class MCPServerController:
         self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries))
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
+        self._operator_account = settings.operator_account()
         #: applies each server's object set; reads live objects from the owned kinds' watch caches
         self.manager = ResourceManager(kube, caches=self.owned.get, kinds=OWNED_KINDS)
 
@@ -331,6 +333,11 @@ class MCPServerController:
         if server is None:
             return self._terminal(obj, invalid)
         assert isinstance(server, MCPServer)
+        account = existing_account(server.spec, name)
+        if account is not None:
+            refused = account_refusal(ns, account, self.kube.get(SERVICEACCOUNT, ns, account), self._operator_account)
+            if refused is not None:
+                return self._terminal(obj, refused)
         spec_wire = obj.get("spec") or {}
         refs = referenced(spec_wire)
         self._index_refs(key, refs)

@@ -1,4 +1,5 @@
-"""AdmissionReview (admission.k8s.io/v1) in, AdmissionReview out: the webhooks' decisions. Pure.
+"""AdmissionReview (admission.k8s.io/v1) in, AdmissionReview out: the webhooks' decisions. Pure but for
+`Policy.access`, the cluster lookups an MCPServer naming an existing ServiceAccount needs.
 
 Validation is `mcpop.render.validate` (one code path with `mcp render`). Deletes are never blocked, and an
 update that leaves the spec as it was (the operator's own finalizer and ApplySet metadata writes, status
@@ -13,12 +14,15 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import jsonpatch
 
 from mcpop import GROUP
+from mcpop.api.mcpserver import MCPServer
+from mcpop.apply.resources import ApiError
 from mcpop.apply.webhook.defaults import defaulted
+from mcpop.render.accounts import account_refusal, existing_account, pods_forbidden
 from mcpop.render.options import RenderOptions
 from mcpop.render.podsecurity import Level
 from mcpop.render.validate import KINDS, Verdict, validate
@@ -27,19 +31,57 @@ from mcpop.render.validate import KINDS, Verdict, validate
 MAX_WARNING = 120 * 4
 
 
+class Access(Protocol):
+    """What the webhook asks the cluster about a request that names an existing ServiceAccount."""
+
+    def may_create_pods(self, user: Mapping[str, Any], namespace: str) -> tuple[bool, str]:
+        """A SubjectAccessReview for `user` (the request's userInfo): (allowed, the authorizer's reason)."""
+        ...
+
+    def account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The live ServiceAccount, None when it does not exist."""
+        ...
+
+
 @dataclass(frozen=True)
 class Policy:
-    """What the validating webhook checks with: the operator's feature switches (for warnings) and the Pod
-    Security level each namespace allows (`--pod-security-levels`; restricted when not listed)."""
+    """What the validating webhook checks with: the operator's feature switches (for warnings), the Pod
+    Security level each namespace allows (`--pod-security-levels`; restricted when not listed), and the
+    cluster access checks for `serviceAccount.create: false` (None: not checked, e.g. offline)."""
 
     options: RenderOptions = field(default_factory=RenderOptions)
     pod_security: Mapping[str, Level] = field(default_factory=dict)
+    access: Access | None = None
+    operator_account: tuple[str, str] | None = None
 
 
 def _response(review: dict[str, Any], **fields: Any) -> dict[str, Any]:
     uid = (review.get("request") or {}).get("uid", "")
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "response": {"uid": uid, "allowed": True, **fields}}  # fmt: skip
+
+
+def _forbidden(review: dict[str, Any], kind: str, name: str, message: str) -> dict[str, Any]:
+    status = {"code": 403, "reason": "Forbidden", "message": f'{kind}.{GROUP} "{name}" is forbidden: {message}',
+              "details": {"name": name, "group": GROUP, "kind": kind}}  # fmt: skip
+    return _response(review, allowed=False, status=status)
+
+
+def _account_problem(policy: Policy, req: Mapping[str, Any], server: MCPServer, namespace: str) -> str | None:
+    """Why this request may not make the server run as an existing ServiceAccount, or None."""
+    name = existing_account(server.spec, server.metadata.name)
+    if name is None or policy.access is None:
+        return None
+    try:
+        account = policy.access.account(namespace, name)
+    except ApiError as exc:
+        return f"spec.serviceAccount.name: could not read ServiceAccount {name!r}: {exc.status} {exc.reason}"
+    refused = account_refusal(namespace, name, account, policy.operator_account)
+    if refused is not None:
+        return refused
+    user = req.get("userInfo") or {}
+    allowed, reason = policy.access.may_create_pods(user, namespace)
+    return None if allowed else pods_forbidden(namespace, name, str(user.get("username") or ""), reason)
 
 
 def _denied(review: dict[str, Any], kind: str, name: str, verdict: Verdict) -> dict[str, Any]:
@@ -87,6 +129,10 @@ def validating(review: dict[str, Any], policy: Policy = Policy()) -> dict[str, A
     verdict = validate(obj, None, options)
     if not verdict.ok:
         return _denied(review, kind, name, verdict)
+    if isinstance(verdict.resource, MCPServer):
+        problem = _account_problem(policy, req, verdict.resource, ns)
+        if problem is not None:
+            return _forbidden(review, kind, name, problem)
     out = _response(review)
     if verdict.warnings:
         out["response"]["warnings"] = [w[:MAX_WARNING] for w in verdict.warnings]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from mcpop.apply.resources import SERVICEACCOUNT, SUBJECTACCESSREVIEW, ApiError
 from mcpop.apply.runtime.tls import CERT_FILE, KEY_FILE, ReloadingContext
 from mcpop.apply.webhook import metrics
 from mcpop.apply.webhook.admission import Handler, Policy, handlers
@@ -33,13 +35,38 @@ def _namespace(settings: OperatorSettings) -> str:
     return settings.watch_namespace or "default"
 
 
-def policy(settings: OperatorSettings) -> Policy:
-    """The validating webhook's policy: the operator's feature switches, so warnings match reconcile's."""
+class ClusterAccess:
+    """`admission.Access` against the apiserver: SubjectAccessReviews and ServiceAccount reads."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def may_create_pods(self, user: Mapping[str, Any], namespace: str) -> tuple[bool, str]:
+        spec: dict[str, Any] = {"resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "pods"}}
+        for src, dst in (("username", "user"), ("uid", "uid"), ("groups", "groups"), ("extra", "extra")):
+            if user.get(src):
+                spec[dst] = user[src]
+        review = {"apiVersion": SUBJECTACCESSREVIEW.api_version, "kind": SUBJECTACCESSREVIEW.kind, "spec": spec}
+        try:
+            status = self.kube.create(SUBJECTACCESSREVIEW, None, review).get("status") or {}
+        except ApiError as exc:  # denied, not admitted on faith: the author can retry
+            return False, f"the SubjectAccessReview failed: {exc.status} {exc.reason}"
+        return bool(status.get("allowed")) and not status.get("denied"), str(status.get("reason") or "")
+
+    def account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.kube.get(SERVICEACCOUNT, namespace, name)
+
+
+def policy(settings: OperatorSettings, kube: Kube | None = None) -> Policy:
+    """The validating webhook's policy: the operator's feature switches, so warnings match reconcile's, and
+    (given a client) the access checks of `serviceAccount.create: false`."""
     levels = {item.partition("=")[0]: settings.pod_security(item.partition("=")[0])
               for item in settings.pod_security_levels}  # fmt: skip
-    return Policy(RenderOptions(enable_hpa=settings.enable_hpa_support, enable_vpa=settings.enable_vpa_support,
-                                enable_istio=settings.enable_istio_integration,
-                                enable_multi_tenancy=settings.enable_multi_tenancy), levels)  # fmt: skip
+    options = RenderOptions(enable_hpa=settings.enable_hpa_support, enable_vpa=settings.enable_vpa_support,
+                            enable_istio=settings.enable_istio_integration,
+                            enable_multi_tenancy=settings.enable_multi_tenancy)  # fmt: skip
+    access = ClusterAccess(kube) if kube is not None else None
+    return Policy(options, levels, access, settings.operator_account())
 
 
 def warm_up(routes: dict[str, Handler]) -> None:
@@ -62,7 +89,7 @@ def add_webhooks(mgr: Manager, settings: OperatorSettings, kube: Kube) -> None:
                             [settings.webhook_configuration_name])  # fmt: skip
         mgr.add_runnable("webhook-cert-rotation", certs.run_leader, leader_only=True)
         mgr.add_runnable("webhook-cert-sync", certs.run_replica, leader_only=False)
-    routes = handlers(policy(settings))
+    routes = handlers(policy(settings, kube))
     warm_up(routes)
 
     def serve(stop: threading.Event) -> None:
