@@ -46,6 +46,13 @@ def apply_as(api: client.ApiClient, obj: dict[str, Any], field_manager: str = "m
     return kube.apply(kube.require(obj["apiVersion"], obj["kind"]), obj, force=True, field_manager=field_manager)
 
 
+def grant_leases(api: client.ApiClient, namespace: str) -> None:
+    """The operator's leader-election Role (config/rbac/leader_election_role.yaml) in `namespace`."""
+    for doc in yaml.safe_load_all((ROOT / "config" / "rbac" / "leader_election_role.yaml").read_text()):
+        doc["metadata"]["namespace"] = namespace
+        apply_as(api, doc)
+
+
 @pytest.fixture(scope="session")
 def crds(kube_cluster: kubeenv.KubeCluster) -> list[str]:
     return kubeenv.install_crds(kube_cluster.api_client, sorted((ROOT / "schemas").glob("*.yaml")))
@@ -70,6 +77,7 @@ def operator_identity(kube_cluster: kubeenv.KubeCluster, directory: Path) -> str
     binding = yaml.safe_load((rbac_dir / "role_binding.yaml").read_text())
     for obj in (sa, role, binding):
         apply_as(api, obj)
+    grant_leases(api, OPERATOR_NS)
     token = core.create_namespaced_service_account_token(
         SA_NAME,
         OPERATOR_NS,

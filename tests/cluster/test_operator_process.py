@@ -17,7 +17,7 @@ from pathlib import Path
 import kubeenv
 from kubernetes import client
 from operator_harness import *  # noqa: F403
-from operator_harness import OperatorProcess, Servers, start_operator, wait
+from operator_harness import OperatorProcess, Servers, grant_leases, start_operator, wait
 
 
 def basic(name: str) -> dict:
@@ -42,6 +42,7 @@ def test_leader_election_takeover_and_release(
     kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
     api = kube_cluster.api_client
+    grant_leases(api, namespace)
     flags = ("--leader-elect", "--leader-election-namespace", namespace)
     first = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
     second: OperatorProcess | None = None
@@ -92,6 +93,7 @@ def test_leader_that_cannot_renew_exits_and_standby_takes_over(
     without releasing the Lease, which the standby now holds."""
     api = kube_cluster.api_client
     servers = Servers(api, namespace)
+    grant_leases(api, namespace)
     flags = ("--leader-elect", "--leader-election-namespace", namespace, "--log-level", "debug")
     first = start_operator(operator_kubeconfig, namespace, tmp_path, *flags)
     second: OperatorProcess | None = None

@@ -95,7 +95,8 @@ def test_strict_validation_refuses_an_unknown_field(kind: str, rendered: dict[st
 def test_the_feature_rich_render_has_every_kind_the_chart_can_make(rendered: dict[str, Any]) -> None:
     kinds = {o["kind"] for o in rendered["feature-rich"]}
     assert kinds == {
-        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Service",
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
+        "PodDisruptionBudget", "Service",
         "ServiceMonitor", "PrometheusRule", "ConfigMap", "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration", "Certificate",
     }  # fmt: skip
@@ -260,7 +261,24 @@ def test_with_cert_manager_a_certificate_serves_the_webhook_and_its_ca_is_inject
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         annotations = one(objs, kind)["metadata"]["annotations"]
         assert annotations["cert-manager.io/inject-ca-from"] == "mcpop-system/mcp-operator-webhook"
-    assert by_kind(objs, "Role") == [], "no Secret-writing Role when cert-manager makes the certificate"
+    roles = [r for r in by_kind(objs, "Role") if any("secrets" in rule["resources"] for rule in r["rules"])]
+    assert roles == [], "no Secret-writing Role when cert-manager makes the certificate"
+
+
+def test_the_lease_is_granted_in_the_release_namespace_only() -> None:
+    objs = objects(render())
+    assert not any("leases" in rule["resources"] for r in by_kind(objs, "ClusterRole") for rule in r["rules"])
+    (role,) = [r for r in by_kind(objs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
+    assert role["metadata"]["namespace"] == "mcpop-system"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["mcpop-leader"],
+            "verbs": ["get", "update"],
+        },
+    ]
 
 
 def test_monitoring_objects_are_made_only_where_their_api_is_served(rendered: dict[str, Any]) -> None:
