@@ -1,0 +1,56 @@
+"""Every permission the chart grants is listed, with its reason, in docs/security.md, and every listed one is
+granted: the chart's renders (golden/install, kept equal to `helm template` by tests/unit/test_chart.py)
+compared both ways with the allow-list table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+Grant = tuple[str, str, str, str, str]  # scope, API group, resource, verb, resource name ("" for any)
+
+
+def granted() -> set[Grant]:
+    out: set[Grant] = set()
+    for path in sorted((ROOT / "golden" / "install").glob("*.yaml")):
+        for obj in yaml.safe_load_all(path.read_text()):
+            if not obj or obj["kind"] not in ("Role", "ClusterRole"):
+                continue
+            scope = "cluster" if obj["kind"] == "ClusterRole" else "namespace"
+            for rule in obj.get("rules") or []:
+                for group in rule.get("apiGroups") or [""]:
+                    for res in rule["resources"]:
+                        for verb in rule["verbs"]:
+                            for name in rule.get("resourceNames") or [""]:
+                                out.add((scope, group, res, verb, name))
+    return out
+
+
+def documented() -> set[Grant]:
+    text = (ROOT / "docs" / "security.md").read_text()
+    table = re.search(r"<!-- rbac-allow-list:start -->\n(.*?)<!-- rbac-allow-list:end -->", text, re.S)
+    assert table, "docs/security.md has no rbac-allow-list table"
+    out: set[Grant] = set()
+    for line in table.group(1).splitlines()[2:]:
+        scope, group, res, verbs, names, _why = (c.strip() for c in line.strip().strip("|").split("|"))
+        for verb in verbs.split(", "):
+            for name in names.split(", ") if names else [""]:
+                out.add((scope, group, res, verb, name))
+    return out
+
+
+def test_every_rule_the_chart_grants_is_on_the_documented_allow_list() -> None:
+    assert sorted(granted() - documented()) == []
+
+
+def test_every_documented_permission_is_still_granted() -> None:
+    assert sorted(documented() - granted()) == []
+
+
+def test_nothing_grants_leases_or_escalation_verbs_cluster_wide() -> None:
+    cluster = {g for g in granted() if g[0] == "cluster"}
+    assert not [g for g in cluster if g[2] == "leases"]
+    assert not [g for g in granted() if g[3] in ("escalate", "bind", "impersonate", "*") or "*" in (g[1], g[2])]
