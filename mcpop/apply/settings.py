@@ -170,6 +170,12 @@ class OperatorSettings(BaseModel):
     sync_period: Annotated[Duration, Chart("operator.syncPeriod")] = Field(
         600.0, description="Reconcile every MCPServer and MCPRegistry at least this often."
     )
+    finalizer_timeout: Duration = Field(
+        300.0,
+        description="How long a deleted MCPServer waits for its objects to go when they cannot be deleted (403, an "
+        "API gone); then its finalizer is released with a Warning event and owner-referenced objects are left to "
+        "garbage collection.",
+    )
     reconcile_timeout: Annotated[Duration, env("RECONCILE_TIMEOUT"), Chart("operator.reconcileTimeout")] = Field(
         300.0, description="Give up one reconcile after this long and retry with backoff."
     )

@@ -151,3 +151,45 @@ def test_a_reconcile_before_the_watch_brings_the_status_write_does_not_write_it_
     kube.writes.clear()
     ctl.reconcile((NS, "fs"))
     assert kube.writes == [] and len(recorder.events) == events
+
+
+def _deleted(kube: FakeKube, controller: MCPServerController, when: str) -> None:
+    server(kube)
+    controller.reconcile((NS, "fs"))
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None
+    stored["metadata"]["deletionTimestamp"] = when
+
+
+def _finalize_forbidden(kube: FakeKube, controller: MCPServerController) -> Result:
+    from mcpop.apply.resources import ApiError
+
+    for _ in range(3):  # the first finalizer patch may be stale after the status write
+        kube.fail[("Deployment", "fs")] = ApiError(403, "Forbidden", {"message": "deployments is forbidden"})
+        result = controller.reconcile((NS, "fs"))
+        if result != Result(requeue_after=0.2):
+            return result
+    return result
+
+
+def test_a_finalizer_that_cannot_delete_waits_within_its_timeout(
+    kube: FakeKube, controller: MCPServerController, recorder: Recorder
+) -> None:
+    from mcpop.apply.runtime.timefmt import micro_now
+
+    _deleted(kube, controller, micro_now())
+    assert _finalize_forbidden(kube, controller) == Result(requeue_after=1.0)
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+    assert "FinalizerReleased" not in [reason for _, reason, _ in recorder.events]
+
+
+def test_a_finalizer_that_cannot_delete_is_released_after_its_timeout_with_a_warning(
+    kube: FakeKube, controller: MCPServerController, recorder: Recorder
+) -> None:
+    _deleted(kube, controller, "2026-01-01T00:00:00Z")  # longer ago than --finalizer-timeout (5m)
+    assert _finalize_forbidden(kube, controller) == DONE
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
+    (message,) = [m for t, reason, m in recorder.events if reason == "FinalizerReleased" and t == "Warning"]
+    assert "403 Forbidden" in message and "after 5m" in message and "garbage collection" in message

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcpop import API_VERSION
+from mcpop.api.duration import format_duration
 from mcpop.api.mcpserver import MCPServer
 from mcpop.apply.catalog_store import EntryCache, Resolved, resolve_entry
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
@@ -36,8 +37,10 @@ from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.logs import set_generation
 from mcpop.apply.runtime.metrics import MCPSERVER_READY, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
+from mcpop.apply.runtime.timefmt import parse_time
 from mcpop.apply.settings import OperatorSettings
 from mcpop.apply.ssa.apply import ConflictPolicy
+from mcpop.apply.ssa.changeset import ChangeSet
 from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, events_from, observe
 from mcpop.apply.verify.verifier import Target, Verifier
 from mcpop.render import RenderError, RenderOptions, render
@@ -457,12 +460,26 @@ class MCPServerController:
         if FINALIZER not in (meta.get("finalizers") or []):
             return DONE
         self._write_status(obj, Outcome(generation=meta.get("generation"), terminating=True))
-        deleted, remaining = self.manager.delete_set(MCPSERVER, obj, extra_gks=list(self.owned))
+        try:
+            deleted, remaining = self.manager.delete_set(MCPSERVER, obj, extra_gks=list(self.owned))
+        except ApiError as exc:  # 403, an API gone: never block the deletion forever
+            deleted, remaining = ChangeSet(), -1
+            blocked = f"deleting its objects failed: {exc.status} {exc.reason}"
+        else:
+            blocked = f"{remaining} owned object(s) still present"
         observe(deleted)
         if len(deleted):
             self._event(obj, "Normal", "Deleting", "deleted " + ", ".join(c.subject for c in deleted))
+        released = None
         if remaining:
-            return Result(requeue_after=1.0)  # wait until every member is gone (fresh reads, not the cache)
+            since = parse_time(meta.get("deletionTimestamp"))
+            waited = time.time() - since if since is not None else 0.0
+            if waited < self.settings.finalizer_timeout:
+                if remaining < 0:
+                    log.warning("finalizer waits: %s", blocked)
+                return Result(requeue_after=1.0)  # wait until every member is gone (fresh reads, not the cache)
+            released = (f"{blocked} after {format_duration(self.settings.finalizer_timeout)}; the finalizer is "
+                        "released and owner-referenced objects are left to garbage collection")  # fmt: skip
         finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
         try:
@@ -473,7 +490,10 @@ class MCPServerController:
                 return Result(requeue_after=0.2)
             if not exc.not_found:
                 raise
-        self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
+        if released is not None:
+            self._event(obj, "Warning", "FinalizerReleased", released)
+        else:
+            self._event(obj, "Normal", "Deleted", "owned objects deleted; finalizer removed")
         self._forget((ns, name))
         log.info("finalized")
         return DONE
