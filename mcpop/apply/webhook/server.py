@@ -17,11 +17,19 @@ from mcpop.apply.webhook.admission import Handler
 
 log = logging.getLogger("mcpop.webhook")
 MAX_BODY = 3 * 1024 * 1024 + 64 * 1024  # the apiserver's request limit, plus the review envelope
+#: connections served at once (a thread each); beyond it a new connection is closed at once
+MAX_CONNECTIONS = 256
+#: the listen backlog: a burst of apiserver connections waits instead of being refused
+BACKLOG = 128
+#: a client must finish the TLS handshake within this; a kept-alive connection idle longer is closed
+HANDSHAKE_TIMEOUT = 5.0
+IDLE_TIMEOUT = 30.0
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(self, address: tuple[str, int], tls: ReloadingContext, routes: dict[str, Handler],
                  observe: Any) -> None:  # fmt: skip
@@ -42,7 +50,13 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = self.socket.accept()
-        sock.settimeout(30)
+        with self.lock:
+            full = len(self.connections) >= MAX_CONNECTIONS
+        if full:  # bounded: never a thread per connection an idle-connection flood opens
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise OSError("webhook connection limit reached")  # socketserver drops this accept
+        sock.settimeout(HANDSHAKE_TIMEOUT)
         # headers and body go out as two writes: without this, Nagle plus the client's delayed ACK holds
         # the body back ~40 ms on every kept-alive request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -52,6 +66,10 @@ class _Server(ThreadingHTTPServer):
             self.connections.add(conn)
             self.accepted += 1
         return conn, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that failed its handshake or went away: not worth a traceback on stderr
+        log.debug("webhook connection from %s dropped", client_address, exc_info=True)
 
     def shutdown_request(self, request: Any) -> None:
         with self.lock:
@@ -65,6 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def setup(self) -> None:
+        # the handshake within HANDSHAKE_TIMEOUT (a client that connects and says nothing is dropped), then
+        # the longer keep-alive idle timeout
+        self.request.do_handshake()
+        self.request.settimeout(IDLE_TIMEOUT)
+        super().setup()
 
     def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(code)
