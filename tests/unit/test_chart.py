@@ -95,7 +95,7 @@ def test_strict_validation_refuses_an_unknown_field(kind: str, rendered: dict[st
 def test_the_feature_rich_render_has_every_kind_the_chart_can_make(rendered: dict[str, Any]) -> None:
     kinds = {o["kind"] for o in rendered["feature-rich"]}
     assert kinds == {
-        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "NetworkPolicy", "Deployment",
         "PodDisruptionBudget", "Service",
         "ServiceMonitor", "PrometheusRule", "ConfigMap", "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration", "Certificate",
@@ -363,7 +363,11 @@ def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
     out = []
     for key, value in values.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and key not in ("resources", "nodeSelector", "affinity"):
+        if (
+            isinstance(value, dict)
+            and value
+            and key not in ("resources", "nodeSelector", "affinity", "metricsNamespaceSelector")
+        ):
             out += _leaves(value, path + ".")
         else:
             out.append(path)
@@ -476,3 +480,14 @@ def test_the_readme_values_table_names_the_flag_or_variable_of_each_setting() ->
     names = {opt.chart or "": [f"`{name}`" for name in (*opt.flags, opt.env) if name] for opt in CHARTED.values()}
     wrong = {path: rows.get(path) for path, named in names.items() if not any(n in rows.get(path, "") for n in named)}
     assert wrong == {}
+
+
+def test_the_operator_network_policy_lets_only_the_selected_namespaces_scrape_metrics() -> None:
+    (policy,) = by_kind(objects(render()), "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    rules = {tuple(p["port"] for p in rule["ports"]): rule.get("from") for rule in policy["spec"]["ingress"]}
+    assert rules[("webhook",)] is None and rules[("health",)] is None  # the apiserver and the kubelet
+    assert rules[("metrics",)] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert by_kind(objects(render(sets=["networkPolicy.enabled=false"])), "NetworkPolicy") == []
