@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mcpop.apply.mcpbackup.controller import BackupController
@@ -24,9 +27,10 @@ from mcpop.apply.runtime import metrics
 from mcpop.apply.runtime.client import Kube, load_api_client
 from mcpop.apply.runtime.logs import setup_logging
 from mcpop.apply.runtime.manager import Context, Manager, Registration
-from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.settings import OperatorSettings, split_address
 from mcpop.apply.ssa.applyset import PART_OF_LABEL
 from mcpop.apply.verify.verifier import Verifier
+from mcpop.apply.webhook import certs
 from mcpop.apply.webhook.setup import add_webhooks
 from mcpop.render.backup import BACKUP_LABEL
 
@@ -132,6 +136,16 @@ def new_verifier(settings: OperatorSettings, verify_url: Callable[[str], str] | 
     return Verifier(settings.verify_concurrency, settings.verify_timeout, settings.verify_interval, resolve=verify_url)
 
 
+def with_metrics_certificate(settings: OperatorSettings) -> OperatorSettings:
+    """`settings` with a self-signed certificate for the secure /metrics endpoint when none is given (as
+    controller-runtime does; scrapers skip verification or pin it, and authenticate with a bearer token)."""
+    if not settings.metrics_secure or settings.metrics_cert_dir or split_address(settings.metrics_bind_address) is None:
+        return settings
+    cert_dir = Path(tempfile.mkdtemp(prefix="mcpop-metrics-certs-"))
+    certs.write_files(cert_dir, certs.desired_secret_data({}, ["localhost", "127.0.0.1", socket.gethostname()]))
+    return settings.model_copy(update={"metrics_cert_dir": str(cert_dir)})
+
+
 def new_manager(settings: OperatorSettings, kube: Kube | None = None, *,
                 verify_url: Callable[[str], str] | None = None) -> Manager:  # fmt: skip
     """A manager with the operator's controllers registered (`verify_url`: see `new_verifier`)."""
@@ -139,7 +153,7 @@ def new_manager(settings: OperatorSettings, kube: Kube | None = None, *,
         api = load_api_client(settings.kubeconfig, pool_size=settings.concurrent_reconciles + 24)
         timeout = min(60.0, max(5.0, settings.reconcile_timeout))
         kube = Kube(api, on_request=metrics.count_request, request_timeout=timeout)
-    mgr = Manager(settings, kube)
+    mgr = Manager(with_metrics_certificate(settings), kube)
     verifier = new_verifier(settings, verify_url)
     for reg in registrations(settings, verifier):
         mgr.add(reg)

@@ -137,6 +137,14 @@ class OperatorSettings(BaseModel):
     metrics_bind_address: Address = Field(
         ":8080", description="Address of the /metrics endpoint (host:port, :port, or 0 to disable)."
     )
+    metrics_secure: Annotated[Bool, Chart("metrics.secure")] = Field(
+        True,
+        description="Serve /metrics over HTTPS to bearer tokens the apiserver authenticates (TokenReview) and "
+        "authorizes for `get` on the non-resource URL /metrics (SubjectAccessReview); false: plain HTTP to anyone.",
+    )
+    metrics_cert_dir: NoneIfEmpty = Field(
+        None, description="tls.crt/tls.key of the secure /metrics endpoint (default: a self-signed certificate)."
+    )
     health_probe_bind_address: Address = Field(
         ":8081", description="Address of /healthz and /readyz (host:port, :port, or 0 to disable)."
     )

@@ -193,6 +193,8 @@ def start_operator(
         f"127.0.0.1:{hport}",
         # run out of cluster, the operator cannot reach Services: no MCP verification unless a test asks
         *([] if any(str(a).startswith("--verify-") for a in extra) else ["--verify-concurrency", "0"]),
+        # the harness scrapes plain /metrics; tests/cluster/test_metrics_auth.py runs the secure default
+        *([] if any(str(a).startswith("--metrics-secure") for a in extra) else ["--metrics-secure=false"]),
         *extra,
     ]
     full_env = {**os.environ, **(env or {})}

@@ -22,7 +22,7 @@ def granted() -> set[Grant]:
             scope = "cluster" if obj["kind"] == "ClusterRole" else "namespace"
             for rule in obj.get("rules") or []:
                 for group in rule.get("apiGroups") or [""]:
-                    for res in rule["resources"]:
+                    for res in rule.get("resources") or rule.get("nonResourceURLs") or []:
                         for verb in rule["verbs"]:
                             for name in rule.get("resourceNames") or [""]:
                                 out.add((scope, group, res, verb, name))

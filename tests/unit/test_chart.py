@@ -267,7 +267,7 @@ def test_with_cert_manager_a_certificate_serves_the_webhook_and_its_ca_is_inject
 
 def test_the_lease_is_granted_in_the_release_namespace_only() -> None:
     objs = objects(render())
-    assert not any("leases" in rule["resources"] for r in by_kind(objs, "ClusterRole") for rule in r["rules"])
+    assert not any("leases" in rule.get("resources", []) for r in by_kind(objs, "ClusterRole") for rule in r["rules"])
     (role,) = [r for r in by_kind(objs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
     assert role["metadata"]["namespace"] == "mcpop-system"
     assert role["rules"] == [
@@ -491,3 +491,13 @@ def test_the_operator_network_policy_lets_only_the_selected_namespaces_scrape_me
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     ]
     assert by_kind(objects(render(sets=["networkPolicy.enabled=false"])), "NetworkPolicy") == []
+
+
+def test_secure_metrics_are_scraped_over_https_with_the_scrapers_token() -> None:
+    objs = objects(render(apis=("monitoring.coreos.com/v1",)))
+    assert "--metrics-secure=true" in one(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    (endpoint,) = one(objs, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https" and endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    assert endpoint["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    (reader,) = [r for r in by_kind(objs, "ClusterRole") if r["metadata"]["name"].endswith("-metrics-reader")]
+    assert reader["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]

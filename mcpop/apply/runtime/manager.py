@@ -28,12 +28,14 @@ from typing import Any
 
 from mcpop.apply.resources import Resource
 from mcpop.apply.runtime import metrics
+from mcpop.apply.runtime.authn import RequestAuthorizer
 from mcpop.apply.runtime.client import API_ERRORS, Kube
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.health import HealthServer
 from mcpop.apply.runtime.informer import Informer, Transform, compact
 from mcpop.apply.runtime.leaderelection import LeaderElector
 from mcpop.apply.runtime.reconciler import Controller, Key, run_worker
+from mcpop.apply.runtime.tls import ReloadingContext
 from mcpop.apply.runtime.workqueue import WorkQueue
 from mcpop.apply.settings import OperatorSettings, split_address
 
@@ -277,7 +279,14 @@ class Manager:
             self.health.start()
         maddr = split_address(self.settings.metrics_bind_address)
         if maddr is not None:
-            self.metrics_server = metrics.start_metrics_server(*maddr)
+            tls, authorize = None, None
+            if self.settings.metrics_secure:
+                if not self.settings.metrics_cert_dir:
+                    raise ValueError("--metrics-secure needs --metrics-cert-dir (mcpop.apply.manager makes one)")
+                tls = ReloadingContext(Path(self.settings.metrics_cert_dir), self.settings.webhook_tls_min_version,
+                                       self.settings.webhook_cipher_suites)  # fmt: skip
+                authorize = RequestAuthorizer(self.kube)
+            self.metrics_server = metrics.start_metrics_server(*maddr, tls=tls, authorize=authorize)
         if self.settings.enable_profiling:
             self._start_profiling()
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import prometheus_client
 from prometheus_client import Counter, Gauge, Histogram
+
+from mcpop.apply.runtime.tls import ReloadingContext
 
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -70,10 +76,62 @@ def count_request(verb: str, resource: str) -> None:
     API_REQUESTS.labels(verb, resource).inc()
 
 
-def start_metrics_server(host: str, port: int) -> object:
-    """Serve /metrics; returns the server (has `shutdown()`)."""
-    server, _thread = prometheus_client.start_http_server(port, addr=host)
-    return server
+def start_metrics_server(host: str, port: int, tls: ReloadingContext | None = None,
+                         authorize: Callable[[str | None], int] | None = None) -> Any:  # fmt: skip
+    """Serve /metrics, over HTTPS when given `tls`, to requests `authorize` (the Authorization header → an
+    HTTP status) lets through; returns the server (has `shutdown()` and `server_address`)."""
+    if tls is None and authorize is None:
+        server, _thread = prometheus_client.start_http_server(port, addr=host)
+        return server
+    httpd = _SecureMetricsServer((host, port), tls, authorize)
+    threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True).start()
+    return httpd
+
+
+class _SecureMetricsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], tls: ReloadingContext | None,
+                 authorize: Callable[[str | None], int] | None) -> None:  # fmt: skip
+        self.tls, self.authorize = tls, authorize
+        super().__init__(address, _MetricsHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = self.socket.accept()
+        sock.settimeout(10)
+        if self.tls is not None:
+            return self.tls.current().wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+        return sock, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a scraper that went away or failed its handshake
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    server: _SecureMetricsServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _send(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/metrics":
+            self._send(404, b"not found\n")
+            return
+        code = self.server.authorize(self.headers.get("Authorization")) if self.server.authorize else 200
+        if code != 200:
+            self._send(code, {401: b"Unauthorized\n", 403: b"Forbidden\n"}.get(code, b"Unavailable\n"))
+            return
+        self._send(200, prometheus_client.generate_latest(), prometheus_client.CONTENT_TYPE_LATEST)
 
 
 def init_controller(name: str = CONTROLLER) -> None:
