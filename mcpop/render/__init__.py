@@ -98,6 +98,11 @@ def render(
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings])
     out.warnings += _switched_off(spec, opts)
+    if spec.service_type != "ClusterIP":
+        # until the front door (spec.auth) exists, every tool of the server is open to whoever reaches it
+        out.warnings.append(f"serviceType {spec.service_type} exposes the MCP server outside the cluster with no "
+                            "authentication: anyone who reaches it can call every tool; prefer ClusterIP behind an "
+                            "authenticating gateway")  # fmt: skip
 
     sa_spec = spec.service_account
     sa_name = (sa_spec.name if sa_spec and sa_spec.name else None) or obj_name

@@ -160,3 +160,14 @@ def test_the_namespace_enforce_label_lowers_what_the_setting_allows() -> None:
     assert ctl._pod_security("legacy") == "baseline"  # the label: pods above it would be rejected anyway
     assert ctl._pod_security("open") == "privileged"  # no label: what the admin allowed
     assert ctl._pod_security("team") == "restricted"  # not listed: never read
+
+
+@pytest.mark.parametrize("service_type", ["NodePort", "LoadBalancer"])
+def test_a_server_exposed_outside_the_cluster_is_warned_about_having_no_authentication(service_type: str) -> None:
+    spec = {"image": "ghcr.io/example/s", "serviceType": service_type}
+    server = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                       "metadata": {"name": "srv", "namespace": "team"}, "spec": spec})  # fmt: skip
+    warnings = render(server).warnings
+    assert any(f"serviceType {service_type}" in w and "no authentication" in w for w in warnings), warnings
+    internal = server.model_copy(update={"spec": server.spec.model_copy(update={"service_type": "ClusterIP"})})
+    assert not any("no authentication" in w for w in render(internal).warnings)
