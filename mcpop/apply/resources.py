@@ -6,6 +6,7 @@ light commands can use it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -105,3 +106,18 @@ JOB = Resource("batch", "v1", "Job", "jobs")
 CRONJOB = Resource("batch", "v1", "CronJob", "cronjobs")
 NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False)
 CRD = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
+
+
+def preferred_version(get: Callable[[str], dict[str, Any]], group: str) -> str | None:
+    """The version discovery prefers for API `group` (`v1` for the core group), None when it is not served;
+    `get` GETs an API path. A 403 (RBAC) or an outage is raised, not taken for "not served"."""
+    if not group:
+        return "v1"
+    try:
+        body = get(f"/apis/{group}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    version = (body.get("preferredVersion") or {}).get("version")
+    return str(version) if version else None

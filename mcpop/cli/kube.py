@@ -40,6 +40,7 @@ from mcpop.apply.resources import (
     POD,
     ApiError,
     Resource,
+    preferred_version,
 )
 from mcpop.codec.reader import OBJECTS, YAMLInputError, decode, load_value
 
@@ -660,16 +661,7 @@ class Client:
 
     def preferred_version(self, group: str) -> str | None:
         """The version discovery prefers for API `group` (`v1` for the core group); None when not served."""
-        if not group:
-            return "v1"
-        try:
-            body = self.request("GET", f"/apis/{group}")
-        except ClusterError as exc:
-            if exc.status == 404:
-                return None
-            raise  # a 403 (RBAC) or an outage is not "not served"
-        version = (body.get("preferredVersion") or {}).get("version")
-        return str(version) if version else None
+        return preferred_version(lambda path: self.request("GET", path), group)
 
     # ------------------------------------------------------------------ verbs
 

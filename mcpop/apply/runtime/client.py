@@ -18,7 +18,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.watch.watch import iter_resp_lines
 
-from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource
+from mcpop.apply.resources import FIELD_MANAGER, ApiError, Resource, preferred_version
 from mcpop.errors import McpopError
 
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -211,16 +211,7 @@ class Kube:
 
     def preferred_version(self, group: str) -> str | None:
         """The version discovery prefers for API `group` (`v1` for the core group); None when not served."""
-        if not group:
-            return "v1"
-        try:
-            body = self.request("GET", f"/apis/{group}")
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise  # a 403 (RBAC) or an outage is not "not served"
-        version = (body.get("preferredVersion") or {}).get("version")
-        return str(version) if version else None
+        return preferred_version(lambda path: self.request("GET", path), group)
 
     def require(self, api_version: str, kind: str) -> Resource:
         res = self.resource(api_version, kind)
