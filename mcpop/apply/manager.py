@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ BACKUP_WORKERS = 2
 
 
 def _hash_only(obj: dict[str, Any]) -> dict[str, Any]:
-    """Keep only identity and a content hash of a ConfigMap/Secret (never its data)."""
+    """Keep only identity and a content hash of a ConfigMap (never its data)."""
     meta = obj.get("metadata") or {}
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "hash": content_hash(obj),
             "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
@@ -53,11 +54,12 @@ def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None
     def build(ctx: Context) -> MCPServerController:
         servers = ctx.informer(MCPSERVER, name="mcpservers")
         refs: dict[str, Any] = {}
-        for kind in ("ConfigMap", "Secret"):
-            res = ctx.kube.resource("v1", kind)
-            if res is not None:
-                refs[kind] = ctx.informer(res, transform=_hash_only, name=f"ref-{res.plural}")
+        res = ctx.kube.resource("v1", "ConfigMap")
+        if res is not None:
+            refs["ConfigMap"] = ctx.informer(res, transform=_hash_only, name=f"ref-{res.plural}")
         ctl = MCPServerController(ctx.kube, settings, servers, {}, refs, ctx.recorder, ctx.enqueue, verifier=verifier)
+        threading.Thread(target=ctl.secrets.run, args=(ctx.manager.stop_event, settings.secret_poll_interval),
+                         name="secret-poll", daemon=True).start()  # fmt: skip
         if verifier is not None:
             verifier.enqueue = ctx.enqueue
         servers.handlers.append(ctl.on_server)

@@ -178,6 +178,11 @@ class OperatorSettings(BaseModel):
     sync_period: Annotated[Duration, Chart("operator.syncPeriod")] = Field(
         600.0, description="Reconcile every MCPServer and MCPRegistry at least this often."
     )
+    secret_poll_interval: Duration = Field(
+        30.0,
+        description="How often the Secrets MCPServers reference are read again (by name: the operator neither "
+        "lists nor watches Secrets), so a changed Secret rolls its servers' pods.",
+    )
     finalizer_timeout: Duration = Field(
         300.0,
         description="How long a deleted MCPServer waits for its objects to go when they cannot be deleted (403, an "

@@ -195,6 +195,8 @@ def start_operator(
         *([] if any(str(a).startswith("--verify-") for a in extra) else ["--verify-concurrency", "0"]),
         # the harness scrapes plain /metrics; tests/cluster/test_metrics_auth.py runs the secure default
         *([] if any(str(a).startswith("--metrics-secure") for a in extra) else ["--metrics-secure=false"]),
+        # a changed Secret is seen within a second (the default polls every 30 s)
+        *([] if any(str(a).startswith("--secret-poll-interval") for a in extra) else ["--secret-poll-interval=1s"]),
         *extra,
     ]
     full_env = {**os.environ, **(env or {})}

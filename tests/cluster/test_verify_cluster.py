@@ -27,7 +27,8 @@ from mcpop.apply.settings import OperatorSettings
 kubeconfig, namespace, mport, hport, url = sys.argv[1:6]
 flags = {"kubeconfig": kubeconfig, "watch_namespace": namespace, "metrics_bind_address": f"127.0.0.1:{mport}",
          "health_probe_bind_address": f"127.0.0.1:{hport}", "log_level": "debug", "sync_period": "3s",
-         "verify_interval": "1s", "verify_timeout": "3s", "verify_concurrency": "2"}
+         "verify_interval": "1s", "verify_timeout": "3s", "verify_concurrency": "2",
+         "metrics_secure": "false", "secret_poll_interval": "1s"}
 sys.exit(run_operator(OperatorSettings.model_validate(flags), verify_url=lambda _in_cluster: url))
 """
 

@@ -19,6 +19,7 @@ from mcpop.apply.catalog_store import EntryCache, Resolved, resolve_entry
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
 from mcpop.apply.mcpserver.kinds import OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
+from mcpop.apply.mcpserver.secrets import SecretHashes
 from mcpop.apply.mcpserver.status import (
     VERIFIED,
     Outcome,
@@ -77,7 +78,7 @@ class MCPServerController:
         self.settings = settings
         self.servers = servers
         self.owned = owned  # group-kind → informer (label-selected: our ApplySet members)
-        self.refs = refs  # "ConfigMap"/"Secret" → informer storing content hashes
+        self.refs = refs  # "ConfigMap" → informer storing content hashes (Secrets: `self.secrets`, read by name)
         self.recorder = recorder
         self.enqueue = enqueue
         self._ref_index: dict[tuple[str, str, str], set[Key]] = {}
@@ -97,6 +98,8 @@ class MCPServerController:
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
         self._operator_account = settings.operator_account()
+        #: referenced Secrets' content hashes, got by name and polled (the operator may not list/watch Secrets)
+        self.secrets = SecretHashes(kube, self._tracked_secrets, self._secret_changed)
         #: applies each server's object set; reads live objects from the owned kinds' watch caches
         self.manager = ResourceManager(kube, caches=self.owned.get, kinds=OWNED_KINDS)
 
@@ -156,6 +159,16 @@ class MCPServerController:
         ref = (meta.get("namespace") or "", str(obj.get("kind")), meta.get("name") or "")
         with self._lock:
             keys = set(self._ref_index.get(ref, ()))
+        for key in keys:
+            self.enqueue(key)
+
+    def _tracked_secrets(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return {(ns, name) for (ns, kind, name), keys in self._ref_index.items() if kind == "Secret" and keys}
+
+    def _secret_changed(self, secret: tuple[str, str]) -> None:
+        with self._lock:
+            keys = set(self._ref_index.get((secret[0], "Secret", secret[1]), ()))
         for key in keys:
             self.enqueue(key)
 
@@ -222,6 +235,9 @@ class MCPServerController:
     def _ref_hash(self, namespace: str, refs: set[Ref]) -> str | None:
         hashes: dict[Ref, str | None] = {}
         for kind, name in refs:
+            if kind == "Secret":
+                hashes[(kind, name)] = self.secrets.hash(namespace, name)
+                continue
             inf = self.refs.get(kind)
             if inf is None:
                 continue
