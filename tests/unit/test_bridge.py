@@ -149,7 +149,7 @@ def test_an_unknown_session_is_404(bridge: str) -> None:
 def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
     subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
     out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
-    assert out.stdout.strip() == "0.1.0"
+    assert out.stdout.strip() == "0.2.0"
 
 
 def test_the_binary_is_static(bridge_bin: Path) -> None:
@@ -293,3 +293,205 @@ def test_a_live_session_is_kept(bridge: str) -> None:
     req = urllib.request.Request(bridge + "/mcp", method="DELETE", headers={"Mcp-Session-Id": session})
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 204
+
+
+STATEFUL = '''
+import json, os, sys
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("stateful-stdio")
+calls = 0
+
+
+@app.tool()
+def whoami() -> str:
+    """This process's pid, how many times this tool ran in it, and its first argument."""
+    global calls
+    calls += 1
+    return json.dumps({"pid": os.getpid(), "count": calls, "arg": sys.argv[1:2]})
+
+
+@app.tool()
+def crash() -> str:
+    """Exit the process at once, mid-call."""
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    app.run("stdio")
+'''
+
+SESSIONS = """
+import asyncio, json, sys
+from mcp import Client
+
+
+async def whoami(c):
+    return json.loads((await c.call_tool("whoami", {})).content[0].text)
+
+
+async def main() -> None:
+    url, what = sys.argv[1], sys.argv[2]
+    if what == "two-sessions":
+        async with Client(url) as a:
+            first = [await whoami(a), await whoami(a), await whoami(a)]
+        async with Client(url) as b:
+            second = [await whoami(b)]
+        print(json.dumps({"first": first, "second": second}))
+    elif what == "crash":
+        async with Client(url) as c:
+            try:
+                await asyncio.wait_for(c.call_tool("crash", {}), 20)
+                print(json.dumps({"error": None}))
+            except Exception as exc:
+                print(json.dumps({"error": type(exc).__name__ + ": " + str(exc)}))
+    else:
+        async with Client(url) as c:
+            print(json.dumps(await whoami(c)))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def stateful(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The bridge serving STATEFUL (extra flags and the server's args: indirect params); yields its base URL."""
+    script = tmp_path / "stateful.py"
+    script.write_text(STATEFUL)
+    port = _free_port()
+    flags, server_args = getattr(request, "param", ([], []))
+    log = (tmp_path / "bridge.log").open("w")
+    proc = subprocess.Popen(
+        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), *flags, "--", str(sdk_python), str(script),
+         *server_args],
+        stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "s3cr3t-value"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _sessions(sdk_python: Path, tmp_path: Path, url: str, what: str) -> dict[str, object]:
+    script = tmp_path / "sessions.py"
+    script.write_text(SESSIONS)
+    out = subprocess.run([str(sdk_python), str(script), url, what], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_one_server_process_serves_a_whole_session_and_a_new_session_gets_a_new_one(
+    stateful: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _sessions(sdk_python, tmp_path, stateful + "/mcp", "two-sessions")
+    first, second = got["first"], got["second"]
+    assert isinstance(first, list) and isinstance(second, list)
+    assert [c["count"] for c in first] == [1, 2, 3]  # state kept between calls of one session
+    assert len({c["pid"] for c in first}) == 1
+    assert second[0]["count"] == 1 and second[0]["pid"] != first[0]["pid"]
+
+
+def test_a_server_process_that_crashes_mid_call_ends_its_session_with_a_json_rpc_error(
+    stateful: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _sessions(sdk_python, tmp_path, stateful + "/mcp", "crash")
+    assert "mcpop-bridge: the server process exited" in str(got["error"])
+    assert "session" in (tmp_path / "bridge.log").read_text()
+
+
+def _post_initialize(base: str) -> tuple[int, str, str | None]:
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": params}).encode()
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode(), resp.headers["Mcp-Session-Id"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), None
+
+
+@pytest.mark.parametrize("stateful", [(["--max-sessions", "1"], [])], indirect=True)
+def test_a_session_beyond_max_sessions_is_refused_with_503_and_a_json_rpc_error(stateful: str) -> None:
+    assert _post_initialize(stateful)[0] == 200
+    status, body, _ = _post_initialize(stateful)
+    assert status == 503
+    error = json.loads(body)
+    assert error["id"] == 7 and "too many sessions (--max-sessions 1)" in error["error"]["message"]
+
+
+@pytest.mark.parametrize("stateful", [(["--max-sessions", "1"], [])], indirect=True)
+def test_readyz_is_503_while_the_session_cap_is_reached_and_200_again_after_delete(stateful: str) -> None:
+    assert _get(stateful + "/readyz") == (200, "ok\n")
+    _, _, session = _post_initialize(stateful)
+    assert _get(stateful + "/readyz")[0] == 503
+    req = urllib.request.Request(stateful + "/mcp", method="DELETE", headers={"Mcp-Session-Id": str(session)})
+    urllib.request.urlopen(req, timeout=5).close()
+    assert _get(stateful + "/readyz") == (200, "ok\n")
+
+
+def test_readyz_is_503_when_the_command_cannot_be_found(bridge_bin: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                             str(tmp_path / "no-such-server")], stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert status == 503 and "not found" in body
+        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_server_that_never_answers_is_killed_after_start_timeout_with_a_json_rpc_error(
+    bridge_bin: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    log = tmp_path / "bridge.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--start-timeout",
+                                 "1s", "--", "sleep", "60"], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        started = time.monotonic()
+        _, body, _ = _post_initialize(base)
+        assert time.monotonic() - started < 10
+        assert "did not answer within --start-timeout 1s" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("stateful", [(["--expand-env"], ["$(SECRET_TOKEN)"])], indirect=True)
+def test_expand_env_passes_a_secret_from_the_environment_into_the_args_and_never_logs_it(
+    stateful: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _sessions(sdk_python, tmp_path, stateful + "/mcp", "whoami")
+    assert got["arg"] == ["s3cr3t-value"]
+    assert "s3cr3t-value" not in (tmp_path / "bridge.log").read_text()
+
+
+@pytest.mark.parametrize("stateful", [([], ["$(SECRET_TOKEN)"])], indirect=True)
+def test_without_expand_env_the_args_pass_unchanged(stateful: str, sdk_python: Path, tmp_path: Path) -> None:
+    assert _sessions(sdk_python, tmp_path, stateful + "/mcp", "whoami")["arg"] == ["$(SECRET_TOKEN)"]

@@ -5,7 +5,17 @@
 // stdin/stdout unchanged, so the server's own protocol, capabilities and tools pass through as they are.
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
-//	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--session-timeout 30m] -- COMMAND [ARG...]
+// A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
+// every request still waiting on it gets a JSON-RPC error naming the exit, never a hang. At most
+// --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
+// answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
+// can start (the command is found and the cap is not reached). The server's environment and its expanded
+// arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
+// own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
+// container's command line.
+//
+//	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
+//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
 
@@ -24,10 +34,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -43,6 +55,29 @@ type session struct {
 	// guarded by bridge.mu: requests in flight (an open GET stream counts) and when the last one ended
 	active   int
 	lastSeen time.Time
+	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
+	mu       sync.Mutex
+	pending  map[any]jsonrpc.ID
+	answered bool
+	reason   string
+}
+
+// sent records a call forwarded to the child; answer one the child answered.
+func (s *session) sent(msg jsonrpc.Message) {
+	if r, ok := msg.(*jsonrpc.Request); ok && r.ID.IsValid() {
+		s.mu.Lock()
+		s.pending[r.ID.Raw()] = r.ID
+		s.mu.Unlock()
+	}
+}
+
+func (s *session) answer(msg jsonrpc.Message) {
+	s.mu.Lock()
+	s.answered = true
+	if r, ok := msg.(*jsonrpc.Response); ok {
+		delete(s.pending, r.ID.Raw())
+	}
+	s.mu.Unlock()
 }
 
 func (s *session) close() {
@@ -55,10 +90,31 @@ func (s *session) close() {
 }
 
 type bridge struct {
-	command  []string
-	idle     time.Duration
-	mu       sync.Mutex
-	sessions map[string]*session
+	command      []string
+	idle         time.Duration
+	maxSessions  int
+	startTimeout time.Duration
+	expandEnv    bool
+	mu           sync.Mutex
+	sessions     map[string]*session
+	starting     int // sessions being opened, counted against maxSessions
+}
+
+// reserve takes a place under the session cap, or reports that none is left.
+func (b *bridge) reserve() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.sessions)+b.starting >= b.maxSessions {
+		return false
+	}
+	b.starting++
+	return true
+}
+
+func (b *bridge) release() {
+	b.mu.Lock()
+	b.starting--
+	b.mu.Unlock()
 }
 
 // enter and leave bracket a request on a session, for the idle timeout.
@@ -99,18 +155,65 @@ type connCloser struct{ conn mcp.Connection }
 
 func (c connCloser) Close() error { return c.conn.Close() }
 
-// relay copies messages from src to dst until either side fails, then closes the session.
-func (b *bridge) relay(ctx context.Context, id string, s *session, src, dst mcp.Connection) {
+// toChild copies the client's messages to the child, noting the calls awaiting an answer.
+func (b *bridge) toChild(ctx context.Context, id string, s *session, server, child mcp.Connection) {
 	defer b.drop(id)
 	for {
-		msg, err := src.Read(ctx)
+		msg, err := server.Read(ctx)
 		if err != nil {
 			return
 		}
-		if err := dst.Write(ctx, msg); err != nil {
+		s.sent(msg)
+		if err := child.Write(ctx, msg); err != nil {
 			return
 		}
 	}
+}
+
+// fromChild copies the child's messages to the client. When the child's output ends (it exited, crashed or
+// was killed) every call still waiting gets a JSON-RPC error saying so, then the session closes.
+func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, child mcp.Connection) {
+	for {
+		msg, err := child.Read(ctx)
+		if err != nil {
+			break
+		}
+		s.answer(msg)
+		if err := server.Write(ctx, msg); err != nil {
+			b.drop(id)
+			return
+		}
+	}
+	b.mu.Lock()
+	live := b.sessions[id] == s
+	b.mu.Unlock()
+	if !live {
+		return // dropped on purpose (DELETE, idle, shutdown): drop closed everything
+	}
+	s.mu.Lock()
+	reason := s.reason
+	if reason == "" {
+		reason = "the server process exited"
+	}
+	ids := make([]jsonrpc.ID, 0, len(s.pending))
+	for _, rid := range s.pending {
+		ids = append(ids, rid)
+	}
+	s.pending = map[any]jsonrpc.ID{}
+	s.mu.Unlock()
+	log.Printf("session %s: %s", id[:8], reason)
+	b.mu.Lock()
+	if b.sessions[id] == s {
+		delete(b.sessions, id) // no new request reaches it; those waiting get their errors below
+	}
+	b.mu.Unlock()
+	for _, rid := range ids {
+		resp := &jsonrpc.Response{ID: rid, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
+		_ = server.Write(ctx, resp)
+	}
+	// let the waiting requests write their errors before the transport goes
+	time.AfterFunc(2*time.Second, func() { s.close(); log.Printf("session %s: closed", id[:8]) })
 }
 
 func (b *bridge) drop(id string) {
@@ -133,7 +236,7 @@ func (b *bridge) open() (string, *session, error) {
 		cancel()
 		return "", nil, err
 	}
-	cmd := exec.Command(b.command[0], b.command[1:]...)
+	cmd := exec.Command(b.command[0], b.args()...)
 	cmd.Stderr = os.Stderr
 	child, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
 	if err != nil {
@@ -142,13 +245,27 @@ func (b *bridge) open() (string, *session, error) {
 		return "", nil, fmt.Errorf("starting %s: %w", b.command[0], err)
 	}
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now()}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
-	go b.relay(ctx, id, s, server, child)
-	go b.relay(ctx, id, s, child, server)
-	log.Printf("session %s: started %s", id[:8], b.command[0])
+	go b.toChild(ctx, id, s, server, child)
+	go b.fromChild(ctx, id, s, server, child)
+	time.AfterFunc(b.startTimeout, func() {
+		s.mu.Lock()
+		late := !s.answered
+		if late {
+			s.reason = fmt.Sprintf("the server process did not answer within --start-timeout %s", b.startTimeout)
+		}
+		s.mu.Unlock()
+		b.mu.Lock()
+		live := b.sessions[id] == s
+		b.mu.Unlock()
+		if late && live {
+			_ = child.Close() // ends its output: fromChild answers the waiting calls with the reason
+		}
+	})
+	log.Printf("session %s: started %s", id[:8], filepath.Base(b.command[0])) // never the arguments: they may hold secrets
 	return id, s, nil
 }
 
@@ -165,7 +282,13 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		if !b.reserve() {
+			refuse(w, body, http.StatusServiceUnavailable, jsonrpc.CodeInternalError, fmt.Sprintf(
+				"mcpop-bridge: too many sessions (--max-sessions %d): end one (DELETE) or retry later", b.maxSessions))
+			return
+		}
 		newID, s, err := b.open()
+		b.release()
 		if err != nil {
 			log.Print(err)
 			http.Error(w, "cannot start the stdio server", http.StatusBadGateway)
@@ -198,6 +321,84 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// refuse answers a POST with an HTTP status and, for a call, a JSON-RPC error carrying its id.
+func refuse(w http.ResponseWriter, body []byte, status int, code int64, message string) {
+	var msg struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(body, &msg)
+	id := msg.ID
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	out, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id,
+		"error": map[string]any{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "5")
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
+}
+
+// args are the child's arguments, with $(VAR) expanded from the bridge's environment under --expand-env.
+func (b *bridge) args() []string {
+	out := b.command[1:]
+	if !b.expandEnv {
+		return out
+	}
+	expanded := make([]string, len(out))
+	for i, a := range out {
+		expanded[i] = expand(a, os.LookupEnv)
+	}
+	return expanded
+}
+
+// expand does what the kubelet does to a container's args: $(VAR) becomes VAR's value when VAR is set
+// (else it stays as written), $$ becomes $, any other $ stays.
+func expand(s string, lookup func(string) (string, bool)) string {
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			out.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			out.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				out.WriteByte('$')
+				continue
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := lookup(name); ok && name != "" {
+				out.WriteString(v)
+			} else {
+				out.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			out.WriteByte('$')
+		}
+	}
+	return out.String()
+}
+
+// ready reports whether a child can start now: its command is found and the session cap is not reached.
+func (b *bridge) ready() error {
+	if _, err := exec.LookPath(b.command[0]); err != nil {
+		return fmt.Errorf("command %s not found", filepath.Base(b.command[0]))
+	}
+	b.mu.Lock()
+	n := len(b.sessions) + b.starting
+	b.mu.Unlock()
+	if n >= b.maxSessions {
+		return fmt.Errorf("%d sessions: --max-sessions reached", n)
+	}
+	return nil
 }
 
 // isInitialize reports whether a POST body is a single initialize request.
@@ -235,7 +436,11 @@ func main() {
 	log.SetPrefix("mcpop-bridge: ")
 	port := flag.Int("port", 8000, "HTTP port to listen on")
 	path := flag.String("path", "/mcp", "path of the streamable-HTTP MCP endpoint")
-	health := flag.String("health", "/healthz", "path of the health endpoint")
+	health := flag.String("health", "/healthz", "path of the liveness endpoint")
+	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while a child can start)")
+	maxSessions := flag.Int("max-sessions", 32, "sessions (server processes) at most; one more is refused with 503")
+	startTimeout := flag.Duration("start-timeout", 30*time.Second, "kill a server process that has not answered this long after it started")
+	expandEnv := flag.Bool("expand-env", false, "expand $(VAR) in the server's arguments from the bridge's environment")
 	host := flag.String("host", "", "address to listen on (default: all)")
 	dir := flag.String("copy-to", "", "copy this binary into DIR and exit")
 	idle := flag.Duration("session-timeout", 30*time.Minute, "close a session (and its server process) idle this long")
@@ -257,11 +462,22 @@ func main() {
 	if *idle <= 0 {
 		log.Fatal("--session-timeout must be positive")
 	}
-	b := &bridge{command: flag.Args(), idle: *idle, sessions: map[string]*session{}}
+	if *maxSessions < 1 || *startTimeout <= 0 {
+		log.Fatal("--max-sessions and --start-timeout must be positive")
+	}
+	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
+		expandEnv: *expandEnv, sessions: map[string]*session{}}
 	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
 	mux.HandleFunc(*health, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc(*readyPath, func(w http.ResponseWriter, _ *http.Request) {
+		if err := b.ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
 	srv := &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -280,7 +496,8 @@ func main() {
 			b.drop(id)
 		}
 	}()
-	log.Printf("%s serving %s on %s%s (health %s)", version, b.command[0], srv.Addr, *path, *health)
+	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions)", version,
+		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
