@@ -9,8 +9,8 @@
 // every request still waiting on it gets a JSON-RPC error naming the exit, never a hang. At most
 // --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
 // answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
-// can start (the command is found and the cap is not reached). The server's environment and its expanded
-// arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
+// can start: its command is found (not the session cap, which would cut a full pod's live sessions off).
+// The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
 //
@@ -387,16 +387,12 @@ func expand(s string, lookup func(string) (string, bool)) string {
 	return out.String()
 }
 
-// ready reports whether a child can start now: its command is found and the session cap is not reached.
+// ready reports whether a child can start: its command is found. Not the session cap: a pod that is not
+// ready leaves the Service's endpoints, which would cut off the sessions it already serves; a session over
+// the cap is refused on its own with a 503.
 func (b *bridge) ready() error {
 	if _, err := exec.LookPath(b.command[0]); err != nil {
 		return fmt.Errorf("command %s not found", filepath.Base(b.command[0]))
-	}
-	b.mu.Lock()
-	n := len(b.sessions) + b.starting
-	b.mu.Unlock()
-	if n >= b.maxSessions {
-		return fmt.Errorf("%d sessions: --max-sessions reached", n)
 	}
 	return nil
 }
@@ -437,7 +433,7 @@ func main() {
 	port := flag.Int("port", 8000, "HTTP port to listen on")
 	path := flag.String("path", "/mcp", "path of the streamable-HTTP MCP endpoint")
 	health := flag.String("health", "/healthz", "path of the liveness endpoint")
-	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while a child can start)")
+	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while the command can be found)")
 	maxSessions := flag.Int("max-sessions", 32, "sessions (server processes) at most; one more is refused with 503")
 	startTimeout := flag.Duration("start-timeout", 30*time.Second, "kill a server process that has not answered this long after it started")
 	expandEnv := flag.Bool("expand-env", false, "expand $(VAR) in the server's arguments from the bridge's environment")
