@@ -121,13 +121,28 @@ class ServicePort(Model):
 
 
 class Gateway(Model):
-    """The stdio-to-HTTP bridge a stdio server runs behind. `<cmd>` in args is the server command."""
+    """The stdio-to-HTTP bridge a stdio server runs behind: mcpop-bridge (one server process per MCP session),
+    copied into the pod by an init container and run in the server's own runtime image."""
 
-    enabled: bool | None = None
-    image: ImageRef | None = None
-    port: PortNumber | None = None
-    args: list[str] | None = None
-    env: list[EnvVar] | None = Field(default=None, json_schema_extra=list_map("name"))
+    enabled: bool | None = Field(
+        default=None, description="false: no bridge; the image runs as given and must serve HTTP on the port itself."
+    )
+    image: ImageRef | None = Field(
+        default=None,
+        description="Formerly the supergateway image. Now the image the server (and the bridge beside it) runs in "
+        "when neither image nor runtime.image is set; it must hold the server's command. Prefer runtime.image.",
+    )
+    port: PortNumber | None = Field(default=None, description="The port the bridge serves MCP on (default 8000).")
+    args: list[str] | None = Field(
+        default=None,
+        description="Ignored, with a render warning: these were supergateway's flags (`<cmd>` the server command), "
+        "and supergateway is gone. The server's command and args come from command/args.",
+    )
+    env: list[EnvVar] | None = Field(
+        default=None,
+        description="More environment variables of the server container (the server's own env wins by name).",
+        json_schema_extra=list_map("name"),
+    )
 
     @model_validator(mode="after")
     def _unique_env(self) -> Self:

@@ -26,6 +26,7 @@ from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.identity import operator_account
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
 from mcpop.sources.retry import RetryConfig
 
@@ -126,6 +127,7 @@ CommaList = Annotated[tuple[str, ...], BeforeValidator(split_commas), Parameter(
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 #: an empty value (as a chart leaves an unset variable) is no value
 NoneIfEmpty = Annotated[str | None, BeforeValidator(_none_if_empty)]
+ImageName = Annotated[str, Field(min_length=1, pattern=r"^[^\s]+$")]
 
 
 @Parameter(name="*", negative=())
@@ -347,6 +349,17 @@ class OperatorSettings(BaseModel):
             "False, reason Timeout."
         ),
     )
+    # the runtime images stdio servers without an image run in, behind mcpop-bridge (mcpop.render.normalize)
+    stdio_node_image: Annotated[ImageName, env("STDIO_NODE_IMAGE"), Chart("stdio.nodeImage")] = Field(
+        NODE_IMAGE,
+        description="Image (with node and npx) that npm and `npx` stdio servers without an image run in, behind "
+        "mcpop-bridge.",
+    )
+    stdio_python_image: Annotated[ImageName, env("STDIO_PYTHON_IMAGE"), Chart("stdio.pythonImage")] = Field(
+        PYTHON_IMAGE,
+        description="Image (with python and uvx) that PyPI and `uvx` stdio servers without an image run in, behind "
+        "mcpop-bridge.",
+    )
     # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
     insecure_registries: Annotated[
         CommaList, Parameter(metavar="HOSTS"), env("INSECURE_REGISTRIES"), Chart("operator.insecureRegistries")
@@ -389,6 +402,10 @@ class OperatorSettings(BaseModel):
 
         check_cipher_suites(value)
         return value
+
+    def stdio_images(self) -> dict[str, str]:
+        """The runtime images for RenderOptions.stdio_images."""
+        return {"node": self.stdio_node_image, "python": self.stdio_python_image}
 
     @field_validator("insecure_registries")
     @classmethod

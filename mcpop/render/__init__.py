@@ -91,7 +91,7 @@ def render(
         remote.add(external_service(obj_name, namespace, labels, used.remote_url, annotations))
         return _finish(remote, opts)
 
-    work: Workload = normalize(spec, used.image_config if used else None)
+    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images)
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
     check_service_ports(spec, work.port)
@@ -148,12 +148,14 @@ def render(
     if used is not None:
         dep["metadata"]["annotations"] = dict(sorted(used.annotations().items()))
     out.warnings += pod_security(dep["spec"]["template"]["spec"], spec, namespace, opts.pod_security)
-    svc = service(obj_name, namespace, labels, spec, work)
+    pdb = spec.pod_disruption_budget
+    hpa = spec.autoscaling.hpa if with_hpa and spec.autoscaling else None
+    # a bridged server keeps each MCP session in one pod's process: more than one pod needs affinity
+    affinity = work.bridged and (hpa.max_replicas > 1 if hpa is not None else spec.replicas > 1)
+    svc = service(obj_name, namespace, labels, spec, work, session_affinity=affinity)
     out.add(dep)
     out.add(svc)
 
-    pdb = spec.pod_disruption_budget
-    hpa = spec.autoscaling.hpa if with_hpa and spec.autoscaling else None
     several = hpa.min_replicas > 1 if hpa is not None else spec.replicas > 1
     if (pdb is not None and pdb.enabled) or (pdb is None and several):
         out.add(pod_disruption_budget(obj_name, namespace, labels, spec))

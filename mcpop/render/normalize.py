@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -13,15 +13,21 @@ from mcpop.render.errors import RenderError
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
 
-#: The stdio-to-HTTP bridge: supergateway (npm `supergateway`), run from its published images.
-#: The node image carries npx, the `-uvx` one uvx, so npm and PyPI stdio servers run inside it.
-GATEWAY_VERSION = "4.0.0"
-GATEWAY_IMAGES = {
-    "node": f"docker.io/supercorp/supergateway:{GATEWAY_VERSION}",
-    "python": "docker.io/supercorp/supergateway:uvx",
-}
+#: The image a stdio server without its own image runs in, by runtime: the server's runtime (npx, uvx) with
+#: mcpop-bridge copied in beside it. Official images pinned by tag and digest (Renovate keeps them current);
+#: the operator's --stdio-node-image / --stdio-python-image override them.
+NODE_IMAGE = (
+    "docker.io/library/node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddfe4238355d3a30b772c"
+)
+PYTHON_IMAGE = (
+    "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+    "@sha256:e5b65587bce7de595f299855d7385fe7fca39b8a74baa261ba1b7147afa78e58"
+)
+STDIO_IMAGES = {"node": NODE_IMAGE, "python": PYTHON_IMAGE}
+#: the command (its base name) that says which runtime image a server without an image needs
+RUNTIME_OF_COMMAND = {"npx": "node", "node": "node", "npm": "node", "uvx": "python", "uv": "python",
+                      "python": "python", "python3": "python", "pip": "python"}  # fmt: skip
 GATEWAY_PORT = 8000
-CMD_PLACEHOLDER = "<cmd>"
 #: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
 #: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
 BRIDGE_VERSION = "0.2.0"
@@ -35,20 +41,33 @@ HEALTH_PATH = "/healthz"
 NONROOT_UID = 65532
 
 
-def gateway_args(port: int, path: str) -> list[str]:
-    """Default bridge arguments: serve the stdio command as streamable HTTP on `port` at `path`."""
+READY_PATH = "/readyz"
+
+
+def _references(arg: str) -> bool:
+    """Whether the kubelet would expand something in `arg`: a `$(NAME)` not escaped as `$$(NAME)`."""
+    i = 0
+    while i < len(arg) - 1:
+        if arg[i] == "$" and arg[i + 1] == "$":
+            i += 2
+        elif arg[i] == "$" and arg[i + 1] == "(" and ")" in arg[i + 2 :] and arg.index(")", i + 2) > i + 2:
+            return True
+        else:
+            i += 1
+    return False
+
+
+def bridge_args(port: int, path: str, server: list[str]) -> list[str]:
+    """mcpop-bridge's arguments serving `server` (Kubernetes arg syntax: `$(VAR)` and `$$`) on `port` at
+    `path`. A server arg naming a variable is expanded by the bridge (--expand-env) from its environment, not
+    by the kubelet: every `$` is doubled so the kubelet passes the args through as written."""
+    expand = any(_references(a) for a in server)
     return [
-        "--stdio",
-        CMD_PLACEHOLDER,
-        "--outputTransport",
-        "streamableHttp",
-        "--port",
-        str(port),
-        "--streamableHttpPath",
-        path,
-        "--healthEndpoint",
-        "/healthz",
-    ]
+        "--port", str(port), "--path", path, "--health", HEALTH_PATH, "--ready", READY_PATH,
+        *(["--expand-env"] if expand else []),
+        "--",
+        *([a.replace("$", "$$") for a in server] if expand else server),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,7 +120,39 @@ def image_reference(image: str, tag: str) -> tuple[str, str]:
     return f"{image}:{tag}", tag
 
 
-def _static_bridge(
+def _runtime_image(
+    spec: MCPServerSpec,
+    image: str | None,
+    runtime_type: str,
+    server: list[str],
+    images: Mapping[str, str],
+    warnings: list[str],
+) -> tuple[str, bool]:
+    """The image a bridged stdio server runs in, and whether it is one of the default runtime images:
+    gateway.image (as before, where the server ran), else the spec's image, else the runtime image its
+    command or runtime.type calls for."""
+    gw = spec.gateway
+    if gw and gw.image:
+        warnings.append(
+            f"gateway.image {gw.image} is now the image the server runs in (with mcpop-bridge copied in beside "
+            "it; supergateway is gone): it must hold the server's command"
+            + (f"; image {image} is not used" if image and image != gw.image else "; prefer runtime.image")
+        )
+        return gw.image, False
+    if image:
+        return image, False
+    runtime = RUNTIME_OF_COMMAND.get(server[0].rsplit("/", 1)[-1]) if server else None
+    runtime = runtime or (runtime_type if runtime_type in images else None)
+    if runtime is None:
+        runtime = "node"
+        warnings.append(
+            f"no image for command {server[0]!r}: it runs in the Node.js runtime image {images['node']}; set image "
+            "(or runtime.image) to an image that holds it"
+        )
+    return images[runtime], True
+
+
+def _bridged(
     spec: MCPServerSpec,
     ref: str,
     version: str,
@@ -109,34 +160,48 @@ def _static_bridge(
     server: list[str],
     env: list[EnvVar],
     path: str,
-    config: ImageConfig,
+    run_as: int | None,
     warnings: list[str],
+    user: str = "root",
 ) -> Workload:
-    """The server's own image running the static bridge, which spawns `server` (the image's entrypoint)."""
+    """The server's image running mcpop-bridge (copied in by an init container), which spawns `server` once per
+    MCP session."""
     gw = spec.gateway
     port = (gw.port if gw else None) or GATEWAY_PORT
     if gw and gw.args:
-        warnings.append("gateway.args ignored: the static bridge runs the image's own entrypoint")
-    args = ["--port", str(port), "--path", path, "--health", HEALTH_PATH, "--", *server]
-    env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
-    uid = config.numeric_user()
-    run_as = None
-    if (uid is None or uid == 0) and spec.security_context.run_as_user is None:
-        run_as = NONROOT_UID
         warnings.append(
-            f"image {ref} runs as user {config.user or 'root'!r}: the pod sets runAsUser {NONROOT_UID} so the "
-            "restricted profile holds; set securityContext.runAsUser to choose another"
+            "gateway.args ignored: supergateway is gone and its flags with it; the server runs behind mcpop-bridge, "
+            "one process per MCP session, and the server's own command and args come from command/args"
         )
+    env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
+    if run_as is not None and spec.security_context.run_as_user is None:
+        warnings.append(
+            f"image {ref} runs as user {user!r}: the pod sets runAsUser {run_as} so the restricted profile holds; "
+            "set securityContext.runAsUser to choose another"
+        )
+    else:
+        run_as = None
+    args = bridge_args(port, path, server)
     return Workload(ref, version, runtime_type, [BRIDGE_BIN], args, env, "stdio", path, port, True, warnings,
                     bridge_image=BRIDGE_IMAGE, run_as_user=run_as)  # fmt: skip
 
 
-def normalize(spec: MCPServerSpec, image_config: ImageConfig | None = None) -> Workload:
+def _tag(ref: str) -> str:
+    """An image's tag for the version label (`node:22-slim@sha256:...` → 22-slim), else its short digest."""
+    name = ref.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else image_reference(ref, "latest")[1]
+
+
+def normalize(
+    spec: MCPServerSpec, image_config: ImageConfig | None = None, stdio_images: Mapping[str, str] | None = None
+) -> Workload:
     """Resolve the effective image, command, args, env, transport and port of a validated spec.
 
-    With `image_config` (an OCI stdio image whose own entrypoint is the command) a stdio server runs in
-    its own image behind the static bridge instead of inside the supergateway image.
+    Every bridged stdio server runs behind mcpop-bridge in an image that holds its command: its own image
+    (with `image_config`, an OCI stdio image whose own entrypoint is the command), else the runtime image
+    (`stdio_images`: node for npx, python for uvx) its command calls for.
     """
+    images = {**STDIO_IMAGES, **(stdio_images or {})}
     rt = spec.runtime
     image = spec.image or (rt.image if rt else None)
     transport_type = (spec.transport.type if spec.transport else None) or "streamable-http"
@@ -162,28 +227,21 @@ def normalize(spec: MCPServerSpec, image_config: ImageConfig | None = None) -> W
     warnings: list[str] = [] if bridged else unused_gateway(spec, transport_type)
     if image is None and not bridged:
         raise RenderError("spec.image", "a stdio server with gateway.enabled false needs an image")
-    ref, version = image_reference(image, spec.tag) if image else ("", GATEWAY_VERSION)
     if not bridged:
+        assert image is not None
+        ref, version = image_reference(image, spec.tag)
         return Workload(ref, version, runtime_type, command, args, env, transport_type, path, port, False, warnings)
 
     if not command and not args:
         raise RenderError("spec.command", "a stdio server behind the bridge needs command (or args) to run")
+    server = [*(command or []), *(args or [])]
     if image_config is not None and image:
-        server = [*(command or []), *(args or [])]
-        return _static_bridge(spec, ref, version, runtime_type, server, env, path, image_config, warnings)
-    server_cmd = shlex.join([*(command or []), *(args or [])])
-    gw_port = (gw.port if gw else None) or GATEWAY_PORT
-    gw_image = (gw.image if gw else None) or GATEWAY_IMAGES.get(runtime_type)
-    if gw_image is None:
-        gw_image = GATEWAY_IMAGES["node"]
-    if image and ref != gw_image and not (gw and gw.image):
-        warnings.append(
-            f"stdio server runs inside the bridge image {gw_image}: image {ref} is not used; "
-            "set gateway.image to an image holding both the bridge and the server"
-        )
-    template = (gw.args if gw and gw.args else None) or gateway_args(gw_port, path)
-    bridge_args = [a.replace(CMD_PLACEHOLDER, server_cmd) for a in template]
-    if not any(CMD_PLACEHOLDER in a for a in template):
-        warnings.append("gateway.args has no <cmd> placeholder: the server command is not passed")
-    env += [e for e in (gw.env or []) if all(e.name != x.name for x in env)] if gw else []
-    return Workload(gw_image, version, runtime_type, None, bridge_args, env, "stdio", path, gw_port, True, warnings)
+        ref, version = image_reference(image, spec.tag)
+        uid = image_config.numeric_user()
+        run_as = NONROOT_UID if uid is None or uid == 0 else None
+        user = image_config.user or "root"
+        return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, user)
+    chosen, default = _runtime_image(spec, image, runtime_type, server, images, warnings)
+    ref, version = image_reference(chosen, spec.tag) if not default else (chosen, _tag(chosen))
+    # the official node and uv images run as root: the restricted profile needs a numeric non-root user
+    return _bridged(spec, ref, version, runtime_type, server, env, path, NONROOT_UID if default else None, warnings)

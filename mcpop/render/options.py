@@ -36,5 +36,8 @@ class RenderOptions:
     extra_annotations: dict[str, str] = field(default_factory=dict)
     #: resolved image configs by image reference: the entrypoint of an OCI stdio server without a command
     image_configs: Mapping[str, ImageConfig] = field(default_factory=dict)
+    #: the runtime images stdio servers without an image run in, by runtime ("node", "python"); unset: the
+    #: pinned defaults (mcpop.render.normalize.STDIO_IMAGES)
+    stdio_images: Mapping[str, str] = field(default_factory=dict)
     #: the Pod Security level a cluster admin allows in the namespace: a pod above it is refused
     pod_security: Level = "restricted"

@@ -18,7 +18,7 @@ from mcpop.render.collisions import (
     source_volume_name,
 )
 from mcpop.render.errors import RenderError
-from mcpop.render.normalize import BRIDGE_DIR, Workload
+from mcpop.render.normalize import BRIDGE_DIR, HEALTH_PATH, READY_PATH, Workload
 from mcpop.render.podsecurity import Level, above, violations
 
 CONTAINER = "mcp-server"
@@ -76,9 +76,11 @@ def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
     # Not an httpGet on the MCP path: the kubelet reads a probe's body until 10 KiB or its timeout, so an
     # SSE stream (GET /sse never ends) always fails it, and a streamable-HTTP endpoint answers a bare GET
     # with 405 or 406 as the MCP spec allows. Only the bridge has a real health endpoint.
+    # The bridge's /readyz is 200 only while a server process can start (command found, session cap not hit)
     check: dict[str, Any] = (
-        {"httpGet": {"path": "/healthz", "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": PORT_NAME}}
+        {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": PORT_NAME}}
     )
+    ready: dict[str, Any] = {"httpGet": {"path": READY_PATH, "port": PORT_NAME}} if work.bridged else check
     user = spec.probes
     out = {
         "livenessProbe": _probe(
@@ -87,7 +89,7 @@ def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
         ),
         "readinessProbe": _probe(
             user.readiness if user else None,
-            {**check, "initialDelaySeconds": 2, "periodSeconds": 10, "timeoutSeconds": 5},
+            {**ready, "initialDelaySeconds": 2, "periodSeconds": 10, "timeoutSeconds": 5},
         ),
     }
     if user and user.startup:

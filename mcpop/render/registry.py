@@ -5,8 +5,8 @@ Rules (see the MCP-REGISTRY contract):
 - Package choice is deterministic. `spec.registry.package` (oci, npm or pypi) forces a type. Otherwise a
   package whose type matches `runtime.type` (docker→oci, node→npm, python→pypi) comes first, then oci,
   npm, pypi in that order, except that a stdio oci package ranks after npm and pypi: those run inside the
-  supergateway bridge image (npx, uvx) with no more input, while a stdio image runs its own entrypoint
-  behind the static bridge, which needs the image's config (`image_configs`).
+  runtime image (npx, uvx) behind mcpop-bridge with no more input, while a stdio image runs its own
+  entrypoint behind it, which needs the image's config (`image_configs`).
   Types mcpop cannot run (mcpb, nuget, cargo, go) are skipped.
 - oci: image = identifier; docker-run runtime arguments `-e NAME=value` / `--env NAME=value` become env,
   package arguments become the container args. npm: a pinned Node image running
@@ -33,10 +33,10 @@ from mcpop.api.mcpserver import MCPServerSpec, RegistryRef, Runtime, Transport
 from mcpop.api.serverjson import Argument, Input, KeyValueInput, Package, Remote, ServerJSON
 from mcpop.api.validation import redact_url
 from mcpop.render.errors import ImageConfigNeeded, RenderError
-from mcpop.render.normalize import image_reference
+from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE, image_reference
 
-NODE_IMAGE = "docker.io/library/node:22-alpine"
-UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+#: npm and PyPI packages run in the same pinned runtime images as stdio servers (normalize)
+UV_IMAGE = PYTHON_IMAGE
 #: Package types mcpop runs, with the runtime type each implies.
 RUNTIME_OF = {"oci": "docker", "npm": "node", "pypi": "python"}
 PACKAGE_OF = {v: k for k, v in RUNTIME_OF.items()}
@@ -427,7 +427,7 @@ def enrich(
             )
         package_args = []
     if user_image is None and not (bridged and pkg.registry_type in ("npm", "pypi")):
-        rt_update["image"] = image  # npm/pypi stdio servers run inside the bridge image, which has npx/uvx
+        rt_update["image"] = image  # npm/pypi stdio servers: normalize picks the operator's runtime image
     if spec.command is None and rt.command is None and command is not None:
         rt_update["command"] = command
     if spec.args is None and rt.args is None and package_args:

@@ -126,9 +126,18 @@ def name_of(labels: dict[str, str]) -> str:
     return labels["app.kubernetes.io/instance"]
 
 
-def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
+def service(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    spec: MCPServerSpec,
+    work: Workload,
+    session_affinity: bool = False,
+) -> dict[str, Any]:
     """The Service: HTTP on the serving port (named `http`), plus any extra ports; annotated with the MCP
-    transport and path clients connect to."""
+    transport and path clients connect to. With `session_affinity` (a bridged server on more than one pod,
+    whose sessions live in one pod's process each) `sessionAffinity: ClientIP`: best effort, since clients
+    behind one NAT or proxy share a pod and a pod's restart loses its sessions."""
     ports: list[dict[str, Any]] = [
         {
             "name": PORT_NAME,
@@ -156,7 +165,12 @@ def service(name: str, namespace: str, labels: dict[str, str], spec: MCPServerSp
         "metadata": meta(
             name, namespace, labels, {TRANSPORT_ANNOTATION: served_transport(work), PATH_ANNOTATION: work.path}
         ),
-        "spec": {"type": spec.service_type, "selector": selector_labels(name_of(labels)), "ports": ports},
+        "spec": {
+            "type": spec.service_type,
+            "selector": selector_labels(name_of(labels)),
+            "ports": ports,
+            **({"sessionAffinity": "ClientIP"} if session_affinity else {}),
+        },
     }
 
 

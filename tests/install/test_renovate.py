@@ -86,14 +86,29 @@ def _python_regex(js: str) -> re.Pattern[str]:
     return re.compile(js.replace("(?<", "(?P<"))
 
 
+def _files(manager: dict[str, Any]) -> list[Path]:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    patterns = [_python_regex(p.strip("/")) for p in manager["managerFilePatterns"]]
+    return [ROOT / f for f in tracked if any(p.search(f) for p in patterns)]
+
+
 @pytest.mark.parametrize("manager", CONFIG["customManagers"], ids=lambda m: m["managerFilePatterns"][0])
 def test_each_custom_manager_finds_the_pinned_version_in_its_file(manager: dict[str, Any]) -> None:
-    pattern = _python_regex(manager["managerFilePatterns"][0].strip("/"))
-    files = [p for p in ROOT.joinpath("tools").iterdir() if p.is_file() and pattern.search(str(p.relative_to(ROOT)))]
-    assert len(files) == 1
-    text = files[0].read_text()
-    found = [m.group("currentValue") for s in manager["matchStrings"] for m in _python_regex(s).finditer(text)]
-    assert found and all(re.fullmatch(r"v?\d+\.\d+\.\d+", v) for v in found), found
+    files = _files(manager)
+    assert len(files) == len(manager["managerFilePatterns"])
+    for file in files:
+        text = file.read_text()
+        found = [m.groupdict() for s in manager["matchStrings"] for m in _python_regex(s).finditer(text)]
+        assert found, file
+        for m in found:  # a release version, or an image tag pinned by its digest too
+            assert re.fullmatch(r"v?\d+\.\d+\.\d+", m["currentValue"]) or m.get("currentDigest"), m
+
+
+def test_the_stdio_runtime_images_are_tracked_with_their_digests() -> None:
+    manager = next(m for m in CONFIG["customManagers"] if "normalize" in m["managerFilePatterns"][0])
+    text = (ROOT / "mcpop/render/normalize.py").read_text()
+    found = {m.group("depName") for s in manager["matchStrings"] for m in _python_regex(s).finditer(text)}
+    assert found == {"docker.io/library/node", "ghcr.io/astral-sh/uv"}
 
 
 def test_the_containerfile_base_is_where_the_dockerfile_manager_looks() -> None:

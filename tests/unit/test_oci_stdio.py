@@ -131,7 +131,7 @@ def test_the_server_image_runs_unchanged_with_the_bridge_spawning_its_entrypoint
     (main,) = spec["containers"]
     assert main["image"] == IMAGE
     assert main["command"] == [BRIDGE_BIN]
-    assert main["args"] == ["--port", "8000", "--path", "/mcp", "--health", "/healthz", "--",
+    assert main["args"] == ["--port", "8000", "--path", "/mcp", "--health", "/healthz", "--ready", "/readyz", "--",
                             "/bin/server", "stdio", "--verbose"]  # fmt: skip
 
 
@@ -164,11 +164,11 @@ def test_the_static_bridge_pod_meets_the_restricted_profile_with_read_only_roots
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_probes_hit_the_bridge_health_endpoint_on_the_serving_port() -> None:
+def test_probes_hit_the_bridge_health_and_ready_endpoints_on_the_serving_port() -> None:
     (main,) = pod()["containers"]
     assert main["ports"][0] == {"name": "http", "containerPort": 8000, "protocol": "TCP"}
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert main[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
 
 
 def test_gateway_port_moves_the_bridge() -> None:
@@ -199,9 +199,11 @@ def test_an_image_with_neither_entrypoint_nor_cmd_is_a_render_error() -> None:
     assert err.value.field == "spec.command" and "neither Entrypoint nor Cmd" in err.value.message
 
 
-def test_a_user_command_keeps_the_supergateway_path() -> None:
+def test_a_user_command_with_gateway_image_runs_behind_the_bridge_in_that_image() -> None:
     spec = pod({"command": ["/bin/server"], "gateway": {"image": "ghcr.io/example/both:1"}})
-    assert "initContainers" not in spec and spec["containers"][0]["image"] == "ghcr.io/example/both:1"
+    (main,) = spec["containers"]
+    assert [c["image"] for c in spec["initContainers"]] == [BRIDGE_IMAGE]
+    assert main["image"] == "ghcr.io/example/both:1" and main["command"] == [BRIDGE_BIN]
 
 
 def test_a_root_image_user_gets_the_nonroot_uid_when_run_as_user_is_cleared() -> None:

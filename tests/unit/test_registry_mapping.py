@@ -14,6 +14,7 @@ from featurekit import assert_valid, get, pod_template, server
 from mcpop.api.serverjson import ServerJSON
 from mcpop.cli.render import render_files
 from mcpop.render import RenderError, render
+from mcpop.render.normalize import BRIDGE_BIN
 from mcpop.render.registry import NODE_IMAGE, UV_IMAGE, enrich
 from mcpop.sources.catalog import parse_entries
 
@@ -85,16 +86,16 @@ def test_pypi_http_package_runs_uvx_in_a_uv_image() -> None:
     assert c["ports"][0]["containerPort"] == 9000
 
 
-def test_npm_stdio_package_runs_inside_the_node_bridge() -> None:
+def test_npm_stdio_package_runs_npx_behind_the_bridge_in_the_node_image() -> None:
     c = container(REG, entry(npm(packageArguments=[{"type": "positional", "value": "/tmp"}])))
-    assert "supergateway" in c["image"]
-    assert "npx -y demo-mcp@1.2.3 /tmp" in c["args"]
+    assert c["image"] == NODE_IMAGE and c["command"] == [BRIDGE_BIN]
+    assert c["args"][c["args"].index("--") :] == ["--", "npx", "-y", "demo-mcp@1.2.3", "/tmp"]
 
 
-def test_pypi_stdio_package_runs_inside_the_uvx_bridge() -> None:
+def test_pypi_stdio_package_runs_uvx_behind_the_bridge_in_the_uv_image() -> None:
     c = container(REG, entry(pypi()))
-    assert c["image"].endswith(":uvx")
-    assert "uvx demo-mcp==1.2.3" in c["args"]
+    assert c["image"] == UV_IMAGE and c["command"] == [BRIDGE_BIN]
+    assert c["args"][c["args"].index("--") :] == ["--", "uvx", "demo-mcp==1.2.3"]
 
 
 def test_writable_cache_env_is_set_for_npx_and_uvx() -> None:
@@ -283,7 +284,7 @@ def test_cli_renders_with_the_seed_and_reports_the_invalid_entry(tmp_path: Path)
     )
     text, problems, warnings = render_files([f], registry=SEED)
     assert not problems
-    assert "uvx time-mcp-pypi==1.0.6" in text
+    assert "- uvx\n" in text and '- "time-mcp-pypi==1.0.6"' in text
     assert any("kbag" in w and "invalid" in w for w in warnings)
 
 

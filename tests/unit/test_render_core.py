@@ -9,7 +9,7 @@ import pytest
 from mcpop.api.mcpserver import MCPServer
 from mcpop.render import ObjectSet, Owner, RenderError, RenderOptions, render
 from mcpop.render.names import dns_label, label_value
-from mcpop.render.normalize import GATEWAY_IMAGES
+from mcpop.render.normalize import BRIDGE_BIN, BRIDGE_IMAGE, NODE_IMAGE, NONROOT_UID, PYTHON_IMAGE
 from mcpop.render.objectset import apply_order_key
 
 
@@ -50,37 +50,124 @@ def test_image_with_tag_or_digest_keeps_it() -> None:
     assert container(render(server({"image": digest})))["image"] == digest
 
 
-def test_stdio_runs_behind_the_default_bridge_with_the_command_substituted() -> None:
+def test_stdio_runs_behind_mcpop_bridge_in_the_node_image_with_the_command_after_the_flags() -> None:
     out = render(server({"runtime": {"type": "node", "command": ["npx", "-y", "pkg@1"]},
                          "transport": {"type": "stdio"}}))  # fmt: skip
     c = container(out)
-    assert c["image"] == GATEWAY_IMAGES["node"]
-    assert c["args"][:2] == ["--stdio", "npx -y pkg@1"]
+    assert c["image"] == NODE_IMAGE
+    assert c["command"] == [BRIDGE_BIN]
+    assert c["args"][c["args"].index("--") :] == ["--", "npx", "-y", "pkg@1"]
     assert c["ports"][0]["containerPort"] == 8000
-    assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     svc = out.get("Service")
     assert svc and svc["spec"]["ports"][0]["port"] == 8000
 
 
-def test_python_stdio_server_uses_the_uvx_bridge_image() -> None:
+def test_python_stdio_server_runs_in_the_uv_image() -> None:
     c = container(render(server({"runtime": {"type": "python", "command": ["uvx", "mcp-server-time"]},
                                  "transport": {"type": "stdio"}})))  # fmt: skip
-    assert c["image"] == GATEWAY_IMAGES["python"]
+    assert c["image"] == PYTHON_IMAGE
 
 
-def test_gateway_image_port_and_args_are_configurable() -> None:
-    c = container(render(server({
-        "command": ["srv", "--flag value"], "transport": {"type": "stdio"},
-        "gateway": {"image": "bridge:1", "port": 7000, "args": ["--cmd=<cmd>", "--port=7000"]},
-    })))  # fmt: skip
-    assert c["image"] == "bridge:1"
-    assert c["args"] == ["--cmd=srv '--flag value'", "--port=7000"]
-    assert c["ports"][0]["containerPort"] == 7000
+def test_the_command_picks_the_runtime_image_when_runtime_type_is_unset() -> None:
+    c = container(render(server({"command": ["uvx", "mcp-server-time"], "transport": {"type": "stdio"}})))
+    assert c["image"] == PYTHON_IMAGE
 
 
-def test_stdio_server_image_unused_by_the_bridge_is_warned_about() -> None:
-    out = render(server({"image": "own:1", "command": ["srv"], "transport": {"type": "stdio"}}))
-    assert any("own:1 is not used" in w for w in out.warnings)
+def test_the_operators_runtime_images_override_the_defaults() -> None:
+    opts = RenderOptions(stdio_images={"node": "mirror/node:22", "python": "mirror/uv:3.12"})
+    for command, image in ((["npx", "-y", "pkg@1"], "mirror/node:22"), (["uvx", "pkg"], "mirror/uv:3.12")):
+        out = render(server({"command": command, "transport": {"type": "stdio"}}), options=opts)
+        assert container(out)["image"] == image
+
+
+def test_the_default_runtime_images_run_as_a_numeric_non_root_user() -> None:
+    out = render(server({"command": ["npx", "-y", "pkg@1"], "transport": {"type": "stdio"}}))
+    user = container(out)["securityContext"]["runAsUser"]
+    assert isinstance(user, int) and user > 0
+
+
+def test_without_a_default_user_the_default_runtime_images_get_the_nonroot_uid() -> None:
+    spec = {"command": ["npx", "-y", "pkg@1"], "transport": {"type": "stdio"}, "securityContext": {"runAsUser": None}}
+    out = render(server(spec))
+    assert container(out)["securityContext"]["runAsUser"] == NONROOT_UID
+
+
+def test_a_stdio_servers_own_image_runs_the_bridge_with_its_command() -> None:
+    out = render(server({"image": "own:1", "command": ["srv", "--flag value"], "transport": {"type": "stdio"}}))
+    c = container(out)
+    assert c["image"] == "own:1" and c["command"] == [BRIDGE_BIN]
+    assert c["args"][-3:] == ["--", "srv", "--flag value"]
+    assert out.get("Deployment")["spec"]["template"]["spec"]["initContainers"][0]["image"] == BRIDGE_IMAGE  # type: ignore[index]
+
+
+def test_runtime_image_is_where_the_server_runs() -> None:
+    c = container(render(server({"runtime": {"image": "own:2", "command": ["srv"]}, "transport": {"type": "stdio"}})))
+    assert c["image"] == "own:2"
+
+
+def test_gateway_port_is_the_bridges_port() -> None:
+    spec = {"command": ["npx", "srv"], "transport": {"type": "stdio"}, "gateway": {"port": 7000}}
+    c = container(render(server(spec)))
+    assert c["ports"][0]["containerPort"] == 7000 and c["args"][:2] == ["--port", "7000"]
+
+
+def test_gateway_args_are_ignored_with_a_warning_naming_what_they_were() -> None:
+    out = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"},
+                         "gateway": {"args": ["--stdio", "<cmd>"]}}))  # fmt: skip
+    assert any(w.startswith("gateway.args ignored: supergateway is gone") for w in out.warnings)
+    assert "<cmd>" not in container(out)["args"]
+
+
+def test_gateway_image_is_the_image_the_server_runs_in_with_a_warning() -> None:
+    out = render(server({"command": ["srv"], "transport": {"type": "stdio"}, "gateway": {"image": "both:1"}}))
+    assert container(out)["image"] == "both:1"
+    assert any("gateway.image both:1 is now the image the server runs in" in w for w in out.warnings)
+
+
+def test_gateway_env_reaches_the_server_container() -> None:
+    out = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"},
+                         "gateway": {"env": [{"name": "DEBUG", "value": "1"}]}}))  # fmt: skip
+    assert {"name": "DEBUG", "value": "1"} in container(out)["env"]
+
+
+def test_an_unknown_command_without_an_image_runs_in_the_node_image_with_a_warning() -> None:
+    out = render(server({"command": ["srv"], "transport": {"type": "stdio"}}))
+    assert container(out)["image"] == NODE_IMAGE
+    assert any("no image for command 'srv'" in w for w in out.warnings)
+
+
+def test_args_naming_a_variable_are_expanded_by_the_bridge_not_the_kubelet() -> None:
+    out = render(server({"command": ["npx", "srv"], "args": ["--token=$(TOKEN)"], "transport": {"type": "stdio"},
+                         "secretRefs": [{"name": "s", "key": "token", "envName": "TOKEN"}]}))  # fmt: skip
+    c = container(out)
+    assert "--expand-env" in c["args"]
+    assert c["args"][-1] == "--token=$$(TOKEN)"  # the kubelet turns $$ into $: the bridge sees $(TOKEN)
+    assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}} in c["env"]
+
+
+def test_args_without_variables_are_passed_as_written_without_expand_env() -> None:
+    c = container(render(server({"command": ["npx", "srv"], "args": ["a$b"], "transport": {"type": "stdio"}})))
+    assert "--expand-env" not in c["args"] and c["args"][-1] == "a$b"
+
+
+def test_no_rendered_object_names_supergateway() -> None:
+    for command in (["npx", "-y", "pkg@1"], ["uvx", "pkg"], ["srv"]):
+        out = render(server({"command": command, "transport": {"type": "stdio"}}))
+        assert "supergateway" not in str(out.objects)
+
+
+def test_a_bridged_server_on_several_pods_gets_client_ip_session_affinity() -> None:
+    out = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"}, "replicas": 2}))
+    assert out.get("Service")["spec"]["sessionAffinity"] == "ClientIP"  # type: ignore[index]
+
+
+def test_a_bridged_server_on_one_pod_or_an_http_server_gets_no_session_affinity() -> None:
+    one = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"}}))
+    http = render(server({"image": "a", "replicas": 3}))
+    assert "sessionAffinity" not in one.get("Service")["spec"]  # type: ignore[index]
+    assert "sessionAffinity" not in http.get("Service")["spec"]  # type: ignore[index]
 
 
 def test_sse_transport_serves_its_port() -> None:

@@ -64,7 +64,7 @@ def test_a_bridged_stdio_server_is_served_as_streamable_http_on_its_path() -> No
     out = render(server({"image": "x", "command": ["srv"], "transport": {"type": "stdio", "path": "/rpc"}}))
     assert served(out) == ("streamable-http", "/rpc")
     args = container(out)["args"]
-    assert args[args.index("--streamableHttpPath") + 1] == "/rpc"
+    assert args[args.index("--path") + 1] == "/rpc"
 
 
 @pytest.mark.parametrize("transport", ["sse", "streamable-http"])

@@ -386,7 +386,7 @@ class MCPServerController:
                 enable_istio=self.settings.enable_istio_integration,
                 enable_multi_tenancy=self.settings.enable_multi_tenancy,
                 referenced_content_hash=self._ref_hash(ns, refs), image_configs=configs,
-                pod_security=self._pod_security(ns),
+                pod_security=self._pod_security(ns), stdio_images=self.settings.stdio_images(),
             )  # fmt: skip
             rendered = render(server, registry_entry=entry, options=options)  # pure
         except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged
