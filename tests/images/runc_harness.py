@@ -106,6 +106,15 @@ class Container:
     port: int | None
     working_dir: str | None = None
     deployment: dict[str, object] = field(default_factory=dict, repr=False)
+    #: read-only bind mounts (mount path -> host directory): an init container's emptyDir, filled beforehand
+    binds: dict[str, str] = field(default_factory=dict)
+
+
+def bridge_dir() -> str:
+    """A directory holding mcpop-bridge (tools/bridge path): what the bridge init container leaves in its
+    emptyDir for the server container."""
+    out = subprocess.run([str(ROOT / "tools" / "bridge"), "path"], capture_output=True, text=True, check=True)
+    return str(Path(out.stdout.strip().splitlines()[-1]).parent)
 
 
 def render(manifest: str, registry: Path | None = None) -> list[dict[str, object]]:
@@ -125,7 +134,12 @@ def pod_container(manifest: str, registry: Path | None = None) -> Container:
     pod = deployment["spec"]["template"]["spec"]  # type: ignore[index]
     c = pod["containers"][0]
     volumes = {v["name"]: v for v in pod.get("volumes") or []}
-    empty = [m["mountPath"] for m in c.get("volumeMounts") or [] if "emptyDir" in volumes.get(m["name"], {})]
+    # the bridge init container copies mcpop-bridge into its emptyDir: here a bind of the built binary's dir
+    filled = {m["name"] for i in pod.get("initContainers") or [] if i["name"] == "mcpop-bridge"
+              for m in i.get("volumeMounts") or []}  # fmt: skip
+    binds = {m["mountPath"]: bridge_dir() for m in c.get("volumeMounts") or [] if m["name"] in filled}
+    empty = [m["mountPath"] for m in c.get("volumeMounts") or []
+             if "emptyDir" in volumes.get(m["name"], {}) and m["name"] not in filled]  # fmt: skip
     others = [m["mountPath"] for m in c.get("volumeMounts") or [] if "emptyDir" not in volumes.get(m["name"], {})]
     if others:
         raise AssertionError(f"only emptyDir volumes are supported here, not {others}")
@@ -142,6 +156,7 @@ def pod_container(manifest: str, registry: Path | None = None) -> Container:
         port=int(ports[0]["containerPort"]) if ports else None,
         working_dir=c.get("workingDir"),
         deployment=deployment,
+        binds=binds,
     )
 
 
@@ -184,7 +199,7 @@ class Netns:
 
 def bundle_config(
     root: Path, argv: list[str], env: list[str], cwd: str, uid: int, read_only: bool,
-    empty_dirs: list[str], netns: str | None,
+    empty_dirs: list[str], netns: str | None, binds: dict[str, str] | None = None,
 ) -> dict[str, object]:  # fmt: skip
     """An OCI runtime config like a restricted pod's: no capabilities, no new privileges, the
     emptyDirs as tmpfs (world-writable like an emptyDir), its own pid/ipc/uts/mount namespaces."""
@@ -199,6 +214,8 @@ def bundle_config(
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": dev},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*dev, "ro"]},
         *[{"destination": d, "type": "tmpfs", "source": "tmpfs", "options": tmpfs} for d in empty_dirs],
+        *[{"destination": d, "type": "bind", "source": src, "options": ["rbind", "ro"]}
+          for d, src in (binds or {}).items()],
     ]  # fmt: skip
     namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     namespaces.append({"type": "network", "path": netns} if netns else {"type": "network"})
@@ -242,6 +259,8 @@ class Running:
 def runc_bundle(archive: Path, container: Container, netns: str | None) -> Iterator[tuple[str, Path]]:
     """A bundle directory for `container` of the image in `archive`; yields (container id, bundle)."""
     root = rootfs(archive)
+    for mount in container.binds:
+        (root / mount.lstrip("/")).mkdir(parents=True, exist_ok=True)
     for mount in container.empty_dirs:
         # runc gives a tmpfs the mode of the directory it covers; an emptyDir is world-writable
         point = root / mount.lstrip("/")
@@ -250,7 +269,7 @@ def runc_bundle(archive: Path, container: Container, netns: str | None) -> Itera
     argv, env, cwd = process_of(container, image_config(archive))
     with tempfile.TemporaryDirectory(prefix="mcpop-bundle-") as bundle:
         config = bundle_config(root, argv, env, cwd, container.run_as_user, container.read_only_root,
-                               container.empty_dirs, netns)  # fmt: skip
+                               container.empty_dirs, netns, container.binds)  # fmt: skip
         (Path(bundle) / "config.json").write_text(json.dumps(config, indent=2))
         yield f"mcpop-img-{secrets.token_hex(4)}", Path(bundle)
 

@@ -24,7 +24,7 @@ from runc_harness import (
     wait_port,
 )
 
-from mcpop.render.normalize import GATEWAY_IMAGES
+from mcpop.render.normalize import BRIDGE_BIN, STDIO_IMAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
@@ -63,15 +63,15 @@ def serve(archives: dict[str, Path], container: Container, transport: str, path:
 
 
 def test_the_archives_carry_the_exact_image_names_the_renderer_emits(archives: dict[str, Path]) -> None:
-    for name in GATEWAY_IMAGES.values():
+    for name in STDIO_IMAGES.values():
         with tarfile.open(archives[name]) as tar:
             index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
         assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == name
 
 
-def test_npm_server_from_the_catalogue_serves_offline_through_supergateway(archives: dict[str, Path]) -> None:
+def test_npm_server_from_the_catalogue_serves_offline_through_mcpop_bridge(archives: dict[str, Path]) -> None:
     container = pod_container(server("io.github.modelcontextprotocol/server-memory"))
-    assert container.image == GATEWAY_IMAGES["node"]
+    assert container.image == STDIO_IMAGES["node"] and container.command == [BRIDGE_BIN]
     assert container.read_only_root and container.run_as_user == 1000
     entity = {"name": "mcpop", "entityType": "project", "observations": ["runs offline"]}
     report = serve(archives, container, "streamable-http", "/mcp", "create_entities", {"entities": [entity]})
@@ -88,9 +88,11 @@ def test_registry_enriched_example_serves_offline(archives: dict[str, Path]) -> 
     assert "/tmp" in report["call"]["text"]  # type: ignore[index]
 
 
-def test_pypi_server_from_the_catalogue_serves_offline_through_the_uvx_image(archives: dict[str, Path]) -> None:
+def test_pypi_server_from_the_catalogue_serves_offline_through_mcpop_bridge_in_the_uv_image(
+    archives: dict[str, Path],
+) -> None:
     container = pod_container(server("io.github.modelcontextprotocol/server-time"))
-    assert container.image == GATEWAY_IMAGES["python"]
+    assert container.image == STDIO_IMAGES["python"] and container.command == [BRIDGE_BIN]
     report = serve(archives, container, "streamable-http", "/mcp", "get_current_time", {"timezone": "UTC"})
     assert report["serverInfo"]["name"] == "mcp-time"  # type: ignore[index]
     assert json.loads(report["call"]["text"])["timezone"] == "UTC"  # type: ignore[index]
@@ -125,7 +127,6 @@ def stdio_report(archive: Path, image: str, tool: str, arguments: dict[str, obje
 
 def test_oci_stdio_image_entrypoint_speaks_stdio_without_a_bridge(archives: dict[str, Path]) -> None:
     archive = archives[STDIO_IMAGE]
-    assert not (rootfs(archive) / "usr/local/lib/node_modules/supergateway").exists()
     report = stdio_report(archive, STDIO_IMAGE, "read_graph", {})
     assert report["serverInfo"]["name"] == "memory-server"  # type: ignore[index]
     assert json.loads(report["call"]["text"]) == {"entities": [], "relations": []}  # type: ignore[index]
@@ -163,9 +164,9 @@ def test_a_pod_network_namespace_has_no_route_out() -> None:
 def test_every_stdio_npm_and_pypi_server_of_the_catalogue_is_pre_installed(archives: dict[str, Path]) -> None:
     catalogue = json.loads((ROOT / "mcpop" / "data" / "catalog.json").read_text())
     stdio = [p for e in catalogue for p in e.get("packages") or [] if p["transport"]["type"] == "stdio"]
-    node_root = rootfs(archives[GATEWAY_IMAGES["node"]])
+    node_root = rootfs(archives[STDIO_IMAGES["node"]])
     wheels = {w.name.split("-")[0].lower() + "==" + w.name.split("-")[1]
-              for w in (rootfs(archives[GATEWAY_IMAGES["python"]]) / "opt/uv/wheels").glob("*.whl")}  # fmt: skip
+              for w in (rootfs(archives[STDIO_IMAGES["python"]]) / "opt/uv/wheels").glob("*.whl")}  # fmt: skip
     for pkg in stdio:
         if pkg["registryType"] == "npm":
             installed = json.loads((node_root / "app/node_modules" / pkg["identifier"] / "package.json").read_text())

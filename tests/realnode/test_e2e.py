@@ -18,7 +18,7 @@ import pytest
 import realnode
 import yaml
 
-from mcpop.render.normalize import BRIDGE_IMAGE
+from mcpop.render.normalize import BRIDGE_IMAGE, STDIO_IMAGES
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/mcpop:e2e"
@@ -107,15 +107,17 @@ def test_the_apiserver_reaches_the_operators_webhooks_and_the_operator_reconcile
 
 # ---------------------------------------------------------------- servers from the catalogue, really serving
 
-GATEWAY = "docker.io/supercorp/supergateway:4.0.0"  # exactly what the renderer emits for npm stdio servers
+NODE_RUNTIME = STDIO_IMAGES["node"]  # exactly what the renderer emits for npm stdio servers
 CLIENT = REPO / "tests" / "images" / "mcp_client.py"
 
 
 @pytest.fixture(scope="module")
 def gateway(installed: kubeenv.KubeCluster) -> str:
-    """The bridge image with the catalogue's npm servers (tools/test-images), loaded under its exact name."""
-    load_test_image(installed, GATEWAY)
-    return GATEWAY
+    """The node runtime image with the catalogue's npm servers (tools/test-images) and the mcpop-bridge image
+    its init container copies the bridge from, loaded under their exact names."""
+    load_test_image(installed, NODE_RUNTIME)
+    load_bridge_image(installed)
+    return NODE_RUNTIME
 
 
 def mcp(cluster: kubeenv.KubeCluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -278,7 +280,7 @@ def test_the_memory_server_deployed_from_the_catalogue_serves_mcp_on_the_real_no
 
     logs = mcp(installed, "server", "logs", name, "-n", namespace, "--tail", "200")
     assert logs.returncode == 0, logs.stderr
-    assert "[supergateway]" in logs.stdout and "read_graph" in logs.stdout
+    assert "mcpop-bridge: " in logs.stdout and "session" in logs.stdout
 
     # a change to the Secret the server reads rolls its pod; the new pod serves
     installed.core.patch_namespaced_secret("memory-note", namespace, {"stringData": {"note": "two"}})
@@ -314,7 +316,13 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
 
 # ---------------------------------------------------------------- the other registry classes, really serving
 
-UVX_GATEWAY = "docker.io/supercorp/supergateway:uvx"  # what the renderer emits for PyPI stdio servers
+PYTHON_RUNTIME = STDIO_IMAGES["python"]  # what the renderer emits for PyPI stdio servers
+
+
+def load_bridge_image(cluster: kubeenv.KubeCluster) -> None:
+    """The mcpop-bridge image (tools/bridge image), imported under the name the renderer emits."""
+    bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
+    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
 
 
 def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
@@ -347,12 +355,13 @@ def test_a_pypi_server_from_the_catalogue_serves_mcp_on_the_real_node(
 ) -> None:
     """PyPI stdio (bridged, run by uvx from the wheels baked into the image): `mcp deploy server-time` from
     the embedded catalogue, placed with `mcp deploy`'s flags."""
-    load_test_image(installed, UVX_GATEWAY)
+    load_test_image(installed, PYTHON_RUNTIME)
+    load_bridge_image(installed)
     name = "server-time"
     r = mcp(installed, "deploy", name, "-n", namespace, *PLACEMENT_FLAGS)
     assert r.returncode == 0, r.stderr
     pods = wait_serving(installed, namespace, name)
-    assert pods[0].spec.containers[0].image == UVX_GATEWAY
+    assert pods[0].spec.containers[0].image == PYTHON_RUNTIME
     report = sdk_client(installed, namespace, name, "get_current_time", '{"timezone": "UTC"}')
     assert "get_current_time" in report["tools"] and report["call"]["isError"] is False
     assert "UTC" in report["call"]["text"]
@@ -392,8 +401,7 @@ def test_an_oci_stdio_image_from_an_in_house_registry_runs_its_own_entrypoint_on
     source = "registry.mcpop.test/mcp/go-hello-stdio:1.8.0"
     image = oci_registry.push_archive(realnode.REGISTRY, oci_registry.image_archives()[source],
                                       "mcp/go-hello-stdio:1.8.0")  # fmt: skip
-    bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
-    kubeenv.testenv("load-image", "--state-dir", str(installed.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
+    load_bridge_image(installed)
     entry = json.loads((REPO / "tests/fixtures/images/io.example.go-hello-stdio.server.json").read_text())
     entry["packages"][0]["identifier"] = image
     in_house_registry(installed, namespace, [entry])
