@@ -1,0 +1,199 @@
+"""mcpop-bridge benchmark: prints figures, asserts nothing.
+
+On the host, as plain processes (no container runtime), in one run:
+
+1. tools/call latency (p50/p99) of one stdio MCP server (the official Python SDK's MCPServer, one `whoami`
+   tool returning its pid and an in-process counter), spoken to by the official SDK client
+   a. directly over stdio (the client spawns the server), and
+   b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process),
+   both after a warm-up, each call timed in the client.
+2. Idle sessions: K sessions opened on a fresh bridge (initialize + notifications/initialized, raw HTTP)
+   and left idle: the bridge's RSS before and after (its own cost per session) and the server processes'
+   RSS (one process per session, the real cost of a stateful session). The server here is TINY, a stdio
+   MCP responder in plain python (no SDK), so that many sessions fit in memory; the SDK server's own RSS
+   per process is printed from part 1's bridge.
+
+Run: python bench/bridge.py [--calls 500] [--sessions 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SERVER = '''
+import json, os
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("bench-stdio")
+calls = 0
+
+
+@app.tool()
+def whoami() -> str:
+    """This process's pid and how many times this tool ran in it."""
+    global calls
+    calls += 1
+    return json.dumps({"pid": os.getpid(), "count": calls})
+
+
+if __name__ == "__main__":
+    app.run("stdio")
+'''
+
+TINY = """
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("method") == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "tiny", "version": "1"}}
+        print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}), flush=True)
+"""
+
+CLIENT = """
+import asyncio, json, sys, time
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+
+async def main() -> None:
+    target, calls = sys.argv[1], int(sys.argv[2])
+    server = StdioServerParameters(command=sys.executable, args=[target]) if target.endswith(".py") else target
+    async with Client(server) as c:
+        for _ in range(20):  # warm-up
+            await c.call_tool("whoami", {})
+        times, pids = [], set()
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            r = await c.call_tool("whoami", {})
+            times.append(time.perf_counter() - t0)
+            pids.add(json.loads(r.content[0].text)["pid"])
+    print(json.dumps({"times": times, "pids": len(pids)}))
+
+
+asyncio.run(main())
+"""
+
+
+def tool(*args: str) -> str:
+    out = subprocess.run([str(ROOT / "tools" / args[0]), *args[1:]], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    """Every child of `pid` (a Go program forks from any of its threads: each task lists its own)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return sorted({int(c) for task in tasks for c in (task / "children").read_text().split()})
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def post(url: str, body: dict[str, object], session: str | None = None) -> str | None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if session:
+        headers["Mcp-Session-Id"] = session
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        resp.read()
+        return resp.headers.get("Mcp-Session-Id")
+
+
+@contextmanager
+def running_bridge(bridge: str, server: list[str], tmp: str, sessions: int = 8) -> Iterator[tuple[str, int]]:
+    """mcpop-bridge on loopback serving `server`: (its MCP URL, its pid)."""
+    port = free_port()
+    with Path(tmp, f"bridge-{port}.log").open("w") as log:
+        proc = subprocess.Popen([bridge, "--host", "127.0.0.1", "--port", str(port), "--max-sessions", str(sessions),
+                                 "--", *server], stdout=log, stderr=log)  # fmt: skip
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp", proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def idle_sessions(url: str, pid: int, count: int) -> tuple[int, int, int]:
+    """Open `count` sessions and leave them idle: the bridge's RSS before and after, the new server processes'
+    RSS (KiB)."""
+    time.sleep(2.5)  # sessions a client ended (DELETE) are gone, their processes reaped
+    before, old = rss_kib(pid), set(children(pid))
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+    for i in range(count):
+        sid = post(url, {"jsonrpc": "2.0", "id": i, "method": "initialize", "params": params})
+        post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    time.sleep(1)
+    return before, rss_kib(pid), sum(rss_kib(k) for k in children(pid) if k not in old)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--sessions", type=int, default=64)
+    opts = ap.parse_args()
+    bridge, python = tool("bridge", "path"), tool("mcp-sdk", "python")
+    with tempfile.TemporaryDirectory(prefix="mcpop-bench-bridge-") as tmp:
+        server, client = Path(tmp, "server.py"), Path(tmp, "client.py")
+        server.write_text(SERVER)
+        client.write_text(CLIENT)
+        print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, {opts.calls} calls each")
+        with running_bridge(bridge, [python, str(server)], tmp) as (url, sdk_pid):
+            results = {}
+            for name, target in (("direct stdio", str(server)), ("mcpop-bridge", url)):
+                out = subprocess.run([python, str(client), target, str(opts.calls)], capture_output=True, text=True,
+                                     timeout=600, check=True)  # fmt: skip
+                results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{'tools/call':<14} {'p50 ms':>8} {'p99 ms':>8} {'server processes':>17}")
+            for name, r in results.items():
+                print(f"{name:<14} {pct(r['times'], 0.5):8.2f} {pct(r['times'], 0.99):8.2f} {r['pids']:17d}")
+            sdk_rss = idle_sessions(url, sdk_pid, 1)[2]
+            print(f"one idle session of the SDK server: its process's RSS {sdk_rss / 1024:.1f} MiB")
+
+        tiny = Path(tmp, "tiny.py")
+        tiny.write_text(TINY)
+        with running_bridge(bridge, [sys.executable, str(tiny)], tmp, opts.sessions + 4) as (url, pid):
+            before, after, servers = idle_sessions(url, pid, opts.sessions)
+            print(f"idle sessions: {opts.sessions} (server: a plain-python stdio responder)")
+            print(f"  bridge RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB after: "
+                  f"{(after - before) / opts.sessions:.0f} KiB per idle session")  # fmt: skip
+            print(f"  server processes' RSS {servers / 1024:.1f} MiB: {servers / opts.sessions / 1024:.1f} MiB "
+                  "per session (one process each)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
