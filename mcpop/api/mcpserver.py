@@ -138,6 +138,13 @@ class Gateway(Model):
         description="Ignored, with a render warning: these were supergateway's flags (`<cmd>` the server command), "
         "and supergateway is gone. The server's command and args come from command/args.",
     )
+    max_sessions: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="Sessions (server processes) one pod runs at most; one more is refused with 503 and a JSON-RPC "
+        "error (the bridge's --max-sessions, default 32).",
+    )
     env: list[EnvVar] | None = Field(
         default=None,
         description="More environment variables of the server container (the server's own env wins by name).",

@@ -57,13 +57,14 @@ def _references(arg: str) -> bool:
     return False
 
 
-def bridge_args(port: int, path: str, server: list[str]) -> list[str]:
+def bridge_args(port: int, path: str, server: list[str], max_sessions: int | None = None) -> list[str]:
     """mcpop-bridge's arguments serving `server` (Kubernetes arg syntax: `$(VAR)` and `$$`) on `port` at
     `path`. A server arg naming a variable is expanded by the bridge (--expand-env) from its environment, not
     by the kubelet: every `$` is doubled so the kubelet passes the args through as written."""
     expand = any(_references(a) for a in server)
     return [
         "--port", str(port), "--path", path, "--health", HEALTH_PATH, "--ready", READY_PATH,
+        *(["--max-sessions", str(max_sessions)] if max_sessions else []),
         *(["--expand-env"] if expand else []),
         "--",
         *([a.replace("$", "$$") for a in server] if expand else server),
@@ -181,7 +182,7 @@ def _bridged(
         )
     else:
         run_as = None
-    args = bridge_args(port, path, server)
+    args = bridge_args(port, path, server, gw.max_sessions if gw else None)
     return Workload(ref, version, runtime_type, [BRIDGE_BIN], args, env, "stdio", path, port, True, warnings,
                     bridge_image=BRIDGE_IMAGE, run_as_user=run_as)  # fmt: skip
 

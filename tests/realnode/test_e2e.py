@@ -416,3 +416,120 @@ def test_an_oci_stdio_image_from_an_in_house_registry_runs_its_own_entrypoint_on
     assert wait_verified(installed, namespace, name)["reason"] == "Handshake"
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- stdio sessions behind mcpop-bridge
+
+#: a stateful stdio MCP server in plain python (the runtime image has no SDK): `whoami` returns its pid
+#: and how many times it ran in this process
+STATEFUL_SERVER = """
+import json, os, sys
+calls = 0
+for line in sys.stdin:
+    msg = json.loads(line)
+    method, ident = msg.get("method"), msg.get("id")
+    if ident is None:
+        continue  # a notification, or a response
+    if method == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "stateful", "version": "1"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": "whoami", "description": "pid and call count",
+                             "inputSchema": {"type": "object", "properties": {}}}]}
+    elif method == "tools/call":
+        calls += 1
+        text = json.dumps({"pid": os.getpid(), "count": calls})
+        result = {"content": [{"type": "text", "text": text}], "isError": False}
+    elif method == "ping":
+        result = {}
+    else:
+        error = {"code": -32601, "message": "method not found: " + str(method)}
+        print(json.dumps({"jsonrpc": "2.0", "id": ident, "error": error}), flush=True)
+        continue
+    print(json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}), flush=True)
+"""
+
+SESSIONS_CLIENT = """
+import asyncio, json, sys
+from mcp import Client
+
+
+async def whoami(c):
+    return json.loads((await c.call_tool("whoami", {})).content[0].text)
+
+
+async def main() -> None:
+    async with Client(sys.argv[1]) as a:
+        first = [await whoami(a), await whoami(a), await whoami(a)]
+    async with Client(sys.argv[1]) as b:
+        second = [await whoami(b)]
+    print(json.dumps({"first": first, "second": second}))
+
+
+asyncio.run(main())
+"""
+
+
+def raw_initialize(url: str) -> tuple[int, str]:
+    """An initialize POST whose session is left open (no DELETE): the status and the body."""
+    import urllib.error
+    import urllib.request
+
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}
+    req = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 9, "method": "initialize",
+                                                       "params": params}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Accept": "application/json, text/event-stream"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_a_stdio_server_keeps_one_process_per_session_and_the_cap_refuses_clearly_on_the_real_node(
+    installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path
+) -> None:
+    """A flat `command` stdio server (python3 in the python runtime image, its script from a ConfigMap)
+    behind mcpop-bridge: three calls of one session reach one process (its counter 1, 2, 3), a new session
+    gets a new process, and with gateway.maxSessions 2 a third open session is refused with 503 and a
+    JSON-RPC error naming the cap."""
+    load_test_image(installed, STDIO_IMAGES["python"])
+    load_bridge_image(installed)
+    installed.core.create_namespaced_config_map(namespace, {"metadata": {"name": "stateful"},
+                                                            "data": {"server.py": STATEFUL_SERVER}})  # fmt: skip
+    name = "stateful"
+    server = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+              "metadata": {"name": name, "namespace": namespace},
+              "spec": {"command": ["python3", "/srv/stateful/server.py"], "transport": {"type": "stdio"},
+                       "configSources": [{"name": "script", "configMap": {"name": "stateful"},
+                                          "mountPath": "/srv/stateful"}],
+                       "gateway": {"maxSessions": 2}, **PLACEMENT}}  # fmt: skip
+    kubeenv.wait_until(lambda: kubeenv.apply_object(installed.api_client, server), timeout=60,
+                       message=f"MCPServer {name} admitted")  # fmt: skip
+    pods = wait_serving(installed, namespace, name)
+    assert pods[0].spec.containers[0].image == STDIO_IMAGES["python"]
+    assert pods[0].spec.containers[0].command == ["/mcpop-bin/mcpop-bridge"]
+
+    sys.path.insert(0, str(REPO / "tests" / "images"))
+    from runc_harness import sdk_python
+
+    script = tmp_path / "sessions.py"
+    script.write_text(SESSIONS_CLIENT)
+    url = service_url(installed, namespace, name)
+    got = kubeenv.wait_until(  # the Service's endpoint may not be programmed at once
+        lambda: (p := subprocess.run([str(sdk_python()), str(script), url], capture_output=True, text=True,
+                                     timeout=120)).returncode == 0 and json.loads(p.stdout.strip().splitlines()[-1]),
+        timeout=120, message="the SDK client's two sessions",
+    )  # fmt: skip
+    first, second = got["first"], got["second"]
+    assert [c["count"] for c in first] == [1, 2, 3] and len({c["pid"] for c in first}) == 1
+    assert second[0]["count"] == 1 and second[0]["pid"] != first[0]["pid"]
+
+    assert raw_initialize(url)[0] == 200
+    assert raw_initialize(url)[0] == 200
+    status, body = raw_initialize(url)
+    assert status == 503
+    assert "too many sessions (--max-sessions 2)" in json.loads(body)["error"]["message"]
+    r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
+    assert r.returncode == 0, r.stderr

@@ -113,6 +113,12 @@ def test_gateway_port_is_the_bridges_port() -> None:
     assert c["ports"][0]["containerPort"] == 7000 and c["args"][:2] == ["--port", "7000"]
 
 
+def test_gateway_max_sessions_bounds_the_bridges_sessions() -> None:
+    spec = {"command": ["npx", "srv"], "transport": {"type": "stdio"}, "gateway": {"maxSessions": 4}}
+    args = container(render(server(spec)))["args"]
+    assert args[args.index("--max-sessions") + 1] == "4"
+
+
 def test_gateway_args_are_ignored_with_a_warning_naming_what_they_were() -> None:
     out = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"},
                          "gateway": {"args": ["--stdio", "<cmd>"]}}))  # fmt: skip
