@@ -14,6 +14,7 @@ from mcpop.api.validation import (
     Int64,
     IntOrPercent,
     Labels,
+    PortName,
     PortNumber,
     PortOrName,
     check_cidr,
@@ -413,7 +414,7 @@ class Monitoring(Model):
 
     enabled: bool = False
     path: str = Field(default="/metrics", pattern=r"^/\S*$")
-    port: DNSLabel | None = None
+    port: PortName | None = None
     interval: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
     scrape_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
     labels: Labels | None = None

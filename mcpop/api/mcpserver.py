@@ -42,6 +42,7 @@ from mcpop.api.validation import (
     IntOrPercent,
     LabelKey,
     Labels,
+    PortName,
     PortNumber,
     PortOrName,
     is_zero,
@@ -108,7 +109,8 @@ class Transport(Model):
 
 
 class ServicePort(Model):
-    name: DNSLabel
+    #: an IANA service name, not just a DNS label: the name is also the container port's, which must be one
+    name: PortName
     port: PortNumber
     target_port: PortOrName | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
