@@ -667,7 +667,12 @@ srv("istio-mtls-mode", _istio(mtls={"enabled": True, "mode": "ON"}), "istio.mtls
 
 # -- monitoring ------------------------------------------------------------------------------------
 srv("monitoring-path", {"monitoring": {"enabled": True, "path": "metrics"}}, "monitoring.path", "pattern")
-srv("monitoring-interval", {"monitoring": {"enabled": True, "interval": "often"}}, "monitoring.interval", "pattern")
+srv(
+    "monitoring-interval",
+    {"monitoring": {"enabled": True, "interval": "often"}},
+    "monitoring.interval",
+    "not a Prometheus duration",
+)
 srv("monitoring-port-upper", {"monitoring": {"enabled": True, "port": "Metrics"}}, "monitoring.port", "not a port name")
 srv("monitoring-port-missing", {"monitoring": {"enabled": True, "port": "metrics"}}, "monitoring.port",
     "not a port of the Service")  # fmt: skip

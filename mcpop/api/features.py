@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from mcpop.api.base import DNSLabel, DNSSubdomain, FreeForm, Model, Quantity, cel, quantity_value, with_cel
 from mcpop.api.core import LabelSelector
@@ -409,15 +409,54 @@ class Istio(Model):
     mtls: MTLS | None = None
 
 
+#: A Prometheus duration (`model.Duration`, the Prometheus operator's CRD pattern): whole numbers with units,
+#: largest first, such as 30s, 1m or 1h30m; no fractions, no repeated unit
+PROMETHEUS_DURATION = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+_PROMETHEUS_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_PROMETHEUS_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+
+
+def _check_prometheus_duration(value: str) -> str:
+    if not value or not re.fullmatch(PROMETHEUS_DURATION[1:-1], value):
+        raise ValueError(
+            f"{value!r} is not a Prometheus duration: use whole numbers with units y, w, d, h, m, s or ms, "
+            "largest first, such as 30s, 1m or 1h30m"
+        )
+    return value
+
+
+def prometheus_seconds(value: str) -> float:
+    """The length of a validated Prometheus duration, in seconds."""
+    return sum(int(n) * _PROMETHEUS_UNITS[u] for n, u in _PROMETHEUS_PART.findall(value))
+
+
+PrometheusDuration = Annotated[
+    str,
+    AfterValidator(_check_prometheus_duration),
+    WithJsonSchema({"type": "string", "pattern": PROMETHEUS_DURATION}),
+]
+
+
 class Monitoring(Model):
     """A Prometheus-operator ServiceMonitor for the server's metrics endpoint."""
 
     enabled: bool = False
     path: str = Field(default="/metrics", pattern=r"^/\S*$")
     port: PortName | None = None
-    interval: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
-    scrape_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
+    interval: PrometheusDuration | None = None
+    scrape_timeout: PrometheusDuration | None = None
     labels: Labels | None = None
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Self:
+        timeout, interval = self.scrape_timeout, self.interval
+        if timeout is not None and interval is not None and prometheus_seconds(timeout) > prometheus_seconds(interval):
+            raise FieldError(
+                ("scrapeTimeout",),
+                f"{timeout} is longer than interval {interval}; the Prometheus operator refuses a scrape timeout "
+                "longer than its interval: use at most the interval",
+            )
+        return self
 
 
 class PodDisruptionBudgetSpec(Model):
