@@ -221,11 +221,34 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError(f"{shown} must be an {' or '.join(schemes)} URL (such as 'https://example.com')")
     try:
         host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise ValueError(f"{shown} is not a URL: its port is not a number from 0 to 65535") from None
+        raise ValueError(f"{shown} is not a URL: its host is malformed") from None
+    check_url_port(value)
     if not host:
         raise ValueError(f"{shown} has no host; use a URL such as 'https://example.com'")
+    return value
+
+
+#: a `{name}` variable of a registry entry's URL (server.json), filled in when the entry is used
+URL_VARIABLE = re.compile(r"\{[A-Za-z0-9_.-]+\}")
+
+
+def check_url_port(value: str) -> str:
+    """The port of URL `value`, when it has one, is a number from 1 to 65535 or a whole `{variable}`."""
+    authority = urlsplit(value).netloc.rpartition("@")[2]
+    if authority.startswith("["):  # [IPv6]:port
+        rest = authority.partition("]")[2]
+        has_port, port = rest.startswith(":"), rest[1:]
+    else:
+        _, colon, port = authority.rpartition(":")
+        has_port = bool(colon)
+    if not has_port or URL_VARIABLE.fullmatch(port):
+        return value
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(
+            f"{redact_url(value)!r} is not a URL: its port {port!r} is not a number from 1 to 65535 "
+            "(or a {variable} of the entry)"
+        )
     return value
 
 
