@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
+from mcpop.codec.reader import PlainTimestamp
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -274,6 +275,37 @@ def check_host(value: str, wildcard: bool = True) -> str:
         raise ValueError(
             f"{value!r} is not a host name: use a DNS name such as 'mcp.example.com' or a wildcard '*.example.com'"
         )
+    return value
+
+
+# -- YAML timestamps ----------------------------------------------------------------------------
+
+
+def timestamp_message(value: str) -> str:
+    """Why an unquoted YAML timestamp is refused where its text is passed on as it is."""
+    return (
+        f"{value} is an unquoted YAML timestamp: kubectl passes it on as text, other YAML tools as a date; "
+        f'quote it ("{value}") to give the text'
+    )
+
+
+def refuse_plain_timestamp(value: Any) -> Any:
+    """A string value that was not written as an unquoted YAML timestamp (a plain scalar such as 2024-01-01)."""
+    if isinstance(value, PlainTimestamp):
+        raise ValueError(timestamp_message(value))
+    return value
+
+
+def refuse_plain_timestamps(value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """`value` (free-form data) with no unquoted YAML timestamp anywhere in it; FieldError at the first one."""
+    if isinstance(value, PlainTimestamp):
+        raise FieldError(path, timestamp_message(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_plain_timestamps(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_plain_timestamps(item, (*path, i))
     return value
 
 
