@@ -20,7 +20,7 @@ _POOL = {"destinationRule": {"trafficPolicy": {"connectionPool": {"tcp": {"maxCo
 #: (id, spec, the field the apiserver names): refused by the CRD schema alone
 SCHEMA_REFUSES: list[tuple[str, dict[str, Any], str]] = [
     ("port-name-16-characters", {"ports": [{"name": "metrics-endpoint", "port": 9100}]}, "spec.ports[0].name"),
-    ("port-name-double-hyphen-end", {"ports": [{"name": "metrics-", "port": 9100}]}, "spec.ports[0].name"),
+    ("port-name-trailing-hyphen", {"ports": [{"name": "metrics-", "port": 9100}]}, "spec.ports[0].name"),
     ("cpu-fractional-exponent", {"resources": {"limits": {"cpu": "1e1.5"}}}, "spec.resources.limits.cpu"),
     ("retry-on-with-a-space", {"istio": {"enabled": True, "virtualService": {"retries": {"retryOn": "5xx, reset"}}}},
      "spec.istio.virtualService.retries.retryOn"),
