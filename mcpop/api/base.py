@@ -3,7 +3,7 @@
 import functools
 import importlib
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Annotated, Any
 
 from pydantic import (
@@ -252,7 +252,8 @@ def quantity_decimal(quantity: str) -> Decimal:
         number += "0"
     if suffix in _SUFFIX:
         factor = _SUFFIX[suffix]
-        return Decimal(number) * (Decimal(factor) if isinstance(factor, int) else Decimal(str(factor)))
+        with localcontext(prec=len(number) + 30):  # exact: the default 28 digits would round near the bounds
+            return Decimal(number) * (Decimal(factor) if isinstance(factor, int) else Decimal(str(factor)))
     # past ±10^8 the exponent decides alone (no document has the mantissa digits to make up for it), and
     # Decimal need not hold an exponent beyond its own limits
     exponent = max(-(10**8), min(int(suffix[1:]), 10**8))
