@@ -67,6 +67,8 @@ ATTACKS: list[tuple[str, dict[str, Any], str, str]] = [
      "not a Kubernetes quantity"),
     ("cpu-exponent-past-32-bits", {"resources": {"requests": {"cpu": "1e2147483648"}}}, "spec.resources.requests.cpu",
      "32-bit"),
+    ("cpu-just-past-the-cap", {"resources": {"limits": {"cpu": "9223372036854775807.0000000001"}}},
+     "spec.resources.limits.cpu", "out of range"),
     ("cpu-below-1n", {"resources": {"requests": {"cpu": "1e-100"}}}, "spec.resources.requests.cpu", "below 1n"),
     ("memory-yaml-number-1e100", {"resources": {"limits": {"memory": 1e100}}}, "spec.resources.limits.memory",
      "out of range"),
