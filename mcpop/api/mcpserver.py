@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from mcpop.api.base import (
     DNSLabel,
@@ -42,11 +42,13 @@ from mcpop.api.validation import (
     IntOrPercent,
     LabelKey,
     Labels,
+    PortName,
     PortNumber,
     PortOrName,
     is_zero,
     percent_over_100,
     raise_first,
+    refuse_plain_timestamps,
 )
 
 if TYPE_CHECKING:
@@ -108,7 +110,8 @@ class Transport(Model):
 
 
 class ServicePort(Model):
-    name: DNSLabel
+    #: an IANA service name, not just a DNS label: the name is also the container port's, which must be one
+    name: PortName
     port: PortNumber
     target_port: PortOrName | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
@@ -249,7 +252,7 @@ class MCPServerSpec(Model):
     pod_labels: Labels | None = None
     pod_annotations: Annotations | None = None
     probes: Probes | None = None
-    config: FreeForm | None = None
+    config: Annotated[FreeForm, BeforeValidator(refuse_plain_timestamps)] | None = None
     volumes: list[Volume] | None = Field(default=None, json_schema_extra=list_map("name"))
     volume_mounts: list[VolumeMount] | None = Field(default=None, json_schema_extra=list_map("mountPath"))
     config_sources: list[ConfigSource] | None = Field(default=None, json_schema_extra=list_map("name"))

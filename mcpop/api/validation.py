@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
+from mcpop.codec.reader import PlainTimestamp
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -221,11 +222,34 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError(f"{shown} must be an {' or '.join(schemes)} URL (such as 'https://example.com')")
     try:
         host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise ValueError(f"{shown} is not a URL: its port is not a number from 0 to 65535") from None
+        raise ValueError(f"{shown} is not a URL: its host is malformed") from None
+    check_url_port(value)
     if not host:
         raise ValueError(f"{shown} has no host; use a URL such as 'https://example.com'")
+    return value
+
+
+#: a `{name}` variable of a registry entry's URL (server.json), filled in when the entry is used
+URL_VARIABLE = re.compile(r"\{[A-Za-z0-9_.-]+\}")
+
+
+def check_url_port(value: str) -> str:
+    """The port of URL `value`, when it has one, is a number from 1 to 65535 or a whole `{variable}`."""
+    authority = urlsplit(value).netloc.rpartition("@")[2]
+    if authority.startswith("["):  # [IPv6]:port
+        rest = authority.partition("]")[2]
+        has_port, port = rest.startswith(":"), rest[1:]
+    else:
+        _, colon, port = authority.rpartition(":")
+        has_port = bool(colon)
+    if not has_port or URL_VARIABLE.fullmatch(port):
+        return value
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(
+            f"{redact_url(value)!r} is not a URL: its port {port!r} is not a number from 1 to 65535 "
+            "(or a {variable} of the entry)"
+        )
     return value
 
 
@@ -251,6 +275,37 @@ def check_host(value: str, wildcard: bool = True) -> str:
         raise ValueError(
             f"{value!r} is not a host name: use a DNS name such as 'mcp.example.com' or a wildcard '*.example.com'"
         )
+    return value
+
+
+# -- YAML timestamps ----------------------------------------------------------------------------
+
+
+def timestamp_message(value: str) -> str:
+    """Why an unquoted YAML timestamp is refused where its text is passed on as it is."""
+    return (
+        f"{value} is an unquoted YAML timestamp: kubectl passes it on as text, other YAML tools as a date; "
+        f'quote it ("{value}") to give the text'
+    )
+
+
+def refuse_plain_timestamp(value: Any) -> Any:
+    """A string value that was not written as an unquoted YAML timestamp (a plain scalar such as 2024-01-01)."""
+    if isinstance(value, PlainTimestamp):
+        raise ValueError(timestamp_message(value))
+    return value
+
+
+def refuse_plain_timestamps(value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """`value` (free-form data) with no unquoted YAML timestamp anywhere in it; FieldError at the first one."""
+    if isinstance(value, PlainTimestamp):
+        raise FieldError(path, timestamp_message(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_plain_timestamps(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_plain_timestamps(item, (*path, i))
     return value
 
 

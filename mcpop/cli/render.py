@@ -84,10 +84,18 @@ def render_files(
     configs, config_problems = load_image_configs(image_configs or [])
     if config_problems:
         return "", config_problems, []
+    catalog: Catalog | None = None
+    warnings: list[str] = []
+    if registry is not None:  # a file named is read whether or not a server uses it: a typo is an error
+        try:
+            catalog, warnings = load_catalog(registry)
+        except OSError as exc:
+            return "", [f"--registry {registry}: cannot read it: {exc.strerror or exc}"], []
+        except ValueError as exc:
+            return "", [f"--registry {registry}: cannot load: {exc}"], []
     loaded = load_files(files)
     problems: list[Problem] = list(loaded.problems)
-    warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
-    catalog: Catalog | None = None
+    warnings += [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
     objects = []
     seen: dict[tuple[str, str], str] = {}
     for source, index, resource in loaded.resources:
