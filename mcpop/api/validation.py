@@ -211,6 +211,12 @@ def redact_url(value: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", value)
 
 
+def strip_userinfo(value: str) -> str:
+    """`value` without any `user:password@` (the whole userinfo dropped), fit for a log line, an event, a status
+    or the CLI's output."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", value)
+
+
 def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL of one of `schemes`, with a host and no whitespace; messages never show credentials."""
     shown = repr(redact_url(value))
@@ -226,6 +232,19 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError(f"{shown} is not a URL: its port is not a number from 0 to 65535") from None
     if not host:
         raise ValueError(f"{shown} has no host; use a URL such as 'https://example.com'")
+    return value
+
+
+def check_registry_url(value: str) -> str:
+    """`check_url`, and neither credentials in the URL (`user:pass@`: a Secret holds them, `auth.secretRef`)
+    nor a fragment (`#...`: never sent to a server, so it can only mislead)."""
+    check_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not carry credentials (user:password@); "
+                         "put the token in a Secret and name it in auth.secretRef")  # fmt: skip
+    if "#" in value:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not have a fragment (#...)")
     return value
 
 
@@ -275,6 +294,12 @@ ImageRef = Annotated[
     str,
     AfterValidator(check_image),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^\S+$"}),
+]
+#: an MCPRegistry source URL: no userinfo, no fragment (the CRD pattern refuses `@` in the host part and `#`)
+RegistryURL = Annotated[
+    str,
+    AfterValidator(check_registry_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#@]+(?:[/?][^\s#]*)?$"}),
 ]
 HttpURL = Annotated[
     str, AfterValidator(check_url), WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#]+\S*$"})
