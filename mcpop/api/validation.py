@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
+from mcpop.api.urls import strip_userinfo as strip_userinfo
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -206,20 +207,9 @@ def check_image(value: str) -> str:
     return value
 
 
-def redact_url(value: str) -> str:
-    """`value` with any `user:password@` replaced, fit for a message."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", value)
-
-
-def strip_userinfo(value: str) -> str:
-    """`value` without any `user:password@` (the whole userinfo dropped), fit for a log line, an event, a status
-    or the CLI's output."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", value)
-
-
 def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL of one of `schemes`, with a host and no whitespace; messages never show credentials."""
-    shown = repr(redact_url(value))
+    shown = repr(strip_userinfo(value))
     if any(c.isspace() for c in value):
         raise ValueError(f"{shown} is not a URL: it contains whitespace")
     parts = urlsplit(value)
