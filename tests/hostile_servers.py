@@ -11,7 +11,9 @@ tenant's registry or image host could try to take the operator down.
 - `/v2/<repo>/manifests/<ref>`: an OCI manifest of `HUGE_BYTES` (its config descriptor claims a small size);
 - `/status/<code>`: that HTTP status with a body holding `SECRET_BODY` (which must never be shown).
 
-`server.requests` counts the requests by path.
+Each behaviour also answers under its path as a prefix (`/bomb/v0.1/servers`), so an MCPRegistry whose
+`source.mcpRegistry.url` is `<server>/bomb` meets it on its first page. `server.requests` counts the
+requests by path.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _answer(self, path: str) -> None:
-        if path == "/bomb":
+        if path.startswith("/tarpit-headers"):
+            self._trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        elif path.startswith("/bomb"):
             body = gzip_bomb()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -105,25 +109,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        elif path == "/huge":
+        elif path.startswith("/huge"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Connection", "close")
             self.end_headers()
             self._stream(HUGE_BYTES)
             self.close_connection = True
-        elif path == "/liar":
+        elif path.startswith("/liar"):
             self.send_response(200)
             self.send_header("Content-Length", str(HUGE_BYTES))
             self.end_headers()
             self._stream(HUGE_BYTES)
-        elif path == "/tarpit":
+        elif path.startswith("/tarpit"):
             self.send_response(200)
             self.send_header("Content-Length", "100000")
             self.end_headers()
             self._trickle(b"{" * 100_000)
-        elif path == "/tarpit-headers":
-            self._trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
         elif path == "/v0.1/servers":
             cursor = self.path.partition("cursor=")[2].split("&")[0]
             page = int(cursor or 0)
@@ -148,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path.startswith("/status/"):
             body = json.dumps({"error": SECRET_BODY}).encode()
-            self.send_response(int(path.rsplit("/", 1)[1]))
+            self.send_response(int(path.split("/")[2]))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -12,7 +12,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from pydantic import ValidationError
@@ -24,7 +24,7 @@ from mcpop.sources.http import HttpResponse, UrllibClient
 from mcpop.sources.limits import SyncLimits
 from mcpop.sources.oci import Credential, ImageConfigError, ImageConfigResolver
 from mcpop.sources.official import fetch_official
-from mcpop.sources.retry import RetryPolicy
+from mcpop.sources.retry import RetryConfig, RetryPolicy
 from mcpop.sources.sync import sync
 from tests.hostile_servers import SECRET_BODY, HostileServer, hostile_server
 
@@ -132,30 +132,12 @@ def test_a_sync_past_a_cap_keeps_the_previous_catalogue_and_says_which_cap(hosti
 
 @pytest.mark.parametrize("status", [400, 403, 404, 500, 503])
 def test_a_failed_sync_says_the_status_never_the_body(hostile: HostileServer, status: int) -> None:
-    result = sync(
-        MCPRegistrySpec.model_validate({"source": {"mcpRegistry": {"url": hostile.url}}}),
-        _Rewrite(UrllibClient(timeout=5), f"{hostile.url}/status/{status}"),
-        policy=RetryPolicy(sleep=lambda s: None, config=_no_retries()),
-    )
+    spec = MCPRegistrySpec.model_validate({"source": {"mcpRegistry": {"url": f"{hostile.url}/status/{status}"}}})
+    no_retries = RetryConfig(max_retries=0, rate_limit_max_retries=0, network_max_retries=0)
+    result = sync(spec, UrllibClient(timeout=5), policy=RetryPolicy(sleep=lambda s: None, config=no_retries))
     assert not result.ok
     assert f"HTTP {status}" in (result.error or "")
     assert SECRET_BODY not in (result.error or "")
-
-
-class _Rewrite:
-    """Sends every GET to one URL (the status endpoint), as a registry answering every page that way."""
-
-    def __init__(self, inner: UrllibClient, url: str) -> None:
-        self.inner, self.url = inner, url
-
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
-        return self.inner.get(self.url, headers)
-
-
-def _no_retries() -> Any:
-    from mcpop.sources.retry import RetryConfig
-
-    return RetryConfig(max_retries=0, rate_limit_max_retries=0, network_max_retries=0)
 
 
 # -- registry URLs ----------------------------------------------------------------------------------------
