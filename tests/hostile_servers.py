@@ -19,6 +19,7 @@ requests by path.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import zlib
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 MiB = 1 << 20
 BOMB_BYTES = 1 << 30
@@ -54,6 +56,7 @@ class HostileServer(ThreadingHTTPServer):
     daemon_threads = True
     requests: Counter[str]
     stopping: threading.Event
+    scheme = "http"
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client hanging up at its cap or deadline is the point, not an error
@@ -61,7 +64,7 @@ class HostileServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     @property
     def host(self) -> str:
@@ -161,10 +164,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def hostile_server(host: str = "127.0.0.1") -> Iterator[HostileServer]:
-    """A HostileServer on a free loopback port, serving in a thread until the block ends."""
+def hostile_server(host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) -> Iterator[HostileServer]:
+    """A HostileServer on a free loopback port, serving in a thread until the block ends; over TLS with
+    `tls` (certificate and key files): its `url` then says https."""
     gzip_bomb()  # made before serving: its making is not what a client's memory is measured against
     srv = HostileServer((host, 0), _Handler)
+    if tls is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.scheme = "https"
     srv.requests = Counter()
     srv.stopping = threading.Event()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)

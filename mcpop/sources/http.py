@@ -105,8 +105,10 @@ class _Deadline:
 
 
 def _shut(sock: socket.socket) -> None:
+    """Shut the connection's file descriptor down: a blocked read returns at once. The plain socket's method
+    even for a TLS socket, whose own would drop its TLS state under a reading thread."""
     with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 _current = threading.local()

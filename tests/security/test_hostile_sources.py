@@ -12,6 +12,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -68,6 +69,25 @@ def test_the_client_serves_again_after_a_deadline(hostile: HostileServer) -> Non
     with pytest.raises(DeadlineExceeded):
         client.get(hostile.url + "/tarpit")
     assert client.get(hostile.url + "/status/404").status == 404
+
+
+def test_a_tarpit_over_tls_is_cut_off_at_the_deadline_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcpop.apply.webhook.certs import new_ca, serving_cert
+
+    ca, ca_key = new_ca()
+    cert, key = serving_cert(ca, ca_key, ["127.0.0.1"])
+    (tmp_path / "ca.pem").write_bytes(ca)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    with hostile_server(tls=(tmp_path / "cert.pem", tmp_path / "key.pem")) as srv:
+        client = UrllibClient(timeout=1.5)
+        for path in ("/tarpit", "/tarpit-headers"):
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                client.get(srv.url + path)
+            assert time.monotonic() - started < 3.0
+        assert client.get(srv.url + "/status/404").status == 404
 
 
 # -- size -----------------------------------------------------------------------------------------------
