@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
+from mcpop.api.urls import strip_userinfo as strip_userinfo
 from mcpop.codec.reader import PlainTimestamp
 
 INT32_MAX = 2**31 - 1
@@ -207,14 +208,9 @@ def check_image(value: str) -> str:
     return value
 
 
-def redact_url(value: str) -> str:
-    """`value` with any `user:password@` replaced, fit for a message."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", value)
-
-
 def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL of one of `schemes`, with a host and no whitespace; messages never show credentials."""
-    shown = repr(redact_url(value))
+    shown = repr(strip_userinfo(value))
     if any(c.isspace() for c in value):
         raise ValueError(f"{shown} is not a URL: it contains whitespace")
     parts = urlsplit(value)
@@ -247,9 +243,22 @@ def check_url_port(value: str) -> str:
         return value
     if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(
-            f"{redact_url(value)!r} is not a URL: its port {port!r} is not a number from 1 to 65535 "
+            f"{strip_userinfo(value)!r} is not a URL: its port {port!r} is not a number from 1 to 65535 "
             "(or a {variable} of the entry)"
         )
+    return value
+
+
+def check_registry_url(value: str) -> str:
+    """`check_url`, and neither credentials in the URL (`user:pass@`: a Secret holds them, `auth.secretRef`)
+    nor a fragment (`#...`: never sent to a server, so it can only mislead)."""
+    check_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not carry credentials (user:password@); "
+                         "put the token in a Secret and name it in auth.secretRef")  # fmt: skip
+    if "#" in value:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not have a fragment (#...)")
     return value
 
 
@@ -330,6 +339,12 @@ ImageRef = Annotated[
     str,
     AfterValidator(check_image),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^\S+$"}),
+]
+#: an MCPRegistry source URL: no userinfo, no fragment (the CRD pattern refuses `@` in the host part and `#`)
+RegistryURL = Annotated[
+    str,
+    AfterValidator(check_registry_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#@]+(?:[/?][^\s#]*)?$"}),
 ]
 HttpURL = Annotated[
     str, AfterValidator(check_url), WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#]+\S*$"})

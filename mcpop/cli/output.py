@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from mcpop.api.urls import strip_userinfo
+
 Format = Literal["table", "json", "yaml"]
 
 #: conditions that are good when False (kstatus "abnormal-true" polarity)
@@ -191,7 +193,7 @@ def remote_lines(obj: dict[str, Any]) -> list[str]:
     st = obj.get("status") or {}
     if phase(obj) != "Remote" or not st.get("url"):
         return []
-    return [f"URL: {st['url']}" + (f" ({st['transport']})" if st.get("transport") else "")]
+    return [f"URL: {strip_userinfo(st['url'])}" + (f" ({st['transport']})" if st.get("transport") else "")]
 
 
 #: tool names `mcp status` lists (status.mcp.tools has up to 50)
