@@ -197,6 +197,7 @@ def test_status_yaml_and_json_output_load_neither_pydantic_nor_the_models() -> N
     code = ("import sys\nfrom mcpop.cli import output\n"
             "output.dump({'a': [1]}, 'yaml'); output.dump_all([{'a': 1}], 'json')\n"
             "light = {'mcpop.api', 'mcpop.api.urls'}  # the URL helper: no pydantic, no models\n"
-            "print([m for m in sys.modules if m.startswith(('pydantic', 'mcpop.api', 'mcpop.render')) and m not in light])")  # fmt: skip
+            "print([m for m in sys.modules\n"
+            "       if m.startswith(('pydantic', 'mcpop.api', 'mcpop.render')) and m not in light])")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr[-2000:]
