@@ -1,5 +1,6 @@
 """`mcp version`: the client's version and, when a cluster is configured, the API server's, the operator's
-(from its Deployment, labelled `app.kubernetes.io/name=mcpop`) and the CRDs' (served and storage versions)."""
+(from its Deployment, found by the chart's labels, mcpop.apply.resources.OPERATOR_LABELS) and the CRDs'
+(served and storage versions)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from typing import Annotated, Any, Literal
 from cyclopts import Parameter
 
 from mcpop import __version__
-from mcpop.apply.resources import CRD, DEPLOYMENT
+from mcpop.apply.resources import CRD, DEPLOYMENT, OPERATOR_SELECTOR
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
 from mcpop.cli.options import Cluster, guarded
 
 CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcpserverbackups.mcp.allbeone.io")
-OPERATOR_SELECTOR = "app.kubernetes.io/name=mcpop"
 
 
 def _image_tag(image: str) -> str | None:
@@ -94,7 +94,7 @@ def human(info: dict[str, Any]) -> str:
         if ops:
             lines += [f"Operator Version: {o['version']} ({o['namespace']}/{o['name']})" for o in ops]
         else:
-            lines.append("Operator Version: not found (no Deployment labelled app.kubernetes.io/name=mcpop)")
+            lines.append(f"Operator Version: not found (no Deployment labelled {OPERATOR_SELECTOR})")
         for c in info.get("crds") or []:
             if c.get("error"):
                 lines.append(f"CRD {c['name']}: {c['error']}")

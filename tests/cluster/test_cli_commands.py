@@ -411,7 +411,10 @@ def test_version_reports_client_server_operator_and_crds(
     kube_cluster: kubeenv.KubeCluster, namespace: str, cli_kubeconfig: str
 ) -> None:
     apps = client.AppsV1Api(kube_cluster.api_client)
-    labels = {"app.kubernetes.io/name": "mcpop", "app.kubernetes.io/version": "0.1.0"}
+    # the labels `helm template chart/mcp-operator` gives the Deployment
+    labels = {"app.kubernetes.io/name": "mcp-operator", "app.kubernetes.io/instance": "mcp-operator",
+              "app.kubernetes.io/part-of": "mcpop", "app.kubernetes.io/component": "operator",
+              "app.kubernetes.io/version": "0.1.0"}  # fmt: skip
     apps.create_namespaced_deployment(namespace, {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mcpop-operator", "labels": labels},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "op"}}, "template": {
