@@ -26,7 +26,7 @@ from mcpop.render.options import Owner
 REQUEST_ANNOTATION = "mcp.allbeone.io/backup-requested"
 BACKUP_LABEL = "mcp.allbeone.io/backup"
 RUN_LABEL = "mcp.allbeone.io/backup-run"
-COMPONENT = "backup"
+COMPONENT = "backup-controller"  # the original README: `kubectl logs -l app.kubernetes.io/component=backup-controller`
 CONTAINER = "backup"
 DATA_DIR = "/data"
 DEFAULT_IMAGE = f"ghcr.io/allbeone/mcpop:{OPERATOR_VERSION}"
