@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 
+from mcpop.cli.options import Format, Output
+
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
     from mcpop.api.mcpserver import MCPServer
@@ -87,7 +89,7 @@ def _render_backup(backup: MCPServerBackup, namespace: str, servers: dict[tuple[
 def render_files(
     files: list[Path],
     namespace: str | None = None,
-    output: Literal["yaml", "json"] = "yaml",
+    output: Format = "yaml",
     registry: Path | None = None,
     image_configs: list[str] | None = None,
     pod_security: PodSecurityLevel = "restricted",
@@ -174,14 +176,19 @@ def render_files(
         warnings += [f"{source}: document {index}: {w}" for w in rendered.warnings]
     if problems:
         return "", [str(p) for p in problems], warnings
-    text = dump_json(objects) if output == "json" else dump_yaml(objects)
+    if output == "table":
+        from mcpop.cli.output import object_table
+
+        text = object_table(objects)
+    else:
+        text = dump_json(objects) if output == "json" else dump_yaml(objects)
     return text, [], warnings
 
 
 def run_render(
     files: list[Path],
     namespace: str | None,
-    output: Literal["yaml", "json"],
+    output: Format,
     registry: Path | None = None,
     image_configs: list[str] | None = None,
     pod_security: PodSecurityLevel = "restricted",
@@ -205,7 +212,7 @@ def render(
     ],
     *,
     namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
-    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+    output: Output = "yaml",
     registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
     image_config: Annotated[
         list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
@@ -221,7 +228,7 @@ def render(
     namespace
         Namespace for objects whose MCPServer names none (default `default`).
     output
-        Output format.
+        Output format: yaml (default), json, or table (the objects' kind, namespace and name).
     registry
         MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
         API list response). Default: the embedded catalogue of well-known servers.

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from cyclopts import Parameter
 
@@ -13,7 +13,7 @@ from mcpop import __version__
 from mcpop.apply.resources import CRD, DEPLOYMENT, OPERATOR_SELECTOR
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, guarded
+from mcpop.cli.options import Cluster, Output, guarded
 
 CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcpserverbackups.mcp.allbeone.io")
 
@@ -108,7 +108,7 @@ def human(info: dict[str, Any]) -> str:
 
 def version(
     *,
-    output: Annotated[Literal["json", "yaml"] | None, Parameter(name=["--output", "-o"])] = None,
+    output: Output = "table",
     client_only: Annotated[
         bool, Parameter(name="--client", negative=(), help="Only the client version (no cluster).")
     ] = False,
@@ -118,7 +118,7 @@ def version(
 
     def body() -> int:
         info = collect(cluster, client_only)
-        sys.stdout.write(out.dump(info, output) if output else human(info))
+        sys.stdout.write(human(info) if output == "table" else out.dump(info, output))
         return 0
 
     return guarded(body)
