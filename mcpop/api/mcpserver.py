@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from mcpop.api.base import (
     DNSLabel,
@@ -68,9 +68,31 @@ Arg = Annotated[str, StringConstraints(max_length=4096)]
 TransportType = Literal["stdio", "sse", "streamable-http", "http"]
 
 
+#: per resource: the default request and limit, as the original webhook defaulted
+RESOURCE_DEFAULTS = {"cpu": ("100m", "500m"), "memory": ("128Mi", "512Mi")}
+
+
 def default_resources() -> ResourceRequirements:
     """Requests 100m/128Mi and limits 500m/512Mi, as the original webhook defaulted."""
-    return ResourceRequirements(requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"})
+    req, lim = completed_resources(None, None)
+    return ResourceRequirements(requests=req, limits=lim)
+
+
+def completed_resources(requests: dict[str, str] | None, limits: dict[str, str] | None
+                        ) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+    """`requests` and `limits` with each absent cpu and memory value defaulted (RESOURCE_DEFAULTS), field by
+    field: a given value is kept as given, a defaulted limit is never below the given request (it is the request
+    then) and a defaulted request never above the given limit (it is the limit then). Other resources are
+    left as they are. ValueError when a given value is not a quantity."""
+    req, lim = dict(requests or {}), dict(limits or {})
+    for res, (dreq, dlim) in RESOURCE_DEFAULTS.items():
+        r, li = req.get(res), lim.get(res)
+        if li is None:
+            li = r if r is not None and quantity_value(r) > quantity_value(dlim) else dlim
+        if r is None:
+            r = dreq if quantity_value(dreq) <= quantity_value(li) else li
+        req[res], lim[res] = r, li
+    return req, lim
 
 
 class Runtime(Model):
@@ -267,6 +289,14 @@ class MCPServerSpec(Model):
     istio: Istio | None = None
     monitoring: Monitoring | None = None
     pod_disruption_budget: PodDisruptionBudgetSpec | None = None
+
+    @field_validator("resources", mode="after")
+    @classmethod
+    def _per_field_defaults(cls, value: ResourceRequirements) -> ResourceRequirements:
+        """A partial `resources` keeps the defaults of what it leaves out (`requests.cpu` alone still gets the
+        memory request and both limits)."""
+        req, lim = completed_resources(value.requests, value.limits)
+        return value.model_copy(update={"requests": req, "limits": lim})
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
