@@ -300,7 +300,7 @@ srv("ports-serving-port-number", {"ports": [{"name": "alt", "port": 8080}]}, "po
     "Service port of the serving port")  # fmt: skip
 srv("ports-serving-port-renumbered", {"ports": [{"name": "http", "port": 80}, {"name": "alt", "port": 80}]},
     "ports[1].port", "duplicate port '80/TCP'")  # fmt: skip
-srv("ports-name-upper", {"ports": [{"name": "Metrics", "port": 9100}]}, "ports[0].name", "DNS-1123")
+srv("ports-name-upper", {"ports": [{"name": "Metrics", "port": 9100}]}, "ports[0].name", "not a port name")
 srv("ports-port-zero", {"ports": [{"name": "m", "port": 0}]}, "ports[0].port", "greater than")
 srv("ports-target-zero", {"ports": [{"name": "m", "port": 1, "targetPort": 0}]}, "ports[0].targetPort", "between 1")
 srv("ports-target-bad-name", {"ports": [{"name": "m", "port": 1, "targetPort": "a--b"}]}, "ports[0].targetPort",
@@ -667,8 +667,13 @@ srv("istio-mtls-mode", _istio(mtls={"enabled": True, "mode": "ON"}), "istio.mtls
 
 # -- monitoring ------------------------------------------------------------------------------------
 srv("monitoring-path", {"monitoring": {"enabled": True, "path": "metrics"}}, "monitoring.path", "pattern")
-srv("monitoring-interval", {"monitoring": {"enabled": True, "interval": "often"}}, "monitoring.interval", "pattern")
-srv("monitoring-port-upper", {"monitoring": {"enabled": True, "port": "Metrics"}}, "monitoring.port", "DNS-1123")
+srv(
+    "monitoring-interval",
+    {"monitoring": {"enabled": True, "interval": "often"}},
+    "monitoring.interval",
+    "not a Prometheus duration",
+)
+srv("monitoring-port-upper", {"monitoring": {"enabled": True, "port": "Metrics"}}, "monitoring.port", "not a port name")
 srv("monitoring-port-missing", {"monitoring": {"enabled": True, "port": "metrics"}}, "monitoring.port",
     "not a port of the Service")  # fmt: skip
 

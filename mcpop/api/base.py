@@ -3,6 +3,7 @@
 import functools
 import importlib
 import re
+from decimal import Decimal, localcontext
 from typing import Annotated, Any
 
 from pydantic import (
@@ -21,10 +22,11 @@ from pydantic_core import CoreSchema, core_schema
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 C_IDENTIFIER_ENV = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-QUANTITY = (
-    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
-    r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
+#: resource.Quantity's grammar as its parser reads it (the API docs' regex also allows a fraction in the
+#: exponent, `1e1.5`, which the parser refuses); the value's bounds are `_check_quantity`'s
+QUANTITY = r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$"
+#: the apiserver caps a quantity at 2^63-1 (its int64 maximum) and rounds anything smaller than 1n up to 1n
+QUANTITY_MAX = 2**63 - 1
 _QUANTITY_RE = re.compile(QUANTITY)
 _DNS_LABEL_RE = re.compile(DNS1123_LABEL)
 _DNS_SUBDOMAIN_RE = re.compile(DNS1123_SUBDOMAIN)
@@ -160,6 +162,17 @@ def _check_quantity(value: str) -> str:
         raise ValueError(f"{value!r} is negative; a quantity must be 0 or more")
     if not _QUANTITY_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: '100m', '0.5', '128Mi', '1G')")
+    exponent = _EXPONENT.search(value)
+    if exponent is not None and abs(int(exponent.group(1))) > 2**31 - 1:
+        raise ValueError(f"{value!r} is out of range: Kubernetes reads a quantity's exponent as a 32-bit number")
+    exact = quantity_decimal(value)
+    if exact > QUANTITY_MAX:
+        raise ValueError(
+            f"{value!r} is out of range: a quantity is at most {QUANTITY_MAX} (2^63-1, about 8Ei); the apiserver "
+            "would cap it there"
+        )
+    if 0 < exact < _NANO:
+        raise ValueError(f"{value!r} is below 1n, the smallest quantity Kubernetes keeps: use 0 or at least 1n")
     return value
 
 
@@ -228,6 +241,25 @@ _SUFFIX = {
 }
 
 
+def quantity_decimal(quantity: str) -> Decimal:
+    """The exact value of a quantity that matches `QUANTITY` (no arithmetic on a huge exponent: `1e100000000`
+    is held as written, never expanded)."""
+    match = _QUANTITY_SPLIT.match(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    if number.endswith("."):
+        number += "0"
+    if suffix in _SUFFIX:
+        factor = _SUFFIX[suffix]
+        with localcontext(prec=len(number) + 30):  # exact: the default 28 digits would round near the bounds
+            return Decimal(number) * (Decimal(factor) if isinstance(factor, int) else Decimal(str(factor)))
+    # past ±10^8 the exponent decides alone (no document has the mantissa digits to make up for it), and
+    # Decimal need not hold an exponent beyond its own limits
+    exponent = max(-(10**8), min(int(suffix[1:]), 10**8))
+    return Decimal(f"{number}e{exponent}")
+
+
 def quantity_value(quantity: str) -> float:
     """The numeric value of a validated Kubernetes quantity, for comparisons."""
     match = _QUANTITY_SPLIT.match(quantity)
@@ -240,3 +272,5 @@ def quantity_value(quantity: str) -> float:
 
 
 _QUANTITY_SPLIT = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)$")
+_NANO = Decimal("1e-9")
+_EXPONENT = re.compile(r"[eE]([+-]?[0-9]+)$")

@@ -7,7 +7,7 @@ a snippet copied from a Pod spec validates here and renders unchanged.
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from mcpop.api.base import C_IDENTIFIER_ENV, DNSLabel, DNSSubdomain, Model, Quantity, cel, with_cel
 from mcpop.api.validation import (
@@ -26,6 +26,7 @@ from mcpop.api.validation import (
     UnixID,
     check_label_value,
     check_qualified_name,
+    refuse_plain_timestamp,
 )
 
 #: The pod fields an env var's fieldRef may name (as the apiserver allows for env, not for volumes).
@@ -112,7 +113,7 @@ class EnvVarSource(Model):
 
 class EnvVar(Model):
     name: EnvName
-    value: str | None = None
+    value: Annotated[str, BeforeValidator(refuse_plain_timestamp)] | None = None
     value_from: EnvVarSource | None = None
 
     @model_validator(mode="after")

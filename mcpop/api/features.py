@@ -3,17 +3,20 @@
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from mcpop.api.base import DNSLabel, DNSSubdomain, FreeForm, Model, Quantity, cel, quantity_value, with_cel
 from mcpop.api.core import LabelSelector
+from mcpop.api.duration import nanoseconds
 from mcpop.api.validation import (
+    INT32_MAX,
     Annotations,
     FieldError,
     Int32,
     Int64,
     IntOrPercent,
     Labels,
+    PortName,
     PortNumber,
     PortOrName,
     check_cidr,
@@ -351,10 +354,62 @@ class Tenancy(Model):
     annotations: Annotations | None = None
 
 
+#: The retry policies Istio accepts in `retryOn` (its validation's list): Envoy's `x-envoy-retry-on` for HTTP
+#: and `x-envoy-retry-grpc-on` for gRPC. An HTTP status code (one Go's net/http knows) is accepted too.
+RETRY_ON_HTTP = ("5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx",
+                 "refused-stream", "retriable-status-codes", "retriable-headers", "envoy-ratelimited",
+                 "http3-post-connect-failure")  # fmt: skip
+RETRY_ON_GRPC = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
+#: the status codes Go's http.StatusText names (Istio's test for a numeric policy)
+HTTP_STATUS_CODES = frozenset(
+    [100, 101, 102, 103, *range(200, 209), 226, *range(300, 306), 307, 308, *range(400, 419), *range(421, 427),
+     428, 429, 431, 451, *range(500, 509), 510, 511]
+)  # fmt: skip
+
+
+def _check_retry_on(value: str) -> str:
+    for policy in value.split(","):
+        if policy in RETRY_ON_HTTP or policy in RETRY_ON_GRPC:
+            continue
+        if policy.isascii() and policy.isdigit() and int(policy) in HTTP_STATUS_CODES:
+            continue
+        raise ValueError(
+            f"{policy!r} is not a retry policy Istio accepts: give a comma-separated list (no spaces) of "
+            f"{', '.join(RETRY_ON_HTTP)} (HTTP), {', '.join(RETRY_ON_GRPC)} (gRPC) or HTTP status codes such as 503"
+        )
+    return value
+
+
+def _check_istio_duration(value: str) -> str:
+    """Istio's rule for its durations: at least 1ms, in whole milliseconds."""
+    ns = nanoseconds(value)
+    if ns < 1_000_000:
+        raise ValueError(f"{value!r} is shorter than 1ms; Istio requires a duration of at least 1ms")
+    if ns % 1_000_000:
+        raise ValueError(f"{value!r} is not a whole number of milliseconds; Istio supports ms precision only")
+    return value
+
+
+IstioDuration = Annotated[str, Field(pattern=DURATION_PATTERN), AfterValidator(_check_istio_duration)]
+RetryOn = Annotated[
+    str,
+    AfterValidator(_check_retry_on),
+    WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9-]+(,[a-z0-9-]+)*$"}),
+]
+_RETRY_OFF = "attempts is 0 (retries disabled), so Istio refuses it set: remove it or set attempts"
+
+
 class Retries(Model):
     attempts: Int32 = Field(default=3, ge=0)
-    per_try_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
-    retry_on: str | None = None
+    per_try_timeout: IstioDuration | None = None
+    retry_on: RetryOn | None = None
+
+    @model_validator(mode="after")
+    def _nothing_when_disabled(self) -> Self:
+        for name, value in (("perTryTimeout", self.per_try_timeout), ("retryOn", self.retry_on)):
+            if self.attempts == 0 and value is not None:
+                raise FieldError((name,), _RETRY_OFF)
+        return self
 
 
 def _check_gateway(value: str) -> str:
@@ -378,9 +433,60 @@ class IstioTLS(Model):
     mode: Literal["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] = "ISTIO_MUTUAL"
 
 
+#: a connection-pool count: Istio's fields are int32 and its validation refuses negatives
+PoolCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+
+class TCPKeepalive(Model):
+    probes: int | None = Field(default=None, ge=0, le=2**32 - 1)  # uint32
+    time: IstioDuration | None = None
+    interval: IstioDuration | None = None
+
+
+def _check_idle_timeout(value: str) -> str:
+    return value if nanoseconds(value) == 0 else _check_istio_duration(value)  # 0s turns the timeout off
+
+
+class TCPSettings(Model):
+    max_connections: PoolCount | None = None
+    connect_timeout: IstioDuration | None = None
+    tcp_keepalive: TCPKeepalive | None = None
+    max_connection_duration: IstioDuration | None = None
+    idle_timeout: Annotated[str, Field(pattern=DURATION_PATTERN), AfterValidator(_check_idle_timeout)] | None = None
+
+
+class HTTPSettings(Model):
+    http1_max_pending_requests: PoolCount | None = None
+    http2_max_requests: PoolCount | None = None
+    max_requests_per_connection: PoolCount | None = None
+    max_retries: PoolCount | None = None
+    idle_timeout: IstioDuration | None = None
+    h2_upgrade_policy: Literal["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"] | None = None
+    use_client_protocol: bool | None = None
+    max_concurrent_streams: PoolCount | None = None
+
+    @model_validator(mode="after")
+    def _upgrade_or_client_protocol(self) -> Self:
+        if self.h2_upgrade_policy == "UPGRADE" and self.use_client_protocol:
+            raise FieldError(
+                ("useClientProtocol",), "must not be true when h2UpgradePolicy is UPGRADE (Istio refuses it)"
+            )
+        return self
+
+
 class ConnectionPool(Model):
-    tcp: FreeForm | None = None
-    http: FreeForm | None = None
+    """Istio's ConnectionPoolSettings, held to Istio's validation: at least one of tcp, http; counts 0 to 2^31-1."""
+
+    model_config = with_cel(cel("has(self.tcp) || has(self.http)", "set tcp or http (Istio refuses an empty pool)"))
+
+    tcp: TCPSettings | None = None
+    http: HTTPSettings | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.tcp is None and self.http is None:
+            raise ValueError("set tcp or http: Istio refuses a connection pool with neither")
+        return self
 
 
 class TrafficPolicy(Model):
@@ -408,15 +514,54 @@ class Istio(Model):
     mtls: MTLS | None = None
 
 
+#: A Prometheus duration (`model.Duration`, the Prometheus operator's CRD pattern): whole numbers with units,
+#: largest first, such as 30s, 1m or 1h30m; no fractions, no repeated unit
+PROMETHEUS_DURATION = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+_PROMETHEUS_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_PROMETHEUS_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+
+
+def _check_prometheus_duration(value: str) -> str:
+    if not value or not re.fullmatch(PROMETHEUS_DURATION[1:-1], value):
+        raise ValueError(
+            f"{value!r} is not a Prometheus duration: use whole numbers with units y, w, d, h, m, s or ms, "
+            "largest first, such as 30s, 1m or 1h30m"
+        )
+    return value
+
+
+def prometheus_seconds(value: str) -> float:
+    """The length of a validated Prometheus duration, in seconds."""
+    return sum(int(n) * _PROMETHEUS_UNITS[u] for n, u in _PROMETHEUS_PART.findall(value))
+
+
+PrometheusDuration = Annotated[
+    str,
+    AfterValidator(_check_prometheus_duration),
+    WithJsonSchema({"type": "string", "pattern": PROMETHEUS_DURATION}),
+]
+
+
 class Monitoring(Model):
     """A Prometheus-operator ServiceMonitor for the server's metrics endpoint."""
 
     enabled: bool = False
     path: str = Field(default="/metrics", pattern=r"^/\S*$")
-    port: DNSLabel | None = None
-    interval: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
-    scrape_timeout: Duration | None = Field(default=None, pattern=DURATION_PATTERN)
+    port: PortName | None = None
+    interval: PrometheusDuration | None = None
+    scrape_timeout: PrometheusDuration | None = None
     labels: Labels | None = None
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Self:
+        timeout, interval = self.scrape_timeout, self.interval
+        if timeout is not None and interval is not None and prometheus_seconds(timeout) > prometheus_seconds(interval):
+            raise FieldError(
+                ("scrapeTimeout",),
+                f"{timeout} is longer than interval {interval}; the Prometheus operator refuses a scrape timeout "
+                "longer than its interval: use at most the interval",
+            )
+        return self
 
 
 class PodDisruptionBudgetSpec(Model):

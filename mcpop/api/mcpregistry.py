@@ -10,7 +10,7 @@ from mcpop.api.base import DNSSubdomain, Model, cel, with_cel
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import list_map
 from mcpop.api.duration import DURATION_PATTERN, parse_duration
-from mcpop.api.validation import ConfigMapKey, HttpURL, RelativePath
+from mcpop.api.validation import ConfigMapKey, RegistryURL, RelativePath
 
 #: Syncing more often than this only burns the source's rate limit.
 MIN_REFRESH_SECONDS = 60
@@ -31,7 +31,7 @@ def _check_branch(value: str) -> str:
 class OfficialRegistrySource(Model):
     """The official MCP registry API; `url` is the base that serves /v0.1/servers."""
 
-    url: HttpURL
+    url: RegistryURL
     search: str | None = None
     version_policy: Literal["latest", "all"] = "latest"
 
@@ -85,7 +85,7 @@ class MCPRegistrySpec(Model):
         ),
     )
 
-    url: HttpURL | None = None
+    url: RegistryURL | None = None
     source: RegistrySource | None = None
     auth: RegistryAuth | None = None
     # the pattern goes to the CRD only: here `_check_refresh` parses and says what is wrong

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 
 from mcpop.api.base import (
     DNSLabel,
@@ -42,11 +42,13 @@ from mcpop.api.validation import (
     IntOrPercent,
     LabelKey,
     Labels,
+    PortName,
     PortNumber,
     PortOrName,
     is_zero,
     percent_over_100,
     raise_first,
+    refuse_plain_timestamps,
 )
 
 if TYPE_CHECKING:
@@ -66,9 +68,31 @@ Arg = Annotated[str, StringConstraints(max_length=4096)]
 TransportType = Literal["stdio", "sse", "streamable-http", "http"]
 
 
+#: per resource: the default request and limit, as the original webhook defaulted
+RESOURCE_DEFAULTS = {"cpu": ("100m", "500m"), "memory": ("128Mi", "512Mi")}
+
+
 def default_resources() -> ResourceRequirements:
     """Requests 100m/128Mi and limits 500m/512Mi, as the original webhook defaulted."""
-    return ResourceRequirements(requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"})
+    req, lim = completed_resources(None, None)
+    return ResourceRequirements(requests=req, limits=lim)
+
+
+def completed_resources(requests: dict[str, str] | None, limits: dict[str, str] | None
+                        ) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
+    """`requests` and `limits` with each absent cpu and memory value defaulted (RESOURCE_DEFAULTS), field by
+    field: a given value is kept as given, a defaulted limit is never below the given request (it is the request
+    then) and a defaulted request never above the given limit (it is the limit then). Other resources are
+    left as they are. ValueError when a given value is not a quantity."""
+    req, lim = dict(requests or {}), dict(limits or {})
+    for res, (dreq, dlim) in RESOURCE_DEFAULTS.items():
+        r, li = req.get(res), lim.get(res)
+        if li is None:
+            li = r if r is not None and quantity_value(r) > quantity_value(dlim) else dlim
+        if r is None:
+            r = dreq if quantity_value(dreq) <= quantity_value(li) else li
+        req[res], lim[res] = r, li
+    return req, lim
 
 
 class Runtime(Model):
@@ -108,7 +132,8 @@ class Transport(Model):
 
 
 class ServicePort(Model):
-    name: DNSLabel
+    #: an IANA service name, not just a DNS label: the name is also the container port's, which must be one
+    name: PortName
     port: PortNumber
     target_port: PortOrName | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
@@ -271,7 +296,7 @@ class MCPServerSpec(Model):
     pod_labels: Labels | None = None
     pod_annotations: Annotations | None = None
     probes: Probes | None = None
-    config: FreeForm | None = None
+    config: Annotated[FreeForm, BeforeValidator(refuse_plain_timestamps)] | None = None
     volumes: list[Volume] | None = Field(default=None, json_schema_extra=list_map("name"))
     volume_mounts: list[VolumeMount] | None = Field(default=None, json_schema_extra=list_map("mountPath"))
     config_sources: list[ConfigSource] | None = Field(default=None, json_schema_extra=list_map("name"))
@@ -286,6 +311,14 @@ class MCPServerSpec(Model):
     istio: Istio | None = None
     monitoring: Monitoring | None = None
     pod_disruption_budget: PodDisruptionBudgetSpec | None = None
+
+    @field_validator("resources", mode="after")
+    @classmethod
+    def _per_field_defaults(cls, value: ResourceRequirements) -> ResourceRequirements:
+        """A partial `resources` keeps the defaults of what it leaves out (`requests.cpu` alone still gets the
+        memory request and both limits)."""
+        req, lim = completed_resources(value.requests, value.limits)
+        return value.model_copy(update={"requests": req, "limits": lim})
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

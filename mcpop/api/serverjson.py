@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from mcpop.api.validation import check_env_name, check_image
+from mcpop.api.validation import check_env_name, check_image, check_url_port
 
 NAME_PATTERN = r"^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$"
 #: Keys of older (snake_case or pre-release) forms that were renamed rather than just camelCased.
@@ -104,6 +104,11 @@ class Transport(RegistryModel):
     url: str | None = None
     headers: list[KeyValueInput] | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _url_port(cls, value: str | None) -> str | None:
+        return value if value is None else check_url_port(value)
+
     @model_validator(mode="after")
     def _http_has_url(self) -> Transport:
         if self.type != "stdio" and not self.url:
@@ -150,6 +155,12 @@ class Package(RegistryModel):
 class Remote(RegistryModel):
     type: Literal["streamable-http", "sse"]
     url: str = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url_port(cls, value: str) -> str:
+        return check_url_port(value)
+
     headers: list[KeyValueInput] | None = None
     variables: dict[str, Input] | None = None
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from mcpop.api.base import IntOrString
+from mcpop.api.urls import strip_userinfo as strip_userinfo
+from mcpop.codec.reader import PlainTimestamp
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -206,14 +208,9 @@ def check_image(value: str) -> str:
     return value
 
 
-def redact_url(value: str) -> str:
-    """`value` with any `user:password@` replaced, fit for a message."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1***@", value)
-
-
 def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL of one of `schemes`, with a host and no whitespace; messages never show credentials."""
-    shown = repr(redact_url(value))
+    shown = repr(strip_userinfo(value))
     if any(c.isspace() for c in value):
         raise ValueError(f"{shown} is not a URL: it contains whitespace")
     parts = urlsplit(value)
@@ -221,11 +218,47 @@ def check_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError(f"{shown} must be an {' or '.join(schemes)} URL (such as 'https://example.com')")
     try:
         host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise ValueError(f"{shown} is not a URL: its port is not a number from 0 to 65535") from None
+        raise ValueError(f"{shown} is not a URL: its host is malformed") from None
+    check_url_port(value)
     if not host:
         raise ValueError(f"{shown} has no host; use a URL such as 'https://example.com'")
+    return value
+
+
+#: a `{name}` variable of a registry entry's URL (server.json), filled in when the entry is used
+URL_VARIABLE = re.compile(r"\{[A-Za-z0-9_.-]+\}")
+
+
+def check_url_port(value: str) -> str:
+    """The port of URL `value`, when it has one, is a number from 1 to 65535 or a whole `{variable}`."""
+    authority = urlsplit(value).netloc.rpartition("@")[2]
+    if authority.startswith("["):  # [IPv6]:port
+        rest = authority.partition("]")[2]
+        has_port, port = rest.startswith(":"), rest[1:]
+    else:
+        _, colon, port = authority.rpartition(":")
+        has_port = bool(colon)
+    if not has_port or URL_VARIABLE.fullmatch(port):
+        return value
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(
+            f"{strip_userinfo(value)!r} is not a URL: its port {port!r} is not a number from 1 to 65535 "
+            "(or a {variable} of the entry)"
+        )
+    return value
+
+
+def check_registry_url(value: str) -> str:
+    """`check_url`, and neither credentials in the URL (`user:pass@`: a Secret holds them, `auth.secretRef`)
+    nor a fragment (`#...`: never sent to a server, so it can only mislead)."""
+    check_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not carry credentials (user:password@); "
+                         "put the token in a Secret and name it in auth.secretRef")  # fmt: skip
+    if "#" in value:
+        raise ValueError(f"{strip_userinfo(value)!r}: a registry URL must not have a fragment (#...)")
     return value
 
 
@@ -254,6 +287,37 @@ def check_host(value: str, wildcard: bool = True) -> str:
     return value
 
 
+# -- YAML timestamps ----------------------------------------------------------------------------
+
+
+def timestamp_message(value: str) -> str:
+    """Why an unquoted YAML timestamp is refused where its text is passed on as it is."""
+    return (
+        f"{value} is an unquoted YAML timestamp: kubectl passes it on as text, other YAML tools as a date; "
+        f'quote it ("{value}") to give the text'
+    )
+
+
+def refuse_plain_timestamp(value: Any) -> Any:
+    """A string value that was not written as an unquoted YAML timestamp (a plain scalar such as 2024-01-01)."""
+    if isinstance(value, PlainTimestamp):
+        raise ValueError(timestamp_message(value))
+    return value
+
+
+def refuse_plain_timestamps(value: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """`value` (free-form data) with no unquoted YAML timestamp anywhere in it; FieldError at the first one."""
+    if isinstance(value, PlainTimestamp):
+        raise FieldError(path, timestamp_message(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_plain_timestamps(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_plain_timestamps(item, (*path, i))
+    return value
+
+
 # -- annotated types -------------------------------------------------------------------------------
 
 LabelKey = Annotated[str, AfterValidator(check_qualified_name)]
@@ -275,6 +339,12 @@ ImageRef = Annotated[
     str,
     AfterValidator(check_image),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^\S+$"}),
+]
+#: an MCPRegistry source URL: no userinfo, no fragment (the CRD pattern refuses `@` in the host part and `#`)
+RegistryURL = Annotated[
+    str,
+    AfterValidator(check_registry_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#@]+(?:[/?][^\s#]*)?$"}),
 ]
 HttpURL = Annotated[
     str, AfterValidator(check_url), WithJsonSchema({"type": "string", "pattern": r"^https?://[^/\s?#]+\S*$"})

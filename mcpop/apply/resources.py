@@ -24,6 +24,12 @@ REFRESH_ANNOTATION = "mcp.allbeone.io/refresh-requested"
 #: the key of a stored catalogue ConfigMap that holds the entry's server.json
 CATALOG_DATA_KEY = "server.json"
 
+#: the labels the chart (chart/mcp-operator/templates/deployment.yaml) gives the operator's Deployment, and
+#: what `mcp version` selects it by: not `app.kubernetes.io/name`, which is the chart's name (`mcp-operator`)
+#: and a release can override (nameOverride)
+OPERATOR_LABELS = {"app.kubernetes.io/part-of": "mcpop", "app.kubernetes.io/component": "operator"}
+OPERATOR_SELECTOR = ",".join(f"{k}={v}" for k, v in OPERATOR_LABELS.items())
+
 
 class ApiError(McpopError):
     """A failed API request: the HTTP status, its reason and the Status body (`message`, `details.causes`)."""

@@ -28,6 +28,7 @@ from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
 from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
+from mcpop.sources.limits import SyncLimits
 from mcpop.sources.retry import RetryConfig
 
 
@@ -81,6 +82,34 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not a boolean: use true or false")
 
 
+_SIZE = re.compile(r"([0-9]+)(Ki|Mi|Gi)?")
+_UNITS = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+
+
+def parse_size(value: Any) -> int:
+    """A flag or env size in bytes: a whole number, or one with a Ki, Mi or Gi suffix (`64Mi`); more than 0."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 8Mi or 1048576")
+    if isinstance(value, int):
+        number = value
+    else:
+        match = _SIZE.fullmatch(str(value).strip())
+        if match is None:
+            raise ValueError(f"{value!r} is not a size: use bytes, or Ki, Mi or Gi (such as 64Mi)")
+        number = int(match.group(1)) * _UNITS[match.group(2)]
+    if number <= 0:
+        raise ValueError("must be more than 0")
+    return number
+
+
+def format_size(value: int) -> str:
+    for unit in ("Gi", "Mi", "Ki"):
+        if value % _UNITS[unit] == 0:
+            return f"{value // _UNITS[unit]}{unit}"
+    return str(value)
+
+
+Size = Annotated[int, BeforeValidator(parse_size), Parameter(metavar="SIZE", show_default=format_size)]
 Duration = Annotated[
     float, BeforeValidator(parse_duration), Parameter(metavar="DURATION", show_default=format_duration)
 ]
@@ -370,6 +399,39 @@ class OperatorSettings(BaseModel):
             "stdio servers that run their image's entrypoint (loopback hosts always are). Default: none."
         ),
     )
+    # what a tenant's source may cost the operator (mcpop.sources.http, mcpop.sources.limits; docs/fetch-bounds.md)
+    fetch_timeout: Annotated[Duration, Chart("fetch.timeout")] = Field(
+        30.0,
+        description=(
+            "The whole of one HTTP fetch from a registry, GitHub or an image registry (connect, redirects, headers "
+            "and body together, not one read): past it the fetch is cut off and only that object's status says so."
+        ),
+    )
+    registry_max_pages: Annotated[int, Field(ge=1), Chart("registry.maxPages")] = Field(
+        100,
+        description="List pages (registry API pages, GitHub directory listings) one MCPRegistry sync may read; past "
+        "it the sync fails and the last catalogue stays.",
+    )
+    registry_max_entries: Annotated[int, Field(ge=1), Chart("registry.maxEntries")] = Field(
+        10_000,
+        description="Entries (server.json items, valid or not; GitHub files) one MCPRegistry sync may read; past it "
+        "the sync fails and the last catalogue stays.",
+    )
+    registry_max_bytes: Annotated[Size, Chart("registry.maxBytes")] = Field(
+        64 << 20,
+        description="Bytes of response bodies (after decompression) one MCPRegistry sync may read, such as 64Mi; "
+        "past it the sync fails and the last catalogue stays. One body is capped at 8Mi in any case.",
+    )
+    trusted_token_realms: Annotated[
+        CommaList, Parameter(metavar="HOSTS"), Chart("operator.trustedTokenRealms")
+    ] = Field(
+        (),
+        description=(
+            "Comma-separated token-service hosts (HOST or HOST:PORT) an image registry's WWW-Authenticate realm may "
+            "name to receive the imagePullSecrets credentials, besides the registry's own host. A realm elsewhere is "
+            "asked anonymously. Default: none."
+        ),
+    )  # fmt: skip
 
     pod_security_levels: Annotated[
         CommaList, Parameter(metavar="NAMESPACE=LEVEL,..."), env("POD_SECURITY_LEVELS"),
@@ -407,7 +469,7 @@ class OperatorSettings(BaseModel):
         """The runtime images for RenderOptions.stdio_images."""
         return {"node": self.stdio_node_image, "python": self.stdio_python_image}
 
-    @field_validator("insecure_registries")
+    @field_validator("insecure_registries", "trusted_token_realms")
     @classmethod
     def _registries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for host in value:
@@ -454,7 +516,7 @@ class OperatorSettings(BaseModel):
                 return level  # type: ignore[return-value]  # checked against LEVELS above
         return "restricted"
 
-    @field_validator("renew_deadline", "verify_timeout")
+    @field_validator("renew_deadline", "verify_timeout", "fetch_timeout")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
@@ -499,6 +561,15 @@ def options() -> dict[str, Option]:
 
 class SettingsError(McpopError):
     """Bad operator settings: one line naming each bad value's flag and environment variable."""
+
+
+def sync_limits(settings: OperatorSettings) -> SyncLimits:
+    """One MCPRegistry sync's caps: `--registry-max-pages`, `--registry-max-entries`, `--registry-max-bytes`."""
+    return SyncLimits(
+        max_pages=settings.registry_max_pages,
+        max_entries=settings.registry_max_entries,
+        max_bytes=settings.registry_max_bytes,
+    )
 
 
 def github_retry(settings: OperatorSettings) -> RetryConfig:

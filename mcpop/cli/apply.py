@@ -18,7 +18,7 @@ from cyclopts import Parameter
 from mcpop.apply.resources import CLI_FIELD_MANAGER, Resource
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import OUTPUT, Cluster, Format, UsageError, guarded
 
 if TYPE_CHECKING:
     from mcpop.cli.plan import Planned
@@ -80,14 +80,14 @@ def run_apply(cluster: Cluster, files: list[Path], dry_run: str, output: str | N
     client = cluster.client()
     docs = read_documents(files, cluster.ns(client), cluster.namespace is not None)
     if dry_run == "client":
-        sys.stdout.write(out.dump_all(docs, output or "yaml"))
+        sys.stdout.write(out.object_table(docs) if output == "table" else out.dump_all(docs, output or "yaml"))
         return 0
     # the whole set as a server-side dry run first: nothing is written unless every object is accepted
     planned = [
         (doc, dry_run_object(client, resource_of(client, doc), doc, CLI_FIELD_MANAGER, force=False)) for doc in docs
     ]
     if dry_run == "server":
-        if output:
+        if output in ("json", "yaml"):
             sys.stdout.write(out.dump_all([p.merged for _, p in planned if p.merged], output))
         else:
             for _, p in planned:
@@ -98,12 +98,12 @@ def run_apply(cluster: Cluster, files: list[Path], dry_run: str, output: str | N
         res = resource_of(client, doc)
         applied = client.apply(res, doc)
         results.append(applied)
-        if not output:
+        if output not in ("json", "yaml"):
             before = (p.live or {}).get("metadata", {}).get("resourceVersion")
             action = "created" if p.live is None else (
                 "unchanged" if before == applied["metadata"].get("resourceVersion") else "configured")  # fmt: skip
             print(f"{res.resource_name}/{doc['metadata']['name']} {action}")
-    if output:
+    if output in ("json", "yaml"):
         sys.stdout.write(out.dump_all(results, output))
     return 0
 
@@ -117,7 +117,7 @@ def apply(
             name="--dry-run", help="client: print the objects; server: print the change set. Nothing is applied."
         ),
     ] = "none",
-    output: Annotated[Literal["yaml", "json"] | None, Parameter(name=["--output", "-o"])] = None,
+    output: Annotated[Format | None, OUTPUT] = None,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Server-side apply MCPServer, MCPRegistry and MCPServerBackup files (field manager `mcp-cli`)."""

@@ -9,13 +9,15 @@ inside the commands.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import App, Parameter
 
-from mcpop.cli.options import Cluster, UsageError
+from mcpop.cli.options import Cluster, Output, Timeout, UsageError, timeout_seconds
 
 if TYPE_CHECKING:
     from mcpop.cli.kube import Client
@@ -26,6 +28,40 @@ LocalRoot = Annotated[
     str | None,
     Parameter(name=["--local-root"], help="For `storage.type: Local`: the directory standing in for `local.path`."),
 ]
+
+
+#: the `storage` extra (pyproject.toml): what opening a backup repository imports
+STORAGE_EXTRA = "pip install 'mcpop[storage]'"
+#: the extra's modules (top-level names), and what they pull in
+STORAGE_MODULES = frozenset({"fsspec", "s3fs", "gcsfs", "adlfs", "pyfastcdc", "zstandard", "cryptography", "dateutil",
+                             "aiobotocore", "botocore", "azure", "google", "aiohttp"})  # fmt: skip
+#: imported before a command that opens a repository contacts anything: the backends import their own on use
+STORAGE_CORE = ("fsspec", "pyfastcdc", "zstandard", "cryptography")
+
+
+def _missing_storage(exc: ModuleNotFoundError) -> int:
+    return _fail(f"this command needs the storage extra, which is not installed (no module {exc.name!r}): "
+                 f"{STORAGE_EXTRA}")  # fmt: skip
+
+
+def needs_storage(fn: Callable[..., int]) -> Callable[..., int]:
+    """A command that opens a backup repository: without the storage extra, one line naming it (exit 1), never
+    a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        import importlib
+
+        try:
+            for module in STORAGE_CORE:
+                importlib.import_module(module)
+            return fn(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in STORAGE_MODULES:
+                raise
+            return _missing_storage(exc)
+
+    return wrapper
 
 
 def _connect(cluster: Cluster) -> tuple[Client, str]:
@@ -58,6 +94,7 @@ def _failed(what: str, exc: BaseException) -> int:
 
 
 @backup_app.command
+@needs_storage
 def run(
     name: str,
     *,
@@ -93,7 +130,7 @@ def now(
     name: str,
     *,
     wait: Annotated[bool, Parameter(name=["--wait"], negative=(), help="Wait for the run to finish.")] = False,
-    timeout: Annotated[float, Parameter(name=["--timeout"], help="Seconds to wait with --wait.")] = 600.0,
+    timeout: Timeout = "10m",
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Request a backup now: the controller runs a Job for it (annotation mcp.allbeone.io/backup-requested).
@@ -109,6 +146,7 @@ def now(
 
     stamp = micro_now()
     try:
+        seconds = timeout_seconds(timeout)
         client, ns = _connect(cluster)
         if client.get(MCPSERVERBACKUP, ns, name) is None:
             return _fail(f"MCPServerBackup {name} not found in namespace {ns}")
@@ -118,7 +156,7 @@ def now(
     print(f"mcpserverbackup.mcp.allbeone.io/{name} backup requested ({stamp})")
     if not wait:
         return 0
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             obj = client.get(MCPSERVERBACKUP, ns, name) or {}
@@ -133,7 +171,9 @@ def now(
             print(describe_run(run_))
             return 0 if run_["result"] == "Succeeded" else 1
         time.sleep(2.0)
-    return _fail(f"the requested backup did not finish within {timeout:.0f}s")
+    from mcpop.cli.output import human_duration
+
+    return _fail(f"the requested backup did not finish within {human_duration(seconds)}")
 
 
 def _open(client: Client, ns: str, name: str, local_root: str | None) -> Any:
@@ -157,10 +197,11 @@ def _size(n: int) -> str:
 
 
 @backup_app.command(name="list")
+@needs_storage
 def list_(
     name: str,
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o"])] = "table",
+    output: Output = "table",
     local_root: LocalRoot = None,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
@@ -199,6 +240,7 @@ def list_(
 
 
 @backup_app.command
+@needs_storage
 def verify(
     name: str,
     *,
@@ -236,6 +278,7 @@ def verify(
 
 
 @backup_app.command
+@needs_storage
 def restore(
     name: str,
     *,

@@ -1,4 +1,6 @@
-"""`mcp delete NAME...`: delete MCPServers; `--wait` until each and every object it owned are gone.
+"""`mcp delete NAME...`: delete MCPServers; `--wait` until each and every object it owned are gone;
+`--dry-run` says what would be deleted and deletes nothing (`server`: the apiserver checks each delete,
+`dryRun=All`); `-o json|yaml` prints the deleted MCPServers.
 
 The owned objects are the members of the server's ApplySet (label `applyset.kubernetes.io/part-of`, kinds
 from the parent's `contains-group-kinds` annotation), read before the delete is sent.
@@ -8,14 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from cyclopts import Parameter
 
 from mcpop.apply.resources import MCPSERVER, Resource
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
-from mcpop.cli.wait import Progress, WaitFailed, timeout_value
+from mcpop.cli.options import Cluster, Format, Output, Timeout, UsageError, guarded, timeout_seconds
+from mcpop.cli.wait import Progress, WaitFailed
 
 POLL = 0.5
 
@@ -69,22 +71,30 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+DryRun = Literal["none", "client", "server"]
+
+
 def run_delete(client: Client, namespace: str, names: list[str], all_: bool, yes: bool, wait: bool,
-               timeout: float) -> int:  # fmt: skip
+               timeout: float, dry_run: DryRun = "none", output: Format = "table") -> int:  # fmt: skip
     if all_ and names:
         raise UsageError("--all cannot be used with names: give names or --all, not both")
     if not all_ and not names:
         raise UsageError("give the MCPServers to delete (NAME...), or --all")
+    if wait and dry_run != "none":
+        raise UsageError("--wait cannot be used with --dry-run: nothing is deleted to wait for")
     if all_:
         names = sorted(o["metadata"]["name"] for o in client.list_objects(MCPSERVER, namespace)[0])
         if not names:
             print(f"No MCPServers found in namespace {namespace}.", file=sys.stderr)
             return 0
-        if not yes and not confirm(f"Delete {len(names)} MCPServer(s) in namespace {namespace}: {', '.join(names)}?"):
+        question = f"Delete {len(names)} MCPServer(s) in namespace {namespace}: {', '.join(names)}?"
+        if dry_run == "none" and not yes and not confirm(question):
             print("error: not confirmed; nothing deleted (pass --yes to skip the question)", file=sys.stderr)
             return 1
+    suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
     owned: dict[str, list[tuple[Resource, str]]] = {}
     missing = []
+    printed: list[dict[str, Any]] = []
     for name in names:
         obj = client.get(MCPSERVER, namespace, name)
         if obj is None:
@@ -92,8 +102,22 @@ def run_delete(client: Client, namespace: str, names: list[str], all_: bool, yes
             continue
         if wait:
             owned[name] = members(client, obj)
-        client.delete(MCPSERVER, namespace, name)
-        print(f"{MCPSERVER.resource_name}/{name} deleted")
+        if dry_run != "client":
+            answer = client.delete_object(MCPSERVER, namespace, name, dry_run=dry_run == "server")
+            if answer is None:
+                missing.append(name)
+                continue
+            if answer.get("kind") == MCPSERVER.kind:
+                obj = answer
+        obj.setdefault("apiVersion", MCPSERVER.api_version)
+        obj.setdefault("kind", MCPSERVER.kind)
+        printed.append(obj)
+        if output == "table":
+            print(f"{MCPSERVER.resource_name}/{name} deleted{suffix}")
+    if output != "table":
+        from mcpop.cli.output import dump_all
+
+        sys.stdout.write(dump_all(printed, output))
     for name in missing:
         print(f'error: MCPServer "{name}" not found in namespace "{namespace}"', file=sys.stderr)
     deleted = [n for n in names if n not in missing]
@@ -114,7 +138,8 @@ def run_delete(client: Client, namespace: str, names: list[str], all_: bool, yes
                 time.sleep(POLL)
         finally:
             progress.done()
-        print(f"deleted: {', '.join(deleted)} and every object they owned")
+        print(f"deleted: {', '.join(deleted)} and every object they owned",
+              file=sys.stdout if output == "table" else sys.stderr)  # fmt: skip
     return 1 if missing else 0
 
 
@@ -125,7 +150,16 @@ def delete(
     wait: Annotated[
         bool, Parameter(name="--wait", negative=(), help="Wait until the servers and all they owned are gone.")
     ] = False,
-    wait_timeout: Annotated[str, Parameter(name="--wait-timeout", help="How long --wait waits.")] = "10m",
+    timeout: Timeout = "10m",
+    dry_run: Annotated[
+        DryRun,
+        Parameter(
+            name="--dry-run",
+            help="client: print what would be deleted; server: the apiserver checks each delete (dryRun=All). "
+            "Nothing is deleted.",
+        ),
+    ] = "none",
+    output: Output = "table",
     all_namespaces: Annotated[bool, Parameter(name=["--all-namespaces", "-A"], negative=(), show=False)] = False,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
@@ -140,8 +174,8 @@ def delete(
     def body() -> int:
         if all_namespaces:
             raise UsageError("-A/--all-namespaces is not supported by delete: deletes are per namespace (-n)")
-        timeout = timeout_value(wait_timeout)
+        seconds = timeout_seconds(timeout)
         client = cluster.client()
-        return run_delete(client, cluster.ns(client), list(names), all_, yes, wait, timeout)
+        return run_delete(client, cluster.ns(client), list(names), all_, yes, wait, seconds, dry_run, output)
 
     return guarded(body)

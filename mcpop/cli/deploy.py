@@ -17,7 +17,7 @@ from mcpop import API_VERSION
 from mcpop.apply.resources import MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import OUTPUT, Cluster, Format, Timeout, UsageError, guarded, timeout_seconds
 
 DryRun = Literal["none", "client", "server"]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -179,15 +179,17 @@ def _validate(obj: dict[str, Any], client: Client | None, registry_ref: str | No
 
 
 def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait: bool, wait_timeout: str,
-               output: str | None) -> int:  # fmt: skip
-    from mcpop.cli.wait import timeout_value, wait_ready
+               output: Format | None) -> int:  # fmt: skip
+    """Deploy; `output` None prints what each mode prints by default (the objects as YAML for a client dry run,
+    a line per change otherwise), `table` a person's view (a table of the objects for a client dry run)."""
+    from mcpop.cli.wait import wait_ready
 
     if wait and dry_run != "none":
         raise UsageError("--wait cannot be used with --dry-run: nothing is applied to wait for")
     if obj_args["image"] and (obj_args["version"] or obj_args["registry_ref"]):
         raise UsageError("--image deploys an image that is in no registry: it cannot be combined with "
                          "--version or --registry-ref")  # fmt: skip
-    timeout = timeout_value(wait_timeout)
+    timeout = timeout_seconds(wait_timeout)
     if dry_run == "client":
         # offline when there is no cluster: the embedded catalogue (noted), unless an MCPRegistry was named
         try:
@@ -203,7 +205,10 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
             objs, warnings = _validate(obj, None, None)
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
-        sys.stdout.write(out.dump_all([obj, *objs], output or "yaml"))
+        if output == "table":
+            sys.stdout.write(out.object_table([obj, *objs]))
+        else:
+            sys.stdout.write(out.dump_all([obj, *objs], output or "yaml"))
         return 0
     client = cluster.client()
     assert client is not None
@@ -219,7 +224,7 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
             plan = plan_server(client, obj, obj_args["registry_ref"])
         except PlanError as exc:
             raise ClusterError(explain(str(exc))) from None
-        if output:
+        if output in ("json", "yaml"):
             sys.stdout.write(out.dump_all([p.merged for p in plan.objects if p.merged is not None], output))
         else:
             for c in plan.changes:
@@ -231,7 +236,7 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
     before = (live or {}).get("metadata", {}).get("resourceVersion")
     action = "created" if live is None else ("unchanged" if before == applied["metadata"].get("resourceVersion")
                                              else "configured")  # fmt: skip
-    if output:
+    if output in ("json", "yaml"):
         sys.stdout.write(out.dump(applied, output))
     else:
         print(f"{MCPSERVER.resource_name}/{name} {action}")
@@ -239,7 +244,7 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
         ready = wait_ready(client, namespace, name, timeout)
         st = ready.get("status") or {}
         print(f"mcpserver/{name} is Ready: {out.replicas(ready)} replicas, endpoint {st.get('serviceEndpoint') or '-'}",
-              file=sys.stderr if output else sys.stdout)  # fmt: skip
+              file=sys.stderr if output in ("json", "yaml") else sys.stdout)  # fmt: skip
     return 0
 
 
@@ -300,10 +305,8 @@ def deploy(
         ),
     ] = "none",
     wait: Annotated[bool, Parameter(name="--wait", negative=(), help="Wait until the server is Ready.")] = False,
-    wait_timeout: Annotated[str, Parameter(name="--wait-timeout", help="How long --wait waits.")] = "5m",
-    output: Annotated[
-        Literal["yaml", "json"] | None, Parameter(name=["--output", "-o"], help="Print the objects.")
-    ] = None,
+    timeout: Timeout = "5m",
+    output: Annotated[Format | None, OUTPUT] = None,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Deploy an MCP server from the catalogue (the MCPRegistry, else the embedded one), or an image.
@@ -323,6 +326,6 @@ def deploy(
                 "image": image, "transport": transport, "port": port, "registry_ref": registry_ref,
                 "node_selector": parse_node_selector(node_selector or []),
                 "tolerations": parse_tolerations(toleration or [])}  # fmt: skip
-        return run_deploy(cluster, args, dry_run, wait, wait_timeout, output)
+        return run_deploy(cluster, args, dry_run, wait, timeout, output)
 
     return guarded(body)

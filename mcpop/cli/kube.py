@@ -716,16 +716,23 @@ class Client:
 
     def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:
         """Delete (background propagation; only the object with `uid`, when given); False when it was gone."""
+        return self.delete_object(res, namespace, name, uid) is not None
+
+    def delete_object(self, res: Resource, namespace: str | None, name: str, uid: str | None = None, *,
+                      dry_run: bool = False) -> dict[str, Any] | None:  # fmt: skip
+        """Delete as `delete` does (with `dry_run` the apiserver checks the delete and deletes nothing,
+        `dryRun=All`): the apiserver's answer (the object, or a Status), None when it was gone."""
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
         if uid:
             body["preconditions"] = {"uid": uid}
+        if dry_run:
+            body["dryRun"] = ["All"]
         try:
-            self.request("DELETE", res.path(namespace, name), body=body)
+            return self.request("DELETE", res.path(namespace, name), body=body)
         except ClusterError as exc:
             if exc.status == 404 or (exc.status == 409 and uid):
-                return False
+                return None
             raise
-        return True
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None, timeout: float = 10.0) -> Client:

@@ -1,6 +1,7 @@
-"""The cluster options every cluster command shares (`Cluster`, flattened by cyclopts into `--kubeconfig`,
-`--context`, `-n`, `--request-timeout`), durations, and the one place cluster errors become one line on stderr
-and exit status 1. Imports nothing heavy."""
+"""The options commands share, each defined once: the cluster options (`Cluster`, flattened by cyclopts into
+`--kubeconfig`, `--context`, `-n`, `--request-timeout`), `-o/--output` (`Output`), `-A/--all-namespaces`
+(`AllNamespaces`) and `--timeout` (`Timeout`, a duration); durations, and the one place cluster errors become one
+line on stderr and exit status 1. Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -16,11 +17,33 @@ from mcpop.api.duration import non_negative
 if TYPE_CHECKING:
     from mcpop.cli.kube import Client
 
-Output = Literal["table", "json", "yaml"]
+#: every printing command's formats: `table` (what a person reads: a table, or the command's lines), `json`
+#: and `yaml` (the objects, through the one emitter, mcpop.codec)
+Format = Literal["table", "json", "yaml"]
+#: `-o/--output`, the one definition every printing command uses (with its own default)
+OUTPUT = Parameter(name=["--output", "-o"], help="Output format: table, json or yaml.")
+Output = Annotated[Format, OUTPUT]
+#: `-A/--all-namespaces` of every listing command
+AllNamespaces = Annotated[
+    bool, Parameter(name=["--all-namespaces", "-A"], negative=(), help="List across every namespace (not -n).")
+]
+#: `--timeout` (also spelt `--wait-timeout`, the original README's) of every command that waits: a duration
+Timeout = Annotated[
+    str,
+    Parameter(name=["--timeout", "--wait-timeout"], help="How long --wait waits: a duration (30s, 5m, 1h30m)."),
+]
 
 
 class UsageError(Exception):
     """A bad flag value or combination: one line, exit status 2."""
+
+
+def timeout_seconds(text: str, flag: str = "--timeout") -> float:
+    """Seconds of a `--timeout` value: a duration greater than 0 (UsageError naming the flag otherwise)."""
+    value = parse_duration(text, flag)
+    if value <= 0:
+        raise UsageError(f"{flag}: must be greater than 0 (a duration such as 30s, 5m, 1h)")
+    return value
 
 
 def parse_duration(text: str, flag: str) -> float:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
-Format = Literal["table", "json", "yaml"]
+from mcpop.api.urls import strip_userinfo
 
 #: conditions that are good when False (kstatus "abnormal-true" polarity)
 NEGATIVE = frozenset({"Stalled", "Reconciling"})
@@ -67,6 +67,16 @@ def table(rows: Sequence[Sequence[str]]) -> str:
         return ""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+
+
+def object_table(objs: Iterable[dict[str, Any]]) -> str:
+    """`-o table` of a set of objects (what `mcp render` and a client dry run print): KIND, NAMESPACE, NAME, in
+    their order."""
+    rows = [["KIND", "NAMESPACE", "NAME"]]
+    for o in objs:
+        meta = o.get("metadata") or {}
+        rows.append([str(o.get("kind")), str(meta.get("namespace") or "-"), str(meta.get("name"))])
+    return table(rows)
 
 
 def dump(obj: Any, output: str) -> str:
@@ -191,7 +201,7 @@ def remote_lines(obj: dict[str, Any]) -> list[str]:
     st = obj.get("status") or {}
     if phase(obj) != "Remote" or not st.get("url"):
         return []
-    return [f"URL: {st['url']}" + (f" ({st['transport']})" if st.get("transport") else "")]
+    return [f"URL: {strip_userinfo(st['url'])}" + (f" ({st['transport']})" if st.get("transport") else "")]
 
 
 #: tool names `mcp status` lists (status.mcp.tools has up to 50)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import App, Parameter
 
-from mcpop.cli.options import Cluster, guarded
+from mcpop.cli.options import OUTPUT, AllNamespaces, Cluster, Format, Output, Timeout, guarded, timeout_seconds
 
 if TYPE_CHECKING:
     from mcpop.api.serverjson import ServerJSON
@@ -70,6 +70,52 @@ def load_catalogue(cluster: Cluster, registry: str) -> Loaded:
     return Loaded(list(cat.entries), cat.source, ns)
 
 
+def load_all(cluster: Cluster) -> list[Loaded]:
+    """Every MCPRegistry's catalogue in every namespace (`-A`), by namespace and name. Needs a cluster: a
+    ClusterError (one line, exit 1) without one, never the embedded catalogue passed off as the cluster's."""
+    from mcpop.apply import catalog_store
+    from mcpop.apply.resources import MCPREGISTRY
+    from mcpop.cli.kube import ClusterError
+
+    try:
+        client = cluster.client()
+        regs, _ = client.list_objects(MCPREGISTRY, None)
+    except ClusterError as exc:
+        if exc.status == 0 or exc.unreachable or exc.not_found:
+            raise ClusterError(f"-A/--all-namespaces needs a cluster with MCPRegistries: {exc.message}") from None
+        raise
+    out = []
+    for reg in sorted(regs, key=lambda r: (r["metadata"]["namespace"], r["metadata"]["name"])):
+        ns, name = reg["metadata"]["namespace"], reg["metadata"]["name"]
+        cat = catalog_store.catalog_of(catalog_store.stored(client, ns, name), f"MCPRegistry {ns}/{name}")
+        out.append(Loaded(list(cat.entries), name, ns))
+    return out
+
+
+def _print_all(loaded: list[Loaded], output: str, search: str | None = None) -> int:
+    """`-A`: the entries of every registry, with its namespace and name (the table's first columns)."""
+    from mcpop.codec.emitter import dump_yaml, json_text
+    from mcpop.sources.search import search as ranked
+
+    items = []
+    for one in loaded:
+        entries = ranked(search, one.entries) if search is not None else _sorted(one.entries)
+        items += [{"namespace": one.namespace, "registry": one.source, **_summary(e)} for e in entries]
+    if search is not None and not items:
+        print(f"no server in any MCPRegistry matches {search!r}", file=sys.stderr)
+        return 1
+    if output == "json":
+        sys.stdout.write(json_text(items))
+    elif output == "yaml":
+        sys.stdout.write(dump_yaml([items]))
+    else:
+        rows = [["NAMESPACE", "REGISTRY", "NAME", "VERSION", "PACKAGES", "DESCRIPTION"]]
+        rows += [[i["namespace"], i["registry"], i["name"], i["version"], i["packages"], i["description"] or ""]
+                 for i in items]  # fmt: skip
+        sys.stdout.write(_table(rows))
+    return 0
+
+
 def _sorted(entries: list[ServerJSON]) -> list[ServerJSON]:
     from mcpop.render.catalog import version_key
 
@@ -108,16 +154,23 @@ def _print_entries(entries: list[ServerJSON], output: str, *, ordered: bool = Fa
         sys.stdout.write(_table(rows))
 
 
+#: `-o/--output` (mcpop.cli.options.OUTPUT), also spelt `--format` as the original README does
+RegistryOutput = Annotated[Output, Parameter(name=[*OUTPUT.name, "--format"])]
+
+
 @registry_app.command(name="list")
 def list_(
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
+    output: RegistryOutput = "table",
     registry: Registry = "default",
+    all_namespaces: AllNamespaces = False,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
-    """List the servers in the catalogue (every stored version)."""
+    """List the servers in the catalogue (every stored version); with -A, of every MCPRegistry in every namespace."""
 
     def body() -> int:
+        if all_namespaces:
+            return _print_all(load_all(cluster), output)
         _print_entries(load_catalogue(cluster, registry).entries, output)
         return 0
 
@@ -128,8 +181,9 @@ def list_(
 def search(
     query: str,
     *,
-    output: Annotated[Literal["table", "json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "table",
+    output: RegistryOutput = "table",
     registry: Registry = "default",
+    all_namespaces: AllNamespaces = False,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Find servers matching QUERY (case-insensitive), best match first.
@@ -152,6 +206,8 @@ def search(
         return 2
 
     def body() -> int:
+        if all_namespaces:
+            return _print_all(load_all(cluster), output, query)
         loaded = load_catalogue(cluster, registry)
         found = ranked(query, loaded.entries)
         if not found:
@@ -197,7 +253,7 @@ def inspect(
     name: str,
     *,
     version: Annotated[str | None, Parameter(name=["--version"])] = None,
-    output: Annotated[Literal["json", "yaml"], Parameter(name=["--output", "-o", "--format"])] = "yaml",
+    output: RegistryOutput = "yaml",
     registry: Registry = "default",
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
@@ -222,7 +278,16 @@ def inspect(
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
         doc = inspect_document(entry, loaded.namespace)
-        sys.stdout.write(json_text(doc) if output == "json" else dump_yaml([doc]))
+        if output == "table":
+            from mcpop.cli.output import object_table
+
+            _print_entries([entry], "table")
+            if "renderError" in doc:
+                print(f"\ncannot be rendered: {doc['renderError']}")
+            else:
+                sys.stdout.write("\n" + object_table(doc["rendered"]))
+        else:
+            sys.stdout.write(json_text(doc) if output == "json" else dump_yaml([doc]))
         return 0
 
     return guarded(body)
@@ -233,7 +298,8 @@ def refresh(
     *,
     name: Annotated[str, Parameter(name=["--name"])] = "default",
     wait: Annotated[bool, Parameter(name=["--wait"], negative=())] = False,
-    timeout: Annotated[float, Parameter(name=["--timeout"])] = 300.0,
+    timeout: Timeout = "5m",
+    output: Output = "table",
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it
 ) -> int:
     """Ask the operator to sync an MCPRegistry now (sets the refresh-requested annotation).
@@ -244,13 +310,13 @@ def refresh(
         The MCPRegistry.
     wait
         Wait until the sync finished (lastSyncTime advanced, or the sync failed).
-    timeout
-        Seconds to wait with --wait.
+    output
+        table: a line per step; json, yaml: the MCPRegistry (after the sync with --wait), lines on stderr.
     """
-    return guarded(lambda: _refresh(cluster, name, wait, timeout))
+    return guarded(lambda: _refresh(cluster, name, wait, timeout_seconds(timeout), output))
 
 
-def _refresh(cluster: Cluster, name: str, wait: bool, timeout: float) -> int:
+def _refresh(cluster: Cluster, name: str, wait: bool, timeout: float, output: Format = "table") -> int:
     from mcpop.apply.resources import MCPREGISTRY, REFRESH_ANNOTATION
     from mcpop.apply.runtime.timefmt import micro_now
     from mcpop.cli.kube import ClusterError
@@ -265,11 +331,22 @@ def _refresh(cluster: Cluster, name: str, wait: bool, timeout: float) -> int:
         raise ClusterError(f"no cluster ({exc.message})") from None
     if before is None:
         raise ClusterError(f"MCPRegistry {ns}/{name} not found", 404, "NotFound")
-    stamp = micro_now()
-    client.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
-    print(f"mcpregistry/{name} refresh requested ({stamp})")
-    if not wait:
+    from mcpop.cli.output import dump
+
+    info = sys.stdout if output == "table" else sys.stderr
+
+    def done(obj: dict[str, Any]) -> int:
+        if output != "table":
+            obj.setdefault("apiVersion", MCPREGISTRY.api_version)
+            obj.setdefault("kind", MCPREGISTRY.kind)
+            sys.stdout.write(dump(obj, output))
         return 0
+
+    stamp = micro_now()
+    patched = client.merge_patch(MCPREGISTRY, ns, name, {"metadata": {"annotations": {REFRESH_ANNOTATION: stamp}}})
+    print(f"mcpregistry/{name} refresh requested ({stamp})", file=info)
+    if not wait:
+        return done(patched)
     st0 = before.get("status") or {}
     last0 = st0.get("lastSyncTime")
     synced0 = _synced(st0)
@@ -279,13 +356,16 @@ def _refresh(cluster: Cluster, name: str, wait: bool, timeout: float) -> int:
         obj = client.get(MCPREGISTRY, ns, name) or {}
         st = obj.get("status") or {}
         if st.get("lastSyncTime") and st.get("lastSyncTime") != last0 and str(st["lastSyncTime"]) >= stamp[:19]:
-            print(f"mcpregistry/{name} synced at {st['lastSyncTime']}: {st.get('serversDiscovered', 0)} servers")
-            return 0
+            print(f"mcpregistry/{name} synced at {st['lastSyncTime']}: {st.get('serversDiscovered', 0)} servers",
+                  file=info)  # fmt: skip
+            return done(obj)
         cond = _synced(st)
         if cond is not None and cond.get("status") == "False" and cond != synced0:
             print(f"error: sync failed: {cond.get('reason')}: {cond.get('message')}", file=sys.stderr)
             return 1
-    print(f"error: timed out after {timeout:g}s waiting for mcpregistry/{name} to sync", file=sys.stderr)
+    from mcpop.cli.output import human_duration
+
+    print(f"error: timed out after {human_duration(timeout)} waiting for mcpregistry/{name} to sync", file=sys.stderr)
     return 1
 
 

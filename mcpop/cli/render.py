@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 
+from mcpop.cli.options import Format, Output
+
 if TYPE_CHECKING:
     from mcpop.api.imageconfig import ImageConfig
+    from mcpop.api.mcpserver import MCPServer
+    from mcpop.api.mcpserverbackup import MCPServerBackup
     from mcpop.render.catalog import Catalog
+    from mcpop.render.objectset import ObjectSet
 
 IMAGE_CONFIG_FLAG = "--image-config"
 #: the Pod Security Standards levels (mcpop.render.podsecurity.Level; not imported: `--help` loads no renderer)
@@ -54,10 +59,37 @@ def load_catalog(registry: Path | None) -> tuple[Catalog, list[str]]:
     return load_registry_file(registry)
 
 
+def _render_backup(backup: MCPServerBackup, namespace: str, servers: dict[tuple[str, str], MCPServer]) -> ObjectSet:
+    """The objects the operator applies for `backup` (CronJob, Job, ServiceAccount, Role, RoleBinding): with the
+    backed-up MCPServer when the files define it (its volumes and Secrets), an on-demand Job when the
+    `backup-requested` annotation is set, a restore Job when `spec.restore` is, and the generated key's Secret
+    named (not created: the operator generates the key) when encryption names no key."""
+    from mcpop.render.backup import (
+        REQUEST_ANNOTATION,
+        BackupRenderOptions,
+        generated_key_secret_name,
+        render_backup,
+        restore_hash,
+        server_namespace,
+    )
+
+    spec = backup.spec
+    name = backup.metadata.name
+    server = servers.get((server_namespace(backup, namespace), spec.server_ref.name))
+    restore = backup.wire().get("spec", {}).get("restore")
+    opts = BackupRenderOptions(
+        namespace=namespace,
+        request=(backup.metadata.annotations or {}).get(REQUEST_ANNOTATION),
+        restore_request=restore_hash(restore),
+        generated_key_secret=generated_key_secret_name(name) if spec.encryption and not spec.encryption_key else None,
+    )
+    return render_backup(backup, server, opts)
+
+
 def render_files(
     files: list[Path],
     namespace: str | None = None,
-    output: Literal["yaml", "json"] = "yaml",
+    output: Format = "yaml",
     registry: Path | None = None,
     image_configs: list[str] | None = None,
     pod_security: PodSecurityLevel = "restricted",
@@ -72,6 +104,7 @@ def render_files(
     from mcpop.api.base import check_dns_label
     from mcpop.api.explain import explain
     from mcpop.api.mcpserver import MCPServer
+    from mcpop.api.mcpserverbackup import MCPServerBackup
     from mcpop.cli.load import Problem, format_loc, load_files
     from mcpop.codec.emitter import dump_json, dump_yaml
     from mcpop.render import RenderError, RenderOptions, render
@@ -84,22 +117,43 @@ def render_files(
     configs, config_problems = load_image_configs(image_configs or [])
     if config_problems:
         return "", config_problems, []
-    loaded = load_files(files)
-    problems: list[Problem] = list(loaded.problems)
-    warnings: list[str] = [f"skipped {s} (not an MCPServer)" for s in loaded.skipped]
     catalog: Catalog | None = None
+    warnings: list[str] = []
+    if registry is not None:  # a file named is read whether or not a server uses it: a typo is an error
+        try:
+            catalog, warnings = load_catalog(registry)
+        except OSError as exc:
+            return "", [f"--registry {registry}: cannot read it: {exc.strerror or exc}"], []
+        except ValueError as exc:
+            return "", [f"--registry {registry}: cannot load: {exc}"], []
+    loaded = load_files(files, ("MCPServer", "MCPServerBackup"))
+    problems: list[Problem] = list(loaded.problems)
+    warnings += [f"skipped {s} (not an MCPServer or MCPServerBackup)" for s in loaded.skipped]
     objects = []
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str, str], str] = {}
+    servers = {(namespace or r.metadata.namespace or "default", r.metadata.name): r
+               for _, _, r in loaded.resources if isinstance(r, MCPServer)}  # fmt: skip
     for source, index, resource in loaded.resources:
-        assert isinstance(resource, MCPServer)
+        assert isinstance(resource, MCPServer | MCPServerBackup)
+        kind = type(resource).__name__
         ns = namespace or resource.metadata.namespace or "default"
-        key = (ns, resource.metadata.name)
+        key = (kind, ns, resource.metadata.name)
         if key in seen:
             problems.append(Problem(source, index, "metadata.name",
-                                    f"MCPServer {ns}/{key[1]} is also defined in {seen[key]}; names must be unique "
+                                    f"{kind} {ns}/{key[2]} is also defined in {seen[key]}; names must be unique "
                                     "per namespace", loaded.line_of(source, index, "metadata.name")))  # fmt: skip
             continue
         seen[key] = f"{source}: document {index}"
+        if isinstance(resource, MCPServerBackup):
+            try:
+                rendered = _render_backup(resource, ns, servers)
+            except RenderError as exc:
+                problems.append(Problem(source, index, exc.field, exc.message,
+                                        loaded.line_of(source, index, exc.field)))  # fmt: skip
+                continue
+            objects += rendered.objects
+            warnings += [f"{source}: document {index}: {w}" for w in rendered.warnings]
+            continue
         reg = resource.spec.registry
         try:
             entry = None
@@ -130,14 +184,19 @@ def render_files(
         warnings += [f"{source}: document {index}: {w}" for w in rendered.warnings]
     if problems:
         return "", [str(p) for p in problems], warnings
-    text = dump_json(objects) if output == "json" else dump_yaml(objects)
+    if output == "table":
+        from mcpop.cli.output import object_table
+
+        text = object_table(objects)
+    else:
+        text = dump_json(objects) if output == "json" else dump_yaml(objects)
     return text, [], warnings
 
 
 def run_render(
     files: list[Path],
     namespace: str | None,
-    output: Literal["yaml", "json"],
+    output: Format,
     registry: Path | None = None,
     image_configs: list[str] | None = None,
     pod_security: PodSecurityLevel = "restricted",
@@ -161,7 +220,7 @@ def render(
     ],
     *,
     namespace: Annotated[str | None, Parameter(name=["--namespace", "-n"])] = None,
-    output: Annotated[Literal["yaml", "json"], Parameter(name=["--output", "-o"])] = "yaml",
+    output: Output = "yaml",
     registry: Annotated[Path | None, Parameter(name=["--registry"])] = None,
     image_config: Annotated[
         list[str] | None, Parameter(name=["--image-config"], negative=(), consume_multiple=False)
@@ -177,7 +236,7 @@ def render(
     namespace
         Namespace for objects whose MCPServer names none (default `default`).
     output
-        Output format.
+        Output format: yaml (default), json, or table (the objects' kind, namespace and name).
     registry
         MCP registry entries for `spec.registry` (a server.json, a JSON list of them, or a registry
         API list response). Default: the embedded catalogue of well-known servers.

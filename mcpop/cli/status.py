@@ -18,7 +18,7 @@ from cyclopts import Parameter
 from mcpop.apply.resources import EVENT, MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, UsageError, guarded
+from mcpop.cli.options import OUTPUT, AllNamespaces, Cluster, Format, UsageError, guarded
 
 Clock = Callable[[], float]
 
@@ -216,13 +216,9 @@ def status(
     name: str | None = None,
     /,
     *,
-    output: Annotated[
-        out.Format | None, Parameter(name=["--output", "-o"], help="table, json or yaml (default: the status block).")
-    ] = None,
+    output: Annotated[Format | None, OUTPUT] = None,
     watch: Annotated[bool, Parameter(name=["--watch", "-w"], negative=(), help="Stream changes until ^C.")] = False,
-    all_namespaces: Annotated[
-        bool, Parameter(name=["--all-namespaces", "-A"], negative=(), help="List servers in every namespace.")
-    ] = False,
+    all_namespaces: AllNamespaces = False,
     cluster: Cluster = Cluster(),  # noqa: B008 - cyclopts flattens it into --kubeconfig, --context, -n, ...
 ) -> int:
     """Show an MCPServer's status, or a table of them.
@@ -231,6 +227,8 @@ def status(
     ----------
     name
         The MCPServer. Without it, a table of the servers in the namespace.
+    output
+        table, json or yaml (default: one server's status block, or the table).
     """
 
     def body() -> int:

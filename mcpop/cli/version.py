@@ -1,21 +1,21 @@
 """`mcp version`: the client's version and, when a cluster is configured, the API server's, the operator's
-(from its Deployment, labelled `app.kubernetes.io/name=mcpop`) and the CRDs' (served and storage versions)."""
+(from its Deployment, found by the chart's labels, mcpop.apply.resources.OPERATOR_LABELS) and the CRDs'
+(served and storage versions)."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from cyclopts import Parameter
 
 from mcpop import __version__
-from mcpop.apply.resources import CRD, DEPLOYMENT
+from mcpop.apply.resources import CRD, DEPLOYMENT, OPERATOR_SELECTOR
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import Cluster, guarded
+from mcpop.cli.options import Cluster, Output, guarded
 
 CRD_NAMES = ("mcpservers.mcp.allbeone.io", "mcpregistries.mcp.allbeone.io", "mcpserverbackups.mcp.allbeone.io")
-OPERATOR_SELECTOR = "app.kubernetes.io/name=mcpop"
 
 
 def _image_tag(image: str) -> str | None:
@@ -94,7 +94,7 @@ def human(info: dict[str, Any]) -> str:
         if ops:
             lines += [f"Operator Version: {o['version']} ({o['namespace']}/{o['name']})" for o in ops]
         else:
-            lines.append("Operator Version: not found (no Deployment labelled app.kubernetes.io/name=mcpop)")
+            lines.append(f"Operator Version: not found (no Deployment labelled {OPERATOR_SELECTOR})")
         for c in info.get("crds") or []:
             if c.get("error"):
                 lines.append(f"CRD {c['name']}: {c['error']}")
@@ -108,7 +108,7 @@ def human(info: dict[str, Any]) -> str:
 
 def version(
     *,
-    output: Annotated[Literal["json", "yaml"] | None, Parameter(name=["--output", "-o"])] = None,
+    output: Output = "table",
     client_only: Annotated[
         bool, Parameter(name="--client", negative=(), help="Only the client version (no cluster).")
     ] = False,
@@ -118,7 +118,7 @@ def version(
 
     def body() -> int:
         info = collect(cluster, client_only)
-        sys.stdout.write(out.dump(info, output) if output else human(info))
+        sys.stdout.write(human(info) if output == "table" else out.dump(info, output))
         return 0
 
     return guarded(body)

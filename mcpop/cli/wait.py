@@ -11,7 +11,6 @@ from typing import Any, TextIO
 from mcpop.apply.resources import MCPSERVER
 from mcpop.cli import output as out
 from mcpop.cli.kube import Client, ClusterError
-from mcpop.cli.options import UsageError
 
 POLL = 0.5
 
@@ -105,12 +104,3 @@ def wait_ready(client: Client, namespace: str, name: str, timeout: float, progre
             sleep(POLL)
     finally:
         progress.done()
-
-
-def timeout_value(text: str, flag: str = "--wait-timeout") -> float:
-    from mcpop.cli.options import parse_duration
-
-    value = parse_duration(text, flag)
-    if value <= 0:
-        raise UsageError(f"{flag}: must be greater than 0")
-    return value

@@ -333,6 +333,14 @@ _RESOLVERS: dict[str | None, list[tuple[str, re.Pattern[str]]]] = Resolver.yaml_
 _CONSTRUCT = SafeConstructor()
 
 
+class PlainTimestamp(str):
+    """A plain scalar that YAML 1.1 reads as a timestamp (`2024-01-01`, `2001-12-14t21:59:43.10-05:00`), kept as its
+    text, as kubectl keeps it, but marked: other YAML tools make it a date, so the fields whose text reaches the
+    server as it is (`env[].value`, `spec.config`) refuse it unquoted rather than guess which was meant."""
+
+    __slots__ = ()
+
+
 @functools.lru_cache(maxsize=4096)
 def _plain(value: str) -> Any:
     """The value of a plain (unquoted) scalar under YAML 1.1's implicit types; cached, values repeat."""
@@ -340,8 +348,10 @@ def _plain(value: str) -> Any:
         if regexp.match(value):
             if tag == _YAML + "merge":
                 return _MERGE
-            if tag in (_YAML + "timestamp", _YAML + "value"):
-                return value  # kubectl keeps an untagged date a string; `=` is a string in JSON
+            if tag == _YAML + "timestamp":
+                return PlainTimestamp(value)  # kubectl keeps an untagged date a string
+            if tag == _YAML + "value":
+                return value  # `=` is a string in JSON
             return _scalar(tag, value)
     return value
 

@@ -12,6 +12,8 @@ inlined) and meets the restricted Pod Security profile.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from mcpop.render.options import Owner
 REQUEST_ANNOTATION = "mcp.allbeone.io/backup-requested"
 BACKUP_LABEL = "mcp.allbeone.io/backup"
 RUN_LABEL = "mcp.allbeone.io/backup-run"
-COMPONENT = "backup"
+COMPONENT = "backup-controller"  # the original README: `kubectl logs -l app.kubernetes.io/component=backup-controller`
 CONTAINER = "backup"
 DATA_DIR = "/data"
 DEFAULT_IMAGE = f"ghcr.io/allbeone/mcpop:{OPERATOR_VERSION}"
@@ -62,6 +64,13 @@ class BackupRenderOptions:
 
 
 # ---------------------------------------------------------------------------------------------- names
+
+
+def restore_hash(restore: dict[str, Any] | None) -> str | None:
+    """A stable id of a `spec.restore` value (its wire form): a new value is a new restore."""
+    if not restore:
+        return None
+    return hashlib.sha256(json.dumps(restore, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _backup_name(backup: str, limit: int = 63) -> str:

@@ -14,9 +14,8 @@ from typing import Any
 
 from mcpop.api.core import EnvVar
 from mcpop.api.mcpserver import MCPServerSpec
-from mcpop.api.validation import check_iana_svc_name
 from mcpop.render.errors import RenderError
-from mcpop.render.names import dns_label, short_hash
+from mcpop.render.names import dns_label
 from mcpop.render.normalize import BRIDGE_DIR
 
 CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
@@ -32,17 +31,6 @@ _REF = re.compile(r"\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)")
 def source_volume_name(source: str) -> str:
     """The volume of config source `source`: `src-<name>`, cut with a hash to stay a DNS label."""
     return dns_label("src", source)
-
-
-def container_port_name(name: str) -> str:
-    """A Service port name as a container port name (≤ 15 characters), unique and deterministic."""
-    try:
-        return check_iana_svc_name(name)
-    except ValueError:
-        pass
-    base = re.sub(r"-+", "-", name)[:10].strip("-")
-    candidate = f"{base}-{short_hash(name, 4)}".strip("-")
-    return candidate if re.search(r"[a-z]", candidate) else f"p{candidate[1:]}"
 
 
 def secret_ref_env_name(key: str, env_name: str | None) -> str:

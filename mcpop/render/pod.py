@@ -13,7 +13,6 @@ from mcpop.render.collisions import (
     CONFIG_VOLUME,
     PORT_NAME,
     check_ports,
-    container_port_name,
     order_env,
     source_volume_name,
 )
@@ -207,7 +206,7 @@ def container(spec: MCPServerSpec, work: Workload, mounts: list[dict[str, Any]])
             continue  # routes to a port the container already exposes
         exposed.add((target, p.protocol or "TCP"))
         # a named targetPort must name the container port, or the Service routes nowhere
-        name = p.target_port if isinstance(p.target_port, str) else container_port_name(p.name)
+        name = p.target_port if isinstance(p.target_port, str) else p.name
         named.append((f"spec.ports[{i}].name", name))
         ports.append({"name": name, "containerPort": target, "protocol": p.protocol or "TCP"})
     check_ports(named)

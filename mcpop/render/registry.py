@@ -31,7 +31,7 @@ from mcpop.api.core import EnvVar
 from mcpop.api.imageconfig import ImageConfig, canonical_ref
 from mcpop.api.mcpserver import MCPServerSpec, RegistryRef, Runtime, Transport
 from mcpop.api.serverjson import Argument, Input, KeyValueInput, Package, Remote, ServerJSON
-from mcpop.api.validation import redact_url
+from mcpop.api.validation import check_url_port, strip_userinfo
 from mcpop.render.errors import ImageConfigNeeded, RenderError
 from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE, image_reference
 
@@ -184,12 +184,12 @@ def _transport(pkg: Package) -> tuple[str, int | None, str | None]:
         return value if value is not None else ("8080" if match.group(1) == "port" else "")
 
     url = re.sub(r"\{([A-Za-z0-9_.-]+)\}", fill, t.url)
-    parts = urlsplit(url)
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return t.type, port, parts.path or None
+        check_url_port(url)
+    except ValueError as exc:
+        raise RenderError(FIELD, f"the package's transport URL, its variables filled in: {exc}") from None
+    parts = urlsplit(url)
+    return t.type, parts.port, parts.path or None
 
 
 def _package_env(entry: ServerJSON, pkg: Package, spec: MCPServerSpec, server: str, supplied: set[str]) -> list[EnvVar]:
@@ -364,9 +364,9 @@ def enrich(
             )  # fmt: skip
         url = _substitute(remote.url, remote.variables, f"remote {remote.url}")
         if not urlsplit(url).hostname:
-            raise RenderError(FIELD, f"{entry.name}: remote URL {redact_url(url)!r} has no host")
+            raise RenderError(FIELD, f"{entry.name}: remote URL {strip_userinfo(url)!r} has no host")
         warnings.append(
-            f"{entry.name} is remote-only: nothing runs in the cluster; {redact_url(url)} is reached directly"
+            f"{entry.name} is remote-only: nothing runs in the cluster; {strip_userinfo(url)} is reached directly"
         )
         used = replace(base, remote_url=url, warnings=tuple(warnings), remote_transport=remote.type)
         return spec.model_copy(update={"registry": registry}), used

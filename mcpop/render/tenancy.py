@@ -33,9 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpop.api.base import quantity_value
 from mcpop.api.features import Tenancy, kube
-from mcpop.api.mcpserver import MCPServerSpec
+from mcpop.api.mcpserver import RESOURCE_DEFAULTS, MCPServerSpec, completed_resources
 from mcpop.render.names import TENANT_LABEL, dns_label, selector_labels
 from mcpop.render.workload import meta, name_of
 
@@ -169,19 +168,10 @@ def quota_objects(
 
 
 def _container_defaults(spec: MCPServerSpec) -> tuple[dict[str, str], dict[str, str]]:
-    """Default requests and limits for the LimitRange: the server's own, never requests above limits."""
-    req = dict(spec.resources.requests or {})
-    lim = dict(spec.resources.limits or {})
-    out_req: dict[str, str] = {}
-    out_lim: dict[str, str] = {}
-    for res, (dreq, dlim) in {"cpu": ("100m", "500m"), "memory": ("128Mi", "512Mi")}.items():
-        r, li = req.get(res), lim.get(res)
-        if li is None:
-            li = r if r is not None and quantity_value(r) > quantity_value(dlim) else dlim
-        if r is None:
-            r = dreq if quantity_value(dreq) <= quantity_value(li) else li
-        out_req[res], out_lim[res] = r, li
-    return out_req, out_lim
+    """Default requests and limits for the LimitRange: the server's own cpu and memory, defaulted field by field
+    as the server's are (mcpop.api.mcpserver.completed_resources)."""
+    req, lim = completed_resources(spec.resources.requests, spec.resources.limits)
+    return {k: req[k] for k in RESOURCE_DEFAULTS}, {k: lim[k] for k in RESOURCE_DEFAULTS}
 
 
 def rbac_objects(

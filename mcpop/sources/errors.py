@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Protocol
 
+from mcpop.api.validation import strip_userinfo
 from mcpop.errors import McpopError
+
+
+def size(n: int) -> str:
+    """A byte count for a message: `8 MiB`, `512 KiB`, `100 bytes`."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
 
 
 class SourceError(McpopError):
@@ -27,10 +36,33 @@ class NetworkError(SourceError):
     """The request did not get an HTTP response: `kind` is `timeout` or `connection`."""
 
     def __init__(self, url: str, kind: Literal["timeout", "connection"], detail: str) -> None:
-        super().__init__(f"GET {url}: {kind} error: {detail}")
-        self.url = url
+        super().__init__(f"GET {strip_userinfo(url)}: {kind} error: {detail}")
+        self.url = strip_userinfo(url)
         self.kind = kind
         self.detail = detail
+
+
+class DeadlineExceeded(NetworkError):
+    """The whole fetch (connect, every redirect, headers and body) took longer than its deadline
+    (`--fetch-timeout`): a server that trickles is cut off. Not retried within the sync."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        super().__init__(url, "timeout", f"no complete response within {seconds:g}s (--fetch-timeout)")
+        self.seconds = seconds
+
+
+class ResponseTooLarge(SourceError):
+    """A response body (after decompression) went past its cap: reading stopped there. Not retried."""
+
+    def __init__(self, url: str, cap: int) -> None:
+        super().__init__(f"GET {strip_userinfo(url)}: the response is larger than the {size(cap)} cap; stopped reading")
+        self.url = strip_userinfo(url)
+        self.cap = cap
+
+
+class BudgetExceeded(SourceError):
+    """One sync of an MCPRegistry went past a cap on what it may read (`--registry-max-entries`,
+    `--registry-max-bytes`, `--registry-max-pages`): nothing of it is published. Not retried."""
 
 
 class RedirectError(SourceError):
@@ -51,10 +83,10 @@ class HttpStatusError(SourceError):
     """An unexpected HTTP status."""
 
     def __init__(self, response: _Response, message: str | None = None) -> None:
-        snippet = response.text()[:200].strip()
-        super().__init__(message or f"GET {response.url}: HTTP {response.status}" + (f": {snippet}" if snippet else ""))
+        # the status only: a response body is the server's words, never put in a status, event or log line
+        super().__init__(message or f"GET {strip_userinfo(response.url)}: HTTP {response.status}")
         self.status = response.status
-        self.url = response.url
+        self.url = strip_userinfo(response.url)
         self.headers = response.headers
 
 
@@ -74,7 +106,7 @@ class RateLimitError(HttpStatusError):
     """429, or 403 with rate-limit headers. `wait` is the delay the server asked for, in seconds, if any."""
 
     def __init__(self, response: _Response, wait: float | None) -> None:
-        super().__init__(response, f"GET {response.url}: rate limited (HTTP {response.status})")
+        super().__init__(response, f"GET {strip_userinfo(response.url)}: rate limited (HTTP {response.status})")
         self.wait = wait
 
 
@@ -93,14 +125,17 @@ class CatalogError(SourceError):
 
 __all__ = [
     "AuthError",
+    "BudgetExceeded",
     "CatalogError",
     "ClientError",
+    "DeadlineExceeded",
     "HttpStatusError",
     "InvalidContent",
     "MalformedResponse",
     "NetworkError",
     "RateLimitError",
     "RedirectError",
+    "ResponseTooLarge",
     "ServerError",
     "SourceConfigError",
     "SourceError",

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from mcpop.codec.reader import REGISTRY_DATA, YAMLInputError, load_json
-from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, load_text, parse_items
+from mcpop.sources.entries import InvalidEntry, SourceEntries, decode, list_items, load_text, parse_items
 from mcpop.sources.errors import (
     AuthError,
     ClientError,
@@ -29,6 +29,7 @@ from mcpop.sources.errors import (
     SourceError,
 )
 from mcpop.sources.http import HttpClient, HttpResponse, origin
+from mcpop.sources.limits import SyncBudget, SyncLimits
 from mcpop.sources.retry import RetryPolicy
 
 DEFAULT_API = "https://api.github.com"
@@ -113,9 +114,11 @@ class _Reader:
         token: str | None,
         stats: GitHubStats,
         api: str,
+        budget: SyncBudget,
     ) -> None:
         self.client, self.policy, self.cache, self.token, self.stats = client, policy, cache, token, stats
         self.api_origin = origin(api)
+        self.budget = budget
 
     def same_origin(self, url: str) -> bool:
         return origin(url) == self.api_origin
@@ -128,6 +131,7 @@ class _Reader:
             headers["If-None-Match"] = cached.etag
         response: HttpResponse = self.policy.get(self.client, operation, url, headers)
         self.stats.requests += 1
+        self.budget.add_bytes(len(response.body))
         if response.status == 304:
             if cached is None:
                 raise MalformedResponse(f"GET {url}: 304 Not Modified without a cached copy")
@@ -189,8 +193,11 @@ def fetch_github(
     token: str | None = None,
     cache: GitHubCache | None = None,
     stats: GitHubStats | None = None,
+    limits: SyncLimits | None = None,
 ) -> SourceEntries:
-    """Every server file under the location, validated; raises SourceError/NetworkError on failure."""
+    """Every server file under the location, validated; raises SourceError/NetworkError on failure, and
+    BudgetExceeded past `limits` (directory listings as pages, files and the entries in them, bytes)."""
+    budget = (limits or SyncLimits()).budget(f"{location.repo}/{location.path}")
     reader = _Reader(
         client,
         policy or RetryPolicy(),
@@ -198,12 +205,14 @@ def fetch_github(
         token,
         stats or GitHubStats(),
         location.api,
+        budget,
     )
     out = SourceEntries()
     files: list[dict[str, Any]] = []
     pending: list[tuple[str, int]] = [(location.path, 0)]
     while pending:
         path, depth = pending.pop(0)
+        budget.page()
         listing = reader.get_json(LIST_OPERATION, location.url_for(path))
         if isinstance(listing, dict):  # the path is a single file
             listing = [listing]
@@ -217,6 +226,7 @@ def fetch_github(
                 files.append(item)
     if len(files) > MAX_FILES:
         raise SourceError(f"{location.repo}/{location.path}: more than {MAX_FILES} files")
+    budget.add_entries(len(files))
     for item in files:
         label = f"{location.repo}@{location.branch}:{item.get('path')}"
         try:
@@ -224,6 +234,7 @@ def fetch_github(
         except InvalidContent as exc:
             out.invalid.append(InvalidEntry(str(item.get("path")), str(exc)))
             continue
+        budget.add_entries(max(0, len(list_items(data) or []) - 1))  # the file was counted as one
         out.extend(parse_items(data, label))
     return out
 

@@ -6,9 +6,16 @@ or with credentials from the pod's imagePullSecrets (`.dockerconfigjson`); a 401
 `WWW-Authenticate: Bearer realm=...,service=...,scope=...` is answered with the registry's token flow
 (credentials as Basic auth to the realm), `Basic` with the credentials themselves.
 
-Caches: configs by manifest digest (content-addressed: kept), tags by (repository, tag, credentials) ->
-digest for `tag_ttl` seconds, bearer tokens until they expire. Thread-safe. Credentials are never logged
-nor put in an error message.
+Caches: configs by (manifest digest, credentials), tags by (repository, tag, credentials) -> digest for
+`tag_ttl` seconds, bearer tokens until they expire; "credentials" is a hash of the credentials' identity, so
+one namespace's imagePullSecret never serves another namespace's lookup. Thread-safe. Credentials are never
+logged nor put in an error message.
+
+Every fetch is bounded (mcpop.sources.http): one deadline for the whole fetch, and every body (manifest,
+config blob, token response) read in chunks and refused past `MAX_MANIFEST_BYTES`, whatever its descriptor
+or Content-Length claims. The token flow's realm must be HTTPS (http only for a registry spoken to over
+plain HTTP), and credentials go only to a realm on the registry's own host or on a host in
+`trusted_realms` (`--trusted-token-realms`); another realm is asked anonymously.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from urllib.parse import urlencode
 
 from mcpop.api.imageconfig import ImageConfig, parse_image_config
 from mcpop.codec.reader import CONFIGMAP_DATA, REGISTRY_DATA, YAMLInputError, load_json
-from mcpop.sources.errors import NetworkError, SourceError
-from mcpop.sources.http import HttpClient, HttpResponse, UrllibClient
+from mcpop.sources.errors import DeadlineExceeded, NetworkError, ResponseTooLarge, SourceError, size
+from mcpop.sources.http import DEFAULT_TIMEOUT, HttpClient, HttpResponse, UrllibClient, origin
 
 INDEX_TYPES = frozenset({
     "application/vnd.oci.image.index.v1+json",
@@ -42,6 +49,8 @@ DOCKER_HUB_API = "registry-1.docker.io"
 #: keys Docker Hub credentials appear under in a .dockerconfigjson
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 MAX_CONFIG_BYTES = 4 << 20
+#: the distribution spec's manifest size registries must accept; no body read here may be larger
+MAX_MANIFEST_BYTES = 4 << 20
 
 Reason = Literal["NotFound", "Unauthorized", "Unreachable", "Malformed", "NoPlatform", "BadReference"]
 
@@ -170,7 +179,8 @@ def _is_local(host: str) -> bool:
 class ImageConfigResolver:
     """Reads image configs from registries, with the caches described in the module docstring.
 
-    `plain_http` is the set of registry hosts spoken to over http (loopback hosts always are).
+    `plain_http` is the set of registry hosts spoken to over http (loopback hosts always are);
+    `trusted_realms` the token-service hosts (HOST or HOST:PORT) credentials may go to besides the registry's.
     """
 
     def __init__(
@@ -181,8 +191,13 @@ class ImageConfigResolver:
         plain_http: frozenset[str] = frozenset(),
         platform: tuple[str, str] = ("linux", "amd64"),
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = DEFAULT_TIMEOUT,
+        trusted_realms: frozenset[str] = frozenset(),
     ) -> None:
-        self.client: HttpClient = client or UrllibClient(timeout=15.0, user_agent="mcpop-image-config/0.1")
+        self.client: HttpClient = client or UrllibClient(
+            timeout=timeout, user_agent="mcpop-image-config/0.1", max_bytes=MAX_MANIFEST_BYTES
+        )
+        self.trusted_realms = frozenset(h.lower() for h in trusted_realms)
         self.tag_ttl = tag_ttl
         self.plain_http = plain_http
         self.platform = platform
@@ -213,14 +228,14 @@ class ImageConfigResolver:
                 digest = hit[0]
         if digest is not None:
             with self._lock:
-                cached = self._configs.get(self._config_key(ref, digest))
+                cached = self._configs.get(self._config_key(ref, digest, who))
             if cached is not None:
                 return cached
         body, media_type, top_digest = self._manifest(image, ref, ref.reference, cred)
         with self._lock:
             if ref.digest is None:
                 self._tags[tag_key] = (top_digest, self.clock() + self.tag_ttl)
-            cached = self._configs.get(self._config_key(ref, top_digest))
+            cached = self._configs.get(self._config_key(ref, top_digest, who))
         if cached is not None:
             return cached  # the tag still names a digest read before
         if media_type in INDEX_TYPES:
@@ -228,17 +243,30 @@ class ImageConfigResolver:
             body, media_type, _ = self._manifest(image, ref, child, cred)
         config = self._config(image, ref, body, cred)
         with self._lock:
-            self._configs[self._config_key(ref, top_digest)] = config
+            self._configs[self._config_key(ref, top_digest, who)] = config
         return config
 
     # ------------------------------------------------------------------ steps
 
-    def _config_key(self, ref: ImageRef, digest: str) -> str:
-        return f"{ref.api_host}/{ref.repository}@{digest}/{'/'.join(self.platform)}"
+    def _config_key(self, ref: ImageRef, digest: str, who: str) -> str:
+        """A config read with credentials `who` (a hash; "" anonymous) serves only lookups with the same."""
+        return f"{ref.api_host}/{ref.repository}@{digest}/{'/'.join(self.platform)}#{who}"
+
+    def _insecure(self, ref: ImageRef) -> bool:
+        return ref.api_host in self.plain_http or _is_local(ref.api_host)
 
     def _url(self, ref: ImageRef, path: str) -> str:
-        scheme = "http" if ref.api_host in self.plain_http or _is_local(ref.api_host) else "https"
+        scheme = "http" if self._insecure(ref) else "https"
         return f"{scheme}://{ref.api_host}/v2/{ref.repository}/{path}"
+
+    def realm_trusted(self, ref: ImageRef, realm: str) -> bool:
+        """Whether credentials may go to the token service at `realm`: the registry's own host, or a host in
+        `trusted_realms` (as HOST, or HOST:PORT with its port)."""
+        _scheme, host, port = origin(realm)
+        registry_host = origin(f"https://{ref.api_host}")[1]
+        if not host:
+            return False
+        return host == registry_host or host in self.trusted_realms or f"{host}:{port}" in self.trusted_realms
 
     def _manifest(
         self, image: str, ref: ImageRef, reference: str, cred: Credential | None
@@ -325,14 +353,26 @@ class ImageConfigResolver:
 
     def _token(self, image: str, ref: ImageRef, params: dict[str, str], cred: Credential | None) -> tuple[str, float]:
         """A pull token from the registry's token service, and how long to reuse it (seconds)."""
+        realm = params["realm"]
+        realm_scheme = origin(realm)[0]
+        if realm_scheme != "https" and not (realm_scheme == "http" and self._insecure(ref)):
+            raise ImageConfigError(image, "Unauthorized", "the registry's token realm is not an https URL: refused "
+                                   "(an http realm only for a registry in --insecure-registries)")  # fmt: skip
+        withheld = cred is not None and not self.realm_trusted(ref, realm)
+        send = cred if not withheld else None
         query = {"scope": params.get("scope") or f"repository:{ref.repository}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
-        sep = "&" if "?" in params["realm"] else "?"
-        resp = self._send(image, params["realm"] + sep + urlencode(query),
-                          {"Authorization": cred.basic()} if cred else {})  # fmt: skip
+        sep = "&" if "?" in realm else "?"
+        resp = self._send(image, realm + sep + urlencode(query),
+                          {"Authorization": send.basic()} if send else {})  # fmt: skip
         if resp.status in (401, 403):
-            who = "with the imagePullSecrets credentials" if cred else "anonymously"
+            if withheld:
+                raise ImageConfigError(image, "Unauthorized", f"the registry's token service refused a pull token "
+                                       f"anonymously (HTTP {resp.status}); the imagePullSecrets credentials were "
+                                       f"not sent: its host {origin(realm)[1]!r} is not the registry's and not in "
+                                       "--trusted-token-realms")  # fmt: skip
+            who = "with the imagePullSecrets credentials" if send else "anonymously"
             raise ImageConfigError(image, "Unauthorized", f"the registry's token service refused a pull token {who} "
                                    f"(HTTP {resp.status}): check the pod's imagePullSecrets")  # fmt: skip
         if not 200 <= resp.status < 300:
@@ -352,8 +392,14 @@ class ImageConfigResolver:
             self.requests += 1
         try:
             return self.client.get(url, headers)
+        except DeadlineExceeded as exc:
+            raise ImageConfigError(image, "Unreachable", f"the registry sent no complete response within "
+                                   f"{exc.seconds:g}s (--fetch-timeout)") from None  # fmt: skip
         except NetworkError as exc:
             raise ImageConfigError(image, "Unreachable", f"cannot reach the registry: {exc.kind} error") from None
+        except ResponseTooLarge as exc:
+            raise ImageConfigError(image, "Malformed", f"the registry's response is larger than the "
+                                   f"{size(exc.cap)} cap; stopped reading") from None  # fmt: skip
         except SourceError as exc:
             raise ImageConfigError(image, "Unreachable", str(exc)) from None
 

@@ -10,7 +10,8 @@ Three independent budgets, each with its own counter and delays:
 - network errors (connection refused/reset, dropped connections, timeouts): exponential from
   `github_network_base_delay` capped by `github_network_max_delay`, at most `github_network_max_retries`.
 
-Authentication failures (401, 403 without rate-limit headers) and other 4xx are not retried. `sleep` and
+Authentication failures (401, 403 without rate-limit headers), other 4xx, a fetch past its whole deadline
+(`--fetch-timeout`), a body past its cap and a sync past its budget are not retried. `sleep` and
 `clock` are injectable so tests run the waits on a shortened clock. Every retry and every rate-limit hit is
 counted in Prometheus (default registry, registered once per process).
 """
@@ -28,6 +29,7 @@ from tenacity import RetryCallState, Retrying, stop_never
 from mcpop.sources.errors import (
     AuthError,
     ClientError,
+    DeadlineExceeded,
     HttpStatusError,
     MalformedResponse,
     NetworkError,
@@ -136,6 +138,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str] | None:
     """(budget, metric error_type) of a retryable error; None if it must not be retried."""
     if isinstance(exc, RateLimitError):
         return "rate_limit", "rate_limit"
+    if isinstance(exc, DeadlineExceeded):
+        return None  # a server that holds a fetch for the whole --fetch-timeout is not given another at once
     if isinstance(exc, NetworkError):
         return "network", exc.kind
     if isinstance(exc, ServerError):

@@ -18,12 +18,14 @@ from fnmatch import fnmatchcase
 
 from mcpop.api.mcpregistry import MCPRegistrySpec, RegistryFilters
 from mcpop.api.serverjson import ServerJSON
+from mcpop.api.validation import strip_userinfo
 from mcpop.render.catalog import Catalog
 from mcpop.sources.configmap import load_configmap
 from mcpop.sources.entries import DeletedEntry, InvalidEntry, SourceEntries
 from mcpop.sources.errors import AuthError, NetworkError, RateLimitError, ServerError, SourceConfigError, SourceError
 from mcpop.sources.github import DEFAULT_API, GitHubCache, GitHubLocation, fetch_github, parse_contents_url
 from mcpop.sources.http import HttpClient
+from mcpop.sources.limits import SyncLimits
 from mcpop.sources.official import fetch_official, newest_per_name
 from mcpop.sources.retry import RetryPolicy
 
@@ -80,10 +82,10 @@ def source_key(spec: MCPRegistrySpec) -> str:
     """A stable description of where the entries come from (an incremental sync needs the same one)."""
     src = spec.source
     if spec.url:
-        return f"url:{spec.url}"
+        return f"url:{strip_userinfo(spec.url)}"
     if src and src.mcp_registry:
         r = src.mcp_registry
-        return f"mcp-registry:{r.url}|search={r.search or ''}|versions={r.version_policy}"
+        return f"mcp-registry:{strip_userinfo(r.url)}|search={r.search or ''}|versions={r.version_policy}"
     if src and src.github:
         g = src.github
         return f"github:{g.repo}@{g.branch}:{g.path}"
@@ -120,6 +122,7 @@ def sync(
     github_api: str = DEFAULT_API,
     incremental: bool = False,
     clock: Callable[[], float] = time.time,
+    limits: SyncLimits | None = None,
 ) -> SyncResult:
     """Sync the spec's source once. Never raises for source problems: they come back in the result."""
     # a fresh copy per sync: the rate-limit flag and the slept total describe this sync only
@@ -142,6 +145,7 @@ def sync(
                 updated_since=since,
                 version_policy=reg.version_policy,
                 token=token,
+                limits=limits,
             )
             if is_incremental and previous is not None:
                 unfiltered = merge(previous.unfiltered, got, reg.version_policy)
@@ -154,7 +158,7 @@ def sync(
                 assert src is not None and src.github is not None
                 g = src.github
                 location = GitHubLocation(repo=g.repo, branch=g.branch, path=g.path, api=github_api)
-            got = fetch_github(location, client, policy, token=token, cache=github_cache)
+            got = fetch_github(location, client, policy, token=token, cache=github_cache, limits=limits)
             unfiltered = _dedupe(got.entries)
         elif src is not None and src.config_map is not None:
             if configmap_data is None:

@@ -185,8 +185,8 @@ def start_operator(
         "run",
         "--kubeconfig",
         kubeconfig,
-        "--namespace",
-        namespace,
+        # an empty namespace: watch every namespace
+        *(["--namespace", namespace] if namespace else []),
         "--metrics-bind-address",
         f"127.0.0.1:{mport}",
         "--health-probe-bind-address",

@@ -235,7 +235,7 @@ def test_mcp_backup_now_wait_returns_when_the_run_finishes(
     try:
         _wait(lambda: _status(env).get("phase") == "Scheduled", message="the backup reconciled")
         cmd = [sys.executable, "-c", "from mcpop.cli.main import run; run()", "backup", "now", NAME, "-n", env.ns,
-               "--wait", "--timeout", "120", "--kubeconfig", kube_cluster.kubeconfig]  # fmt: skip
+               "--wait", "--timeout", "120s", "--kubeconfig", kube_cluster.kubeconfig]  # fmt: skip
         now = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait(lambda: [j for j in env.jobs() if j.metadata.name.startswith(f"{NAME}-now-")], message="the Job")
         job = next(j for j in env.jobs() if j.metadata.name.startswith(f"{NAME}-now-"))

@@ -404,6 +404,24 @@ def test_delete_all_with_yes_does_not_ask(servers: Servers, cli_kubeconfig: str)
     assert "[y/N]" not in r.stderr and "b1 deleted" in r.stdout
 
 
+def test_delete_server_dry_run_is_checked_by_the_apiserver_and_deletes_nothing(
+    servers: Servers, cli_kubeconfig: str
+) -> None:
+    servers.create({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "kept"},
+                    "spec": {"image": "ghcr.io/example/mcp"}})  # fmt: skip
+    r = mcp(cli_kubeconfig, "delete", "kept", "--dry-run=server", "-o", "json").ok()
+    assert json.loads(r.stdout)["items"][0]["metadata"]["name"] == "kept"
+    assert servers.exists("kept")
+
+
+def test_delete_dry_run_prints_what_would_be_deleted_and_deletes_nothing(servers: Servers, cli_kubeconfig: str) -> None:
+    servers.create({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "kept2"},
+                    "spec": {"image": "ghcr.io/example/mcp"}})  # fmt: skip
+    r = mcp(cli_kubeconfig, "delete", "kept2", "--dry-run").ok()
+    assert r.stdout == "mcpservers.mcp.allbeone.io/kept2 deleted (dry run)\n"
+    assert servers.exists("kept2")
+
+
 # ---------------------------------------------------------------------------- version, plugin
 
 
@@ -411,7 +429,10 @@ def test_version_reports_client_server_operator_and_crds(
     kube_cluster: kubeenv.KubeCluster, namespace: str, cli_kubeconfig: str
 ) -> None:
     apps = client.AppsV1Api(kube_cluster.api_client)
-    labels = {"app.kubernetes.io/name": "mcpop", "app.kubernetes.io/version": "0.1.0"}
+    # the labels `helm template chart/mcp-operator` gives the Deployment
+    labels = {"app.kubernetes.io/name": "mcp-operator", "app.kubernetes.io/instance": "mcp-operator",
+              "app.kubernetes.io/part-of": "mcpop", "app.kubernetes.io/component": "operator",
+              "app.kubernetes.io/version": "0.1.0"}  # fmt: skip
     apps.create_namespaced_deployment(namespace, {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mcpop-operator", "labels": labels},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "op"}}, "template": {

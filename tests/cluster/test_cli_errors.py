@@ -106,7 +106,7 @@ def test_apply_conflict_with_another_field_manager(
         (["status", "x", "-A"], "-A/--all-namespaces cannot be used with a NAME"),
         (["deploy", "fetch", "--dry-run", "--wait"], "--wait cannot be used with --dry-run"),
         (["deploy", "x", "--image", "a/b:1", "--version", "1"], "--image deploys an image that is in no registry"),
-        (["deploy", "fetch", "--wait-timeout", "soon"], "--wait-timeout: invalid duration: 'soon' is not a duration"),
+        (["deploy", "fetch", "--wait-timeout", "soon"], "--timeout: invalid duration: 'soon' is not a duration"),
         (["deploy", "fetch", "--env", "no-equals"], "--env 'no-equals': expected NAME=VALUE"),
         (["deploy", "fetch", "--secret-env", "K=novalue"], "--secret-env 'K=novalue': expected NAME=SECRET/KEY"),
         (["delete", "x", "--all"], "--all cannot be used with names"),

@@ -74,3 +74,26 @@ def test_without_n_the_registry_commands_use_the_kubeconfig_contexts_namespace(
     r = mcp("registry", "refresh", "--kubeconfig", str(path))
     assert r.returncode == 1
     assert f"MCPRegistry {namespace}/default not found" in r.stderr
+
+
+def test_registry_list_all_namespaces_lists_the_stored_catalogue_of_every_registry(
+    kube_cluster: kubeenv.KubeCluster, namespace: str, crds: list[str]
+) -> None:
+    from mcpop.api.serverjson import ServerJSON
+    from mcpop.apply import catalog_store
+
+    reg = client.CustomObjectsApi(kube_cluster.api_client).create_namespaced_custom_object(
+        "mcp.allbeone.io", "v1", namespace, "mcpregistries",
+        {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPRegistry", "metadata": {"name": "everywhere"},
+         "spec": {"url": "https://registry.example"}},
+    )  # fmt: skip
+    remote = {"type": "streamable-http", "url": "https://x.example/mcp"}
+    entry = ServerJSON.model_validate({"name": "io.github.x/listed", "version": "1.0.0", "description": "d",
+                                       "remotes": [remote]})  # fmt: skip
+    core = client.CoreV1Api(kube_cluster.api_client)
+    for cm in catalog_store.desired_configmaps(reg, [entry]):
+        core.create_namespaced_config_map(namespace, cm)
+    r = mcp("registry", "list", "-A", "-o", "json", "--kubeconfig", kube_cluster.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    rows = {(i["namespace"], i["registry"], i["name"]) for i in json.loads(r.stdout)}
+    assert (namespace, "everywhere", "io.github.x/listed") in rows

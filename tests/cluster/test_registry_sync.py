@@ -97,7 +97,7 @@ def test_official_seed_sync_incremental_outage_and_metrics(
     srv.state.items.append(registry_item(new, updated_at="2099-01-01T00:00:00Z"))
     srv.state.requests.clear()
     r = mcp(kube_cluster.kubeconfig, "registry", "refresh", "--name", "seed", "-n", namespace, "--wait",
-            "--timeout", "60")  # fmt: skip
+            "--timeout", "60s")  # fmt: skip
     assert r.returncode == 0, r.stderr + r.stdout
     assert "synced" in r.stdout
     registries.wait_synced("seed", 5)

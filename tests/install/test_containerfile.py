@@ -77,7 +77,7 @@ def test_oci_labels_name_source_version_and_licence() -> None:
     labels = dict(re.findall(r"org\.opencontainers\.image\.(\w+)=\"([^\"]*)\"", TEXT))
     assert labels["source"] == "${SOURCE}"
     assert labels["version"] == "${VERSION}"
-    assert labels["licenses"] == "Apache-2.0"
+    assert labels["licenses"] == "MIT"
 
 
 def test_the_root_filesystem_can_be_read_only() -> None:

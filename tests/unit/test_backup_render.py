@@ -103,6 +103,19 @@ def test_the_seed_example_is_accepted_verbatim() -> None:
     assert "CronJob" in out.kinds()
 
 
+@pytest.mark.parametrize("source", FIXTURES, ids=lambda p: p.stem)
+def test_backup_pods_carry_the_backup_controller_component_label(source: Path) -> None:
+    templates = []
+    for o in _objects(source):
+        if o["kind"] == "Job":
+            templates.append(o["spec"]["template"])
+        elif o["kind"] == "CronJob":
+            templates.append(o["spec"]["jobTemplate"]["spec"]["template"])
+    assert templates
+    for t in templates:
+        assert t["metadata"]["labels"]["app.kubernetes.io/component"] == "backup-controller"
+
+
 def test_the_cronjob_forbids_concurrent_runs_and_runs_in_utc() -> None:
     cron = next(o for o in _objects(_fixture("seed-s3")) if o["kind"] == "CronJob")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"

@@ -159,7 +159,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "'oci', 'npm'",
     ),
     ("registry-name-empty", {"registry": {"name": ""}}, "spec.registry.name", "at least 1 character"),
-    ("ports-bad-name", {"ports": [{"name": "Metrics", "port": 9100}]}, "spec.ports[0].name", "DNS-1123"),
+    ("ports-bad-name", {"ports": [{"name": "Metrics", "port": 9100}]}, "spec.ports[0].name", "not a port name"),
     (
         "ports-bad-port",
         {"ports": [{"name": "m", "port": 0}]},

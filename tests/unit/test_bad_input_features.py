@@ -186,7 +186,7 @@ LOAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "monitoring-interval",
         {"monitoring": {"enabled": True, "interval": "often"}},
         "spec.monitoring.interval",
-        "pattern",
+        "not a Prometheus duration",
     ),
     (
         "monitoring-unknown-field",

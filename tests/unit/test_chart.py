@@ -134,6 +134,14 @@ def test_the_chart_app_version_is_the_project_version() -> None:
     assert chart["appVersion"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+def test_mcp_version_finds_the_chart_installed_operator_by_its_labels() -> None:
+    from mcpop.apply.resources import OPERATOR_LABELS
+
+    for sets in ([], ["nameOverride=renamed"]):
+        labels = one(objects(render(sets=sets)), "Deployment")["metadata"]["labels"]
+        assert labels | OPERATOR_LABELS == labels, sets
+
+
 def test_the_chart_crds_are_the_schemas_byte_for_byte() -> None:
     schemas = {p.name: p.read_text() for p in (ROOT / "schemas").glob("*.yaml")}
     crds = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}

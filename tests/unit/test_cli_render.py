@@ -78,10 +78,18 @@ def test_missing_file_flag_is_a_usage_error() -> None:
     assert mcp("render").returncode == 2
 
 
-def test_non_server_documents_are_skipped_with_a_note() -> None:
-    result = mcp("render", "-f", str(ROOT / "examples/01-mcpserverbackup-s3.yaml"))
+def test_a_registry_document_is_skipped_with_a_note() -> None:
+    doc = "apiVersion: mcp.allbeone.io/v1\nkind: MCPRegistry\nmetadata: {name: r}\nspec: {url: 'https://r.example'}\n"
+    result = mcp("render", "-f", "-", stdin=doc)
     assert result.returncode == 0 and result.stdout == ""
-    assert "skipped" in result.stderr and "MCPServerBackup" in result.stderr
+    assert "skipped" in result.stderr and "MCPRegistry" in result.stderr
+
+
+def test_a_backup_renders_to_its_cronjob_and_rbac() -> None:
+    result = mcp("render", "-f", str(ROOT / "examples/01-mcpserverbackup-s3.yaml"))
+    assert result.returncode == 0, result.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout)]
+    assert {"CronJob", "Role", "RoleBinding", "ServiceAccount"} <= set(kinds)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["render", "--help"], ["render", "-f", str(BASIC)]])

@@ -115,6 +115,11 @@ def test_env_equivalents_and_flags_win(environ: pytest.MonkeyPatch) -> None:
         (["--retry-period", "20s"], {}, "--retry-period"),
         (["--insecure-registries", "https://registry.internal"], {}, "--insecure-registries"),
         ([], {"INSECURE_REGISTRIES": "a b"}, "--insecure-registries (env INSECURE_REGISTRIES)"),
+        (["--fetch-timeout", "0"], {}, "--fetch-timeout"),
+        (["--registry-max-bytes", "64MB"], {}, "--registry-max-bytes"),
+        (["--registry-max-bytes", "0"], {}, "--registry-max-bytes"),
+        (["--registry-max-pages", "0"], {}, "--registry-max-pages"),
+        (["--trusted-token-realms", "https://auth.example"], {}, "--trusted-token-realms"),
     ],
 )
 def test_bad_values_name_the_flag(
@@ -164,6 +169,27 @@ def test_insecure_registries_are_hosts_with_optional_ports(environ: pytest.Monke
     assert s.insecure_registries == ("registry.internal:5000", "10.0.0.5")
     assert settings_from([]).insecure_registries == ()
     assert settings([], {"INSECURE_REGISTRIES": "r.example"}, environ).insecure_registries == ("r.example",)
+
+
+def test_fetch_bounds_take_durations_sizes_and_hosts(environ: pytest.MonkeyPatch) -> None:
+    realms = "auth.example, tokens.example:8443"
+    s = settings_from(["--fetch-timeout", "1m", "--registry-max-bytes", "8Mi", "--registry-max-entries", "500",
+                       "--registry-max-pages", "7", "--trusted-token-realms", realms])  # fmt: skip
+    assert (s.fetch_timeout, s.registry_max_bytes, s.registry_max_entries, s.registry_max_pages) == (
+        60.0,
+        8 << 20,
+        500,
+        7,
+    )
+    assert s.trusted_token_realms == ("auth.example", "tokens.example:8443")
+    d = settings_from([])
+    assert (d.fetch_timeout, d.registry_max_bytes, d.registry_max_entries, d.registry_max_pages) == (
+        30.0,
+        64 << 20,
+        10_000,
+        100,
+    )
+    assert d.trusted_token_realms == ()
 
 
 def test_cli_exits_2_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mcpop.api.serverjson import ServerJSON
 from mcpop.cli.render import render_files, run_render
 from mcpop.render import render
-from mcpop.render.collisions import container_port_name, order_env
+from mcpop.render.collisions import order_env
 from mcpop.sources.catalog import parse_entries
 
 HEAD = "apiVersion: mcp.allbeone.io/v1\nkind: MCPServer\n"
@@ -104,25 +104,17 @@ def test_a_url_refused_in_a_message_never_shows_its_credentials(tmp_path: Path) 
     text = "apiVersion: mcp.allbeone.io/v1\nkind: MCPRegistry\nmetadata: {name: r}\n" \
         "spec: {url: 'ftp://bot:hunter2@example.com/x'}\n"  # fmt: skip
     _, problems, _ = render_files([_file(tmp_path, text)])
-    assert len(problems) == 1 and "spec.url" in problems[0] and "ftp://***@example.com/x" in problems[0]
-    assert "hunter2" not in problems[0]
+    assert len(problems) == 1 and "spec.url" in problems[0] and "ftp://example.com/x" in problems[0]
+    assert "hunter2" not in problems[0] and "bot@" not in problems[0]
 
 
 # -- generated names -------------------------------------------------------------------------------
 
 
-def test_long_port_names_get_distinct_container_port_names_within_15_characters() -> None:
-    ports = [{"name": "metrics-endpoint-a", "port": 9100}, {"name": "metrics-endpoint-b", "port": 9101}]
+def test_a_service_port_name_is_the_container_port_name_unchanged() -> None:
+    ports = [{"name": "metrics", "port": 9100}, {"name": "admin-api", "port": 9101}]
     names = [p["name"] for p in _container({"image": "ghcr.io/a/b", "ports": ports})["ports"]]
-    assert len(names) == len(set(names)) == 3
-    assert all(len(n) <= 15 for n in names)
-
-
-def test_container_port_names_are_deterministic_and_valid() -> None:
-    for name in ("metrics-endpoint-a", "1234567890123456", "a" * 63):
-        short = container_port_name(name)
-        assert short == container_port_name(name)
-        assert len(short) <= 15 and any(c.isalpha() for c in short) and "--" not in short
+    assert names == ["http", "metrics", "admin-api"]
 
 
 def test_a_named_target_port_is_the_container_port_it_routes_to() -> None:

@@ -44,6 +44,18 @@ def test_defaults_are_port_8080_one_replica_cluster_ip_and_contract_resources() 
     assert container(out)["image"] == "a:latest"
 
 
+def test_a_partial_resources_keeps_the_defaults_of_what_it_leaves_out() -> None:
+    out = render(server({"image": "a", "resources": {"requests": {"cpu": "50m"}}}))
+    assert container(out)["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"},
+                                           "limits": {"cpu": "500m", "memory": "512Mi"}}  # fmt: skip
+
+
+def test_a_defaulted_limit_is_never_below_the_given_request_nor_a_defaulted_request_above_the_given_limit() -> None:
+    out = render(server({"image": "a", "resources": {"requests": {"cpu": "2"}, "limits": {"memory": "64Mi"}}}))
+    assert container(out)["resources"] == {"requests": {"cpu": "2", "memory": "64Mi"},
+                                           "limits": {"cpu": "2", "memory": "64Mi"}}  # fmt: skip
+
+
 def test_image_with_tag_or_digest_keeps_it() -> None:
     assert container(render(server({"image": "reg:5000/a:2.0", "tag": "9"})))["image"] == "reg:5000/a:2.0"
     digest = "a@sha256:" + "0" * 64

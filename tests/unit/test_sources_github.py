@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from registry_server import SEED, FakeClock, RegistryServer, State
 
 from mcpop.api.mcpregistry import MCPRegistrySpec
-from mcpop.sources.errors import SourceConfigError
+from mcpop.sources.errors import BudgetExceeded, SourceConfigError
 from mcpop.sources.github import GitHubCache, GitHubLocation, GitHubStats, fetch_github, parse_contents_url
 from mcpop.sources.http import UrllibClient
+from mcpop.sources.limits import SyncLimits
 from mcpop.sources.retry import RetryPolicy
 from mcpop.sources.sync import SyncResult, sync
 
@@ -135,3 +137,23 @@ def test_url_shorthand(srv: RegistryServer) -> None:
     shorthand = MCPRegistrySpec.model_validate({"url": f"{srv.url}/repos/acme/servers/contents/servers?ref=main"})
     result = sync(shorthand, UrllibClient(timeout=5), token=TOKEN, policy=RetryPolicy(sleep=lambda s: None))
     assert result.ok and len(result.entries) == 3
+
+
+@pytest.mark.parametrize(
+    ("limits", "setting"),
+    [
+        (SyncLimits(max_pages=2), "--registry-max-pages"),  # servers/ and its three subdirectories
+        (SyncLimits(max_entries=3), "--registry-max-entries"),  # four server files
+        (SyncLimits(max_bytes=1024), "--registry-max-bytes"),
+    ],
+)
+def test_a_repository_past_a_sync_cap_fails_naming_it(srv: RegistryServer, limits: SyncLimits, setting: str) -> None:
+    location = GitHubLocation(repo="acme/servers", api=srv.url)
+    with pytest.raises(BudgetExceeded, match=re.escape(setting)):
+        fetch_github(location, UrllibClient(timeout=5), RetryPolicy(sleep=lambda s: None), token=TOKEN, limits=limits)
+
+
+def test_a_repository_within_its_caps_is_read_whole(srv: RegistryServer) -> None:
+    location = GitHubLocation(repo="acme/servers", api=srv.url)
+    got = fetch_github(location, UrllibClient(timeout=5), token=TOKEN, limits=SyncLimits(max_pages=4, max_entries=4))
+    assert len(got.entries) + len(got.invalid) == 4  # one of the seed files is invalid

@@ -96,6 +96,12 @@ def test_the_mutating_webhook_keeps_what_the_user_set() -> None:
     assert spec["replicas"] == 0 and "port" not in spec
 
 
+def test_the_mutating_webhook_defaults_a_partial_resources_field_by_field_as_render_does() -> None:
+    spec = _patched(server({"image": "x", "resources": {"requests": {"cpu": "50m"}}}))["spec"]
+    assert spec["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"},
+                                 "limits": {"cpu": "500m", "memory": "512Mi"}}  # fmt: skip
+
+
 def test_nothing_to_default_means_no_patch() -> None:
     full = _patched(server({"image": "x"}))
     assert "patch" not in mutating(review(full))["response"]

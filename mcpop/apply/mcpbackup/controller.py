@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import secrets
@@ -48,6 +46,7 @@ from mcpop.render.backup import (
     generated_key_secret_name,
     render_backup,
     request_job_name,
+    restore_hash,
     restore_job_name,
     server_data,
 )
@@ -67,13 +66,6 @@ STARTUP_GRACE = 300.0
 
 def applyset_id(name: str, namespace: str) -> str:
     return aset.applyset_id(name, namespace, kind=BACKUP_KIND)
-
-
-def restore_hash(restore: dict[str, Any] | None) -> str | None:
-    """A stable id of a `spec.restore` value: a new value is a new restore."""
-    if not restore:
-        return None
-    return hashlib.sha256(json.dumps(restore, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _cond(status: dict[str, Any] | None, type_: str) -> tuple[str, str] | None:

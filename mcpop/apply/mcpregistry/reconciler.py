@@ -33,7 +33,7 @@ from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
-from mcpop.apply.settings import OperatorSettings, github_retry
+from mcpop.apply.settings import OperatorSettings, github_retry, sync_limits
 from mcpop.errors import McpopError
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, HttpResponse, NetworkError, UrllibClient
@@ -217,7 +217,7 @@ class RegistryController:
         self.registries = registries
         self.recorder = recorder
         self.enqueue = enqueue
-        self.client: HttpClient = client or UrllibClient()
+        self.client: HttpClient = client or UrllibClient(timeout=settings.fetch_timeout)
         self.clock = clock
         self.sleep = sleep
         self.max_inline_wait = max_inline_wait
@@ -315,7 +315,7 @@ class RegistryController:
         try:
             result = sync(spec, client, previous, policy=policy, token=token, configmap_data=data,
                           github_api=self.github_api, github_cache=github_cache, incremental=incremental,
-                          clock=self.clock)  # fmt: skip
+                          clock=self.clock, limits=sync_limits(self.settings))  # fmt: skip
         except RetryDeferred as deferred:
             err = client.error(self.clock)
             res = failed(previous, key, err, rate_limit_hit=isinstance(err, RateLimitError))

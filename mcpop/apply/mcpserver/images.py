@@ -14,6 +14,7 @@ from prometheus_client import Counter
 
 from mcpop.apply.resources import SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.sources.http import DEFAULT_TIMEOUT
 from mcpop.sources.oci import Credential, ImageConfigError, ImageConfigResolver, Reason, parse_docker_config
 
 if TYPE_CHECKING:
@@ -38,15 +39,19 @@ class ImageConfigs:
     """Resolves image configs for MCPServers; one per controller (its caches are shared by all servers)."""
 
     def __init__(self, kube: Kube, resolver: ImageConfigResolver | None = None,
-                 plain_http: frozenset[str] = frozenset()) -> None:  # fmt: skip
+                 plain_http: frozenset[str] = frozenset(), *, timeout: float = DEFAULT_TIMEOUT,
+                 trusted_realms: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.kube = kube
         self._resolver = resolver
         self.plain_http = plain_http
+        self.timeout = timeout
+        self.trusted_realms = trusted_realms
 
     @property
     def resolver(self) -> ImageConfigResolver:
         if self._resolver is None:
-            self._resolver = ImageConfigResolver(plain_http=self.plain_http)
+            self._resolver = ImageConfigResolver(plain_http=self.plain_http, timeout=self.timeout,
+                                                 trusted_realms=self.trusted_realms)  # fmt: skip
         return self._resolver
 
     def credentials(self, namespace: str, spec: MCPServerSpec) -> dict[str, Credential]:

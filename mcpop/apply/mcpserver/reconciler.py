@@ -94,7 +94,9 @@ class MCPServerController:
         self._registry_index: dict[Key, set[Key]] = {}  # (ns, registry) → MCPServers using it
         self._registry_of: dict[Key, Key] = {}
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
-        self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries))
+        self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries),
+                                   timeout=settings.fetch_timeout,
+                                   trusted_realms=frozenset(settings.trusted_token_realms))  # fmt: skip
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
         self._operator_account = settings.operator_account()

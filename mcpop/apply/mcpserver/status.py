@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpop.api.validation import redact_url
+from mcpop.api.validation import strip_userinfo
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
 from mcpop.apply.ssa.changeset import ChangeSet
 from mcpop.apply.ssa.manager import conflict_text
@@ -278,7 +278,7 @@ def service_status(service: dict[str, Any], namespace: str) -> tuple[str, str | 
     endpoint = f"{service['metadata']['name']}.{namespace}.svc.cluster.local:{port}"
     annotations = service["metadata"].get("annotations") or {}
     if REMOTE_URL in annotations:
-        return endpoint, redact_url(annotations[REMOTE_URL]), annotations.get(TRANSPORT_ANNOTATION)
+        return endpoint, strip_userinfo(annotations[REMOTE_URL]), annotations.get(TRANSPORT_ANNOTATION)
     path = annotations.get(PATH_ANNOTATION)
     url = f"http://{endpoint}{path}" if path else None
     return endpoint, url, annotations.get(TRANSPORT_ANNOTATION)

@@ -1,6 +1,7 @@
 """The mutating webhook's defaults: exactly the CRD schema's `default`s (so clusters with and without the
 webhook agree), applied as the apiserver's structural defaulting does, plus the serving port 8080 of the
-original API for a flat-form server that names no port anywhere. Pure."""
+original API for a flat-form server that names no port anywhere, and the per-field defaults of a partial
+`resources` (mcpop.api.mcpserver.completed_resources, as the model sets them). Pure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import functools
 from typing import Any
 
 from mcpop.api.crd import RESOURCES, crd
+from mcpop.api.mcpserver import completed_resources
 
 DEFAULT_PORT = 8080
 
@@ -47,6 +49,19 @@ def _names_a_port(spec: dict[str, Any]) -> bool:
     )
 
 
+def _complete_resources(spec: dict[str, Any]) -> None:
+    res = spec.get("resources")
+    if not isinstance(res, dict):
+        return
+    req, lim = res.get("requests"), res.get("limits")
+    if not isinstance(req or {}, dict) or not isinstance(lim or {}, dict):
+        return  # validation names the field
+    try:
+        res["requests"], res["limits"] = completed_resources(req, lim)
+    except (ValueError, TypeError):
+        return  # not a quantity: validation names it
+
+
 def defaulted(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of `obj` (an MCPServer, MCPRegistry or MCPServerBackup) with every default set."""
     out = copy.deepcopy(obj)
@@ -56,4 +71,5 @@ def defaulted(obj: dict[str, Any]) -> dict[str, Any]:
         flat = spec.get("image") is not None and spec.get("runtime") is None and spec.get("registry") is None
         if flat and not _names_a_port(spec):
             spec["port"] = DEFAULT_PORT
+        _complete_resources(spec)
     return out
