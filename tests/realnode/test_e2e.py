@@ -23,6 +23,10 @@ from mcpop.render.normalize import BRIDGE_IMAGE, STDIO_IMAGES
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/mcpop:e2e"
 RELEASE, NAMESPACE = "mcpop", "mcpop-system"
+#: the runtime images stdio servers run in, set through the chart's stdio.* values (see `installed`)
+NODE_RUNTIME, PYTHON_RUNTIME = "localhost/mcpop/node-runtime:e2e", "localhost/mcpop/python-runtime:e2e"
+#: which tools/test-images archive each of them is built as
+RUNTIME_SOURCES = {NODE_RUNTIME: STDIO_IMAGES["node"], PYTHON_RUNTIME: STDIO_IMAGES["python"]}
 
 
 def tool(*args: str, timeout: float = 1800) -> str:
@@ -52,6 +56,9 @@ def installed(real_cluster, tmp_path_factory) -> Iterator[kubeenv.KubeCluster]:
         "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
         "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
         "operator": {"insecureRegistries": [realnode.REGISTRY]},  # the node's in-house registry speaks HTTP
+        # the runtime images built here cannot carry the upstream digests the defaults pin, so the chart points
+        # the operator at them by name, as an air-gapped cluster points it at its mirror
+        "stdio": {"nodeImage": NODE_RUNTIME, "pythonImage": PYTHON_RUNTIME},
     }
     (work / "values.yaml").write_text(yaml.safe_dump(values))
     helm = subprocess.run(["tools/helm", "path"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
@@ -107,7 +114,6 @@ def test_the_apiserver_reaches_the_operators_webhooks_and_the_operator_reconcile
 
 # ---------------------------------------------------------------- servers from the catalogue, really serving
 
-NODE_RUNTIME = STDIO_IMAGES["node"]  # exactly what the renderer emits for npm stdio servers
 CLIENT = REPO / "tests" / "images" / "mcp_client.py"
 
 
@@ -316,8 +322,6 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
 
 # ---------------------------------------------------------------- the other registry classes, really serving
 
-PYTHON_RUNTIME = STDIO_IMAGES["python"]  # what the renderer emits for PyPI stdio servers
-
 
 def load_bridge_image(cluster: kubeenv.KubeCluster) -> None:
     """The mcpop-bridge image (tools/bridge image), imported under the name the renderer emits."""
@@ -327,7 +331,8 @@ def load_bridge_image(cluster: kubeenv.KubeCluster) -> None:
 
 def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
     """A tools/test-images image, imported into the real node's containerd under exactly `name`."""
-    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[name], name)
+    source = RUNTIME_SOURCES.get(name, name)
+    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[source], name)
 
 
 def in_house_registry(cluster: kubeenv.KubeCluster, namespace: str, entries: list[dict]) -> None:
@@ -494,7 +499,7 @@ def test_a_stdio_server_keeps_one_process_per_session_and_the_cap_refuses_clearl
     behind mcpop-bridge: three calls of one session reach one process (its counter 1, 2, 3), a new session
     gets a new process, and with gateway.maxSessions 2 a third open session is refused with 503 and a
     JSON-RPC error naming the cap."""
-    load_test_image(installed, STDIO_IMAGES["python"])
+    load_test_image(installed, PYTHON_RUNTIME)
     load_bridge_image(installed)
     installed.core.create_namespaced_config_map(namespace, {"metadata": {"name": "stateful"},
                                                             "data": {"server.py": STATEFUL_SERVER}})  # fmt: skip
@@ -508,7 +513,7 @@ def test_a_stdio_server_keeps_one_process_per_session_and_the_cap_refuses_clearl
     kubeenv.wait_until(lambda: kubeenv.apply_object(installed.api_client, server), timeout=60,
                        message=f"MCPServer {name} admitted")  # fmt: skip
     pods = wait_serving(installed, namespace, name)
-    assert pods[0].spec.containers[0].image == STDIO_IMAGES["python"]
+    assert pods[0].spec.containers[0].image == PYTHON_RUNTIME
     assert pods[0].spec.containers[0].command == ["/mcpop-bin/mcpop-bridge"]
 
     sys.path.insert(0, str(REPO / "tests" / "images"))
