@@ -112,7 +112,9 @@ def _strict(schema: Any) -> Any:
 @functools.cache
 def custom_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
     found: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
-    for crd in third_party_crds():
+    # the third-party kinds the chart makes, and mcpop's own (the chart's MCPRegistry)
+    own = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "schemas").glob("*.yaml"))]
+    for crd in [*third_party_crds(), *own]:
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             schema = _strict(version["schema"]["openAPIV3Schema"])

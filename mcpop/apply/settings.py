@@ -3,7 +3,7 @@
 Each field carries its flag (the field name, or the `Parameter` name), its environment variable, its help
 text and its default; `mcp operator run` binds the model with cyclopts (a flag wins over its environment
 variable, which wins over the default), and `Chart` names the chart value that sets a field, so the chart,
-the README's values table and `--help` are tested against this one model. Pure: no Kubernetes client.
+the docs' values table (docs/install.md) and `--help` are tested against this one model. Pure: no Kubernetes client.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def test_the_feature_rich_render_has_every_kind_the_chart_can_make(rendered: dic
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "NetworkPolicy", "Deployment",
         "PodDisruptionBudget", "Service",
         "ServiceMonitor", "PrometheusRule", "ConfigMap", "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration", "Certificate",
+        "ValidatingWebhookConfiguration", "Certificate", "MCPRegistry",
     }  # fmt: skip
 
 
@@ -296,6 +296,32 @@ def test_monitoring_objects_are_made_only_where_their_api_is_served(rendered: di
     assert monitor["spec"]["endpoints"][0]["interval"] == "15s"
 
 
+def test_the_official_registry_is_created_only_when_asked_and_is_the_example(rendered: dict[str, Any]) -> None:
+    from mcpop.api.mcpregistry import MCPRegistry
+
+    assert by_kind(rendered["default"], "MCPRegistry") == []
+    example = yaml.safe_load((ROOT / "examples" / "08-mcpregistry-official.yaml").read_text())
+    MCPRegistry.model_validate(example)
+    (made,) = by_kind(objects(render(sets=["registry.default.enabled=true"])), "MCPRegistry")
+    assert made["metadata"]["namespace"] == "mcpop-system"  # the release namespace
+    same = ("apiVersion", "kind", "spec")
+    assert {k: made[k] for k in same} == {k: example[k] for k in same}
+    assert made["metadata"]["name"] == example["metadata"]["name"] == "default"
+    assert made["spec"]["source"]["mcpRegistry"]["url"] == "https://registry.modelcontextprotocol.io"
+    MCPRegistry.model_validate(made)
+    listed = by_kind(rendered["feature-rich"], "MCPRegistry")
+    assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in listed] == [
+        ("team-a", "official"),
+        ("team-b", "official"),
+    ]
+
+
+def test_the_registry_is_created_before_the_webhooks_that_would_refuse_it_while_the_operator_starts() -> None:
+    kinds = [o["kind"] for o in objects(render(sets=["registry.default.enabled=true"]))]
+    assert kinds.index("MCPRegistry") < kinds.index("MutatingWebhookConfiguration")
+    assert kinds.index("MCPRegistry") < kinds.index("ValidatingWebhookConfiguration")
+
+
 # -- alerts and dashboard ----------------------------------------------------------------------------
 
 
@@ -364,7 +390,7 @@ def test_a_wrong_value_is_rejected_with_its_path(value: str) -> None:
     assert f"at '{BAD_VALUES[value]}'" in info.value.stderr
 
 
-# -- README ------------------------------------------------------------------------------------------
+# -- the values table (docs/install.md) ------------------------------------------------------------
 
 
 def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
@@ -382,8 +408,12 @@ def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def test_the_readme_values_table_lists_every_value() -> None:
-    readme = (ROOT / "README.md").read_text()
+#: the page that documents every chart value (it was the README's table)
+VALUES_PAGE = ROOT / "docs" / "install.md"
+
+
+def test_the_docs_values_table_lists_every_value() -> None:
+    readme = VALUES_PAGE.read_text()
     table = set(re.findall(r"^\| `([^`]+)` \|", readme, re.M))
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     missing = [leaf for leaf in _leaves(values) if leaf not in table]
@@ -482,8 +512,8 @@ def test_the_chart_defaults_are_the_operators(rendered: dict[str, Any]) -> None:
     assert differ == CHART_OWN_DEFAULTS
 
 
-def test_the_readme_values_table_names_the_flag_or_variable_of_each_setting() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_values_table_names_the_flag_or_variable_of_each_setting() -> None:
+    readme = VALUES_PAGE.read_text()
     rows = dict(re.findall(r"^\| `([^`]+)` \| [^|]* \| ([^\n]*)\|$", readme, re.M))
     names = {opt.chart or "": [f"`{name}`" for name in (*opt.flags, opt.env) if name] for opt in CHARTED.values()}
     wrong = {path: rows.get(path) for path, named in names.items() if not any(n in rows.get(path, "") for n in named)}

@@ -56,7 +56,9 @@ def test_each_target_runs_its_tool(target: str) -> None:
 
 def test_extra_arguments_and_webhooks_reach_the_tool() -> None:
     assert "operator run --enable-webhooks" in make("-n", "run", "WEBHOOKS=1")
-    assert make("-n", "release", "ARGS=--registry r.example --version 1.2.3").strip().endswith(
-        "tools/release --registry r.example --version 1.2.3"
+    assert (
+        make("-n", "release", "ARGS=--registry r.example --version 1.2.3")
+        .strip()
+        .endswith("tools/release --registry r.example --version 1.2.3")
     )
     assert "-n team-system" in make("-n", "deploy", "NAMESPACE=team-system")
