@@ -25,6 +25,7 @@ _SERVER = r"""
 import sys
 sdk, transport, port, tools, name, legacy = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
     sys.argv[5], sys.argv[6] == "legacy"
+described = sys.argv[7]
 if legacy:  # SDK 1.x, with its own pydantic and httpx first on the path: a process of its own
     sys.path.insert(0, sdk)
     from mcp.server.fastmcp import FastMCP
@@ -38,7 +39,7 @@ def make(i):
         return x + i
     return tool
 for i in range(tools):
-    m.add_tool(make(i), name=f"tool_{i:03d}", description=f"tool {i}")
+    m.add_tool(make(i), name=f"tool_{i:03d}", description=described.format(i=i))
 m.run(transport) if legacy else m.run(transport, host="127.0.0.1", port=port)
 """
 
@@ -93,12 +94,13 @@ class SdkServer:
 
 
 def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: int | None = None,
-                     legacy: bool = False) -> SdkServer:  # fmt: skip
+                     legacy: bool = False, description: str = "tool {i}") -> SdkServer:  # fmt: skip
     """Start an SDK server (`streamable-http` or `sse`) with `tools` tools and wait until it listens
-    (`legacy`: an SDK 1.x FastMCP server, which knows initialize but not server/discover)."""
+    (`legacy`: an SDK 1.x FastMCP server, which knows initialize but not server/discover; `description`:
+    each tool's description, `{i}` its number)."""
     port = port or free_port()
     cmd = [sys.executable, "-c", _SERVER, sdk_path(legacy), transport, str(port), str(tools), name,
-           "legacy" if legacy else "current"]  # fmt: skip
+           "legacy" if legacy else "current", description]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/")
     srv = SdkServer(transport, port, proc)
@@ -111,8 +113,9 @@ def start_sdk_server(transport: str, tools: int = 2, name: str = "demo", port: i
 
 
 @contextlib.contextmanager
-def sdk_server(transport: str, tools: int = 2, name: str = "demo", legacy: bool = False) -> Iterator[SdkServer]:
-    srv = start_sdk_server(transport, tools, name, legacy=legacy)
+def sdk_server(transport: str, tools: int = 2, name: str = "demo", legacy: bool = False,
+               description: str = "tool {i}") -> Iterator[SdkServer]:  # fmt: skip
+    srv = start_sdk_server(transport, tools, name, legacy=legacy, description=description)
     try:
         yield srv
     finally:

@@ -405,11 +405,23 @@ class MCPImplementation(Model):
 MAX_TOOL_NAMES = 50
 
 
+class MCPToolDigest(Model):
+    """One tool and the digest of its definition (name, title, description, input and output schema,
+    annotations; canonical JSON, sha256)."""
+
+    name: str
+    digest: str
+
+
 class MCPTools(Model):
-    """The tools an MCP server lists: how many, and their names (the first 50)."""
+    """The tools an MCP server lists: how many, the first 50 names (sorted) with their definitions' digests,
+    and one digest over all of them, so a changed description or schema shows in status."""
 
     count: int = Field(ge=0)
     names: list[str] | None = Field(default=None, max_length=MAX_TOOL_NAMES)
+    #: sha256 over every tool's name and definition digest (all tools, not only the first 50)
+    digest: str | None = None
+    definitions: list[MCPToolDigest] | None = Field(default=None, max_length=MAX_TOOL_NAMES)
 
 
 class MCPHandshake(Model):

@@ -10,7 +10,7 @@ from changesets import changes
 from test_operator_status import conds, dep
 
 from mcpop.apply.manager import new_verifier
-from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, verify_wait
+from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, tools_changed, verify_wait
 from mcpop.apply.settings import OperatorSettings, SettingsError
 from mcpop.cli.operator import settings_from
 
@@ -90,3 +90,29 @@ def test_bad_verify_flags_name_the_flag() -> None:
         settings_from(["--verify-concurrency", "65"])
     with pytest.raises(SettingsError, match="--verify-interval"):
         settings_from(["--verify-interval", "soon"])
+
+
+def with_tools(count: int, digest: str, **definitions: str) -> dict[str, Any]:
+    defs = [{"name": n, "digest": d} for n, d in sorted(definitions.items())]
+    return {"mcp": {"tools": {"count": count, "names": sorted(definitions), "digest": digest,
+                              "definitions": defs}}}  # fmt: skip
+
+
+def test_tools_changed_names_what_was_added_removed_and_changed() -> None:
+    old = with_tools(2, "sha256:1", echo="sha256:a", time="sha256:b")
+    new = with_tools(2, "sha256:2", echo="sha256:a2", fetch="sha256:c")
+    assert (
+        tools_changed(old, new) == "the server's tools changed (2 -> 2 tools): added fetch; removed time; changed echo"
+    )
+
+
+def test_the_same_tools_or_a_first_handshake_is_no_tools_change() -> None:
+    tools = with_tools(1, "sha256:1", echo="sha256:a")
+    assert tools_changed(tools, tools) is None
+    assert tools_changed({}, tools) is None
+    assert tools_changed({"mcp": {"tools": {"count": 1, "names": ["echo"]}}}, tools) is None  # before digests
+
+
+def test_a_change_beyond_the_listed_tools_is_still_reported() -> None:
+    message = tools_changed(with_tools(60, "sha256:1", a="sha256:a"), with_tools(61, "sha256:2", a="sha256:a"))
+    assert message == "the server's tools changed (60 -> 61 tools): beyond the first tools status lists"

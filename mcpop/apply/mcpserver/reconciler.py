@@ -28,6 +28,7 @@ from mcpop.apply.mcpserver.status import (
     label_selector,
     rollout,
     service_status,
+    tools_changed,
     verify_wait,
 )
 from mcpop.apply.resources import MCPSERVER, NAMESPACE, REGISTRY_LABEL, SERVICEACCOUNT, ApiError
@@ -307,6 +308,9 @@ class MCPServerController:
         if new_v is not None and new_v[0] in ("True", "False") and (old_v or ())[:2] != new_v[:2]:
             self._event(obj, "Normal" if new_v[0] == "True" else "Warning",
                         "Verified" if new_v[0] == "True" else "VerifyFailed", new_v[2])  # fmt: skip
+        changed = tools_changed(old, new)
+        if changed is not None:
+            self._event(obj, "Normal", "ToolsChanged", changed)
         return new
 
     def _verify(self, key: Key, outcome: Outcome) -> None:

@@ -306,3 +306,26 @@ def is_ready(status: dict[str, Any] | None) -> bool:
 def label_selector(match_labels: dict[str, str]) -> str:
     """A matchLabels map as a label selector string (`a=b,c=d`, sorted)."""
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+def tools_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:
+    """The ToolsChanged event's message when the tools the server lists changed between two verified
+    handshakes (status.mcp.tools digests), else None (also when either side has no digest yet)."""
+    before = ((old or {}).get("mcp") or {}).get("tools") or {}
+    after = ((new or {}).get("mcp") or {}).get("tools") or {}
+    if not before.get("digest") or not after.get("digest") or before["digest"] == after["digest"]:
+        return None
+    was = {d["name"]: d["digest"] for d in before.get("definitions") or []}
+    now = {d["name"]: d["digest"] for d in after.get("definitions") or []}
+    parts = [
+        f"{label} {', '.join(names)}"
+        for label, names in (
+            ("added", sorted(now.keys() - was.keys())),
+            ("removed", sorted(was.keys() - now.keys())),
+            ("changed", sorted(n for n in now.keys() & was.keys() if now[n] != was[n])),
+        )
+        if names
+    ]
+    counts = f"{before.get('count', 0)} -> {after.get('count', 0)} tools"
+    detail = "; ".join(parts) if parts else "beyond the first tools status lists"
+    return f"the server's tools changed ({counts}): {detail}"[:1024]

@@ -7,6 +7,8 @@ and falls back to initialize), then `tools/list` when the server announces tools
 
 from __future__ import annotations
 
+import hashlib
+import json
 import ssl
 import threading
 import time
@@ -144,17 +146,40 @@ async def _describe(client: Any) -> dict[str, Any]:
         out["serverInfo"] = {k: v for k, v in (("name", info.name), ("version", info.version)) if v}
     out["capabilities"] = caps.model_dump(mode="json", by_alias=True, exclude_none=True)
     if caps.tools is not None:
-        names: list[str] = []
+        digests: dict[str, str] = {}
         count, cursor = 0, None
         for _ in range(MAX_PAGES):
             page = await client.list_tools(cursor=cursor)
             count += len(page.tools)
-            names += [t.name for t in page.tools][: MAX_TOOL_NAMES - len(names)]
+            for tool in page.tools:
+                digests[tool.name] = tool_digest(tool.model_dump(mode="json", by_alias=True, exclude_none=True))
             cursor = page.next_cursor
             if not cursor:
                 break
-        out["tools"] = {"count": count, "names": names}
+        out["tools"] = tools_status(count, digests)
     return out
+
+
+#: the parts of a tool's definition its digest covers: what a client shows a model and what it sends
+TOOL_DEFINITION = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+
+
+def tool_digest(tool: dict[str, Any]) -> str:
+    """`sha256:<hex>` of a tool's definition (TOOL_DEFINITION, canonical JSON): a changed description or
+    schema changes it, `_meta` and key order do not."""
+    definition = {k: tool[k] for k in TOOL_DEFINITION if k in tool}
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def tools_status(count: int, digests: dict[str, str]) -> dict[str, Any]:
+    """status.mcp.tools: the count, the first MAX_TOOL_NAMES names (by name) with their digests, and one
+    digest over every tool listed (so a change beyond the cap still shows)."""
+    ordered = sorted(digests.items())
+    whole = hashlib.sha256("\n".join(f"{n} {d}" for n, d in ordered).encode()).hexdigest()
+    shown = ordered[:MAX_TOOL_NAMES]
+    return {"count": count, "names": [n for n, _ in shown], "digest": f"sha256:{whole}",
+            "definitions": [{"name": n, "digest": d} for n, d in shown]}  # fmt: skip
 
 
 def classify(exc: BaseException, timeout: float) -> tuple[str, str]:

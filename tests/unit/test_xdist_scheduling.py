@@ -1,0 +1,87 @@
+"""How the suite's files are handed to pytest-xdist workers (tests/conftest.py's scheduler), driven with
+stand-in workers: heaviest first, the real node's files on one worker, the cluster files held back until
+the real node's are done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import conftest
+import pytest
+
+COLLECTION = [
+    "tests/unit/test_a.py::test_1",
+    "tests/unit/test_a.py::test_2",
+    "tests/cluster/test_c.py::test_1",
+    "tests/cluster/test_c.py::test_2",
+    "tests/realnode/test_r.py::test_1",
+    "tests/realnode/test_r.py::test_2",
+    "tests/images/test_i.py::test_1",
+    "tests/images/test_i.py::test_2",
+    "tests/backup/test_b.py::test_1",
+    "tests/unit/test_d.py::test_1",
+]
+
+
+@dataclass(eq=False)
+class Worker:
+    """A stand-in for xdist's WorkerController: records what it is asked to run."""
+
+    name: str
+    ran: list[str] = field(default_factory=list)
+    shutting_down: bool = False
+
+    @property
+    def gateway(self) -> Any:
+        return type("Gateway", (), {"id": self.name})()
+
+    def send_runtest_some(self, indexes: list[int]) -> None:
+        self.ran += [COLLECTION[i] for i in indexes]
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+@pytest.fixture
+def scheduler(pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(pytestconfig.option, "dist", "loadfile", raising=False)
+    monkeypatch.setattr(pytestconfig.option, "numprocesses", 2, raising=False)
+    monkeypatch.setattr(pytestconfig.option, "tx", ["popen"] * 2, raising=False)
+    monkeypatch.setattr(conftest, "_shared_cluster", lambda: False)
+    sched = conftest.pytest_xdist_make_scheduler(pytestconfig, None)
+    workers = [Worker("gw0"), Worker("gw1")]
+    for w in workers:
+        sched.add_node(w)
+        sched.add_node_collection(w, COLLECTION)
+    sched.schedule()
+    return sched, workers
+
+
+def finish(sched: Any, worker: Worker, prefix: str) -> None:
+    for nodeid in [n for n in worker.ran if n.startswith(prefix)]:
+        sched.mark_test_complete(worker, COLLECTION.index(nodeid))
+
+
+def test_the_real_node_and_image_files_go_to_one_worker_first(scheduler: Any) -> None:
+    _, (gw0, _) = scheduler
+    assert [n.split("::")[0] for n in gw0.ran] == ["tests/realnode/test_r.py"] * 2 + ["tests/images/test_i.py"] * 2
+
+
+def test_cluster_files_wait_while_the_real_node_runs(scheduler: Any) -> None:
+    sched, (gw0, gw1) = scheduler
+    finish(sched, gw1, "tests/")  # the other worker runs everything else meanwhile
+    finish(sched, gw1, "tests/")
+    finish(sched, gw1, "tests/")
+    assert not any(n.startswith("tests/cluster/") for n in gw0.ran + gw1.ran)
+    assert {n.split("::")[0] for n in gw1.ran} == {"tests/backup/test_b.py", "tests/unit/test_a.py",
+                                                   "tests/unit/test_d.py"}  # fmt: skip
+
+
+def test_cluster_files_start_on_an_idle_worker_once_the_real_node_is_done(scheduler: Any) -> None:
+    sched, (gw0, gw1) = scheduler
+    for _ in range(3):
+        finish(sched, gw1, "tests/")
+    finish(sched, gw0, "tests/realnode/")
+    finish(sched, gw0, "tests/images/")
+    assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
