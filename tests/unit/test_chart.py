@@ -309,10 +309,14 @@ def test_the_official_registry_is_created_only_when_asked_and_is_the_example(ren
     assert made["metadata"]["name"] == example["metadata"]["name"] == "default"
     assert made["spec"]["source"]["mcpRegistry"]["url"] == "https://registry.modelcontextprotocol.io"
     MCPRegistry.model_validate(made)
-    listed = by_kind(rendered["feature-rich"], "MCPRegistry")
+    (rich,) = by_kind(rendered["feature-rich"], "MCPRegistry")
+    assert (rich["metadata"]["namespace"], rich["metadata"]["name"]) == ("mcpop-system", "official")
+    assert rich["spec"]["refreshInterval"] == "6h"
+    sets = ["registry.default.enabled=true", "registry.default.namespaces={team-a,team-b}"]
+    listed = by_kind(objects(render(sets=sets)), "MCPRegistry")
     assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in listed] == [
-        ("team-a", "official"),
-        ("team-b", "official"),
+        ("team-a", "default"),
+        ("team-b", "default"),
     ]
 
 
