@@ -121,3 +121,12 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_quickstart_installs_the_charts_own_version() -> None:
+    """The README, the home page and the install guide install the chart version this tree would publish."""
+    chart = yaml.safe_load((ROOT / "chart" / "mcp-operator" / "Chart.yaml").read_text())
+    for page in (ROOT / "README.md", DOCS / "index.md", DOCS / "install.md"):
+        versions = re.findall(r"oci://ghcr\.io/allbeone/charts/mcp-operator --version (\S+)", page.read_text())
+        assert versions, page
+        assert set(versions) == {chart["version"]}, page
