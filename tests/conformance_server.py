@@ -82,19 +82,15 @@ TOOLS = [
     _tool("test_elicitation_sep1034_defaults", "Asks the user, with a default for every primitive type"),
     _tool("test_elicitation_sep1330_enums", "Asks the user, with every enum schema variant"),
     _tool("test_reconnection", "Answers after a short wait (the stream is the transport's business)"),
-    _tool(
-        "json_schema_2020_12_tool",
-        "Tool with JSON Schema 2020-12 features",
-        {
+    _tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
-            "$defs": {"address": {"type": "object",
-                                  "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+            "$defs": {"address": {"type": "object", "properties": {"street": {"type": "string"},
+                                                                   "city": {"type": "string"}}}},
             "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
             "additionalProperties": False,
-        },
-    ),  # fmt: skip
-]
+        }),
+]  # fmt: skip
 
 SEP1034_SCHEMA = {
     "type": "object",
@@ -167,7 +163,8 @@ async def call_tool(ctx: Ctx, params: t.CallToolRequestParams) -> t.CallToolResu
                 await ctx.session.report_progress(done, 100)
             content = [_text("Tool with progress executed successfully")]
         case "test_error_handling":
-            return t.CallToolResult(is_error=True, content=[_text("This tool intentionally returns an error for testing")])  # fmt: skip
+            failure = "This tool intentionally returns an error for testing"
+            return t.CallToolResult(is_error=True, content=[_text(failure)])
         case "test_sampling":
             if not ctx.session.check_client_capability(t.ClientCapabilities(sampling=t.SamplingCapability())):
                 return t.CallToolResult(is_error=True, content=[_text("the client does not support sampling")])
@@ -217,8 +214,9 @@ async def list_resources(ctx: Ctx, params: Any) -> t.ListResourcesResult:
 
 
 async def list_templates(ctx: Ctx, params: Any) -> t.ListResourceTemplatesResult:
-    return t.ListResourceTemplatesResult(resource_templates=[t.ResourceTemplate(
-        uri_template=TEMPLATE, name="template-data", description="Data for an id", mime_type="application/json")])  # fmt: skip
+    template = t.ResourceTemplate(uri_template=TEMPLATE, name="template-data", description="Data for an id",
+                                  mime_type="application/json")  # fmt: skip
+    return t.ListResourceTemplatesResult(resource_templates=[template])
 
 
 async def read_resource(ctx: Ctx, params: t.ReadResourceRequestParams) -> t.ReadResourceResult:
@@ -278,7 +276,8 @@ async def get_prompt(ctx: Ctx, params: t.GetPromptRequestParams) -> t.GetPromptR
             messages = [_user(_text(f"Prompt with arguments: arg1='{args.get('arg1')}', arg2='{args.get('arg2')}'"))]
         case "test_prompt_with_embedded_resource":
             resource = t.TextResourceContents(uri=args.get("resourceUri", "test://example-resource"),
-                                              mime_type="text/plain", text="Embedded resource content for testing.")  # fmt: skip
+                                              mime_type="text/plain",
+                                              text="Embedded resource content for testing.")  # fmt: skip
             messages = [_user(t.EmbeddedResource(type="resource", resource=resource)),
                         _user(_text("Please process the embedded resource above."))]  # fmt: skip
         case "test_prompt_with_image":
