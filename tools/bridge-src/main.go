@@ -10,12 +10,17 @@
 // --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
 // answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
 // can start: its command is found (not the session cap, which would cut a full pod's live sessions off).
+// DNS-rebinding protection (the MCP spec's transport security guidance): the MCP endpoint answers 403 to a
+// request whose Host, or whose Origin when it has one, names a host that is not allowed: localhost, 127.0.0.1
+// and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
+// the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
 //
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
-//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] -- COMMAND [ARG...]
+//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
+//	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
 
@@ -29,7 +34,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -95,6 +102,7 @@ type bridge struct {
 	maxSessions  int
 	startTimeout time.Duration
 	expandEnv    bool
+	hosts        allowList
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -270,6 +278,11 @@ func (b *bridge) open() (string, *session, error) {
 }
 
 func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if why := b.hosts.refuses(req.Host, req.Header.Get("Origin")); why != "" {
+		log.Printf("refused a %s: %s", req.Method, why)
+		http.Error(w, "Forbidden: "+why+" (mcpop-bridge --allowed-hosts)", http.StatusForbidden)
+		return
+	}
 	id := req.Header.Get(sessionHeader)
 	if id == "" {
 		if req.Method != http.MethodPost {
@@ -339,6 +352,72 @@ func refuse(w http.ResponseWriter, body []byte, status int, code int64, message 
 	w.Header().Set("Retry-After", "5")
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// allowList holds the host names the MCP endpoint accepts in Host and Origin besides the loopback names:
+// exact names, and suffixes (an entry `.example.com` allows a.example.com and b.a.example.com, not example.com).
+type allowList struct {
+	any      bool
+	names    map[string]bool
+	suffixes []string
+}
+
+func parseAllowList(flagValue string) allowList {
+	l := allowList{names: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}}
+	for _, e := range strings.Split(flagValue, ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		switch {
+		case e == "":
+		case e == "*":
+			l.any = true
+		case strings.HasPrefix(e, "."):
+			l.suffixes = append(l.suffixes, e)
+		default:
+			l.names[strings.Trim(e, "[]")] = true
+		}
+	}
+	return l
+}
+
+func (l allowList) allows(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if l.names[host] {
+		return true
+	}
+	for _, s := range l.suffixes {
+		if strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostName is the name in a Host header value (port and IPv6 brackets removed).
+func hostName(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+// refuses says why a request with these Host and Origin headers is refused, or "" when it is not: Host must be
+// an IP address or an allowed name; Origin, when present, must be an http(s) URL of an allowed name.
+func (l allowList) refuses(host, origin string) string {
+	if l.any {
+		return ""
+	}
+	name := hostName(host)
+	if net.ParseIP(name) == nil && !l.allows(name) {
+		return fmt.Sprintf("Host %q is not an allowed host", host)
+	}
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !l.allows(u.Hostname()) {
+		return fmt.Sprintf("Origin %q is not an allowed host", origin)
+	}
+	return ""
 }
 
 // args are the child's arguments, with $(VAR) expanded from the bridge's environment under --expand-env.
@@ -440,6 +519,9 @@ func main() {
 	host := flag.String("host", "", "address to listen on (default: all)")
 	dir := flag.String("copy-to", "", "copy this binary into DIR and exit")
 	idle := flag.Duration("session-timeout", 30*time.Minute, "close a session (and its server process) idle this long")
+	allowed := flag.String("allowed-hosts", "", "comma-separated host names the MCP endpoint accepts in Host and Origin "+
+		"besides localhost, 127.0.0.1 and ::1 (an IP address is always accepted in Host); .example.com: every name "+
+		"under it; *: any host (no DNS-rebinding protection)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -462,7 +544,7 @@ func main() {
 		log.Fatal("--max-sessions and --start-timeout must be positive")
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
-		expandEnv: *expandEnv, sessions: map[string]*session{}}
+		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
