@@ -522,3 +522,54 @@ def test_expand_env_passes_a_secret_from_the_environment_into_the_args_and_never
 @pytest.mark.parametrize("stateful", [([], ["$(SECRET_TOKEN)"])], indirect=True)
 def test_without_expand_env_the_args_pass_unchanged(stateful: str, sdk_python: Path, tmp_path: Path) -> None:
     assert _sessions(sdk_python, tmp_path, stateful + "/mcp", "whoami")["arg"] == ["$(SECRET_TOKEN)"]
+
+
+def test_a_server_that_exits_before_answering_names_its_last_stderr_lines_to_the_client(
+    bridge_bin: Path, tmp_path: Path
+) -> None:
+    """The MCPServer's Verified condition then says why the server cannot start, not only the pod's logs."""
+    port = _free_port()
+    failing = "echo npm warn starting >&2; printf 'npm error 404 Not Found: @acme/server\\033[0m\\n' >&2; exit 1"
+    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                             "sh", "-c", failing], stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        _, body, _ = _post_initialize(base)
+        assert "the server process exited before it answered" in body
+        assert "its last stderr lines: npm warn starting | npm error 404 Not Found: @acme/server[0m" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_verified_probe_reports_the_stderr_of_a_server_that_cannot_start(
+    bridge_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_servers import sdk_path
+
+    from mcpop.apply.verify.probe import probe
+
+    monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
+    port = _free_port()
+    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                             "sh", "-c", "echo 'Error: DATABASE_URL is not set' >&2; exit 2"],
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        verdict = probe(f"http://127.0.0.1:{port}/mcp", "streamable-http", 15.0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert verdict.status == "False"
+    assert "Error: DATABASE_URL is not set" in verdict.message, verdict.message

@@ -6,7 +6,8 @@
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
 // A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
-// every request still waiting on it gets a JSON-RPC error naming the exit, never a hang. At most
+// every request still waiting on it gets a JSON-RPC error naming the exit, never a hang (with the last lines
+// of the server's stderr when it exited before it ever answered). At most
 // --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
 // answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
 // can start: its command is found (not the session cap, which would cut a full pod's live sessions off).
@@ -67,6 +68,64 @@ type session struct {
 	pending  map[any]jsonrpc.ID
 	answered bool
 	reason   string
+	stderr   *tail
+}
+
+// tail keeps the end of a child's stderr (still copied to the bridge's own), for the error that ends a
+// session whose server process exited before it ever answered: why a server cannot start shows to the
+// client (and so in the MCPServer's Verified condition), not only in the pod's logs.
+type tail struct {
+	mu   sync.Mutex
+	buf  []byte
+	done chan struct{} // closed once the child's stderr reached EOF
+}
+
+// tailBytes is how much of a child's stderr is kept; tailLines and tailShown bound what an error shows.
+const (
+	tailBytes = 4096
+	tailLines = 5
+	tailShown = 1024
+)
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailBytes {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+// lines returns the last tailLines non-empty lines, joined by " | ", printable ASCII only, at most tailShown
+// bytes (the newest kept); "" when the child wrote nothing.
+func (t *tail) lines() string {
+	t.mu.Lock()
+	text := string(t.buf)
+	t.mu.Unlock()
+	var kept []string
+	for _, line := range strings.Split(text, "\n") {
+		clean := strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return ' '
+			}
+			if r < 0x20 || r > 0x7e {
+				return -1
+			}
+			return r
+		}, line)
+		if clean = strings.TrimSpace(clean); clean != "" {
+			kept = append(kept, clean)
+		}
+	}
+	if len(kept) > tailLines {
+		kept = kept[len(kept)-tailLines:]
+	}
+	out := strings.Join(kept, " | ")
+	if len(out) > tailShown {
+		out = "..." + out[len(out)-tailShown:]
+	}
+	return out
 }
 
 // sent records a call forwarded to the child; answer one the child answered.
@@ -165,15 +224,15 @@ func (c connCloser) Close() error { return c.conn.Close() }
 
 // toChild copies the client's messages to the child, noting the calls awaiting an answer.
 func (b *bridge) toChild(ctx context.Context, id string, s *session, server, child mcp.Connection) {
-	defer b.drop(id)
 	for {
 		msg, err := server.Read(ctx)
 		if err != nil {
+			b.drop(id)
 			return
 		}
 		s.sent(msg)
 		if err := child.Write(ctx, msg); err != nil {
-			return
+			return // the child is gone: fromChild answers the waiting calls (this one too), then ends the session
 		}
 	}
 }
@@ -199,9 +258,26 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		return // dropped on purpose (DELETE, idle, shutdown): drop closed everything
 	}
 	s.mu.Lock()
+	answered := s.answered
+	s.mu.Unlock()
+	if !answered {
+		select { // the child has exited: its last stderr bytes are on their way
+		case <-s.stderr.done:
+		case <-time.After(time.Second):
+		}
+	}
+	s.mu.Lock()
 	reason := s.reason
 	if reason == "" {
 		reason = "the server process exited"
+		if !answered {
+			reason = "the server process exited before it answered"
+		}
+	}
+	if !answered {
+		if last := s.stderr.lines(); last != "" {
+			reason += "; its last stderr lines: " + last
+		}
 	}
 	ids := make([]jsonrpc.ID, 0, len(s.pending))
 	for _, rid := range s.pending {
@@ -245,15 +321,30 @@ func (b *bridge) open() (string, *session, error) {
 		return "", nil, err
 	}
 	cmd := exec.Command(b.command[0], b.args()...)
-	cmd.Stderr = os.Stderr
-	child, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
+	// a pipe of our own, so the end of the child's stderr is known (exec's copy finishes only in Wait)
+	errRead, errWrite, err := os.Pipe()
 	if err != nil {
+		_ = server.Close()
+		cancel()
+		return "", nil, err
+	}
+	cmd.Stderr = errWrite
+	child, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
+	_ = errWrite.Close() // the child holds its own copy
+	if err != nil {
+		_ = errRead.Close()
 		_ = server.Close()
 		cancel()
 		return "", nil, fmt.Errorf("starting %s: %w", b.command[0], err)
 	}
+	stderr := &tail{done: make(chan struct{})}
+	go func() {
+		_, _ = io.Copy(io.MultiWriter(os.Stderr, stderr), errRead)
+		_ = errRead.Close()
+		close(stderr.done)
+	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
