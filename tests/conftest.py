@@ -79,7 +79,11 @@ SERIAL_UNITS = {
     "tests/images/": "tests/realnode/ + tests/images/",
 }
 REAL_NODE_UNIT = "tests/realnode/ + tests/images/"
-HEAVY_FIRST = ("tests/realnode/", "tests/images/", "tests/cluster/", "tests/backup/", "tests/install/", "tests/")
+HEAVY_FIRST = (
+    "tests/realnode/", "tests/images/", "tests/cluster/", "tests/backup/", "tests/install/",
+    "tests/conformance/",  # one file, ~1 min: the conformance suite's 32 scenarios through the bridge
+    "tests/",
+)  # fmt: skip
 #: units that never run beside the real node: a control plane started while the real node sets up its
 #: network (CNI, kube-proxy's iptables) failed cluster tests in a full run (2026-12-06). They wait until the
 #: real node's unit has finished; the other worker runs everything else meanwhile.

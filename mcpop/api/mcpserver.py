@@ -65,6 +65,14 @@ DEFAULT_PATH = "/mcp"
 #: the path an SSE server serves its event stream on unless `transport.path` says otherwise
 DEFAULT_SSE_PATH = "/sse"
 Arg = Annotated[str, StringConstraints(max_length=4096)]
+#: a host name the bridge accepts in Host and Origin: a DNS name, `.suffix` (every name under it) or `*` (any)
+AllowedHost = Annotated[
+    str,
+    StringConstraints(
+        max_length=253,
+        pattern=r"^(\*|\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)$",
+    ),
+]
 TransportType = Literal["stdio", "sse", "streamable-http", "http"]
 
 
@@ -169,6 +177,15 @@ class Gateway(Model):
         le=4096,
         description="Sessions (server processes) one pod runs at most; one more is refused with 503 and a JSON-RPC "
         "error (the bridge's --max-sessions, default 32).",
+    )
+    allowed_hosts: list[AllowedHost] | None = Field(
+        default=None,
+        max_length=64,
+        description="More host names the bridge accepts in a request's Host and Origin headers (its DNS-rebinding "
+        "protection answers 403 to any other): an Ingress's, a route's or a load balancer's name; `.example.com` "
+        "accepts every name under example.com; `*` accepts any host. Always accepted: the Service's own names "
+        "(`name`, `name.namespace`, `name.namespace.svc`, `name.namespace.svc.cluster.local`), localhost, and "
+        "an IP address in Host.",
     )
     env: list[EnvVar] | None = Field(
         default=None,

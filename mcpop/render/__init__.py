@@ -12,7 +12,7 @@ from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.collisions import check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
 from mcpop.render.names import common_labels, dns_label
-from mcpop.render.normalize import Workload, normalize
+from mcpop.render.normalize import Workload, normalize, service_hosts
 from mcpop.render.objectset import ObjectSet
 from mcpop.render.options import Owner, RenderOptions
 from mcpop.render.pod import pod_security
@@ -91,7 +91,8 @@ def render(
         remote.add(external_service(obj_name, namespace, labels, used.remote_url, annotations))
         return _finish(remote, opts)
 
-    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images)
+    hosts = service_hosts(obj_name, namespace)
+    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts)
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
     check_service_ports(spec, work.port)

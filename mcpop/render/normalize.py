@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,9 +28,11 @@ STDIO_IMAGES = {"node": NODE_IMAGE, "python": PYTHON_IMAGE}
 RUNTIME_OF_COMMAND = {"npx": "node", "node": "node", "npm": "node", "uvx": "python", "uv": "python",
                       "python": "python", "python3": "python", "pip": "python"}  # fmt: skip
 GATEWAY_PORT = 8000
+#: the cluster DNS domain of a Service's full name (as mcpop.render.istio and the status' serviceEndpoint use)
+CLUSTER_DOMAIN = "cluster.local"
 #: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
 #: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
-BRIDGE_VERSION = "0.2.0"
+BRIDGE_VERSION = "0.3.0"
 BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
 # not the bridge image's own /mcpop-bridge (its binary): a directory mounted over a file fails (runc: "not a
 # directory"), which only a real kubelet showed
@@ -57,14 +59,25 @@ def _references(arg: str) -> bool:
     return False
 
 
-def bridge_args(port: int, path: str, server: list[str], max_sessions: int | None = None) -> list[str]:
+def service_hosts(service: str, namespace: str) -> list[str]:
+    """The names a Service is reached by inside the cluster (the bridge's --allowed-hosts)."""
+    svc = f"{service}.{namespace}.svc"
+    return [service, f"{service}.{namespace}", svc, f"{svc}.{CLUSTER_DOMAIN}"]
+
+
+def bridge_args(
+    port: int, path: str, server: list[str], max_sessions: int | None = None, allowed_hosts: Sequence[str] = ()
+) -> list[str]:
     """mcpop-bridge's arguments serving `server` (Kubernetes arg syntax: `$(VAR)` and `$$`) on `port` at
-    `path`. A server arg naming a variable is expanded by the bridge (--expand-env) from its environment, not
-    by the kubelet: every `$` is doubled so the kubelet passes the args through as written."""
+    `path`, accepting `allowed_hosts` in Host and Origin besides localhost (its DNS-rebinding protection). A
+    server arg naming a variable is expanded by the bridge (--expand-env) from its environment, not by the
+    kubelet: every `$` is doubled so the kubelet passes the args through as written."""
     expand = any(_references(a) for a in server)
+    hosts = ["*"] if "*" in allowed_hosts else list(dict.fromkeys(allowed_hosts))
     return [
         "--port", str(port), "--path", path, "--health", HEALTH_PATH, "--ready", READY_PATH,
         *(["--max-sessions", str(max_sessions)] if max_sessions else []),
+        *(["--allowed-hosts", ",".join(hosts)] if hosts else []),
         *(["--expand-env"] if expand else []),
         "--",
         *([a.replace("$", "$$") for a in server] if expand else server),
@@ -164,6 +177,7 @@ def _bridged(
     run_as: int | None,
     warnings: list[str],
     user: str = "root",
+    hosts: Sequence[str] = (),
 ) -> Workload:
     """The server's image running mcpop-bridge (copied in by an init container), which spawns `server` once per
     MCP session."""
@@ -182,7 +196,11 @@ def _bridged(
         )
     else:
         run_as = None
-    args = bridge_args(port, path, server, gw.max_sessions if gw else None)
+    allowed = [*hosts, *((gw.allowed_hosts or []) if gw else [])]
+    if "*" in allowed:
+        warnings.append("gateway.allowedHosts '*': the bridge accepts any Host and Origin, so it has no DNS-rebinding "
+                        "protection; name the hosts clients use instead")  # fmt: skip
+    args = bridge_args(port, path, server, gw.max_sessions if gw else None, allowed)
     return Workload(ref, version, runtime_type, [BRIDGE_BIN], args, env, "stdio", path, port, True, warnings,
                     bridge_image=BRIDGE_IMAGE, run_as_user=run_as)  # fmt: skip
 
@@ -194,13 +212,17 @@ def _tag(ref: str) -> str:
 
 
 def normalize(
-    spec: MCPServerSpec, image_config: ImageConfig | None = None, stdio_images: Mapping[str, str] | None = None
+    spec: MCPServerSpec,
+    image_config: ImageConfig | None = None,
+    stdio_images: Mapping[str, str] | None = None,
+    hosts: Sequence[str] = (),
 ) -> Workload:
     """Resolve the effective image, command, args, env, transport and port of a validated spec.
 
     Every bridged stdio server runs behind mcpop-bridge in an image that holds its command: its own image
     (with `image_config`, an OCI stdio image whose own entrypoint is the command), else the runtime image
-    (`stdio_images`: node for npx, python for uvx) its command calls for.
+    (`stdio_images`: node for npx, python for uvx) its command calls for. `hosts`: the names clients reach it
+    by (its Service's), which the bridge accepts in Host and Origin.
     """
     images = {**STDIO_IMAGES, **(stdio_images or {})}
     rt = spec.runtime
@@ -241,8 +263,9 @@ def normalize(
         uid = image_config.numeric_user()
         run_as = NONROOT_UID if uid is None or uid == 0 else None
         user = image_config.user or "root"
-        return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, user)
+        return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, user, hosts)
     chosen, default = _runtime_image(spec, image, runtime_type, server, images, warnings)
     ref, version = image_reference(chosen, spec.tag) if not default else (chosen, _tag(chosen))
     # the official node and uv images run as root: the restricted profile needs a numeric non-root user
-    return _bridged(spec, ref, version, runtime_type, server, env, path, NONROOT_UID if default else None, warnings)
+    run_as = NONROOT_UID if default else None
+    return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, hosts=hosts)

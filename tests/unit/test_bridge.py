@@ -149,7 +149,7 @@ def test_an_unknown_session_is_404(bridge: str) -> None:
 def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
     subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
     out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
-    assert out.stdout.strip() == "0.2.0"
+    assert out.stdout.strip() == "0.3.0"
 
 
 def test_the_binary_is_static(bridge_bin: Path) -> None:
@@ -254,6 +254,37 @@ def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
         proc.terminate()
         proc.wait(timeout=10)
     assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+
+
+def _initialize_with(base: str, headers: dict[str, str]) -> int:
+    """A raw initialize POST with more headers (Host, Origin); the HTTP status."""
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("bridge", [["--allowed-hosts", "echo,echo.tools.svc.cluster.local"]], indirect=True)
+def test_a_foreign_host_or_origin_is_refused_with_403_and_the_service_names_and_localhost_are_served(
+    bridge: str, tmp_path: Path
+) -> None:
+    """DNS-rebinding protection: a page of evil.example.org whose name resolves to the bridge gets 403, before
+    any server process starts; the names clients really use keep working."""
+    port = bridge.rsplit(":", 1)[1]
+    assert _initialize_with(bridge, {"Host": f"evil.example.org:{port}"}) == 403
+    assert _initialize_with(bridge, {"Origin": "http://evil.example.org"}) == 403
+    assert "started" not in (tmp_path / "bridge.log").read_text()
+    assert 'Host "evil.example.org:' in (tmp_path / "bridge.log").read_text()
+    assert _initialize_with(bridge, {"Host": f"echo.tools.svc.cluster.local:{port}"}) == 200
+    assert _initialize_with(bridge, {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"}) == 200
+    assert _initialize_with(bridge, {}) == 200  # Host 127.0.0.1:port
+    assert _get(bridge + "/healthz")[0] == 200
 
 
 def _initialize(base: str) -> str:
@@ -491,3 +522,54 @@ def test_expand_env_passes_a_secret_from_the_environment_into_the_args_and_never
 @pytest.mark.parametrize("stateful", [([], ["$(SECRET_TOKEN)"])], indirect=True)
 def test_without_expand_env_the_args_pass_unchanged(stateful: str, sdk_python: Path, tmp_path: Path) -> None:
     assert _sessions(sdk_python, tmp_path, stateful + "/mcp", "whoami")["arg"] == ["$(SECRET_TOKEN)"]
+
+
+def test_a_server_that_exits_before_answering_names_its_last_stderr_lines_to_the_client(
+    bridge_bin: Path, tmp_path: Path
+) -> None:
+    """The MCPServer's Verified condition then says why the server cannot start, not only the pod's logs."""
+    port = _free_port()
+    failing = "echo npm warn starting >&2; printf 'npm error 404 Not Found: @acme/server\\033[0m\\n' >&2; exit 1"
+    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                             "sh", "-c", failing], stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        _, body, _ = _post_initialize(base)
+        assert "the server process exited before it answered" in body
+        assert "its last stderr lines: npm warn starting | npm error 404 Not Found: @acme/server[0m" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_verified_probe_reports_the_stderr_of_a_server_that_cannot_start(
+    bridge_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_servers import sdk_path
+
+    from mcpop.apply.verify.probe import probe
+
+    monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
+    port = _free_port()
+    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
+                             "sh", "-c", "echo 'Error: DATABASE_URL is not set' >&2; exit 2"],
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                time.sleep(0.05)
+        verdict = probe(f"http://127.0.0.1:{port}/mcp", "streamable-http", 15.0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert verdict.status == "False"
+    assert "Error: DATABASE_URL is not set" in verdict.message, verdict.message

@@ -131,7 +131,8 @@ def test_the_server_image_runs_unchanged_with_the_bridge_spawning_its_entrypoint
     (main,) = spec["containers"]
     assert main["image"] == IMAGE
     assert main["command"] == [BRIDGE_BIN]
-    assert main["args"] == ["--port", "8000", "--path", "/mcp", "--health", "/healthz", "--ready", "/readyz", "--",
+    assert main["args"] == ["--port", "8000", "--path", "/mcp", "--health", "/healthz", "--ready", "/readyz",
+                            "--allowed-hosts", "s,s.ns,s.ns.svc,s.ns.svc.cluster.local", "--",
                             "/bin/server", "stdio", "--verbose"]  # fmt: skip
 
 

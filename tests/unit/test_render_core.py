@@ -131,6 +131,34 @@ def test_gateway_max_sessions_bounds_the_bridges_sessions() -> None:
     assert args[args.index("--max-sessions") + 1] == "4"
 
 
+def test_the_bridge_accepts_the_services_names_in_host_and_origin_and_allowed_hosts_adds_more() -> None:
+    spec = {"command": ["npx", "srv"], "transport": {"type": "stdio"}}
+    args = container(render(server(spec, namespace="tools")))["args"]
+    assert args[args.index("--allowed-hosts") + 1] == "demo,demo.tools,demo.tools.svc,demo.tools.svc.cluster.local"
+    assert args.index("--allowed-hosts") < args.index("--")
+    spec["gateway"] = {"allowedHosts": ["mcp.example.com", ".internal.example", "demo"]}
+    out = render(server(spec, namespace="tools"))
+    args = container(out)["args"]
+    assert args[args.index("--allowed-hosts") + 1] == (
+        "demo,demo.tools,demo.tools.svc,demo.tools.svc.cluster.local,mcp.example.com,.internal.example"
+    )
+    assert not out.warnings
+
+
+def test_allowed_hosts_star_turns_the_check_off_with_a_warning() -> None:
+    spec = {"command": ["npx", "srv"], "transport": {"type": "stdio"}, "gateway": {"allowedHosts": ["*"]}}
+    out = render(server(spec))
+    args = container(out)["args"]
+    assert args[args.index("--allowed-hosts") + 1] == "*"
+    assert any("no DNS-rebinding protection" in w for w in out.warnings)
+
+
+@pytest.mark.parametrize("bad", ["a,b", "evil.com/x", "", "-x.com", "a..b", "*.example.com", "http://x"])
+def test_allowed_hosts_are_host_names_only(bad: str) -> None:
+    with pytest.raises(ValueError):
+        server({"command": ["npx", "srv"], "transport": {"type": "stdio"}, "gateway": {"allowedHosts": [bad]}})
+
+
 def test_gateway_args_are_ignored_with_a_warning_naming_what_they_were() -> None:
     out = render(server({"command": ["npx", "srv"], "transport": {"type": "stdio"},
                          "gateway": {"args": ["--stdio", "<cmd>"]}}))  # fmt: skip

@@ -6,16 +6,22 @@
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
 // A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
-// every request still waiting on it gets a JSON-RPC error naming the exit, never a hang. At most
+// every request still waiting on it gets a JSON-RPC error naming the exit, never a hang (with the last lines
+// of the server's stderr when it exited before it ever answered). At most
 // --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
 // answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
 // can start: its command is found (not the session cap, which would cut a full pod's live sessions off).
+// DNS-rebinding protection (the MCP spec's transport security guidance): the MCP endpoint answers 403 to a
+// request whose Host, or whose Origin when it has one, names a host that is not allowed: localhost, 127.0.0.1
+// and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
+// the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
 //
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
-//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] -- COMMAND [ARG...]
+//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
+//	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
 
@@ -29,7 +35,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -60,6 +68,64 @@ type session struct {
 	pending  map[any]jsonrpc.ID
 	answered bool
 	reason   string
+	stderr   *tail
+}
+
+// tail keeps the end of a child's stderr (still copied to the bridge's own), for the error that ends a
+// session whose server process exited before it ever answered: why a server cannot start shows to the
+// client (and so in the MCPServer's Verified condition), not only in the pod's logs.
+type tail struct {
+	mu   sync.Mutex
+	buf  []byte
+	done chan struct{} // closed once the child's stderr reached EOF
+}
+
+// tailBytes is how much of a child's stderr is kept; tailLines and tailShown bound what an error shows.
+const (
+	tailBytes = 4096
+	tailLines = 5
+	tailShown = 1024
+)
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailBytes {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+// lines returns the last tailLines non-empty lines, joined by " | ", printable ASCII only, at most tailShown
+// bytes (the newest kept); "" when the child wrote nothing.
+func (t *tail) lines() string {
+	t.mu.Lock()
+	text := string(t.buf)
+	t.mu.Unlock()
+	var kept []string
+	for _, line := range strings.Split(text, "\n") {
+		clean := strings.Map(func(r rune) rune {
+			if r == '\t' {
+				return ' '
+			}
+			if r < 0x20 || r > 0x7e {
+				return -1
+			}
+			return r
+		}, line)
+		if clean = strings.TrimSpace(clean); clean != "" {
+			kept = append(kept, clean)
+		}
+	}
+	if len(kept) > tailLines {
+		kept = kept[len(kept)-tailLines:]
+	}
+	out := strings.Join(kept, " | ")
+	if len(out) > tailShown {
+		out = "..." + out[len(out)-tailShown:]
+	}
+	return out
 }
 
 // sent records a call forwarded to the child; answer one the child answered.
@@ -95,6 +161,7 @@ type bridge struct {
 	maxSessions  int
 	startTimeout time.Duration
 	expandEnv    bool
+	hosts        allowList
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -157,15 +224,15 @@ func (c connCloser) Close() error { return c.conn.Close() }
 
 // toChild copies the client's messages to the child, noting the calls awaiting an answer.
 func (b *bridge) toChild(ctx context.Context, id string, s *session, server, child mcp.Connection) {
-	defer b.drop(id)
 	for {
 		msg, err := server.Read(ctx)
 		if err != nil {
+			b.drop(id)
 			return
 		}
 		s.sent(msg)
 		if err := child.Write(ctx, msg); err != nil {
-			return
+			return // the child is gone: fromChild answers the waiting calls (this one too), then ends the session
 		}
 	}
 }
@@ -191,9 +258,26 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		return // dropped on purpose (DELETE, idle, shutdown): drop closed everything
 	}
 	s.mu.Lock()
+	answered := s.answered
+	s.mu.Unlock()
+	if !answered {
+		select { // the child has exited: its last stderr bytes are on their way
+		case <-s.stderr.done:
+		case <-time.After(time.Second):
+		}
+	}
+	s.mu.Lock()
 	reason := s.reason
 	if reason == "" {
 		reason = "the server process exited"
+		if !answered {
+			reason = "the server process exited before it answered"
+		}
+	}
+	if !answered {
+		if last := s.stderr.lines(); last != "" {
+			reason += "; its last stderr lines: " + last
+		}
 	}
 	ids := make([]jsonrpc.ID, 0, len(s.pending))
 	for _, rid := range s.pending {
@@ -237,15 +321,30 @@ func (b *bridge) open() (string, *session, error) {
 		return "", nil, err
 	}
 	cmd := exec.Command(b.command[0], b.args()...)
-	cmd.Stderr = os.Stderr
-	child, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
+	// a pipe of our own, so the end of the child's stderr is known (exec's copy finishes only in Wait)
+	errRead, errWrite, err := os.Pipe()
 	if err != nil {
+		_ = server.Close()
+		cancel()
+		return "", nil, err
+	}
+	cmd.Stderr = errWrite
+	child, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
+	_ = errWrite.Close() // the child holds its own copy
+	if err != nil {
+		_ = errRead.Close()
 		_ = server.Close()
 		cancel()
 		return "", nil, fmt.Errorf("starting %s: %w", b.command[0], err)
 	}
+	stderr := &tail{done: make(chan struct{})}
+	go func() {
+		_, _ = io.Copy(io.MultiWriter(os.Stderr, stderr), errRead)
+		_ = errRead.Close()
+		close(stderr.done)
+	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -270,6 +369,11 @@ func (b *bridge) open() (string, *session, error) {
 }
 
 func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if why := b.hosts.refuses(req.Host, req.Header.Get("Origin")); why != "" {
+		log.Printf("refused a %s: %s", req.Method, why)
+		http.Error(w, "Forbidden: "+why+" (mcpop-bridge --allowed-hosts)", http.StatusForbidden)
+		return
+	}
 	id := req.Header.Get(sessionHeader)
 	if id == "" {
 		if req.Method != http.MethodPost {
@@ -339,6 +443,72 @@ func refuse(w http.ResponseWriter, body []byte, status int, code int64, message 
 	w.Header().Set("Retry-After", "5")
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// allowList holds the host names the MCP endpoint accepts in Host and Origin besides the loopback names:
+// exact names, and suffixes (an entry `.example.com` allows a.example.com and b.a.example.com, not example.com).
+type allowList struct {
+	any      bool
+	names    map[string]bool
+	suffixes []string
+}
+
+func parseAllowList(flagValue string) allowList {
+	l := allowList{names: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}}
+	for _, e := range strings.Split(flagValue, ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		switch {
+		case e == "":
+		case e == "*":
+			l.any = true
+		case strings.HasPrefix(e, "."):
+			l.suffixes = append(l.suffixes, e)
+		default:
+			l.names[strings.Trim(e, "[]")] = true
+		}
+	}
+	return l
+}
+
+func (l allowList) allows(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if l.names[host] {
+		return true
+	}
+	for _, s := range l.suffixes {
+		if strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostName is the name in a Host header value (port and IPv6 brackets removed).
+func hostName(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+// refuses says why a request with these Host and Origin headers is refused, or "" when it is not: Host must be
+// an IP address or an allowed name; Origin, when present, must be an http(s) URL of an allowed name.
+func (l allowList) refuses(host, origin string) string {
+	if l.any {
+		return ""
+	}
+	name := hostName(host)
+	if net.ParseIP(name) == nil && !l.allows(name) {
+		return fmt.Sprintf("Host %q is not an allowed host", host)
+	}
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !l.allows(u.Hostname()) {
+		return fmt.Sprintf("Origin %q is not an allowed host", origin)
+	}
+	return ""
 }
 
 // args are the child's arguments, with $(VAR) expanded from the bridge's environment under --expand-env.
@@ -440,6 +610,9 @@ func main() {
 	host := flag.String("host", "", "address to listen on (default: all)")
 	dir := flag.String("copy-to", "", "copy this binary into DIR and exit")
 	idle := flag.Duration("session-timeout", 30*time.Minute, "close a session (and its server process) idle this long")
+	allowed := flag.String("allowed-hosts", "", "comma-separated host names the MCP endpoint accepts in Host and Origin "+
+		"besides localhost, 127.0.0.1 and ::1 (an IP address is always accepted in Host); .example.com: every name "+
+		"under it; *: any host (no DNS-rebinding protection)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -462,7 +635,7 @@ func main() {
 		log.Fatal("--max-sessions and --start-timeout must be positive")
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
-		expandEnv: *expandEnv, sessions: map[string]*session{}}
+		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)

@@ -24,6 +24,9 @@ MAX_TOOL_NAMES = 50
 #: tools/list pages followed at most (a paginator that never ends cannot hold a probe)
 MAX_PAGES = 20
 
+#: how mcpop-bridge's own JSON-RPC errors begin
+BRIDGE_ERROR = "mcpop-bridge: "
+
 HANDSHAKE = "Handshake"
 CONNECTION_REFUSED = "ConnectionRefused"
 HTTP_ERROR = "HTTPError"
@@ -132,7 +135,10 @@ async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]
                 async with Client(conn, mode="auto", cache=None, read_timeout_seconds=timeout) as client:
                     return await _describe(client)
     except Exception as exc:
-        if failed and not isinstance(exc, TimeoutError):
+        # mcpop-bridge's own JSON-RPC error (the server process exited, with its last stderr lines) says more
+        # than the HTTP status of a request around it
+        bridged = any(str(e).startswith(BRIDGE_ERROR) for e in _leaves(exc))
+        if failed and not isinstance(exc, TimeoutError) and not bridged:
             raise HTTPStatusFailure(failed[0]) from exc
         raise
 
