@@ -351,9 +351,11 @@ class BackupController:
                 except ValidationError:
                     target_data = None
 
+        restore_job = live_jobs.get(restore_job_name(name, run_restore)) if run_restore is not None else None
         opts = BackupRenderOptions(namespace=ns, image=self.image, owner=Owner(name, meta["uid"], API_VERSION,
                                    BACKUP_KIND), request=run_request, restore_request=run_restore,
-                                   generated_key_secret=key_secret, restore_target=target_data)  # fmt: skip
+                                   generated_key_secret=key_secret, restore_target=target_data,
+                                   restore_finished=restore_job is not None and _finished(restore_job))  # fmt: skip
         try:
             rendered = render_backup(backup, server, opts)
         except RenderError as exc:
@@ -392,10 +394,7 @@ class BackupController:
         outcome.request = run_request
         outcome.restore_request = run_restore
         for jname, job in live_jobs.items():
-            js = job.get("status") or {}
-            finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                           for c in js.get("conditions") or [])  # fmt: skip
-            if not finished and not (job.get("metadata") or {}).get("deletionTimestamp"):
+            if not _finished(job) and not (job.get("metadata") or {}).get("deletionTimestamp"):
                 if run_restore is not None and jname == restore_job_name(name, run_restore):
                     outcome.restoring = True
                 else:
@@ -409,6 +408,12 @@ class BackupController:
         if outcome.next_run is not None:
             return Result(requeue_after=min(MAX_REQUEUE, max(1.0, outcome.next_run - self.clock() + 1)))
         return DONE
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    """The Job is Complete or Failed."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
 
 
 def _credential_refs(spec: Any) -> list[tuple[str, Any]]:
