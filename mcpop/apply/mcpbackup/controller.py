@@ -296,12 +296,14 @@ class BackupController:
         status = obj.get("status") or {}
 
         # the server (for its PVCs and references); a missing server blocks runs but not the rendering
+        # never looked up in another namespace (the render refuses it, whether or not it exists there): what
+        # this backup's status says must not tell its author what exists where they may not look
         server = None
-        server_obj = self._server(spec.server_ref.namespace or ns, spec.server_ref.name)
-        if server_obj is None:
-            outcome.blocked = ("ServerNotFound", f"MCPServer {spec.server_ref.name} not found in namespace "
-                               f"{spec.server_ref.namespace or ns}")  # fmt: skip
-        else:
+        same_ns = (spec.server_ref.namespace or ns) == ns
+        server_obj = self._server(ns, spec.server_ref.name) if same_ns else None
+        if server_obj is None and same_ns:
+            outcome.blocked = ("ServerNotFound", f"MCPServer {spec.server_ref.name} not found in namespace {ns}")
+        elif server_obj is not None:
             try:
                 server = MCPServer.model_validate({**server_obj, "apiVersion": API_VERSION, "kind": "MCPServer"})
             except ValidationError:
@@ -343,7 +345,7 @@ class BackupController:
         if run_restore is not None and spec.restore is not None and spec.restore.target is not None:
             tname = spec.restore.target.name or spec.server_ref.name
             tns = spec.restore.target.namespace or ns
-            tobj = self._server(tns, tname)
+            tobj = self._server(tns, tname) if tns == ns else None  # another namespace: refused by the render
             if tobj is not None:
                 try:
                     target_data = server_data(MCPServer.model_validate({**tobj, "apiVersion": API_VERSION,
