@@ -186,6 +186,7 @@ def unified(planned: Planned) -> str:
 
 
 def run_diff(cluster: Cluster, files: list[Path]) -> int:
+    from mcpop.apply.ssa.changeset import ChangeSet
     from mcpop.cli.plan import Plan, PlanError, change_line, dry_run_object, plan_server
 
     client = cluster.client()
@@ -209,6 +210,9 @@ def run_diff(cluster: Cluster, files: list[Path]) -> int:
     sys.stdout.flush()
     for p in plans:
         print(change_line(p.change), file=sys.stderr)
+    note = Plan(ChangeSet(), plans, client_side=[p.change.subject for p in plans if p.client_side]).client_side_note()
+    if note:
+        print(note, file=sys.stderr)
     return 1 if changed else 0
 
 

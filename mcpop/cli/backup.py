@@ -328,6 +328,9 @@ def restore(
                 return _fail(f"MCPServerBackup {ns}/{name} has no spec.restore", 2)
             plan = RestorePlan(r.snapshot or r.backup_name, r.point_in_time, r.target.name if r.target else None,
                                r.target.namespace if r.target else None, r.configuration, r.data)  # fmt: skip
+            if (plan.target_namespace or ns) != ns:  # the Job's rights are in its own namespace only
+                return _fail(f"spec.restore.target.namespace {plan.target_namespace!r}: a restore Job writes only "
+                             f"in its own namespace {ns!r}", 2)  # fmt: skip
         else:
             plan = RestorePlan(snapshot, at, target, target_namespace, not data_only, not configuration_only)
             if plan.data and data_dir is None:

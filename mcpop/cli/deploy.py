@@ -224,6 +224,9 @@ def run_deploy(cluster: Cluster, obj_args: dict[str, Any], dry_run: DryRun, wait
             plan = plan_server(client, obj, obj_args["registry_ref"])
         except PlanError as exc:
             raise ClusterError(explain(str(exc))) from None
+        note = plan.client_side_note()
+        if note:
+            print(note, file=sys.stderr)
         if output in ("json", "yaml"):
             sys.stdout.write(out.dump_all([p.merged for p in plan.objects if p.merged is not None], output))
         else:

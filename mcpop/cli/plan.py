@@ -34,6 +34,8 @@ class Planned:
     change: Change
     live: dict[str, Any] | None
     merged: dict[str, Any] | None
+    #: compared client-side (the server-side dry run was forbidden)
+    client_side: bool = False
 
 
 @dataclass
@@ -41,6 +43,15 @@ class Plan:
     changes: ChangeSet
     objects: list[Planned] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: objects compared client-side because the API server forbade their server-side dry run (403)
+    client_side: list[str] = field(default_factory=list)
+
+    def client_side_note(self) -> str | None:
+        """The one line that says a comparison was made client-side (None: all were server-side)."""
+        if not self.client_side:
+            return None
+        return (f"note: a server-side dry run of {len(self.client_side)} object(s) was forbidden (403): compared "
+                "client-side with what is live (no API server defaults or admission)")  # fmt: skip
 
 
 def resolve_entry(client: Client | None, namespace: str, name: str, version: str | None, registry_ref: str | None,
@@ -119,7 +130,9 @@ def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: str, force: bool) -> Planned:
     """Server-side dry-run apply of one object, compared with the live one."""
+    from mcpop.apply.resources import ApiError
     from mcpop.apply.ssa.changeset import Change, changed_fields
+    from mcpop.apply.ssa.manager import client_side_merge
 
     meta = obj["metadata"]
     ns = meta.get("namespace") or ""
@@ -127,7 +140,14 @@ def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: 
     if live is not None:
         live.setdefault("apiVersion", res.api_version)
         live.setdefault("kind", res.kind)
-    merged = client.apply(res, obj, field_manager=manager, force=force, dry_run=True)
+    try:
+        merged = client.apply(res, obj, field_manager=manager, force=force, dry_run=True)
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        merged, client_side = client_side_merge(live, obj), True
+    else:
+        client_side = False
     merged.setdefault("apiVersion", res.api_version)
     merged.setdefault("kind", res.kind)
     if live is None:
@@ -139,7 +159,7 @@ def dry_run_object(client: Client, res: Resource, obj: dict[str, Any], manager: 
             change = Change("configured", res.kind, meta["name"], ns, res.api_version, fields)
         else:
             change = Change("unchanged", res.kind, meta["name"], ns, res.api_version)
-    return Planned(change, live, merged)
+    return Planned(change, live, merged, client_side)
 
 
 def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str | None = None) -> Plan:
@@ -153,6 +173,8 @@ def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str |
     parent = dry_run_object(client, MCPSERVER, server, CLI_FIELD_MANAGER, force=False)
     changes.add(parent.change)
     plan.objects.append(parent)
+    if parent.client_side:
+        plan.client_side.append(parent.change.subject)
     merged = parent.merged or server
     meta = merged["metadata"]
     name, ns = meta["name"], meta["namespace"]
@@ -183,7 +205,10 @@ def plan_server(client: Client, server: dict[str, Any], registry_ref_hint: str |
         if change.action == "deleted":
             plan.objects.append(Planned(change, None, None))
         elif change.action != "skipped":
-            plan.objects.append(Planned(change, result.before.get(key), result.objects.get(key)))
+            plan.objects.append(Planned(change, result.before.get(key), result.objects.get(key),
+                                        key in result.client_side))  # fmt: skip
+            if key in result.client_side:
+                plan.client_side.append(change.subject)
     if result.error is not None:
         raise PlanError(f"{changes.of('failed')[0].subject}: {result.error.message}")
     return plan
@@ -194,7 +219,7 @@ def client_manager(client: Client) -> ResourceManager:
     from mcpop.apply.mcpserver.kinds import OWNED_KINDS
     from mcpop.apply.ssa.manager import ResourceManager
 
-    return ResourceManager(client, kinds=OWNED_KINDS)
+    return ResourceManager(client, kinds=OWNED_KINDS, client_side_fallback=True)
 
 
 def change_line(change: Change, dry_run: str = "") -> str:

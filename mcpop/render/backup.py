@@ -61,6 +61,9 @@ class BackupRenderOptions:
     generated_key_secret: str | None = None
     #: the MCPServer a restore writes to, when not the backed-up one (its PVCs are mounted writable)
     restore_target: ServerData | None = None
+    #: the restore Job has finished: its identity (ServiceAccount, Role, RoleBinding) is no longer rendered,
+    #: so the ApplySet prune deletes it while the Job itself stays for its logs
+    restore_finished: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -331,21 +334,36 @@ def restore_account_name(backup: str) -> str:
     return dns_label(backup, "restore")
 
 
-def _restore_rbac(backup: MCPServerBackup, namespace: str, target_ns: str, lbl: dict[str, str],
-                  creds: tuple[str, ...]) -> list[dict[str, Any]]:  # fmt: skip
-    """The restore pods' identity: read this backup (and its credentials), write its status, and write the
-    target's MCPServer, ConfigMaps and Secrets; scale it down and up. Only in this namespace."""
+def _restore_rbac(backup: MCPServerBackup, namespace: str, lbl: dict[str, str], target_name: str,
+                  written: ServerData, creds: tuple[str, ...], data: bool) -> list[dict[str, Any]]:  # fmt: skip
+    """The restore pods' identity, in this namespace only: read this backup and its credentials, write its
+    status, and write by name the target MCPServer and the ConfigMaps/Secrets in `written` (what the
+    backed-up and the target server reference); list pods to wait for a scaled-down target (data only).
+
+    Every write rule names its objects, `create` included: RBAC cannot limit a POST by name, but the restore
+    writes by server-side apply, a PATCH to the object's URL, and the API server authorises the create that
+    such an apply makes with the object's name. A snapshot that references anything else is refused by the
+    API server before anything is written (the restore dry-runs every object first)."""
     name = restore_account_name(backup.metadata.name)
+    write = ["get", "create", "patch"]
     rules: list[dict[str, Any]] = [
         {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups"], "verbs": ["get"],
          "resourceNames": [backup.metadata.name]},
         {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpserverbackups/status"], "verbs": ["get", "patch"],
          "resourceNames": [backup.metadata.name]},
-        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpservers"], "verbs": ["get", "create", "patch"]},
-        {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get", "create", "patch"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": ["mcp.allbeone.io"], "resources": ["mcpservers"], "verbs": write, "resourceNames": [target_name]},
     ]  # fmt: skip
-    del creds, target_ns  # the credential Secrets are covered by the secrets rule
+    if written.config_maps:
+        rules.append({"apiGroups": [""], "resources": ["configmaps"], "verbs": write,
+                      "resourceNames": list(written.config_maps)})  # fmt: skip
+    if written.secrets:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": write,
+                      "resourceNames": list(written.secrets)})  # fmt: skip
+    read_only = sorted(set(creds) - set(written.secrets))
+    if read_only:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": read_only})
+    if data:
+        rules.append({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]})  # read only: cannot be named
     return _identity(name, namespace, lbl, rules)
 
 
@@ -416,11 +434,11 @@ def render_backup(backup: MCPServerBackup, server: MCPServer | None,
     if opts.restore_request is not None and spec.restore is not None:
         r = spec.restore
         target_ns = (r.target.namespace if r.target else None) or ns
-        if r.data and target_ns != ns:
-            raise RenderError("spec.restore.target.namespace", f"a data restore runs beside the target's volumes; "
-                              f"restore data to namespace {target_ns!r} with `mcp backup restore {name} "
-                              f"--target-namespace {target_ns}` from a workstation, or restore only the "
-                              "configuration (restore.data: false)")  # fmt: skip
+        if target_ns != ns:
+            raise RenderError("spec.restore.target.namespace", f"a restore Job writes only in its own namespace "
+                              f"({ns!r}), never in another one; restore to namespace {target_ns!r} with `mcp backup "
+                              f"restore {name} --target-namespace {target_ns}` from a workstation, with your own "
+                              "rights there")  # fmt: skip
         restore_labels = {**lbl, RUN_LABEL: "restore"}
         args = ["backup", "restore", name, "-n", ns, "--from-spec"]
         if r.data:
@@ -429,8 +447,12 @@ def render_backup(backup: MCPServerBackup, server: MCPServer | None,
         target_name = (r.target.name if r.target else None) or server_name
         pod = pod_spec(backup, target, opts, args=args, writable_data=True, data=r.data, server_name=target_name)
         pod["serviceAccountName"] = restore_account_name(name)
-        for obj in _restore_rbac(backup, ns, target_ns, lbl, creds):
-            out.add(obj)
+        if not opts.restore_finished:
+            # the snapshot's server is the backed-up one: what it references now, and what the target does
+            written = ServerData(config_maps=tuple(sorted({*data.config_maps, *target.config_maps})),
+                                 secrets=tuple(sorted({*data.secrets, *target.secrets})))  # fmt: skip
+            for obj in _restore_rbac(backup, ns, lbl, target_name, written, creds, r.data):
+                out.add(obj)
         out.add({
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": _meta(restore_job_name(name, opts.restore_request), ns, restore_labels),

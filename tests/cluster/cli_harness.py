@@ -1,5 +1,6 @@
-"""Fixtures for CLI tests: the CLI run as a subprocess with exactly the `config/rbac/cli-user.yaml` ClusterRole
-(a ServiceAccount token kubeconfig whose context namespace is the test's), a kubeconfig with no rights, and
+"""Fixtures for CLI tests: the CLI run as a subprocess with exactly the `config/rbac/cli-user.yaml` ClusterRoles
+(`mcpop-cli-user` bound by a RoleBinding in the test's namespace, `mcpop-cli-cluster-reader` cluster-wide; a
+ServiceAccount token kubeconfig whose context namespace is the test's), a kubeconfig with no rights, and
 kwok log files for pods (`Logs` objects: kwok's kubelet server then serves them through `pods/log`).
 
 Import into a test module: `from cli_harness import *  # noqa: F403`.
@@ -55,28 +56,40 @@ def token_kubeconfig(admin_kubeconfig: str, token: str, path: Path, namespace: s
 
 @pytest.fixture(scope="session")
 def cli_tokens(kube_cluster: kubeenv.KubeCluster, crds: list[str]) -> dict[str, str]:
-    """Tokens of the CLI user (bound to the cli-user ClusterRole cluster-wide) and of a user with no rights."""
+    """Tokens of the CLI user (the cluster reader bound cluster-wide; `bind_cli_user` per namespace) and of a
+    user with no rights."""
     api = kube_cluster.api_client
     core = client.CoreV1Api(api)
     with contextlib.suppress(client.ApiException):
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=CLI_NS)))
-    role = yaml.safe_load((ROOT / "config" / "rbac" / "cli-user.yaml").read_text())
-    apply_as(api, role)
+    for role in yaml.safe_load_all((ROOT / "config" / "rbac" / "cli-user.yaml").read_text()):
+        apply_as(api, role)
     for sa in (CLI_SA, NOPERM_SA):
         apply_as(api, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": CLI_NS}})
     apply_as(api, {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-        "metadata": {"name": "mcpop-cli-user-test"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "metadata": {"name": "mcpop-cli-cluster-reader-test"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "mcpop-cli-cluster-reader"},
         "subjects": [{"kind": "ServiceAccount", "name": CLI_SA, "namespace": CLI_NS}],
     })  # fmt: skip
     return {"user": _token(core, CLI_SA), "none": _token(core, NOPERM_SA)}
 
 
+def bind_cli_user(api: client.ApiClient, namespace: str) -> None:
+    """The CLI user's rights in `namespace`: a RoleBinding of `mcpop-cli-user`, as docs/security.md says."""
+    apply_as(api, {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "mcp-cli-user", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "mcpop-cli-user"},
+        "subjects": [{"kind": "ServiceAccount", "name": CLI_SA, "namespace": CLI_NS}],
+    })  # fmt: skip
+
+
 @pytest.fixture
 def cli_kubeconfig(kube_cluster: kubeenv.KubeCluster, cli_tokens: dict[str, str], namespace: str,
                    tmp_path: Path) -> str:  # fmt: skip
-    """The CLI user's kubeconfig, its context namespace the test's namespace."""
+    """The CLI user's kubeconfig, its context namespace the test's namespace (where it is bound)."""
+    bind_cli_user(kube_cluster.api_client, namespace)
     return token_kubeconfig(kube_cluster.kubeconfig, cli_tokens["user"], tmp_path / "cli-kubeconfig", namespace)
 
 

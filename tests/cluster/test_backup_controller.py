@@ -224,3 +224,31 @@ def test_a_foreign_secret_where_the_key_would_go_is_reported_not_overwritten(bac
     cond = backup_env.condition(NAME, "Ready")
     assert cond["reason"] == "InvalidSpec" and "is not a generated backup key" in cond["message"]
     assert backup_env.core.read_namespaced_secret(f"{NAME}-key", backup_env.ns).data.keys() == {"something"}
+
+
+def test_the_status_never_tells_whether_a_server_exists_in_another_namespace(backup_env: BackupEnv) -> None:
+    """The probe: a namespace user points serverRef (and restore.target) at another namespace, once at a
+    server that exists there and once at one that does not. Both read the same, and the controller never
+    looks there."""
+    other = f"{backup_env.ns}-other"
+    backup_env.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=other)))
+    try:
+        client.CustomObjectsApi(backup_env.admin).create_namespaced_custom_object(
+            "mcp.allbeone.io", "v1", other, "mcpservers", filesystem_server("secret-project"))  # fmt: skip
+        backup_env.secret("s3-credentials", {"access-key-id": "a", "secret-access-key": "b"})
+        messages = []
+        for name, server in (("probe-exists", "secret-project"), ("probe-missing", "no-such-project")):
+            body = seed_backup("http://127.0.0.1:9")
+            body["metadata"]["name"] = name
+            body["spec"]["serverRef"] = {"name": server, "namespace": other}
+            body["spec"]["restore"] = {"data": False, "target": {"name": server, "namespace": other}}
+            backup_env.create_backup(body)
+            backup_env.requests.log.clear()
+            with pytest.raises(TerminalError):
+                backup_env.reconcile(name)
+            assert ("GET", "mcpservers") not in backup_env.requests.log  # not looked up anywhere
+            cond = backup_env.condition(name, "Ready")
+            messages.append((cond["reason"], cond["message"].replace(server, "NAME")))
+        assert messages[0] == messages[1], messages
+    finally:
+        backup_env.core.delete_namespace(other)

@@ -5,6 +5,7 @@ then the controller's status, Events and metrics from the result; restore; reten
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -312,3 +313,83 @@ def test_a_restore_to_another_server_does_not_overwrite_an_object_it_did_not_wri
     assert f"MCPServer {backup_env.ns}/someone-elses exists and was not written by a restore" in out.stderr
     live = backup_env.servers.get("someone-elses")
     assert live["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "their-data"
+
+
+def _as(env: BackupEnv, account: str) -> Any:
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(str(env.service_account_kubeconfig(account))))
+
+
+def _status(exc_type: Any, call: Any) -> int:
+    try:
+        call()
+    except exc_type as exc:
+        return int(exc.status)
+    return 200
+
+
+def test_the_restore_account_writes_only_what_it_names_and_goes_when_its_job_finishes(
+    backup_env: BackupEnv, s3_server: Any, kube_cluster: Any
+) -> None:
+    """The attack: a restore Job's token (anyone who can exec into its pod, or a forged snapshot) writing
+    other ConfigMaps, Secrets or MCPServers, or into another namespace. RBAC refuses each; the apply of a
+    named object (the create an apply makes included) is allowed; and the identity is pruned once the Job
+    finished, while the Job stays."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    _backed_up(backup_env, s3_server)
+    backup_env.secret("server-token", {"token": "t"})
+    backup_env.servers.patch("filesystem-server", {"spec": {"env": [
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "server-token", "key": "token"}}}]}})  # fmt: skip
+    backup_env.patch_backup(NAME, {"spec": {"restore": {"data": False}}})
+    backup_env.reconcile(NAME)
+    account = f"{NAME}-restore"
+    rbac = client.RbacAuthorizationV1Api(backup_env.admin)
+    role = rbac.read_namespaced_role(account, backup_env.ns)
+    assert all(r.resource_names for r in role.rules if r.verbs != ["list"])
+    core = _as(backup_env, account)
+
+    def apply(kind: str, name: str, ns: str, dry_run: bool = True) -> int:
+        body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "data": {}}
+        fn = core.patch_namespaced_secret if kind == "Secret" else core.patch_namespaced_config_map
+        return _status(ApiException, lambda: fn(name, ns, body, field_manager="mcpop-restore", force=True,
+                                                 dry_run="All" if dry_run else None,
+                                                 _content_type="application/apply-patch+yaml"))  # fmt: skip
+
+    assert apply("Secret", "server-token", backup_env.ns) == 200  # named: the apply's create is allowed
+    assert apply("Secret", "not-referenced", backup_env.ns) == 403
+    assert apply("ConfigMap", "kube-root-ca.crt", backup_env.ns) == 403
+    assert apply("Secret", "server-token", "default") == 403  # another namespace
+    plain = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="anything"))
+    assert _status(ApiException, lambda: core.create_namespaced_config_map(backup_env.ns, plain)) == 403
+    assert _status(ApiException, lambda: core.list_namespaced_secret(backup_env.ns)) == 403
+    custom = client.CustomObjectsApi(core.api_client)
+    other = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": {"name": "other"},
+             "spec": {"image": "mcp/filesystem"}}  # fmt: skip
+    assert _status(ApiException, lambda: custom.create_namespaced_custom_object(
+        "mcp.allbeone.io", "v1", backup_env.ns, "mcpservers", other, dry_run="All")) == 403  # fmt: skip
+
+    # the Job finished: its identity goes, the Job stays
+    job = next(j for j in backup_env.jobs() if "-restore-" in j.metadata.name)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = job.status.start_time.strftime("%Y-%m-%dT%H:%M:%SZ") if job.status.start_time else now
+    backup_env.batch.patch_namespaced_job_status(job.metadata.name, backup_env.ns, {"status": {
+        "startTime": started, "completionTime": now, "active": 0, "ready": 0, "succeeded": 1, "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},
+            {"type": "Complete", "status": "True", "lastTransitionTime": now}]}})  # fmt: skip
+    backup_env.reconcile(NAME)
+    assert _status(ApiException, lambda: rbac.read_namespaced_role(account, backup_env.ns)) == 404
+    assert _status(ApiException, lambda: rbac.read_namespaced_role_binding(account, backup_env.ns)) == 404
+    assert _status(ApiException, lambda: backup_env.core.read_namespaced_service_account(account, backup_env.ns)) == 404
+    assert [j for j in backup_env.jobs() if j.metadata.name == job.metadata.name]
+
+
+def test_a_restore_job_never_targets_another_namespace(backup_env: BackupEnv, s3_server: Any) -> None:
+    _backed_up(backup_env, s3_server)
+    backup_env.patch_backup(NAME, {"spec": {"restore": {"data": False, "target": {"namespace": "default"}}}})
+    with pytest.raises(Exception, match="writes only in its own namespace"):
+        backup_env.reconcile(NAME)
+    assert not [j for j in backup_env.jobs() if "-restore-" in j.metadata.name]
+    assert "writes only in its own namespace" in backup_env.condition(NAME, "Ready")["message"]

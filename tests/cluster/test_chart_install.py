@@ -148,3 +148,39 @@ def test_every_feature_rich_object_is_accepted_by_the_apiserver_with_strict_fiel
         ext = client.ApiextensionsV1Api(kube_cluster.api_client)
         wait_until(lambda: not {c.metadata.name for c in ext.list_custom_resource_definition().items} & set(added),
                    timeout=60, message="third-party CRDs deleted")  # fmt: skip
+
+
+def test_watching_one_namespace_grants_the_operator_nothing_namespaced_elsewhere(kube_cluster: Any,
+                                                                                 namespace: str) -> None:  # fmt: skip
+    """The attack: an operator installed for one namespace (operator.watchNamespace) reading Secrets or
+    writing workloads in another. The API server's own authorizer (SubjectAccessReview) says no; it says yes
+    in the watched namespace and for the cluster-scoped reads the operator needs."""
+    core = client.CoreV1Api(kube_cluster.api_client)
+    watched = f"{namespace}-w"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=watched)))
+    authz = client.AuthorizationV1Api(kube_cluster.api_client)
+    user = f"system:serviceaccount:{namespace}:mcpop-ns-mcp-operator"
+
+    def allowed(verb: str, resource: str, ns: str | None, group: str = "") -> bool:
+        attrs = client.V1ResourceAttributes(verb=verb, resource=resource, group=group, namespace=ns)
+        review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+            user=user, groups=["system:serviceaccounts"], resource_attributes=attrs))  # fmt: skip
+        return bool(authz.create_subject_access_review(review).status.allowed)
+
+    try:
+        with _release(kube_cluster, "mcpop-ns", namespace, f"operator.watchNamespace={watched}"):
+            assert allowed("get", "secrets", watched)
+            assert allowed("create", "deployments", watched, "apps")
+            assert allowed("list", "mcpservers", watched, "mcp.allbeone.io")
+            assert allowed("get", "namespaces", None)
+            assert allowed("create", "subjectaccessreviews", None, "authorization.k8s.io")
+            for ns in ("default", "kube-system", None):
+                assert not allowed("get", "secrets", ns), ns
+                assert not allowed("create", "deployments", ns, "apps"), ns
+                assert not allowed("list", "mcpservers", ns, "mcp.allbeone.io"), ns
+                assert not allowed("create", "rolebindings", ns, "rbac.authorization.k8s.io"), ns
+            hooks = client.AdmissionregistrationV1Api(kube_cluster.api_client).read_validating_webhook_configuration(
+                "mcpop-ns-mcp-operator").webhooks  # fmt: skip
+            assert all(h.namespace_selector.match_labels == {"kubernetes.io/metadata.name": watched} for h in hooks)
+    finally:
+        core.delete_namespace(watched)

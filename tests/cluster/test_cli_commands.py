@@ -121,11 +121,14 @@ def test_deploy_dry_run_applies_nothing(operator: OperatorProcess, servers: Serv
     lines = r.stdout.splitlines()
     assert "MCPServer/filesystem-server created (server dry run)" in lines
     assert "Deployment/filesystem-server created (server dry run)" in lines
+    # the CLI role may not write Deployments, so their dry run is refused (403) and compared client-side
+    assert "was forbidden (403): compared client-side with what is live" in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if "client-side" in ln]) == 1
     r = mcp(cli_kubeconfig, "deploy", "filesystem-server", "--dry-run=server", "-o", "yaml").ok()
     merged = list(yaml.safe_load_all(r.stdout))
-    dep = next(d for d in merged if d["kind"] == "Deployment")
-    # defaults only the API server fills in: it was really asked
-    assert dep["metadata"]["creationTimestamp"] and dep["spec"]["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
+    # the MCPServer, which the role may write, was really asked: a field only the API server fills in
+    assert next(d for d in merged if d["kind"] == "MCPServer")["metadata"]["creationTimestamp"]
+    assert next(d for d in merged if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"]
     assert not servers.exists("filesystem-server")
     assert servers.deployment("filesystem-server") is None
 
@@ -465,3 +468,31 @@ def test_kubectl_mcp_works_as_a_plugin(servers: Servers, cli_kubeconfig: str, tm
     p = subprocess.run(["kubectl", "mcp", "status", "plugged"], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0] == "Name: plugged"
+
+
+def test_the_cli_role_writes_no_workload_and_nothing_outside_its_namespaces(
+    kube_cluster: kubeenv.KubeCluster, cli_kubeconfig: str, namespace: str
+) -> None:
+    """The attack: the CLI user creating a Deployment (a pod as any ServiceAccount of the namespace), a Secret,
+    a Role, or an MCPServer in a namespace it is not bound in. The API server refuses each."""
+    from kubernetes import config
+
+    api = config.new_client_from_config(cli_kubeconfig)
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    dep = {"metadata": {"name": "escape"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+        "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}  # fmt: skip
+    attempts = {
+        "deployment": lambda: apps.create_namespaced_deployment(namespace, dep, dry_run="All"),
+        "secret": lambda: core.create_namespaced_secret(namespace, {"metadata": {"name": "s"}}, dry_run="All"),
+        "service account": lambda: core.create_namespaced_service_account(namespace, {"metadata": {"name": "s"}},
+                                                                          dry_run="All"),
+        "role": lambda: client.RbacAuthorizationV1Api(api).create_namespaced_role(
+            namespace, {"metadata": {"name": "r"}, "rules": []}, dry_run="All"),
+        "mcpserver elsewhere": lambda: client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "mcp.allbeone.io", "v1", "default", "mcpservers", {"apiVersion": "mcp.allbeone.io/v1",
+            "kind": "MCPServer", "metadata": {"name": "x"}, "spec": {"image": "x"}}, dry_run="All"),
+    }  # fmt: skip
+    for what, call in attempts.items():
+        with pytest.raises(client.ApiException) as err:
+            call()
+        assert err.value.status == 403, what

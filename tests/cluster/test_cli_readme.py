@@ -17,7 +17,7 @@ from pathlib import Path
 
 import kubeenv
 from cli_harness import *  # noqa: F403
-from cli_harness import CLI, cli_env, cri_line, interruptible, namespace_logs
+from cli_harness import CLI, bind_cli_user, cli_env, cri_line, interruptible, namespace_logs
 from kubernetes import client
 from operator_harness import *  # noqa: F403
 from operator_harness import ROOT, OperatorProcess, start_operator
@@ -69,6 +69,7 @@ def test_every_readme_command_runs_against_the_cluster(
     for ns in ("mcp-servers", "mcp-system"):
         with contextlib.suppress(client.ApiException):
             core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+        bind_cli_user(api, ns)
     registries = {ns: Registries(api, ns) for ns in (namespace, "mcp-system")}
     log = tmp_path / "server.log"
     log.write_text(cri_line("server started"))

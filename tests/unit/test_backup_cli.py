@@ -9,17 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_process import NO_CLUSTER, mcp
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
-
-
-def mcp(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    return subprocess.run(
-        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
-    )  # fmt: skip
 
 
 def test_backup_help_lists_every_subcommand() -> None:

@@ -150,8 +150,28 @@ def test_the_chart_crds_are_the_schemas_byte_for_byte() -> None:
 
 def test_the_cluster_role_grants_exactly_config_rbac(rendered: dict[str, Any]) -> None:
     source = yaml.safe_load((ROOT / "config" / "rbac" / "role.yaml").read_text())
-    role = [r for r in by_kind(rendered["feature-rich"], "ClusterRole")]
-    assert len(role) == 1 and role[0]["rules"] == source["rules"]
+    role = [r for r in by_kind(rendered["default"], "ClusterRole") if r["metadata"]["name"] == "mcp-operator"]
+    assert len(role) == 1 and sorted(map(str, role[0]["rules"])) == sorted(map(str, source["rules"]))
+
+
+def test_watching_one_namespace_grants_namespaced_rules_only_there(rendered: dict[str, Any]) -> None:
+    """operator.watchNamespace: the rules of namespaced resources in a Role (and its RoleBinding) in that
+    namespace; the ClusterRole keeps only what is cluster-scoped; the webhooks see that namespace only."""
+    source = yaml.safe_load((ROOT / "config" / "rbac" / "role.yaml").read_text())["rules"]
+    objs = rendered["feature-rich"]
+    role = next(r for r in by_kind(objs, "Role") if r["metadata"]["namespace"] == "mcp-servers")
+    cluster = next(r for r in by_kind(objs, "ClusterRole") if r["metadata"]["name"] == role["metadata"]["name"])
+    assert sorted(map(str, cluster["rules"] + role["rules"])) == sorted(map(str, source))
+    assert {res for r in cluster["rules"] for res in r["resources"]} == {
+        "namespaces", "subjectaccessreviews", "tokenreviews"}  # fmt: skip
+    binding = next(b for b in by_kind(objs, "RoleBinding") if b["metadata"]["namespace"] == "mcp-servers")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}  # fmt: skip
+    for cfg in (*by_kind(objs, "MutatingWebhookConfiguration"), *by_kind(objs, "ValidatingWebhookConfiguration")):
+        for hook in cfg["webhooks"]:
+            assert hook["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "mcp-servers"}}
+    for cfg in by_kind(rendered["default"], "ValidatingWebhookConfiguration"):
+        assert all("namespaceSelector" not in hook for hook in cfg["webhooks"])
 
 
 def test_without_cert_manager_the_operator_may_write_only_its_own_certificate_secret(

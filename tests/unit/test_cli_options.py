@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 import yaml
+from cli_process import NO_CLUSTER, mcp
 from fakekube import FakeKube
 
 from mcpop.api.serverjson import ServerJSON
@@ -25,7 +23,6 @@ from mcpop.cli import apply, backup, delete, deploy, registry, render, status, v
 from mcpop.cli.options import OUTPUT, AllNamespaces, Timeout, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
 
 PRINTING: dict[str, Callable[..., Any]] = {
     "render": render.render, "status": status.status, "deploy": deploy.deploy, "apply": apply.apply,
@@ -39,14 +36,6 @@ LISTING: dict[str, Callable[..., Any]] = {
 WAITING: dict[str, Callable[..., Any]] = {
     "deploy": deploy.deploy, "delete": delete.delete, "backup now": backup.now, "registry refresh": registry.refresh,
 }  # fmt: skip
-
-
-def mcp(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    return subprocess.run(
-        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
-    )  # fmt: skip
 
 
 def _metadata(fn: Callable[..., Any], name: str) -> tuple[Any, tuple[Any, ...]]:

@@ -193,3 +193,47 @@ def test_a_finalizer_that_cannot_delete_is_released_after_its_timeout_with_a_war
     assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
     (message,) = [m for t, reason, m in recorder.events if reason == "FinalizerReleased" and t == "Warning"]
     assert "403 Forbidden" in message and "after 5m" in message and "garbage collection" in message
+
+
+def _discovery_fails(controller: MCPServerController) -> None:
+    from urllib3.exceptions import ReadTimeoutError
+
+    def fail(gk: str) -> None:
+        raise ReadTimeoutError(None, "/apis/metrics.k8s.io/v1beta1", "read timed out")  # type: ignore[arg-type]
+
+    controller.manager.resource_for = fail  # type: ignore[method-assign,assignment]
+
+
+def _finalize(controller: MCPServerController) -> Result:
+    for _ in range(3):  # the first finalizer patch may be stale after the status write
+        result = controller.reconcile((NS, "fs"))
+        if result != Result(requeue_after=0.2):
+            return result
+    return result
+
+
+def test_a_discovery_failure_in_the_finalizer_warns_once_and_waits(
+    kube: FakeKube, controller: MCPServerController, recorder: Recorder
+) -> None:
+    from mcpop.apply.runtime.timefmt import micro_now
+
+    _deleted(kube, controller, micro_now())
+    _discovery_fails(controller)
+    assert _finalize(controller) == Result(requeue_after=1.0)
+    assert _finalize(controller) == Result(requeue_after=1.0)
+    blocked = [m for t, reason, m in recorder.events if reason == "FinalizerBlocked" and t == "Warning"]
+    assert len(blocked) == 1 and "ReadTimeoutError" in blocked[0] and "released after 5m" in blocked[0]
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+
+
+def test_a_discovery_failure_in_the_finalizer_releases_it_after_its_timeout(
+    kube: FakeKube, controller: MCPServerController, recorder: Recorder
+) -> None:
+    _deleted(kube, controller, "2026-01-01T00:00:00Z")  # longer ago than --finalizer-timeout (5m)
+    _discovery_fails(controller)
+    assert _finalize(controller) == DONE
+    stored = kube.stored("MCPServer", NS, "fs")
+    assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
+    (message,) = [m for t, reason, m in recorder.events if reason == "FinalizerReleased" and t == "Warning"]
+    assert "ReadTimeoutError" in message and "garbage collection" in message

@@ -4,7 +4,6 @@ golden/cli/ (`--update-golden` rewrites them)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,17 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_process import NO_CLUSTER, mcp
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_CLUSTER = ["--kubeconfig", "/nonexistent/mcpop-kubeconfig"]
-
-
-def mcp(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    return subprocess.run(
-        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, env=env,
-    )  # fmt: skip
 
 
 CASES = {

@@ -68,6 +68,7 @@ type session struct {
 	pending  map[any]jsonrpc.ID
 	answered bool
 	reason   string
+	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
 	stderr   *tail
 }
 
@@ -128,13 +129,42 @@ func (t *tail) lines() string {
 	return out
 }
 
-// sent records a call forwarded to the child; answer one the child answered.
-func (s *session) sent(msg jsonrpc.Message) {
-	if r, ok := msg.(*jsonrpc.Request); ok && r.ID.IsValid() {
-		s.mu.Lock()
-		s.pending[r.ID.Raw()] = r.ID
-		s.mu.Unlock()
+// sent records a call about to be forwarded to the child. Once the child is gone it returns the error to
+// answer the call with instead (fromChild has answered every call recorded before).
+func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
+	r, ok := msg.(*jsonrpc.Request)
+	if !ok || !r.ID.IsValid() {
+		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended != "" {
+		return ended(r.ID, s.ended)
+	}
+	s.pending[r.ID.Raw()] = r.ID
+	return nil
+}
+
+// unsent is for a call the child could not be sent: the error to answer it with when fromChild has already
+// answered the others (else fromChild will answer it too).
+func (s *session) unsent(msg jsonrpc.Message) *jsonrpc.Response {
+	r, ok := msg.(*jsonrpc.Request)
+	if !ok || !r.ID.IsValid() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, waiting := s.pending[r.ID.Raw()]; s.ended == "" || !waiting {
+		return nil
+	}
+	delete(s.pending, r.ID.Raw())
+	return ended(r.ID, s.ended)
+}
+
+// ended is the JSON-RPC error a call gets when its session's server process is gone.
+func ended(rid jsonrpc.ID, reason string) *jsonrpc.Response {
+	return &jsonrpc.Response{ID: rid, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+		Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
 }
 
 func (s *session) answer(msg jsonrpc.Message) {
@@ -230,9 +260,15 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 			b.drop(id)
 			return
 		}
-		s.sent(msg)
+		if resp := s.sent(msg); resp != nil {
+			_ = server.Write(ctx, resp) // the child is gone and the others were answered: answer this one here
+			continue
+		}
 		if err := child.Write(ctx, msg); err != nil {
-			return // the child is gone: fromChild answers the waiting calls (this one too), then ends the session
+			// the child is gone: fromChild answers the waiting calls, this one too unless it already has
+			if resp := s.unsent(msg); resp != nil {
+				_ = server.Write(ctx, resp)
+			}
 		}
 	}
 }
@@ -284,6 +320,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		ids = append(ids, rid)
 	}
 	s.pending = map[any]jsonrpc.ID{}
+	s.ended = reason
 	s.mu.Unlock()
 	log.Printf("session %s: %s", id[:8], reason)
 	b.mu.Lock()
@@ -292,9 +329,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 	}
 	b.mu.Unlock()
 	for _, rid := range ids {
-		resp := &jsonrpc.Response{ID: rid, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-			Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
-		_ = server.Write(ctx, resp)
+		_ = server.Write(ctx, ended(rid, reason))
 	}
 	// let the waiting requests write their errors before the transport goes
 	time.AfterFunc(2*time.Second, func() { s.close(); log.Printf("session %s: closed", id[:8]) })

@@ -296,12 +296,14 @@ class BackupController:
         status = obj.get("status") or {}
 
         # the server (for its PVCs and references); a missing server blocks runs but not the rendering
+        # never looked up in another namespace (the render refuses it, whether or not it exists there): what
+        # this backup's status says must not tell its author what exists where they may not look
         server = None
-        server_obj = self._server(spec.server_ref.namespace or ns, spec.server_ref.name)
-        if server_obj is None:
-            outcome.blocked = ("ServerNotFound", f"MCPServer {spec.server_ref.name} not found in namespace "
-                               f"{spec.server_ref.namespace or ns}")  # fmt: skip
-        else:
+        same_ns = (spec.server_ref.namespace or ns) == ns
+        server_obj = self._server(ns, spec.server_ref.name) if same_ns else None
+        if server_obj is None and same_ns:
+            outcome.blocked = ("ServerNotFound", f"MCPServer {spec.server_ref.name} not found in namespace {ns}")
+        elif server_obj is not None:
             try:
                 server = MCPServer.model_validate({**server_obj, "apiVersion": API_VERSION, "kind": "MCPServer"})
             except ValidationError:
@@ -343,7 +345,7 @@ class BackupController:
         if run_restore is not None and spec.restore is not None and spec.restore.target is not None:
             tname = spec.restore.target.name or spec.server_ref.name
             tns = spec.restore.target.namespace or ns
-            tobj = self._server(tns, tname)
+            tobj = self._server(tns, tname) if tns == ns else None  # another namespace: refused by the render
             if tobj is not None:
                 try:
                     target_data = server_data(MCPServer.model_validate({**tobj, "apiVersion": API_VERSION,
@@ -351,9 +353,11 @@ class BackupController:
                 except ValidationError:
                     target_data = None
 
+        restore_job = live_jobs.get(restore_job_name(name, run_restore)) if run_restore is not None else None
         opts = BackupRenderOptions(namespace=ns, image=self.image, owner=Owner(name, meta["uid"], API_VERSION,
                                    BACKUP_KIND), request=run_request, restore_request=run_restore,
-                                   generated_key_secret=key_secret, restore_target=target_data)  # fmt: skip
+                                   generated_key_secret=key_secret, restore_target=target_data,
+                                   restore_finished=restore_job is not None and _finished(restore_job))  # fmt: skip
         try:
             rendered = render_backup(backup, server, opts)
         except RenderError as exc:
@@ -392,10 +396,7 @@ class BackupController:
         outcome.request = run_request
         outcome.restore_request = run_restore
         for jname, job in live_jobs.items():
-            js = job.get("status") or {}
-            finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                           for c in js.get("conditions") or [])  # fmt: skip
-            if not finished and not (job.get("metadata") or {}).get("deletionTimestamp"):
+            if not _finished(job) and not (job.get("metadata") or {}).get("deletionTimestamp"):
                 if run_restore is not None and jname == restore_job_name(name, run_restore):
                     outcome.restoring = True
                 else:
@@ -409,6 +410,12 @@ class BackupController:
         if outcome.next_run is not None:
             return Result(requeue_after=min(MAX_REQUEUE, max(1.0, outcome.next_run - self.clock() + 1)))
         return DONE
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    """The Job is Complete or Failed."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
 
 
 def _credential_refs(spec: Any) -> list[tuple[str, Any]]:

@@ -185,9 +185,12 @@ def open_repository(kube: Kube | None, backup: Any, namespace: str, *, local_roo
 
 def _server(kube: Kube, backup: Any, namespace: str) -> dict[str, Any]:
     ref = backup.spec.server_ref
-    obj = kube.get(MCPSERVER, ref.namespace or namespace, ref.name)
+    if (ref.namespace or namespace) != namespace:  # never looked up: the answer would tell what exists there
+        raise RunError(f"spec.serverRef.namespace {ref.namespace!r}: a backup runs only on a server in its own "
+                       f"namespace {namespace!r}")  # fmt: skip
+    obj = kube.get(MCPSERVER, namespace, ref.name)
     if obj is None:
-        raise RunError(f"MCPServer {ref.name} not found in namespace {ref.namespace or namespace}")
+        raise RunError(f"MCPServer {ref.name} not found in namespace {namespace}")
     return {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
 
 

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from urllib3.exceptions import HTTPError as TransportError
+
 from mcpop import API_VERSION
 from mcpop.api.duration import format_duration
 from mcpop.api.mcpserver import MCPServer
@@ -89,6 +91,8 @@ class MCPServerController:
         self._written: dict[Key, tuple[str, dict[str, Any]]] = {}
         #: namespace → (its enforced Pod Security level, when read)
         self._ns_levels: dict[str, tuple[Level, float]] = {}
+        #: per server being deleted: why its finalizer could not delete (the FinalizerBlocked event sent)
+        self._finalize_blocked: dict[Key, str] = {}
         # MCPRegistries and their stored catalogue ConfigMaps (mcpop.apply.catalog_store)
         self.registries = registries
         self.catalog_configmaps = catalog_configmaps
@@ -443,6 +447,7 @@ class MCPServerController:
         self.manager.forget(MCPSERVER, *key)
         with self._lock:
             self._written.pop(key, None)
+            self._finalize_blocked.pop(key, None)
         if self.verifier is not None:
             self.verifier.forget(key)
 
@@ -484,9 +489,16 @@ class MCPServerController:
         self._write_status(obj, Outcome(generation=meta.get("generation"), terminating=True))
         try:
             deleted, remaining = self.manager.delete_set(MCPSERVER, obj, extra_gks=list(self.owned))
-        except ApiError as exc:  # 403, an API gone: never block the deletion forever
+        except (ApiError, OSError, TransportError) as exc:  # 403, discovery failing: never block deletion forever
             deleted, remaining = ChangeSet(), -1
-            blocked = f"deleting its objects failed: {exc.status} {exc.reason}"
+            why = f"{exc.status} {exc.reason}" if isinstance(exc, ApiError) else type(exc).__name__
+            blocked = f"deleting its objects failed: {why}"
+            with self._lock:
+                first = self._finalize_blocked.get((ns, name)) != blocked
+                self._finalize_blocked[(ns, name)] = blocked
+            if first:  # once per cause, not once per retry
+                self._event(obj, "Warning", "FinalizerBlocked", f"{blocked}; the finalizer is released after "
+                            f"{format_duration(self.settings.finalizer_timeout)} if this persists")  # fmt: skip
         else:
             blocked = f"{remaining} owned object(s) still present"
         observe(deleted)

@@ -24,6 +24,7 @@ The manager reads live objects from caches written only by watches (`caches`) an
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -91,6 +92,17 @@ def apply_order(objs: Iterable[Obj]) -> list[Obj]:
     return sorted(objs, key=lambda o: _RANK.get(str(o.get("kind")), len(_RANK)))
 
 
+def client_side_merge(live: Obj | None, desired: Obj) -> Obj:
+    """`desired` laid over `live` (maps merged key by key, everything else replaced): what an apply would
+    roughly leave, without the API server's defaults and admission, for a dry run it does not permit."""
+    if not isinstance(live, dict) or not isinstance(desired, dict):
+        return copy.deepcopy(desired)
+    out = copy.deepcopy(live)
+    for key, value in desired.items():
+        out[key] = client_side_merge(live.get(key), value) if isinstance(value, dict) else copy.deepcopy(value)
+    return out
+
+
 def owned_by(obj: Obj, uid: str | None) -> bool:
     """Whether `obj`'s controller owner reference names the object with `uid`."""
     if not uid:
@@ -114,6 +126,9 @@ class SetResult(ChangeSet):
     #: (kind, name) of the `conflict` entries that are the same as the last apply of this set reported (the
     #: live object and the desired one unchanged): already told, so no event again
     repeated: set[tuple[str, str]] = field(default_factory=set)
+    #: (kind, name) of the objects whose server-side dry run was forbidden (403) and that were compared
+    #: client-side instead (only with `client_side_fallback`)
+    client_side: set[tuple[str, str]] = field(default_factory=set)
 
     def object(self, kind: str, name: str | None = None) -> Obj | None:
         """The applied object of `kind` (named `name`, or the first of that kind)."""
@@ -128,8 +143,11 @@ class ResourceManager:
 
     def __init__(self, kube: KubeAPI, *, field_manager: str = FIELD_MANAGER,
                  caches: Callable[[str], Cache | None] | None = None,
-                 kinds: Mapping[str, str] | None = None) -> None:  # fmt: skip
+                 kinds: Mapping[str, str] | None = None, client_side_fallback: bool = False) -> None:  # fmt: skip
         self.kube = kube
+        #: a dry run the API server forbids (403: the caller may read but not write) is compared client-side
+        #: (`mcp diff` and `mcp deploy --dry-run` under the CLI role, which grants no workload writes)
+        self.client_side_fallback = client_side_fallback
         self.field_manager = field_manager
         self.caches = caches or (lambda _gk: None)
         #: kind → the apiVersion mcpop renders it with (saves a discovery request per pruned kind)
@@ -324,8 +342,11 @@ class ResourceManager:
             merged = self.kube.apply(res, o, force=policy == "force", field_manager=self.field_manager,
                                      dry_run=True)  # fmt: skip
         except ApiError as exc:
-            result.error = exc
-            return Change("failed", o["kind"], name, ns, o["apiVersion"], reason=exc.message)
+            if not (self.client_side_fallback and exc.status == 403):
+                result.error = exc
+                return Change("failed", o["kind"], name, ns, o["apiVersion"], reason=exc.message)
+            merged = client_side_merge(live, o)
+            result.client_side.add(key)
         merged.setdefault("apiVersion", res.api_version)
         merged.setdefault("kind", res.kind)
         result.objects[key] = merged
