@@ -4,11 +4,14 @@ the real node's are done."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import conftest
 import pytest
+
+ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 
 COLLECTION = [
     "tests/unit/test_a.py::test_1",
@@ -43,11 +46,21 @@ class Worker:
         self.shutting_down = True
 
 
+def suite_conftest() -> Any:
+    """tests/conftest.py as a module of its own (`import conftest` finds whichever conftest was loaded last)."""
+    spec = importlib.util.spec_from_file_location("suite_conftest", ROOT_CONFTEST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def scheduler(pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(pytestconfig.option, "dist", "loadfile", raising=False)
     monkeypatch.setattr(pytestconfig.option, "numprocesses", 2, raising=False)
     monkeypatch.setattr(pytestconfig.option, "tx", ["popen"] * 2, raising=False)
+    conftest = suite_conftest()
     monkeypatch.setattr(conftest, "_shared_cluster", lambda: False)
     sched = conftest.pytest_xdist_make_scheduler(pytestconfig, None)
     workers = [Worker("gw0"), Worker("gw1")]
