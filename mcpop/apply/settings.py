@@ -26,6 +26,7 @@ from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.identity import operator_account
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.render.backup import BackupDefaults
 from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
 from mcpop.sources.limits import SyncLimits
@@ -355,6 +356,35 @@ class OperatorSettings(BaseModel):
     enable_backup_controller: Annotated[Bool, env("ENABLE_BACKUP_CONTROLLER"), Chart("backup.enabled")] = Field(
         True, description="Run the MCPServerBackup controller."
     )
+    # what an MCPServerBackup leaves unset (mcpop.render.backup.BackupDefaults; passed to its Jobs)
+    backup_retention_daily: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_DAILY"), Chart("backup.retentionPolicies.daily")
+    ] = Field(7, description="Daily snapshots kept of a backup with no spec.retention (0: no daily rule).")
+    backup_retention_weekly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_WEEKLY"), Chart("backup.retentionPolicies.weekly")
+    ] = Field(4, description="Weekly snapshots kept of a backup with no spec.retention (0: no weekly rule).")
+    backup_retention_monthly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_MONTHLY"), Chart("backup.retentionPolicies.monthly")
+    ] = Field(12, description="Monthly snapshots kept of a backup with no spec.retention (0: no monthly rule).")
+    backup_retention_yearly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_YEARLY"), Chart("backup.retentionPolicies.yearly")
+    ] = Field(
+        5,
+        description="Yearly snapshots kept of a backup with no spec.retention (0: no yearly rule; all four 0: such "
+        "backups keep every snapshot, as `retention: {}` does).",
+    )
+    backup_s3_region: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_S3_REGION"), Chart("backup.s3.region")] = Field(
+        None, description="S3 region of a backup whose storage.s3 sets none."
+    )
+    backup_s3_endpoint: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_S3_ENDPOINT"), Chart("backup.s3.endpoint")] = Field(
+        None, description="S3 endpoint (host[:port] or URL) of a backup whose storage.s3 sets none."
+    )
+    backup_gcs_project: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_GCS_PROJECT_ID"), Chart("backup.gcs.projectId")] = (
+        Field(None, description="GCS project of a backup whose storage.gcs sets none.")
+    )
+    backup_azure_account_name: Annotated[
+        NoneIfEmpty, env("MCPOP_BACKUP_AZURE_ACCOUNT_NAME"), Chart("backup.azure.accountName")
+    ] = Field(None, description="Azure storage account of a backup whose storage.azure sets none.")
     # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
     verify_interval: Duration = Field(
         300.0,
@@ -445,6 +475,15 @@ class OperatorSettings(BaseModel):
             "pod-security.kubernetes.io/enforce label can only lower the level. Default: restricted everywhere."
         ),
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _backup_storage(self) -> OperatorSettings:
+        # the same checks as the fields they fill (a bad default would fail every backup that takes it)
+        from mcpop.api.mcpserverbackup import AzureStorage, S3Storage
+
+        S3Storage(bucket="check", region=self.backup_s3_region, endpoint=self.backup_s3_endpoint)
+        AzureStorage(container="check", account_name=self.backup_azure_account_name)
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -585,4 +624,18 @@ def github_retry(settings: OperatorSettings) -> RetryConfig:
         network_max_retries=settings.github_network_max_retries,
         network_base_delay=settings.github_network_base_delay,
         network_max_delay=settings.github_network_max_delay,
+    )
+
+
+def backup_defaults(settings: OperatorSettings) -> BackupDefaults:
+    """What MCPServerBackups leave unset: `--backup-retention-*`, `--backup-s3-*`, `--backup-gcs-project`, ..."""
+    return BackupDefaults(
+        keep_daily=settings.backup_retention_daily,
+        keep_weekly=settings.backup_retention_weekly,
+        keep_monthly=settings.backup_retention_monthly,
+        keep_yearly=settings.backup_retention_yearly,
+        s3_region=settings.backup_s3_region,
+        s3_endpoint=settings.backup_s3_endpoint,
+        gcs_project=settings.backup_gcs_project,
+        azure_account_name=settings.backup_azure_account_name,
     )
