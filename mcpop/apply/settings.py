@@ -8,6 +8,7 @@ the README's values table and `--help` are tested against this one model. Pure: 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple
@@ -29,6 +30,7 @@ from mcpop.errors import McpopError
 from mcpop.render.backup import BackupDefaults
 from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
+from mcpop.sources.breaker import CircuitBreaker
 from mcpop.sources.limits import SyncLimits
 from mcpop.sources.retry import RetryConfig
 
@@ -437,6 +439,15 @@ class OperatorSettings(BaseModel):
             "and body together, not one read): past it the fetch is cut off and only that object's status says so."
         ),
     )
+    circuit_breaker_failures: Annotated[Count, Chart("circuitBreaker.failureThreshold")] = Field(
+        5,
+        description="Consecutive failures (connection errors, timeouts, HTTP 5xx) of one host (a registry API, "
+        "GitHub, an image registry) that open its circuit: fetches to it are then refused at once until "
+        "--circuit-breaker-cool-down has passed and a probe succeeds; 0 turns the breaker off.",
+    )
+    circuit_breaker_cool_down: Annotated[Duration, Chart("circuitBreaker.coolDown")] = Field(
+        60.0, description="How long an open circuit refuses fetches before one probe is let through (half-open)."
+    )
     registry_max_pages: Annotated[int, Field(ge=1), Chart("registry.maxPages")] = Field(
         100,
         description="List pages (registry API pages, GitHub directory listings) one MCPRegistry sync may read; past "
@@ -639,3 +650,14 @@ def backup_defaults(settings: OperatorSettings) -> BackupDefaults:
         gcs_project=settings.backup_gcs_project,
         azure_account_name=settings.backup_azure_account_name,
     )
+
+
+@functools.cache
+def _breaker(failures: int, cool_down: float) -> CircuitBreaker:
+    return CircuitBreaker(failures, cool_down)
+
+
+def circuit_breaker(settings: OperatorSettings) -> CircuitBreaker:
+    """The process's circuit breaker of `--circuit-breaker-failures` and `--circuit-breaker-cool-down`: one for
+    the registry syncs and the image config reads, so a host has one state."""
+    return _breaker(settings.circuit_breaker_failures, settings.circuit_breaker_cool_down)

@@ -33,7 +33,7 @@ from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, CacheMetrics, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
-from mcpop.apply.settings import OperatorSettings, github_retry, sync_limits
+from mcpop.apply.settings import OperatorSettings, circuit_breaker, github_retry, sync_limits
 from mcpop.errors import McpopError
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, HttpResponse, NetworkError, UrllibClient
@@ -149,6 +149,7 @@ def registry_status(
             reason = (
                 "AuthFailed" if result.auth_failed else
                 "RateLimited" if result.rate_limited else
+                "CircuitOpen" if result.circuit_open else
                 "Unreachable" if not result.reachable else "SyncFailed"
             )  # fmt: skip
             conds.append(Cond("Synced", "False", reason, err))
@@ -165,7 +166,14 @@ def registry_status(
         if result.reachable:
             conds.append(Cond("Reachable", "True", "Reachable", "the source answered"))
         else:
-            conds.append(Cond("Reachable", "False", "Unreachable", result.error or "the source did not answer"))
+            conds.append(
+                Cond(
+                    "Reachable",
+                    "False",
+                    "CircuitOpen" if result.circuit_open else "Unreachable",
+                    result.error or "the source did not answer",
+                )
+            )
         if result.rate_limited:
             conds.append(Cond("RateLimited", "True", "RateLimited", result.error or "rate limited"))
         elif result.rate_limit_hit:
@@ -217,7 +225,9 @@ class RegistryController:
         self.registries = registries
         self.recorder = recorder
         self.enqueue = enqueue
-        self.client: HttpClient = client or UrllibClient(timeout=settings.fetch_timeout)
+        self.client: HttpClient = client or UrllibClient(
+            timeout=settings.fetch_timeout, breaker=circuit_breaker(settings)
+        )
         self.clock = clock
         self.sleep = sleep
         self.max_inline_wait = max_inline_wait
