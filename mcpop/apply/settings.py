@@ -25,6 +25,7 @@ from pydantic import (
 
 from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.identity import operator_account
+from mcpop.apply.runtime.profiling import is_loopback
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
 from mcpop.render.backup import BackupDefaults
@@ -338,10 +339,24 @@ class OperatorSettings(BaseModel):
     enable_correlation_id: Annotated[Bool, env("ENABLE_CORRELATION_ID"), Chart("operator.enableCorrelationId")] = Field(
         True, description="Tag each reconcile's log lines with one correlation id."
     )
-    enable_profiling: Annotated[Bool, Parameter(alias="--enable-pprof")] = Field(
-        False, description="Serve /debug/threads (stack dumps) on --profiling-bind-address."
+    enable_profiling: Annotated[
+        Bool, Parameter(alias="--enable-pprof"), env("ENABLE_PPROF"), Chart("profiling.enabled")
+    ] = Field(
+        False,
+        description="Serve pprof's Python equivalents on --profiling-bind-address: /debug/pprof/goroutine (every "
+        "thread's stack), /debug/pprof/heap?top=N (tracemalloc, started only then), /debug/pprof/profile?seconds=N "
+        "(a sampling profile as folded stacks, N at most 60).",
     )
-    profiling_bind_address: Address = Field("127.0.0.1:6060", description="Address of the profiling endpoint.")
+    profiling_bind_address: Annotated[
+        Address, Parameter(alias="--pprof-addr"), env("PPROF_ADDR"), Chart("profiling.address")
+    ] = Field(
+        "127.0.0.1:6060",
+        description="Address of the profiling endpoint: loopback only (kubectl port-forward reaches it) unless "
+        "--profiling-allow-remote.",
+    )
+    profiling_allow_remote: Bool = Field(
+        False, description="Let the profiling endpoint (no authentication) listen on an address that is not loopback."
+    )
     # feature switches
     enable_hpa_support: Annotated[Bool, env("ENABLE_HPA_SUPPORT"), Chart("operator.features.hpa")] = Field(
         True, description="Render HorizontalPodAutoscalers."
@@ -572,6 +587,15 @@ class OperatorSettings(BaseModel):
         if value <= 0:
             raise ValueError("must be more than 0")
         return value
+
+    @model_validator(mode="after")
+    def _profiling_on_loopback(self) -> OperatorSettings:
+        addr = split_address(self.profiling_bind_address)
+        if self.enable_profiling and addr is not None and not self.profiling_allow_remote and not is_loopback(addr[0]):
+            raise ValueError(f"profiling-bind-address {self.profiling_bind_address!r} is not loopback and the "
+                             "profiling endpoint has no authentication: bind 127.0.0.1 (kubectl port-forward reaches "
+                             "it) or set --profiling-allow-remote")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _lease_timing(self) -> OperatorSettings:
