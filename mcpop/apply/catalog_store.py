@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from mcpop.api.serverjson import ServerJSON
 from mcpop.apply.resources import CATALOG_DATA_KEY, CONFIGMAP, MCPREGISTRY, REGISTRY_LABEL
+from mcpop.apply.runtime import metrics
 from mcpop.apply.ssa.manager import KubeAPI, ResourceManager, SetResult
 from mcpop.render.catalog import AmbiguousEntry, Catalog, EntryNotFound
 from mcpop.render.errors import RenderError
@@ -114,6 +115,8 @@ class EntryCache:
         self._cache: dict[tuple[str, str], tuple[str, float, ServerJSON | None]] = {}
         self._lock = threading.Lock()
         self._cleaned = clock()
+        #: mcpop_cache_*{cache="server"}
+        self.metrics = metrics.CacheMetrics("server")
 
     def entry(self, cm: dict[str, Any]) -> ServerJSON | None:
         meta = cm.get("metadata") or {}
@@ -125,21 +128,29 @@ class EntryCache:
             if now - self._cleaned >= self.cleanup_interval:
                 self._cleanup(now)
         if hit is not None and hit[0] == rv and rv and now - hit[1] < self.ttl:
+            self.metrics.hit()
             return hit[2]
+        self.metrics.miss()
         parsed = parse_configmap(cm)
         with self._lock:
             self._cache[key] = (rv, now, parsed)
+            self.metrics.size(len(self._cache))
         return parsed
 
     def _cleanup(self, now: float) -> None:
         """Drop expired entries (the lock is held)."""
-        for key in [k for k, (_, at, _e) in self._cache.items() if now - at >= self.ttl]:
+        expired = [k for k, (_, at, _e) in self._cache.items() if now - at >= self.ttl]
+        for key in expired:
             del self._cache[key]
         self._cleaned = now
+        self.metrics.evicted(len(expired))
+        self.metrics.size(len(self._cache))
 
     def forget(self, namespace: str, name: str) -> None:
         with self._lock:
-            self._cache.pop((namespace, name), None)
+            if self._cache.pop((namespace, name), None) is not None:
+                self.metrics.evicted()
+            self.metrics.size(len(self._cache))
 
     def __len__(self) -> int:
         with self._lock:

@@ -28,7 +28,7 @@ from mcpop.apply.runtime import metrics
 from mcpop.apply.runtime.client import Kube, load_api_client
 from mcpop.apply.runtime.logs import setup_logging
 from mcpop.apply.runtime.manager import Context, Manager, Registration
-from mcpop.apply.settings import OperatorSettings, split_address
+from mcpop.apply.settings import OperatorSettings, backup_defaults, split_address
 from mcpop.apply.ssa.applyset import PART_OF_LABEL
 from mcpop.apply.verify.verifier import Verifier
 from mcpop.apply.webhook import certs
@@ -100,7 +100,9 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
         backups = ctx.informer(MCPSERVERBACKUP, name="mcpserverbackups")
         jobs = ctx.informer(JOB, label_selector=BACKUP_LABEL, name="backup-jobs")
         servers = ctx.informer(MCPSERVER, name="mcpservers")
-        ctl = BackupController(ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers)
+        ctl = BackupController(
+            ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers, defaults=backup_defaults(settings)
+        )
         backups.handlers.append(ctl.on_backup)
         jobs.handlers.append(ctl.on_job)
         servers.handlers.append(ctl.on_server)

@@ -8,6 +8,7 @@ the docs' values table (docs/install.md) and `--help` are tested against this on
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple
@@ -24,10 +25,13 @@ from pydantic import (
 
 from mcpop.api.duration import format_duration, non_negative
 from mcpop.apply.runtime.identity import operator_account
+from mcpop.apply.runtime.profiling import is_loopback
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.render.backup import BackupDefaults
 from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
+from mcpop.sources.breaker import CircuitBreaker
 from mcpop.sources.limits import SyncLimits
 from mcpop.sources.retry import RetryConfig
 
@@ -335,10 +339,24 @@ class OperatorSettings(BaseModel):
     enable_correlation_id: Annotated[Bool, env("ENABLE_CORRELATION_ID"), Chart("operator.enableCorrelationId")] = Field(
         True, description="Tag each reconcile's log lines with one correlation id."
     )
-    enable_profiling: Annotated[Bool, Parameter(alias="--enable-pprof")] = Field(
-        False, description="Serve /debug/threads (stack dumps) on --profiling-bind-address."
+    enable_profiling: Annotated[
+        Bool, Parameter(alias="--enable-pprof"), env("ENABLE_PPROF"), Chart("profiling.enabled")
+    ] = Field(
+        False,
+        description="Serve pprof's Python equivalents on --profiling-bind-address: /debug/pprof/goroutine (every "
+        "thread's stack), /debug/pprof/heap?top=N (tracemalloc, started only then), /debug/pprof/profile?seconds=N "
+        "(a sampling profile as folded stacks, N at most 60).",
     )
-    profiling_bind_address: Address = Field("127.0.0.1:6060", description="Address of the profiling endpoint.")
+    profiling_bind_address: Annotated[
+        Address, Parameter(alias="--pprof-addr"), env("PPROF_ADDR"), Chart("profiling.address")
+    ] = Field(
+        "127.0.0.1:6060",
+        description="Address of the profiling endpoint: loopback only (kubectl port-forward reaches it) unless "
+        "--profiling-allow-remote.",
+    )
+    profiling_allow_remote: Bool = Field(
+        False, description="Let the profiling endpoint (no authentication) listen on an address that is not loopback."
+    )
     # feature switches
     enable_hpa_support: Annotated[Bool, env("ENABLE_HPA_SUPPORT"), Chart("operator.features.hpa")] = Field(
         True, description="Render HorizontalPodAutoscalers."
@@ -355,6 +373,35 @@ class OperatorSettings(BaseModel):
     enable_backup_controller: Annotated[Bool, env("ENABLE_BACKUP_CONTROLLER"), Chart("backup.enabled")] = Field(
         True, description="Run the MCPServerBackup controller."
     )
+    # what an MCPServerBackup leaves unset (mcpop.render.backup.BackupDefaults; passed to its Jobs)
+    backup_retention_daily: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_DAILY"), Chart("backup.retentionPolicies.daily")
+    ] = Field(7, description="Daily snapshots kept of a backup with no spec.retention (0: no daily rule).")
+    backup_retention_weekly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_WEEKLY"), Chart("backup.retentionPolicies.weekly")
+    ] = Field(4, description="Weekly snapshots kept of a backup with no spec.retention (0: no weekly rule).")
+    backup_retention_monthly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_MONTHLY"), Chart("backup.retentionPolicies.monthly")
+    ] = Field(12, description="Monthly snapshots kept of a backup with no spec.retention (0: no monthly rule).")
+    backup_retention_yearly: Annotated[
+        Count, env("MCPOP_BACKUP_RETENTION_YEARLY"), Chart("backup.retentionPolicies.yearly")
+    ] = Field(
+        5,
+        description="Yearly snapshots kept of a backup with no spec.retention (0: no yearly rule; all four 0: such "
+        "backups keep every snapshot, as `retention: {}` does).",
+    )
+    backup_s3_region: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_S3_REGION"), Chart("backup.s3.region")] = Field(
+        None, description="S3 region of a backup whose storage.s3 sets none."
+    )
+    backup_s3_endpoint: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_S3_ENDPOINT"), Chart("backup.s3.endpoint")] = Field(
+        None, description="S3 endpoint (host[:port] or URL) of a backup whose storage.s3 sets none."
+    )
+    backup_gcs_project: Annotated[NoneIfEmpty, env("MCPOP_BACKUP_GCS_PROJECT_ID"), Chart("backup.gcs.projectId")] = (
+        Field(None, description="GCS project of a backup whose storage.gcs sets none.")
+    )
+    backup_azure_account_name: Annotated[
+        NoneIfEmpty, env("MCPOP_BACKUP_AZURE_ACCOUNT_NAME"), Chart("backup.azure.accountName")
+    ] = Field(None, description="Azure storage account of a backup whose storage.azure sets none.")
     # the Verified condition (mcpop.apply.verify): MCP handshakes with each server through its Service
     verify_interval: Duration = Field(
         300.0,
@@ -407,6 +454,15 @@ class OperatorSettings(BaseModel):
             "and body together, not one read): past it the fetch is cut off and only that object's status says so."
         ),
     )
+    circuit_breaker_failures: Annotated[Count, Chart("circuitBreaker.failureThreshold")] = Field(
+        5,
+        description="Consecutive failures (connection errors, timeouts, HTTP 5xx) of one host (a registry API, "
+        "GitHub, an image registry) that open its circuit: fetches to it are then refused at once until "
+        "--circuit-breaker-cool-down has passed and a probe succeeds; 0 turns the breaker off.",
+    )
+    circuit_breaker_cool_down: Annotated[Duration, Chart("circuitBreaker.coolDown")] = Field(
+        60.0, description="How long an open circuit refuses fetches before one probe is let through (half-open)."
+    )
     registry_max_pages: Annotated[int, Field(ge=1), Chart("registry.maxPages")] = Field(
         100,
         description="List pages (registry API pages, GitHub directory listings) one MCPRegistry sync may read; past "
@@ -445,6 +501,15 @@ class OperatorSettings(BaseModel):
             "pod-security.kubernetes.io/enforce label can only lower the level. Default: restricted everywhere."
         ),
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _backup_storage(self) -> OperatorSettings:
+        # the same checks as the fields they fill (a bad default would fail every backup that takes it)
+        from mcpop.api.mcpserverbackup import AzureStorage, S3Storage
+
+        S3Storage(bucket="check", region=self.backup_s3_region, endpoint=self.backup_s3_endpoint)
+        AzureStorage(container="check", account_name=self.backup_azure_account_name)
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -524,6 +589,15 @@ class OperatorSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _profiling_on_loopback(self) -> OperatorSettings:
+        addr = split_address(self.profiling_bind_address)
+        if self.enable_profiling and addr is not None and not self.profiling_allow_remote and not is_loopback(addr[0]):
+            raise ValueError(f"profiling-bind-address {self.profiling_bind_address!r} is not loopback and the "
+                             "profiling endpoint has no authentication: bind 127.0.0.1 (kubectl port-forward reaches "
+                             "it) or set --profiling-allow-remote")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
     def _lease_timing(self) -> OperatorSettings:
         if not self.retry_period < self.renew_deadline < self.lease_duration:
             raise ValueError("leader election needs retry-period < renew-deadline < lease-duration")
@@ -586,3 +660,28 @@ def github_retry(settings: OperatorSettings) -> RetryConfig:
         network_base_delay=settings.github_network_base_delay,
         network_max_delay=settings.github_network_max_delay,
     )
+
+
+def backup_defaults(settings: OperatorSettings) -> BackupDefaults:
+    """What MCPServerBackups leave unset: `--backup-retention-*`, `--backup-s3-*`, `--backup-gcs-project`, ..."""
+    return BackupDefaults(
+        keep_daily=settings.backup_retention_daily,
+        keep_weekly=settings.backup_retention_weekly,
+        keep_monthly=settings.backup_retention_monthly,
+        keep_yearly=settings.backup_retention_yearly,
+        s3_region=settings.backup_s3_region,
+        s3_endpoint=settings.backup_s3_endpoint,
+        gcs_project=settings.backup_gcs_project,
+        azure_account_name=settings.backup_azure_account_name,
+    )
+
+
+@functools.cache
+def _breaker(failures: int, cool_down: float) -> CircuitBreaker:
+    return CircuitBreaker(failures, cool_down)
+
+
+def circuit_breaker(settings: OperatorSettings) -> CircuitBreaker:
+    """The process's circuit breaker of `--circuit-breaker-failures` and `--circuit-breaker-cool-down`: one for
+    the registry syncs and the image config reads, so a host has one state."""
+    return _breaker(settings.circuit_breaker_failures, settings.circuit_breaker_cool_down)

@@ -19,7 +19,7 @@ from typing import Any
 
 from mcpop.api.cron import check_schedule
 from mcpop.api.mcpserver import MCPServer
-from mcpop.api.mcpserverbackup import MCPServerBackup, MCPServerBackupSpec
+from mcpop.api.mcpserverbackup import MCPServerBackup, MCPServerBackupSpec, Retention
 from mcpop.render.errors import RenderError
 from mcpop.render.names import OPERATOR_VERSION, dns_label, label_value, selector_labels, short_hash
 from mcpop.render.objectset import ObjectSet
@@ -41,9 +41,86 @@ ENV_GCS_CREDENTIALS = "MCPOP_GCS_CREDENTIALS"
 ENV_AZURE_CREDENTIALS = "MCPOP_AZURE_CREDENTIALS"
 ENV_ENCRYPTION_KEY = "MCPOP_BACKUP_ENCRYPTION_KEY"
 ENV_RUN_ID = "MCPOP_BACKUP_RUN_ID"
+#: the operator's defaults for what a backup's spec leaves unset (JSON of BackupDefaults.wire())
+ENV_DEFAULTS = "MCPOP_BACKUP_DEFAULTS"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 #: CronJob names longer than this leave no room for the Job suffix the CronJob controller appends
 MAX_CRONJOB_NAME = 52
+
+
+@dataclass(frozen=True)
+class BackupDefaults:
+    """What the operator fills in when a backup's spec leaves it unset (`--backup-retention-*`,
+    `--backup-s3-*`, `--backup-gcs-project`, `--backup-azure-account-name`).
+
+    The retention counts apply only to a backup with no `spec.retention` (`retention: {}` keeps every
+    snapshot); 0 turns a rule off, so all four 0 leave such backups unpruned. The storage values fill the
+    fields of the backend a backup names that it leaves unset.
+    """
+
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    keep_yearly: int = 0
+    s3_region: str | None = None
+    s3_endpoint: str | None = None
+    gcs_project: str | None = None
+    azure_account_name: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The set values, as the spec names them (empty: nothing to default)."""
+        retention = {
+            k: v
+            for k, v in (
+                ("keepDaily", self.keep_daily),
+                ("keepWeekly", self.keep_weekly),
+                ("keepMonthly", self.keep_monthly),
+                ("keepYearly", self.keep_yearly),
+            )
+            if v
+        }
+        storage = {
+            "s3": {k: v for k, v in (("region", self.s3_region), ("endpoint", self.s3_endpoint)) if v},
+            "gcs": {"project": self.gcs_project} if self.gcs_project else {},
+            "azure": {"accountName": self.azure_account_name} if self.azure_account_name else {},
+        }
+        out: dict[str, Any] = {"retention": retention} if retention else {}
+        if any(storage.values()):
+            out["storage"] = {k: v for k, v in storage.items() if v}
+        return out  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, text: str | None) -> BackupDefaults:
+        """The defaults a Job's `MCPOP_BACKUP_DEFAULTS` carries (none when unset or empty)."""
+        data = json.loads(text) if text else {}
+        retention, storage = data.get("retention") or {}, data.get("storage") or {}
+        s3, gcs, azure = storage.get("s3") or {}, storage.get("gcs") or {}, storage.get("azure") or {}
+        return cls(keep_daily=int(retention.get("keepDaily") or 0), keep_weekly=int(retention.get("keepWeekly") or 0),
+                   keep_monthly=int(retention.get("keepMonthly") or 0),
+                   keep_yearly=int(retention.get("keepYearly") or 0), s3_region=s3.get("region"),
+                   s3_endpoint=s3.get("endpoint"), gcs_project=gcs.get("project"),
+                   azure_account_name=azure.get("accountName"))  # fmt: skip
+
+
+def with_defaults(spec: MCPServerBackupSpec, defaults: BackupDefaults) -> MCPServerBackupSpec:
+    """`spec` with the operator's defaults filled in where it leaves them unset (see BackupDefaults)."""
+    update: dict[str, Any] = {}
+    wire = defaults.wire()
+    if spec.retention is None and "retention" in wire:
+        update["retention"] = Retention.model_validate(wire["retention"])
+    st = spec.storage
+    fill: dict[str, Any] = {}
+    if st.s3 is not None:
+        fill["s3"] = st.s3.model_copy(update={k: v for k, v in (("region", defaults.s3_region),
+                                                               ("endpoint", defaults.s3_endpoint))
+                                              if v and getattr(st.s3, k) is None})  # fmt: skip
+    if st.gcs is not None and st.gcs.project is None and defaults.gcs_project:
+        fill["gcs"] = st.gcs.model_copy(update={"project": defaults.gcs_project})
+    if st.azure is not None and st.azure.account_name is None and defaults.azure_account_name:
+        fill["azure"] = st.azure.model_copy(update={"account_name": defaults.azure_account_name})
+    if fill:
+        update["storage"] = st.model_copy(update=fill)
+    return spec.model_copy(update=update) if update else spec
 
 
 @dataclass(frozen=True)
@@ -64,6 +141,8 @@ class BackupRenderOptions:
     #: the restore Job has finished: its identity (ServiceAccount, Role, RoleBinding) is no longer rendered,
     #: so the ApplySet prune deletes it while the Job itself stays for its logs
     restore_finished: bool = False
+    #: the operator's defaults, passed to every run in MCPOP_BACKUP_DEFAULTS (mcpop.apply.mcpbackup.run)
+    defaults: BackupDefaults | None = None
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -235,6 +314,8 @@ def pod_spec(backup: MCPServerBackup, server: ServerData, opts: BackupRenderOpti
         {"name": "HOME", "value": "/tmp"},
         *credential_env(spec, opts.generated_key_secret),
     ]
+    if opts.defaults is not None and opts.defaults.wire():
+        env.append({"name": ENV_DEFAULTS, "value": json.dumps(opts.defaults.wire(), sort_keys=True)})
     pod_sc: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": server.run_as_user or 1000,
                               "runAsGroup": server.run_as_group, "fsGroup": server.fs_group,
                               "seccompProfile": {"type": "RuntimeDefault"}}  # fmt: skip

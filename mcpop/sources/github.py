@@ -90,6 +90,12 @@ class GitHubCache:
 
     responses: dict[str, CachedBody] = field(default_factory=dict)
     blobs: dict[str, str] = field(default_factory=dict)
+    #: lookups answered from the cache (a 304, a blob already read) and not (a full response)
+    hits: int = 0
+    misses: int = 0
+
+    def __len__(self) -> int:
+        return len(self.responses) + len(self.blobs)
 
 
 @dataclass
@@ -136,9 +142,11 @@ class _Reader:
             if cached is None:
                 raise MalformedResponse(f"GET {url}: 304 Not Modified without a cached copy")
             self.stats.not_modified += 1
+            self.cache.hits += 1
             return cached.body
         if response.status != 200:
             raise MalformedResponse(f"GET {url}: unexpected HTTP {response.status}")
+        self.cache.misses += 1
         etag = response.header("etag")
         if etag:
             self.cache.responses[url] = CachedBody(etag, response.body)
@@ -155,6 +163,7 @@ class _Reader:
 def _file_text(reader: _Reader, item: dict[str, Any]) -> str:
     sha = item.get("sha")
     if isinstance(sha, str) and sha in reader.cache.blobs:
+        reader.cache.hits += 1
         return reader.cache.blobs[sha]
     download = item.get("download_url")
     url = item.get("url")

@@ -42,6 +42,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from mcpop.api.validation import strip_userinfo
 from mcpop.codec.reader import REGISTRY_DATA, load_json
+from mcpop.sources.breaker import CircuitBreaker, host_of
 from mcpop.sources.errors import (
     DeadlineExceeded,
     MalformedResponse,
@@ -250,8 +251,11 @@ class UrllibClient:
         max_bytes: int = DEFAULT_MAX_BYTES,
         pool_size: int = 4,
         max_redirects: int = MAX_REDIRECTS,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.timeout = timeout
+        #: refuses fetches to a host whose circuit is open (mcpop.sources.breaker); each hop is one fetch
+        self.breaker = breaker
         self.max_bytes = max_bytes
         self.user_agent = user_agent
         self.max_redirects = max_redirects
@@ -275,6 +279,27 @@ class UrllibClient:
             raise SourceConfigError(f"GET {strip_userinfo(url)}: not a usable http(s) URL") from exc
         except (Urllib3Error, OSError) as exc:
             raise self._network_error(url, exc, deadline) from exc
+
+    def _guarded_send(self, url: str, headers: Mapping[str, str], deadline: _Deadline) -> urllib3.BaseHTTPResponse:
+        """`_send` through the circuit breaker: refused when the host's circuit is open; a connection error, a
+        timeout or a 5xx counts as the host's failure, any other answer as its success."""
+        if self.breaker is None:
+            return self._send(url, headers, deadline)
+        host = host_of(url)
+        self.breaker.before(host)
+        try:
+            resp = self._send(url, headers, deadline)
+        except NetworkError:
+            self.breaker.failure(host)
+            raise
+        except BaseException:
+            self.breaker.success(host)
+            raise
+        if resp.status >= 500:
+            self.breaker.failure(host)
+        else:
+            self.breaker.success(host)
+        return resp
 
     @staticmethod
     def _network_error(url: str, exc: BaseException, deadline: _Deadline) -> NetworkError:
@@ -309,7 +334,7 @@ class UrllibClient:
         _current.deadline = deadline
         try:
             for _hop in range(self.max_redirects + 1):
-                resp = self._send(current, sent, deadline)
+                resp = self._guarded_send(current, sent, deadline)
                 if resp.status not in REDIRECTS:
                     return HttpResponse(
                         status=int(resp.status),

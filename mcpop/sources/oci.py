@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 from mcpop.api.imageconfig import ImageConfig, parse_image_config
 from mcpop.codec.reader import CONFIGMAP_DATA, REGISTRY_DATA, YAMLInputError, load_json
+from mcpop.sources.breaker import CircuitBreaker
 from mcpop.sources.errors import DeadlineExceeded, NetworkError, ResponseTooLarge, SourceError, size
 from mcpop.sources.http import DEFAULT_TIMEOUT, HttpClient, HttpResponse, UrllibClient, origin
 
@@ -193,9 +194,10 @@ class ImageConfigResolver:
         clock: Callable[[], float] = time.monotonic,
         timeout: float = DEFAULT_TIMEOUT,
         trusted_realms: frozenset[str] = frozenset(),
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.client: HttpClient = client or UrllibClient(
-            timeout=timeout, user_agent="mcpop-image-config/0.1", max_bytes=MAX_MANIFEST_BYTES
+            timeout=timeout, user_agent="mcpop-image-config/0.1", max_bytes=MAX_MANIFEST_BYTES, breaker=breaker
         )
         self.trusted_realms = frozenset(h.lower() for h in trusted_realms)
         self.tag_ttl = tag_ttl

@@ -20,6 +20,7 @@ from mcpop.api.mcpregistry import MCPRegistrySpec, RegistryFilters
 from mcpop.api.serverjson import ServerJSON
 from mcpop.api.validation import strip_userinfo
 from mcpop.render.catalog import Catalog
+from mcpop.sources.breaker import CircuitOpen
 from mcpop.sources.configmap import load_configmap
 from mcpop.sources.entries import DeletedEntry, InvalidEntry, SourceEntries
 from mcpop.sources.errors import AuthError, NetworkError, RateLimitError, ServerError, SourceConfigError, SourceError
@@ -46,6 +47,8 @@ class SyncResult:
     reachable: bool = True
     rate_limited: bool = False
     auth_failed: bool = False
+    #: the sync was refused by an open circuit breaker (mcpop.sources.breaker) without asking the source
+    circuit_open: bool = False
     #: a rate limit was hit (and waited out) during the sync, even if it then succeeded
     rate_limit_hit: bool = False
     #: RFC 3339 time the last successful sync started (the next incremental sync asks from there)
@@ -192,7 +195,8 @@ def failed(previous: SyncResult | None, key: str, exc: BaseException, *, rate_li
         entries=list(base.entries),
         unfiltered=list(base.unfiltered),
         error=str(exc),
-        reachable=not isinstance(exc, NetworkError | ServerError),
+        reachable=not isinstance(exc, NetworkError | ServerError | CircuitOpen),
+        circuit_open=isinstance(exc, CircuitOpen),
         rate_limited=isinstance(exc, RateLimitError),
         auth_failed=isinstance(exc, AuthError),
         rate_limit_hit=rate_limit_hit or isinstance(exc, RateLimitError),

@@ -278,3 +278,16 @@ def test_every_rendered_name_is_a_valid_dns_label_within_its_limit(backup: str, 
         name = o["metadata"]["name"]
         assert len(name) <= (MAX_CRONJOB_NAME if o["kind"] == "CronJob" else 63), name
         assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
+
+
+@pytest.mark.parametrize("source", FIXTURES, ids=lambda p: p.stem)
+def test_no_staging_volume_is_made_a_run_streams_from_the_servers_claims(source: Path) -> None:
+    """The README's "No staging volume": no PersistentVolumeClaim is rendered; a pod mounts the server's claims,
+    the Local repository when there is one, and a bounded /tmp for the spooled file list, nothing else."""
+    objects = _objects(source)
+    assert "PersistentVolumeClaim" not in {o["kind"] for o in objects}
+    for pod in _pods(objects):
+        names = {v["name"] for v in pod["volumes"]}
+        assert names - {"repository", "tmp"} == {n for n in names if n.startswith("data-")}
+        tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+        assert tmp == {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}

@@ -225,6 +225,11 @@ def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, A
         "registry.example.com/mcpop/mcp-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     )
     assert env["MCPOP_GITHUB_API_URL"] == "https://github.example.com/api/v3"
+    # the backup defaults (retention of backups without spec.retention, unset storage fields)
+    assert (s.backup_retention_daily, s.backup_retention_weekly, s.backup_retention_monthly,
+            s.backup_retention_yearly) == (14, 8, 6, 2)  # fmt: skip
+    assert (s.backup_s3_region, s.backup_s3_endpoint) == ("eu-central-1", "minio.storage.svc:9000")
+    assert (s.backup_gcs_project, s.backup_azure_account_name) == ("platform-prod", "platformbackups")
 
 
 def test_retry_and_cache_switched_off_mean_no_retries_and_no_cache() -> None:

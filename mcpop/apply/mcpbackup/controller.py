@@ -41,6 +41,7 @@ from mcpop.render.backup import (
     DEFAULT_IMAGE,
     GENERATED_KEY,
     REQUEST_ANNOTATION,
+    BackupDefaults,
     BackupRenderOptions,
     generated_key_secret,
     generated_key_secret_name,
@@ -83,7 +84,7 @@ class BackupController:
     def __init__(self, kube: Kube, backups: Informer, recorder: EventRecorder | None,
                  enqueue: Callable[[Key], None], *, owned: dict[str, Informer] | None = None,
                  jobs: Informer | None = None, servers: Informer | None = None, image: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 defaults: BackupDefaults | None = None, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
 
         self.kube = kube
         self.backups = backups
@@ -94,6 +95,7 @@ class BackupController:
         self.servers = servers
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.clock = clock
+        self.defaults = defaults
         #: applies each backup's object set; reads live objects from the owned kinds' watch caches
         self.manager = ResourceManager(kube, caches=self.owned.get, kinds=OWNED_KINDS)
         #: per backup: the last finished run counted in the metrics (None: seen at start-up, not counted)
@@ -357,7 +359,8 @@ class BackupController:
         opts = BackupRenderOptions(namespace=ns, image=self.image, owner=Owner(name, meta["uid"], API_VERSION,
                                    BACKUP_KIND), request=run_request, restore_request=run_restore,
                                    generated_key_secret=key_secret, restore_target=target_data,
-                                   restore_finished=restore_job is not None and _finished(restore_job))  # fmt: skip
+                                   restore_finished=restore_job is not None and _finished(restore_job),
+                                   defaults=self.defaults)  # fmt: skip
         try:
             rendered = render_backup(backup, server, opts)
         except RenderError as exc:

@@ -30,7 +30,15 @@ from mcpop.codec.emitter import dump_yaml, json_text
 from mcpop.codec.reader import YAMLInputError, decode, load_value
 from mcpop.errors import McpopError
 from mcpop.render import RenderOptions, render
-from mcpop.render.backup import GENERATED_KEY, credential_env, generated_key_secret_name, server_data
+from mcpop.render.backup import (
+    ENV_DEFAULTS,
+    GENERATED_KEY,
+    BackupDefaults,
+    credential_env,
+    generated_key_secret_name,
+    server_data,
+    with_defaults,
+)
 from mcpop.render.names import selector_labels
 from mcpop.render.validate import validate
 
@@ -84,15 +92,19 @@ def rfc3339(when: dt.datetime) -> str:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def load_backup(kube: Kube, namespace: str, name: str) -> tuple[dict[str, Any], Any]:
-    """The live MCPServerBackup (wire form) and its validated model."""
+def load_backup(kube: Kube, namespace: str, name: str, env: Mapping[str, str] | None = None
+                ) -> tuple[dict[str, Any], Any]:  # fmt: skip
+    """The live MCPServerBackup (wire form) and its validated model, with the operator's defaults (the Job's
+    MCPOP_BACKUP_DEFAULTS) filled into the model where its spec leaves them unset."""
 
     obj = kube.get(MCPSERVERBACKUP, namespace, name)
     if obj is None:
         raise RunError(f"MCPServerBackup {name} not found in namespace {namespace}")
     obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServerBackup"}
     try:
-        return obj, MCPServerBackup.model_validate(obj)
+        backup = MCPServerBackup.model_validate(obj)
+        defaults = BackupDefaults.from_wire((os.environ if env is None else env).get(ENV_DEFAULTS))
+        return obj, backup.model_copy(update={"spec": with_defaults(backup.spec, defaults)})
     except ValidationError as exc:
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise RunError(f"MCPServerBackup {namespace}/{name} is invalid: {msg}") from None
@@ -280,7 +292,7 @@ def run_backup(kube: Kube, namespace: str, name: str, *, data_dir: str | None = 
     run_id = run_id or environ.get("MCPOP_BACKUP_RUN_ID") or f"local-{started.strftime('%Y%m%dT%H%M%SZ')}"
     _patch_status(kube, namespace, name, {"lastRun": _run_record(run_id, "Running", started)})
     try:
-        _, backup = load_backup(kube, namespace, name)
+        _, backup = load_backup(kube, namespace, name, environ)
         spec = backup.spec
         server = _server(kube, backup, namespace)
         sources, skipped = collect_configuration(kube, server, namespace, spec.encryption)
@@ -531,7 +543,7 @@ def run_restore(kube: Kube, namespace: str, name: str, plan: RestorePlan, *, dat
     environ = dict(os.environ if env is None else env)
     started = now_utc()
     run_id = run_id or environ.get("MCPOP_BACKUP_RUN_ID") or f"local-{started.strftime('%Y%m%dT%H%M%SZ')}"
-    _, backup = load_backup(kube, namespace, name)
+    _, backup = load_backup(kube, namespace, name, environ)
     target_ns = plan.target_namespace or namespace
     target_name = plan.target_name or backup.spec.server_ref.name
     target = f"{target_ns}/{target_name}"

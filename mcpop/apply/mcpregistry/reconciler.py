@@ -30,10 +30,10 @@ from mcpop.apply.runtime.client import Kube, KubeError
 from mcpop.apply.runtime.conditions import Cond, merge_conditions, status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
-from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, condition_gauge, forget_object
+from mcpop.apply.runtime.metrics import REGISTRY_SYNCED, CacheMetrics, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, Result
 from mcpop.apply.runtime.timefmt import micro_now, parse_time
-from mcpop.apply.settings import OperatorSettings, github_retry, sync_limits
+from mcpop.apply.settings import OperatorSettings, circuit_breaker, github_retry, sync_limits
 from mcpop.errors import McpopError
 from mcpop.sources.github import DEFAULT_API, GitHubCache
 from mcpop.sources.http import HttpClient, HttpResponse, NetworkError, UrllibClient
@@ -149,6 +149,7 @@ def registry_status(
             reason = (
                 "AuthFailed" if result.auth_failed else
                 "RateLimited" if result.rate_limited else
+                "CircuitOpen" if result.circuit_open else
                 "Unreachable" if not result.reachable else "SyncFailed"
             )  # fmt: skip
             conds.append(Cond("Synced", "False", reason, err))
@@ -165,7 +166,14 @@ def registry_status(
         if result.reachable:
             conds.append(Cond("Reachable", "True", "Reachable", "the source answered"))
         else:
-            conds.append(Cond("Reachable", "False", "Unreachable", result.error or "the source did not answer"))
+            conds.append(
+                Cond(
+                    "Reachable",
+                    "False",
+                    "CircuitOpen" if result.circuit_open else "Unreachable",
+                    result.error or "the source did not answer",
+                )
+            )
         if result.rate_limited:
             conds.append(Cond("RateLimited", "True", "RateLimited", result.error or "rate limited"))
         elif result.rate_limit_hit:
@@ -217,7 +225,9 @@ class RegistryController:
         self.registries = registries
         self.recorder = recorder
         self.enqueue = enqueue
-        self.client: HttpClient = client or UrllibClient(timeout=settings.fetch_timeout)
+        self.client: HttpClient = client or UrllibClient(
+            timeout=settings.fetch_timeout, breaker=circuit_breaker(settings)
+        )
         self.clock = clock
         self.sleep = sleep
         self.max_inline_wait = max_inline_wait
@@ -227,15 +237,46 @@ class RegistryController:
         #: (created, cache): a cache older than --cache-registry-ttl is replaced by an empty one (a full fetch)
         self._github_caches: dict[Key, tuple[float, GitHubCache]] = {}
         self._lock = threading.Lock()
+        #: mcpop_cache_*{cache="registry"}: the entries of all the listing caches
+        self.cache_metrics = CacheMetrics("registry")
 
     def _github_cache(self, key: Key) -> GitHubCache:
         """The registry's listing cache (the lock is held), fresh once older than --cache-registry-ttl."""
         now = time.monotonic()
         held = self._github_caches.get(key)
         if held is None or now - held[0] >= self.settings.cache_registry_ttl:
+            if held is not None:
+                self.cache_metrics.evicted(len(held[1]))
             held = (now, GitHubCache())
             self._github_caches[key] = held
+            self._cache_size()
         return held[1]
+
+    def _cache_size(self) -> None:
+        """Set the registry cache's size (the lock is held)."""
+        self.cache_metrics.size(sum(len(c) for _, c in self._github_caches.values()))
+
+    def cached_sync(self, key: Key, spec: Any, previous: SyncResult | None, incremental: bool
+                    ) -> tuple[SyncResult, float | None]:  # fmt: skip
+        """`sync_step` of registry `key` with its listing cache, counted in mcpop_cache_*{cache="registry"}."""
+        with self._lock:
+            cache = self._github_cache(key)
+        hits, misses = cache.hits, cache.misses
+        try:
+            return self.sync_step(key[0], spec, previous, incremental, cache, max_wait=self.max_inline_wait)
+        finally:
+            self.cache_metrics.hit(cache.hits - hits)
+            self.cache_metrics.miss(cache.misses - misses)
+            with self._lock:
+                self._cache_size()
+
+    def drop_cache(self, key: Key) -> None:
+        """Forget registry `key`'s listing cache (the registry is gone)."""
+        with self._lock:
+            gone = self._github_caches.pop(key, None)
+            if gone is not None:
+                self.cache_metrics.evicted(len(gone[1]))
+                self._cache_size()
 
     # ------------------------------------------------------------------ the Controller protocol
 
@@ -353,7 +394,7 @@ class RegistryController:
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             with self._lock:
                 self._state.pop(key, None)
-                self._github_caches.pop(key, None)
+            self.drop_cache(key)
             forget_object(REGISTRY_SYNCED, ns, name)
             return DONE  # the stored ConfigMaps are owned by the registry: garbage-collected with it
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPRegistry"}
@@ -397,9 +438,7 @@ class RegistryController:
         log.info("syncing", extra={"registry": f"{ns}/{name}", "source": source_key(spec),
                                    "incremental": incremental})  # fmt: skip
         started = micro_now(self.clock)
-        with self._lock:
-            cache = self._github_cache(key)
-        result, deferred = self.sync_step(ns, spec, previous, incremental, cache, max_wait=self.max_inline_wait)
+        result, deferred = self.cached_sync(key, spec, previous, incremental)
         if result.ok:
             changes = catalog_store.store(self.kube, obj, result.entries)
             changed = len(changes.of("created", "configured"))

@@ -14,6 +14,7 @@ from prometheus_client import Counter
 
 from mcpop.apply.resources import SECRET
 from mcpop.apply.runtime.client import Kube, KubeError
+from mcpop.sources.breaker import CircuitBreaker
 from mcpop.sources.http import DEFAULT_TIMEOUT
 from mcpop.sources.oci import Credential, ImageConfigError, ImageConfigResolver, Reason, parse_docker_config
 
@@ -40,8 +41,10 @@ class ImageConfigs:
 
     def __init__(self, kube: Kube, resolver: ImageConfigResolver | None = None,
                  plain_http: frozenset[str] = frozenset(), *, timeout: float = DEFAULT_TIMEOUT,
-                 trusted_realms: frozenset[str] = frozenset()) -> None:  # fmt: skip
+                 trusted_realms: frozenset[str] = frozenset(),
+                 breaker: CircuitBreaker | None = None) -> None:  # fmt: skip
         self.kube = kube
+        self.breaker = breaker
         self._resolver = resolver
         self.plain_http = plain_http
         self.timeout = timeout
@@ -51,7 +54,8 @@ class ImageConfigs:
     def resolver(self) -> ImageConfigResolver:
         if self._resolver is None:
             self._resolver = ImageConfigResolver(plain_http=self.plain_http, timeout=self.timeout,
-                                                 trusted_realms=self.trusted_realms)  # fmt: skip
+                                                 trusted_realms=self.trusted_realms,
+                                                 breaker=self.breaker)  # fmt: skip
         return self._resolver
 
     def credentials(self, namespace: str, spec: MCPServerSpec) -> dict[str, Credential]:

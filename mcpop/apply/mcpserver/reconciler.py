@@ -42,7 +42,7 @@ from mcpop.apply.runtime.logs import set_generation
 from mcpop.apply.runtime.metrics import MCPSERVER_READY, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.runtime.timefmt import parse_time
-from mcpop.apply.settings import OperatorSettings
+from mcpop.apply.settings import OperatorSettings, circuit_breaker
 from mcpop.apply.ssa.apply import ConflictPolicy
 from mcpop.apply.ssa.changeset import ChangeSet
 from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, events_from, observe
@@ -101,7 +101,8 @@ class MCPServerController:
         self._entries = EntryCache(settings.cache_server_ttl, settings.cache_cleanup_interval)
         self.images = ImageConfigs(kube, plain_http=frozenset(settings.insecure_registries),
                                    timeout=settings.fetch_timeout,
-                                   trusted_realms=frozenset(settings.trusted_token_realms))  # fmt: skip
+                                   trusted_realms=frozenset(settings.trusted_token_realms),
+                                   breaker=circuit_breaker(settings))  # fmt: skip
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
         self._operator_account = settings.operator_account()

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.health import HealthServer
 from mcpop.apply.runtime.informer import Informer, Transform, compact
 from mcpop.apply.runtime.leaderelection import LeaderElector
+from mcpop.apply.runtime.profiling import ProfilingServer, start_profiling_server
 from mcpop.apply.runtime.reconciler import Controller, Key, run_worker
 from mcpop.apply.runtime.tls import ReloadingContext
 from mcpop.apply.runtime.workqueue import WorkQueue
@@ -107,6 +105,7 @@ class Manager:
         self.elector: LeaderElector | None = None
         self.health: HealthServer | None = None
         self.metrics_server: Any = None
+        self.profiling_server: ProfilingServer | None = None
         self._controllers: dict[str, _Running] = {}
         self._runnables: list[_Runnable] = []
         self._informers: dict[tuple[Any, ...], Informer] = {}
@@ -294,28 +293,12 @@ class Manager:
         return self.elector is not None and not self.elector.leading.is_set()
 
     def _start_profiling(self) -> None:
-        """A diagnostics endpoint: `/debug/threads` dumps every thread's stack (like pprof's goroutines)."""
+        """pprof's Python equivalents (mcpop.apply.runtime.profiling) on --profiling-bind-address."""
         addr = split_address(self.settings.profiling_bind_address)
         if addr is None:
             return
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                frames = sys._current_frames()
-                names = {t.ident: t.name for t in threading.enumerate()}
-                text = "\n".join(f"--- {names.get(i, i)}\n" + "".join(traceback.format_stack(f))
-                                 for i, f in frames.items())  # fmt: skip
-                data = text.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        srv = ThreadingHTTPServer(addr, Handler)
-        threading.Thread(target=srv.serve_forever, name="profiling", daemon=True).start()
+        self.profiling_server = start_profiling_server(*addr, allow_remote=self.settings.profiling_allow_remote)
+        log.info("profiling endpoint on %s:%s (/debug/pprof/)", *self.profiling_server.server_address[:2])
 
     def _lease_namespace(self) -> str:
         if self.settings.leader_election_namespace:
@@ -420,4 +403,6 @@ class Manager:
             self.health.stop()
         if self.metrics_server is not None:
             self.metrics_server.shutdown()
+        if self.profiling_server is not None:
+            self.profiling_server.stop()
         log.info("stopped")

@@ -52,6 +52,39 @@ MCPSERVER_READY = Gauge(
 REGISTRY_SYNCED = Gauge("mcpop_registry_synced", "1 when the MCPRegistry's Synced condition is True",
                         ["namespace", "name"])  # fmt: skip
 LEADER = Gauge("leader_election_master_status", "1 when this replica leads", ["name"])
+#: the operator's in-memory caches: `registry` (MCPRegistries' GitHub listings: ETag'd responses and file texts
+#: by blob sha) and `server` (catalogue entries parsed from the stored ConfigMaps)
+CACHE_HITS = Counter("mcpop_cache_hits_total", "Lookups answered from the cache", ["cache"])
+CACHE_MISSES = Counter("mcpop_cache_misses_total", "Lookups the cache could not answer (fetched or parsed anew)",
+                       ["cache"])  # fmt: skip
+CACHE_SIZE = Gauge("mcpop_cache_size", "Entries held in the cache", ["cache"])
+CACHE_EVICTIONS = Counter("mcpop_cache_evictions_total", "Entries dropped from the cache (expired or their object "
+                          "gone)", ["cache"])  # fmt: skip
+
+
+class CacheMetrics:
+    """The `mcpop_cache_*` series of one cache."""
+
+    def __init__(self, cache: str) -> None:
+        self._hits = CACHE_HITS.labels(cache)
+        self._misses = CACHE_MISSES.labels(cache)
+        self._size = CACHE_SIZE.labels(cache)
+        self._evictions = CACHE_EVICTIONS.labels(cache)
+
+    def hit(self, n: int = 1) -> None:
+        if n:
+            self._hits.inc(n)
+
+    def miss(self, n: int = 1) -> None:
+        if n:
+            self._misses.inc(n)
+
+    def size(self, n: int) -> None:
+        self._size.set(n)
+
+    def evicted(self, n: int = 1) -> None:
+        if n:
+            self._evictions.inc(n)
 
 
 class QueueMetrics:
