@@ -6,7 +6,7 @@ SDK's client with a Bearer token.
 Covers: a valid token works end to end (initialize, tools/list, a call); no token → 401 whose
 WWW-Authenticate names the RFC 9728 metadata; the metadata document; a bad token → 401 invalid_token; a
 missing scope → 403 insufficient_scope; the JWKS from a file instead of discovery; the token reaches neither
-the server process nor the bridge's log.
+the server process nor the bridge's log; the operator's probe (no token yet) reports AuthRequired.
 """
 
 from __future__ import annotations
@@ -275,3 +275,16 @@ def test_the_jwks_from_a_file_instead_of_discovery(
         token = issuer.token(bridge.resource, iss=offline)
         assert _client(sdk_python, tmp_path, bridge.resource, token)["text"] == ["echo: hello"]
         assert _post(bridge.resource, issuer.token(bridge.resource))[0] == 401  # the loopback issuer is not this one
+
+
+def test_the_operators_probe_reports_auth_required_not_a_failure(
+    discovering: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_servers import sdk_path
+
+    from mcpop.apply.verify.probe import probe
+
+    monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
+    v = probe(discovering.resource, "streamable-http", 10.0)
+    assert (v.status, v.reason) == ("Unknown", "AuthRequired"), v.message
+    assert "HTTP 401" in v.message
