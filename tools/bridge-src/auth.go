@@ -44,6 +44,8 @@ const (
 	fetchTimeout = 10 * time.Second
 	// unknown kid: the keys are fetched again at most this often
 	refetchInterval = 30 * time.Second
+	// no keys loaded yet (the issuer unreachable): tried again at most this often
+	retryInterval = 5 * time.Second
 )
 
 // asymmetric signature algorithms only: `none` is not even parsed by go-jose, HMAC is refused here
@@ -97,8 +99,12 @@ func (k *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 	if found := find(); len(found) > 0 {
 		return found, nil
 	}
-	if k.keys != nil && k.now().Sub(k.fetched) < k.every {
-		return nil, nil // asked again too soon: an unknown kid must not make the bridge hammer the issuer
+	if !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.wait() {
+		// asked again too soon: an unknown kid, or an issuer that is down, must not make the bridge hammer it
+		if k.keys == nil {
+			return nil, errNoKeys
+		}
+		return nil, nil
 	}
 	keys, err := k.load(ctx)
 	k.fetched = k.now()
@@ -114,6 +120,15 @@ func (k *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 }
 
 var errNoKeys = errors.New("the issuer's keys cannot be loaded")
+
+// wait is how long after a load the keys may be loaded again: refetchInterval, or retryInterval while none
+// could be loaded yet (every request fails until then).
+func (k *keySource) wait() time.Duration {
+	if k.keys == nil {
+		return min(k.every, retryInterval)
+	}
+	return k.every
+}
 
 // fetch GETs a JSON document with a timeout and a size cap.
 func fetch(ctx context.Context, client *http.Client, u string, into any) error {

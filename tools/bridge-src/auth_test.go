@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -277,5 +278,36 @@ func TestIssuerURLsMustBeHTTPSWithoutUserinfo(t *testing.T) {
 		if err := checkIssuerURL(raw); (err == nil) != ok {
 			t.Errorf("checkIssuerURL(%q) = %v, want ok=%v", raw, err, ok)
 		}
+	}
+}
+
+func TestAnIssuerThatIsDownIsAskedAtMostEveryRetryIntervalAndRequestsGet503(t *testing.T) {
+	now := time.Now()
+	clock := now
+	loads := 0
+	up := false
+	rs := newRSA(t, "k1")
+	src := &keySource{now: func() time.Time { return clock }, every: refetchInterval,
+		load: func(context.Context) (*jose.JSONWebKeySet, error) {
+			loads++
+			if !up {
+				return nil, errors.New("connection refused")
+			}
+			return &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{rs.jwk()}}, nil
+		}}
+	v := &validator{issuer: testIssuer, audiences: []string{testAudience}, keys: src, now: func() time.Time { return now }}
+	token := rs.sign(t, good(now))
+	for range 5 {
+		if _, fail := v.validate(context.Background(), token); fail == nil || fail.status != http.StatusServiceUnavailable {
+			t.Fatalf("issuer down: %+v, want 503", fail)
+		}
+	}
+	if loads != 1 {
+		t.Fatalf("%d loads while the issuer is down within the retry interval, want 1", loads)
+	}
+	up = true
+	clock = clock.Add(retryInterval + time.Second)
+	if _, fail := v.validate(context.Background(), token); fail != nil || loads != 2 {
+		t.Fatalf("issuer back: %v, %d loads", fail, loads)
 	}
 }
