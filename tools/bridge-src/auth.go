@@ -73,7 +73,8 @@ type caller struct {
 }
 
 // keySource holds the issuer's keys: loaded on first use, loaded again on a kid it does not know (at most
-// every refetchInterval), so a rotated key is picked up without a restart.
+// every refetchInterval), so a rotated key is picked up without a restart. A load runs outside the lock: a
+// request whose kid is known never waits for one (requests wait only while no keys were ever loaded).
 type keySource struct {
 	load    func(context.Context) (*jose.JSONWebKeySet, error)
 	now     func() time.Time
@@ -81,33 +82,59 @@ type keySource struct {
 	mu      sync.Mutex
 	keys    *jose.JSONWebKeySet
 	fetched time.Time
+	loading chan struct{} // non-nil while a load runs; closed when it ends
 }
 
-// lookup returns the keys a token's kid names (every key when it names none); errNoKeys when they cannot be loaded.
+func (k *keySource) find(kid string) []jose.JSONWebKey {
+	if k.keys == nil {
+		return nil
+	}
+	if kid == "" {
+		return k.keys.Keys
+	}
+	return k.keys.Key(kid)
+}
+
+// lookup returns the keys a token's kid names (every key when it names none); errNoKeys when none could be
+// loaded at all.
 func (k *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	find := func() []jose.JSONWebKey {
-		if k.keys == nil {
-			return nil
-		}
-		if kid == "" {
-			return k.keys.Keys
-		}
-		return k.keys.Key(kid)
-	}
-	if found := find(); len(found) > 0 {
+	if found := k.find(kid); len(found) > 0 {
+		k.mu.Unlock()
 		return found, nil
 	}
-	if !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.wait() {
-		// asked again too soon: an unknown kid, or an issuer that is down, must not make the bridge hammer it
+	if k.loading != nil && k.keys == nil { // the first load is under way: wait for it
+		done := k.loading
+		k.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.keys == nil {
+			return nil, errNoKeys
+		}
+		return k.find(kid), nil
+	}
+	if k.loading != nil || (!k.fetched.IsZero() && k.now().Sub(k.fetched) < k.wait()) {
+		// a load is under way, or was done too recently: an unknown kid, or an issuer that is down, must
+		// not make the bridge hammer it
+		defer k.mu.Unlock()
 		if k.keys == nil {
 			return nil, errNoKeys
 		}
 		return nil, nil
 	}
-	keys, err := k.load(ctx)
-	k.fetched = k.now()
+	done := make(chan struct{})
+	k.loading = done
+	k.mu.Unlock()
+	keys, err := k.load(context.WithoutCancel(ctx)) // others may wait on it: not cut short by this request
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fetched, k.loading = k.now(), nil
+	close(done)
 	if err != nil {
 		log.Printf("auth: cannot load the issuer's keys: %v", err)
 		if k.keys == nil {
@@ -116,7 +143,7 @@ func (k *keySource) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 		return nil, nil
 	}
 	k.keys = keys
-	return find(), nil
+	return k.find(kid), nil
 }
 
 var errNoKeys = errors.New("the issuer's keys cannot be loaded")

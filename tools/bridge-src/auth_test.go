@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,5 +310,34 @@ func TestAnIssuerThatIsDownIsAskedAtMostEveryRetryIntervalAndRequestsGet503(t *t
 	clock = clock.Add(retryInterval + time.Second)
 	if _, fail := v.validate(context.Background(), token); fail != nil || loads != 2 {
 		t.Fatalf("issuer back: %v, %d loads", fail, loads)
+	}
+}
+
+func TestConcurrentFirstRequestsShareOneLoad(t *testing.T) {
+	now := time.Now()
+	rs := newRSA(t, "k1")
+	release := make(chan struct{})
+	var loads atomic.Int32
+	src := &keySource{now: time.Now, every: refetchInterval,
+		load: func(context.Context) (*jose.JSONWebKeySet, error) {
+			loads.Add(1)
+			<-release
+			return &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{rs.jwk()}}, nil
+		}}
+	v := &validator{issuer: testIssuer, audiences: []string{testAudience}, keys: src, now: func() time.Time { return now }}
+	token := rs.sign(t, good(now))
+	errs := make(chan *authError, 8)
+	for range 8 {
+		go func() { _, fail := v.validate(context.Background(), token); errs <- fail }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range 8 {
+		if fail := <-errs; fail != nil {
+			t.Errorf("a request waiting on the first load: %v", fail)
+		}
+	}
+	if loads.Load() != 1 {
+		t.Errorf("%d loads, want 1", loads.Load())
 	}
 }
