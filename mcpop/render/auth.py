@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpop.api.mcpserver import JWTAuth, MCPServerSpec
 from mcpop.render.errors import RenderError
@@ -58,8 +59,9 @@ def bridge_flags(jwt: JWTAuth, default_audience: str) -> list[str]:
 
 
 def with_auth(spec: MCPServerSpec, work: Workload, service: str, namespace: str, service_port: int) -> Workload:
-    """`work` with the bridge's authentication flags before its `--`, when `spec.auth.jwt` is set; a server no
-    bridge fronts (an HTTP server: the bridge's reverse-proxy mode is not built yet) is refused."""
+    """`work` with the bridge's authentication flags before its `--`, when `spec.auth.jwt` is set, and the resource
+    URL's host among its allowed hosts; a server no bridge fronts (an HTTP server: the bridge's reverse-proxy mode
+    is not built yet) is refused."""
     jwt = spec.auth.jwt if spec.auth else None
     if jwt is None:
         return work
@@ -70,8 +72,16 @@ def with_auth(spec: MCPServerSpec, work: Workload, service: str, namespace: str,
             f"{work.transport} is served by the image itself, so no token would be checked",
         )
     cut = work.args.index("--")
-    flags = bridge_flags(jwt, in_cluster_url(service, namespace, service_port, work.path))
-    return dataclasses.replace(work, args=[*work.args[:cut], *flags, *work.args[cut:]])
+    default = in_cluster_url(service, namespace, service_port, work.path)
+    args = [*work.args[:cut], *bridge_flags(jwt, default), *work.args[cut:]]
+    # the resource URL's host is a name clients use: the bridge's DNS-rebinding check must accept it
+    host = urlsplit(resource_url(jwt, default)).hostname
+    if host and "--allowed-hosts" in args[:cut]:
+        at = args.index("--allowed-hosts") + 1
+        hosts = args[at].split(",")
+        if "*" not in hosts and host not in hosts:
+            args[at] = ",".join([*hosts, host])
+    return dataclasses.replace(work, args=args)
 
 
 def mount_jwks(spec: MCPServerSpec, deployment: dict[str, Any]) -> None:

@@ -62,6 +62,18 @@ def test_given_audiences_are_passed_and_the_first_url_among_them_is_the_resource
     got = flags(out)
     assert got["--jwt-audience"] == "files-api,https://mcp.example.com/files"
     assert got["--resource-url"] == "https://mcp.example.com/files"
+    args = pod(out)["containers"][0]["args"]
+    hosts = args[args.index("--allowed-hosts") + 1].split(",")
+    assert hosts[-1] == "mcp.example.com" and "files.tools.svc.cluster.local" in hosts  # clients use that name
+
+
+def test_the_resource_host_is_not_added_twice_nor_beside_a_star() -> None:
+    for allowed in (["mcp.example.com"], ["*"]):
+        spec = {"gateway": {"allowedHosts": allowed}}
+        out = render(server(spec, jwt={"issuer": ISSUER, "audiences": ["https://mcp.example.com/files"]}))
+        args = pod(out)["containers"][0]["args"]
+        hosts = args[args.index("--allowed-hosts") + 1].split(",")
+        assert hosts.count("mcp.example.com") == (0 if allowed == ["*"] else 1)
 
 
 def test_the_jwks_configmap_key_is_mounted_read_only_where_the_bridge_reads_it() -> None:
