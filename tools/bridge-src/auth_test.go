@@ -39,7 +39,7 @@ type signer struct {
 	alg jose.SignatureAlgorithm
 }
 
-func newRSA(t *testing.T, kid string) signer {
+func newRSA(t testing.TB, kid string) signer {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func newRSA(t *testing.T, kid string) signer {
 	return signer{kid, k, jose.RS256}
 }
 
-func newEC(t *testing.T, kid string) signer {
+func newEC(t testing.TB, kid string) signer {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func (s signer) jwk() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: s.key.Public(), KeyID: s.kid, Algorithm: string(s.alg), Use: "sig"}
 }
 
-func (s signer) sign(t *testing.T, claims map[string]any) string {
+func (s signer) sign(t testing.TB, claims map[string]any) string {
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", s.kid))
 	if err != nil {
@@ -339,5 +339,22 @@ func TestConcurrentFirstRequestsShareOneLoad(t *testing.T) {
 	}
 	if loads.Load() != 1 {
 		t.Errorf("%d loads, want 1", loads.Load())
+	}
+}
+
+// BenchmarkValidate is the cost one request pays with --jwt-issuer (keys cached).
+func BenchmarkValidate(b *testing.B) {
+	now := time.Now()
+	for _, s := range []signer{newRSA(b, "rsa"), newEC(b, "ec")} {
+		loads := 0
+		v := testValidator(func() []jose.JSONWebKey { return []jose.JSONWebKey{s.jwk()} }, &loads, now)
+		token := s.sign(b, good(now))
+		b.Run(string(s.alg), func(b *testing.B) {
+			for b.Loop() {
+				if _, fail := v.validate(context.Background(), token); fail != nil {
+					b.Fatal(fail)
+				}
+			}
+		})
 	}
 }
