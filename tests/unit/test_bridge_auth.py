@@ -6,7 +6,8 @@ SDK's client with a Bearer token.
 Covers: a valid token works end to end (initialize, tools/list, a call); no token → 401 whose
 WWW-Authenticate names the RFC 9728 metadata; the metadata document; a bad token → 401 invalid_token; a
 missing scope → 403 insufficient_scope; the JWKS from a file instead of discovery; the token reaches neither
-the server process nor the bridge's log; the operator's probe (no token yet) reports AuthRequired.
+the server process nor the bridge's log; a session answers only the subject that opened it; the operator's
+probe (no token yet) reports AuthRequired.
 """
 
 from __future__ import annotations
@@ -288,3 +289,30 @@ def test_the_operators_probe_reports_auth_required_not_a_failure(
     v = probe(discovering.resource, "streamable-http", 10.0)
     assert (v.status, v.reason) == ("Unknown", "AuthRequired"), v.message
     assert "HTTP 401" in v.message
+
+
+def test_a_session_answers_only_the_subject_whose_token_opened_it(discovering: Bridge, issuer: Issuer) -> None:
+    alice, bob = issuer.token(discovering.resource), issuer.token(discovering.resource, sub="bob")
+    status, headers, _ = _post(discovering.resource, alice)
+    session = headers.get("Mcp-Session-Id")
+    assert status == 200 and session
+
+    def ping(token: str) -> int:
+        body = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Mcp-Session-Id": session,
+            "MCP-Protocol-Version": "2025-06-18",
+            "Authorization": f"Bearer {token}",
+        }
+        req = urllib.request.Request(discovering.resource, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                resp.read()
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert ping(bob) == 404  # another caller's session is not found, as if it did not exist
+    assert ping(alice) == 200
