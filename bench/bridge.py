@@ -5,8 +5,10 @@ On the host, as plain processes (no container runtime), in one run:
 1. tools/call latency (p50/p99) of one stdio MCP server (the official Python SDK's MCPServer, one `whoami`
    tool returning its pid and an in-process counter), spoken to by the official SDK client
    a. directly over stdio (the client spawns the server), and
-   b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process),
-   both after a warm-up, each call timed in the client.
+   b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process), and
+   c. the same with --jwt-issuer: an RS256 Bearer token (a key made here, its JWKS as a file) validated on
+      every request,
+   each after a warm-up, each call timed in the client.
 2. Idle sessions: K sessions opened on a fresh bridge (initialize + notifications/initialized, raw HTTP)
    and left idle: the bridge's RSS before and after (its own cost per session) and the server processes'
    RSS (one process per session, the real cost of a stateful session). The server here is TINY, a stdio
@@ -19,6 +21,7 @@ Run: python bench/bridge.py [--calls 500] [--sessions 64]
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import socket
@@ -64,28 +67,68 @@ for line in sys.stdin:
 """
 
 CLIENT = """
-import asyncio, json, sys, time
-from mcp import Client
+import asyncio, json, os, sys, time
+import httpx2
+from mcp import Client, ClientSession
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def timed(c, calls):
+    for _ in range(20):  # warm-up
+        await c.call_tool("whoami", {})
+    times, pids = [], set()
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        r = await c.call_tool("whoami", {})
+        times.append(time.perf_counter() - t0)
+        pids.add(json.loads(r.content[0].text)["pid"])
+    return times, pids
 
 
 async def main() -> None:
     target, calls = sys.argv[1], int(sys.argv[2])
-    server = StdioServerParameters(command=sys.executable, args=[target]) if target.endswith(".py") else target
-    async with Client(server) as c:
-        for _ in range(20):  # warm-up
-            await c.call_tool("whoami", {})
-        times, pids = [], set()
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            r = await c.call_tool("whoami", {})
-            times.append(time.perf_counter() - t0)
-            pids.add(json.loads(r.content[0].text)["pid"])
+    if os.environ.get("TOKEN"):  # a Bearer token on every request (mcpop-bridge with --jwt-issuer)
+        headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+            async with streamable_http_client(target, http_client=http) as streams:
+                async with ClientSession(streams[0], streams[1]) as c:
+                    await c.initialize()
+                    times, pids = await timed(c, calls)
+    else:
+        server = StdioServerParameters(command=sys.executable, args=[target]) if target.endswith(".py") else target
+        async with Client(server) as c:
+            times, pids = await timed(c, calls)
     print(json.dumps({"times": times, "pids": len(pids)}))
 
 
 asyncio.run(main())
 """
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def issuer(tmp: str, audience: str) -> tuple[list[str], str]:
+    """A local issuer: the bridge's flags (its JWKS as a file) and an RS256 token for `audience`."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = key.public_key().public_numbers()
+    num = lambda n: b64(n.to_bytes((n.bit_length() + 7) // 8, "big"))  # noqa: E731
+    jwks = Path(tmp, "jwks.json")
+    jwks.write_text(json.dumps({"keys": [{"kty": "RSA", "kid": "bench", "alg": "RS256", "n": num(pub.n),
+                                          "e": num(pub.e)}]}))  # fmt: skip
+    iss, now = "https://bench.invalid", int(time.time())
+    claims = {"iss": iss, "aud": audience, "sub": "bench", "exp": now + 3600, "scope": "mcp:tools"}
+    head = b64(json.dumps({"alg": "RS256", "kid": "bench"}).encode())
+    signing = f"{head}.{b64(json.dumps(claims).encode())}".encode()
+    token = f"{signing.decode()}.{b64(key.sign(signing, padding.PKCS1v15(), hashes.SHA256()))}"
+    flags = ["--jwt-issuer", iss, "--jwks-file", str(jwks), "--jwt-audience", audience,
+             "--required-scopes", "mcp:tools"]  # fmt: skip
+    return flags, token
 
 
 def tool(*args: str) -> str:
@@ -128,12 +171,14 @@ def post(url: str, body: dict[str, object], session: str | None = None) -> str |
 
 
 @contextmanager
-def running_bridge(bridge: str, server: list[str], tmp: str, sessions: int = 8) -> Iterator[tuple[str, int]]:
+def running_bridge(
+    bridge: str, server: list[str], tmp: str, sessions: int = 8, flags: list[str] | None = None, port: int = 0
+) -> Iterator[tuple[str, int]]:
     """mcpop-bridge on loopback serving `server`: (its MCP URL, its pid)."""
-    port = free_port()
+    port = port or free_port()
     with Path(tmp, f"bridge-{port}.log").open("w") as log:
         proc = subprocess.Popen([bridge, "--host", "127.0.0.1", "--port", str(port), "--max-sessions", str(sessions),
-                                 "--", *server], stdout=log, stderr=log)  # fmt: skip
+                                 *(flags or []), "--", *server], stdout=log, stderr=log)  # fmt: skip
         try:
             for _ in range(100):
                 try:
@@ -177,11 +222,17 @@ def main() -> int:
                 out = subprocess.run([python, str(client), target, str(opts.calls)], capture_output=True, text=True,
                                      timeout=600, check=True)  # fmt: skip
                 results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{'tools/call':<14} {'p50 ms':>8} {'p99 ms':>8} {'server processes':>17}")
-            for name, r in results.items():
-                print(f"{name:<14} {pct(r['times'], 0.5):8.2f} {pct(r['times'], 0.99):8.2f} {r['pids']:17d}")
             sdk_rss = idle_sessions(url, sdk_pid, 1)[2]
-            print(f"one idle session of the SDK server: its process's RSS {sdk_rss / 1024:.1f} MiB")
+        port = free_port()
+        flags, token = issuer(tmp, f"http://127.0.0.1:{port}/mcp")
+        with running_bridge(bridge, [python, str(server)], tmp, flags=flags, port=port) as (url, _):
+            out = subprocess.run([python, str(client), url, str(opts.calls)], capture_output=True, text=True,
+                                 timeout=600, check=True, env={**os.environ, "TOKEN": token})  # fmt: skip
+            results["bridge + JWT"] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{'tools/call':<14} {'p50 ms':>8} {'p99 ms':>8} {'server processes':>17}")
+        for name, r in results.items():
+            print(f"{name:<14} {pct(r['times'], 0.5):8.2f} {pct(r['times'], 0.99):8.2f} {r['pids']:17d}")
+        print(f"one idle session of the SDK server: its process's RSS {sdk_rss / 1024:.1f} MiB")
 
         tiny = Path(tmp, "tiny.py")
         tiny.write_text(TINY)

@@ -696,6 +696,17 @@ srv("stdio-no-command", {"image": DROP, "transport": {"type": "stdio"}}, "spec",
 srv("stdio-gateway-off-no-image", {"image": DROP, "command": ["x"], "transport": {"type": "stdio"},
     "gateway": {"enabled": False}}, "spec.image", "needs an image")  # fmt: skip
 srv("service-type", {"serviceType": "Ingress"}, "serviceType", "'ClusterIP'")
+STDIO_AUTH: dict[str, Any] = {"image": DROP, "command": ["npx", "srv"], "transport": {"type": "stdio"}}
+srv("exposed-without-auth", {"serviceType": "LoadBalancer"}, "spec.auth", "allowUnauthenticated: true")
+srv("auth-issuer-http", {**STDIO_AUTH, "auth": {"jwt": {"issuer": "http://idp.example.com"}}}, "auth.jwt.issuer",
+    "must be an https URL")  # fmt: skip
+srv("auth-issuer-userinfo", {**STDIO_AUTH, "auth": {"jwt": {"issuer": "https://u:pw@idp.example.com"}}},
+    "auth.jwt.issuer", "must not carry userinfo")  # fmt: skip
+srv("auth-scope-space", {**STDIO_AUTH, "auth": {"jwt": {"issuer": "https://idp.example.com",
+    "requiredScopes": ["a b"]}}}, "auth.jwt.requiredScopes[0]", "pattern")  # fmt: skip
+srv("auth-empty", {**STDIO_AUTH, "auth": {}}, "auth.jwt", "auth needs jwt")
+srv("auth-jwt-on-http-server", {"auth": {"jwt": {"issuer": "https://idp.example.com"}}}, "spec.auth.jwt",
+    "stdio servers only")  # fmt: skip
 srv("pull-policy", {"imagePullPolicy": "Sometimes"}, "imagePullPolicy", "'Always'")
 srv("config-not-mapping", {"config": ["a"]}, "config", "got a list")
 srv("request-over-limit", {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}, "spec",

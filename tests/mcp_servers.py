@@ -156,6 +156,12 @@ def bad_server(mode: str) -> Iterator[BadServer]:
                     self.rfile.read(n)
                 if mode == "500":
                     self._send(500, b"internal error", "text/plain")
+                elif mode == "401":  # mcpop-bridge with spec.auth, asked without a token
+                    meta = f"http://{self.headers.get('host')}/.well-known/oauth-protected-resource/mcp"
+                    self.send_response(401)
+                    self.send_header("www-authenticate", f'Bearer resource_metadata="{meta}"')
+                    self.send_header("content-length", "0")
+                    self.end_headers()
                 elif mode == "garbage":
                     self._send(200, b"hello, I am not an MCP server", "application/json")
                 else:  # hold the request until the client gives up (closes the connection)

@@ -98,6 +98,8 @@ def mcpserver(draw: st.DrawFn) -> dict[str, Any]:
                              "limits": {"cpu": "2", "memory": "2Gi"}}  # fmt: skip
     spec["replicas"] = draw(st.integers(0, 5))
     spec["serviceType"] = draw(st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]))
+    if spec["serviceType"] != "ClusterIP":  # exposed without spec.auth.jwt is refused unless said so
+        spec["auth"] = {"allowUnauthenticated": True}
     if draw(st.booleans()):
         vols, mounts = draw(volumes())
         spec["volumes"], spec["volumeMounts"] = vols, mounts

@@ -1,8 +1,17 @@
 """The MCPServer resource: one MCP server and all its options."""
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from mcpop.api.base import (
     DNSLabel,
@@ -199,6 +208,95 @@ class Gateway(Model):
         return self
 
 
+def check_issuer(value: str) -> str:
+    """An OAuth issuer URL: https, a host, no userinfo, query or fragment (RFC 8414 / OIDC discovery)."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"{value!r} must be an https URL (the issuer's identifier, as its tokens' iss claim says)")
+    if "@" in parts.netloc:
+        raise ValueError(f"{value.split('@', 1)[-1]!r}: an issuer URL must not carry userinfo (user@)")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(f"{value!r}: an issuer URL must have no query or fragment")
+    if any(c.isspace() or c == '"' for c in value):
+        raise ValueError(f"{value!r}: an issuer URL must have no spaces or quotes")
+    return value
+
+
+IssuerURL = Annotated[
+    str,
+    AfterValidator(check_issuer),
+    WithJsonSchema({"type": "string", "maxLength": 2048, "pattern": r'^https://[^/\s?#@"]+(/[^\s?#"]*)?$'}),
+]
+#: a token audience: any string but a comma (the bridge takes them comma-separated), space or quote
+Audience = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r'^[^,\s"]+$')]
+#: an OAuth scope token (RFC 6749 §3.3: printable ASCII but space, `"` and `\`), and no comma
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[!#-+\--\[\]-~]+$")]
+
+
+class ConfigMapKeyRef(Model):
+    name: DNSSubdomain
+    key: ConfigMapKey
+
+
+class JWKSSource(Model):
+    """Where the issuer's keys are when not from its OIDC discovery document (an air-gapped cluster)."""
+
+    config_map_key_ref: ConfigMapKeyRef = Field(
+        description="A ConfigMap key holding the issuer's JWKS document (RFC 7517), mounted read-only into the "
+        "pod; read again when a token names a key it does not hold, so an updated ConfigMap is picked up."
+    )
+
+
+class JWTAuth(Model):
+    """Bearer JWTs from one OAuth/OIDC issuer, validated by mcpop-bridge on the MCP endpoint."""
+
+    issuer: IssuerURL = Field(
+        description="The issuer (https): tokens' iss; its keys come from its OIDC discovery document "
+        "(`/.well-known/openid-configuration` → jwks_uri) unless jwks is set."
+    )
+    audiences: list[Audience] | None = Field(
+        default=None,
+        max_length=16,
+        description="Audiences a token may name (aud), one is enough. The first one that is a URL is also the "
+        "resource in the RFC 9728 metadata. Default: the server's in-cluster URL "
+        "(http://NAME.NAMESPACE.svc.cluster.local:PORT/PATH, status.url).",
+    )
+    jwks: JWKSSource | None = None
+    required_scopes: list[Scope] | None = Field(
+        default=None,
+        max_length=32,
+        description="Scopes every token must carry (`scope`, space-separated, or `scp`); one missing: 403 "
+        'with WWW-Authenticate error="insufficient_scope".',
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        for name, values in (("audiences", self.audiences), ("requiredScopes", self.required_scopes)):
+            for i, v in enumerate(values or []):
+                if v in (values or [])[:i]:
+                    raise FieldError((name, i), f"duplicate {v!r}")
+        return self
+
+
+class Auth(Model):
+    """Who may call the server: mcpop-bridge checks a Bearer JWT on every request (issue 21)."""
+
+    jwt: JWTAuth | None = None
+    allow_unauthenticated: bool | None = Field(
+        default=None,
+        description="true: serviceType NodePort or LoadBalancer without jwt is accepted (anyone who reaches the "
+        "Service can call every tool). Without it such a server is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if self.jwt is not None and self.allow_unauthenticated:
+            raise FieldError(("allowUnauthenticated",), "allowUnauthenticated contradicts jwt: set one of them")
+        if self.jwt is None and self.allow_unauthenticated is None:
+            raise FieldError(("jwt",), "auth needs jwt (or allowUnauthenticated: true)")
+        return self
+
+
 class ServiceAccountSpec(Model):
     create: bool = True
     name: DNSSubdomain | None = None
@@ -302,6 +400,7 @@ class MCPServerSpec(Model):
     transport: Transport | None = None
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
+    auth: Auth | None = None
     # pod
     node_selector: Labels | None = None
     tolerations: list[Toleration] | None = None

@@ -177,6 +177,7 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
         f"Age: {age(meta.get('creationTimestamp'), now)}",
         f"Registry: {registry_name(obj)}",
         *remote_lines(obj),
+        *auth_lines(obj),
         *mcp_lines(st.get("mcp")),
         "",
         "Conditions:",
@@ -194,6 +195,20 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
                          when if count <= 1 else f"{when} (x{count})", src, str(e.get("message") or "")])  # fmt: skip
         lines += ["", "Events:"] + ["  " + r for r in table(rows).splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def auth_lines(obj: dict[str, Any]) -> list[str]:
+    """`Auth:` when spec.auth is set: the issuer, the audiences tokens must name (default: the server's URL, as
+    mcpop-bridge is told) and the required scopes; or that an exposed server takes anyone."""
+    auth = ((obj.get("spec") or {}).get("auth")) or {}
+    jwt = auth.get("jwt")
+    if not jwt:
+        return ["Auth: none (allowUnauthenticated)"] if auth.get("allowUnauthenticated") else []
+    url = (obj.get("status") or {}).get("url")
+    audiences = ", ".join(jwt.get("audiences") or []) or f"{url or 'the server URL'} (default)"
+    scopes = jwt.get("requiredScopes") or []
+    return [f"Auth: Bearer JWT from {jwt.get('issuer')}, audience {audiences}"
+            + (f", scopes {' '.join(scopes)}" if scopes else "")]  # fmt: skip
 
 
 def remote_lines(obj: dict[str, Any]) -> list[str]:

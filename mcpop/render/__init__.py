@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
+from mcpop.render.auth import check_exposure, mount_jwks, with_auth
 from mcpop.render.autoscaling import autoscalers, hpa_active
-from mcpop.render.collisions import check_config_size, check_env, check_service_ports, check_volumes
+from mcpop.render.collisions import PORT_NAME, check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
 from mcpop.render.names import common_labels, dns_label
 from mcpop.render.normalize import Workload, normalize, service_hosts
@@ -84,7 +85,10 @@ def render(
         from mcpop.render.registry import enrich  # server.json models load only when an entry is used
 
         spec, used = enrich(spec, registry_entry, server_name=obj_name, image_configs=opts.image_configs)
+    check_exposure(spec)
     if used is not None and used.remote_url is not None:
+        if spec.auth is not None and spec.auth.jwt is not None:
+            raise RenderError("spec.auth.jwt", "a remote server is not run by mcpop, so no bridge checks its tokens")
         remote = ObjectSet(warnings=list(used.warnings))
         labels = common_labels(name, used.version, COMPONENT)
         annotations = {**used.annotations(), TRANSPORT_ANNOTATION: used.remote_transport or "streamable-http"}
@@ -93,17 +97,20 @@ def render(
 
     hosts = service_hosts(obj_name, namespace)
     work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts)
+    service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
+    work = with_auth(spec, work, obj_name, namespace, service_port)
     check_env(spec, work.env)
-    check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
+    check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None,
+                  with_jwks=bool(spec.auth and spec.auth.jwt and spec.auth.jwt.jwks))  # fmt: skip
     check_service_ports(spec, work.port)
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings])
     out.warnings += _switched_off(spec, opts)
-    if spec.service_type != "ClusterIP":
-        # until the front door (spec.auth) exists, every tool of the server is open to whoever reaches it
+    if spec.service_type != "ClusterIP" and (spec.auth is None or spec.auth.jwt is None):
+        # spec.auth.allowUnauthenticated said so (check_exposure refuses it otherwise): say what it means
         out.warnings.append(f"serviceType {spec.service_type} exposes the MCP server outside the cluster with no "
-                            "authentication: anyone who reaches it can call every tool; prefer ClusterIP behind an "
-                            "authenticating gateway")  # fmt: skip
+                            "authentication (spec.auth.allowUnauthenticated): anyone who reaches it can call every "
+                            "tool; prefer spec.auth.jwt")  # fmt: skip
 
     sa_spec = spec.service_account
     sa_name = (sa_spec.name if sa_spec and sa_spec.name else None) or obj_name
@@ -146,6 +153,7 @@ def render(
         pod_extra_annotations=pod_annotations,
         referenced_hash=opts.referenced_content_hash, placement=placement,
     )  # fmt: skip
+    mount_jwks(spec, dep)
     if used is not None:
         dep["metadata"]["annotations"] = dict(sorted(used.annotations().items()))
     out.warnings += pod_security(dep["spec"]["template"]["spec"], spec, namespace, opts.pod_security)

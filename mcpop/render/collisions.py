@@ -74,7 +74,7 @@ def check_env(spec: MCPServerSpec, env: list[EnvVar]) -> None:
         seen[name] = path
 
 
-def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False) -> None:
+def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False, with_jwks: bool = False) -> None:
     """Refuse user volumes and mount paths that clash with the generated ones."""
     mounts = {m.mount_path: f"spec.volumeMounts[{i}].mountPath" for i, m in enumerate(spec.volume_mounts or [])}
     mounted_at = {m.name: m.mount_path for m in spec.volume_mounts or []}
@@ -86,6 +86,11 @@ def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = Fa
     if with_bridge:
         generated[BRIDGE_VOLUME] = "the static stdio bridge"
         paths[BRIDGE_DIR] = "the static stdio bridge"
+    if with_jwks:
+        from mcpop.render.auth import JWKS_DIR, JWKS_VOLUME
+
+        generated[JWKS_VOLUME] = "spec.auth.jwt.jwks"
+        paths[JWKS_DIR] = "spec.auth.jwt.jwks"
     for i, src in enumerate(spec.config_sources or []):
         name = source_volume_name(src.name)
         if name in generated:

@@ -32,7 +32,7 @@ GATEWAY_PORT = 8000
 CLUSTER_DOMAIN = "cluster.local"
 #: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
 #: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
-BRIDGE_VERSION = "0.3.0"
+BRIDGE_VERSION = "0.4.0"
 BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
 # not the bridge image's own /mcpop-bridge (its binary): a directory mounted over a file fails (runc: "not a
 # directory"), which only a real kubelet showed

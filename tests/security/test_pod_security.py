@@ -163,11 +163,20 @@ def test_the_namespace_enforce_label_lowers_what_the_setting_allows() -> None:
 
 
 @pytest.mark.parametrize("service_type", ["NodePort", "LoadBalancer"])
-def test_a_server_exposed_outside_the_cluster_is_warned_about_having_no_authentication(service_type: str) -> None:
-    spec = {"image": "ghcr.io/example/s", "serviceType": service_type}
-    server = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
-                                       "metadata": {"name": "srv", "namespace": "team"}, "spec": spec})  # fmt: skip
-    warnings = render(server).warnings
+def test_an_exposed_server_needs_auth_or_an_explicit_allow_unauthenticated(service_type: str) -> None:
+    def srv(**spec: Any) -> MCPServer:
+        return MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                         "metadata": {"name": "srv", "namespace": "team"},
+                                         "spec": {"command": ["npx", "srv"], "transport": {"type": "stdio"},
+                                                  "serviceType": service_type, **spec}})  # fmt: skip
+
+    with pytest.raises(RenderError) as err:
+        render(srv())
+    assert err.value.field == "spec.auth" and f"serviceType {service_type}" in str(err.value)
+    assert "allowUnauthenticated" in str(err.value)
+    warnings = render(srv(auth={"allowUnauthenticated": True})).warnings
     assert any(f"serviceType {service_type}" in w and "no authentication" in w for w in warnings), warnings
-    internal = server.model_copy(update={"spec": server.spec.model_copy(update={"service_type": "ClusterIP"})})
+    authed = render(srv(auth={"jwt": {"issuer": "https://idp.example.com"}}))
+    assert not any("no authentication" in w for w in authed.warnings)
+    internal = srv(serviceType="ClusterIP")
     assert not any("no authentication" in w for w in render(internal).warnings)

@@ -68,6 +68,19 @@ def test_status_block_of_a_verified_server_shows_its_server_info_and_tools(golde
     )
 
 
+def test_status_block_names_the_issuer_and_the_default_audience_when_auth_is_on() -> None:
+    obj = fixture("server-verified.json")
+    assert not any(line.startswith("Auth:") for line in output.status_block(obj, [], NOW).splitlines())
+    obj["spec"]["auth"] = {"jwt": {"issuer": "https://idp.example.com", "requiredScopes": ["mcp:tools"]}}
+    obj["status"]["url"] = "http://memory.default.svc.cluster.local:8080/mcp"
+    assert (
+        "Auth: Bearer JWT from https://idp.example.com, audience "
+        "http://memory.default.svc.cluster.local:8080/mcp (default), scopes mcp:tools"
+    ) in output.status_block(obj, [], NOW).splitlines()
+    obj["spec"]["auth"] = {"allowUnauthenticated": True}
+    assert "Auth: none (allowUnauthenticated)" in output.status_block(obj, [], NOW).splitlines()
+
+
 def test_status_block_of_a_failed_verification_keeps_the_last_handshake(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-verify-failed.json"), [], NOW)
     golden("cli/status-verify-failed.txt", text)

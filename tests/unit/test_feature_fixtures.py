@@ -51,5 +51,6 @@ def test_there_is_a_fixture_for_every_feature() -> None:
         "registry-pypi",
         "registry-oci",
         "remote-only",
+        "auth-jwt",
     ):
         assert f"feature-{feature}" in names

@@ -84,6 +84,24 @@ def test_an_http_500_is_an_http_error_with_the_status(transport: str, path: str)
     assert "HTTP 500 Internal Server Error" in v.message
 
 
+@pytest.mark.parametrize(("transport", "path"), [("streamable-http", "/mcp"), ("sse", "/sse")])
+def test_a_server_that_requires_a_token_is_unknown_auth_required_not_a_failure(transport: str, path: str) -> None:
+    before = VERIFY_FAILURES.labels("HTTPError")._value.get()
+    with bad_server("401") as srv:
+        v = probe(srv.base + path, transport, 5.0)
+        assert (v.status, v.reason) == ("Unknown", "AuthRequired"), v.message
+        assert "HTTP 401" in v.message and "spec.auth" in v.message
+        verifier = Verifier(1, 5.0, 0.0)
+        try:
+            verifier.check(("ns", "srv"), Target(srv.base + path, transport))
+            assert verifier.wait_idle(10.0)
+            got = verifier.check(("ns", "srv"), Target(srv.base + path, transport))
+        finally:
+            verifier.shutdown()
+    assert (got.status, got.reason) == ("Unknown", "AuthRequired")
+    assert VERIFY_FAILURES.labels("HTTPError")._value.get() == before  # not counted as a failed handshake
+
+
 def test_a_wrong_path_on_an_mcp_server_is_an_http_404() -> None:
     with sdk_server("streamable-http") as srv:
         v = probe(f"http://127.0.0.1:{srv.port}/not-mcp", "streamable-http", 5.0)

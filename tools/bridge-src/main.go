@@ -15,12 +15,14 @@
 // request whose Host, or whose Origin when it has one, names a host that is not allowed: localhost, 127.0.0.1
 // and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
 // the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
+// With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata.
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
 //
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
 //	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
+//	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
 //	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
@@ -70,6 +72,7 @@ type session struct {
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
 	stderr   *tail
+	owner    caller // with --jwt-issuer: whose token opened it; only that caller may use it
 }
 
 // tail keeps the end of a child's stderr (still copied to the bridge's own), for the error that ends a
@@ -192,6 +195,7 @@ type bridge struct {
 	startTimeout time.Duration
 	expandEnv    bool
 	hosts        allowList
+	auth         *auth // nil: no authentication
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -346,7 +350,7 @@ func (b *bridge) drop(id string) {
 	}
 }
 
-func (b *bridge) open() (string, *session, error) {
+func (b *bridge) open(owner caller) (string, *session, error) {
 	id := rand.Text()
 	ctx, cancel := context.WithCancel(context.Background())
 	transport := &mcp.StreamableServerTransport{SessionID: id}
@@ -379,7 +383,7 @@ func (b *bridge) open() (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr, owner: owner}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -409,6 +413,13 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "Forbidden: "+why+" (mcpop-bridge --allowed-hosts)", http.StatusForbidden)
 		return
 	}
+	var who caller
+	if b.auth != nil {
+		var ok bool
+		if who, ok = b.auth.check(w, req); !ok {
+			return
+		}
+	}
 	id := req.Header.Get(sessionHeader)
 	if id == "" {
 		if req.Method != http.MethodPost {
@@ -426,7 +437,7 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				"mcpop-bridge: too many sessions (--max-sessions %d): end one (DELETE) or retry later", b.maxSessions))
 			return
 		}
-		newID, s, err := b.open()
+		newID, s, err := b.open(who)
 		b.release()
 		if err != nil {
 			log.Print(err)
@@ -444,7 +455,7 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b.mu.Lock()
 	s := b.sessions[id]
 	b.mu.Unlock()
-	if s == nil {
+	if s == nil || s.owner != who { // another caller's session is not found, as if it did not exist
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
 	}
@@ -648,6 +659,14 @@ func main() {
 	allowed := flag.String("allowed-hosts", "", "comma-separated host names the MCP endpoint accepts in Host and Origin "+
 		"besides localhost, 127.0.0.1 and ::1 (an IP address is always accepted in Host); .example.com: every name "+
 		"under it; *: any host (no DNS-rebinding protection)")
+	issuer := flag.String("jwt-issuer", "", "require a Bearer JWT from this issuer (https) on the MCP endpoint; "+
+		"its keys from OIDC discovery unless --jwks-file")
+	var audiences, scopes listFlag
+	flag.Var(&audiences, "jwt-audience", "an audience tokens must name (repeatable, or comma-separated; default: --resource-url)")
+	flag.Var(&scopes, "required-scopes", "scopes every token must carry (repeatable, or comma-separated)")
+	jwksFile := flag.String("jwks-file", "", "the issuer's JWKS document, instead of OIDC discovery (read again on an unknown kid)")
+	resource := flag.String("resource-url", "", "the MCP endpoint's canonical URL, the resource in its RFC 9728 metadata "+
+		"(default: from each request's Host)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -671,9 +690,24 @@ func main() {
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
+	if *issuer != "" {
+		a, err := newAuth(*issuer, audiences, scopes, *jwksFile, *resource, *path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		b.auth = a
+	} else if len(audiences)+len(scopes) > 0 || *jwksFile != "" || *resource != "" {
+		log.Fatal("--jwt-audience, --required-scopes, --jwks-file and --resource-url need --jwt-issuer")
+	}
 	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
+	if b.auth != nil {
+		mux.HandleFunc(metadataPrefix, b.auth.metadata)
+		if *path != "/" {
+			mux.HandleFunc(metadataPrefix+*path, b.auth.metadata)
+		}
+	}
 	mux.HandleFunc(*health, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc(*readyPath, func(w http.ResponseWriter, _ *http.Request) {
 		if err := b.ready(); err != nil {
@@ -700,8 +734,12 @@ func main() {
 			b.drop(id)
 		}
 	}()
-	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions)", version,
-		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions)
+	authn := "no authentication"
+	if b.auth != nil {
+		authn = "Bearer JWTs from " + *issuer
+	}
+	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %s)", version,
+		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, authn)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}

@@ -33,6 +33,8 @@ HTTP_ERROR = "HTTPError"
 PROTOCOL_ERROR = "ProtocolError"
 TIMEOUT = "Timeout"
 SDK_UNAVAILABLE = "SDKUnavailable"
+#: the server wants a Bearer token (spec.auth): the probe has none, so the handshake is not known, not failed
+AUTH_REQUIRED = "AuthRequired"
 #: the reasons of a failed probe (the `reason` label of mcpop_mcpserver_verify_failures_total)
 FAILURE_REASONS = (CONNECTION_REFUSED, HTTP_ERROR, PROTOCOL_ERROR, TIMEOUT, SDK_UNAVAILABLE)
 
@@ -80,6 +82,10 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
         reason, detail = classify(exc, timeout)
         if url != safe:
             detail = detail.replace(url, safe)
+        if reason == HTTP_ERROR and detail.startswith("HTTP 401"):
+            return Verdict("Unknown", AUTH_REQUIRED, f"{safe}: {detail}: the server requires a Bearer token "
+                           "(spec.auth) and the operator's probe does not authenticate yet, so the handshake is "
+                           "not verified", duration=time.monotonic() - start)  # fmt: skip
         return Verdict("False", reason, f"{safe}: {detail}", duration=time.monotonic() - start)
     return Verdict("True", HANDSHAKE, _summary(safe, handshake), handshake, time.monotonic() - start)
 

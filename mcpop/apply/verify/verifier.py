@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Histogram
 
-from mcpop.apply.verify.probe import FAILURE_REASONS, Verdict, probe, redact
+from mcpop.apply.verify.probe import AUTH_REQUIRED, FAILURE_REASONS, Verdict, probe, redact
 
 log = logging.getLogger("mcpop.verify")
 
@@ -181,7 +181,7 @@ class Verifier:
         if verdict is None:
             return
         VERIFY_DURATION.observe(verdict.duration)
-        if verdict.status != "True":
+        if verdict.status != "True" and verdict.reason != AUTH_REQUIRED:  # a server behind auth has not failed
             VERIFY_FAILURES.labels(verdict.reason).inc()
         if changed:
             level = logging.INFO if verdict.status == "True" else logging.WARNING

@@ -1,0 +1,100 @@
+"""`spec.auth`: mcpop-bridge's Bearer-JWT flags, the JWKS ConfigMap key it reads, and the exposure rule.
+
+The bridge (tools/bridge-src/auth.go) validates the tokens; this module only says what it is told: the issuer,
+the audiences (default: the server's in-cluster URL), the required scopes, the resource URL of its RFC 9728
+metadata, and a JWKS file mounted read-only from a ConfigMap key when the spec names one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcpop.api.mcpserver import JWTAuth, MCPServerSpec
+from mcpop.render.errors import RenderError
+from mcpop.render.normalize import CLUSTER_DOMAIN, Workload
+
+#: the pod volume holding the JWKS ConfigMap key, and where the bridge reads it
+JWKS_VOLUME = "mcpop-jwks"
+JWKS_DIR = "/etc/mcpop/jwks"
+JWKS_FILE = "jwks.json"
+
+
+def check_exposure(spec: MCPServerSpec) -> None:
+    """Refuse a server exposed outside the cluster (NodePort, LoadBalancer) without authentication, unless
+    `spec.auth.allowUnauthenticated` says so."""
+    if spec.service_type == "ClusterIP":
+        return
+    auth = spec.auth
+    if auth is None or (auth.jwt is None and not auth.allow_unauthenticated):
+        raise RenderError(
+            "spec.auth",
+            f"serviceType {spec.service_type} exposes the MCP server outside the cluster: set spec.auth.jwt so "
+            "callers need a token, or spec.auth.allowUnauthenticated: true to let anyone who reaches it call every "
+            "tool",
+        )
+
+
+def in_cluster_url(service: str, namespace: str, port: int, path: str) -> str:
+    """The URL clients in the cluster reach the server by (status.url): the default audience."""
+    return f"http://{service}.{namespace}.svc.{CLUSTER_DOMAIN}:{port}{path}"
+
+
+def resource_url(jwt: JWTAuth, default: str) -> str:
+    """The protected resource's URL in its metadata: the first audience that is an http(s) URL, else `default`."""
+    return next((a for a in jwt.audiences or [] if a.startswith(("https://", "http://"))), default)
+
+
+def bridge_flags(jwt: JWTAuth, default_audience: str) -> list[str]:
+    """mcpop-bridge's authentication flags for `jwt`."""
+    audiences = jwt.audiences or [default_audience]
+    return [
+        "--jwt-issuer", jwt.issuer,
+        "--jwt-audience", ",".join(audiences),
+        *(["--required-scopes", ",".join(jwt.required_scopes)] if jwt.required_scopes else []),
+        *(["--jwks-file", f"{JWKS_DIR}/{JWKS_FILE}"] if jwt.jwks else []),
+        "--resource-url", resource_url(jwt, default_audience),
+    ]  # fmt: skip
+
+
+def with_auth(spec: MCPServerSpec, work: Workload, service: str, namespace: str, service_port: int) -> Workload:
+    """`work` with the bridge's authentication flags before its `--`, when `spec.auth.jwt` is set, and the resource
+    URL's host among its allowed hosts; a server no bridge fronts (an HTTP server: the bridge's reverse-proxy mode
+    is not built yet) is refused."""
+    jwt = spec.auth.jwt if spec.auth else None
+    if jwt is None:
+        return work
+    if not work.bridged or work.args is None:
+        raise RenderError(
+            "spec.auth.jwt",
+            f"authentication runs in mcpop-bridge, which fronts stdio servers only for now; transport "
+            f"{work.transport} is served by the image itself, so no token would be checked",
+        )
+    cut = work.args.index("--")
+    default = in_cluster_url(service, namespace, service_port, work.path)
+    args = [*work.args[:cut], *bridge_flags(jwt, default), *work.args[cut:]]
+    # the resource URL's host is a name clients use: the bridge's DNS-rebinding check must accept it
+    host = urlsplit(resource_url(jwt, default)).hostname
+    if host and "--allowed-hosts" in args[:cut]:
+        at = args.index("--allowed-hosts") + 1
+        hosts = args[at].split(",")
+        if "*" not in hosts and host not in hosts:
+            args[at] = ",".join([*hosts, host])
+    return dataclasses.replace(work, args=args)
+
+
+def mount_jwks(spec: MCPServerSpec, deployment: dict[str, Any]) -> None:
+    """Mount `spec.auth.jwt.jwks`'s ConfigMap key read-only where --jwks-file points, in the server container
+    (the bridge runs there)."""
+    jwt = spec.auth.jwt if spec.auth else None
+    if jwt is None or jwt.jwks is None:
+        return
+    ref = jwt.jwks.config_map_key_ref
+    pod = deployment["spec"]["template"]["spec"]
+    pod.setdefault("volumes", []).append(
+        {"name": JWKS_VOLUME, "configMap": {"name": ref.name, "items": [{"key": ref.key, "path": JWKS_FILE}]}}
+    )
+    pod["containers"][0].setdefault("volumeMounts", []).append(
+        {"name": JWKS_VOLUME, "mountPath": JWKS_DIR, "readOnly": True}
+    )

@@ -1,0 +1,318 @@
+"""mcpop-bridge as an OAuth resource server, for real: an identity provider made in the test (an RSA key
+generated here, its JWKS and OIDC discovery document served from loopback, tokens signed with the key), the
+bridge on loopback with --jwt-issuer in front of a stdio server made with the official Python SDK, and the
+SDK's client with a Bearer token.
+
+Covers: a valid token works end to end (initialize, tools/list, a call); no token → 401 whose
+WWW-Authenticate names the RFC 9728 metadata; the metadata document; a bad token → 401 invalid_token; a
+missing scope → 403 insufficient_scope; the JWKS from a file instead of discovery; the token reaches neither
+the server process nor the bridge's log; a session answers only the subject that opened it; the operator's
+probe (no token yet) reports AuthRequired.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from test_bridge import ROOT, _free_port, _get, _tool
+
+SERVER = '''
+import json, os
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("echo-stdio")
+
+
+@app.tool()
+def echo(text: str) -> str:
+    """Echo the text back."""
+    return f"echo: {text}"
+
+
+@app.tool()
+def environment() -> str:
+    """The server process's environment, as JSON."""
+    return json.dumps(dict(os.environ))
+
+
+if __name__ == "__main__":
+    app.run("stdio")
+'''
+
+CLIENT = """
+import asyncio, json, os, sys
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def main() -> None:
+    headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with streamable_http_client(sys.argv[1], http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as c:
+                init = await c.initialize()
+                tools = await c.list_tools()
+                result = await c.call_tool("echo", {"text": "hello"})
+                env = await c.call_tool("environment", {})
+                print(json.dumps({"server": init.server_info.name, "tools": sorted(t.name for t in tools.tools),
+                                  "text": [x.text for x in result.content], "env": env.content[0].text}))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def bridge_bin() -> Path:
+    return _tool("path")
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> Path:
+    """The official SDK's python (tools/mcp-sdk python: the one install, outside this environment)."""
+    out = subprocess.run([str(ROOT / "tools" / "mcp-sdk"), "python"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _int(n: int) -> str:
+    return _b64(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+class Issuer:
+    """A tiny identity provider: one RSA key, its JWKS, an OIDC discovery document, and signed tokens."""
+
+    def __init__(self, kid: str = "test-key") -> None:
+        self.kid = kid
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.url = ""
+
+    def jwks(self) -> dict[str, Any]:
+        pub = self.key.public_key().public_numbers()
+        return {"keys": [{"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": _int(pub.n),
+                          "e": _int(pub.e)}]}  # fmt: skip
+
+    def token(self, audience: str, scope: str = "mcp:tools", **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": self.url, "aud": audience, "sub": "alice", "iat": now, "exp": now + 300, "scope": scope,
+                **claims}  # fmt: skip
+        head = _b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": self.kid}).encode())
+        signing = f"{head}.{_b64(json.dumps(body).encode())}".encode()
+        return f"{signing.decode()}.{_b64(self.key.sign(signing, padding.PKCS1v15(), hashes.SHA256()))}"
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """The issuer, serving /.well-known/openid-configuration and /jwks on loopback."""
+    idp = Issuer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            docs = {
+                "/.well-known/openid-configuration": {"issuer": idp.url, "jwks_uri": idp.url + "/jwks"},
+                "/jwks": idp.jwks(),
+            }
+            doc = docs.get(self.path)
+            body = json.dumps(doc).encode()
+            self.send_response(200 if doc else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    idp.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield idp
+    finally:
+        httpd.shutdown()
+
+
+class Bridge:
+    def __init__(self, base: str, log: Path) -> None:
+        self.base, self.log = base, log
+        self.resource = base + "/mcp"
+
+
+def _start(bridge_bin: Path, sdk_python: Path, tmp_path: Path, flags: list[str]) -> Iterator[Bridge]:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "bridge.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--resource-url", base + "/mcp", *flags,
+             "--", str(sdk_python), str(script)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                if _get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield Bridge(base, log_path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def discovering(bridge_bin: Path, sdk_python: Path, tmp_path: Path, issuer: Issuer) -> Iterator[Bridge]:
+    """The bridge finding the issuer's keys by OIDC discovery."""
+    yield from _start(bridge_bin, sdk_python, tmp_path, ["--jwt-issuer", issuer.url, "--required-scopes", "mcp:tools"])
+
+
+def _client(sdk_python: Path, tmp_path: Path, url: str, token: str) -> dict[str, Any]:
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    env = {**os.environ, "TOKEN": token}
+    out = subprocess.run([str(sdk_python), str(script), url], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _post(url: str, token: str | None = None) -> tuple[int, Message, str]:
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read().decode()
+
+
+def test_the_sdk_client_with_a_valid_token_works_end_to_end_and_the_token_reaches_no_process_or_log(
+    discovering: Bridge, issuer: Issuer, sdk_python: Path, tmp_path: Path
+) -> None:
+    token = issuer.token(discovering.resource)
+    got = _client(sdk_python, tmp_path, discovering.resource, token)
+    assert (got["server"], got["tools"], got["text"]) == ("echo-stdio", ["echo", "environment"], ["echo: hello"])
+    env = json.loads(got["env"])
+    assert token not in json.dumps(env) and not any("authorization" in k.lower() for k in env)
+    log = discovering.log.read_text()
+    assert "started" in log and token not in log and token.split(".")[2] not in log
+
+
+def test_no_token_is_a_401_naming_the_metadata_which_is_served(discovering: Bridge, issuer: Issuer) -> None:
+    status, headers, _ = _post(discovering.resource)
+    meta = discovering.base + "/.well-known/oauth-protected-resource/mcp"
+    assert status == 401
+    assert headers["WWW-Authenticate"] == f'Bearer resource_metadata="{meta}", scope="mcp:tools"'
+    for url in (meta, discovering.base + "/.well-known/oauth-protected-resource"):
+        status, body = _get(url)
+        assert status == 200
+        assert json.loads(body) == {
+            "resource": discovering.resource, "authorization_servers": [issuer.url],
+            "scopes_supported": ["mcp:tools"], "bearer_methods_supported": ["header"],
+        }  # fmt: skip
+    assert "started" not in discovering.log.read_text()  # no server process for a refused request
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["wrong audience", "wrong issuer", "expired", "another key", "alg none"],
+)
+def test_a_bad_token_is_a_401_invalid_token(discovering: Bridge, issuer: Issuer, case: str) -> None:
+    aud = discovering.resource
+    token = {
+        "wrong audience": lambda: issuer.token("http://127.0.0.1:1/other"),
+        "wrong issuer": lambda: issuer.token(aud, iss="https://evil.example.com"),
+        "expired": lambda: issuer.token(aud, exp=int(time.time()) - 600),
+        "another key": lambda: Issuer(issuer.kid).token(aud, iss=issuer.url),
+        "alg none": lambda: ".".join([_b64(b'{"alg":"none","typ":"JWT"}'), issuer.token(aud).split(".")[1], ""]),
+    }[case]()
+    status, headers, _ = _post(discovering.resource, token)
+    assert status == 401
+    assert 'error="invalid_token"' in headers["WWW-Authenticate"]
+    assert "resource_metadata=" in headers["WWW-Authenticate"]
+    assert token.split(".")[1] not in discovering.log.read_text()
+
+
+def test_a_token_without_the_scope_is_a_403_insufficient_scope(discovering: Bridge, issuer: Issuer) -> None:
+    status, headers, _ = _post(discovering.resource, issuer.token(discovering.resource, scope="openid"))
+    assert status == 403
+    assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
+    assert 'scope="mcp:tools"' in headers["WWW-Authenticate"]
+
+
+def test_the_jwks_from_a_file_instead_of_discovery(
+    bridge_bin: Path, sdk_python: Path, tmp_path: Path, issuer: Issuer
+) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(issuer.jwks()))
+    offline = "https://idp.invalid"  # never fetched: the keys come from the file
+    for bridge in _start(bridge_bin, sdk_python, tmp_path, ["--jwt-issuer", offline, "--jwks-file", str(jwks)]):
+        token = issuer.token(bridge.resource, iss=offline)
+        assert _client(sdk_python, tmp_path, bridge.resource, token)["text"] == ["echo: hello"]
+        assert _post(bridge.resource, issuer.token(bridge.resource))[0] == 401  # the loopback issuer is not this one
+
+
+def test_the_operators_probe_reports_auth_required_not_a_failure(
+    discovering: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_servers import sdk_path
+
+    from mcpop.apply.verify.probe import probe
+
+    monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
+    v = probe(discovering.resource, "streamable-http", 10.0)
+    assert (v.status, v.reason) == ("Unknown", "AuthRequired"), v.message
+    assert "HTTP 401" in v.message
+
+
+def test_a_session_answers_only_the_subject_whose_token_opened_it(discovering: Bridge, issuer: Issuer) -> None:
+    alice, bob = issuer.token(discovering.resource), issuer.token(discovering.resource, sub="bob")
+    status, headers, _ = _post(discovering.resource, alice)
+    session = headers.get("Mcp-Session-Id")
+    assert status == 200 and session
+
+    def ping(token: str) -> int:
+        body = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Mcp-Session-Id": session,
+            "MCP-Protocol-Version": "2025-06-18",
+            "Authorization": f"Bearer {token}",
+        }
+        req = urllib.request.Request(discovering.resource, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                resp.read()
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert ping(bob) == 404  # another caller's session is not found, as if it did not exist
+    assert ping(alice) == 200
