@@ -134,9 +134,18 @@ def test_every_feature_rich_object_is_accepted_by_the_apiserver_with_strict_fiel
         text = render([FEATURE_RICH], apis=ADDON_APIS, release="rich", namespace=namespace)
         dyn = dynamic.DynamicClient(kube_cluster.api_client)
         refused = {}
+        core = client.CoreV1Api(kube_cluster.api_client)
         for obj in objects(text):
             res = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-            kw = {"namespace": namespace} if res.namespaced else {}
+            # objects for the watched namespace (operator.watchNamespace: its Role and RoleBinding) name their own
+            own = obj["metadata"].get("namespace") or namespace
+            if (
+                res.namespaced
+                and own != namespace
+                and own not in {n.metadata.name for n in core.list_namespace().items}
+            ):
+                core.create_namespace({"metadata": {"name": own}})
+            kw = {"namespace": own} if res.namespaced else {}
             try:
                 res.create(body=obj, query_params=[("dryRun", "All"), ("fieldValidation", "Strict")], **kw)
             except ApiException as exc:
