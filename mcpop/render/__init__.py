@@ -91,7 +91,7 @@ def render(
         remote.add(external_service(obj_name, namespace, labels, used.remote_url, annotations))
         return _finish(remote, opts)
 
-    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images)
+    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, opts.bridge_image)
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None)
     check_service_ports(spec, work.port)
