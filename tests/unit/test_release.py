@@ -118,7 +118,7 @@ def test_install_yaml_names_images_only_by_digest(install: list[dict[str, Any]])
 # ---------------------------------------------------------------- SBOM
 
 
-def _layout(tmp: Path, files: dict[str, tuple[bytes, int]]) -> Path:
+def _layout(tmp: Path, files: dict[str, tuple[bytes, int]], arch: str = "amd64") -> Path:
     """A one-layer OCI image layout holding `files`."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -135,12 +135,17 @@ def _layout(tmp: Path, files: dict[str, tuple[bytes, int]]) -> Path:
         return {"digest": f"sha256:{digest}", "size": len(data)}
 
     layer = blob(gzip.compress(buf.getvalue(), mtime=0))
-    config = blob(b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}')
-    manifest = blob(json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+    diff_id = "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()
+    config = blob(json.dumps({"architecture": arch, "os": "linux",
+                              "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode())  # fmt: skip
+    manifest = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                                                **config},
                                 "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                                             **layer}]}).encode())  # fmt: skip
-    (tmp / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [manifest]}))
+    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", **manifest}
+    (tmp / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+    (tmp / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     return tmp
 
 
@@ -212,3 +217,16 @@ def test_ci_runs_ci_run_and_release_runs_tools_release_keyless_on_both_architect
     assert release["env"]["REGISTRY"] == "ghcr.io/allbeone"
     assert publish["permissions"]["id-token"] == "write"
     assert "tools/actionlint" in (ROOT / ".ci/run").read_text()
+
+
+def test_the_per_architecture_images_are_joined_into_one_index(release: ModuleType, tmp_path: Path) -> None:
+    """What the release workflow's publish job does with the matrix's V-amd64 and V-arm64 images."""
+    import oci_registry
+
+    with oci_registry.oci_registry() as host:
+        for arch in ("amd64", "arm64"):
+            layout = _layout(tmp_path / arch, {"hello": (arch.encode(), 0o644)}, arch)
+            release.push(layout, f"{host}/x/mcpop:1.2.3-{arch}", insecure=True)
+        digest = release.join_arches(f"{host}/x/mcpop", "1.2.3", ["amd64", "arm64"], insecure=True)
+        index = json.loads(oci_registry.crane("manifest", "--insecure", f"{host}/x/mcpop@{digest}"))
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
