@@ -127,7 +127,7 @@ def test_the_release_is_signed_with_the_key_and_pins_its_images(released: dict[s
         assert doc["bomFormat"] == "CycloneDX" and doc["components"]
     operator_sbom = json.loads((rel["dir"] / "sbom/mcpop.cdx.json").read_text())
     purls = {c["purl"].split("@")[0] for c in operator_sbom["components"]}
-    assert {"pkg:deb/debian/python3", "pkg:pypi/mcpop", "pkg:pypi/kubernetes"} <= purls
+    assert {"pkg:deb/debian/python3", "pkg:pypi/mcpop", "pkg:pypi/kubernetes", "pkg:pypi/mcp"} <= purls
 
 
 def test_helm_install_from_the_registry_upgrade_keeps_servers_and_uninstall_keeps_crds(

@@ -159,6 +159,7 @@ Package: removed-one
 Status: deinstall ok config-files
 Version: 1.0
 """
+SDK_METADATA = b"Metadata-Version: 2.4\nName: mcp\nVersion: 2.3.0\n"
 METADATA = b"Metadata-Version: 2.4\nName: Pydantic_Core\nVersion: 2.41.5\nLicense-Expression: MIT\n"
 
 
@@ -167,6 +168,8 @@ def test_the_sbom_lists_debian_python_and_go_components_in_cyclonedx(tmp_path: P
     layout = _layout(tmp_path / "layout", {
         "var/lib/dpkg/status": (DPKG_STATUS, 0o644),
         "opt/mcpop/lib/python3.11/site-packages/pydantic_core-2.41.5.dist-info/METADATA": (METADATA, 0o644),
+        # a `pip install --target` tree (the image's MCP SDK): no site-packages in the path
+        "opt/mcpop/mcp-sdk/mcp-2.3.0.dist-info/METADATA": (SDK_METADATA, 0o644),
         "mcpop-bridge": (Path(bridge.stdout.strip()).read_bytes(), 0o755),
     })  # fmt: skip
     sbom = load("sbom")
@@ -181,7 +184,7 @@ def test_the_sbom_lists_debian_python_and_go_components_in_cyclonedx(tmp_path: P
     deb = "pkg:deb/debian/python3.11-minimal@3.11.2-6%2Bdeb12u6?arch=amd64&distro=debian-12&upstream=python3.11"
     assert deb in purls
     assert not any("removed-one" in p for p in purls)  # only installed packages
-    assert "pkg:pypi/pydantic-core@2.41.5" in purls
+    assert "pkg:pypi/pydantic-core@2.41.5" in purls and "pkg:pypi/mcp@2.3.0" in purls
     assert any(p.startswith("pkg:golang/github.com/modelcontextprotocol/go-sdk@v") for p in purls)
     assert any(p.startswith("pkg:golang/stdlib@go") for p in purls)
     (deps,) = [d for d in doc["dependencies"] if d["ref"] == subject["bom-ref"]]
