@@ -93,19 +93,20 @@ def greeter(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
     """The go-hello-stdio OCI stdio server (static binary, no shell), pushed to the node's registry and deployed
     from an MCPRegistry: the operator reads its image config from the registry, the kubelet pulls it, and the
     bridge's init container comes from the released bridge image."""
+    from kubernetes import client
+
     source = "registry.mcpop.test/mcp/go-hello-stdio:1.8.0"
     image = oci_registry.push_archive(realnode.REGISTRY, oci_registry.image_archives()[source],
                                       "mcp/go-hello-stdio:1.8.0")  # fmt: skip
     entry = json.loads((REPO / "tests/fixtures/images/io.example.go-hello-stdio.server.json").read_text())
     entry["packages"][0]["identifier"] = image
-    entry["name"] = f"io.example/{name}"
-    try:
-        in_house_registry(cluster, namespace, [entry])
-    except Exception:  # the namespace's registry exists: add the entry to its ConfigMap
-        cm = cluster.core.read_namespaced_config_map("catalogue", namespace)
-        entries = [*json.loads(cm.data["servers.json"]), entry]
-        patch = {"data": {"servers.json": json.dumps(entries)}}
-        cluster.core.patch_namespaced_config_map("catalogue", namespace, patch)
+    in_house_registry(cluster, namespace, [entry])
+    custom = client.CustomObjectsApi(cluster.api_client)
+    kubeenv.wait_until(  # the server resolves from the synced catalogue, not the embedded one
+        lambda: (custom.get_namespaced_custom_object("mcp.allbeone.io", "v1", namespace, "mcpregistries", "in-house")
+                 .get("status") or {}).get("phase") == "Ready",
+        timeout=120, message="MCPRegistry in-house Ready",
+    )  # fmt: skip
     deploy_from_registry(cluster, namespace, name, entry["name"])
     return wait_serving(cluster, namespace, name, timeout=400)
 
