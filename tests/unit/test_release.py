@@ -25,7 +25,7 @@ from chartkit import ROOT, by_kind, container_args, objects, one, run_helm
 TOOLS = ROOT / "tools"
 REGISTRY = "registry.example.com/allbeone"
 OPERATOR_DIGEST = "sha256:" + "1" * 64
-BRIDGE_PINNED = f"{REGISTRY}/mcpop-bridge:1.2.3@sha256:" + "2" * 64
+BRIDGE_PINNED = f"{REGISTRY}/mcpop-bridge@sha256:" + "2" * 64
 
 
 def load(name: str) -> ModuleType:
