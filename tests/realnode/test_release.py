@@ -21,7 +21,7 @@ import oci_registry
 import pytest
 import realnode
 import yaml
-from test_e2e import PLACEMENT, deploy_from_registry, in_house_registry, serving_pods, wait_serving, wait_verified
+from test_e2e import PLACEMENT, deploy_from_registry, serving_pods, wait_serving, wait_verified
 
 REPO = Path(__file__).resolve().parents[2]
 V1, V2 = "0.9.0", "0.9.1"
@@ -100,7 +100,14 @@ def greeter(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> list:
                                       "mcp/go-hello-stdio:1.8.0")  # fmt: skip
     entry = json.loads((REPO / "tests/fixtures/images/io.example.go-hello-stdio.server.json").read_text())
     entry["packages"][0]["identifier"] = image
-    in_house_registry(cluster, namespace, [entry])
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "catalogue"},
+                                                          "data": {"servers.json": json.dumps([entry])}})  # fmt: skip
+    registry = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPRegistry", "metadata": {"name": "in-house",
+                "namespace": namespace}, "spec": {"source": {"configMap": {"name": "catalogue"}},
+                                                  "refreshInterval": "1h"}}  # fmt: skip
+    # the first calls may find the webhook Service's endpoint not yet programmed by kube-proxy: retry
+    kubeenv.wait_until(lambda: kubeenv.apply_object(cluster.api_client, registry), timeout=60,
+                       message="MCPRegistry in-house admitted")  # fmt: skip
     custom = client.CustomObjectsApi(cluster.api_client)
     kubeenv.wait_until(  # the server resolves from the synced catalogue, not the embedded one
         lambda: (custom.get_namespaced_custom_object("mcp.allbeone.io", "v1", namespace, "mcpregistries", "in-house")
