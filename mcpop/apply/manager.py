@@ -100,9 +100,8 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
         backups = ctx.informer(MCPSERVERBACKUP, name="mcpserverbackups")
         jobs = ctx.informer(JOB, label_selector=BACKUP_LABEL, name="backup-jobs")
         servers = ctx.informer(MCPSERVER, name="mcpservers")
-        ctl = BackupController(
-            ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers, defaults=backup_defaults(settings)
-        )
+        ctl = BackupController(ctx.kube, backups, ctx.recorder, ctx.enqueue, jobs=jobs, servers=servers,
+                               defaults=backup_defaults(settings), image=settings.backup_image or None)  # fmt: skip
         backups.handlers.append(ctl.on_backup)
         jobs.handlers.append(ctl.on_job)
         servers.handlers.append(ctl.on_server)

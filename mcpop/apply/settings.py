@@ -28,8 +28,9 @@ from mcpop.apply.runtime.identity import operator_account
 from mcpop.apply.runtime.profiling import is_loopback
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
+from mcpop.render.backup import DEFAULT_IMAGE as BACKUP_IMAGE
 from mcpop.render.backup import BackupDefaults
-from mcpop.render.normalize import NODE_IMAGE, PYTHON_IMAGE
+from mcpop.render.normalize import BRIDGE_IMAGE, NODE_IMAGE, PYTHON_IMAGE
 from mcpop.render.podsecurity import LEVELS, Level
 from mcpop.sources.breaker import CircuitBreaker
 from mcpop.sources.limits import SyncLimits
@@ -161,6 +162,7 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 #: an empty value (as a chart leaves an unset variable) is no value
 NoneIfEmpty = Annotated[str | None, BeforeValidator(_none_if_empty)]
 ImageName = Annotated[str, Field(min_length=1, pattern=r"^[^\s]+$")]
+OptionalImageName = Annotated[str, Field(pattern=r"^[^\s]*$")]
 
 
 @Parameter(name="*", negative=())
@@ -435,6 +437,18 @@ class OperatorSettings(BaseModel):
         PYTHON_IMAGE,
         description="Image (with python and uvx) that PyPI and `uvx` stdio servers without an image run in, behind "
         "mcpop-bridge.",
+    )
+    # the bridge's own image: an init container copies mcpop-bridge from it into every bridged server's pod
+    bridge_image: Annotated[ImageName, env("MCPOP_BRIDGE_IMAGE"), Chart("bridge.image")] = Field(
+        BRIDGE_IMAGE,
+        description="Image the init container of every bridged stdio server copies mcpop-bridge from (a mirror's "
+        "copy, or the released image pinned by digest).",
+    )
+    # the image backup and restore Jobs run (`mcp backup run`): the operator's own unless set
+    backup_image: Annotated[OptionalImageName, env("MCPOP_BACKUP_IMAGE"), Chart("backup.image")] = Field(
+        "",
+        description=f"Image backup and restore Jobs run (it holds `mcp backup run`). Default: {BACKUP_IMAGE}; the "
+        "chart passes the operator's own image.",
     )
     # image configs of OCI stdio servers (mcpop.sources.oci): registries spoken to over plain HTTP
     insecure_registries: Annotated[

@@ -96,7 +96,7 @@ def render(
         return _finish(remote, opts)
 
     hosts = service_hosts(obj_name, namespace)
-    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts)
+    work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts, opts.bridge_image)
     service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
     work = with_auth(spec, work, obj_name, namespace, service_port)
     check_env(spec, work.env)

@@ -31,7 +31,8 @@ GATEWAY_PORT = 8000
 #: the cluster DNS domain of a Service's full name (as mcpop.render.istio and the status' serviceEndpoint use)
 CLUSTER_DOMAIN = "cluster.local"
 #: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
-#: python: an init container copies it from its image into an emptyDir, the server's own image runs it.
+#: python: an init container copies it from its image into an emptyDir, the server's own image runs it. The
+#: operator's --bridge-image (chart value bridge.image) overrides the image; tools/release pins it by digest.
 BRIDGE_VERSION = "0.4.0"
 BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
 # not the bridge image's own /mcpop-bridge (its binary): a directory mounted over a file fails (runc: "not a
@@ -178,6 +179,7 @@ def _bridged(
     warnings: list[str],
     user: str = "root",
     hosts: Sequence[str] = (),
+    bridge_image: str = BRIDGE_IMAGE,
 ) -> Workload:
     """The server's image running mcpop-bridge (copied in by an init container), which spawns `server` once per
     MCP session."""
@@ -202,7 +204,7 @@ def _bridged(
                         "protection; name the hosts clients use instead")  # fmt: skip
     args = bridge_args(port, path, server, gw.max_sessions if gw else None, allowed)
     return Workload(ref, version, runtime_type, [BRIDGE_BIN], args, env, "stdio", path, port, True, warnings,
-                    bridge_image=BRIDGE_IMAGE, run_as_user=run_as)  # fmt: skip
+                    bridge_image=bridge_image, run_as_user=run_as)  # fmt: skip
 
 
 def _tag(ref: str) -> str:
@@ -216,14 +218,17 @@ def normalize(
     image_config: ImageConfig | None = None,
     stdio_images: Mapping[str, str] | None = None,
     hosts: Sequence[str] = (),
+    bridge_image: str | None = None,
 ) -> Workload:
     """Resolve the effective image, command, args, env, transport and port of a validated spec.
 
     Every bridged stdio server runs behind mcpop-bridge in an image that holds its command: its own image
     (with `image_config`, an OCI stdio image whose own entrypoint is the command), else the runtime image
-    (`stdio_images`: node for npx, python for uvx) its command calls for. `hosts`: the names clients reach it
-    by (its Service's), which the bridge accepts in Host and Origin.
+    (`stdio_images`: node for npx, python for uvx) its command calls for; the init container copies the
+    bridge from `bridge_image` (default BRIDGE_IMAGE). `hosts`: the names clients reach it by (its Service's),
+    which the bridge accepts in Host and Origin.
     """
+    bridge = bridge_image or BRIDGE_IMAGE
     images = {**STDIO_IMAGES, **(stdio_images or {})}
     rt = spec.runtime
     image = spec.image or (rt.image if rt else None)
@@ -263,9 +268,10 @@ def normalize(
         uid = image_config.numeric_user()
         run_as = NONROOT_UID if uid is None or uid == 0 else None
         user = image_config.user or "root"
-        return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, user, hosts)
+        return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, user, hosts, bridge)
     chosen, default = _runtime_image(spec, image, runtime_type, server, images, warnings)
     ref, version = image_reference(chosen, spec.tag) if not default else (chosen, _tag(chosen))
     # the official node and uv images run as root: the restricted profile needs a numeric non-root user
     run_as = NONROOT_UID if default else None
-    return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, hosts=hosts)
+    return _bridged(spec, ref, version, runtime_type, server, env, path, run_as, warnings, hosts=hosts,
+                    bridge_image=bridge)  # fmt: skip

@@ -39,5 +39,8 @@ class RenderOptions:
     #: the runtime images stdio servers without an image run in, by runtime ("node", "python"); unset: the
     #: pinned defaults (mcpop.render.normalize.STDIO_IMAGES)
     stdio_images: Mapping[str, str] = field(default_factory=dict)
+    #: the image the bridge's init container copies mcpop-bridge from; unset: the pinned default
+    #: (mcpop.render.normalize.BRIDGE_IMAGE)
+    bridge_image: str | None = None
     #: the Pod Security level a cluster admin allows in the namespace: a pod above it is refused
     pod_security: Level = "restricted"

@@ -34,6 +34,10 @@ from chartkit import (
 
 from mcpop.apply.settings import REGISTRY_HOST, OperatorSettings, options
 from mcpop.cli.operator import settings_from
+from mcpop.render.backup import DEFAULT_IMAGE as BACKUP_DEFAULT_IMAGE
+from mcpop.render.normalize import BRIDGE_IMAGE
+
+CHART_APP_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
 
 RENDERS = {
     "default": ([], ()),
@@ -201,6 +205,11 @@ def test_default_values_start_the_operator_with_the_original_defaults(rendered: 
         9443, "/tmp/k8s-webhook-server/serving-certs", "1.2")  # fmt: skip
     assert s.enable_backup_controller is True
     assert s.leader_election_namespace == "mcpop-system"
+    # every image the operator puts into pods is named by the chart: the published ones by default
+    assert s.backup_image == BACKUP_DEFAULT_IMAGE == f"ghcr.io/allbeone/mcpop:{CHART_APP_VERSION}"
+    assert s.bridge_image == BRIDGE_IMAGE
+    (dep,) = by_kind(rendered["default"], "Deployment")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == s.backup_image
 
 
 def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, Any]) -> None:
@@ -221,9 +230,9 @@ def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, A
     assert (s.enable_hpa_support, s.enable_vpa_support, s.enable_istio_integration, s.enable_multi_tenancy) == (
         False, False, False, False)  # fmt: skip
     env = container_env(rendered["feature-rich"])
-    assert env["MCPOP_BACKUP_IMAGE"] == (
-        "registry.example.com/mcpop/mcp-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-    )
+    assert s.backup_image == "registry.example.com/mcpop/backup:1"
+    assert s.bridge_image == "registry.example.com/mcpop/mcpop-bridge:0.4.0"
+    assert "MCPOP_BACKUP_IMAGE" not in env  # the flag, from the one declaration
     assert env["MCPOP_GITHUB_API_URL"] == "https://github.example.com/api/v3"
     # the backup defaults (retention of backups without spec.retention, unset storage fields)
     assert (s.backup_retention_daily, s.backup_retention_weekly, s.backup_retention_monthly,
@@ -254,7 +263,7 @@ def test_placement_and_resources_come_from_values(rendered: dict[str, Any]) -> N
     default = one(rendered["default"], "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert default["resources"] == {"limits": {"cpu": "500m", "memory": "512Mi"},
                                     "requests": {"cpu": "100m", "memory": "128Mi"}}  # fmt: skip
-    assert default["image"] == "mcp-operator:latest"
+    assert default["image"] == f"ghcr.io/allbeone/mcpop:{CHART_APP_VERSION}"  # the published image
 
 
 def test_metrics_switched_off_leave_no_endpoint_service_or_monitor() -> None:

@@ -124,9 +124,10 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
 
 
 def test_the_quickstart_installs_the_charts_own_version() -> None:
-    """The README, the home page and the install guide install the chart version this tree would publish."""
+    """The quickstart (README, home page) and the install guide's first command install the chart version this
+    tree would publish (the guide's release section shows later versions)."""
     chart = yaml.safe_load((ROOT / "chart" / "mcp-operator" / "Chart.yaml").read_text())
     for page in (ROOT / "README.md", DOCS / "index.md", DOCS / "install.md"):
         versions = re.findall(r"oci://ghcr\.io/allbeone/charts/mcp-operator --version (\S+)", page.read_text())
         assert versions, page
-        assert set(versions) == {chart["version"]}, page
+        assert versions[0] == chart["version"], page

@@ -114,6 +114,13 @@ def test_a_stdio_servers_own_image_runs_the_bridge_with_its_command() -> None:
     assert out.get("Deployment")["spec"]["template"]["spec"]["initContainers"][0]["image"] == BRIDGE_IMAGE  # type: ignore[index]
 
 
+def test_the_operators_bridge_image_is_what_the_init_container_copies_the_bridge_from() -> None:
+    mirror = "mirror.example/mcpop-bridge@sha256:" + "ab" * 32
+    for spec in ({"image": "own:1", "command": ["srv"]}, {"command": ["npx", "-y", "pkg@1"]}):
+        out = render(server({**spec, "transport": {"type": "stdio"}}), options=RenderOptions(bridge_image=mirror))
+        assert [c["image"] for c in out.get("Deployment")["spec"]["template"]["spec"]["initContainers"]] == [mirror]  # type: ignore[index]
+
+
 def test_runtime_image_is_where_the_server_runs() -> None:
     c = container(render(server({"runtime": {"image": "own:2", "command": ["srv"]}, "transport": {"type": "stdio"}})))
     assert c["image"] == "own:2"

@@ -42,12 +42,12 @@ app.kubernetes.io/part-of: mcpop
 {{- end }}
 {{- end }}
 
-{{/* repository:tag, or repository@digest when a digest is given */}}
+{{/* repository:tag (tag default: the chart's appVersion), or repository@digest when a digest is given */}}
 {{- define "mcp-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (toString .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (toString (.Values.image.tag | default .Chart.AppVersion)) }}
 {{- end }}
 {{- end }}
 

@@ -65,7 +65,8 @@ def policy(settings: OperatorSettings, kube: Kube | None = None) -> Policy:
     options = RenderOptions(enable_hpa=settings.enable_hpa_support, enable_vpa=settings.enable_vpa_support,
                             enable_istio=settings.enable_istio_integration,
                             enable_multi_tenancy=settings.enable_multi_tenancy,
-                            stdio_images=settings.stdio_images())  # fmt: skip
+                            stdio_images=settings.stdio_images(),
+                            bridge_image=settings.bridge_image)  # fmt: skip
     access = ClusterAccess(kube) if kube is not None else None
     return Policy(options, levels, access, settings.operator_account())
 
