@@ -13,32 +13,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from bridge_process import running_bridge, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "tests" / "fixtures" / "conformance-baseline.yml"
 SERVER = ROOT / "tests" / "conformance_server.py"
-
-
-def _tool(*args: str) -> str:
-    out = subprocess.run([str(ROOT / "tools" / args[0]), *args[1:]], capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, f"tools/{' '.join(args)} failed:\n{out.stderr[-3000:]}"
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -65,36 +51,21 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         pytest.skip("Go is needed to build the bridge (tools/bridge path)")
     if shutil.which("npm") is None:
         pytest.skip("npm is needed to install the conformance suite (tools/conformance install)")
-    bridge, python, runner = _tool("bridge", "path"), _tool("mcp-sdk", "python"), _tool("conformance", "path")
+    bridge, python, runner = tool("bridge", "path"), tool("mcp-sdk", "python"), tool("conformance", "path")
     node = str(Path(runner).parent / "node")
     listed = subprocess.run([node, runner, "list", "--server"], capture_output=True, text=True, check=True).stdout
     scenarios = re.findall(r"^\s+- (\S+)", listed, re.M)
     tmp = tmp_path_factory.mktemp("conformance")
-    port = _free_port()
-    log = (tmp / "bridge.log").open("w")
     # The suite never DELETEs its sessions (~40 of them, one server process each): a short idle timeout ends
     # them while it goes on, instead of a server process per scenario left to the end.
-    proc = subprocess.Popen(
-        [bridge, "--host", "127.0.0.1", "--port", str(port), "--session-timeout", "10s", "--", python, str(SERVER)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge, [python, str(SERVER)], "--session-timeout", "10s", log=tmp / "bridge.log",
+                        cwd=tmp) as base:  # fmt: skip
         out = subprocess.run(
-            [node, runner, "server", "--url", f"http://127.0.0.1:{port}/mcp", "--suite", "all",
+            [node, runner, "server", "--url", f"{base}/mcp", "--suite", "all",
              "--expected-failures", str(BASELINE), "-o", str(tmp / "results")],
             capture_output=True, text=True, timeout=900, cwd=tmp,
         )  # fmt: skip
         yield Run(out.returncode, out.stdout + out.stderr, _results(tmp / "results"), scenarios)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def _baseline() -> list[str]:

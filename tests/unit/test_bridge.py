@@ -7,8 +7,6 @@ The SDK lives in its own venv (`tools/mcp-sdk python`), never in the environment
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bridge_process import free_port, http_get, running_bridge, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,10 +53,7 @@ asyncio.run(main())
 
 
 def _tool(what: str) -> Path:
-    if shutil.which("go") is None:
-        pytest.skip("Go is needed to build the bridge (tools/bridge path)")
-    out = subprocess.run([str(ROOT / "tools/bridge"), what], check=True, capture_output=True, text=True, timeout=600)
-    return Path(out.stdout.strip().splitlines()[-1])
+    return Path(tool("bridge", what))
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +68,7 @@ def sdk_python() -> Path:
     return Path(out.stdout.strip())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+_free_port, _get = free_port, http_get
 
 
 @pytest.fixture
@@ -91,26 +76,9 @@ def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest.F
     """The bridge on loopback serving the stdio server; yields its base URL (extra flags: indirect params)."""
     script = tmp_path / "server.py"
     script.write_text(SERVER)
-    port = _free_port()
-    log = (tmp_path / "bridge.log").open("w")
     flags = list(getattr(request, "param", []))
-    proc = subprocess.Popen(
-        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), *flags, "--", str(sdk_python), str(script)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if _get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge_bin, [str(sdk_python), str(script)], *flags, log=tmp_path / "bridge.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _client(sdk_python: Path, tmp_path: Path, url: str) -> dict[str, object]:
@@ -173,28 +141,14 @@ def test_the_bridge_image_is_an_oci_archive_holding_only_the_binary() -> None:
 
 
 def test_a_command_that_cannot_start_is_a_502_and_logged(bridge_bin: Path, tmp_path: Path) -> None:
-    port = _free_port()
     log = tmp_path / "bridge.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
-                                 str(tmp_path / "no-such-server")], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                _get(base + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge_bin, [str(tmp_path / "no-such-server")], log=log) as base:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}).encode()
         req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
             "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 502
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     assert "no-such-server" in log.read_text()
 
 
@@ -390,27 +344,11 @@ def stateful(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest
     """The bridge serving STATEFUL (extra flags and the server's args: indirect params); yields its base URL."""
     script = tmp_path / "stateful.py"
     script.write_text(STATEFUL)
-    port = _free_port()
     flags, server_args = getattr(request, "param", ([], []))
-    log = (tmp_path / "bridge.log").open("w")
-    proc = subprocess.Popen(
-        [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), *flags, "--", str(sdk_python), str(script),
-         *server_args],
-        stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "s3cr3t-value"},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if _get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+    env = {"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "s3cr3t-value"}
+    with running_bridge(bridge_bin, [str(sdk_python), str(script), *server_args], *flags,
+                        log=tmp_path / "bridge.log", env=env) as base:  # fmt: skip
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _sessions(sdk_python: Path, tmp_path: Path, url: str, what: str) -> dict[str, object]:
@@ -468,46 +406,20 @@ def test_readyz_stays_200_at_the_session_cap_so_a_full_pod_keeps_its_live_sessio
 
 
 def test_readyz_is_503_when_the_command_cannot_be_found(bridge_bin: Path, tmp_path: Path) -> None:
-    port = _free_port()
-    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
-                             str(tmp_path / "no-such-server")], stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/readyz")
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge_bin, [str(tmp_path / "no-such-server")]) as base:
+        status, body = _get(base + "/readyz")
         assert status == 503 and "not found" in body
-        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        assert _get(base + "/healthz")[0] == 200
 
 
 def test_a_server_that_never_answers_is_killed_after_start_timeout_with_a_json_rpc_error(
     bridge_bin: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    log = tmp_path / "bridge.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--start-timeout",
-                                 "1s", "--", "sleep", "60"], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                _get(base + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge_bin, ["sleep", "60"], "--start-timeout", "1s", log=tmp_path / "bridge.log") as base:
         started = time.monotonic()
         _, body, _ = _post_initialize(base)
         assert time.monotonic() - started < 10
         assert "did not answer within --start-timeout 1s" in body
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("stateful", [(["--expand-env"], ["$(SECRET_TOKEN)"])], indirect=True)
@@ -528,24 +440,11 @@ def test_a_server_that_exits_before_answering_names_its_last_stderr_lines_to_the
     bridge_bin: Path, tmp_path: Path
 ) -> None:
     """The MCPServer's Verified condition then says why the server cannot start, not only the pod's logs."""
-    port = _free_port()
     failing = "echo npm warn starting >&2; printf 'npm error 404 Not Found: @acme/server\\033[0m\\n' >&2; exit 1"
-    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
-                             "sh", "-c", failing], stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                _get(base + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_bridge(bridge_bin, ["sh", "-c", failing]) as base:
         _, body, _ = _post_initialize(base)
-        assert "the server process exited before it answered" in body
-        assert "its last stderr lines: npm warn starting | npm error 404 Not Found: @acme/server[0m" in body
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    assert "the server process exited before it answered" in body
+    assert "its last stderr lines: npm warn starting | npm error 404 Not Found: @acme/server[0m" in body
 
 
 def test_the_verified_probe_reports_the_stderr_of_a_server_that_cannot_start(
@@ -556,20 +455,7 @@ def test_the_verified_probe_reports_the_stderr_of_a_server_that_cannot_start(
     from mcpop.apply.verify.probe import probe
 
     monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
-    port = _free_port()
-    proc = subprocess.Popen([str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--",
-                             "sh", "-c", "echo 'Error: DATABASE_URL is not set' >&2; exit 2"],
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                _get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
-        verdict = probe(f"http://127.0.0.1:{port}/mcp", "streamable-http", 15.0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_bridge(bridge_bin, ["sh", "-c", "echo 'Error: DATABASE_URL is not set' >&2; exit 2"]) as base:
+        verdict = probe(base + "/mcp", "streamable-http", 15.0)
     assert verdict.status == "False"
     assert "Error: DATABASE_URL is not set" in verdict.message, verdict.message

@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bridge_process import ROOT, free_port, running_bridge
+from bridge_process import http_get as _get
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from test_bridge import ROOT, _free_port, _get, _tool
+from test_bridge import _tool
 
 SERVER = '''
 import json, os
@@ -161,26 +163,12 @@ class Bridge:
 def _start(bridge_bin: Path, sdk_python: Path, tmp_path: Path, flags: list[str]) -> Iterator[Bridge]:
     script = tmp_path / "server.py"
     script.write_text(SERVER)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "bridge.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(bridge_bin), "--host", "127.0.0.1", "--port", str(port), "--resource-url", base + "/mcp", *flags,
-             "--", str(sdk_python), str(script)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                if _get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield Bridge(base, log_path)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    log = tmp_path / "bridge.log"
+    with running_bridge(bridge_bin, [str(sdk_python), str(script)], "--resource-url", resource, *flags, log=log,
+                        port=port) as base:  # fmt: skip
+        yield Bridge(base, log)
 
 
 @pytest.fixture
