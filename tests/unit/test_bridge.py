@@ -56,18 +56,6 @@ def _tool(what: str) -> Path:
     return Path(tool("bridge", what))
 
 
-@pytest.fixture(scope="module")
-def bridge_bin() -> Path:
-    return _tool("path")
-
-
-@pytest.fixture(scope="module")
-def sdk_python() -> Path:
-    """The official SDK's python (tools/mcp-sdk python: the one install, outside this environment)."""
-    out = subprocess.run([str(ROOT / "tools" / "mcp-sdk"), "python"], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
-
-
 _free_port, _get = free_port, http_get
 
 

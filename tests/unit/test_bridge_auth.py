@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_process import ROOT, free_port, running_bridge
+from bridge_process import free_port, running_bridge
 from bridge_process import http_get as _get
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from test_bridge import _tool
 
 SERVER = '''
 import json, os
@@ -78,18 +77,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture(scope="module")
-def bridge_bin() -> Path:
-    return _tool("path")
-
-
-@pytest.fixture(scope="module")
-def sdk_python() -> Path:
-    """The official SDK's python (tools/mcp-sdk python: the one install, outside this environment)."""
-    out = subprocess.run([str(ROOT / "tools" / "mcp-sdk"), "python"], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
 
 
 def _b64(data: bytes) -> str:
