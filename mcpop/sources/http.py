@@ -84,6 +84,11 @@ class _Deadline:
     def remaining(self) -> float:
         return max(0.001, self.at - time.monotonic())
 
+    def passed(self) -> bool:
+        """The deadline is reached: its timer has fired, or is about to (a socket timeout of `remaining()`
+        seconds can end a read a moment before the timer runs, and is the deadline all the same)."""
+        return self.expired or time.monotonic() >= self.at
+
     def watch(self, sock: socket.socket | None) -> None:
         if sock is None:
             return
@@ -303,7 +308,7 @@ class UrllibClient:
 
     @staticmethod
     def _network_error(url: str, exc: BaseException, deadline: _Deadline) -> NetworkError:
-        if deadline.expired:
+        if deadline.passed():
             return DeadlineExceeded(url, deadline.seconds)
         if isinstance(exc, NewConnectionError):  # a ConnectTimeoutError subclass, but a refusal is no timeout
             return NetworkError(url, "connection", str(exc))
