@@ -98,3 +98,10 @@ def test_cluster_files_start_on_an_idle_worker_once_the_real_node_is_done(schedu
     finish(sched, gw0, "tests/realnode/")
     finish(sched, gw0, "tests/images/")
     assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
+
+
+def test_no_two_test_files_share_a_name() -> None:
+    """Test modules are imported by their base name (rootdir-relative, no packages): two files of one name
+    in different directories fail collection on a worker that imports both."""
+    names = [p.name for p in ROOT_CONFTEST.parent.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
