@@ -200,16 +200,7 @@ def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
 
 def _initialize_with(base: str, headers: dict[str, str]) -> int:
     """A raw initialize POST with more headers (Host, Origin); the HTTP status."""
-    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
-    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers})  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            resp.read()
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return _post_initialize(base, headers)[0]
 
 
 @pytest.mark.parametrize("bridge", [["--allowed-hosts", "echo,echo.tools.svc.cluster.local"]], indirect=True)
@@ -366,11 +357,12 @@ def test_a_server_process_that_crashes_mid_call_ends_its_session_with_a_json_rpc
     assert "session" in (tmp_path / "bridge.log").read_text()
 
 
-def _post_initialize(base: str) -> tuple[int, str, str | None]:
+def _post_initialize(base: str, headers: dict[str, str] | None = None) -> tuple[int, str, str | None]:
+    """A raw initialize POST (with more `headers`): its status, body and Mcp-Session-Id."""
     params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": params}).encode()
-    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})  # fmt: skip
+    sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **(headers or {})}
+    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers=sent)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, resp.read().decode(), resp.headers["Mcp-Session-Id"]
