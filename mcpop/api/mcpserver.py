@@ -61,11 +61,12 @@ from mcpop.api.validation import (
 )
 
 if TYPE_CHECKING:
-    from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
+    from mcpop.api.features import Autoscaling, Istio, Monitoring, Network, PodDisruptionBudgetSpec, Tenancy
 else:  # the feature models load only when a spec sets them
     Autoscaling = deferred("mcpop.api.features:Autoscaling")
     Istio = deferred("mcpop.api.features:Istio")
     Monitoring = deferred("mcpop.api.features:Monitoring")
+    Network = deferred("mcpop.api.features:Network")
     PodDisruptionBudgetSpec = deferred("mcpop.api.features:PodDisruptionBudgetSpec")
     Tenancy = deferred("mcpop.api.features:Tenancy")
 
@@ -401,6 +402,7 @@ class MCPServerSpec(Model):
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
     auth: Auth | None = None
+    network: Network | None = None
     # pod
     node_selector: Labels | None = None
     tolerations: list[Toleration] | None = None

@@ -179,6 +179,10 @@ def render(
         out.warnings += warnings
     if istio is not None:
         extra += istio_mod.istio_objects(obj_name, namespace, labels, istio, svc)
+    if spec.network is not None or (spec.auth is not None and spec.auth.jwt is not None):  # the front door is on
+        from mcpop.render.network import network_policy
+
+        extra.append(network_policy(obj_name, namespace, labels, spec, svc, opts.operator_namespace))
     if spec.monitoring is not None and spec.monitoring.enabled:
         from mcpop.render.monitoring import service_monitor
 
