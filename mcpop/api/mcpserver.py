@@ -298,6 +298,39 @@ class Auth(Model):
         return self
 
 
+#: how many globs one allow or deny list takes
+MAX_GLOBS = 64
+#: a glob of tool or prompt names (`*` any run of characters, `?` one): the characters MCP names use, no comma
+NameGlob = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.*?/:@+-]+$")]
+#: a glob of resource URIs or URI templates: no comma or whitespace
+UriGlob = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^,\s]+$")]
+
+
+class PromptPolicy(Model):
+    """Which prompts clients may list and get, by name."""
+
+    allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+
+
+class ResourcePolicy(Model):
+    """Which resources (and resource templates) clients may list and read, by URI (template)."""
+
+    allow: list[UriGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[UriGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+
+
+class ToolPolicy(Model):
+    """Which tools clients may list and call, by name glob (issue 21 §2): with `allow`, only the tools it matches;
+    `deny` wins over `allow`. mcpop-bridge enforces it: lists lose what is hidden, and a call of a hidden tool is
+    answered with a JSON-RPC error naming the policy, never sent to the server."""
+
+    allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    prompts: PromptPolicy | None = None
+    resources: ResourcePolicy | None = None
+
+
 class ServiceAccountSpec(Model):
     create: bool = True
     name: DNSSubdomain | None = None
@@ -402,6 +435,7 @@ class MCPServerSpec(Model):
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
     auth: Auth | None = None
+    tools: ToolPolicy | None = None
     network: Network | None = None
     # pod
     node_selector: Labels | None = None

@@ -16,6 +16,8 @@
 // and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
 // the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
 // With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata.
+// --allow-tools/--deny-tools (and -prompts, -resources) are the tool policy (policy.go): lists lose what a client
+// may not use, and a call of it is answered with a JSON-RPC error without reaching the server process.
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
@@ -23,6 +25,8 @@
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
 //	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
+//	             [--allow-tools GLOB,...] [--deny-tools GLOB,...] [--allow-prompts ...] [--deny-prompts ...]
+//	             [--allow-resources ...] [--deny-resources ...]
 //	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
@@ -68,6 +72,7 @@ type session struct {
 	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
 	mu       sync.Mutex
 	pending  map[any]jsonrpc.ID
+	lists    map[any]string // list calls whose answers the policy filters: their methods
 	answered bool
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
@@ -170,6 +175,26 @@ func ended(rid jsonrpc.ID, reason string) *jsonrpc.Response {
 		Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
 }
 
+// expectList notes a list call whose answer the policy filters.
+func (s *session) expectList(msg jsonrpc.Message, method string) {
+	s.mu.Lock()
+	s.lists[msg.(*jsonrpc.Request).ID.Raw()] = method
+	s.mu.Unlock()
+}
+
+// listOf is the list method `msg` answers, when the policy filters it; "" otherwise.
+func (s *session) listOf(msg jsonrpc.Message) string {
+	r, ok := msg.(*jsonrpc.Response)
+	if !ok {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	method := s.lists[r.ID.Raw()]
+	delete(s.lists, r.ID.Raw())
+	return method
+}
+
 func (s *session) answer(msg jsonrpc.Message) {
 	s.mu.Lock()
 	s.answered = true
@@ -195,7 +220,8 @@ type bridge struct {
 	startTimeout time.Duration
 	expandEnv    bool
 	hosts        allowList
-	auth         *auth // nil: no authentication
+	auth         *auth   // nil: no authentication
+	policy       *policy // nil: every tool, prompt and resource exposed
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -264,6 +290,15 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 			b.drop(id)
 			return
 		}
+		if resp := b.policy.refuse(msg); resp != nil {
+			if resp.ID.IsValid() {
+				_ = server.Write(ctx, resp) // outside the policy: the server process never sees it
+			}
+			continue
+		}
+		if method := b.policy.listing(msg); method != "" {
+			s.expectList(msg, method)
+		}
 		if resp := s.sent(msg); resp != nil {
 			_ = server.Write(ctx, resp) // the child is gone and the others were answered: answer this one here
 			continue
@@ -286,6 +321,9 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			break
 		}
 		s.answer(msg)
+		if method := s.listOf(msg); method != "" {
+			b.policy.filter(method, msg.(*jsonrpc.Response))
+		}
 		if err := server.Write(ctx, msg); err != nil {
 			b.drop(id)
 			return
@@ -383,7 +421,7 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr, owner: owner}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, lists: map[any]string{}, stderr: stderr, owner: owner}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -667,6 +705,14 @@ func main() {
 	jwksFile := flag.String("jwks-file", "", "the issuer's JWKS document, instead of OIDC discovery (read again on an unknown kid)")
 	resource := flag.String("resource-url", "", "the MCP endpoint's canonical URL, the resource in its RFC 9728 metadata "+
 		"(default: from each request's Host)")
+	var allowTools, denyTools, allowPrompts, denyPrompts, allowResources, denyResources listFlag
+	flag.Var(&allowTools, "allow-tools", "tool name globs a client may list and call (* any run, ? one character; "+
+		"repeatable or comma-separated; default: all)")
+	flag.Var(&denyTools, "deny-tools", "tool name globs no client may list or call (wins over --allow-tools)")
+	flag.Var(&allowPrompts, "allow-prompts", "prompt name globs a client may list and get (default: all)")
+	flag.Var(&denyPrompts, "deny-prompts", "prompt name globs no client may list or get")
+	flag.Var(&allowResources, "allow-resources", "resource URI (template) globs a client may list and read (default: all)")
+	flag.Var(&denyResources, "deny-resources", "resource URI (template) globs no client may list or read")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -690,6 +736,8 @@ func main() {
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
+	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
+		resources: newGlobs(allowResources, denyResources)}
 	if *issuer != "" {
 		a, err := newAuth(*issuer, audiences, scopes, *jwksFile, *resource, *path)
 		if err != nil {
@@ -738,8 +786,12 @@ func main() {
 	if b.auth != nil {
 		authn = "Bearer JWTs from " + *issuer
 	}
-	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %s)", version,
-		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, authn)
+	exposed := "every tool, prompt and resource"
+	if b.policy.active() {
+		exposed = "tools, prompts and resources by policy"
+	}
+	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %s, %s)", version,
+		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, authn, exposed)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
