@@ -331,6 +331,16 @@ class ToolPolicy(Model):
     resources: ResourcePolicy | None = None
 
 
+class Audit(Model):
+    """mcpop-bridge writes one JSON line per client request to its stdout (the pod's log): time, the caller's
+    subject and issuer, session, method, tool, the policy's decision, latency and outcome (issue 21 §3)."""
+
+    include_arguments: bool = Field(
+        default=False, description="true: tools/call arguments are written too (they may hold what callers send in "
+        "confidence)."
+    )  # fmt: skip
+
+
 class ServiceAccountSpec(Model):
     create: bool = True
     name: DNSSubdomain | None = None
@@ -436,6 +446,7 @@ class MCPServerSpec(Model):
     gateway: Gateway | None = None
     auth: Auth | None = None
     tools: ToolPolicy | None = None
+    audit: Audit | None = None
     network: Network | None = None
     # pod
     node_selector: Labels | None = None

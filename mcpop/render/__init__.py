@@ -89,8 +89,9 @@ def render(
     if used is not None and used.remote_url is not None:
         if spec.auth is not None and spec.auth.jwt is not None:
             raise RenderError("spec.auth.jwt", "a remote server is not run by mcpop, so no bridge checks its tokens")
-        if spec.tools is not None:
-            raise RenderError("spec.tools", "a remote server is not run by mcpop, so no bridge applies its tool policy")
+        for field, value in (("spec.tools", spec.tools), ("spec.audit", spec.audit)):
+            if value is not None:
+                raise RenderError(field, "a remote server is not run by mcpop, so no bridge applies it")
         remote = ObjectSet(warnings=list(used.warnings))
         labels = common_labels(name, used.version, COMPONENT)
         annotations = {**used.annotations(), TRANSPORT_ANNOTATION: used.remote_transport or "streamable-http"}

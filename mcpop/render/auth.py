@@ -72,21 +72,22 @@ def bridge_cut(work: Workload, field: str, what: str) -> int:
 
 
 def with_tool_policy(spec: MCPServerSpec, work: Workload) -> Workload:
-    """`work` with the bridge's tool-policy flags (--allow-tools, --deny-tools, -prompts, -resources) before its
-    `--`, when `spec.tools` sets any."""
-    pol = spec.tools
-    if pol is None:
-        return work
-    lists = {
-        "tools": (pol.allow, pol.deny),
-        "prompts": (pol.prompts.allow, pol.prompts.deny) if pol.prompts else (None, None),
-        "resources": (pol.resources.allow, pol.resources.deny) if pol.resources else (None, None),
-    }
-    flags = [arg for kind, (allow, deny) in lists.items() for verb, globs in (("allow", allow), ("deny", deny))
-             if globs for arg in (f"--{verb}-{kind}", ",".join(globs))]  # fmt: skip
+    """`work` with the bridge's tool-policy flags (--allow-tools, --deny-tools, -prompts, -resources) and audit
+    flags (--audit-log - [--audit-arguments]) before its `--`, when `spec.tools` or `spec.audit` asks for them."""
+    pol, audit = spec.tools, spec.audit
+    flags: list[str] = []
+    if pol is not None:
+        lists = {"tools": (pol.allow, pol.deny),
+                 "prompts": (pol.prompts.allow, pol.prompts.deny) if pol.prompts else (None, None),
+                 "resources": (pol.resources.allow, pol.resources.deny) if pol.resources else (None, None)}  # fmt: skip
+        flags += [arg for kind, (allow, deny) in lists.items() for verb, globs in (("allow", allow), ("deny", deny))
+                  if globs for arg in (f"--{verb}-{kind}", ",".join(globs))]  # fmt: skip
+    field = "spec.tools" if flags else "spec.audit"
+    if audit is not None:
+        flags += ["--audit-log", "-", *(["--audit-arguments"] if audit.include_arguments else [])]
     if not flags:
         return work
-    cut = bridge_cut(work, "spec.tools", "the tool policy")
+    cut = bridge_cut(work, field, "the tool policy" if field == "spec.tools" else "the audit")
     assert work.args is not None
     return dataclasses.replace(work, args=[*work.args[:cut], *flags, *work.args[cut:]])
 

@@ -1,6 +1,7 @@
-"""mcpop-bridge's tool policy (issue 21 §2: --allow-tools/--deny-tools, -prompts, -resources) for real: the
-official SDK client through the bridge to an SDK stdio server. What the policy hides is absent from the lists, and
-a call of it gets a JSON-RPC error naming the policy while the server process never sees it."""
+"""mcpop-bridge's tool policy (issue 21 §2: --allow-tools/--deny-tools, -prompts, -resources) and audit (§3:
+--audit-log) for real: the official SDK client through the bridge to an SDK stdio server. What the policy hides
+is absent from the lists, a call of it gets a JSON-RPC error naming the policy while the server process never sees
+it, and every request is one audit line."""
 
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ asyncio.run(main())
 
 POLICY = ("--allow-tools", "read_*", "--deny-tools", "read_secret", "--deny-prompts", "admin",
           "--deny-resources", "file:///etc/*")  # fmt: skip
+AUDIT = ("--audit-log", "AUDIT", "--audit-arguments")
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +121,15 @@ def session(bridge_bin: Path, sdk_python: Path, tmp_path_factory: pytest.TempPat
     (tmp / "client.py").write_text(CLIENT)
     seen = tmp / "seen.txt"
     seen.touch()
-    with running_bridge(bridge_bin, [str(sdk_python), str(tmp / "server.py"), str(seen)], *POLICY,
+    audit = [str(tmp / "audit.jsonl") if a == "AUDIT" else a for a in AUDIT]
+    with running_bridge(bridge_bin, [str(sdk_python), str(tmp / "server.py"), str(seen)], *POLICY, *audit,
                         log=tmp / "bridge.log") as base:  # fmt: skip
         out = subprocess.run([str(sdk_python), str(tmp / "client.py"), base + "/mcp"], capture_output=True,
                              text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     report["server saw"] = seen.read_text().split()
+    report["audit"] = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
     return report
 
 
@@ -153,3 +157,17 @@ def test_prompts_and_resources_get_allow_and_deny_too(session: dict[str, Any]) -
 
 def test_the_server_process_never_sees_a_refused_call(session: dict[str, Any]) -> None:
     assert session["server saw"] == ["read_file"]
+
+
+def test_every_request_is_one_audit_line_with_the_policys_decision(session: dict[str, Any]) -> None:
+    lines = {(a["method"], a.get("target", "")): a for a in session["audit"]}
+    assert lines[("tools/call", "read_file")]["decision"] == "allow"
+    assert lines[("tools/call", "read_file")]["outcome"] == "ok"
+    assert lines[("tools/call", "read_file")]["arguments"] == {"path": "/srv/a"}  # --audit-arguments
+    denied = lines[("tools/call", "delete_file")]
+    assert (denied["decision"], denied["rule"], denied["outcome"]) == ("deny", "allow read_*", "refused")
+    assert lines[("resources/read", "file:///etc/passwd")]["rule"] == "deny file:///etc/*"
+    assert {"initialize", "tools/list", "prompts/list", "resources/list"} <= {a["method"] for a in session["audit"]}
+    for line in session["audit"]:
+        assert len(line["session"]) == 8 and line["latencyMs"] >= 0 and line["time"].endswith("Z")
+        assert "subject" not in line  # no --jwt-issuer: no caller to name

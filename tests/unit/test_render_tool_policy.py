@@ -69,3 +69,18 @@ def test_more_globs_than_the_bound_are_refused() -> None:
     with pytest.raises(ValidationError) as exc:
         server({"deny": [f"t{i}" for i in range(MAX_GLOBS + 1)]})
     assert str(MAX_GLOBS) in str(exc.value)
+
+
+def test_audit_writes_the_bridges_json_lines_to_stdout_and_arguments_only_when_asked() -> None:
+    assert bridge_flags(server(None, audit={}))[-2:] == ["--audit-log", "-"]
+    flags = bridge_flags(server(None, audit={"includeArguments": True}))
+    assert flags[-3:] == ["--audit-log", "-", "--audit-arguments"]
+
+
+def test_audit_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "audit": {}}})  # fmt: skip
+    with pytest.raises(RenderError) as exc:
+        render(srv)
+    assert exc.value.field == "spec.audit"

@@ -18,6 +18,7 @@
 // With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata.
 // --allow-tools/--deny-tools (and -prompts, -resources) are the tool policy (policy.go): lists lose what a client
 // may not use, and a call of it is answered with a JSON-RPC error without reaching the server process.
+// --audit-log writes one JSON line per client request (audit.go).
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
@@ -26,7 +27,7 @@
 //	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
 //	             [--allow-tools GLOB,...] [--deny-tools GLOB,...] [--allow-prompts ...] [--deny-prompts ...]
-//	             [--allow-resources ...] [--deny-resources ...]
+//	             [--allow-resources ...] [--deny-resources ...] [--audit-log FILE|- [--audit-arguments]]
 //	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
@@ -72,7 +73,7 @@ type session struct {
 	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
 	mu       sync.Mutex
 	pending  map[any]jsonrpc.ID
-	lists    map[any]string // list calls whose answers the policy filters: their methods
+	calls    map[any]call // calls the policy filters the answers of, or the audit records
 	answered bool
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
@@ -175,24 +176,20 @@ func ended(rid jsonrpc.ID, reason string) *jsonrpc.Response {
 		Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
 }
 
-// expectList notes a list call whose answer the policy filters.
-func (s *session) expectList(msg jsonrpc.Message, method string) {
+// track keeps call `c` until its answer (for the policy's list filter, and the audit).
+func (s *session) track(rid jsonrpc.ID, c call) {
 	s.mu.Lock()
-	s.lists[msg.(*jsonrpc.Request).ID.Raw()] = method
+	s.calls[rid.Raw()] = c
 	s.mu.Unlock()
 }
 
-// listOf is the list method `msg` answers, when the policy filters it; "" otherwise.
-func (s *session) listOf(msg jsonrpc.Message) string {
-	r, ok := msg.(*jsonrpc.Response)
-	if !ok {
-		return ""
-	}
+// untrack returns (and forgets) the call `rid` answers, if it was kept.
+func (s *session) untrack(rid jsonrpc.ID) (call, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	method := s.lists[r.ID.Raw()]
-	delete(s.lists, r.ID.Raw())
-	return method
+	c, ok := s.calls[rid.Raw()]
+	delete(s.calls, rid.Raw())
+	return c, ok
 }
 
 func (s *session) answer(msg jsonrpc.Message) {
@@ -220,8 +217,9 @@ type bridge struct {
 	startTimeout time.Duration
 	expandEnv    bool
 	hosts        allowList
-	auth         *auth   // nil: no authentication
-	policy       *policy // nil: every tool, prompt and resource exposed
+	auth         *auth     // nil: no authentication
+	policy       *policy   // nil: every tool, prompt and resource exposed
+	audit        *auditLog // nil: no audit lines
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -290,14 +288,18 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 			b.drop(id)
 			return
 		}
-		if resp := b.policy.refuse(msg); resp != nil {
+		req, isRequest := msg.(*jsonrpc.Request)
+		if resp, rule := b.policy.refuse(msg); resp != nil {
 			if resp.ID.IsValid() {
 				_ = server.Write(ctx, resp) // outside the policy: the server process never sees it
+				b.audit.record(s.owner, id, describe(req), resp, rule)
 			}
 			continue
 		}
-		if method := b.policy.listing(msg); method != "" {
-			s.expectList(msg, method)
+		if list := b.policy.listing(msg) != ""; isRequest && req.ID.IsValid() && (list || b.audit != nil) {
+			c := describe(req)
+			c.list = list
+			s.track(req.ID, c)
 		}
 		if resp := s.sent(msg); resp != nil {
 			_ = server.Write(ctx, resp) // the child is gone and the others were answered: answer this one here
@@ -321,8 +323,13 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			break
 		}
 		s.answer(msg)
-		if method := s.listOf(msg); method != "" {
-			b.policy.filter(method, msg.(*jsonrpc.Response))
+		if resp, ok := msg.(*jsonrpc.Response); ok {
+			if c, kept := s.untrack(resp.ID); kept {
+				if c.list {
+					b.policy.filter(c.method, resp)
+				}
+				b.audit.record(s.owner, id, c, resp, "")
+			}
 		}
 		if err := server.Write(ctx, msg); err != nil {
 			b.drop(id)
@@ -371,7 +378,11 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 	}
 	b.mu.Unlock()
 	for _, rid := range ids {
-		_ = server.Write(ctx, ended(rid, reason))
+		resp := ended(rid, reason)
+		_ = server.Write(ctx, resp)
+		if c, kept := s.untrack(rid); kept {
+			b.audit.record(s.owner, id, c, resp, "")
+		}
 	}
 	// let the waiting requests write their errors before the transport goes
 	time.AfterFunc(2*time.Second, func() { s.close(); log.Printf("session %s: closed", id[:8]) })
@@ -421,7 +432,7 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, lists: map[any]string{}, stderr: stderr, owner: owner}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]call{}, stderr: stderr, owner: owner}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -713,6 +724,8 @@ func main() {
 	flag.Var(&denyPrompts, "deny-prompts", "prompt name globs no client may list or get")
 	flag.Var(&allowResources, "allow-resources", "resource URI (template) globs a client may list and read (default: all)")
 	flag.Var(&denyResources, "deny-resources", "resource URI (template) globs no client may list or read")
+	auditPath := flag.String("audit-log", "", "write one JSON line per client request to this file (-: stdout)")
+	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -738,6 +751,20 @@ func main() {
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
 		resources: newGlobs(allowResources, denyResources)}
+	switch *auditPath {
+	case "":
+		if *auditArguments {
+			log.Fatal("--audit-arguments needs --audit-log")
+		}
+	case "-":
+		b.audit = &auditLog{out: os.Stdout, arguments: *auditArguments}
+	default:
+		f, err := os.OpenFile(*auditPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			log.Fatalf("--audit-log: %v", err)
+		}
+		b.audit = &auditLog{out: f, arguments: *auditArguments}
+	}
 	if *issuer != "" {
 		a, err := newAuth(*issuer, audiences, scopes, *jwksFile, *resource, *path)
 		if err != nil {

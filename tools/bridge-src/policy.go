@@ -100,15 +100,16 @@ func (p *policy) of(kind string) globs {
 	return p.resources
 }
 
-// refuse is the error a request the policy forbids is answered with; nil for any other message.
-func (p *policy) refuse(msg jsonrpc.Message) *jsonrpc.Response {
+// refuse is the error a request the policy forbids is answered with, and the rule that forbids it; nil for any
+// other message.
+func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
 	r, ok := msg.(*jsonrpc.Request)
 	if !p.active() || !ok {
-		return nil
+		return nil, ""
 	}
 	g, ok := guarded[r.Method]
 	if !ok || !p.of(g.kind).active() {
-		return nil
+		return nil, ""
 	}
 	var params map[string]json.RawMessage
 	var name string
@@ -117,14 +118,14 @@ func (p *policy) refuse(msg jsonrpc.Message) *jsonrpc.Response {
 	}
 	allowed, rule := p.of(g.kind).allows(name)
 	if allowed {
-		return nil
+		return nil, ""
 	}
 	if !r.ID.IsValid() {
-		return &jsonrpc.Response{} // a notification: dropped, nothing to answer
+		return &jsonrpc.Response{}, rule // a notification: dropped, nothing to answer
 	}
 	return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: codePolicy, Message: fmt.Sprintf(
 		"mcpop-bridge: %s %q is not allowed by this server's policy (--%s-%s): it was not sent to the server",
-		g.what, name, strings.SplitN(rule, " ", 2)[0], g.kind)}}
+		g.what, name, strings.SplitN(rule, " ", 2)[0], g.kind)}}, rule
 }
 
 // listing is the list method a request is, when the policy filters its answer; "" otherwise.

@@ -8,7 +8,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
-func call(t *testing.T, id int64, method string, params any) *jsonrpc.Request {
+func request(t *testing.T, id int64, method string, params any) *jsonrpc.Request {
 	t.Helper()
 	raw, err := json.Marshal(params)
 	if err != nil {
@@ -24,7 +24,7 @@ func testPolicy() *policy {
 }
 
 func TestACallOfAToolOutsideTheAllowListIsRefusedNamingThePolicy(t *testing.T) {
-	resp := testPolicy().refuse(call(t, 1, "tools/call", map[string]any{"name": "delete_repo"}))
+	resp, _ := testPolicy().refuse(request(t, 1, "tools/call", map[string]any{"name": "delete_repo"}))
 	if resp == nil || resp.Error == nil {
 		t.Fatal("delete_repo was let through")
 	}
@@ -35,7 +35,7 @@ func TestACallOfAToolOutsideTheAllowListIsRefusedNamingThePolicy(t *testing.T) {
 }
 
 func TestADenyGlobWinsOverAnAllowGlob(t *testing.T) {
-	resp := testPolicy().refuse(call(t, 2, "tools/call", map[string]any{"name": "read_secrets"}))
+	resp, _ := testPolicy().refuse(request(t, 2, "tools/call", map[string]any{"name": "read_secrets"}))
 	if resp == nil || !strings.Contains(resp.Error.Error(), "--deny-tools") {
 		t.Fatalf("read_secrets: %+v", resp)
 	}
@@ -44,37 +44,40 @@ func TestADenyGlobWinsOverAnAllowGlob(t *testing.T) {
 func TestAnAllowedCallPassesAndQuestionMarkMatchesOneCharacter(t *testing.T) {
 	p := testPolicy()
 	for _, name := range []string{"read_file", "search_x"} {
-		if resp := p.refuse(call(t, 3, "tools/call", map[string]any{"name": name})); resp != nil {
+		if resp, _ := p.refuse(request(t, 3, "tools/call", map[string]any{"name": name})); resp != nil {
 			t.Fatalf("%s refused: %v", name, resp.Error)
 		}
 	}
-	if p.refuse(call(t, 4, "tools/call", map[string]any{"name": "search_xy"})) == nil {
+	if resp, _ := p.refuse(request(t, 4, "tools/call", map[string]any{"name": "search_xy"})); resp == nil {
 		t.Fatal("search_xy matched search_?")
 	}
 }
 
 func TestACallWithoutANameIsRefusedByAnAllowList(t *testing.T) {
-	if testPolicy().refuse(call(t, 5, "tools/call", map[string]any{})) == nil {
+	if resp, _ := testPolicy().refuse(request(t, 5, "tools/call", map[string]any{})); resp == nil {
 		t.Fatal("a nameless call was let through")
 	}
 }
 
 func TestAResourceReadIsCheckedByURIAndOtherMethodsPass(t *testing.T) {
 	p := testPolicy()
-	if p.refuse(call(t, 6, "resources/read", map[string]any{"uri": "file:///etc/passwd"})) == nil {
-		t.Fatal("a denied resource was read")
+	if resp, rule := p.refuse(request(t, 6, "resources/read", map[string]any{"uri": "file:///etc/passwd"})); resp == nil ||
+		rule != "deny file:///etc/*" {
+		t.Fatalf("a denied resource was read (%q)", rule)
 	}
-	if p.refuse(call(t, 7, "resources/read", map[string]any{"uri": "file:///srv/a"})) != nil {
+	if resp, _ := p.refuse(request(t, 7, "resources/read", map[string]any{"uri": "file:///srv/a"})); resp != nil {
 		t.Fatal("an allowed resource was refused")
 	}
-	if p.refuse(call(t, 8, "ping", nil)) != nil || p.refuse(call(t, 9, "prompts/get", map[string]any{"name": "x"})) != nil {
+	ping, _ := p.refuse(request(t, 8, "ping", nil))
+	prompt, _ := p.refuse(request(t, 9, "prompts/get", map[string]any{"name": "x"}))
+	if ping != nil || prompt != nil {
 		t.Fatal("a method or kind without a policy was refused")
 	}
 }
 
 func TestToolsListLosesTheEntriesThePolicyHides(t *testing.T) {
 	p := testPolicy()
-	req := call(t, 10, "tools/list", nil)
+	req := request(t, 10, "tools/list", nil)
 	if p.listing(req) != "tools/list" {
 		t.Fatal("tools/list is not filtered")
 	}
@@ -105,11 +108,12 @@ func TestAListAnswerThatCannotBeReadBecomesAnErrorNotALeak(t *testing.T) {
 
 func TestWithoutAPolicyNothingIsRefusedOrFiltered(t *testing.T) {
 	var p *policy
-	if p.active() || p.refuse(call(t, 11, "tools/call", map[string]any{"name": "x"})) != nil || p.listing(call(t, 12, "tools/list", nil)) != "" {
+	if resp, _ := p.refuse(request(t, 11, "tools/call", map[string]any{"name": "x"})); p.active() || resp != nil ||
+		p.listing(request(t, 12, "tools/list", nil)) != "" {
 		t.Fatal("a nil policy acted")
 	}
 	empty := &policy{}
-	if empty.active() || empty.listing(call(t, 13, "tools/list", nil)) != "" {
+	if empty.active() || empty.listing(request(t, 13, "tools/list", nil)) != "" {
 		t.Fatal("an empty policy acted")
 	}
 }
