@@ -14,8 +14,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
-// call is what the bridge keeps of a client request until its answer: for the policy's list filter and the audit.
-type call struct {
+// tracked is what the bridge keeps of a client request until its answer: for the policy's list filter and the audit.
+type tracked struct {
 	method, target string
 	arguments      json.RawMessage
 	start          time.Time
@@ -23,8 +23,8 @@ type call struct {
 }
 
 // describe reads the method, the named target and the arguments of a request.
-func describe(r *jsonrpc.Request) call {
-	c := call{method: r.Method, start: time.Now()}
+func describe(r *jsonrpc.Request) tracked {
+	c := tracked{method: r.Method, start: time.Now()}
 	var params struct {
 		Name      string          `json:"name"`
 		URI       string          `json:"uri"`
@@ -79,7 +79,7 @@ func outcome(resp *jsonrpc.Response) (string, int64) {
 }
 
 // record writes one line for call `c` of session `sid` by `who`, answered by `resp` (refused: `rule` is set).
-func (a *auditLog) record(who caller, sid string, c call, resp *jsonrpc.Response, rule string) {
+func (a *auditLog) record(who caller, sid string, c tracked, resp *jsonrpc.Response, rule string) {
 	if a == nil {
 		return
 	}

@@ -73,7 +73,7 @@ type session struct {
 	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
 	mu       sync.Mutex
 	pending  map[any]jsonrpc.ID
-	calls    map[any]call // calls the policy filters the answers of, or the audit records
+	calls    map[any]tracked // calls the policy filters the answers of, or the audit records
 	answered bool
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
@@ -177,14 +177,14 @@ func ended(rid jsonrpc.ID, reason string) *jsonrpc.Response {
 }
 
 // track keeps call `c` until its answer (for the policy's list filter, and the audit).
-func (s *session) track(rid jsonrpc.ID, c call) {
+func (s *session) track(rid jsonrpc.ID, c tracked) {
 	s.mu.Lock()
 	s.calls[rid.Raw()] = c
 	s.mu.Unlock()
 }
 
 // untrack returns (and forgets) the call `rid` answers, if it was kept.
-func (s *session) untrack(rid jsonrpc.ID) (call, bool) {
+func (s *session) untrack(rid jsonrpc.ID) (tracked, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.calls[rid.Raw()]
@@ -432,7 +432,7 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]call{}, stderr: stderr, owner: owner}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{}, stderr: stderr, owner: owner}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
