@@ -7,7 +7,11 @@ On the host, as plain processes (no container runtime), in one run:
    a. directly over stdio (the client spawns the server), and
    b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process), and
    c. the same with --jwt-issuer: an RS256 Bearer token (a key made here, its JWKS as a file) validated on
-      every request,
+      every request, and again with the tool policy and the audit on as well (--allow-tools, --deny-tools,
+      --audit-log to a file), and
+   d. through supergateway in its default stateless streamable-HTTP mode, the path mcpop-bridge replaced
+      (npm `supergateway`, pinned, installed into the cache for this benchmark only): a server process per
+      request, so fewer calls (--supergateway-calls),
    each after a warm-up, each call timed in the client.
 2. Idle sessions: K sessions opened on a fresh bridge (initialize + notifications/initialized, raw HTTP)
    and left idle: the bridge's RSS before and after (its own cost per session) and the server processes'
@@ -15,7 +19,7 @@ On the host, as plain processes (no container runtime), in one run:
    MCP responder in plain python (no SDK), so that many sessions fit in memory; the SDK server's own RSS
    per process is printed from part 1's bridge.
 
-Run: python bench/bridge.py [--calls 500] [--sessions 64]
+Run: python bench/bridge.py [--calls 500] [--supergateway-calls 50] [--sessions 64]
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the stateless gateway mcpop-bridge replaced (issue 20), for comparison only
+SUPERGATEWAY = "supergateway@4.0.0"
 
 SERVER = '''
 import json, os
@@ -75,7 +81,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 
 async def timed(c, calls):
-    for _ in range(20):  # warm-up
+    for _ in range(min(20, calls)):  # warm-up
         await c.call_tool("whoami", {})
     times, pids = [], set()
     for _ in range(calls):
@@ -170,6 +176,38 @@ def post(url: str, body: dict[str, object], session: str | None = None) -> str |
         return resp.headers.get("Mcp-Session-Id")
 
 
+def supergateway() -> Path:
+    """SUPERGATEWAY's script, npm-installed once into the cache."""
+    cache = Path(os.environ.get("MCPOP_CACHE_DIR") or Path.home() / ".cache" / "mcpop")
+    prefix = cache / "bench" / SUPERGATEWAY.replace("@", "-")
+    script = prefix / "node_modules" / ".bin" / "supergateway"
+    if not script.exists():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix), SUPERGATEWAY],
+                       check=True, capture_output=True)  # fmt: skip
+    return script
+
+
+@contextmanager
+def running_supergateway(server: list[str], tmp: str) -> Iterator[str]:
+    """supergateway --stdio SERVER --outputTransport streamableHttp (stateless: its default) on loopback."""
+    port = free_port()
+    with Path(tmp, f"supergateway-{port}.log").open("w") as log:
+        proc = subprocess.Popen(["node", str(supergateway()), "--stdio", " ".join(server), "--outputTransport",
+                                 "streamableHttp", "--port", str(port), "--healthEndpoint", "/healthz",
+                                 "--logLevel", "none"], stdout=log, stderr=log)  # fmt: skip
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
 @contextmanager
 def running_bridge(
     bridge: str, server: list[str], tmp: str, sessions: int = 8, flags: list[str] | None = None, port: int = 0
@@ -208,6 +246,7 @@ def idle_sessions(url: str, pid: int, count: int) -> tuple[int, int, int]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--supergateway-calls", type=int, default=50, help="fewer: it starts a process per request")
     ap.add_argument("--sessions", type=int, default=64)
     opts = ap.parse_args()
     bridge, python = tool("bridge", "path"), tool("mcp-sdk", "python")
@@ -229,9 +268,23 @@ def main() -> int:
             out = subprocess.run([python, str(client), url, str(opts.calls)], capture_output=True, text=True,
                                  timeout=600, check=True, env={**os.environ, "TOKEN": token})  # fmt: skip
             results["bridge + JWT"] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{'tools/call':<14} {'p50 ms':>8} {'p99 ms':>8} {'server processes':>17}")
+        port = free_port()
+        flags, token = issuer(tmp, f"http://127.0.0.1:{port}/mcp")
+        audit = str(Path(tmp, "audit.jsonl"))
+        policy = ["--allow-tools", "who*,read_*", "--deny-tools", "delete_*", "--audit-log", audit]
+        with running_bridge(bridge, [python, str(server)], tmp, flags=flags + policy, port=port) as (url, _):
+            out = subprocess.run([python, str(client), url, str(opts.calls)], capture_output=True, text=True,
+                                 timeout=600, check=True, env={**os.environ, "TOKEN": token})  # fmt: skip
+            results["+ policy+audit"] = json.loads(out.stdout.strip().splitlines()[-1])
+        with running_supergateway([python, str(server)], tmp) as url:
+            out = subprocess.run([python, str(client), url, str(opts.supergateway_calls)], capture_output=True,
+                                 text=True, timeout=1200, check=True)  # fmt: skip
+            results["supergateway"] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{'tools/call':<14} {'calls':>6} {'p50 ms':>9} {'p99 ms':>9} {'server processes':>17}")
         for name, r in results.items():
-            print(f"{name:<14} {pct(r['times'], 0.5):8.2f} {pct(r['times'], 0.99):8.2f} {r['pids']:17d}")
+            print(f"{name:<14} {len(r['times']):6d} {pct(r['times'], 0.5):9.2f} {pct(r['times'], 0.99):9.2f} "
+                  f"{r['pids']:17d}")  # fmt: skip
+        print(f"supergateway: {SUPERGATEWAY}, stateless (its default), as stdio servers ran before mcpop-bridge")
         print(f"one idle session of the SDK server: its process's RSS {sdk_rss / 1024:.1f} MiB")
 
         tiny = Path(tmp, "tiny.py")
