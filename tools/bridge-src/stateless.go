@@ -6,7 +6,8 @@
 // request verbatim but for its JSON-RPC id, which it replaces with an id of its own (two clients may both send
 // id 1) and puts back in the answer, sent as application/json. A notification is forwarded and answered 202.
 // The child has no client to ask: a request it sends (sampling, elicitation, roots) gets a JSON-RPC error back
-// (a ping an empty result), its notifications are dropped.
+// (a ping an empty result), its notifications are dropped. The child never sees HTTP headers, so the bridge checks
+// that Mcp-Method and Mcp-Protocol-Version, when present, agree with the body (else 400, HEADER_MISMATCH -32020).
 //
 // Bounds: the shared child counts as one of --max-sessions while it runs; at most --max-stateless-inflight
 // requests wait on it at once (one more is refused with 503 and a JSON-RPC error); a request waits until its
@@ -78,6 +79,29 @@ func statelessRequest(header http.Header, body []byte) *jsonrpc.Request {
 		}
 	}
 	return nil
+}
+
+// codeHeaderMismatch is the 2026-07-28 error for HTTP headers that disagree with the request's body.
+const codeHeaderMismatch = -32020
+
+// mismatch names the header that disagrees with the request's body, or "". The child never sees the headers,
+// so the bridge, the HTTP server, checks them: Mcp-Method against the method, Mcp-Protocol-Version against
+// params._meta's version (a header that is absent is not checked).
+func mismatch(header http.Header, r *jsonrpc.Request) string {
+	if m := header.Get("Mcp-Method"); m != "" && m != r.Method {
+		return "Mcp-Method"
+	}
+	if v := header.Get(protocolHeader); v != "" {
+		var params struct {
+			Meta map[string]any `json:"_meta"`
+		}
+		if json.Unmarshal(r.Params, &params) == nil {
+			if mv, ok := params.Meta[mcp.MetaKeyProtocolVersion].(string); ok && mv != v {
+				return protocolHeader
+			}
+		}
+	}
+	return ""
 }
 
 // stateless holds the shared child of the stateless path and the requests waiting on it.
@@ -249,6 +273,11 @@ func noClient(r *jsonrpc.Request) *jsonrpc.Response {
 
 // serve answers one stateless POST (its message already decoded).
 func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrpc.Request, body []byte) {
+	if h := mismatch(req.Header, msg); h != "" {
+		refuse(w, body, http.StatusBadRequest, codeHeaderMismatch, "mcpop-bridge: the "+h+" header does not match "+
+			"the request's body")
+		return
+	}
 	if !msg.ID.IsValid() { // a notification: to the running child, if any (none: nothing to tell)
 		st.mu.Lock()
 		c := st.child

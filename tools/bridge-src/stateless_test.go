@@ -326,3 +326,25 @@ func TestAStatelessNotificationIsAccepted(t *testing.T) {
 		t.Errorf("status %d", resp.StatusCode)
 	}
 }
+
+func TestAHeaderThatDisagreesWithTheBodyIsRefusedWithHeaderMismatch(t *testing.T) {
+	srv := testBridge(t, 4, 64)
+	for header, value := range map[string]string{"Mcp-Method": "tools/call", "Mcp-Protocol-Version": "2027-01-01"} {
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(header, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		e, _ := got["error"].(map[string]any)
+		if resp.StatusCode != http.StatusBadRequest || e["code"] != float64(-32020) || got["id"] != float64(3) ||
+			!strings.Contains(fmt.Sprint(e["message"]), header) {
+			t.Errorf("%s: %s: status %d, %v", header, value, resp.StatusCode, got)
+		}
+	}
+}
