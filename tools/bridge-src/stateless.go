@@ -6,7 +6,10 @@
 // request verbatim but for its JSON-RPC id, which it replaces with an id of its own (two clients may both send
 // id 1) and puts back in the answer, sent as application/json. A notification is forwarded and answered 202.
 // The child has no client to ask: a request it sends (sampling, elicitation, roots) gets a JSON-RPC error back
-// (a ping an empty result), its notifications are dropped. The child never sees HTTP headers, so the bridge checks
+// (a ping an empty result), its notifications are dropped. A child that answers server/discover with an error
+// before it ever answered with a result predates the stateless protocol (its clients fall back to initialize and
+// a session): it is ended at once, as the throwaway child of such a request was before, so that it holds no
+// place under --max-sessions. The child never sees HTTP headers, so the bridge checks
 // that Mcp-Method and Mcp-Protocol-Version, when present, agree with the body (else 400, HEADER_MISMATCH -32020).
 //
 // Bounds: the shared child counts as one of --max-sessions while it runs; at most --max-stateless-inflight
@@ -119,10 +122,17 @@ type stateless struct {
 type sharedChild struct {
 	conn     mcp.Connection
 	stderr   *tail
-	waiting  map[int64]chan *jsonrpc.Response // by the bridge's id
-	answered bool                             // it wrote a message
-	reason   string                           // why the bridge ended it (start timeout, idle, shutdown)
+	waiting  map[int64]*call // by the bridge's id
+	answered bool            // it wrote a message
+	served   bool            // it answered a request with a result
+	reason   string          // why the bridge ended it (start timeout, idle, legacy, shutdown)
 	ended    bool
+}
+
+// call is a request waiting on the shared child.
+type call struct {
+	method string
+	answer chan *jsonrpc.Response // buffered: the one answer never blocks fromChild
 }
 
 var errFull = errors.New("no session left for the shared server process")
@@ -184,7 +194,7 @@ func (st *stateless) spawn() (*sharedChild, error) {
 		_ = errRead.Close()
 		close(stderr.done)
 	}()
-	return &sharedChild{conn: conn, stderr: stderr, waiting: map[int64]chan *jsonrpc.Response{}}, nil
+	return &sharedChild{conn: conn, stderr: stderr, waiting: map[int64]*call{}}, nil
 }
 
 // fromChild reads the shared child's messages: an answer goes to the request waiting on its id, a request
@@ -201,19 +211,33 @@ func (st *stateless) fromChild(c *sharedChild) {
 		}
 		st.mu.Lock()
 		c.answered = true
-		var waiter chan *jsonrpc.Response
+		var waiter *call
+		legacy := false
 		if r, ok := msg.(*jsonrpc.Response); ok {
 			if n, ok := r.ID.Raw().(int64); ok {
 				waiter = c.waiting[n]
 				delete(c.waiting, n)
+			}
+			c.served = c.served || r.Error == nil
+			// a server that predates the stateless protocol refuses server/discover (its client falls back to
+			// initialize and a session): a shared process of it would only hold a place under --max-sessions
+			if waiter != nil && waiter.method == "server/discover" && refusesDiscover(r.Error) && !c.served &&
+				len(c.waiting) == 0 && st.child == c {
+				legacy = true
+				st.child = nil
+				c.reason = "the shared server process answered server/discover with an error (a server that " +
+					"predates the stateless protocol): ended"
 			}
 		}
 		st.mu.Unlock()
 		switch m := msg.(type) {
 		case *jsonrpc.Response:
 			if waiter != nil {
-				waiter <- m // buffered: never blocks
+				waiter.answer <- m
 			} // else its client went away: dropped
+			if legacy {
+				_ = c.conn.Close() // its output ends: this loop ends, logging the reason
+			}
 		case *jsonrpc.Request:
 			if m.ID.IsValid() {
 				_ = c.conn.Write(ctx, noClient(m))
@@ -247,7 +271,7 @@ func (st *stateless) fromChild(c *sharedChild) {
 	st.mu.Lock()
 	c.ended = true
 	waiting := c.waiting
-	c.waiting = map[int64]chan *jsonrpc.Response{}
+	c.waiting = map[int64]*call{}
 	if st.child == c {
 		st.child = nil // the next request starts a new one
 	}
@@ -257,9 +281,19 @@ func (st *stateless) fromChild(c *sharedChild) {
 	st.b.mu.Unlock()
 	log.Printf("stateless: %s", reason)
 	for _, w := range waiting {
-		w <- &jsonrpc.Response{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+		w.answer <- &jsonrpc.Response{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
 			Message: "mcpop-bridge: " + reason + "; the next request starts it again"}}
 	}
+}
+
+// codeUnsupportedVersion is the 2026-07-28 error of a server that speaks it but not the version asked for.
+const codeUnsupportedVersion = -32022
+
+// refusesDiscover reports whether an error answering server/discover says the server does not speak the stateless
+// protocol at all (any error but the one naming the versions it speaks).
+func refusesDiscover(err error) bool {
+	var e *jsonrpc.Error
+	return err != nil && !(errors.As(err, &e) && e.Code == codeUnsupportedVersion)
 }
 
 // noClient answers a request the shared child sent: a stateless request has no client to ask.
@@ -316,7 +350,7 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 	st.next++
 	n := st.next
 	answer := make(chan *jsonrpc.Response, 1)
-	c.waiting[n] = answer
+	c.waiting[n] = &call{method: msg.Method, answer: answer}
 	st.mu.Unlock()
 	defer func() {
 		st.mu.Lock()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // TestMain doubles as the stdio server the tests' bridges start: this test binary run with MCPOP_FAKE_CHILD set.
@@ -59,6 +61,8 @@ func fakeChild() {
 			continue
 		}
 		switch msg.Method {
+		case "server/discover": // as a server that predates it
+			send(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}})
 		case "die":
 			fmt.Fprintln(os.Stderr, "fake child: told to die")
 			os.Exit(3)
@@ -345,6 +349,48 @@ func TestAHeaderThatDisagreesWithTheBodyIsRefusedWithHeaderMismatch(t *testing.T
 		if resp.StatusCode != http.StatusBadRequest || e["code"] != float64(-32020) || got["id"] != float64(3) ||
 			!strings.Contains(fmt.Sprint(e["message"]), header) {
 			t.Errorf("%s: %s: status %d, %v", header, value, resp.StatusCode, got)
+		}
+	}
+}
+
+func TestASharedChildThatRefusesServerDiscoverIsEndedAndHoldsNoSession(t *testing.T) {
+	srv := testBridge(t, 1, 64)
+	b := srv.Config.Handler.(*bridge)
+	if a := post(t, srv.URL, 1, "server/discover", nil); !strings.Contains(a.errorMessage(), "Method not found") {
+		t.Fatalf("got %v", a.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.mu.Lock()
+		shared := b.shared
+		b.mu.Unlock()
+		if shared == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shared child of a server without server/discover still holds its session place")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !b.reserve() { // the one place under --max-sessions 1 is free for the client's initialize
+		t.Fatal("no place left for a session")
+	}
+	b.release()
+}
+
+func TestOnlyAnUnsupportedVersionErrorToServerDiscoverIsNotALegacyServer(t *testing.T) {
+	for body, legacy := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}`:                                true,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid request parameters"}}`:                      true,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported","data":{"supported":["2027-01-01"]}}}`: false,
+		`{"jsonrpc":"2.0","id":1,"result":{}}`:                                                                         false,
+	} {
+		msg, err := jsonrpc.DecodeMessage([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := refusesDiscover(msg.(*jsonrpc.Response).Error); got != legacy {
+			t.Errorf("refusesDiscover(%s) = %v, want %v", body, got, legacy)
 		}
 	}
 }
