@@ -5,14 +5,15 @@
 // stdin/stdout unchanged, so the server's own protocol, capabilities and tools pass through as they are.
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
-// Clients speaking the stateless protocol (2026-07-28 and later: no initialize and no Mcp-Session-Id; a POST whose one
-// message is server/discover or names such a version in Mcp-Protocol-Version or params._meta) never reach a
-// session's child: they share ONE long-lived child per bridge (stateless.go), started on the first such request
-// and again after it exited, with requests multiplexed by JSON-RPC id (the bridge's own id on the way in, the
-// caller's back in the application/json answer). It counts as one of --max-sessions; at most
-// --max-stateless-inflight requests wait on it (one more: 503 and a JSON-RPC error); its exit answers each
-// waiting request with a JSON-RPC error; --start-timeout and --session-timeout apply to it as to a session. Any
-// other POST without Mcp-Session-Id is a session's: an initialize opens one, anything else is refused as before.
+// Clients speaking the stateless protocol (2026-07-28 and later: no initialize and no Mcp-Session-Id; a POST
+// whose one message is server/discover or names such a version in Mcp-Protocol-Version or params._meta) never
+// reach a session's child (nor a session's request theirs): they share ONE long-lived child per bridge
+// (stateless.go), started on the first such request and again after it exited, with requests multiplexed by
+// JSON-RPC id (the bridge's own id on the way in, the caller's back in the application/json answer). It counts
+// as one of --max-sessions; at most --max-stateless-inflight requests wait on it (one more: 503 and a JSON-RPC
+// error); its exit answers each waiting request with a JSON-RPC error; --start-timeout and --session-timeout
+// apply to it as to a session. Any other POST without Mcp-Session-Id is a session's: an initialize opens one,
+// anything else gets a throwaway child that refuses it, as before.
 //
 // A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
 // every request still waiting on it gets a JSON-RPC error naming the exit, never a hang (with the last lines

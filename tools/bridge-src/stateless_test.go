@@ -394,3 +394,23 @@ func TestOnlyAnUnsupportedVersionErrorToServerDiscoverIsNotALegacyServer(t *test
 		}
 	}
 }
+
+func TestAStatelessRequestFromAForeignHostIsRefusedBeforeAnyChildStarts(t *testing.T) {
+	srv := testBridge(t, 4, 64)
+	body := `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Host = "evil.example.org"
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	st := srv.Config.Handler.(*bridge).stateless
+	st.mu.Lock()
+	started := st.child != nil
+	st.mu.Unlock()
+	if resp.StatusCode != http.StatusForbidden || started {
+		t.Errorf("status %d, shared child started: %v", resp.StatusCode, started)
+	}
+}
