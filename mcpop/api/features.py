@@ -1,4 +1,4 @@
-"""Optional MCPServer features: autoscaling, tenancy, Istio, monitoring, disruption budget."""
+"""Optional MCPServer features: autoscaling, tenancy, network, Istio, monitoring, disruption budget."""
 
 import re
 from typing import Annotated, Any, Literal, Self
@@ -343,6 +343,39 @@ class TenantNetworkPolicy(Model):
     allowed_pods: list[LabelSelector] | None = None
     ingress_rules: list[NetworkPolicyIngressRule] | None = None
     egress_rules: list[NetworkPolicyEgressRule] | None = None
+
+
+#: how many peers or rules `spec.network` takes (a NetworkPolicy the user writes by hand has no such need)
+MAX_NETWORK_RULES = 32
+
+
+class NetworkEgress(Model):
+    """Where the server's pods may connect. `restricted`: nowhere but cluster DNS and `to` (NetworkPolicy egress);
+    unset or false: anywhere (Kubernetes' default)."""
+
+    model_config = with_cel(cel("!has(self.to) || size(self.to) == 0 || (has(self.restricted) && self.restricted)",
+                                "to takes effect only with restricted: true", ".to"))  # fmt: skip
+
+    restricted: bool = False
+    #: the destinations allowed besides DNS: peers (CIDRs, namespace/pod selectors) with their ports
+    to: list[NetworkPolicyEgressRule] | None = Field(default=None, max_length=MAX_NETWORK_RULES)
+
+    @model_validator(mode="after")
+    def _only_when_restricted(self) -> Self:
+        if self.to and not self.restricted:
+            raise FieldError(("to",), "takes effect only with restricted: true (without it every destination is "
+                                      "allowed): set restricted: true, or remove to")  # fmt: skip
+        return self
+
+
+class Network(Model):
+    """The server's network policy (a NetworkPolicy named `<server>-network`; enforced only by a CNI that enforces
+    NetworkPolicy). Rendered when `spec.network` or `spec.auth.jwt` is set."""
+
+    #: who may reach the MCP port (nothing else of the pods is reachable); default: pods of the server's namespace
+    #: and of the operator's (its verification), or anyone for a NodePort/LoadBalancer server (its token decides)
+    ingress_from: list[NetworkPolicyPeer] | None = Field(default=None, max_length=MAX_NETWORK_RULES)
+    egress: NetworkEgress | None = None
 
 
 class Tenancy(Model):

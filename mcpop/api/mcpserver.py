@@ -61,11 +61,12 @@ from mcpop.api.validation import (
 )
 
 if TYPE_CHECKING:
-    from mcpop.api.features import Autoscaling, Istio, Monitoring, PodDisruptionBudgetSpec, Tenancy
+    from mcpop.api.features import Autoscaling, Istio, Monitoring, Network, PodDisruptionBudgetSpec, Tenancy
 else:  # the feature models load only when a spec sets them
     Autoscaling = deferred("mcpop.api.features:Autoscaling")
     Istio = deferred("mcpop.api.features:Istio")
     Monitoring = deferred("mcpop.api.features:Monitoring")
+    Network = deferred("mcpop.api.features:Network")
     PodDisruptionBudgetSpec = deferred("mcpop.api.features:PodDisruptionBudgetSpec")
     Tenancy = deferred("mcpop.api.features:Tenancy")
 
@@ -297,6 +298,49 @@ class Auth(Model):
         return self
 
 
+#: how many globs one allow or deny list takes
+MAX_GLOBS = 64
+#: a glob of tool or prompt names (`*` any run of characters, `?` one): the characters MCP names use, no comma
+NameGlob = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.*?/:@+-]+$")]
+#: a glob of resource URIs or URI templates: no comma or whitespace
+UriGlob = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^,\s]+$")]
+
+
+class PromptPolicy(Model):
+    """Which prompts clients may list and get, by name."""
+
+    allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+
+
+class ResourcePolicy(Model):
+    """Which resources (and resource templates) clients may list and read, by URI (template)."""
+
+    allow: list[UriGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[UriGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+
+
+class ToolPolicy(Model):
+    """Which tools clients may list and call, by name glob (issue 21 §2): with `allow`, only the tools it matches;
+    `deny` wins over `allow`. mcpop-bridge enforces it: lists lose what is hidden, and a call of a hidden tool is
+    answered with a JSON-RPC error naming the policy, never sent to the server."""
+
+    allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    prompts: PromptPolicy | None = None
+    resources: ResourcePolicy | None = None
+
+
+class Audit(Model):
+    """mcpop-bridge writes one JSON line per client request to its stdout (the pod's log): time, the caller's
+    subject and issuer, session, method, tool, the policy's decision, latency and outcome (issue 21 §3)."""
+
+    include_arguments: bool = Field(
+        default=False, description="true: tools/call arguments are written too (they may hold what callers send in "
+        "confidence)."
+    )  # fmt: skip
+
+
 class ServiceAccountSpec(Model):
     create: bool = True
     name: DNSSubdomain | None = None
@@ -401,6 +445,9 @@ class MCPServerSpec(Model):
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
     auth: Auth | None = None
+    tools: ToolPolicy | None = None
+    audit: Audit | None = None
+    network: Network | None = None
     # pod
     node_selector: Labels | None = None
     tolerations: list[Toleration] | None = None

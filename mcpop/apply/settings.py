@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from mcpop.api.duration import format_duration, non_negative
-from mcpop.apply.runtime.identity import operator_account
+from mcpop.apply.runtime.identity import IN_CLUSTER_NAMESPACE, operator_account
 from mcpop.apply.runtime.profiling import is_loopback
 from mcpop.apply.runtime.tls import check_cipher_suites
 from mcpop.errors import McpopError
@@ -586,6 +586,15 @@ class OperatorSettings(BaseModel):
             ns, _, name = self.service_account.partition("/")
             return ns, name
         return operator_account()
+
+    def own_namespace(self) -> str:
+        """The namespace the operator keeps its Lease and webhook objects in: `--leader-election-namespace`, else
+        its pod's, else the watched namespace, else `default` (a host run)."""
+        if self.leader_election_namespace:
+            return self.leader_election_namespace
+        if IN_CLUSTER_NAMESPACE.exists():
+            return IN_CLUSTER_NAMESPACE.read_text().strip()
+        return self.watch_namespace or "default"
 
     def pod_security(self, namespace: str) -> Level:
         """The Pod Security level `--pod-security-levels` allows in `namespace` (restricted when not listed)."""

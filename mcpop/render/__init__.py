@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
-from mcpop.render.auth import check_exposure, mount_jwks, with_auth
+from mcpop.render.auth import check_exposure, mount_jwks, with_auth, with_tool_policy
 from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.collisions import PORT_NAME, check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
@@ -89,6 +89,9 @@ def render(
     if used is not None and used.remote_url is not None:
         if spec.auth is not None and spec.auth.jwt is not None:
             raise RenderError("spec.auth.jwt", "a remote server is not run by mcpop, so no bridge checks its tokens")
+        for field, value in (("spec.tools", spec.tools), ("spec.audit", spec.audit)):
+            if value is not None:
+                raise RenderError(field, "a remote server is not run by mcpop, so no bridge applies it")
         remote = ObjectSet(warnings=list(used.warnings))
         labels = common_labels(name, used.version, COMPONENT)
         annotations = {**used.annotations(), TRANSPORT_ANNOTATION: used.remote_transport or "streamable-http"}
@@ -98,7 +101,7 @@ def render(
     hosts = service_hosts(obj_name, namespace)
     work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts, opts.bridge_image)
     service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
-    work = with_auth(spec, work, obj_name, namespace, service_port)
+    work = with_tool_policy(spec, with_auth(spec, work, obj_name, namespace, service_port))
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None,
                   with_jwks=bool(spec.auth and spec.auth.jwt and spec.auth.jwt.jwks))  # fmt: skip
@@ -179,6 +182,10 @@ def render(
         out.warnings += warnings
     if istio is not None:
         extra += istio_mod.istio_objects(obj_name, namespace, labels, istio, svc)
+    if spec.network is not None or (spec.auth is not None and spec.auth.jwt is not None):  # the front door is on
+        from mcpop.render.network import network_policy
+
+        extra.append(network_policy(obj_name, namespace, labels, spec, svc, opts.operator_namespace))
     if spec.monitoring is not None and spec.monitoring.enabled:
         from mcpop.render.monitoring import service_monitor
 

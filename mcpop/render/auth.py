@@ -1,4 +1,5 @@
-"""`spec.auth`: mcpop-bridge's Bearer-JWT flags, the JWKS ConfigMap key it reads, and the exposure rule.
+"""`spec.auth` and `spec.tools`: mcpop-bridge's Bearer-JWT and tool-policy flags, the JWKS ConfigMap key it reads,
+and the exposure rule.
 
 The bridge (tools/bridge-src/auth.go) validates the tokens; this module only says what it is told: the issuer,
 the audiences (default: the server's in-cluster URL), the required scopes, the resource URL of its RFC 9728
@@ -58,20 +59,47 @@ def bridge_flags(jwt: JWTAuth, default_audience: str) -> list[str]:
     ]  # fmt: skip
 
 
+def bridge_cut(work: Workload, field: str, what: str) -> int:
+    """Where the bridge's own flags end in `work.args` (its `--`); a server no bridge fronts (an HTTP server: the
+    bridge's reverse-proxy mode is not built yet) is refused, naming `field`."""
+    if not work.bridged or work.args is None:
+        raise RenderError(
+            field,
+            f"{what} runs in mcpop-bridge, which fronts stdio servers only for now; transport {work.transport} is "
+            "served by the image itself, so nothing would enforce it",
+        )
+    return work.args.index("--")
+
+
+def with_tool_policy(spec: MCPServerSpec, work: Workload) -> Workload:
+    """`work` with the bridge's tool-policy flags (--allow-tools, --deny-tools, -prompts, -resources) and audit
+    flags (--audit-log - [--audit-arguments]) before its `--`, when `spec.tools` or `spec.audit` asks for them."""
+    pol, audit = spec.tools, spec.audit
+    flags: list[str] = []
+    if pol is not None:
+        lists = {"tools": (pol.allow, pol.deny),
+                 "prompts": (pol.prompts.allow, pol.prompts.deny) if pol.prompts else (None, None),
+                 "resources": (pol.resources.allow, pol.resources.deny) if pol.resources else (None, None)}  # fmt: skip
+        flags += [arg for kind, (allow, deny) in lists.items() for verb, globs in (("allow", allow), ("deny", deny))
+                  if globs for arg in (f"--{verb}-{kind}", ",".join(globs))]  # fmt: skip
+    field = "spec.tools" if flags else "spec.audit"
+    if audit is not None:
+        flags += ["--audit-log", "-", *(["--audit-arguments"] if audit.include_arguments else [])]
+    if not flags:
+        return work
+    cut = bridge_cut(work, field, "the tool policy" if field == "spec.tools" else "the audit")
+    assert work.args is not None
+    return dataclasses.replace(work, args=[*work.args[:cut], *flags, *work.args[cut:]])
+
+
 def with_auth(spec: MCPServerSpec, work: Workload, service: str, namespace: str, service_port: int) -> Workload:
     """`work` with the bridge's authentication flags before its `--`, when `spec.auth.jwt` is set, and the resource
-    URL's host among its allowed hosts; a server no bridge fronts (an HTTP server: the bridge's reverse-proxy mode
-    is not built yet) is refused."""
+    URL's host among its allowed hosts; a server no bridge fronts is refused."""
     jwt = spec.auth.jwt if spec.auth else None
     if jwt is None:
         return work
-    if not work.bridged or work.args is None:
-        raise RenderError(
-            "spec.auth.jwt",
-            f"authentication runs in mcpop-bridge, which fronts stdio servers only for now; transport "
-            f"{work.transport} is served by the image itself, so no token would be checked",
-        )
-    cut = work.args.index("--")
+    cut = bridge_cut(work, "spec.auth.jwt", "authentication")
+    assert work.args is not None
     default = in_cluster_url(service, namespace, service_port, work.path)
     args = [*work.args[:cut], *bridge_flags(jwt, default), *work.args[cut:]]
     # the resource URL's host is a name clients use: the bridge's DNS-rebinding check must accept it

@@ -42,5 +42,7 @@ class RenderOptions:
     #: the image the bridge's init container copies mcpop-bridge from; unset: the pinned default
     #: (mcpop.render.normalize.BRIDGE_IMAGE)
     bridge_image: str | None = None
+    #: the operator's own namespace: a server's default network policy admits its MCP handshake from there
+    operator_namespace: str | None = None
     #: the Pod Security level a cluster admin allows in the namespace: a pod above it is refused
     pod_security: Level = "restricted"

@@ -36,16 +36,11 @@ from typing import Any
 from mcpop.api.features import Tenancy, kube
 from mcpop.api.mcpserver import RESOURCE_DEFAULTS, MCPServerSpec, completed_resources
 from mcpop.render.names import TENANT_LABEL, dns_label, selector_labels
+from mcpop.render.network import DNS_RULE, namespace_peer
 from mcpop.render.workload import meta, name_of
 
 GROUP = "mcp.allbeone.io"
-NS_NAME_LABEL = "kubernetes.io/metadata.name"
 READ = ["get", "list", "watch"]
-DNS_RULE: dict[str, Any] = {
-    "to": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-}  # fmt: skip
 
 
 def tenant_group(tenancy: Tenancy) -> str:
@@ -102,7 +97,7 @@ def network_policy(
     same_tenant = {"podSelector": {"matchLabels": {TENANT_LABEL: tenancy.tenant_id}}}
     peers: list[dict[str, Any]] = [same_tenant]
     for ns in (np.allowed_namespaces if np else None) or []:
-        peers.append({"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: ns}}})
+        peers.append(namespace_peer(ns))
     for sel in (np.allowed_pods if np else None) or []:
         peers.append({"podSelector": kube(sel)})
     ingress: list[dict[str, Any]] = [{"from": peers}]

@@ -28,6 +28,8 @@ SCHEMA_REFUSES: list[tuple[str, dict[str, Any], str]] = [
      "spec.istio.destinationRule.trafficPolicy.connectionPool.tcp.maxConnections"),
     ("scrape-interval-fraction", {"monitoring": {"enabled": True, "interval": "1.5s"}}, "spec.monitoring.interval"),
     ("non-root-as-root", {"securityContext": {"runAsNonRoot": True, "runAsUser": 0}}, "spec.securityContext.runAsUser"),
+    ("egress-to-unrestricted", {"network": {"egress": {"to": [{"ports": [{"port": 443}]}]}}},
+     "spec.network.egress.to"),
 ]  # fmt: skip
 
 #: (id, spec, the field named): the schema lets them through, the webhook refuses them

@@ -285,3 +285,18 @@ def test_help_lists_every_flag_with_its_variable_and_default(
         assert all(flag in text for flag in opt.flags), opt
         assert opt.env is None or f"[env var: {opt.env}]" in text, opt
     assert "--reconcile-timeout DURATION" in text and "[default: 5m]" in text
+
+
+def test_the_operators_own_namespace_is_the_lease_namespace_flag_first(tmp_path: Any, monkeypatch: Any) -> None:
+    """One lookup serves the leader Lease and the webhook's objects: --leader-election-namespace, else the pod's
+    namespace (the kubelet's mount), else the watched namespace, else `default`."""
+    from mcpop.apply import settings as mod
+    from mcpop.apply.settings import OperatorSettings
+
+    mounted = tmp_path / "namespace"
+    monkeypatch.setattr(mod, "IN_CLUSTER_NAMESPACE", mounted)
+    assert OperatorSettings().own_namespace() == "default"
+    assert OperatorSettings(watch_namespace="team").own_namespace() == "team"
+    mounted.write_text("mcpop-system\n")
+    assert OperatorSettings(watch_namespace="team").own_namespace() == "mcpop-system"
+    assert OperatorSettings(leader_election_namespace="leases").own_namespace() == "leases"

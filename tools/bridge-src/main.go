@@ -26,6 +26,9 @@
 // and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
 // the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
 // With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata.
+// --allow-tools/--deny-tools (and -prompts, -resources) are the tool policy (policy.go): lists lose what a client
+// may not use, and a call of it is answered with a JSON-RPC error without reaching the server process.
+// --audit-log writes one JSON line per client request (audit.go).
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
 // container's command line.
@@ -34,6 +37,8 @@
 //	             [--max-sessions 32] [--max-stateless-inflight 64] [--start-timeout 30s] [--expand-env]
 //	             [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
+//	             [--allow-tools GLOB,...] [--deny-tools GLOB,...] [--allow-prompts ...] [--deny-prompts ...]
+//	             [--allow-resources ...] [--deny-resources ...] [--audit-log FILE|- [--audit-arguments]]
 //	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
 package main
@@ -79,6 +84,7 @@ type session struct {
 	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
 	mu       sync.Mutex
 	pending  map[any]jsonrpc.ID
+	calls    map[any]tracked // calls the policy filters the answers of, or the audit records
 	answered bool
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
@@ -181,6 +187,22 @@ func ended(rid jsonrpc.ID, reason string) *jsonrpc.Response {
 		Message: "mcpop-bridge: " + reason + "; the session is closed, start a new one"}}
 }
 
+// track keeps call `c` until its answer (for the policy's list filter, and the audit).
+func (s *session) track(rid jsonrpc.ID, c tracked) {
+	s.mu.Lock()
+	s.calls[rid.Raw()] = c
+	s.mu.Unlock()
+}
+
+// untrack returns (and forgets) the call `rid` answers, if it was kept.
+func (s *session) untrack(rid jsonrpc.ID) (tracked, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.calls[rid.Raw()]
+	delete(s.calls, rid.Raw())
+	return c, ok
+}
+
 func (s *session) answer(msg jsonrpc.Message) {
 	s.mu.Lock()
 	s.answered = true
@@ -206,7 +228,9 @@ type bridge struct {
 	startTimeout time.Duration
 	expandEnv    bool
 	hosts        allowList
-	auth         *auth // nil: no authentication
+	auth         *auth     // nil: no authentication
+	policy       *policy   // nil: every tool, prompt and resource exposed
+	audit        *auditLog // nil: no audit lines
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -278,6 +302,19 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 			b.drop(id)
 			return
 		}
+		req, isRequest := msg.(*jsonrpc.Request)
+		if resp, rule := b.policy.refuse(msg); resp != nil {
+			if resp.ID.IsValid() {
+				_ = server.Write(ctx, resp) // outside the policy: the server process never sees it
+				b.audit.record(s.owner, id, describe(req), resp, rule)
+			}
+			continue
+		}
+		if list := b.policy.listing(msg) != ""; isRequest && req.ID.IsValid() && (list || b.audit != nil) {
+			c := describe(req)
+			c.list = list
+			s.track(req.ID, c)
+		}
 		if resp := s.sent(msg); resp != nil {
 			_ = server.Write(ctx, resp) // the child is gone and the others were answered: answer this one here
 			continue
@@ -300,6 +337,14 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			break
 		}
 		s.answer(msg)
+		if resp, ok := msg.(*jsonrpc.Response); ok {
+			if c, kept := s.untrack(resp.ID); kept {
+				if c.list {
+					b.policy.filter(c.method, resp)
+				}
+				b.audit.record(s.owner, id, c, resp, "")
+			}
+		}
 		if err := server.Write(ctx, msg); err != nil {
 			b.drop(id)
 			return
@@ -347,7 +392,11 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 	}
 	b.mu.Unlock()
 	for _, rid := range ids {
-		_ = server.Write(ctx, ended(rid, reason))
+		resp := ended(rid, reason)
+		_ = server.Write(ctx, resp)
+		if c, kept := s.untrack(rid); kept {
+			b.audit.record(s.owner, id, c, resp, "")
+		}
 	}
 	// let the waiting requests write their errors before the transport goes
 	time.AfterFunc(2*time.Second, func() { s.close(); log.Printf("session %s: closed", id[:8]) })
@@ -397,7 +446,7 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, stderr: stderr, owner: owner}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{}, stderr: stderr, owner: owner}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -687,6 +736,16 @@ func main() {
 	jwksFile := flag.String("jwks-file", "", "the issuer's JWKS document, instead of OIDC discovery (read again on an unknown kid)")
 	resource := flag.String("resource-url", "", "the MCP endpoint's canonical URL, the resource in its RFC 9728 metadata "+
 		"(default: from each request's Host)")
+	var allowTools, denyTools, allowPrompts, denyPrompts, allowResources, denyResources listFlag
+	flag.Var(&allowTools, "allow-tools", "tool name globs a client may list and call (* any run, ? one character; "+
+		"repeatable or comma-separated; default: all)")
+	flag.Var(&denyTools, "deny-tools", "tool name globs no client may list or call (wins over --allow-tools)")
+	flag.Var(&allowPrompts, "allow-prompts", "prompt name globs a client may list and get (default: all)")
+	flag.Var(&denyPrompts, "deny-prompts", "prompt name globs no client may list or get")
+	flag.Var(&allowResources, "allow-resources", "resource URI (template) globs a client may list and read (default: all)")
+	flag.Var(&denyResources, "deny-resources", "resource URI (template) globs no client may list or read")
+	auditPath := flag.String("audit-log", "", "write one JSON line per client request to this file (-: stdout)")
+	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -711,6 +770,22 @@ func main() {
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
+	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
+		resources: newGlobs(allowResources, denyResources)}
+	switch *auditPath {
+	case "":
+		if *auditArguments {
+			log.Fatal("--audit-arguments needs --audit-log")
+		}
+	case "-":
+		b.audit = &auditLog{out: os.Stdout, arguments: *auditArguments}
+	default:
+		f, err := os.OpenFile(*auditPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			log.Fatalf("--audit-log: %v", err)
+		}
+		b.audit = &auditLog{out: f, arguments: *auditArguments}
+	}
 	if *issuer != "" {
 		a, err := newAuth(*issuer, audiences, scopes, *jwksFile, *resource, *path)
 		if err != nil {
@@ -760,8 +835,13 @@ func main() {
 	if b.auth != nil {
 		authn = "Bearer JWTs from " + *issuer
 	}
-	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %d stateless requests in flight, %s)",
-		version, filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, *maxInflight, authn)
+	exposed := "every tool, prompt and resource"
+	if b.policy.active() {
+		exposed = "tools, prompts and resources by policy"
+	}
+	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %d stateless requests in flight, %s, %s)",
+		version, filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, *maxInflight, authn,
+		exposed)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}

@@ -399,6 +399,7 @@ class MCPServerController:
                 referenced_content_hash=self._ref_hash(ns, refs), image_configs=configs,
                 pod_security=self._pod_security(ns), stdio_images=self.settings.stdio_images(),
                 bridge_image=self.settings.bridge_image,
+                operator_namespace=self._operator_account[0] if self._operator_account else None,
             )  # fmt: skip
             rendered = render(server, registry_entry=entry, options=options)  # pure
         except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+#: the namespace of the pod the operator runs in (the kubelet's mount, beside the token)
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 MAX_TOKEN = 64 * 1024
 SUBJECT_PREFIX = "system:serviceaccount:"
 

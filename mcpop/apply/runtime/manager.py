@@ -38,7 +38,6 @@ from mcpop.apply.runtime.workqueue import WorkQueue
 from mcpop.apply.settings import OperatorSettings, split_address
 
 log = logging.getLogger("mcpop.manager")
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: how often discovery is asked again for APIs something waits for
 DISCOVERY_POLL = 2.0
 
@@ -300,13 +299,6 @@ class Manager:
         self.profiling_server = start_profiling_server(*addr, allow_remote=self.settings.profiling_allow_remote)
         log.info("profiling endpoint on %s:%s (/debug/pprof/)", *self.profiling_server.server_address[:2])
 
-    def _lease_namespace(self) -> str:
-        if self.settings.leader_election_namespace:
-            return self.settings.leader_election_namespace
-        if IN_CLUSTER_NAMESPACE.exists():
-            return IN_CLUSTER_NAMESPACE.read_text().strip()
-        return self.settings.watch_namespace or "default"
-
     def _start_runnables(self, leader_only: bool) -> None:
         for r in self._runnables:
             if r.leader_only == leader_only and r.thread is None:
@@ -331,7 +323,7 @@ class Manager:
             self._start_runnables(leader_only=False)
             if self.settings.leader_elect:
                 self.elector = LeaderElector(
-                    self.kube, self._lease_namespace(), self.settings.leader_election_id,
+                    self.kube, self.settings.own_namespace(), self.settings.leader_election_id,
                     lease_duration=self.settings.lease_duration, renew_deadline=self.settings.renew_deadline,
                     retry_period=self.settings.retry_period, on_lost=self._lost,
                 )  # fmt: skip

@@ -24,15 +24,6 @@ if TYPE_CHECKING:
     from mcpop.apply.settings import OperatorSettings
 
 log = logging.getLogger("mcpop.webhook")
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def _namespace(settings: OperatorSettings) -> str:
-    if settings.leader_election_namespace:
-        return settings.leader_election_namespace
-    if IN_CLUSTER_NAMESPACE.exists():
-        return IN_CLUSTER_NAMESPACE.read_text().strip()
-    return settings.watch_namespace or "default"
 
 
 class ClusterAccess:
@@ -85,7 +76,7 @@ def add_webhooks(mgr: Manager, settings: OperatorSettings, kube: Kube) -> None:
     """Register the webhook runnables with the manager."""
     cert_dir = Path(settings.webhook_cert_dir or Path(tempfile.gettempdir()) / "mcpop-webhook-certs")
     if settings.webhook_cert_management == "self":
-        ns, svc = _namespace(settings), settings.webhook_service_name
+        ns, svc = settings.own_namespace(), settings.webhook_service_name
         hosts = [f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local", svc]
         certs = CertManager(kube, ns, settings.webhook_cert_secret, hosts, cert_dir,
                             [settings.webhook_configuration_name])  # fmt: skip

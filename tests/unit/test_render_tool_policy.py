@@ -1,0 +1,86 @@
+"""`spec.tools` rendered (issue 21 §2): the tool policy becomes mcpop-bridge's --allow-/--deny- flags for tools,
+prompts and resources, before the bridge's `--`; a server no bridge fronts is refused, naming the field; the globs
+are bounded and may not hold what would break the bridge's comma-separated flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mcpop.api.mcpserver import MAX_GLOBS, MCPServer
+from mcpop.render import RenderError, render
+
+
+def server(tools: dict[str, Any] | None, **spec: Any) -> MCPServer:
+    base = {"command": ["npx", "srv"], "transport": {"type": "stdio"}, **spec}
+    if tools is not None:
+        base["tools"] = tools
+    return MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                     "metadata": {"name": "files", "namespace": "tools"}, "spec": base})  # fmt: skip
+
+
+def bridge_flags(srv: MCPServer) -> list[str]:
+    dep = render(srv).get("Deployment")
+    assert dep is not None
+    args: list[str] = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args[: args.index("--")]
+
+
+def test_allow_and_deny_lists_become_the_bridges_flags() -> None:
+    policy = {"allow": ["read_*", "search_*"], "deny": ["read_secret"], "prompts": {"deny": ["admin"]},
+              "resources": {"allow": ["file:///srv/*"]}}  # fmt: skip
+    flags = bridge_flags(server(policy))
+    at = flags.index("--allow-tools")
+    assert flags[at:] == ["--allow-tools", "read_*,search_*", "--deny-tools", "read_secret",
+                          "--deny-prompts", "admin", "--allow-resources", "file:///srv/*"]  # fmt: skip
+
+
+def test_no_policy_and_an_empty_one_add_no_flag() -> None:
+    for tools in (None, {}, {"prompts": {}}):
+        assert not any(f.startswith(("--allow-", "--deny-")) for f in bridge_flags(server(tools)))
+
+
+def test_a_policy_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1",
+                                             "tools": {"deny": ["delete_*"]}}})  # fmt: skip
+    with pytest.raises(RenderError) as exc:
+        render(srv)
+    assert exc.value.field == "spec.tools" and "fronts stdio servers only" in exc.value.message
+
+
+@pytest.mark.parametrize("glob", ["read,delete", "read file", "", "x" * 129, "read\n"])
+def test_a_tool_glob_that_would_break_the_bridges_flags_is_refused(glob: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        server({"allow": [glob]})
+    assert "tools.allow.0" in str(exc.value)
+
+
+def test_a_resource_glob_may_hold_a_uri_but_no_comma_or_space() -> None:
+    assert server({"resources": {"deny": ["file:///etc/*", "postgres://db/{table}"]}})
+    with pytest.raises(ValidationError):
+        server({"resources": {"deny": ["file:///a,file:///b"]}})
+
+
+def test_more_globs_than_the_bound_are_refused() -> None:
+    with pytest.raises(ValidationError) as exc:
+        server({"deny": [f"t{i}" for i in range(MAX_GLOBS + 1)]})
+    assert str(MAX_GLOBS) in str(exc.value)
+
+
+def test_audit_writes_the_bridges_json_lines_to_stdout_and_arguments_only_when_asked() -> None:
+    assert bridge_flags(server(None, audit={}))[-2:] == ["--audit-log", "-"]
+    flags = bridge_flags(server(None, audit={"includeArguments": True}))
+    assert flags[-3:] == ["--audit-log", "-", "--audit-arguments"]
+
+
+def test_audit_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "audit": {}}})  # fmt: skip
+    with pytest.raises(RenderError) as exc:
+        render(srv)
+    assert exc.value.field == "spec.audit"

@@ -1,0 +1,177 @@
+// Tool policy (issue 21 §2): which tools, prompts and resources of the server a client may see and use.
+//
+// Each kind has allow and deny globs (`*` any run of characters, `?` one): a name is exposed when no allow glob
+// is given or one matches, and no deny glob matches. Tools and prompts are matched by name, resources and
+// resource templates by URI (template). A list the server returns (tools/list, prompts/list, resources/list,
+// resources/templates/list) loses the entries a client may not use; a request for one (tools/call, prompts/get,
+// resources/read, resources/subscribe) is answered here with a JSON-RPC error naming the policy, and the server
+// process is never asked.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+)
+
+// codePolicy is the JSON-RPC error code of a request the policy refuses (invalid params: the name is not one
+// this client may use).
+const codePolicy = jsonrpc.CodeInvalidParams
+
+// globs is one kind's allow and deny lists, as given and compiled.
+type globs struct {
+	allow, deny     []string
+	allowRE, denyRE []*regexp.Regexp
+}
+
+func compile(patterns []string) []*regexp.Regexp {
+	out := make([]*regexp.Regexp, 0, len(patterns))
+	for _, p := range patterns {
+		quoted := regexp.QuoteMeta(p)
+		quoted = strings.ReplaceAll(quoted, `\*`, `.*`)
+		quoted = strings.ReplaceAll(quoted, `\?`, `.`)
+		out = append(out, regexp.MustCompile(`^`+quoted+`$`))
+	}
+	return out
+}
+
+func newGlobs(allow, deny []string) globs {
+	return globs{allow: allow, deny: deny, allowRE: compile(allow), denyRE: compile(deny)}
+}
+
+func matches(res []*regexp.Regexp, name string) bool {
+	for _, re := range res {
+		if re.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// allows reports whether `name` is exposed, and when not, the rule that hides it.
+func (g globs) allows(name string) (bool, string) {
+	for i, re := range g.denyRE {
+		if re.MatchString(name) {
+			return false, "deny " + g.deny[i]
+		}
+	}
+	if len(g.allowRE) > 0 && !matches(g.allowRE, name) {
+		return false, "allow " + strings.Join(g.allow, ",")
+	}
+	return true, ""
+}
+
+func (g globs) active() bool { return len(g.allow)+len(g.deny) > 0 }
+
+type policy struct {
+	tools, prompts, resources globs
+}
+
+func (p *policy) active() bool {
+	return p != nil && (p.tools.active() || p.prompts.active() || p.resources.active())
+}
+
+// guarded: per method, the kind it uses, the params field naming the entry, the policy's flag name
+var guarded = map[string]struct{ kind, field, what string }{
+	"tools/call":          {"tools", "name", "tool"},
+	"prompts/get":         {"prompts", "name", "prompt"},
+	"resources/read":      {"resources", "uri", "resource"},
+	"resources/subscribe": {"resources", "uri", "resource"},
+}
+
+// listed: per list method, the result's array and the field of each entry the policy matches
+var listed = map[string]struct{ kind, array, field string }{
+	"tools/list":               {"tools", "tools", "name"},
+	"prompts/list":             {"prompts", "prompts", "name"},
+	"resources/list":           {"resources", "resources", "uri"},
+	"resources/templates/list": {"resources", "resourceTemplates", "uriTemplate"},
+}
+
+func (p *policy) of(kind string) globs {
+	switch kind {
+	case "tools":
+		return p.tools
+	case "prompts":
+		return p.prompts
+	}
+	return p.resources
+}
+
+// refuse is the error a request the policy forbids is answered with, and the rule that forbids it; nil for any
+// other message.
+func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
+	r, ok := msg.(*jsonrpc.Request)
+	if !p.active() || !ok {
+		return nil, ""
+	}
+	g, ok := guarded[r.Method]
+	if !ok || !p.of(g.kind).active() {
+		return nil, ""
+	}
+	var params map[string]json.RawMessage
+	var name string
+	if json.Unmarshal(r.Params, &params) != nil || json.Unmarshal(params[g.field], &name) != nil {
+		name = "" // no name: matched as the empty name, so an allow list refuses it
+	}
+	allowed, rule := p.of(g.kind).allows(name)
+	if allowed {
+		return nil, ""
+	}
+	if !r.ID.IsValid() {
+		return &jsonrpc.Response{}, rule // a notification: dropped, nothing to answer
+	}
+	return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: codePolicy, Message: fmt.Sprintf(
+		"mcpop-bridge: %s %q is not allowed by this server's policy (--%s-%s): it was not sent to the server",
+		g.what, name, strings.SplitN(rule, " ", 2)[0], g.kind)}}, rule
+}
+
+// listing is the list method a request is, when the policy filters its answer; "" otherwise.
+func (p *policy) listing(msg jsonrpc.Message) string {
+	r, ok := msg.(*jsonrpc.Request)
+	if !p.active() || !ok || !r.ID.IsValid() {
+		return ""
+	}
+	if l, ok := listed[r.Method]; ok && p.of(l.kind).active() {
+		return r.Method
+	}
+	return ""
+}
+
+// filter removes from the answer to list method `method` the entries the policy hides. An answer it cannot
+// read is replaced by an error: what the policy hides must never pass by accident.
+func (p *policy) filter(method string, resp *jsonrpc.Response) {
+	l := listed[method]
+	if resp.Error != nil {
+		return
+	}
+	var result map[string]json.RawMessage
+	var entries []map[string]json.RawMessage
+	if err := json.Unmarshal(resp.Result, &result); err == nil {
+		if raw, ok := result[l.array]; ok {
+			err = json.Unmarshal(raw, &entries)
+		}
+		if err == nil {
+			kept := make([]map[string]json.RawMessage, 0, len(entries))
+			for _, e := range entries {
+				var name string
+				_ = json.Unmarshal(e[l.field], &name)
+				if ok, _ := p.of(l.kind).allows(name); ok {
+					kept = append(kept, e)
+				}
+			}
+			if raw, err := json.Marshal(kept); err == nil {
+				result[l.array] = raw
+				if out, err := json.Marshal(result); err == nil {
+					resp.Result = out
+					return
+				}
+			}
+		}
+	}
+	resp.Result = nil
+	resp.Error = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+		Message: "mcpop-bridge: the server's " + method + " answer could not be read to apply this server's policy"}
+}
