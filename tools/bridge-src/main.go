@@ -495,7 +495,7 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		if msg := statelessRequest(req.Header, body); msg != nil {
-			b.stateless.serve(w, req, msg, body) // never a session's child: a shared one of its own
+			b.stateless.serve(w, req, msg, body, who) // never a session's child: a shared one of its own
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))

@@ -18,7 +18,9 @@
 // answers every waiting request with a JSON-RPC error naming the exit (and the child's last stderr lines when it
 // never answered); --start-timeout kills a child that has not answered that long after it started, and
 // --session-timeout one that has had no request that long. Messages from the child are bounded like a session's
-// (the SDK's stdio transport). Host/Origin and --jwt-issuer are checked before any of this (ServeHTTP).
+// (the SDK's stdio transport). Host/Origin and --jwt-issuer are checked before any of this (ServeHTTP); the tool
+// policy (policy.go) and the audit (audit.go) apply as to a session's requests: a request outside the policy never
+// reaches the child, a list answer loses what it hides, and each request is one audit line (its session "").
 package main
 
 import (
@@ -306,10 +308,21 @@ func noClient(r *jsonrpc.Request) *jsonrpc.Response {
 }
 
 // serve answers one stateless POST (its message already decoded).
-func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrpc.Request, body []byte) {
+// `who` is the caller (with --jwt-issuer), for the audit.
+func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrpc.Request, body []byte, who caller) {
 	if h := mismatch(req.Header, msg); h != "" {
 		refuse(w, body, http.StatusBadRequest, codeHeaderMismatch, "mcpop-bridge: the "+h+" header does not match "+
 			"the request's body")
+		return
+	}
+	b := st.b
+	if resp, rule := b.policy.refuse(msg); resp != nil { // outside the policy: the server process never sees it
+		if !msg.ID.IsValid() {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		b.audit.record(who, "", describe(msg), resp, rule)
+		answerWith(w, resp)
 		return
 	}
 	if !msg.ID.IsValid() { // a notification: to the running child, if any (none: nothing to tell)
@@ -361,6 +374,8 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 	}()
 
 	callerID := msg.ID
+	tracked := describe(msg)
+	tracked.list = b.policy.listing(msg) != ""
 	msg.ID, _ = jsonrpc.MakeID(float64(n))
 	if err := c.conn.Write(context.Background(), msg); err != nil {
 		_ = c.conn.Close() // the child is gone: fromChild answers this request with the others
@@ -368,17 +383,28 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 	select {
 	case resp := <-answer:
 		resp.ID = callerID
-		out, err := jsonrpc.EncodeMessage(resp)
-		if err != nil {
-			http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
-			return
+		if tracked.list {
+			b.policy.filter(tracked.method, resp)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(out)
+		b.audit.record(who, "", tracked, resp, "")
+		answerWith(w, resp)
 	case <-req.Context().Done(): // the client went away: the child need not finish
 		params, _ := json.Marshal(map[string]any{"requestId": n, "reason": "the HTTP client went away"})
 		_ = c.conn.Write(context.Background(), &jsonrpc.Request{Method: "notifications/cancelled", Params: params})
+		b.audit.record(who, "", tracked, &jsonrpc.Response{ID: callerID, Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "mcpop-bridge: the HTTP client went away"}}, "")
 	}
+}
+
+// answerWith writes a stateless request's answer: one JSON-RPC message, application/json.
+func answerWith(w http.ResponseWriter, resp *jsonrpc.Response) {
+	out, err := jsonrpc.EncodeMessage(resp)
+	if err != nil {
+		http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
 }
 
 // reap ends a shared child without a request for longer than --session-timeout (it holds a place under

@@ -61,6 +61,9 @@ func fakeChild() {
 			continue
 		}
 		switch msg.Method {
+		case "tools/list":
+			send(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": map[string]any{
+				"tools": []map[string]any{{"name": "read_file"}, {"name": "delete_file"}}}})
 		case "server/discover": // as a server that predates it
 			send(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}})
 		case "die":
@@ -94,6 +97,7 @@ func testBridge(t *testing.T, maxSessions, maxInflight int, command ...string) *
 	}
 	b := &bridge{command: command, idle: time.Minute, maxSessions: maxSessions, startTimeout: 10 * time.Second,
 		hosts: parseAllowList(""), sessions: map[string]*session{}}
+	b.policy = &policy{}
 	b.stateless = &stateless{b: b, maxInflight: maxInflight}
 	srv := httptest.NewServer(b)
 	t.Cleanup(func() { srv.Close(); b.stateless.close() })
@@ -412,5 +416,33 @@ func TestAStatelessRequestFromAForeignHostIsRefusedBeforeAnyChildStarts(t *testi
 	st.mu.Unlock()
 	if resp.StatusCode != http.StatusForbidden || started {
 		t.Errorf("status %d, shared child started: %v", resp.StatusCode, started)
+	}
+}
+
+func TestTheToolPolicyAndTheAuditApplyToStatelessRequests(t *testing.T) {
+	srv := testBridge(t, 4, 64)
+	b := srv.Config.Handler.(*bridge)
+	var audit bytes.Buffer
+	b.policy = &policy{tools: newGlobs(nil, []string{"delete_*"})}
+	b.audit = &auditLog{out: &audit}
+	refused := post(t, srv.URL, 1, "tools/call", map[string]any{"name": "delete_file", "arguments": map[string]any{}})
+	if !strings.Contains(refused.errorMessage(), "not allowed by this server's policy") || refused.body["id"] != float64(1) {
+		t.Errorf("a denied tool: %v", refused.body)
+	}
+	st := b.stateless
+	st.mu.Lock()
+	started := st.child != nil
+	st.mu.Unlock()
+	if started {
+		t.Error("a request outside the policy started the shared child")
+	}
+	listed, _ := json.Marshal(post(t, srv.URL, 2, "tools/list", nil).result())
+	if !strings.Contains(string(listed), "read_file") || strings.Contains(string(listed), "delete_file") {
+		t.Errorf("tools/list through the policy: %s", listed)
+	}
+	lines := strings.Split(strings.TrimSpace(audit.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"decision":"deny"`) || !strings.Contains(lines[1], `"method":"tools/list"`) ||
+		!strings.Contains(lines[1], `"session":""`) {
+		t.Errorf("audit lines: %q", lines)
 	}
 }
