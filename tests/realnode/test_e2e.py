@@ -430,9 +430,10 @@ async def whoami(c):
 
 
 async def main() -> None:
-    async with Client(sys.argv[1]) as a:
+    # sessions (initialize), not the stateless protocol's one shared process (mode="auto" probes server/discover)
+    async with Client(sys.argv[1], mode="legacy") as a:
         first = [await whoami(a), await whoami(a), await whoami(a)]
-    async with Client(sys.argv[1]) as b:
+    async with Client(sys.argv[1], mode="legacy") as b:
         second = [await whoami(b)]
     print(json.dumps({"first": first, "second": second}))
 

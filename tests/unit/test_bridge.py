@@ -7,6 +7,7 @@ The SDK lives in its own venv (`tools/mcp-sdk python`), never in the environment
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -41,11 +42,11 @@ from mcp import Client
 
 
 async def main() -> None:
-    async with Client(sys.argv[1]) as c:
+    async with Client(sys.argv[1], mode=sys.argv[2]) as c:
         tools = await c.list_tools()
         result = await c.call_tool("echo", {"text": "hello"})
         print(json.dumps({"server": c.server_info.name, "tools": [t.name for t in tools.tools],
-                          "text": [x.text for x in result.content]}))
+                          "text": [x.text for x in result.content], "protocol": c.protocol_version}))
 
 
 asyncio.run(main())
@@ -69,10 +70,12 @@ def bridge(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest.F
         yield base
 
 
-def _client(sdk_python: Path, tmp_path: Path, url: str) -> dict[str, object]:
+def _client(sdk_python: Path, tmp_path: Path, url: str, mode: str = "auto") -> dict[str, object]:
+    """The SDK client (`mode`: auto, the SDK's default, probes server/discover and falls back to initialize;
+    legacy: initialize only) lists the tools and calls echo."""
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
-    out = subprocess.run([str(sdk_python), str(script), url], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([str(sdk_python), str(script), url, mode], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -80,15 +83,15 @@ def _client(sdk_python: Path, tmp_path: Path, url: str) -> dict[str, object]:
 def test_the_sdk_client_initializes_lists_tools_and_calls_one_through_the_bridge(
     bridge: str, sdk_python: Path, tmp_path: Path
 ) -> None:
-    got = _client(sdk_python, tmp_path, bridge + "/mcp")
-    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+    got = _client(sdk_python, tmp_path, bridge + "/mcp", mode="legacy")
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"], "protocol": "2025-11-25"}
 
 
 def test_two_clients_one_after_the_other_each_get_a_working_session(
     bridge: str, sdk_python: Path, tmp_path: Path
 ) -> None:
     for _ in range(2):
-        assert _client(sdk_python, tmp_path, bridge + "/mcp")["text"] == ["echo: hello"]
+        assert _client(sdk_python, tmp_path, bridge + "/mcp", mode="legacy")["text"] == ["echo: hello"]
 
 
 def test_the_health_endpoint_answers_ok_without_starting_the_server(bridge: str) -> None:
@@ -105,7 +108,7 @@ def test_an_unknown_session_is_404(bridge: str) -> None:
 def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
     subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
     out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
-    assert out.stdout.strip() == "0.4.0"
+    assert out.stdout.strip() == "0.5.0"
 
 
 def test_the_binary_is_static(bridge_bin: Path) -> None:
@@ -195,7 +198,7 @@ def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"]}
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"], "protocol": "2026-07-28"}
 
 
 def _initialize_with(base: str, headers: dict[str, str]) -> int:
@@ -260,7 +263,7 @@ def test_a_live_session_is_kept(bridge: str) -> None:
 
 
 STATEFUL = '''
-import json, os, sys
+import json, os, sys, time
 from mcp.server.mcpserver import MCPServer
 
 app = MCPServer("stateful-stdio")
@@ -273,6 +276,13 @@ def whoami() -> str:
     global calls
     calls += 1
     return json.dumps({"pid": os.getpid(), "count": calls, "arg": sys.argv[1:2]})
+
+
+@app.tool()
+def wait(seconds: float) -> str:
+    """Return after `seconds`."""
+    time.sleep(seconds)
+    return "waited"
 
 
 @app.tool()
@@ -295,22 +305,24 @@ async def whoami(c):
 
 
 async def main() -> None:
-    url, what = sys.argv[1], sys.argv[2]
+    url, what, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     if what == "two-sessions":
-        async with Client(url) as a:
+        async with Client(url, mode=mode) as a:
             first = [await whoami(a), await whoami(a), await whoami(a)]
-        async with Client(url) as b:
+            protocol = [a.protocol_version]
+        async with Client(url, mode=mode) as b:
             second = [await whoami(b)]
-        print(json.dumps({"first": first, "second": second}))
+            protocol.append(b.protocol_version)
+        print(json.dumps({"first": first, "second": second, "protocol": protocol}))
     elif what == "crash":
-        async with Client(url) as c:
+        async with Client(url, mode=mode) as c:
             try:
                 await asyncio.wait_for(c.call_tool("crash", {}), 20)
                 print(json.dumps({"error": None}))
             except Exception as exc:
                 print(json.dumps({"error": type(exc).__name__ + ": " + str(exc)}))
     else:
-        async with Client(url) as c:
+        async with Client(url, mode=mode) as c:
             print(json.dumps(await whoami(c)))
 
 
@@ -330,10 +342,12 @@ def stateful(bridge_bin: Path, sdk_python: Path, tmp_path: Path, request: pytest
         yield base
 
 
-def _sessions(sdk_python: Path, tmp_path: Path, url: str, what: str) -> dict[str, object]:
+def _sessions(sdk_python: Path, tmp_path: Path, url: str, what: str, mode: str = "legacy") -> dict[str, object]:
+    """SESSIONS doing `what` (`mode` legacy: sessions, one server process each; auto: stateless 2026-07-28
+    requests, all on the bridge's shared server process)."""
     script = tmp_path / "sessions.py"
     script.write_text(SESSIONS)
-    out = subprocess.run([str(sdk_python), str(script), url, what], capture_output=True, text=True, timeout=90)
+    out = subprocess.run([str(sdk_python), str(script), url, what, mode], capture_output=True, text=True, timeout=90)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -439,3 +453,150 @@ def test_the_verified_probe_reports_the_stderr_of_a_server_that_cannot_start(
         verdict = probe(base + "/mcp", "streamable-http", 15.0)
     assert verdict.status == "False"
     assert "Error: DATABASE_URL is not set" in verdict.message, verdict.message
+
+
+# --- stateless clients (protocol 2026-07-28): no session, one shared server process per bridge ---
+
+MODERN = "2026-07-28"
+
+
+def _stateless_post(base: str, method: str, params: dict[str, object] | None = None,
+                    rpc_id: object = 1) -> tuple[int, dict[str, str], dict[str, object]]:  # fmt: skip
+    """One stateless request as the SDK client sends it (no Mcp-Session-Id; the version in the
+    Mcp-Protocol-Version header and in params._meta): its status, headers (lower-case) and JSON body."""
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+    body = json.dumps({"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": {**(params or {}), "_meta": meta}})
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "Mcp-Protocol-Version": MODERN, "Mcp-Method": method}  # fmt: skip
+    req = urllib.request.Request(base + "/mcp", data=body.encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, json.loads(exc.read())
+
+
+def test_server_discover_is_answered_through_the_bridge_with_2026_07_28_and_no_session(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    status, headers, body = _stateless_post(bridge, "server/discover", rpc_id="probe-1")
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert "mcp-session-id" not in headers
+    result = body["result"]
+    assert body["id"] == "probe-1" and isinstance(result, dict) and MODERN in result["supportedVersions"]
+    assert _client(sdk_python, tmp_path, bridge + "/mcp")["protocol"] == MODERN  # the SDK's mode="auto"
+
+
+def test_a_stateless_client_lists_tools_and_calls_one_through_the_shared_server_process(
+    bridge: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _client(sdk_python, tmp_path, bridge + "/mcp")
+    assert got == {"server": "echo-stdio", "tools": ["echo"], "text": ["echo: hello"], "protocol": MODERN}
+    log = (tmp_path / "bridge.log").read_text()
+    assert "stateless: started" in log and not re.search(r"session \w+: started", log)
+
+
+def test_stateless_clients_share_one_server_process_while_session_clients_each_get_their_own(
+    stateful: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    shared = _sessions(sdk_python, tmp_path, stateful + "/mcp", "two-sessions", mode="auto")
+    sessions = _sessions(sdk_python, tmp_path, stateful + "/mcp", "two-sessions", mode="legacy")
+    assert shared["protocol"] == [MODERN, MODERN] and sessions["protocol"] == ["2025-11-25", "2025-11-25"]
+    calls = [*shared["first"], *shared["second"]]  # type: ignore[misc]
+    assert [c["count"] for c in calls] == [1, 2, 3, 4] and len({c["pid"] for c in calls}) == 1
+    first, second = sessions["first"][0], sessions["second"][0]  # type: ignore[index]
+    assert len({first["pid"], second["pid"], calls[0]["pid"]}) == 3 and second["count"] == 1
+
+
+def test_a_legacy_server_makes_the_auto_client_fall_back_to_initialize_and_a_session(
+    bridge_bin: Path, sdk_python: Path, tmp_path: Path
+) -> None:
+    """An SDK 1.x server answers server/discover with its own JSON-RPC error; the SDK client in mode="auto"
+    then initializes, which opens a session with a server process of its own."""
+    import sys
+
+    from mcp_servers import _SERVER, sdk_path
+
+    legacy = [sys.executable, "-c", _SERVER, sdk_path(legacy=True), "stdio", "0", "2", "legacy-stdio", "legacy", "t"]
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT.replace('c.call_tool("echo", {"text": "hello"})', 'c.call_tool("tool_001", {"x": 41})'))
+    log = tmp_path / "bridge.log"
+    with running_bridge(bridge_bin, legacy, log=log) as base:
+        out = subprocess.run([str(sdk_python), str(script), base + "/mcp", "auto"], capture_output=True, text=True,
+                             timeout=90)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["protocol"] == "2025-11-25" and got["text"] == ["42"]
+    text = log.read_text()
+    assert "stateless: started" in text and re.search(r"session \w+: started", text)
+    assert "answered server/discover with an error" in text  # its shared process ended: no place held
+
+
+@pytest.mark.parametrize("stateful", [(["--max-stateless-inflight", "1"], [])], indirect=True)
+def test_a_stateless_request_beyond_max_stateless_inflight_is_refused_with_503_and_a_json_rpc_error(
+    stateful: str,
+) -> None:
+    import threading
+
+    assert _stateless_post(stateful, "tools/list")[0] == 200  # the shared server process runs
+    slow: list[tuple[int, dict[str, str], dict[str, object]]] = []
+
+    def call_slowly() -> None:  # until it is the one in flight (a poll below may hold the place a moment)
+        for _ in range(100):
+            slow[:] = [_stateless_post(stateful, "tools/call", {"name": "wait", "arguments": {"seconds": 3}})]
+            if slow[0][0] != 503:
+                return
+            time.sleep(0.05)
+
+    waiting = threading.Thread(target=call_slowly)
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            status, _, body = _stateless_post(stateful, "tools/list", rpc_id=9)
+            if status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        waiting.join(30)
+    assert status == 503 and body["id"] == 9
+    assert "--max-stateless-inflight 1" in body["error"]["message"]  # type: ignore[index]
+    assert slow and slow[0][0] == 200  # the one in flight was answered
+
+
+def test_the_shared_server_process_crashing_mid_call_is_answered_with_a_json_rpc_error(
+    stateful: str, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _sessions(sdk_python, tmp_path, stateful + "/mcp", "crash", mode=MODERN)
+    assert "mcpop-bridge: the shared server process exited" in str(got["error"])
+    assert _sessions(sdk_python, tmp_path, stateful + "/mcp", "whoami", mode=MODERN)["count"] == 1  # a new one
+
+
+def test_a_request_without_a_session_or_a_2026_protocol_version_still_takes_a_throwaway_session(
+    bridge: str, tmp_path: Path
+) -> None:
+    """As before the stateless path: a server process of its own, which refuses a call before initialize, then
+    closed; the shared one never starts."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
+    req = urllib.request.Request(bridge + "/mcp", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "Mcp-Protocol-Version": "2025-11-25"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"  # the SDK's session transport answered
+        assert '"error"' in resp.read().decode()
+    log = (tmp_path / "bridge.log").read_text()
+    assert re.search(r"session \w+: closed", log) and "stateless: started" not in log
+
+
+def test_the_verified_probe_records_protocol_2026_07_28_for_a_stdio_server_behind_the_bridge(
+    bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_servers import sdk_path
+
+    from mcpop.apply.verify.probe import probe
+
+    monkeypatch.setenv("MCPOP_MCP_SDK_PATH", sdk_path())
+    verdict = probe(bridge + "/mcp", "streamable-http", 30.0)
+    assert verdict.status == "True", verdict.message
+    assert verdict.handshake is not None and verdict.handshake["protocolVersion"] == MODERN
+    assert verdict.handshake["serverInfo"]["name"] == "echo-stdio"

@@ -291,3 +291,28 @@ def test_a_session_answers_only_the_subject_whose_token_opened_it(discovering: B
 
     assert ping(bob) == 404  # another caller's session is not found, as if it did not exist
     assert ping(alice) == 200
+
+
+def test_a_stateless_2026_request_needs_a_token_as_a_sessions_does(discovering: Bridge, issuer: Issuer) -> None:
+    """server/discover without a session (protocol 2026-07-28) reaches the shared server process only with a
+    valid token: without one it is a 401 before any process starts."""
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "server/discover", "params": {"_meta": meta}}).encode()
+
+    def discover(token: str | None) -> tuple[int, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"}  # fmt: skip
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(discovering.resource, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    assert discover(None)[0] == 401
+    assert "started" not in discovering.log.read_text()
+    status, answer = discover(issuer.token(discovering.resource))
+    assert status == 200 and "2026-07-28" in json.loads(answer)["result"]["supportedVersions"]
+    assert "stateless: started" in discovering.log.read_text()

@@ -90,7 +90,7 @@ async def refused(coro):
 
 
 async def main() -> None:
-    async with Client(sys.argv[1]) as c:
+    async with Client(sys.argv[1], mode=sys.argv[2]) as c:
         out = {
             "tools": sorted(t.name for t in (await c.list_tools()).tools),
             "prompts": sorted(p.name for p in (await c.list_prompts()).prompts),
@@ -113,10 +113,9 @@ POLICY = ("--allow-tools", "read_*", "--deny-tools", "read_secret", "--deny-prom
 AUDIT = ("--audit-log", "AUDIT", "--audit-arguments")
 
 
-@pytest.fixture(scope="module")
-def session(bridge_bin: Path, sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One SDK client session through the bridge with POLICY; what it saw, and what the server process saw."""
-    tmp = tmp_path_factory.mktemp("policy")
+def _through_the_policy(bridge_bin: Path, sdk_python: Path, tmp: Path, mode: str) -> dict[str, Any]:
+    """The SDK client (`mode`: legacy, a session; auto, stateless 2026-07-28 requests on the bridge's shared
+    server process) through the bridge with POLICY; what it saw, and what the server process saw."""
     (tmp / "server.py").write_text(SERVER)
     (tmp / "client.py").write_text(CLIENT)
     seen = tmp / "seen.txt"
@@ -124,13 +123,25 @@ def session(bridge_bin: Path, sdk_python: Path, tmp_path_factory: pytest.TempPat
     audit = [str(tmp / "audit.jsonl") if a == "AUDIT" else a for a in AUDIT]
     with running_bridge(bridge_bin, [str(sdk_python), str(tmp / "server.py"), str(seen)], *POLICY, *audit,
                         log=tmp / "bridge.log") as base:  # fmt: skip
-        out = subprocess.run([str(sdk_python), str(tmp / "client.py"), base + "/mcp"], capture_output=True,
+        out = subprocess.run([str(sdk_python), str(tmp / "client.py"), base + "/mcp", mode], capture_output=True,
                              text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     report["server saw"] = seen.read_text().split()
     report["audit"] = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
     return report
+
+
+@pytest.fixture(scope="module")
+def session(bridge_bin: Path, sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One SDK client session (initialize) through the bridge with POLICY."""
+    return _through_the_policy(bridge_bin, sdk_python, tmp_path_factory.mktemp("policy"), "legacy")
+
+
+@pytest.fixture(scope="module")
+def stateless(bridge_bin: Path, sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The SDK client in mode="auto" (stateless 2026-07-28 requests) through the bridge with POLICY."""
+    return _through_the_policy(bridge_bin, sdk_python, tmp_path_factory.mktemp("policy-stateless"), "auto")
 
 
 def test_tools_list_shows_only_the_tools_the_policy_allows(session: dict[str, Any]) -> None:
@@ -171,3 +182,14 @@ def test_every_request_is_one_audit_line_with_the_policys_decision(session: dict
     for line in session["audit"]:
         assert len(line["session"]) == 8 and line["latencyMs"] >= 0 and line["time"].endswith("Z")
         assert "subject" not in line  # no --jwt-issuer: no caller to name
+
+
+def test_stateless_requests_get_the_same_policy_and_audit_as_a_session(stateless: dict[str, Any]) -> None:
+    assert stateless["tools"] == ["read_file"] and stateless["read"] == "contents of /srv/a"
+    assert "(--allow-tools)" in stateless["delete"] and "(--deny-tools)" in stateless["secret"]
+    assert stateless["prompts"] == ["greet"] and "--deny-resources" in stateless["passwd"]
+    assert stateless["server saw"] == ["read_file"]  # a refused call never reached the shared server process
+    lines = {(a["method"], a.get("target", "")): a for a in stateless["audit"]}
+    assert "server/discover" in {a["method"] for a in stateless["audit"]}
+    assert lines[("tools/call", "delete_file")]["decision"] == "deny"
+    assert all(a["session"] == "" for a in stateless["audit"])  # no session: one shared server process

@@ -5,6 +5,16 @@
 // stdin/stdout unchanged, so the server's own protocol, capabilities and tools pass through as they are.
 // Both transports are the official MCP Go SDK's (github.com/modelcontextprotocol/go-sdk).
 //
+// Clients speaking the stateless protocol (2026-07-28 and later: no initialize and no Mcp-Session-Id; a POST
+// whose one message is server/discover or names such a version in Mcp-Protocol-Version or params._meta) never
+// reach a session's child (nor a session's request theirs): they share ONE long-lived child per bridge
+// (stateless.go), started on the first such request and again after it exited, with requests multiplexed by
+// JSON-RPC id (the bridge's own id on the way in, the caller's back in the application/json answer). It counts
+// as one of --max-sessions; at most --max-stateless-inflight requests wait on it (one more: 503 and a JSON-RPC
+// error); its exit answers each waiting request with a JSON-RPC error; --start-timeout and --session-timeout
+// apply to it as to a session. Any other POST without Mcp-Session-Id is a session's: an initialize opens one,
+// anything else gets a throwaway child that refuses it, as before.
+//
 // A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
 // every request still waiting on it gets a JSON-RPC error naming the exit, never a hang (with the last lines
 // of the server's stderr when it exited before it ever answered). At most
@@ -24,7 +34,8 @@
 // container's command line.
 //
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
-//	             [--max-sessions 32] [--start-timeout 30s] [--expand-env] [--allowed-hosts NAME,...]
+//	             [--max-sessions 32] [--max-stateless-inflight 64] [--start-timeout 30s] [--expand-env]
+//	             [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
 //	             [--allow-tools GLOB,...] [--deny-tools GLOB,...] [--allow-prompts ...] [--deny-prompts ...]
 //	             [--allow-resources ...] [--deny-resources ...] [--audit-log FILE|- [--audit-arguments]]
@@ -223,13 +234,15 @@ type bridge struct {
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
+	shared       int // shared children of the stateless path running (stateless.go), counted against maxSessions
+	stateless    *stateless
 }
 
 // reserve takes a place under the session cap, or reports that none is left.
 func (b *bridge) reserve() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.sessions)+b.starting >= b.maxSessions {
+	if len(b.sessions)+b.starting+b.shared >= b.maxSessions {
 		return false
 	}
 	b.starting++
@@ -269,6 +282,7 @@ func (b *bridge) reap() {
 			}
 		}
 		b.mu.Unlock()
+		b.stateless.reap(now)
 		for _, id := range idle {
 			log.Printf("session %s: idle for more than %s", id[:8], b.idle)
 			b.drop(id)
@@ -478,6 +492,10 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(req.Body, 16<<20))
 		if err != nil {
 			http.Error(w, "cannot read the request body", http.StatusBadRequest)
+			return
+		}
+		if msg := statelessRequest(req.Header, body); msg != nil {
+			b.stateless.serve(w, req, msg, body, who) // never a session's child: a shared one of its own
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
@@ -700,6 +718,8 @@ func main() {
 	health := flag.String("health", "/healthz", "path of the liveness endpoint")
 	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while the command can be found)")
 	maxSessions := flag.Int("max-sessions", 32, "sessions (server processes) at most; one more is refused with 503")
+	maxInflight := flag.Int("max-stateless-inflight", 64, "stateless (2026-07-28) requests waiting on the shared "+
+		"server process at most; one more is refused with 503")
 	startTimeout := flag.Duration("start-timeout", 30*time.Second, "kill a server process that has not answered this long after it started")
 	expandEnv := flag.Bool("expand-env", false, "expand $(VAR) in the server's arguments from the bridge's environment")
 	host := flag.String("host", "", "address to listen on (default: all)")
@@ -744,11 +764,12 @@ func main() {
 	if *idle <= 0 {
 		log.Fatal("--session-timeout must be positive")
 	}
-	if *maxSessions < 1 || *startTimeout <= 0 {
-		log.Fatal("--max-sessions and --start-timeout must be positive")
+	if *maxSessions < 1 || *startTimeout <= 0 || *maxInflight < 1 {
+		log.Fatal("--max-sessions, --max-stateless-inflight and --start-timeout must be positive")
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
+	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
 	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
 		resources: newGlobs(allowResources, denyResources)}
 	switch *auditPath {
@@ -808,6 +829,7 @@ func main() {
 		for _, id := range ids {
 			b.drop(id)
 		}
+		b.stateless.close()
 	}()
 	authn := "no authentication"
 	if b.auth != nil {
@@ -817,8 +839,9 @@ func main() {
 	if b.policy.active() {
 		exposed = "tools, prompts and resources by policy"
 	}
-	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %s, %s)", version,
-		filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, authn, exposed)
+	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %d stateless requests in flight, %s, %s)",
+		version, filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, *maxInflight, authn,
+		exposed)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
