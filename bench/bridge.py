@@ -5,7 +5,8 @@ On the host, as plain processes (no container runtime), in one run:
 1. tools/call latency (p50/p99) of one stdio MCP server (the official Python SDK's MCPServer, one `whoami`
    tool returning its pid and an in-process counter), spoken to by the official SDK client
    a. directly over stdio (the client spawns the server), and
-   b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process), and
+   b. through mcpop-bridge over streamable HTTP on loopback (one session: one server process), and as a
+      stateless 2026-07-28 client (the SDK's auto mode: server/discover, then the bridge's one shared process),
    c. the same with --jwt-issuer: an RS256 Bearer token (a key made here, its JWKS as a file) validated on
       every request, and again with the tool policy and the audit on as well (--allow-tools, --deny-tools,
       --audit-log to a file), and
@@ -103,7 +104,9 @@ async def main() -> None:
                     times, pids = await timed(c, calls)
     else:
         server = StdioServerParameters(command=sys.executable, args=[target]) if target.endswith(".py") else target
-        async with Client(server) as c:
+        # legacy: initialize and a session (one bridge process per session); auto: the SDK probes server/discover
+        # and speaks the stateless 2026-07-28 protocol (the bridge's one shared process)
+        async with Client(server, mode=os.environ.get("MODE", "legacy")) as c:
             times, pids = await timed(c, calls)
     print(json.dumps({"times": times, "pids": len(pids)}))
 
@@ -257,9 +260,10 @@ def main() -> int:
         print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, {opts.calls} calls each")
         with running_bridge(bridge, [python, str(server)], tmp) as (url, sdk_pid):
             results = {}
-            for name, target in (("direct stdio", str(server)), ("mcpop-bridge", url)):
+            for name, target, mode in (("direct stdio", str(server), "legacy"), ("mcpop-bridge", url, "legacy"),
+                                       ("bridge, 2026", url, "auto")):  # fmt: skip
                 out = subprocess.run([python, str(client), target, str(opts.calls)], capture_output=True, text=True,
-                                     timeout=600, check=True)  # fmt: skip
+                                     timeout=600, check=True, env={**os.environ, "MODE": mode})  # fmt: skip
                 results[name] = json.loads(out.stdout.strip().splitlines()[-1])
             sdk_rss = idle_sessions(url, sdk_pid, 1)[2]
         port = free_port()

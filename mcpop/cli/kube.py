@@ -58,6 +58,12 @@ EXEC_TIMEOUT = 60.0
 MAX_TOKEN_FILE = MiB
 #: how often a `tokenFile` is read again (client-go's cachingTokenSource: every minute)
 TOKEN_FILE_TTL = 60.0
+#: how long a write is tried again while the apiserver cannot reach an admission webhook because its Service has
+#: no ready endpoint yet (an operator just installed or restarting: `helm install --wait` returns when its pod is
+#: Ready, a moment before kube-proxy routes to it)
+WEBHOOK_STARTING_WAIT = 30.0
+#: what the apiserver's "failed calling webhook" says when nothing serves the webhook's Service yet
+_WEBHOOK_STARTING = ("connect: connection refused", "no endpoints available for service")
 
 Query = dict[str, Any] | list[tuple[str, Any]] | None
 
@@ -444,6 +450,12 @@ _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
           ssl.SSLZeroReturnError)  # fmt: skip
 
 
+def webhook_starting(exc: ClusterError) -> bool:
+    """Whether the apiserver refused a write only because an admission webhook's Service has no ready endpoint."""
+    message = exc.message
+    return exc.status == 500 and "failed calling webhook" in message and any(s in message for s in _WEBHOOK_STARTING)
+
+
 def _status_message(status: int, reason: str, body: dict[str, Any]) -> str:
     msg = " ".join(str(body.get("message") or reason or f"HTTP {status}").split())
     kind = str(body.get("reason") or reason or status)
@@ -567,10 +579,26 @@ class Client:
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         target = self.url(path, query)
-        status, reason, payload = self._exchange(method, target, data, content_type if data is not None else None)
-        if status == 401 and self.auth.refresh():
+        deadline, delay, told = time.monotonic() + WEBHOOK_STARTING_WAIT, 0.5, False
+        while True:
             status, reason, payload = self._exchange(method, target, data, content_type if data is not None else None)
-        return self._decode(status, reason, payload)
+            if status == 401 and self.auth.refresh():
+                status, reason, payload = self._exchange(method, target, data,
+                                                         content_type if data is not None else None)  # fmt: skip
+            try:
+                return self._decode(status, reason, payload)
+            except ClusterError as exc:
+                # refused at admission, so nothing was written: the same write again is safe
+                if method == "GET" or not webhook_starting(exc) or time.monotonic() + delay > deadline:
+                    raise
+                if not told:
+                    told = True
+                    import sys
+
+                    sys.stderr.write(f"waiting for the cluster's admission webhook to be reachable ({exc.message}); "
+                                     f"trying again for up to {WEBHOOK_STARTING_WAIT:.0f}s\n")  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
 
     def _decode(self, status: int, reason: str, data: bytes) -> dict[str, Any]:
         try:

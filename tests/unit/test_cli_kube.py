@@ -93,6 +93,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._route()
 
+    #: per path: how many PATCHes the webhook-starting routes have refused
+    refused: dict[str, int] = {}
+
+    def do_PATCH(self) -> None:
+        """/webhook-starting/N: refused N times as the apiserver refuses a write whose webhook has no endpoint yet,
+        then applied; /webhook-denied: the webhook itself said no."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path.split("?")[0]
+        if path.startswith("/webhook-starting/"):
+            times = int(path.rsplit("/", 1)[1])
+            done = _Handler.refused.get(path, 0)
+            if done < times:
+                _Handler.refused[path] = done + 1
+                self._send(500, {"kind": "Status", "reason": "InternalError", "code": 500, "message": (
+                    'Internal error occurred: failed calling webhook "mcpserver.defaults.mcp.allbeone.io": failed to '
+                    'call webhook: Post "https://mcpop-webhook.mcpop-system.svc:443/mutate?timeout=5s": dial tcp '
+                    "10.0.78.61:443: connect: connection refused")})  # fmt: skip
+                return
+            self._send(200, {"kind": "MCPServer", "metadata": {"name": "applied"}})
+        else:
+            denied = 'admission webhook "mcpserver.validate.mcp.allbeone.io" denied the request: spec.port: bad'
+            self._send(400, {"kind": "Status", "reason": "BadRequest", "code": 400, "message": denied})
+
     def _chunked(self, pieces: list[bytes]) -> None:
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
@@ -413,3 +436,31 @@ def test_an_exec_plugin_that_fails_is_one_line_naming_it(tmp_path: Path) -> None
     spec = {"command": sys.executable, "args": ["-c", "print('{}')"]}
     with pytest.raises(ClusterError, match="did not print an ExecCredential with a token or a client certificate"):
         run_exec_plugin(spec, "https://x")
+
+
+def test_a_write_refused_because_the_webhook_has_no_endpoint_yet_is_tried_again(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right after `helm install --wait` the apiserver may not reach the operator's webhook yet (kube-proxy has no
+    ready endpoint for its Service): the write, refused at admission so never made, is sent again."""
+    client = _insecure(tmp_path, server, {"token": "t"})
+    assert client.request("PATCH", "/webhook-starting/2", body={})["metadata"]["name"] == "applied"
+    assert _Handler.refused["/webhook-starting/2"] == 2
+    assert "waiting for the cluster's admission webhook" in capsys.readouterr().err
+
+
+def test_a_webhook_that_stays_unreachable_fails_after_the_wait_with_the_apiservers_message(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mcpop.cli.kube as kube
+
+    monkeypatch.setattr(kube, "WEBHOOK_STARTING_WAIT", 1.0)
+    with pytest.raises(ClusterError) as exc:
+        _insecure(tmp_path, server, {"token": "t"}).request("PATCH", "/webhook-starting/1000", body={})
+    assert "connect: connection refused" in exc.value.message and 1 <= _Handler.refused["/webhook-starting/1000"] <= 3
+
+
+def test_a_webhook_that_denies_the_request_is_not_asked_again(server: str, tmp_path: Path) -> None:
+    with pytest.raises(ClusterError) as exc:
+        _insecure(tmp_path, server, {"token": "t"}).request("PATCH", "/webhook-denied", body={})
+    assert "denied the request" in exc.value.message and exc.value.status == 400
