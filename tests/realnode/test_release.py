@@ -241,6 +241,17 @@ def test_helm_install_from_the_registry_upgrade_keeps_servers_and_uninstall_keep
         assert {p.metadata.uid for p in serving_pods(cluster, namespace, name)} == set(before[name])
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 #: the chart reference the README's quickstart installs (tools/release pushes it to REGISTRY/charts/)
 PUBLISHED_CHART = "oci://ghcr.io/allbeone/charts/mcp-operator"
 
@@ -263,8 +274,6 @@ def test_the_readme_quickstart_runs_as_written_against_the_released_chart(
     comes from the node's registry (plain HTTP) with the placement and the mirror as values, `mcp deploy` places
     the server on the tainted node, and the forwarded port is a free one. helm, mcp, kubectl and curl are the
     real commands on PATH; the kubeconfig's context namespace is the test's (a user's is `default`)."""
-    import socket
-
     from bridge_process import free_port
 
     cluster, commands = real_cluster, quickstart()
@@ -299,10 +308,16 @@ def test_the_readme_quickstart_runs_as_written_against_the_released_chart(
                 line += " " + " ".join(PLACEMENT_FLAGS)
             line = line.replace("8000:8000", f"{port}:8000").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
             if line.endswith("&"):
-                forward = subprocess.Popen(["bash", "-c", line.removesuffix("&")], env=env, text=True,
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-                kubeenv.wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
-                                   timeout=60, message=f"kubectl port-forward on {port}")  # fmt: skip
+                log = tmp_path / "port-forward.log"
+                with log.open("w") as out:
+                    forward = subprocess.Popen(["bash", "-c", line.removesuffix("&")], env=env, stdout=out,
+                                               stderr=subprocess.STDOUT)  # fmt: skip
+                try:  # what a user does between two commands: wait until it says it forwards
+                    kubeenv.wait_until(lambda p=forward: listening(port) or p.poll() is not None, timeout=60,
+                                       message=f"kubectl port-forward on {port}")  # fmt: skip
+                except TimeoutError as exc:
+                    raise AssertionError(f"{exc}: {log.read_text()[-2000:]}") from None
+                assert forward.poll() is None, f"{line}\n{log.read_text()[-2000:]}"
                 continue
             proc = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"{line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
