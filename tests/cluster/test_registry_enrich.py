@@ -92,9 +92,17 @@ def test_example_enriched_from_a_configmap_registry_and_rolled_on_a_new_version(
         return d is not None and d.metadata.generation > gen0 and "2026.9.2" in text
 
     wait(rolled, timeout=90, message="Deployment rolled to 2026.9.2")
-    obj = servers.wait_ready(name, timeout=120)
-    fetched = servers.condition(name, "RegistryFetched")
-    assert fetched is not None and fetched["status"] == "True" and "2026.9.2" in fetched["message"]
+    servers.wait_ready(name, timeout=120)
+
+    # status is written after the set is applied: the Deployment may show the new version a moment before it
+    def fetched_new() -> dict[str, Any] | None:
+        c = servers.condition(name, "RegistryFetched")
+        return c if c is not None and c["status"] == "True" and "2026.9.2" in c["message"] else None
+
+    try:
+        wait(fetched_new, timeout=30, message="RegistryFetched naming 2026.9.2")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; last seen: {servers.condition(name, 'RegistryFetched')}") from None
     # converged: no further writes to the server while nothing changes
     writes = registry_operator.writes()
     sleep(4)
