@@ -190,6 +190,16 @@ def supergateway() -> Path:
     return script
 
 
+def wait_healthy(port: int, seconds: float) -> None:
+    """Poll 127.0.0.1:`port`/healthz until it answers (at most `seconds`)."""
+    for _ in range(round(seconds / 0.05)):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 @contextmanager
 def running_supergateway(server: list[str], tmp: str) -> Iterator[str]:
     """supergateway --stdio SERVER --outputTransport streamableHttp (stateless: its default) on loopback."""
@@ -199,12 +209,7 @@ def running_supergateway(server: list[str], tmp: str) -> Iterator[str]:
                                  "streamableHttp", "--port", str(port), "--healthEndpoint", "/healthz",
                                  "--logLevel", "none"], stdout=log, stderr=log)  # fmt: skip
         try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            wait_healthy(port, seconds=10)
             yield f"http://127.0.0.1:{port}/mcp"
         finally:
             proc.terminate()
@@ -221,12 +226,7 @@ def running_bridge(
         proc = subprocess.Popen([bridge, "--host", "127.0.0.1", "--port", str(port), "--max-sessions", str(sessions),
                                  *(flags or []), "--", *server], stdout=log, stderr=log)  # fmt: skip
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            wait_healthy(port, seconds=5)
             yield f"http://127.0.0.1:{port}/mcp", proc.pid
         finally:
             proc.terminate()
