@@ -320,6 +320,20 @@ class ResourcePolicy(Model):
     deny: list[UriGlob] | None = Field(default=None, max_length=MAX_GLOBS)
 
 
+#: how many tools status records with their digests, and an approved inventory holds at most
+MAX_TOOL_NAMES = 128
+#: a tool's name as MCP servers give it (no glob characters)
+ToolName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_./:@+-]+$")]
+
+
+class ApprovedTool(Model):
+    """One tool of an approved inventory: its name and the sha256 of its definition (`status.mcp.tools`)."""
+
+    name: ToolName
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 (64 lowercase hex digits) of the tool's "
+                        "definition, as status.mcp.tools.definitions[].digest gives it after `sha256:`.")  # fmt: skip
+
+
 class ToolPolicy(Model):
     """Which tools clients may list and call, by name glob (issue 21 §2): with `allow`, only the tools it matches;
     `deny` wins over `allow`. mcpop-bridge enforces it: lists lose what is hidden, and a call of a hidden tool is
@@ -327,8 +341,19 @@ class ToolPolicy(Model):
 
     allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
     deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    approved: list[ApprovedTool] | None = Field(
+        default=None, max_length=MAX_TOOL_NAMES, json_schema_extra=list_map("name"),
+        description="A pinned inventory (`mcp tools approve` writes it): only these tools are exposed, and each only "
+        "while its definition is the one approved; a changed or new tool is hidden and the server gets "
+        "ToolsChanged=True. [] exposes no tool.",
+    )  # fmt: skip
     prompts: PromptPolicy | None = None
     resources: ResourcePolicy | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        raise_first(duplicates(self.approved, "approved", "name"))
+        return self
 
 
 class Audit(Model):
@@ -564,10 +589,6 @@ class MCPImplementation(Model):
     version: str | None = None
 
 
-#: how many tool names status records (`count` is the total)
-MAX_TOOL_NAMES = 50
-
-
 class MCPToolDigest(Model):
     """One tool and the digest of its definition (name, title, description, input and output schema,
     annotations; canonical JSON, sha256)."""
@@ -577,7 +598,7 @@ class MCPToolDigest(Model):
 
 
 class MCPTools(Model):
-    """The tools an MCP server lists: how many, the first 50 names (sorted) with their definitions' digests,
+    """The tools an MCP server lists: how many, the first 128 names (sorted) with their definitions' digests,
     and one digest over all of them, so a changed description or schema shows in status."""
 
     count: int = Field(ge=0)

@@ -46,6 +46,11 @@ COMMANDS = (
     ("mcpop.cli.apply:apply", "apply", "Server-side apply MCPServer, MCPRegistry and MCPServerBackup files."),
     ("mcpop.cli.apply:diff", "diff", "Diff the full rendered object set of files against the cluster."),
     ("mcpop.cli.logs:server_app", "server", "Work with the pods of an MCP server (logs)."),
+    (
+        "mcpop.cli.tools:tools_app",
+        "tools",
+        "Review and approve the tools an MCP server exposes: diff, approve (spec.tools.approved).",
+    ),
     ("mcpop.cli.delete:delete", "delete", "Delete MCPServers, optionally waiting until all they owned is gone."),
     (
         "mcpop.cli.version:version",

@@ -737,9 +737,11 @@ class Client:
                             "application/apply-patch+yaml")  # fmt: skip
 
     def merge_patch(self, res: Resource, namespace: str | None, name: str, patch: dict[str, Any],
-                    subresource: str | None = None, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:  # fmt: skip
-        """A JSON merge patch (`None` values remove keys)."""
-        return self.request("PATCH", res.path(namespace, name, subresource), {"fieldManager": field_manager}, patch,
+                    subresource: str | None = None, field_manager: str = FIELD_MANAGER,
+                    dry_run: bool = False) -> dict[str, Any]:  # fmt: skip
+        """A JSON merge patch (`None` values remove keys), optionally as a server-side dry run."""
+        query = {"fieldManager": field_manager, "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", res.path(namespace, name, subresource), query, patch,
                             "application/merge-patch+json")  # fmt: skip
 
     def delete(self, res: Resource, namespace: str | None, name: str, uid: str | None = None) -> bool:

@@ -72,8 +72,9 @@ def bridge_cut(work: Workload, field: str, what: str) -> int:
 
 
 def with_tool_policy(spec: MCPServerSpec, work: Workload) -> Workload:
-    """`work` with the bridge's tool-policy flags (--allow-tools, --deny-tools, -prompts, -resources) and audit
-    flags (--audit-log - [--audit-arguments]) before its `--`, when `spec.tools` or `spec.audit` asks for them."""
+    """`work` with the bridge's tool-policy flags (--allow-tools, --deny-tools, -prompts, -resources; an approved
+    inventory as --approved-tools-only and one --approved-tool NAME=sha256:HEX per tool, by name) and audit flags
+    (--audit-log - [--audit-arguments]) before its `--`, when `spec.tools` or `spec.audit` asks for them."""
     pol, audit = spec.tools, spec.audit
     flags: list[str] = []
     if pol is not None:
@@ -82,6 +83,9 @@ def with_tool_policy(spec: MCPServerSpec, work: Workload) -> Workload:
                  "resources": (pol.resources.allow, pol.resources.deny) if pol.resources else (None, None)}  # fmt: skip
         flags += [arg for kind, (allow, deny) in lists.items() for verb, globs in (("allow", allow), ("deny", deny))
                   if globs for arg in (f"--{verb}-{kind}", ",".join(globs))]  # fmt: skip
+        if pol.approved is not None:
+            flags.append("--approved-tools-only")
+            flags += [f"--approved-tool={t.name}=sha256:{t.sha256}" for t in sorted(pol.approved, key=lambda t: t.name)]
     field = "spec.tools" if flags else "spec.audit"
     if audit is not None:
         flags += ["--audit-log", "-", *(["--audit-arguments"] if audit.include_arguments else [])]

@@ -231,7 +231,7 @@ def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, A
         False, False, False, False)  # fmt: skip
     env = container_env(rendered["feature-rich"])
     assert s.backup_image == "registry.example.com/mcpop/backup:1"
-    assert s.bridge_image == "registry.example.com/mcpop/mcpop-bridge:0.5.0"
+    assert s.bridge_image == "registry.example.com/mcpop/mcpop-bridge:0.6.0"
     assert "MCPOP_BACKUP_IMAGE" not in env  # the flag, from the one declaration
     assert env["MCPOP_GITHUB_API_URL"] == "https://github.example.com/api/v3"
     # the backup defaults (retention of backups without spec.retention, unset storage fields)

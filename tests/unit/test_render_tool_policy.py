@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mcpop.api.mcpserver import MAX_GLOBS, MCPServer
+from mcpop.api.mcpserver import MAX_GLOBS, MAX_TOOL_NAMES, MCPServer
 from mcpop.render import RenderError, render
 
 
@@ -84,3 +84,50 @@ def test_audit_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> Non
     with pytest.raises(RenderError) as exc:
         render(srv)
     assert exc.value.field == "spec.audit"
+
+
+READ, STAT = "a" * 64, "b" * 64
+
+
+def test_an_approved_inventory_becomes_one_flag_per_tool_sorted_by_name() -> None:
+    flags = bridge_flags(
+        server({"approved": [{"name": "stat", "sha256": STAT}, {"name": "read_file", "sha256": READ}]})
+    )
+    at = flags.index("--approved-tools-only")
+    assert flags[at:] == ["--approved-tools-only", f"--approved-tool=read_file=sha256:{READ}",
+                          f"--approved-tool=stat=sha256:{STAT}"]  # fmt: skip
+
+
+def test_an_empty_approved_inventory_exposes_no_tool() -> None:
+    flags = bridge_flags(server({"approved": []}))
+    assert "--approved-tools-only" in flags and not any(f.startswith("--approved-tool=") for f in flags)
+
+
+def test_an_approved_inventory_on_a_server_no_bridge_fronts_is_refused() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1",
+                                             "tools": {"approved": [{"name": "x", "sha256": READ}]}}})  # fmt: skip
+    with pytest.raises(RenderError) as exc:
+        render(srv)
+    assert exc.value.field == "spec.tools"
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [({"name": "read_file", "sha256": "A" * 64}, "sha256"),
+     ({"name": "read_file", "sha256": "sha256:" + READ}, "sha256"),
+     ({"name": "read_*", "sha256": READ}, "name"), ({"name": "x" * 129, "sha256": READ}, "name")],
+)  # fmt: skip
+def test_an_approved_entry_needs_a_tool_name_and_a_bare_sha256(entry: dict[str, str], where: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        server({"approved": [entry]})
+    assert f"tools.approved.0.{where}" in str(exc.value)
+
+
+def test_an_approved_inventory_is_bounded_and_names_each_tool_once() -> None:
+    too_many = [{"name": f"t{i}", "sha256": READ} for i in range(MAX_TOOL_NAMES + 1)]
+    with pytest.raises(ValidationError, match=r"tools\.approved"):
+        server({"approved": too_many})
+    with pytest.raises(ValidationError, match=r"approved\[1\].name: duplicate name 'x'"):
+        server({"approved": [{"name": "x", "sha256": READ}, {"name": "x", "sha256": STAT}]})

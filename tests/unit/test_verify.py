@@ -334,6 +334,24 @@ def test_the_whole_digest_covers_tools_beyond_the_status_cap() -> None:
     assert capped["digest"] != more["digest"]
 
 
+def test_tool_digests_are_the_bridges_for_the_same_bytes() -> None:
+    """tests/fixtures/tool-digests.json: definitions read by the official SDK, as the probe reads them; mcpop-bridge's
+    Go test computes the same digests from the same bytes (tools/bridge-src/inventory_test.go)."""
+    from mcpop.apply.verify.sdk import ensure_sdk
+
+    assert ensure_sdk() is None
+    from mcp.types import Tool
+
+    cases = json.loads((Path(__file__).parents[1] / "fixtures" / "tool-digests.json").read_text())
+    for case in cases:
+        tool = Tool.model_validate_json(case["tool"]).model_dump(mode="json", by_alias=True, exclude_none=True)
+        assert tool_digest(tool) == case["digest"], case["case"]
+    digests = {c["case"]: c["digest"] for c in cases}
+    assert len({digests["plain"], digests["key order and whitespace do not count"],
+                digests["_meta, icons and other members do not count"]}) == 1  # fmt: skip
+    assert digests["a changed description changes the digest"] != digests["plain"]
+
+
 def test_a_tool_digest_ignores_meta_and_key_order_but_not_the_schema() -> None:
     tool = {"name": "t", "description": "d", "inputSchema": {"type": "object", "properties": {"a": {}}}}
     reordered = {"inputSchema": {"properties": {"a": {}}, "type": "object"}, "description": "d", "name": "t",

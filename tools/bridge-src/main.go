@@ -744,6 +744,11 @@ func main() {
 	flag.Var(&denyPrompts, "deny-prompts", "prompt name globs no client may list or get")
 	flag.Var(&allowResources, "allow-resources", "resource URI (template) globs a client may list and read (default: all)")
 	flag.Var(&denyResources, "deny-resources", "resource URI (template) globs no client may list or read")
+	approvedTools := approvedFlag{}
+	flag.Var(approvedTools, "approved-tool", "NAME=sha256:HEX: a tool approved with the definition of this digest "+
+		"(repeatable; implies --approved-tools-only)")
+	approvedOnly := flag.Bool("approved-tools-only", false, "expose only the tools --approved-tool names, and only "+
+		"while their definitions are the ones approved")
 	auditPath := flag.String("audit-log", "", "write one JSON line per client request to this file (-: stdout)")
 	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -772,6 +777,9 @@ func main() {
 	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
 	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
 		resources: newGlobs(allowResources, denyResources)}
+	if *approvedOnly || len(approvedTools) > 0 {
+		b.policy.approved = newApproval(approvedTools, b)
+	}
 	switch *auditPath {
 	case "":
 		if *auditArguments {

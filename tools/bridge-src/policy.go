@@ -68,10 +68,16 @@ func (g globs) active() bool { return len(g.allow)+len(g.deny) > 0 }
 
 type policy struct {
 	tools, prompts, resources globs
+	approved                  *approval // nil: no approved inventory (inventory.go)
 }
 
 func (p *policy) active() bool {
-	return p != nil && (p.tools.active() || p.prompts.active() || p.resources.active())
+	return p != nil && (p.tools.active() || p.prompts.active() || p.resources.active() || p.approved != nil)
+}
+
+// covers reports whether the policy looks at entries of `kind`.
+func (p *policy) covers(kind string) bool {
+	return p.of(kind).active() || (kind == "tools" && p.approved != nil)
 }
 
 // guarded: per method, the kind it uses, the params field naming the entry, the policy's flag name
@@ -108,7 +114,7 @@ func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
 		return nil, ""
 	}
 	g, ok := guarded[r.Method]
-	if !ok || !p.of(g.kind).active() {
+	if !ok || !p.covers(g.kind) {
 		return nil, ""
 	}
 	var params map[string]json.RawMessage
@@ -118,7 +124,15 @@ func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
 	}
 	allowed, rule := p.of(g.kind).allows(name)
 	if allowed {
-		return nil, ""
+		if g.kind != "tools" || p.approved == nil || !r.ID.IsValid() {
+			return nil, ""
+		}
+		why := p.approved.refuse(name)
+		if why == "" {
+			return nil, ""
+		}
+		return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: codePolicy,
+			Message: "mcpop-bridge: " + why + ": it was not sent to the server"}}, "approved"
 	}
 	if !r.ID.IsValid() {
 		return &jsonrpc.Response{}, rule // a notification: dropped, nothing to answer
@@ -134,7 +148,7 @@ func (p *policy) listing(msg jsonrpc.Message) string {
 	if !p.active() || !ok || !r.ID.IsValid() {
 		return ""
 	}
-	if l, ok := listed[r.Method]; ok && p.of(l.kind).active() {
+	if l, ok := listed[r.Method]; ok && p.covers(l.kind) {
 		return r.Method
 	}
 	return ""
@@ -162,7 +176,13 @@ func (p *policy) filter(method string, resp *jsonrpc.Response) {
 					kept = append(kept, e)
 				}
 			}
-			if raw, err := json.Marshal(kept); err == nil {
+			if method == "tools/list" && p.approved != nil {
+				var unread error
+				if kept, unread = p.approved.filter(result, kept); unread != nil {
+					kept = nil // an answer whose tools cannot be checked loses them all: see below
+				}
+			}
+			if raw, err := json.Marshal(kept); err == nil && kept != nil {
 				result[l.array] = raw
 				if out, err := json.Marshal(result); err == nil {
 					resp.Result = out

@@ -23,8 +23,10 @@ from mcpop.apply.mcpserver.kinds import OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
 from mcpop.apply.mcpserver.secrets import SecretHashes
 from mcpop.apply.mcpserver.status import (
+    TOOLS_CHANGED,
     VERIFIED,
     Outcome,
+    approved_tools,
     compute_status,
     is_remote,
     label_selector,
@@ -39,7 +41,7 @@ from mcpop.apply.runtime.conditions import status_patch
 from mcpop.apply.runtime.events import EventRecorder
 from mcpop.apply.runtime.informer import Informer
 from mcpop.apply.runtime.logs import set_generation
-from mcpop.apply.runtime.metrics import MCPSERVER_READY, condition_gauge, forget_object
+from mcpop.apply.runtime.metrics import MCPSERVER_READY, MCPSERVER_TOOLS_CHANGED, condition_gauge, forget_object
 from mcpop.apply.runtime.reconciler import DONE, Key, ReconcileTimeout, Result, TerminalError
 from mcpop.apply.runtime.timefmt import parse_time
 from mcpop.apply.settings import OperatorSettings, circuit_breaker
@@ -292,6 +294,7 @@ class MCPServerController:
         old = written[1] if written is not None and written[0] == rv else obj.get("status") or {}
         new = compute_status(outcome, old)
         condition_gauge(MCPSERVER_READY, meta["namespace"], meta["name"], new, "Ready")
+        condition_gauge(MCPSERVER_TOOLS_CHANGED, meta["namespace"], meta["name"], new, TOOLS_CHANGED)
         patch = status_patch(old, new)
         if patch is None:
             return new
@@ -316,6 +319,9 @@ class MCPServerController:
         changed = tools_changed(old, new)
         if changed is not None:
             self._event(obj, "Normal", "ToolsChanged", changed)
+        old_a, new_a = _cond(old, TOOLS_CHANGED), _cond(new, TOOLS_CHANGED)
+        if new_a is not None and new_a[0] == "True" and old_a != new_a:
+            self._event(obj, "Warning", "ToolsNotApproved", new_a[2])
         return new
 
     def _verify(self, key: Key, outcome: Outcome) -> None:
@@ -349,6 +355,7 @@ class MCPServerController:
         if obj is None:
             self._forget(key)
             forget_object(MCPSERVER_READY, ns, name)
+            forget_object(MCPSERVER_TOOLS_CHANGED, ns, name)
             return DONE
         obj = {**obj, "apiVersion": API_VERSION, "kind": "MCPServer"}
         meta = obj["metadata"]
@@ -416,7 +423,7 @@ class MCPServerController:
             raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s") from exc
         self._record(changes)
         outcome = Outcome(generation=generation, changes=changes, rendered=len(rendered.objects), registry=registry,
-                          registry_status=registry_status)  # fmt: skip
+                          registry_status=registry_status, approved=approved_tools(server))  # fmt: skip
         dep_obj = rendered.get("Deployment")
         svc = rendered.get("Service")
         if svc is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpop.api.mcpserver import MAX_TOOL_NAMES, MCPServer
 from mcpop.api.validation import strip_userinfo
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
 from mcpop.apply.ssa.changeset import ChangeSet
@@ -25,9 +26,10 @@ REGISTRY_FETCHED = "RegistryFetched"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 VERIFIED = "Verified"
+TOOLS_CHANGED = "ToolsChanged"
 #: the condition types this operator writes, in the order they are written
-CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, VERIFIED, RECONCILING,
-                   STALLED)  # fmt: skip
+CONDITION_ORDER = (READY, AVAILABLE, PROGRESSING, RENDERED, APPLIED, REGISTRY_FETCHED, VERIFIED, TOOLS_CHANGED,
+                   RECONCILING, STALLED)  # fmt: skip
 
 
 @dataclass
@@ -61,6 +63,8 @@ class Outcome:
     verified: tuple[str, str, str] | None = None
     #: status.mcp of a successful handshake (kept from the live status otherwise: the last one that worked)
     mcp: dict[str, Any] | None = None
+    #: spec.tools.approved as name → `sha256:<hex>` (None: no approved inventory, no ToolsChanged condition)
+    approved: dict[str, str] | None = None
 
     @property
     def objects(self) -> int:
@@ -183,6 +187,8 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         conds.append(Cond(REGISTRY_FETCHED, st, reason, msg))
     if outcome.verified is not None:
         conds.append(Cond(VERIFIED, *outcome.verified))
+    if outcome.approved is not None and not invalid and not remote:
+        conds.append(approval_condition(outcome.approved, outcome.mcp or old.get("mcp")))
     # Ready, kstatus Reconciling / Stalled
     stalled_msg = invalid or ("; ".join(conflicts) if conflicts else None)
     if ro.deadline_exceeded and not stalled_msg:
@@ -306,6 +312,44 @@ def is_ready(status: dict[str, Any] | None) -> bool:
 def label_selector(match_labels: dict[str, str]) -> str:
     """A matchLabels map as a label selector string (`a=b,c=d`, sorted)."""
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+def approved_tools(server: MCPServer) -> dict[str, str] | None:
+    """spec.tools.approved as name → `sha256:<hex>`, the form status.mcp.tools digests take; None when unset."""
+    pol = server.spec.tools
+    if pol is None or pol.approved is None:
+        return None
+    return {t.name: f"sha256:{t.sha256}" for t in pol.approved}
+
+
+def inventory_difference(approved: dict[str, str], listed: dict[str, str]) -> dict[str, list[str]]:
+    """What the server lists beyond the approved inventory: tools `changed`, `added` (not approved) and `removed`
+    (approved, no longer listed), each sorted by name; empty lists when they match."""
+    return {
+        "changed": sorted(n for n in listed.keys() & approved.keys() if listed[n] != approved[n]),
+        "added": sorted(listed.keys() - approved.keys()),
+        "removed": sorted(approved.keys() - listed.keys()),
+    }
+
+
+def approval_condition(approved: dict[str, str], mcp: dict[str, Any] | None) -> Cond:
+    """ToolsChanged: True while the tools the last handshake listed (status.mcp.tools, mcpop-bridge's withheld
+    ones included) differ from spec.tools.approved; those are hidden from clients until approved again."""
+    if not mcp:
+        return Cond(TOOLS_CHANGED, "Unknown", "NotVerified", "no verified tool inventory yet (see Verified)")
+    tools = mcp.get("tools") or {}  # none: the server does not offer tools
+    listed = {d["name"]: d["digest"] for d in tools.get("definitions") or []}
+    if int(tools.get("count") or 0) > len(listed):
+        return Cond(TOOLS_CHANGED, "Unknown", "TooManyTools", f"the server lists {tools.get('count')} tools; an "
+                    f"approved inventory covers at most {MAX_TOOL_NAMES}")  # fmt: skip
+    diff = inventory_difference(approved, listed)
+    if not any(diff.values()):
+        return Cond(TOOLS_CHANGED, "False", "Approved", f"the {len(listed)} tools the server lists are the ones "
+                    "spec.tools.approved names")  # fmt: skip
+    parts = "; ".join(f"{label} {', '.join(names)}" for label, names in diff.items() if names)
+    return Cond(TOOLS_CHANGED, "True", "NotApproved", f"the server's tools differ from spec.tools.approved ({parts}): "
+                "changed and added tools are hidden from clients until approved (`mcp tools diff`, "
+                "`mcp tools approve`)")  # fmt: skip
 
 
 def tools_changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str | None:

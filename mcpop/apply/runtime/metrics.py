@@ -49,6 +49,11 @@ API_REQUESTS = Counter("mcpop_api_requests_total", "Requests sent to the Kuberne
 MCPSERVER_READY = Gauge(
     "mcpop_mcpserver_ready", "1 when the MCPServer's Ready condition is True", ["namespace", "name"]
 )
+MCPSERVER_TOOLS_CHANGED = Gauge(
+    "mcpop_mcpserver_tools_changed",
+    "1 when the MCPServer's tools differ from spec.tools.approved (ToolsChanged)",
+    ["namespace", "name"],
+)
 REGISTRY_SYNCED = Gauge("mcpop_registry_synced", "1 when the MCPRegistry's Synced condition is True",
                         ["namespace", "name"])  # fmt: skip
 LEADER = Gauge("leader_election_master_status", "1 when this replica leads", ["name"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import ssl
 import threading
 import time
@@ -17,10 +18,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mcpop.api.mcpserver import MAX_TOOL_NAMES
 from mcpop.apply.verify.sdk import ensure_sdk
 
-#: how many tool names status records (mcpop.api.mcpserver.MAX_TOOL_NAMES)
-MAX_TOOL_NAMES = 50
 #: tools/list pages followed at most (a paginator that never ends cannot hold a probe)
 MAX_PAGES = 20
 
@@ -165,6 +165,9 @@ async def _describe(client: Any) -> dict[str, Any]:
             count += len(page.tools)
             for tool in page.tools:
                 digests[tool.name] = tool_digest(tool.model_dump(mode="json", by_alias=True, exclude_none=True))
+            held = withheld(page.meta)
+            count += len(held)
+            digests.update(held)
             cursor = page.next_cursor
             if not cursor:
                 break
@@ -174,14 +177,49 @@ async def _describe(client: Any) -> dict[str, Any]:
 
 #: the parts of a tool's definition its digest covers: what a client shows a model and what it sends
 TOOL_DEFINITION = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+#: the annotations a digest covers: the specification's (the SDK's model drops any other)
+TOOL_ANNOTATIONS = ("title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
+
+
+#: the _meta key under which mcpop-bridge lists the tools it withheld as not approved (tools/bridge-src/inventory.go)
+WITHHELD_META = "io.allbeone.mcp/withheld"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_./:@+-]{1,128}$")
+
+
+def withheld(meta: Any) -> dict[str, str]:
+    """The tools mcpop-bridge withheld from a tools/list page as not approved (name → digest of their current
+    definition): what the server lists, beyond what a client is shown. Malformed entries are ignored."""
+    entries = meta.get(WITHHELD_META) if isinstance(meta, dict) else None
+    if not isinstance(entries, list):
+        return {}
+    out: dict[str, str] = {}
+    for e in entries[: MAX_TOOL_NAMES * 8]:
+        name, digest = (e.get("name"), e.get("digest")) if isinstance(e, dict) else (None, None)
+        if isinstance(name, str) and isinstance(digest, str) and _TOOL_NAME.match(name) and _DIGEST.match(digest):
+            out[name] = digest
+    return out
 
 
 def tool_digest(tool: dict[str, Any]) -> str:
-    """`sha256:<hex>` of a tool's definition (TOOL_DEFINITION, canonical JSON): a changed description or
-    schema changes it, `_meta` and key order do not."""
+    """`sha256:<hex>` of a tool's definition: TOOL_DEFINITION (of the annotations, TOOL_ANNOTATIONS) as canonical
+    JSON, keys sorted, null members left out at every depth, non-ASCII escaped. A changed description or schema
+    changes it, `_meta` and key order do not. mcpop-bridge computes the same digest (tools/bridge-src/inventory.go;
+    tests/fixtures/tool-digests.json)."""
     definition = {k: tool[k] for k in TOOL_DEFINITION if k in tool}
-    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(definition.get("annotations"), dict):
+        definition["annotations"] = {k: v for k, v in definition["annotations"].items() if k in TOOL_ANNOTATIONS}
+    definition = _without_nulls(definition)
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def tools_status(count: int, digests: dict[str, str]) -> dict[str, Any]:
