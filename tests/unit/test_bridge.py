@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from bridge_process import free_port, http_get, running_bridge, tool
 
+from mcpop.render.normalize import BRIDGE_VERSION
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SERVER = '''
@@ -108,7 +110,7 @@ def test_an_unknown_session_is_404(bridge: str) -> None:
 def test_copy_to_puts_a_runnable_copy_in_the_directory(bridge_bin: Path, tmp_path: Path) -> None:
     subprocess.run([str(bridge_bin), "--copy-to", str(tmp_path)], check=True, timeout=30)
     out = subprocess.run([str(tmp_path / "mcpop-bridge"), "--version"], capture_output=True, text=True, timeout=30)
-    assert out.stdout.strip() == "0.5.0"
+    assert out.stdout.strip() == BRIDGE_VERSION
 
 
 def test_the_binary_is_static(bridge_bin: Path) -> None:
