@@ -102,6 +102,10 @@ def render(
     work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts, opts.bridge_image)
     service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
     work = with_tool_policy(spec, with_auth(spec, work, obj_name, namespace, service_port))
+    if spec.monitoring is not None and spec.monitoring.enabled and work.bridged:
+        from mcpop.render.monitoring import with_bridge_metrics
+
+        spec, work = with_bridge_metrics(spec, work)
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None,
                   with_jwks=bool(spec.auth and spec.auth.jwt and spec.auth.jwt.jwks))  # fmt: skip
@@ -189,7 +193,7 @@ def render(
     if spec.monitoring is not None and spec.monitoring.enabled:
         from mcpop.render.monitoring import service_monitor
 
-        extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc))
+        extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc, bridged=work.bridged))
     for obj in extra:
         out.add(obj)
     return _finish(out, opts)

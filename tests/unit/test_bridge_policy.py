@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_process import running_bridge
+from bridge_process import free_port, http_get, running_bridge
 
 SERVER = '''
 import sys
@@ -121,14 +121,19 @@ def _through_the_policy(bridge_bin: Path, sdk_python: Path, tmp: Path, mode: str
     seen = tmp / "seen.txt"
     seen.touch()
     audit = [str(tmp / "audit.jsonl") if a == "AUDIT" else a for a in AUDIT]
+    metrics_port = free_port()
     with running_bridge(bridge_bin, [str(sdk_python), str(tmp / "server.py"), str(seen)], *POLICY, *audit,
-                        log=tmp / "bridge.log") as base:  # fmt: skip
+                        "--metrics-port", str(metrics_port), log=tmp / "bridge.log") as base:  # fmt: skip
         out = subprocess.run([str(sdk_python), str(tmp / "client.py"), base + "/mcp", mode], capture_output=True,
                              text=True, timeout=120)  # fmt: skip
+        status, metrics = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+        on_mcp_port = http_get(base + "/metrics")[0]
     assert out.returncode == 0, out.stderr[-3000:]
+    assert status == 200 and on_mcp_port == 404
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     report["server saw"] = seen.read_text().split()
     report["audit"] = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
+    report["metrics"] = metrics
     return report
 
 
@@ -193,3 +198,16 @@ def test_stateless_requests_get_the_same_policy_and_audit_as_a_session(stateless
     assert "server/discover" in {a["method"] for a in stateless["audit"]}
     assert lines[("tools/call", "delete_file")]["decision"] == "deny"
     assert all(a["session"] == "" for a in stateless["audit"])  # no session: one shared server process
+
+
+def test_the_metrics_port_counts_each_request_by_tool_decision_and_outcome(session: dict[str, Any]) -> None:
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in session["metrics"].splitlines() if line and not line.startswith("#")}  # fmt: skip
+    req = "mcpop_bridge_requests_total"
+    assert samples[f'{req}{{method="tools/call",tool="read_file",decision="allow",outcome="ok"}}'] == 1
+    # refused calls of tools no list showed this client are not labelled with the name it sent
+    assert samples[f'{req}{{method="tools/call",tool="other",decision="deny",outcome="refused"}}'] == 2
+    assert samples[f'{req}{{method="tools/list",tool="",decision="allow",outcome="ok"}}'] == 1
+    assert samples['mcpop_bridge_request_duration_seconds_count{method="tools/call"}'] == 3
+    assert samples[f'{req}{{method="initialize",tool="",decision="allow",outcome="ok"}}'] == 1
+    assert samples["mcpop_bridge_sessions"] == 0  # the client ended its session (DELETE) before they were read

@@ -361,6 +361,7 @@ type auth struct {
 	v        *validator
 	resource string // the canonical URL of the MCP endpoint; "" means: from each request's Host
 	path     string
+	failed   func(*authError) // told of each refusal (the metrics); nil: none
 }
 
 func newAuth(issuer string, audiences, scopes []string, jwksFile, resource, path string) (*auth, error) {
@@ -450,6 +451,9 @@ func (a *auth) check(w http.ResponseWriter, req *http.Request) (caller, bool) {
 	}
 	if fail == nil {
 		return who, true
+	}
+	if a.failed != nil {
+		a.failed(fail)
 	}
 	log.Printf("refused a %s: %s", req.Method, fail.why) // never the token
 	if fail.status == http.StatusServiceUnavailable {

@@ -231,6 +231,7 @@ type bridge struct {
 	auth         *auth     // nil: no authentication
 	policy       *policy   // nil: every tool, prompt and resource exposed
 	audit        *auditLog // nil: no audit lines
+	metrics      *metrics  // nil: no metrics (metrics.go)
 	mu           sync.Mutex
 	sessions     map[string]*session
 	starting     int // sessions being opened, counted against maxSessions
@@ -306,11 +307,11 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 		if resp, rule := b.policy.refuse(msg); resp != nil {
 			if resp.ID.IsValid() {
 				_ = server.Write(ctx, resp) // outside the policy: the server process never sees it
-				b.audit.record(s.owner, id, describe(req), resp, rule)
+				b.record(s.owner, id, describe(req), resp, rule)
 			}
 			continue
 		}
-		if list := b.policy.listing(msg) != ""; isRequest && req.ID.IsValid() && (list || b.audit != nil) {
+		if list := b.policy.listing(msg) != ""; isRequest && req.ID.IsValid() && (list || b.audit != nil || b.metrics != nil) {
 			c := describe(req)
 			c.list = list
 			s.track(req.ID, c)
@@ -342,7 +343,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 				if c.list {
 					b.policy.filter(c.method, resp)
 				}
-				b.audit.record(s.owner, id, c, resp, "")
+				b.record(s.owner, id, c, resp, "")
 			}
 		}
 		if err := server.Write(ctx, msg); err != nil {
@@ -395,7 +396,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		resp := ended(rid, reason)
 		_ = server.Write(ctx, resp)
 		if c, kept := s.untrack(rid); kept {
-			b.audit.record(s.owner, id, c, resp, "")
+			b.record(s.owner, id, c, resp, "")
 		}
 	}
 	// let the waiting requests write their errors before the transport goes
@@ -750,6 +751,8 @@ func main() {
 	approvedOnly := flag.Bool("approved-tools-only", false, "expose only the tools --approved-tool names, and only "+
 		"while their definitions are the ones approved")
 	auditPath := flag.String("audit-log", "", "write one JSON line per client request to this file (-: stdout)")
+	metricsPort := flag.Int("metrics-port", 0, "serve Prometheus metrics at /metrics on this port (0: none); never "+
+		"on the MCP port")
 	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -803,6 +806,25 @@ func main() {
 	} else if len(audiences)+len(scopes) > 0 || *jwksFile != "" || *resource != "" {
 		log.Fatal("--jwt-audience, --required-scopes, --jwks-file and --resource-url need --jwt-issuer")
 	}
+	var metricsSrv *http.Server
+	if *metricsPort > 0 {
+		if *metricsPort == *port {
+			log.Fatal("--metrics-port must not be the MCP port (--port)")
+		}
+		b.metrics = newMetrics(b)
+		if b.auth != nil {
+			b.auth.failed = b.metrics.authFailed
+		}
+		mm := http.NewServeMux()
+		mm.Handle("/metrics", b.metrics.handler())
+		metricsSrv = &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *metricsPort), Handler: mm,
+			ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Fatalf("--metrics-port: %v", err)
+			}
+		}()
+	}
 	go b.reap()
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
@@ -828,6 +850,9 @@ func main() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		if metricsSrv != nil {
+			_ = metricsSrv.Shutdown(ctx)
+		}
 		b.mu.Lock()
 		ids := make([]string, 0, len(b.sessions))
 		for id := range b.sessions {

@@ -321,7 +321,7 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
-		b.audit.record(who, "", describe(msg), resp, rule)
+		b.record(who, "", describe(msg), resp, rule)
 		answerWith(w, resp)
 		return
 	}
@@ -386,12 +386,12 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 		if tracked.list {
 			b.policy.filter(tracked.method, resp)
 		}
-		b.audit.record(who, "", tracked, resp, "")
+		b.record(who, "", tracked, resp, "")
 		answerWith(w, resp)
 	case <-req.Context().Done(): // the client went away: the child need not finish
 		params, _ := json.Marshal(map[string]any{"requestId": n, "reason": "the HTTP client went away"})
 		_ = c.conn.Write(context.Background(), &jsonrpc.Request{Method: "notifications/cancelled", Params: params})
-		b.audit.record(who, "", tracked, &jsonrpc.Response{ID: callerID, Error: &jsonrpc.Error{
+		b.record(who, "", tracked, &jsonrpc.Response{ID: callerID, Error: &jsonrpc.Error{
 			Code: jsonrpc.CodeInternalError, Message: "mcpop-bridge: the HTTP client went away"}}, "")
 	}
 }
