@@ -9,7 +9,8 @@ On the host, as plain processes (no container runtime), in one run:
       stateless 2026-07-28 client (the SDK's auto mode: server/discover, then the bridge's one shared process),
    c. the same with --jwt-issuer: an RS256 Bearer token (a key made here, its JWKS as a file) validated on
       every request, and again with the tool policy and the audit on as well (--allow-tools, --deny-tools,
-      --audit-log to a file), and
+      --audit-log to a file), and again with an approved inventory (--approved-tool, its digest listed here)
+      and the metrics port on too, and
    d. through supergateway in its default stateless streamable-HTTP mode, the path mcpop-bridge replaced
       (npm `supergateway`, pinned, installed into the cache for this benchmark only): a server process per
       request, so fewer calls (--supergateway-calls),
@@ -40,6 +41,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from mcpop.apply.verify.probe import tool_digest  # noqa: E402  (the operator's digest, as the bridge computes it)
+
 #: the stateless gateway mcpop-bridge replaced (issue 20), for comparison only
 SUPERGATEWAY = "supergateway@4.0.0"
 
@@ -95,6 +99,11 @@ async def timed(c, calls):
 
 async def main() -> None:
     target, calls = sys.argv[1], int(sys.argv[2])
+    if os.environ.get("LIST"):  # the tools' definitions as the operator reads them (for their digests), over stdio
+        async with Client(StdioServerParameters(command=sys.executable, args=[target]), mode="legacy") as c:
+            tools = (await c.list_tools()).tools
+        print(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]))
+        return
     if os.environ.get("TOKEN"):  # a Bearer token on every request (mcpop-bridge with --jwt-issuer)
         headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
         async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
@@ -280,6 +289,18 @@ def main() -> int:
             out = subprocess.run([python, str(client), url, str(opts.calls)], capture_output=True, text=True,
                                  timeout=600, check=True, env={**os.environ, "TOKEN": token})  # fmt: skip
             results["+ policy+audit"] = json.loads(out.stdout.strip().splitlines()[-1])
+        listed = subprocess.run([python, str(client), str(server), "0"], capture_output=True, text=True,
+                                timeout=600, check=True, env={**os.environ, "LIST": "1"})  # fmt: skip
+        approved = [f"--approved-tool={t['name']}={tool_digest(t)}"
+                    for t in json.loads(listed.stdout.strip().splitlines()[-1])]  # fmt: skip
+        port = free_port()
+        flags, token = issuer(tmp, f"http://127.0.0.1:{port}/mcp")
+        inventory = ["--approved-tools-only", *approved, "--metrics-port", str(free_port())]
+        with running_bridge(bridge, [python, str(server)], tmp, flags=flags + policy + inventory,
+                            port=port) as (url, _):  # fmt: skip
+            out = subprocess.run([python, str(client), url, str(opts.calls)], capture_output=True, text=True,
+                                 timeout=600, check=True, env={**os.environ, "TOKEN": token})  # fmt: skip
+            results["+ approved"] = json.loads(out.stdout.strip().splitlines()[-1])
         with running_supergateway([python, str(server)], tmp) as url:
             out = subprocess.run([python, str(client), url, str(opts.supergateway_calls)], capture_output=True,
                                  text=True, timeout=1200, check=True)  # fmt: skip

@@ -356,6 +356,36 @@ class ToolPolicy(Model):
         return self
 
 
+class GatewayParentRef(Model):
+    """The Gateway (Gateway API) the route attaches to; its owner decides which namespaces' routes it admits."""
+
+    name: DNSSubdomain
+    namespace: DNSLabel | None = Field(default=None, description="The Gateway's namespace (default: the server's).")
+    section_name: DNSSubdomain | None = Field(default=None, description="One listener of the Gateway, by name.")
+
+
+class GatewayExposure(Model):
+    """An HTTPRoute (gateway.networking.k8s.io/v1) from `hostname` + `path` on a Gateway to the server's Service;
+    `status.url` becomes the external URL once the route is Accepted, and with spec.auth.jwt the RFC 9728 resource
+    (and the default audience) is that URL."""
+
+    parent_ref: GatewayParentRef
+    hostname: DNSSubdomain = Field(description="The host name clients use (no wildcard).")
+    path: str | None = Field(
+        default=None, max_length=1024, pattern=r"^/[A-Za-z0-9/_.~%!$&'()*+,;=:@-]*$",
+        description="The path prefix on the Gateway (default: the server's MCP path); another prefix is rewritten "
+        "to the server's path.",
+    )  # fmt: skip
+    scheme: Literal["https", "http"] = Field(default="https", description="The scheme the Gateway's listener "
+                                             "serves (for status.url and the RFC 9728 resource).")  # fmt: skip
+
+
+class Expose(Model):
+    """How the server is reached from outside the cluster, besides spec.serviceType."""
+
+    gateway: GatewayExposure | None = None
+
+
 class Audit(Model):
     """mcpop-bridge writes one JSON line per client request to its stdout (the pod's log): time, the caller's
     subject and issuer, session, method, tool, the policy's decision, latency and outcome (issue 21 §3)."""
@@ -469,6 +499,7 @@ class MCPServerSpec(Model):
     transport: Transport | None = None
     ports: list[ServicePort] | None = Field(default=None, json_schema_extra=list_map("name"))
     gateway: Gateway | None = None
+    expose: Expose | None = None
     auth: Auth | None = None
     tools: ToolPolicy | None = None
     audit: Audit | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
-from mcpop.render.auth import check_exposure, mount_jwks, with_auth, with_tool_policy
+from mcpop.render.auth import check_exposure, exposed_by, mount_jwks, with_auth, with_tool_policy
 from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.collisions import PORT_NAME, check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
@@ -89,7 +89,7 @@ def render(
     if used is not None and used.remote_url is not None:
         if spec.auth is not None and spec.auth.jwt is not None:
             raise RenderError("spec.auth.jwt", "a remote server is not run by mcpop, so no bridge checks its tokens")
-        for field, value in (("spec.tools", spec.tools), ("spec.audit", spec.audit)):
+        for field, value in (("spec.tools", spec.tools), ("spec.audit", spec.audit), ("spec.expose", spec.expose)):
             if value is not None:
                 raise RenderError(field, "a remote server is not run by mcpop, so no bridge applies it")
         remote = ObjectSet(warnings=list(used.warnings))
@@ -99,6 +99,8 @@ def render(
         return _finish(remote, opts)
 
     hosts = service_hosts(obj_name, namespace)
+    if spec.expose is not None and spec.expose.gateway is not None:
+        hosts.append(spec.expose.gateway.hostname)  # the Host header requests through the Gateway carry
     work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts, opts.bridge_image)
     service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
     work = with_tool_policy(spec, with_auth(spec, work, obj_name, namespace, service_port))
@@ -113,9 +115,9 @@ def render(
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings])
     out.warnings += _switched_off(spec, opts)
-    if spec.service_type != "ClusterIP" and (spec.auth is None or spec.auth.jwt is None):
+    if (how := exposed_by(spec)) is not None and (spec.auth is None or spec.auth.jwt is None):
         # spec.auth.allowUnauthenticated said so (check_exposure refuses it otherwise): say what it means
-        out.warnings.append(f"serviceType {spec.service_type} exposes the MCP server outside the cluster with no "
+        out.warnings.append(f"{how} exposes the MCP server outside the cluster with no "
                             "authentication (spec.auth.allowUnauthenticated): anyone who reaches it can call every "
                             "tool; prefer spec.auth.jwt")  # fmt: skip
 
@@ -190,6 +192,10 @@ def render(
         from mcpop.render.network import network_policy
 
         extra.append(network_policy(obj_name, namespace, labels, spec, svc, opts.operator_namespace))
+    if spec.expose is not None and spec.expose.gateway is not None:
+        from mcpop.render.exposure import http_route
+
+        extra.append(http_route(obj_name, namespace, labels, spec, svc, work.path, work.transport))
     if spec.monitoring is not None and spec.monitoring.enabled:
         from mcpop.render.monitoring import service_monitor
 

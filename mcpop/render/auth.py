@@ -22,19 +22,40 @@ JWKS_DIR = "/etc/mcpop/jwks"
 JWKS_FILE = "jwks.json"
 
 
+#: where mcpop-bridge serves the RFC 9728 protected-resource metadata (then the MCP path)
+METADATA_PREFIX = "/.well-known/oauth-protected-resource"
+
+
+def exposed_by(spec: MCPServerSpec) -> str | None:
+    """What exposes the server outside the cluster (`serviceType NodePort`, `spec.expose.gateway`), or None."""
+    if spec.service_type != "ClusterIP":
+        return f"serviceType {spec.service_type}"
+    if spec.expose is not None and spec.expose.gateway is not None:
+        return "spec.expose.gateway"
+    return None
+
+
 def check_exposure(spec: MCPServerSpec) -> None:
-    """Refuse a server exposed outside the cluster (NodePort, LoadBalancer) without authentication, unless
-    `spec.auth.allowUnauthenticated` says so."""
-    if spec.service_type == "ClusterIP":
+    """Refuse a server exposed outside the cluster (NodePort, LoadBalancer, a Gateway) without authentication,
+    unless `spec.auth.allowUnauthenticated` says so."""
+    how = exposed_by(spec)
+    if how is None:
         return
     auth = spec.auth
     if auth is None or (auth.jwt is None and not auth.allow_unauthenticated):
         raise RenderError(
             "spec.auth",
-            f"serviceType {spec.service_type} exposes the MCP server outside the cluster: set spec.auth.jwt so "
-            "callers need a token, or spec.auth.allowUnauthenticated: true to let anyone who reaches it call every "
-            "tool",
+            f"{how} exposes the MCP server outside the cluster: set spec.auth.jwt so callers need a token, or "
+            "spec.auth.allowUnauthenticated: true to let anyone who reaches it call every tool",
         )
+
+
+def external_url(spec: MCPServerSpec, server_path: str) -> str | None:
+    """The URL clients outside the cluster use through spec.expose.gateway (None without one)."""
+    gw = spec.expose.gateway if spec.expose else None
+    if gw is None:
+        return None
+    return f"{gw.scheme}://{gw.hostname}{gw.path or server_path}"
 
 
 def in_cluster_url(service: str, namespace: str, port: int, path: str) -> str:
@@ -104,7 +125,7 @@ def with_auth(spec: MCPServerSpec, work: Workload, service: str, namespace: str,
         return work
     cut = bridge_cut(work, "spec.auth.jwt", "authentication")
     assert work.args is not None
-    default = in_cluster_url(service, namespace, service_port, work.path)
+    default = external_url(spec, work.path) or in_cluster_url(service, namespace, service_port, work.path)
     args = [*work.args[:cut], *bridge_flags(jwt, default), *work.args[cut:]]
     # the resource URL's host is a name clients use: the bridge's DNS-rebinding check must accept it
     host = urlsplit(resource_url(jwt, default)).hostname

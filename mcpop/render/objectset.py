@@ -27,6 +27,7 @@ KIND_ORDER = [
     "PeerAuthentication",
     "DestinationRule",
     "VirtualService",
+    "HTTPRoute",
     "ServiceMonitor",
 ]
 

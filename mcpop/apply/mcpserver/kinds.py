@@ -12,7 +12,7 @@ OWNED_KINDS: dict[str, str] = {
     "HorizontalPodAutoscaler": "autoscaling/v2", "VerticalPodAutoscaler": "autoscaling.k8s.io/v1",
     "PodDisruptionBudget": "policy/v1", "PeerAuthentication": "security.istio.io/v1",
     "DestinationRule": "networking.istio.io/v1", "VirtualService": "networking.istio.io/v1",
-    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "ServiceMonitor": "monitoring.coreos.com/v1", "HTTPRoute": "gateway.networking.k8s.io/v1",
 }  # fmt: skip
 
 

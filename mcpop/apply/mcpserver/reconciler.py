@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from urllib3.exceptions import HTTPError as TransportError
 
@@ -31,6 +32,7 @@ from mcpop.apply.mcpserver.status import (
     is_remote,
     label_selector,
     rollout,
+    route_accepted,
     service_status,
     tools_changed,
     verify_wait,
@@ -51,6 +53,7 @@ from mcpop.apply.ssa.manager import ResourceManager, SetResult, SetTimeout, even
 from mcpop.apply.verify.verifier import Target, Verifier
 from mcpop.render import RenderError, RenderOptions, render
 from mcpop.render.accounts import account_refusal, existing_account
+from mcpop.render.auth import external_url
 from mcpop.render.names import label_value
 from mcpop.render.options import Owner
 from mcpop.render.podsecurity import LEVELS, Level
@@ -429,6 +432,9 @@ class MCPServerController:
         if svc is not None:
             outcome.service_endpoint, outcome.url, outcome.transport = service_status(svc, ns)
             outcome.remote = dep_obj is None and is_remote(svc)
+        route = rendered.get("HTTPRoute")
+        if route is not None and route_accepted(changes.object("HTTPRoute", route["metadata"]["name"])):
+            outcome.external_url = external_url(server.spec, urlsplit(outcome.url or "/").path)
         if dep_obj is not None:
             outcome.selector = label_selector(dep_obj["spec"]["selector"]["matchLabels"])
             outcome.image = dep_obj["spec"]["template"]["spec"]["containers"][0].get("image")

@@ -48,6 +48,8 @@ class Outcome:
     service_endpoint: str | None = None
     #: the MCP endpoint's in-cluster URL (with the transport's path) and the transport, from the Service
     url: str | None = None
+    #: the URL through spec.expose.gateway once its HTTPRoute is Accepted (status.url then; url is still probed)
+    external_url: str | None = None
     transport: str | None = None
     selector: str | None = None
     #: the image reference the Deployment runs (status splits it into image and tag)
@@ -249,7 +251,7 @@ def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None
         "image": image,
         "tag": tag,
         "serviceEndpoint": outcome.service_endpoint or old.get("serviceEndpoint"),
-        "url": outcome.url or old.get("url"),
+        "url": outcome.external_url or outcome.url or old.get("url"),
         "transport": outcome.transport or old.get("transport"),
         "registry": outcome.registry_status,
         "mcp": outcome.mcp or old.get("mcp"),
@@ -312,6 +314,13 @@ def is_ready(status: dict[str, Any] | None) -> bool:
 def label_selector(match_labels: dict[str, str]) -> str:
     """A matchLabels map as a label selector string (`a=b,c=d`, sorted)."""
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+def route_accepted(route: dict[str, Any] | None) -> bool:
+    """Whether a live HTTPRoute is Accepted by at least one of its parents (its Gateway's controller says so)."""
+    parents = ((route or {}).get("status") or {}).get("parents") or []
+    return any(c.get("type") == "Accepted" and c.get("status") == "True"
+               for p in parents for c in p.get("conditions") or [])  # fmt: skip
 
 
 def approved_tools(server: MCPServer) -> dict[str, str] | None:

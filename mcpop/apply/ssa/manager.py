@@ -82,7 +82,7 @@ KIND_ORDER = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget", "ServiceAccount",
     "Secret", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment", "HorizontalPodAutoscaler",
     "VerticalPodAutoscaler", "Job", "CronJob", "PeerAuthentication", "DestinationRule", "VirtualService",
-    "ServiceMonitor",
+    "HTTPRoute", "ServiceMonitor",
 )  # fmt: skip
 _RANK = {k: i for i, k in enumerate(KIND_ORDER)}
 
