@@ -50,6 +50,10 @@ def object_errors(obj: dict[str, Any]) -> list[str]:
     if obj["kind"] in CRD_KINDS:
         v = crd_validator(obj["kind"])
         return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in v.iter_errors(obj)]
+    if obj["kind"] == "HTTPRoute":  # the Gateway API's own CRD (tools/third-party-crds)
+        from chartkit import schema_errors
+
+        return schema_errors(obj)
     return builtin_errors(obj)
 
 

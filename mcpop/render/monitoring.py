@@ -18,30 +18,30 @@ from mcpop.render.workload import meta, name_of
 if TYPE_CHECKING:
     from mcpop.api.mcpserver import MCPServerSpec
 
-#: the port (and its name) mcpop-bridge serves its metrics on with spec.monitoring (never the MCP port)
+#: the port mcpop-bridge serves its metrics on with spec.monitoring (the next free one when the server uses it),
+#: and its name (not `metrics`: a stdio server may serve metrics of its own on a port of that name)
 BRIDGE_METRICS_PORT = 9090
-BRIDGE_METRICS_PORT_NAME = "metrics"
+BRIDGE_METRICS_PORT_NAME = "bridge-metrics"
 
 
 def with_bridge_metrics(spec: MCPServerSpec, work: Workload) -> tuple[MCPServerSpec, Workload]:
-    """With spec.monitoring on a bridged server: mcpop-bridge's `--metrics-port 9090` and a `metrics` port on the
-    container and the Service (the ServiceMonitor's default endpoint); unchanged otherwise."""
+    """With spec.monitoring on a bridged server: mcpop-bridge's `--metrics-port` (9090, or the next port the
+    server does not use) and a `bridge-metrics` port on the container and the Service (the ServiceMonitor's
+    default endpoint); unchanged otherwise."""
     if spec.monitoring is None or not spec.monitoring.enabled or not work.bridged:
         return spec, work
+    used = {work.port}
     for i, p in enumerate(spec.ports or []):
-        if p.name == BRIDGE_METRICS_PORT_NAME or p.port == BRIDGE_METRICS_PORT:
-            raise RenderError(f"spec.ports[{i}]", f"{p.name} {p.port}: with spec.monitoring, mcpop-bridge serves its "
-                              f"metrics as port {BRIDGE_METRICS_PORT_NAME} {BRIDGE_METRICS_PORT}; use another name "
-                              "and port")  # fmt: skip
-    if work.port == BRIDGE_METRICS_PORT:
-        raise RenderError("spec.port", f"{BRIDGE_METRICS_PORT} is mcpop-bridge's metrics port with spec.monitoring; "
-                          "serve MCP on another port")  # fmt: skip
+        if p.name == BRIDGE_METRICS_PORT_NAME:
+            raise RenderError(f"spec.ports[{i}].name", f"{p.name!r} is mcpop-bridge's metrics port with "
+                              "spec.monitoring; name this port otherwise")  # fmt: skip
+        used |= {p.port, *([p.target_port] if isinstance(p.target_port, int) else [])}
+    port = next(n for n in range(BRIDGE_METRICS_PORT, 65536) if n not in used)
     cut = bridge_cut(work, "spec.monitoring", "the bridge's metrics")
     assert work.args is not None
-    work = dataclasses.replace(work, args=[*work.args[:cut], "--metrics-port", str(BRIDGE_METRICS_PORT),
-                                           *work.args[cut:]])  # fmt: skip
-    port = ServicePort(name=BRIDGE_METRICS_PORT_NAME, port=BRIDGE_METRICS_PORT)
-    return spec.model_copy(update={"ports": [*(spec.ports or []), port]}), work
+    work = dataclasses.replace(work, args=[*work.args[:cut], "--metrics-port", str(port), *work.args[cut:]])
+    extra = ServicePort(name=BRIDGE_METRICS_PORT_NAME, port=port)
+    return spec.model_copy(update={"ports": [*(spec.ports or []), extra]}), work
 
 
 def service_monitor(
