@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -356,5 +357,44 @@ func BenchmarkValidate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestAValidatedTokenIsTakenAgainWithoutItsSignatureUntilItsExpiryAtMostAMinute(t *testing.T) {
+	now := time.Now()
+	key := newRSA(t, "k1")
+	loads := 0
+	keys := []jose.JSONWebKey{key.jwk()}
+	v := testValidator(func() []jose.JSONWebKey { return keys }, &loads, now)
+	token := key.sign(t, with(good(now), "exp", now.Add(30*time.Second).Unix()))
+	if _, fail := v.validate(context.Background(), token); fail != nil {
+		t.Fatal(fail.why)
+	}
+	keys = nil // the issuer dropped the key: a token checked again would fail
+	v.keys.keys = nil
+	if who, fail := v.validate(context.Background(), token); fail != nil || who.subject == "" {
+		t.Fatalf("the validated token was checked again: %v", fail)
+	}
+	// past exp (+ the skew) the token is checked again, and refused
+	v.now = func() time.Time { return now.Add(30*time.Second + authSkew + time.Second) }
+	if _, fail := v.validate(context.Background(), token); fail == nil {
+		t.Fatal("an expired token passed from the cache")
+	}
+}
+
+func TestTheTokenCacheIsBounded(t *testing.T) {
+	defer func(n int) { tokenCacheSize = n }(tokenCacheSize)
+	tokenCacheSize = 16
+	now := time.Now()
+	key := newRSA(t, "k1")
+	loads := 0
+	v := testValidator(func() []jose.JSONWebKey { return []jose.JSONWebKey{key.jwk()} }, &loads, now)
+	for i := range tokenCacheSize + 10 {
+		if _, fail := v.validate(context.Background(), key.sign(t, with(good(now), "jti", fmt.Sprint(i)))); fail != nil {
+			t.Fatal(fail.why)
+		}
+	}
+	if n := len(v.passed); n > tokenCacheSize {
+		t.Errorf("%d tokens kept, more than %d", n, tokenCacheSize)
 	}
 }
