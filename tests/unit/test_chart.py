@@ -397,8 +397,14 @@ def test_the_dashboard_queries_parse_and_cover_the_operator(rendered: dict[str, 
     assert promql_errors(concrete) == ""
     text = " ".join(e for _, e in exprs)
     for metric in ("controller_runtime_reconcile_total", "workqueue_depth", "mcpop_registry_synced",
-                   "mcpop_backup_runs_total", "controller_runtime_webhook_latency_seconds_bucket"):  # fmt: skip
+                   "mcpop_backup_runs_total", "controller_runtime_webhook_latency_seconds_bucket",
+                   "mcpop_mcpserver_tools_changed"):  # fmt: skip
         assert metric in text
+    # mcpop-bridge's own metrics (tools/bridge-src/metrics.go), scraped per server by its ServiceMonitor
+    bridge = (ROOT / "tools" / "bridge-src" / "metrics.go").read_text()
+    for metric in ("mcpop_bridge_requests_total", "mcpop_bridge_request_duration_seconds",
+                   "mcpop_bridge_auth_failures_total"):  # fmt: skip
+        assert metric in text and metric in bridge
 
 
 # -- bad values --------------------------------------------------------------------------------------
