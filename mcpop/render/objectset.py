@@ -7,29 +7,15 @@ from typing import Any
 
 from mcpop.codec.emitter import dump_json, dump_yaml
 
-#: Apply order: cluster and namespace config first, then identity and RBAC, then workloads, then
-#: what routes to or watches them. Deletion runs in reverse.
-KIND_ORDER = [
-    "Namespace",
-    "ResourceQuota",
-    "LimitRange",
-    "ServiceAccount",
-    "Secret",
-    "ConfigMap",
-    "Role",
-    "RoleBinding",
-    "NetworkPolicy",
-    "Service",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "VerticalPodAutoscaler",
-    "PodDisruptionBudget",
-    "PeerAuthentication",
-    "DestinationRule",
-    "VirtualService",
-    "HTTPRoute",
-    "ServiceMonitor",
-]
+#: The order kinds are applied in (Helm's install order, for the kinds mcpop renders): namespace config and the
+#: NetworkPolicy first (no pod runs before its policy exists), then identity and RBAC, workloads, and what routes
+#: to or watches them; unknown kinds last. Deletion runs in reverse. The ResourceManager applies sets in it too.
+KIND_ORDER = (
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget", "ServiceAccount",
+    "Secret", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment", "HorizontalPodAutoscaler",
+    "VerticalPodAutoscaler", "Job", "CronJob", "PeerAuthentication", "DestinationRule", "VirtualService",
+    "HTTPRoute", "ServiceMonitor",
+)  # fmt: skip
 
 
 def apply_order_key(obj: dict[str, Any]) -> tuple[int, str, str, str]:

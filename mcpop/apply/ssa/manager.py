@@ -36,6 +36,7 @@ from mcpop.apply.ssa import applyset as aset
 from mcpop.apply.ssa.apply import ConflictPolicy, apply_if_needed
 from mcpop.apply.ssa.changeset import Action, Change, ChangeSet, changed_fields
 from mcpop.apply.ssa.drift import HASH_ANNOTATION, needs_apply, with_hash
+from mcpop.render.objectset import KIND_ORDER
 
 Obj = dict[str, Any]
 
@@ -77,13 +78,6 @@ class SetTimeout(ApiError):
         super().__init__(504, "Timeout", {"message": message})
 
 
-#: the order kinds are applied in (Helm's install order, for the kinds mcpop renders); others go last
-KIND_ORDER = (
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget", "ServiceAccount",
-    "Secret", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment", "HorizontalPodAutoscaler",
-    "VerticalPodAutoscaler", "Job", "CronJob", "PeerAuthentication", "DestinationRule", "VirtualService",
-    "HTTPRoute", "ServiceMonitor",
-)  # fmt: skip
 _RANK = {k: i for i, k in enumerate(KIND_ORDER)}
 
 
