@@ -100,6 +100,18 @@ def test_cluster_files_start_on_an_idle_worker_once_the_real_node_is_done(schedu
     assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
 
 
+def test_the_worker_holding_the_real_nodes_last_test_gets_the_cluster_files(scheduler: Any) -> None:
+    """A worker runs its last test only once it is sent another (or shut down): with only that test of the real
+    node left, the held-back cluster files are handed out, or the run would wait for ever."""
+    sched, (gw0, gw1) = scheduler
+    for _ in range(3):
+        finish(sched, gw1, "tests/")
+    real = [n for n in gw0.ran if n.startswith(("tests/realnode/", "tests/images/"))]
+    for nodeid in real[:-1]:
+        sched.mark_test_complete(gw0, COLLECTION.index(nodeid))
+    assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
+
+
 def test_no_two_test_files_share_a_name() -> None:
     """Test modules are imported by their base name (rootdir-relative, no packages): two files of one name
     in different directories fail collection on a worker that imports both."""
