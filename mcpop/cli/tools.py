@@ -28,7 +28,7 @@ def listed_tools(obj: dict[str, Any]) -> dict[str, str]:
     """name → `sha256:<hex>` of every tool the server lists, from its last verified handshake; a ClusterError
     saying why when status does not hold the whole inventory."""
     name = obj["metadata"]["name"]
-    tools = (((obj.get("status") or {}).get("mcp") or {}).get("tools")) if obj.get("status") else None
+    tools = ((obj.get("status") or {}).get("mcp") or {}).get("tools")
     if not isinstance(tools, dict):
         verified = out.condition(obj, "Verified")
         why = f" (Verified {verified.get('status')}: {verified.get('message')})" if verified else ""

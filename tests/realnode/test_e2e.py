@@ -19,6 +19,7 @@ import oci_registry
 import pytest
 import realnode
 import yaml
+from bridge_process import http_get
 
 from mcpop.render.normalize import BRIDGE_IMAGE, STDIO_IMAGES
 
@@ -444,23 +445,6 @@ asyncio.run(main())
 """
 
 
-def raw_initialize(url: str) -> tuple[int, str]:
-    """An initialize POST whose session is left open (no DELETE): the status and the body."""
-    import urllib.error
-    import urllib.request
-
-    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}
-    req = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 9, "method": "initialize",
-                                                       "params": params}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          "Accept": "application/json, text/event-stream"})  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_a_stdio_server_keeps_one_process_per_session_and_the_cap_refuses_clearly_on_the_real_node(
     installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path
 ) -> None:
@@ -500,9 +484,9 @@ def test_a_stdio_server_keeps_one_process_per_session_and_the_cap_refuses_clearl
     assert [c["count"] for c in first] == [1, 2, 3] and len({c["pid"] for c in first}) == 1
     assert second[0]["count"] == 1 and second[0]["pid"] != first[0]["pid"]
 
-    assert raw_initialize(url)[0] == 200
-    assert raw_initialize(url)[0] == 200
-    status, body = raw_initialize(url)
+    assert post_initialize(url)[0] == 200  # each session is left open (no DELETE)
+    assert post_initialize(url)[0] == 200
+    status, _, body = post_initialize(url)
     assert status == 503
     assert "too many sessions (--max-sessions 2)" in json.loads(body)["error"]["message"]
     r = mcp(installed, "delete", name, "-n", namespace, "--wait", "--wait-timeout", "3m")
@@ -622,7 +606,7 @@ def post_initialize(url: str, token: str | None = None) -> tuple[int, dict[str, 
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read().decode()
@@ -653,8 +637,8 @@ def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_o
                                             message="401 without a token")  # fmt: skip
     assert "resource_metadata=" in headers["www-authenticate"]
     base = url.rsplit("/mcp", 1)[0]
-    meta_status, meta = http_json(base + "/.well-known/oauth-protected-resource/mcp")
-    assert meta_status == 200 and meta["authorization_servers"] == [idp.url]
+    meta_status, meta = http_get(base + "/.well-known/oauth-protected-resource/mcp")
+    assert meta_status == 200 and json.loads(meta)["authorization_servers"] == [idp.url]
     for bad in (idp.token("https://elsewhere.example.test"), idp.token(audience, exp=int(time.time()) - 600),
                 idp.unsigned(audience), Issuer(idp.kid).token(audience, iss=idp.url)):  # fmt: skip
         assert post_initialize(url, bad)[0] == 401
@@ -673,7 +657,8 @@ def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_o
     assert "called delete_file" not in logs  # the server process never saw the denied call
 
     pod_ip = serving_pods(installed, namespace, name)[0].status.pod_ip
-    metrics = http_text(f"http://{pod_ip}:9090/metrics")
+    metrics_status, metrics = http_get(f"http://{pod_ip}:9090/metrics")
+    assert metrics_status == 200
     assert (
         'mcpop_bridge_requests_total{method="tools/call",tool="read_file",decision="allow",outcome="ok"} 1' in metrics
     )
@@ -732,17 +717,3 @@ def test_an_approved_inventory_hides_a_tool_that_changed_until_it_is_approved_ag
     assert wait_tools_changed(installed, namespace, name, "False")["reason"] == "Approved"
     kubeenv.wait_until(lambda: front_client(url, tmp_path)["tools"] == ["delete_file", "read_file"], timeout=180,
                        message="read_file shown again once the pod with the new approval serves")  # fmt: skip
-
-
-def http_text(url: str) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return str(resp.read().decode())
-
-
-def http_json(url: str) -> tuple[int, dict]:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return resp.status, json.loads(resp.read())
