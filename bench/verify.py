@@ -37,7 +37,7 @@ def saturated(servers: int, concurrency: int, timeout: float) -> None:
     inflight = [0, 0]  # now, max
     lock = threading.Lock()
 
-    def counted(url: str, transport: str, t: float) -> Verdict:
+    def counted(url: str, transport: str, t: float, token: str | None) -> Verdict:
         with lock:
             inflight[0] += 1
             inflight[1] = max(inflight[1], inflight[0])

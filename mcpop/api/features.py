@@ -370,7 +370,7 @@ class NetworkEgress(Model):
 
 class Network(Model):
     """The server's network policy (a NetworkPolicy named `<server>-network`; enforced only by a CNI that enforces
-    NetworkPolicy). Rendered when `spec.network` or `spec.auth.jwt` is set."""
+    NetworkPolicy). Rendered when `spec.network` or `spec.auth` is set."""
 
     #: who may reach the MCP port (nothing else of the pods is reachable); default: pods of the server's namespace
     #: and of the operator's (its verification), or anyone for a NodePort/LoadBalancer server (its token decides)

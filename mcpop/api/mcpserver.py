@@ -24,6 +24,7 @@ from mcpop.api.base import (
     quantity_value,
     with_cel,
 )
+from mcpop.api.cel import MAX_RULE_LENGTH, MAX_RULES, rule_error
 from mcpop.api.conditions import Condition, ObjectMeta
 from mcpop.api.core import (
     Affinity,
@@ -279,22 +280,62 @@ class JWTAuth(Model):
         return self
 
 
+#: the namespaces, and the names, a serviceAccounts rule lists at most
+MAX_SERVICE_ACCOUNTS = 32
+
+
+class ServiceAccountAuth(Model):
+    """Projected ServiceAccount tokens of in-cluster agents (audience-bound, from the cluster's own issuer), checked
+    by mcpop-bridge against the cluster's keys, which the operator reads from the apiserver's OIDC discovery
+    (`/openid/v1/jwks`) and hands to the pod in a ConfigMap."""
+
+    namespaces: list[DNSLabel] | None = Field(
+        default=None, max_length=MAX_SERVICE_ACCOUNTS,
+        description="Namespaces whose ServiceAccounts may call (default: the server's own).",
+    )  # fmt: skip
+    names: list[DNSSubdomain] | None = Field(
+        default=None, max_length=MAX_SERVICE_ACCOUNTS,
+        description="ServiceAccount names that may call, in those namespaces (default: any).",
+    )  # fmt: skip
+    audience: Audience | None = Field(
+        default=None,
+        description="The audience the tokens must name (the projected volume's `audience`). Default: the server's "
+        "URL (status.url; `mcp status` prints it).",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        for name, values in (("namespaces", self.namespaces), ("names", self.names)):
+            for i, v in enumerate(values or []):
+                if v in (values or [])[:i]:
+                    raise FieldError((name, i), f"duplicate {v!r}")
+        return self
+
+
 class Auth(Model):
-    """Who may call the server: mcpop-bridge checks a Bearer JWT on every request (issue 21)."""
+    """Who may call the server: mcpop-bridge checks a Bearer token on every request (issue 21): a JWT from an
+    OAuth/OIDC issuer (`jwt`), a Kubernetes ServiceAccount token (`serviceAccounts`), or either."""
 
     jwt: JWTAuth | None = None
+    service_accounts: ServiceAccountAuth | None = None
     allow_unauthenticated: bool | None = Field(
         default=None,
-        description="true: serviceType NodePort or LoadBalancer without jwt is accepted (anyone who reaches the "
-        "Service can call every tool). Without it such a server is refused.",
+        description="true: serviceType NodePort or LoadBalancer without jwt or serviceAccounts is accepted (anyone "
+        "who reaches the Service can call every tool). Without it such a server is refused.",
     )
+
+    @property
+    def required(self) -> bool:
+        """Whether callers need a token."""
+        return self.jwt is not None or self.service_accounts is not None
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if self.jwt is not None and self.allow_unauthenticated:
-            raise FieldError(("allowUnauthenticated",), "allowUnauthenticated contradicts jwt: set one of them")
-        if self.jwt is None and self.allow_unauthenticated is None:
-            raise FieldError(("jwt",), "auth needs jwt (or allowUnauthenticated: true)")
+        if self.required and self.allow_unauthenticated:
+            raise FieldError(("allowUnauthenticated",), "allowUnauthenticated contradicts jwt and serviceAccounts: "
+                             "set one of them")  # fmt: skip
+        if not self.required and self.allow_unauthenticated is None:
+            raise FieldError(("jwt",), "auth needs jwt or serviceAccounts (or allowUnauthenticated: true)")
         return self
 
 
@@ -334,6 +375,27 @@ class ApprovedTool(Model):
                         "definition, as status.mcp.tools.definitions[].digest gives it after `sha256:`.")  # fmt: skip
 
 
+class ToolRule(Model):
+    """A CEL rule over the caller's token claims for the tools its globs match: such a tool is exposed to a caller
+    only when the `when` of at least one rule that matches it is true for that caller's token."""
+
+    tools: list[NameGlob] = Field(min_length=1, max_length=MAX_GLOBS, description="Tool name globs the rule "
+                                  "applies to (`*` any run of characters, `?` one).")  # fmt: skip
+    when: str = Field(
+        min_length=1, max_length=MAX_RULE_LENGTH,
+        description="A CEL expression (the CEL of ValidatingAdmissionPolicy) that must be a bool: `claims` is the "
+        "token's claims (map(string, dyn)), `tool` the tool's name, e.g. `\"mcp-writers\" in claims.groups`. An "
+        "expression that fails for a caller (a claim its token lacks) counts as false.",
+    )  # fmt: skip
+
+    @field_validator("when")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        if (why := rule_error(value)) is not None:
+            raise ValueError(f"not a CEL rule: {why}")
+        return value
+
+
 class ToolPolicy(Model):
     """Which tools clients may list and call, by name glob (issue 21 §2): with `allow`, only the tools it matches;
     `deny` wins over `allow`. mcpop-bridge enforces it: lists lose what is hidden, and a call of a hidden tool is
@@ -341,6 +403,11 @@ class ToolPolicy(Model):
 
     allow: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
     deny: list[NameGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    rules: list[ToolRule] | None = Field(
+        default=None, max_length=MAX_RULES,
+        description="CEL over the caller's token claims, per tool glob (needs spec.auth.jwt); allow and deny apply "
+        "first.",
+    )  # fmt: skip
     approved: list[ApprovedTool] | None = Field(
         default=None, max_length=MAX_TOOL_NAMES, json_schema_extra=list_map("name"),
         description="A pinned inventory (`mcp tools approve` writes it): only these tools are exposed, and each only "

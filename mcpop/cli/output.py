@@ -199,16 +199,26 @@ def status_block(obj: dict[str, Any], events: Iterable[dict[str, Any]], now: flo
 
 def auth_lines(obj: dict[str, Any]) -> list[str]:
     """`Auth:` when spec.auth is set: the issuer, the audiences tokens must name (default: the server's URL, as
-    mcpop-bridge is told) and the required scopes; or that an exposed server takes anyone."""
+    mcpop-bridge is told) and the required scopes; the ServiceAccounts whose tokens it takes and their audience;
+    or that an exposed server takes anyone."""
     auth = ((obj.get("spec") or {}).get("auth")) or {}
-    jwt = auth.get("jwt")
-    if not jwt:
+    jwt, sa = auth.get("jwt"), auth.get("serviceAccounts")
+    if not jwt and sa is None:
         return ["Auth: none (allowUnauthenticated)"] if auth.get("allowUnauthenticated") else []
     url = (obj.get("status") or {}).get("url")
-    audiences = ", ".join(jwt.get("audiences") or []) or f"{url or 'the server URL'} (default)"
-    scopes = jwt.get("requiredScopes") or []
-    return [f"Auth: Bearer JWT from {jwt.get('issuer')}, audience {audiences}"
-            + (f", scopes {' '.join(scopes)}" if scopes else "")]  # fmt: skip
+    resource = next((a for a in (jwt or {}).get("audiences") or [] if a.startswith(("https://", "http://"))), None)
+    default = f"{resource or url or 'the server URL'} (default)"
+    out = []
+    if jwt:
+        scopes = jwt.get("requiredScopes") or []
+        audiences = ", ".join(jwt.get("audiences") or []) or default
+        out.append(f"Auth: Bearer JWT from {jwt.get('issuer')}, audience {audiences}"
+                   + (f", scopes {' '.join(scopes)}" if scopes else ""))  # fmt: skip
+    if sa is not None:
+        namespaces = sa.get("namespaces") or [(obj.get("metadata") or {}).get("namespace") or "its namespace"]
+        who = ", ".join(f"{ns}/{n}" for ns in namespaces for n in sa.get("names") or ["*"])
+        out.append(f"Auth: ServiceAccount tokens of {who}, audience {sa.get('audience') or default}")
+    return out
 
 
 def remote_lines(obj: dict[str, Any]) -> list[str]:

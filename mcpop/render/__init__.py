@@ -8,7 +8,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.mcpserver import MCPServer, MCPServerSpec
-from mcpop.render.auth import check_exposure, exposed_by, mount_jwks, with_auth, with_tool_policy
+from mcpop.render.auth import (
+    check_exposure,
+    cluster_jwks,
+    exposed_by,
+    mount_jwks,
+    service_account_subjects,
+    token_audience,
+    with_auth,
+    with_proxy,
+    with_tool_policy,
+)
 from mcpop.render.autoscaling import autoscalers, hpa_active
 from mcpop.render.collisions import PORT_NAME, check_config_size, check_env, check_service_ports, check_volumes
 from mcpop.render.errors import RenderError
@@ -87,8 +97,8 @@ def render(
         spec, used = enrich(spec, registry_entry, server_name=obj_name, image_configs=opts.image_configs)
     check_exposure(spec)
     if used is not None and used.remote_url is not None:
-        if spec.auth is not None and spec.auth.jwt is not None:
-            raise RenderError("spec.auth.jwt", "a remote server is not run by mcpop, so no bridge checks its tokens")
+        if spec.auth is not None and spec.auth.required:
+            raise RenderError("spec.auth", "a remote server is not run by mcpop, so no bridge checks its tokens")
         for field, value in (("spec.tools", spec.tools), ("spec.audit", spec.audit), ("spec.expose", spec.expose)):
             if value is not None:
                 raise RenderError(field, "a remote server is not run by mcpop, so no bridge applies it")
@@ -103,23 +113,41 @@ def render(
         hosts.append(spec.expose.gateway.hostname)  # the Host header requests through the Gateway carry
     work: Workload = normalize(spec, used.image_config if used else None, opts.stdio_images, hosts, opts.bridge_image)
     service_port = next((p.port for p in spec.ports or [] if p.name == PORT_NAME), work.port)
-    work = with_tool_policy(spec, with_auth(spec, work, obj_name, namespace, service_port))
-    if spec.monitoring is not None and spec.monitoring.enabled and work.bridged:
+    work = with_proxy(spec, work, hosts, opts.bridge_image)
+    subjects = service_account_subjects(spec, namespace, opts.operator_subject)
+    work = with_auth(spec, work, obj_name, namespace, service_port, subjects, opts.cluster_issuer)
+    work = with_tool_policy(spec, work)
+    fronted = work.bridged or work.proxy_args is not None
+    if spec.monitoring is not None and spec.monitoring.enabled and fronted:
         from mcpop.render.monitoring import with_bridge_metrics
 
         spec, work = with_bridge_metrics(spec, work)
     check_env(spec, work.env)
     check_volumes(spec, with_config=bool(spec.config), with_bridge=work.bridge_image is not None,
-                  with_jwks=bool(spec.auth and spec.auth.jwt and spec.auth.jwt.jwks))  # fmt: skip
+                  with_jwks=bool(spec.auth and spec.auth.jwt and spec.auth.jwt.jwks),
+                  with_cluster_jwks=bool(subjects))  # fmt: skip
     check_service_ports(spec, work.port)
     labels = common_labels(name, used.version if used else work.version, COMPONENT)
     out = ObjectSet(warnings=[*(used.warnings if used else ()), *work.warnings])
     out.warnings += _switched_off(spec, opts)
-    if (how := exposed_by(spec)) is not None and (spec.auth is None or spec.auth.jwt is None):
+    if (how := exposed_by(spec)) is not None and (spec.auth is None or not spec.auth.required):
         # spec.auth.allowUnauthenticated said so (check_exposure refuses it otherwise): say what it means
         out.warnings.append(f"{how} exposes the MCP server outside the cluster with no "
                             "authentication (spec.auth.allowUnauthenticated): anyone who reaches it can call every "
                             "tool; prefer spec.auth.jwt")  # fmt: skip
+    cluster_jwks_name = dns_label(name, "cluster-jwks") if subjects else None
+    if opts.operator_subject is not None and opts.operator_subject in subjects:
+        # the bridge takes ServiceAccount tokens for --sa-audience when the spec names one, else the resource URL
+        sa = spec.auth.service_accounts if spec.auth else None
+        out.token_audience = (sa.audience if sa is not None and sa.audience else None) or token_audience(
+            spec, work, obj_name, namespace, service_port
+        )
+    if cluster_jwks_name is not None:
+        out.add(cluster_jwks(cluster_jwks_name, namespace, labels, opts.cluster_issuer))
+        if opts.cluster_issuer is None:
+            out.warnings.append("ServiceAccount tokens are checked against the cluster's keys, which the operator "
+                                "reads from the apiserver's OIDC discovery: without them (an offline render, or the "
+                                "operator could not read them) every such token is refused")  # fmt: skip
 
     sa_spec = spec.service_account
     sa_name = (sa_spec.name if sa_spec and sa_spec.name else None) or obj_name
@@ -162,7 +190,7 @@ def render(
         pod_extra_annotations=pod_annotations,
         referenced_hash=opts.referenced_content_hash, placement=placement,
     )  # fmt: skip
-    mount_jwks(spec, dep)
+    mount_jwks(spec, dep, cluster_jwks_name)
     if used is not None:
         dep["metadata"]["annotations"] = dict(sorted(used.annotations().items()))
     out.warnings += pod_security(dep["spec"]["template"]["spec"], spec, namespace, opts.pod_security)
@@ -188,7 +216,7 @@ def render(
         out.warnings += warnings
     if istio is not None:
         extra += istio_mod.istio_objects(obj_name, namespace, labels, istio, svc)
-    if spec.network is not None or (spec.auth is not None and spec.auth.jwt is not None):  # the front door is on
+    if spec.network is not None or (spec.auth is not None and spec.auth.required):  # the front door is on
         from mcpop.render.network import network_policy
 
         extra.append(network_policy(obj_name, namespace, labels, spec, svc, opts.operator_namespace))
@@ -199,7 +227,7 @@ def render(
     if spec.monitoring is not None and spec.monitoring.enabled:
         from mcpop.render.monitoring import service_monitor
 
-        extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc, bridged=work.bridged))
+        extra.append(service_monitor(obj_name, namespace, labels, spec.monitoring, svc, bridged=fronted))
     for obj in extra:
         out.add(obj)
     return _finish(out, opts)

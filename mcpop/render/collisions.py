@@ -20,6 +20,11 @@ from mcpop.render.normalize import BRIDGE_DIR
 
 CONFIG_PATH_ENV = "MCP_CONFIG_PATH"
 PORT_NAME = "http"
+#: the name of mcpop-bridge's metrics port with spec.monitoring (not `metrics`: a server may serve metrics of its
+#: own on a port of that name)
+BRIDGE_METRICS_PORT_NAME = "bridge-metrics"
+#: mcpop-bridge's container in front of an HTTP server (reverse-proxy mode)
+PROXY_CONTAINER = "mcpop-bridge"
 CONFIG_VOLUME = "config"
 CONFIG_DIR = "/etc/mcp"
 BRIDGE_VOLUME = "mcpop-bridge"
@@ -74,7 +79,8 @@ def check_env(spec: MCPServerSpec, env: list[EnvVar]) -> None:
         seen[name] = path
 
 
-def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False, with_jwks: bool = False) -> None:
+def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = False, with_jwks: bool = False,
+                  with_cluster_jwks: bool = False) -> None:  # fmt: skip
     """Refuse user volumes and mount paths that clash with the generated ones."""
     mounts = {m.mount_path: f"spec.volumeMounts[{i}].mountPath" for i, m in enumerate(spec.volume_mounts or [])}
     mounted_at = {m.name: m.mount_path for m in spec.volume_mounts or []}
@@ -91,6 +97,11 @@ def check_volumes(spec: MCPServerSpec, with_config: bool, with_bridge: bool = Fa
 
         generated[JWKS_VOLUME] = "spec.auth.jwt.jwks"
         paths[JWKS_DIR] = "spec.auth.jwt.jwks"
+    if with_cluster_jwks:
+        from mcpop.render.auth import CLUSTER_JWKS_DIR, CLUSTER_JWKS_VOLUME
+
+        generated[CLUSTER_JWKS_VOLUME] = "the cluster's ServiceAccount token keys"
+        paths[CLUSTER_JWKS_DIR] = "the cluster's ServiceAccount token keys"
     for i, src in enumerate(spec.config_sources or []):
         name = source_volume_name(src.name)
         if name in generated:

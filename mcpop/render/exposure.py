@@ -40,7 +40,7 @@ def http_route(name: str, namespace: str, labels: dict[str, str], spec: MCPServe
     else:
         path = gw.path or server_path
         rules = [_rule(path, server_path, svc, port)]
-        if spec.auth is not None and spec.auth.jwt is not None:
+        if spec.auth is not None and spec.auth.required:
             rules.append(_rule(METADATA_PREFIX + path, METADATA_PREFIX + server_path, svc, port))
     parent: dict[str, Any] = {"name": gw.parent_ref.name}
     if gw.parent_ref.namespace:

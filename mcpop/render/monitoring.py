@@ -3,13 +3,12 @@ bridged server, mcpop-bridge's own metrics port."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from mcpop.api.features import Monitoring
 from mcpop.api.mcpserver import ServicePort
-from mcpop.render.auth import bridge_cut
-from mcpop.render.collisions import PORT_NAME
+from mcpop.render.auth import bridge_flags_of, with_bridge_flags
+from mcpop.render.collisions import BRIDGE_METRICS_PORT_NAME, PORT_NAME
 from mcpop.render.errors import RenderError
 from mcpop.render.names import selector_labels
 from mcpop.render.normalize import Workload
@@ -18,28 +17,25 @@ from mcpop.render.workload import meta, name_of
 if TYPE_CHECKING:
     from mcpop.api.mcpserver import MCPServerSpec
 
-#: the port mcpop-bridge serves its metrics on with spec.monitoring (the next free one when the server uses it),
-#: and its name (not `metrics`: a stdio server may serve metrics of its own on a port of that name)
+#: the port mcpop-bridge serves its metrics on with spec.monitoring (the next free one when the server uses it)
 BRIDGE_METRICS_PORT = 9090
-BRIDGE_METRICS_PORT_NAME = "bridge-metrics"
 
 
 def with_bridge_metrics(spec: MCPServerSpec, work: Workload) -> tuple[MCPServerSpec, Workload]:
     """With spec.monitoring on a bridged server: mcpop-bridge's `--metrics-port` (9090, or the next port the
     server does not use) and a `bridge-metrics` port on the container and the Service (the ServiceMonitor's
     default endpoint); unchanged otherwise."""
-    if spec.monitoring is None or not spec.monitoring.enabled or not work.bridged:
+    if spec.monitoring is None or not spec.monitoring.enabled or not (work.bridged or work.proxy_args is not None):
         return spec, work
-    used = {work.port}
+    used = {work.port, *([work.proxy_port] if work.proxy_port else [])}
     for i, p in enumerate(spec.ports or []):
         if p.name == BRIDGE_METRICS_PORT_NAME:
             raise RenderError(f"spec.ports[{i}].name", f"{p.name!r} is mcpop-bridge's metrics port with "
                               "spec.monitoring; name this port otherwise")  # fmt: skip
         used |= {p.port, *([p.target_port] if isinstance(p.target_port, int) else [])}
     port = next(n for n in range(BRIDGE_METRICS_PORT, 65536) if n not in used)
-    cut = bridge_cut(work, "spec.monitoring", "the bridge's metrics")
-    assert work.args is not None
-    work = dataclasses.replace(work, args=[*work.args[:cut], "--metrics-port", str(port), *work.args[cut:]])
+    own = bridge_flags_of(work, "spec.monitoring", "the bridge's metrics")
+    work = with_bridge_flags(work, [*own, "--metrics-port", str(port)])
     extra = ServicePort(name=BRIDGE_METRICS_PORT_NAME, port=port)
     return spec.model_copy(update={"ports": [*(spec.ports or []), extra]}), work
 

@@ -1,10 +1,11 @@
 """`spec.network`: the server's NetworkPolicy, `<server>-network`.
 
-Rendered when `spec.network` or `spec.auth.jwt` is set (the front door on). It selects the server's pods:
+Rendered when `spec.network` or `spec.auth` is set (the front door on). It selects the server's pods:
 
 - ingress: only the ports its Service targets (the MCP port: the bridge's for a stdio server or with auth), from
-  `network.ingressFrom`; by default from the pods of the server's own namespace and of the operator's (its MCP
-  handshake, the `Verified` condition), or from anyone for a NodePort/LoadBalancer server (its token decides);
+  `network.ingressFrom`; by default from the pods of the server's own namespace, of the namespaces whose
+  ServiceAccounts `spec.auth.serviceAccounts` lets call, and of the operator's (its MCP handshake, the `Verified`
+  condition), or from anyone for a NodePort/LoadBalancer server (its token decides);
 - egress, with `network.egress.restricted`: cluster DNS (kube-dns in kube-system, UDP and TCP 53) and
   `network.egress.to`, nothing else; otherwise egress is not restricted.
 
@@ -52,7 +53,9 @@ def network_policy(
     if net is not None and net.ingress_from:
         rule["from"] = [kube(peer) for peer in net.ingress_from]
     elif spec.service_type == "ClusterIP":
-        namespaces = sorted({namespace, *([operator_namespace] if operator_namespace else [])})
+        sa = spec.auth.service_accounts if spec.auth else None
+        callers = sa.namespaces or [] if sa is not None else []  # whose ServiceAccounts may call must reach it
+        namespaces = sorted({namespace, *callers, *([operator_namespace] if operator_namespace else [])})
         rule["from"] = [namespace_peer(ns) for ns in namespaces]
     policy_spec: dict[str, Any] = {
         "podSelector": {"matchLabels": dict(service["spec"]["selector"])},

@@ -33,7 +33,7 @@ CLUSTER_DOMAIN = "cluster.local"
 #: The static bridge (tools/bridge: mcpop-bridge on the official MCP Go SDK) for images without node or
 #: python: an init container copies it from its image into an emptyDir, the server's own image runs it. The
 #: operator's --bridge-image (chart value bridge.image) overrides the image; tools/release pins it by digest.
-BRIDGE_VERSION = "0.6.0"
+BRIDGE_VERSION = "0.7.0"
 BRIDGE_IMAGE = f"ghcr.io/allbeone/mcpop-bridge:{BRIDGE_VERSION}"
 # not the bridge image's own /mcpop-bridge (its binary): a directory mounted over a file fails (runc: "not a
 # directory"), which only a real kubelet showed
@@ -104,6 +104,11 @@ class Workload:
     bridge_image: str | None = None
     #: runAsUser the container needs because its image's user is root or not numeric
     run_as_user: int | None = None
+    #: mcpop-bridge fronting an HTTP server as a reverse proxy, in a container of its own: its image, port and
+    #: arguments (None: no proxy; mcpop.render.auth.with_proxy)
+    proxy_image: str | None = None
+    proxy_port: int | None = None
+    proxy_args: list[str] | None = None
 
 
 def default_path(transport_type: str) -> str:

@@ -32,6 +32,9 @@ class ObjectSet:
 
     objects: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the audience a token of the operator's ServiceAccount must name for the server's MCP handshake (the
+    #: server asks for a token and accepts the operator's); None: the handshake sends no token
+    token_audience: str | None = None
 
     def add(self, obj: dict[str, Any]) -> None:
         """Add an object; `in_apply_order` sorts the set once all are added."""

@@ -22,6 +22,15 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class ClusterIssuer:
+    """The cluster's ServiceAccount token issuer, as the operator read it from the apiserver's OIDC discovery."""
+
+    url: str
+    #: its JWKS document (JSON text, public keys only, as mcpop.apply.mcpserver.identity normalises it)
+    jwks: str
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """Feature switches (from the operator's environment) and values the renderer cannot know itself."""
 
@@ -46,3 +55,9 @@ class RenderOptions:
     operator_namespace: str | None = None
     #: the Pod Security level a cluster admin allows in the namespace: a pod above it is refused
     pod_security: Level = "restricted"
+    #: the cluster's ServiceAccount issuer and keys (spec.auth.serviceAccounts, the operator's own handshake);
+    #: unset (an offline render): the default issuer and no keys, with a warning
+    cluster_issuer: ClusterIssuer | None = None
+    #: the operator's ServiceAccount as a token subject (system:serviceaccount:NS:NAME): a server with
+    #: spec.auth accepts its tokens, so its MCP handshake (Verified) authenticates
+    operator_subject: str | None = None

@@ -7,11 +7,13 @@ from typing import Any
 from mcpop.api.core import EnvVar, Probe, SecurityContext
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.render.collisions import (
+    BRIDGE_METRICS_PORT_NAME,
     BRIDGE_VOLUME,
     CONFIG_DIR,
     CONFIG_PATH_ENV,
     CONFIG_VOLUME,
     PORT_NAME,
+    PROXY_CONTAINER,
     check_ports,
     order_env,
     source_volume_name,
@@ -24,6 +26,8 @@ CONTAINER = "mcp-server"
 TMP_VOLUME = "tmp"
 CACHE_VOLUME = "cache"
 BRIDGE_INIT = "mcpop-bridge"
+#: the name of an HTTP server's own port when mcpop-bridge fronts it (the Service's `http` leads to the bridge)
+UPSTREAM_PORT_NAME = "mcp-upstream"
 #: Writable places under a read-only root: HOME, npm and uv caches point here.
 WRITABLE_ENV = {
     "HOME": "/tmp",
@@ -76,8 +80,9 @@ def probes(spec: MCPServerSpec, work: Workload) -> dict[str, Any]:
     # SSE stream (GET /sse never ends) always fails it, and a streamable-HTTP endpoint answers a bare GET
     # with 405 or 406 as the MCP spec allows. Only the bridge has a real health endpoint.
     # The bridge's /readyz is 200 only while a server process can start (command found, session cap not hit)
+    own = UPSTREAM_PORT_NAME if work.proxy_args is not None else PORT_NAME
     check: dict[str, Any] = (
-        {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": PORT_NAME}}
+        {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}} if work.bridged else {"tcpSocket": {"port": own}}
     )
     ready: dict[str, Any] = {"httpGet": {"path": READY_PATH, "port": PORT_NAME}} if work.bridged else check
     user = spec.probes
@@ -195,13 +200,17 @@ def volumes(spec: MCPServerSpec, config_map: str | None) -> tuple[list[dict[str,
 
 def container(spec: MCPServerSpec, work: Workload, mounts: list[dict[str, Any]]) -> dict[str, Any]:
     """The MCP server container."""
-    ports: list[dict[str, Any]] = [{"name": PORT_NAME, "containerPort": work.port, "protocol": "TCP"}]
-    named = [("the serving port", PORT_NAME)]
-    exposed = {(work.port, "TCP")}
+    proxied = work.proxy_args is not None
+    serving = UPSTREAM_PORT_NAME if proxied else PORT_NAME
+    ports: list[dict[str, Any]] = [{"name": serving, "containerPort": work.port, "protocol": "TCP"}]
+    named = [("the serving port", serving), *([("mcpop-bridge's port", PORT_NAME)] if proxied else [])]
+    exposed = {(work.port, "TCP"), *([(work.proxy_port, "TCP")] if proxied else [])}
     for i, p in enumerate(spec.ports or []):
         target = p.target_port if isinstance(p.target_port, int) else p.port
         if p.name == PORT_NAME or (target, p.protocol or "TCP") in exposed:
             continue
+        if proxied and p.name == BRIDGE_METRICS_PORT_NAME:
+            continue  # the bridge's container declares it
         if isinstance(p.target_port, str) and any(n == p.target_port for _, n in named):
             continue  # routes to a port the container already exposes
         exposed.add((target, p.protocol or "TCP"))
@@ -245,6 +254,29 @@ def bridge_init_container(spec: MCPServerSpec, work: Workload) -> dict[str, Any]
         "securityContext": container_security_context(spec.security_context),
         "volumeMounts": [{"name": BRIDGE_VOLUME, "mountPath": BRIDGE_DIR}],
     }
+
+
+def proxy_container(work: Workload, metrics_port: int | None) -> dict[str, Any]:
+    """mcpop-bridge in front of an HTTP server (reverse-proxy mode): its own image, restricted, on the port the
+    Service's `http` leads to, with its health and readiness endpoints (ready while the server answers)."""
+    assert work.proxy_image is not None and work.proxy_port is not None and work.proxy_args is not None
+    ports = [{"name": PORT_NAME, "containerPort": work.proxy_port, "protocol": "TCP"}]
+    if metrics_port is not None:
+        ports.append({"name": BRIDGE_METRICS_PORT_NAME, "containerPort": metrics_port, "protocol": "TCP"})
+    return {
+        "name": PROXY_CONTAINER,
+        "image": work.proxy_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/mcpop-bridge"],
+        "args": work.proxy_args,
+        "ports": ports,
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
+        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}, "periodSeconds": 20,
+                          "timeoutSeconds": 5},
+        "readinessProbe": {"httpGet": {"path": READY_PATH, "port": PORT_NAME}, "periodSeconds": 10,
+                           "timeoutSeconds": 5},
+        "securityContext": container_security_context(SecurityContext()),
+    }  # fmt: skip
 
 
 def bridge_volume() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from mcpop.api.mcpserver import MCPServerSpec
 from mcpop.codec.emitter import json_text
-from mcpop.render.collisions import PORT_NAME
+from mcpop.render.collisions import BRIDGE_METRICS_PORT_NAME, PORT_NAME
 from mcpop.render.names import selector_labels
 from mcpop.render.normalize import Workload
 from mcpop.render.pod import (
@@ -17,6 +17,7 @@ from mcpop.render.pod import (
     bridge_volume,
     container,
     pod_security_context,
+    proxy_container,
     volumes,
 )
 
@@ -93,7 +94,10 @@ def deployment(
         "securityContext": pod_security_context(spec.security_context),
         "imagePullSecrets": [s.wire() for s in spec.image_pull_secrets or []],
         "initContainers": [bridge_init_container(spec, work)] if work.bridge_image else None,
-        "containers": [container(spec, work, mounts)],
+        "containers": [
+            container(spec, work, mounts),
+            *([proxy_container(work, bridge_metrics_port(spec))] if work.proxy_args is not None else []),
+        ],
         "volumes": [*vols, bridge_volume()] if work.bridge_image else vols,
         "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
         **placement,
@@ -119,6 +123,11 @@ def deployment(
         "metadata": meta(name, namespace, labels),
         "spec": {k: v for k, v in dep_spec.items() if v is not None},
     }
+
+
+def bridge_metrics_port(spec: MCPServerSpec) -> int | None:
+    """The port mcpop-bridge serves its metrics on (spec.ports' `bridge-metrics`, which with_bridge_metrics adds)."""
+    return next((p.port for p in spec.ports or [] if p.name == BRIDGE_METRICS_PORT_NAME), None)
 
 
 def name_of(labels: dict[str, str]) -> str:

@@ -160,12 +160,14 @@ def sdk_client(
     return json.loads(proc.stdout)
 
 
-def server_logs(cluster: kubeenv.KubeCluster, namespace: str, name: str) -> str:
-    """The last log lines of the server's pods (what a failed client call shows beside its traceback)."""
+def server_logs(cluster: kubeenv.KubeCluster, namespace: str, name: str, container: str = "mcp-server") -> str:
+    """The last log lines of a container of the server's pods (what a failed client call shows beside its
+    traceback; `mcpop-bridge`: the bridge in front of an HTTP server)."""
     parts = []
     for pod in server_pods(cluster, namespace, name):
         try:
-            log = cluster.core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=40)
+            log = cluster.core.read_namespaced_pod_log(pod.metadata.name, namespace, container=container,
+                                                       tail_lines=40)  # fmt: skip
         except Exception as exc:  # the logs must not hide the failure they explain
             log = str(exc)
         parts.append(f"pod {pod.metadata.name} log:\n{log}")
@@ -527,7 +529,7 @@ for line in sys.stdin:
 """
 
 #: the official SDK client, a session, with the Bearer token in TOKEN when set: the tools it is shown and what
-#: calling read_file and delete_file gives
+#: calling each tool of argv[2] ({name: arguments}) gives
 FRONT_CLIENT = """
 import asyncio, json, os, sys
 import httpx2
@@ -537,7 +539,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 async def outcome(c, name):
     try:
-        return (await c.call_tool(name, {"path": "/a"})).content[0].text
+        return (await c.call_tool(name, json.loads(sys.argv[2])[name])).content[0].text
     except Exception as exc:
         return "refused: " + str(exc)
 
@@ -548,9 +550,9 @@ async def main() -> None:
         async with streamable_http_client(sys.argv[1], http_client=http) as streams:
             async with ClientSession(streams[0], streams[1]) as c:
                 await c.initialize()
-                tools = sorted(t.name for t in (await c.list_tools()).tools)
-                out = {"tools": tools, "read_file": await outcome(c, "read_file"),
-                       "delete_file": await outcome(c, "delete_file")}
+                out = {"tools": sorted(t.name for t in (await c.list_tools()).tools)}
+                for name in json.loads(sys.argv[2]):
+                    out[name] = await outcome(c, name)
     print(json.dumps(out))
 
 
@@ -574,8 +576,13 @@ def front_door_server(cluster: kubeenv.KubeCluster, namespace: str, name: str, v
                        message=f"MCPServer {name} admitted")  # fmt: skip
 
 
-def front_client(url: str, tmp_path: Path, token: str | None = None) -> dict:
-    """FRONT_CLIENT against `url` (retried while the Service's endpoint is being programmed)."""
+#: FRONT_CLIENT's calls of the front-door stdio server's two tools
+FILE_CALLS = {"read_file": {"path": "/a"}, "delete_file": {"path": "/a"}}
+
+
+def front_client(url: str, tmp_path: Path, token: str | None = None, calls: dict | None = None) -> dict:
+    """FRONT_CLIENT against `url`, calling each tool of `calls` (default: FILE_CALLS) with its arguments (retried
+    while the Service's endpoint is being programmed)."""
     sys.path.insert(0, str(REPO / "tests" / "images"))
     from runc_harness import sdk_python
 
@@ -585,7 +592,8 @@ def front_client(url: str, tmp_path: Path, token: str | None = None) -> dict:
     last: list[str] = []
 
     def run() -> dict | None:
-        p = subprocess.run([str(sdk_python()), str(script), url], capture_output=True, text=True, timeout=120, env=env)
+        argv = [str(sdk_python()), str(script), url, json.dumps(calls or FILE_CALLS)]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
         last[:] = [p.stderr[-2000:]]
         return json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
 
@@ -612,25 +620,68 @@ def post_initialize(url: str, token: str | None = None) -> tuple[int, dict[str, 
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read().decode()
 
 
+#: an in-cluster agent: initialize with the projected ServiceAccount token its pod mounts, printing the status
+AGENT = """
+import json, sys, urllib.error, urllib.request
+token = open("/var/run/secrets/mcp/token").read().strip()
+params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "agent", "version": "1"}}
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
+headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+           "Authorization": "Bearer " + token}
+try:
+    with urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=body, headers=headers), timeout=30) as r:
+        print("status", r.status, "front-door" in r.read().decode())
+except urllib.error.HTTPError as exc:
+    print("status", exc.code, exc.headers.get("WWW-Authenticate"))
+"""
+
+
+def agent_initialize(cluster: kubeenv.KubeCluster, namespace: str, account: str, audience: str, url: str) -> str:
+    """AGENT in a restricted pod of ServiceAccount `account` on the real node, its token projected for
+    `audience`; its output once it has run."""
+    from conftest import on_real_node
+
+    cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": account}})
+    mount = {"name": "mcp-token", "mountPath": "/var/run/secrets/mcp", "readOnly": True}
+    container = {**kubeenv.restricted_container(image=PYTHON_RUNTIME), "imagePullPolicy": "Never",
+                 "command": ["python3", "-c", AGENT, url], "volumeMounts": [mount]}  # fmt: skip
+    token = {"serviceAccountToken": {"audience": audience, "expirationSeconds": 600, "path": "token"}}
+    spec = kubeenv.restricted_pod_spec(containers=[container], serviceAccountName=account, restartPolicy="Never",
+                                       automountServiceAccountToken=False,
+                                       volumes=[{"name": "mcp-token", "projected": {"sources": [token]}}])  # fmt: skip
+    name = f"agent-{account}"
+    cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": on_real_node(spec)})
+    done = ("Succeeded", "Failed")
+    kubeenv.wait_until(lambda: cluster.core.read_namespaced_pod(name, namespace).status.phase in done, timeout=120,
+                       message=f"pod {name} done")  # fmt: skip
+    return str(cluster.core.read_namespaced_pod_log(name, namespace))
+
+
 def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_on_the_real_node(
     installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path
 ) -> None:
-    """spec.auth.jwt with the JWKS of an issuer made here (its key generated in the test, the JWKS in a ConfigMap),
-    spec.tools denying delete_*, spec.audit and spec.monitoring on a stdio server: no token, a wrong audience, an
+    """spec.auth.jwt with the JWKS of an issuer made here (its key generated in the test, the JWKS in a ConfigMap)
+    and spec.auth.serviceAccounts, spec.tools denying delete_* with a CEL rule giving read_file to the readers
+    group and to ServiceAccounts, spec.audit and spec.monitoring on a stdio server: no token, a wrong audience, an
     expired token, `alg: none` and another key's token get 401, a missing scope 403, the metadata document is
-    served; with a valid token the SDK client is shown and can call only read_file; the pod's log has the audit
-    lines, and the bridge's metrics port counts the calls and the refusals."""
+    served; with a valid token of the group the SDK client is shown and can call only read_file, one without the
+    group neither; an agent pod's projected ServiceAccount token is accepted, another ServiceAccount's refused;
+    the pod's log has the audit lines, the bridge's metrics port counts the calls and the refusals, and the
+    operator's own handshake authenticates (Verified)."""
     from idp import Issuer
 
-    idp, audience = Issuer(), "https://mcp.example.test/front"
+    idp, audience, agents = Issuer(), "https://mcp.example.test/front", "front-door-agents"
     idp.url = "https://idp.example.test"  # never contacted: the bridge reads the JWKS from the ConfigMap
     installed.core.create_namespaced_config_map(namespace, {"metadata": {"name": "idp-jwks"},
                                                             "data": {"jwks.json": json.dumps(idp.jwks())}})  # fmt: skip
     name = "front-door"
-    front_door_server(installed, namespace, name, "1", auth={"jwt": {
-        "issuer": idp.url, "audiences": [audience], "requiredScopes": ["mcp:tools"],
-        "jwks": {"configMapKeyRef": {"name": "idp-jwks", "key": "jwks.json"}}}},
-        tools={"deny": ["delete_*"]}, audit={}, monitoring={"enabled": True})  # fmt: skip
+    readers = '"readers" in claims.groups || claims.sub.startsWith("system:serviceaccount:")'
+    front_door_server(installed, namespace, name, "1", auth={
+        "jwt": {"issuer": idp.url, "audiences": [audience], "requiredScopes": ["mcp:tools"],
+                "jwks": {"configMapKeyRef": {"name": "idp-jwks", "key": "jwks.json"}}},
+        "serviceAccounts": {"names": ["agent"], "audience": agents}},
+        tools={"deny": ["delete_*"], "rules": [{"tools": ["read_file"], "when": readers}]}, audit={},
+        monitoring={"enabled": True})  # fmt: skip
     wait_serving(installed, namespace, name)
     url = service_url(installed, namespace, name)
     status, headers, _ = kubeenv.wait_until(lambda: (r := post_initialize(url))[0] == 401 and r, timeout=60,
@@ -645,15 +696,25 @@ def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_o
     status, headers, _ = post_initialize(url, idp.token(audience, scope="openid"))
     assert status == 403 and 'error="insufficient_scope"' in headers["www-authenticate"]
 
-    seen = front_client(url, tmp_path, idp.token(audience))
+    seen = front_client(url, tmp_path, idp.token(audience, groups=["readers"]))
     assert seen["tools"] == ["read_file"] and seen["read_file"] == "called read_file"
     assert "is not allowed by this server's policy (--deny-tools)" in seen["delete_file"]
+    outsider = front_client(url, tmp_path, idp.token(audience, sub="bob", groups=["writers"]))
+    assert outsider["tools"] == [] and "--tool-rule 0" in outsider["read_file"]
+
+    in_cluster = f"http://{name}.{namespace}.svc.cluster.local:8000/mcp"
+    assert agent_initialize(installed, namespace, "agent", agents, in_cluster).split()[:3] == ["status", "200", "True"]
+    intruder = installed.core.create_namespaced_service_account(namespace, {"metadata": {"name": "intruder"}})
+    token = installed.core.create_namespaced_service_account_token(intruder.metadata.name, namespace, {
+        "spec": {"audiences": [agents], "expirationSeconds": 600}}).status.token  # fmt: skip
+    assert post_initialize(url, token)[0] == 403  # a valid token of a ServiceAccount the spec does not list
 
     logs = server_logs(installed, namespace, name)
     audit = [json.loads(line) for line in logs.splitlines() if line.startswith('{"time"')]
-    calls = {(a["target"], a["decision"]) for a in audit if a["method"] == "tools/call"}
-    assert {("read_file", "allow"), ("delete_file", "deny")} <= calls
-    assert all(a["subject"] == "alice" and a["issuer"] == idp.url for a in audit)
+    calls = {(a["subject"], a["target"], a["decision"]) for a in audit if a["method"] == "tools/call"}
+    assert {("alice", "read_file", "allow"), ("alice", "delete_file", "deny"), ("bob", "read_file", "deny")} <= calls
+    assert {a["issuer"] for a in audit if a["subject"] in ("alice", "bob")} == {idp.url}
+    assert f"system:serviceaccount:{namespace}:agent" in {a["subject"] for a in audit}
     assert "called delete_file" not in logs  # the server process never saw the denied call
 
     pod_ip = serving_pods(installed, namespace, name)[0].status.pod_ip
@@ -664,9 +725,70 @@ def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_o
     )
     assert 'mcpop_bridge_auth_failures_total{reason="insufficient_scope"} 1' in metrics
     assert 'mcpop_bridge_auth_failures_total{reason="invalid_token"} 4' in metrics
-    verified = lambda: (condition(installed, namespace, name, "Verified") or {}).get("reason")  # noqa: E731
-    kubeenv.wait_until(lambda: verified() == "AuthRequired", timeout=120,
-                       message="Verified AuthRequired (the operator has no token)")  # fmt: skip
+    assert 'mcpop_bridge_auth_failures_total{reason="subject_not_allowed"} 1' in metrics
+    verified = wait_verified(installed, namespace, name)  # the operator's ServiceAccount token, TokenRequest
+    assert verified["reason"] == "Handshake" and "front-door" in verified["message"]
+
+
+def test_an_http_server_gets_the_front_door_as_a_reverse_proxy_on_the_real_node(
+    installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path
+) -> None:
+    """server-everything's streamable-HTTP image with spec.auth.jwt, spec.tools allowing echo only and spec.audit:
+    mcpop-bridge runs beside it (--upstream) and the Service leads to the bridge: no token gets 401, a valid one
+    the SDK client, shown and able to call only echo, while add is refused without reaching the server; the
+    bridge's log has the audit lines; the operator's handshake authenticates through it (Verified)."""
+    from idp import Issuer
+
+    entry = json.loads((REPO / "tests/fixtures/images/io.example.everything-streamable.server.json").read_text())
+    image = entry["packages"][0]["identifier"]
+    load_test_image(installed, image)
+    load_bridge_image(installed)
+    idp, audience = Issuer(), "https://mcp.example.test/everything"
+    idp.url = "https://idp.example.test"
+    installed.core.create_namespaced_config_map(namespace, {"metadata": {"name": "idp-jwks"},
+                                                            "data": {"jwks.json": json.dumps(idp.jwks())}})  # fmt: skip
+    name, (repository, tag) = "everything-front", image.rsplit(":", 1)
+    meta = {"name": name, "namespace": namespace}
+    server = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": meta,
+              "spec": {"image": repository, "tag": tag, "port": 3001, "transport": {"type": "streamable-http"},
+                       "auth": {"jwt": {"issuer": idp.url, "audiences": [audience],
+                                        "jwks": {"configMapKeyRef": {"name": "idp-jwks", "key": "jwks.json"}}}},
+                       "tools": {"allow": ["echo"]}, "audit": {}, **PLACEMENT}}  # fmt: skip
+    kubeenv.wait_until(lambda: kubeenv.apply_object(installed.api_client, server), timeout=60,
+                       message=f"MCPServer {name} admitted")  # fmt: skip
+    pods = wait_serving(installed, namespace, name)
+    assert [c.name for c in pods[0].spec.containers] == ["mcp-server", "mcpop-bridge"]
+    url = service_url(installed, namespace, name)
+
+    def refused() -> tuple[int, dict[str, str], str] | None:
+        try:
+            r = post_initialize(url)
+        except OSError:  # kube-proxy has not programmed the new Service's endpoint yet
+            return None
+        return r if r[0] == 401 else None
+
+    try:
+        _, headers, _ = kubeenv.wait_until(refused, timeout=60, message="401 without a token")
+    except TimeoutError as exc:
+        bridge_log = server_logs(installed, namespace, name, container="mcpop-bridge")
+        raise AssertionError(f"{exc}\n{diagnosis(installed, namespace, name)}\n{bridge_log}") from None
+    assert "resource_metadata=" in headers["www-authenticate"]
+
+    calls = {"echo": {"message": "through the proxy"}, "add": {"a": 1, "b": 2}}
+    try:
+        seen = front_client(url, tmp_path, idp.token(audience), calls)
+    except AssertionError as exc:
+        bridge_log = server_logs(installed, namespace, name, container="mcpop-bridge")
+        raise AssertionError(f"{exc}\n{bridge_log}\n{server_logs(installed, namespace, name)}") from None
+    assert seen["tools"] == ["echo"] and "through the proxy" in seen["echo"]
+    assert "is not allowed by this server's policy (--allow-tools)" in seen["add"]
+
+    logs = server_logs(installed, namespace, name, container="mcpop-bridge")
+    audit = [json.loads(line) for line in logs.splitlines() if line.startswith('{"time"')]
+    calls = {(a["subject"], a["target"], a["decision"]) for a in audit if a["method"] == "tools/call"}
+    assert {("alice", "echo", "allow"), ("alice", "add", "deny")} <= calls
+    verified = wait_verified(installed, namespace, name)  # the operator's ServiceAccount token through the proxy
+    assert verified["reason"] == "Handshake"
 
 
 def wait_tools_changed(cluster: kubeenv.KubeCluster, namespace: str, name: str, status: str) -> dict:

@@ -64,9 +64,10 @@ def test_every_documented_permission_is_still_granted() -> None:
 
 def test_watching_one_namespace_leaves_no_namespaced_resource_in_a_cluster_role() -> None:
     """With operator.watchNamespace (the feature-rich render), the ClusterRoles hold only cluster-scoped
-    resources and the non-resource /metrics URL; everything else is in Roles."""
+    resources and non-resource URLs (/metrics, the issuer's discovery); everything else is in Roles."""
     cluster_scoped = {"namespaces", "subjectaccessreviews", "tokenreviews", "mutatingwebhookconfigurations",
-                      "validatingwebhookconfigurations", "/metrics"}  # fmt: skip
+                      "validatingwebhookconfigurations", "/metrics", "/.well-known/openid-configuration",
+                      "/openid/v1/jwks"}  # fmt: skip
     objs = [o for o in yaml.safe_load_all((ROOT / "golden/install/feature-rich.yaml").read_text()) if o]
     deployment = next(o for o in objs if o["kind"] == "Deployment")
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env") or []}

@@ -7,7 +7,8 @@ Covers: a valid token works end to end (initialize, tools/list, a call); no toke
 WWW-Authenticate names the RFC 9728 metadata; the metadata document; a bad token → 401 invalid_token; a
 missing scope → 403 insufficient_scope; the JWKS from a file instead of discovery; the token reaches neither
 the server process nor the bridge's log; a session answers only the subject that opened it; the operator's
-probe (no token yet) reports AuthRequired.
+probe (no token yet) reports AuthRequired; a CEL rule (--tool-rule) shows and lets a caller with the group call
+its tool, and hides and refuses it for one without.
 """
 
 from __future__ import annotations
@@ -284,3 +285,63 @@ def test_a_stateless_2026_request_needs_a_token_as_a_sessions_does(discovering: 
     status, answer = discover(issuer.token(discovering.resource))
     assert status == 200 and "2026-07-28" in json.loads(answer)["result"]["supportedVersions"]
     assert "stateless: started" in discovering.log.read_text()
+
+
+WRITERS_RULE = json.dumps({"tools": ["environment"], "when": '"mcp-writers" in claims.groups'})
+
+RULES_CLIENT = """
+import asyncio, json, os, sys
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def main() -> None:
+    headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with streamable_http_client(sys.argv[1], http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as c:
+                await c.initialize()
+                tools = sorted(t.name for t in (await c.list_tools()).tools)
+                try:
+                    called = (await c.call_tool("environment", {})).content[0].text[:20]
+                except Exception as exc:
+                    called = "refused: " + str(exc)
+                print(json.dumps({"tools": tools, "call": called}))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def ruled(bridge_bin: Path, sdk_python: Path, tmp_path: Path, issuer: Issuer) -> Iterator[Bridge]:
+    """The bridge with a CEL rule: `environment` only for callers in the mcp-writers group."""
+    yield from _start(bridge_bin, sdk_python, tmp_path, ["--jwt-issuer", issuer.url, "--tool-rule", WRITERS_RULE])
+
+
+def _rules_client(sdk_python: Path, tmp_path: Path, url: str, token: str) -> dict[str, Any]:
+    script = tmp_path / "rules_client.py"
+    script.write_text(RULES_CLIENT)
+    out = subprocess.run([str(sdk_python), str(script), url], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "TOKEN": token})  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_cel_rule_lets_a_caller_with_the_group_list_and_call_the_tool(
+    ruled: Bridge, issuer: Issuer, sdk_python: Path, tmp_path: Path
+) -> None:
+    got = _rules_client(sdk_python, tmp_path, ruled.resource,
+                        issuer.token(ruled.resource, groups=["mcp-readers", "mcp-writers"]))  # fmt: skip
+    assert got["tools"] == ["echo", "environment"] and not got["call"].startswith("refused")
+
+
+def test_a_cel_rule_hides_the_tool_from_a_caller_without_the_group_and_refuses_its_call_naming_the_rule(
+    ruled: Bridge, issuer: Issuer, sdk_python: Path, tmp_path: Path
+) -> None:
+    for token in (issuer.token(ruled.resource, groups=["mcp-readers"]), issuer.token(ruled.resource)):
+        got = _rules_client(sdk_python, tmp_path, ruled.resource, token)
+        assert got["tools"] == ["echo"]
+        assert got["call"].startswith('refused: mcpop-bridge: tool "environment" is not allowed to this caller')
+        assert "--tool-rule 0" in got["call"]

@@ -166,8 +166,9 @@ def test_watching_one_namespace_grants_namespaced_rules_only_there(rendered: dic
     role = next(r for r in by_kind(objs, "Role") if r["metadata"]["namespace"] == "mcp-servers")
     cluster = next(r for r in by_kind(objs, "ClusterRole") if r["metadata"]["name"] == role["metadata"]["name"])
     assert sorted(map(str, cluster["rules"] + role["rules"])) == sorted(map(str, source))
-    assert {res for r in cluster["rules"] for res in r["resources"]} == {
-        "namespaces", "subjectaccessreviews", "tokenreviews"}  # fmt: skip
+    assert {res for r in cluster["rules"] for res in r.get("resources") or r["nonResourceURLs"]} == {
+        "namespaces", "subjectaccessreviews", "tokenreviews", "/.well-known/openid-configuration",
+        "/openid/v1/jwks"}  # fmt: skip
     binding = next(b for b in by_kind(objs, "RoleBinding") if b["metadata"]["namespace"] == "mcp-servers")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}  # fmt: skip
@@ -231,7 +232,7 @@ def test_feature_rich_values_reach_every_flag_and_variable(rendered: dict[str, A
         False, False, False, False)  # fmt: skip
     env = container_env(rendered["feature-rich"])
     assert s.backup_image == "registry.example.com/mcpop/backup:1"
-    assert s.bridge_image == "registry.example.com/mcpop/mcpop-bridge:0.6.0"
+    assert s.bridge_image == "registry.example.com/mcpop/mcpop-bridge:0.7.0"
     assert "MCPOP_BACKUP_IMAGE" not in env  # the flag, from the one declaration
     assert env["MCPOP_GITHUB_API_URL"] == "https://github.example.com/api/v3"
     # the backup defaults (retention of backups without spec.retention, unset storage fields)
@@ -307,7 +308,7 @@ def test_with_cert_manager_a_certificate_serves_the_webhook_and_its_ca_is_inject
     assert roles == [], "no Secret-writing Role when cert-manager makes the certificate"
 
 
-def test_the_lease_is_granted_in_the_release_namespace_only() -> None:
+def test_the_lease_and_the_operators_own_tokens_are_granted_in_the_release_namespace_only() -> None:
     objs = objects(render())
     assert not any("leases" in rule.get("resources", []) for r in by_kind(objs, "ClusterRole") for rule in r["rules"])
     (role,) = [r for r in by_kind(objs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
@@ -320,7 +321,9 @@ def test_the_lease_is_granted_in_the_release_namespace_only() -> None:
             "resourceNames": ["mcpop-leader"],
             "verbs": ["get", "update"],
         },
-    ]
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["mcp-operator"],
+         "verbs": ["create"]},
+    ]  # fmt: skip
 
 
 def test_monitoring_objects_are_made_only_where_their_api_is_served(rendered: dict[str, Any]) -> None:

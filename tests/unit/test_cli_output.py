@@ -81,6 +81,20 @@ def test_status_block_names_the_issuer_and_the_default_audience_when_auth_is_on(
     assert "Auth: none (allowUnauthenticated)" in output.status_block(obj, [], NOW).splitlines()
 
 
+def test_status_block_names_the_service_accounts_and_the_audience_their_tokens_need() -> None:
+    obj = fixture("server-verified.json")
+    obj["status"]["url"] = "http://memory.default.svc.cluster.local:8080/mcp"
+    obj["spec"]["auth"] = {"serviceAccounts": {}}
+    assert (
+        f"Auth: ServiceAccount tokens of {obj['metadata']['namespace']}/*, audience "
+        "http://memory.default.svc.cluster.local:8080/mcp (default)"
+    ) in output.status_block(obj, [], NOW).splitlines()
+    obj["spec"]["auth"] = {"serviceAccounts": {"namespaces": ["agents"], "names": ["planner"], "audience": "mem"}}
+    assert (
+        "Auth: ServiceAccount tokens of agents/planner, audience mem" in output.status_block(obj, [], NOW).splitlines()
+    )
+
+
 def test_status_block_of_a_failed_verification_keeps_the_last_handshake(golden: Callable[[str, str], None]) -> None:
     text = output.status_block(fixture("server-verify-failed.json"), [], NOW)
     golden("cli/status-verify-failed.txt", text)

@@ -1,6 +1,8 @@
 """`spec.auth` rendered: mcpop-bridge's JWT flags (issuer, audiences with the in-cluster URL as default,
-scopes, resource URL), the JWKS ConfigMap key mounted read-only, the refusals (an HTTP server no bridge
-fronts, a volume clash), the model's field-naming validation errors, and the CRD schema carrying `auth`.
+scopes, resource URL), the JWKS ConfigMap key mounted read-only, ServiceAccount tokens (the subjects, the
+cluster's issuer and keys in a ConfigMap, the operator's own subject and handshake audience), the refusals (an HTTP
+server no bridge fronts, a volume clash), the model's field-naming validation errors, and the CRD schema carrying
+`auth`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import yaml
 from pydantic import ValidationError
 
 from mcpop.api.mcpserver import MCPServer
-from mcpop.render import ObjectSet, RenderError, render
-from mcpop.render.auth import JWKS_DIR
+from mcpop.render import ObjectSet, RenderError, RenderOptions, render
+from mcpop.render.auth import CLUSTER_JWKS_DIR, DEFAULT_CLUSTER_ISSUER, EMPTY_JWKS, JWKS_DIR
+from mcpop.render.options import ClusterIssuer
 
 ROOT_CRD = "schemas/mcpservers.mcp.allbeone.io.yaml"
 ISSUER = "https://idp.example.com/realms/agents"
@@ -41,11 +44,11 @@ def flags(out: ObjectSet) -> dict[str, str]:
             "--jwks-file", "--resource-url")}  # fmt: skip
 
 
-def test_the_bridge_gets_the_issuer_and_the_in_cluster_url_as_default_audience_and_resource() -> None:
+def test_the_bridge_gets_the_issuer_and_the_in_cluster_url_as_resource_which_is_the_default_audience() -> None:
     out = render(server({}, jwt={"issuer": ISSUER, "requiredScopes": ["mcp:tools", "files:read"]}))
     url = "http://files.tools.svc.cluster.local:8000/mcp"
-    assert flags(out) == {"--jwt-issuer": ISSUER, "--jwt-audience": url, "--required-scopes": "mcp:tools,files:read",
-                          "--resource-url": url}  # fmt: skip
+    # no --jwt-audience: the bridge's default audience is --resource-url
+    assert flags(out) == {"--jwt-issuer": ISSUER, "--required-scopes": "mcp:tools,files:read", "--resource-url": url}
     args = pod(out)["containers"][0]["args"]
     assert args[args.index("--") :] == ["--", "npx", "srv"]  # the server's own command is untouched
     assert not any(v.get("name") == "mcpop-jwks" for v in pod(out)["volumes"])
@@ -54,7 +57,7 @@ def test_the_bridge_gets_the_issuer_and_the_in_cluster_url_as_default_audience_a
 def test_the_service_port_and_path_make_the_default_audience() -> None:
     out = render(server({"transport": {"type": "stdio", "path": "/rpc"}, "ports": [{"name": "http", "port": 80}]},
                         jwt={"issuer": ISSUER}))  # fmt: skip
-    assert flags(out)["--jwt-audience"] == "http://files.tools.svc.cluster.local:80/rpc"
+    assert flags(out)["--resource-url"] == "http://files.tools.svc.cluster.local:80/rpc"
 
 
 def test_given_audiences_are_passed_and_the_first_url_among_them_is_the_resource() -> None:
@@ -93,11 +96,11 @@ def test_a_user_volume_named_like_the_jwks_volume_is_refused_naming_the_field() 
     assert err.value.field == "spec.volumes[0].name"
 
 
-def test_an_http_server_with_jwt_is_refused_since_no_bridge_would_check_tokens() -> None:
-    spec = {"image": "ghcr.io/example/http-mcp:1", "transport": {"type": "streamable-http"}, "command": None}
+def test_an_sse_server_with_jwt_is_refused_since_no_bridge_would_check_tokens() -> None:
+    spec = {"image": "ghcr.io/example/http-mcp:1", "transport": {"type": "sse"}, "command": None}
     with pytest.raises(RenderError) as err:
         render(server(spec, jwt={"issuer": ISSUER}))
-    assert err.value.field == "spec.auth.jwt" and "stdio servers only" in str(err.value)
+    assert err.value.field == "spec.auth.jwt" and "fronts stdio and streamable-http servers" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +117,15 @@ def test_an_http_server_with_jwt_is_refused_since_no_bridge_would_check_tokens()
             "auth.jwt.jwks.configMapKeyRef.key",
             "required",
         ),
-        ({}, "auth", "needs jwt"),
+        ({}, "auth", "needs jwt or serviceAccounts"),
+        ({"serviceAccounts": {"namespaces": ["a", "a"]}}, "auth.serviceAccounts", "namespaces[1]: duplicate"),
+        ({"serviceAccounts": {"names": ["Not_A_Name"]}}, "auth.serviceAccounts.names.0", "DNS-1123"),
+        (
+            {"serviceAccounts": {"namespaces": [f"n{i}" for i in range(33)]}},
+            "auth.serviceAccounts.namespaces",
+            "at most 32",
+        ),
+        ({"serviceAccounts": {}, "allowUnauthenticated": True}, "auth", "contradicts"),
         ({"jwt": {"issuer": ISSUER}, "allowUnauthenticated": True}, "auth", "contradicts"),
     ],
 )
@@ -133,4 +144,88 @@ def test_the_crd_carries_auth_with_the_issuer_pattern() -> None:
     assert jwt["required"] == ["issuer"]
     assert jwt["properties"]["issuer"]["pattern"].startswith("^https://")
     assert set(jwt["properties"]) == {"issuer", "audiences", "jwks", "requiredScopes"}
+    assert set(spec["auth"]["properties"]["serviceAccounts"]["properties"]) == {"namespaces", "names", "audience"}
     assert spec["auth"]["properties"]["allowUnauthenticated"]["type"] == "boolean"
+
+
+CLUSTER = ClusterIssuer("https://kubernetes.default.svc.cluster.local", '{"keys":[{"kid":"k1","kty":"RSA"}]}')
+OPERATOR = "system:serviceaccount:mcpop-system:mcpop-operator"
+
+
+def sa_flags(out: ObjectSet) -> dict[str, str]:
+    args = pod(out)["containers"][0]["args"]
+    own = args[: args.index("--")]
+    return {a: own[i + 1] for i, a in enumerate(own) if a.startswith("--sa-")}
+
+
+def test_service_accounts_of_the_servers_namespace_are_accepted_by_default() -> None:
+    out = render(server({}, serviceAccounts={}), options=RenderOptions(namespace="tools", cluster_issuer=CLUSTER))
+    assert sa_flags(out) == {"--sa-issuer": CLUSTER.url, "--sa-jwks-file": f"{CLUSTER_JWKS_DIR}/jwks.json",
+                             "--sa-subjects": "system:serviceaccount:tools:*"}  # fmt: skip
+    assert flags(out) == {"--resource-url": "http://files.tools.svc.cluster.local:8000/mcp"}  # the audience
+
+
+def test_listed_namespaces_and_names_become_subjects_and_the_audience_a_flag() -> None:
+    sa = {"namespaces": ["agents", "ci"], "names": ["planner"], "audience": "files-agents"}
+    got = sa_flags(render(server({}, serviceAccounts=sa)))
+    assert got["--sa-subjects"] == "system:serviceaccount:agents:planner,system:serviceaccount:ci:planner"
+    assert got["--sa-audience"] == "files-agents"
+
+
+def test_the_cluster_keys_are_a_configmap_mounted_read_only_where_the_bridge_reads_them() -> None:
+    out = render(server({}, serviceAccounts={}), options=RenderOptions(namespace="tools", cluster_issuer=CLUSTER))
+    cm = out.get("ConfigMap", "files-cluster-jwks")
+    assert cm is not None and cm["data"] == {"jwks.json": CLUSTER.jwks}
+    (mount,) = [m for m in pod(out)["containers"][0]["volumeMounts"] if m["mountPath"] == CLUSTER_JWKS_DIR]
+    assert mount["readOnly"] is True
+    (vol,) = [v for v in pod(out)["volumes"] if v["name"] == mount["name"]]
+    assert vol["configMap"]["name"] == "files-cluster-jwks"
+
+
+def test_offline_the_cluster_keys_are_empty_and_a_warning_says_why() -> None:
+    out = render(server({}, serviceAccounts={}))
+    cm = out.get("ConfigMap", "files-cluster-jwks")
+    assert cm is not None and cm["data"]["jwks.json"] == EMPTY_JWKS
+    assert sa_flags(out)["--sa-issuer"] == DEFAULT_CLUSTER_ISSUER
+    assert any("every such token is refused" in w for w in out.warnings)
+
+
+def test_with_auth_the_operators_own_service_account_is_accepted_for_its_handshake() -> None:
+    opts = RenderOptions(namespace="tools", cluster_issuer=CLUSTER, operator_subject=OPERATOR)
+    out = render(server({}, jwt={"issuer": ISSUER}), options=opts)
+    assert sa_flags(out)["--sa-subjects"] == OPERATOR
+    assert out.token_audience == "http://files.tools.svc.cluster.local:8000/mcp" == flags(out)["--resource-url"]
+    both = render(server({}, jwt={"issuer": ISSUER}, serviceAccounts={"namespaces": ["agents"]}), options=opts)
+    assert sa_flags(both)["--sa-subjects"] == f"system:serviceaccount:agents:*,{OPERATOR}"
+    # the bridge takes ServiceAccount tokens for --sa-audience: the operator's names it too
+    own = render(server({}, jwt={"issuer": ISSUER}, serviceAccounts={"audience": "files-agents"}), options=opts)
+    assert own.token_audience == "files-agents" == sa_flags(own)["--sa-audience"]
+
+
+def test_without_auth_nothing_accepts_tokens_and_the_handshake_sends_none() -> None:
+    out = render(
+        server({}), options=RenderOptions(namespace="tools", cluster_issuer=CLUSTER, operator_subject=OPERATOR)
+    )
+    assert out.token_audience is None and out.get("ConfigMap", "files-cluster-jwks") is None
+    assert sa_flags(out) == {}
+
+
+def test_an_sse_server_with_service_accounts_is_refused_naming_the_field() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                             "auth": {"serviceAccounts": {}}}})  # fmt: skip
+    with pytest.raises(RenderError) as err:
+        render(srv)
+    assert err.value.field == "spec.auth.serviceAccounts"
+
+
+def test_the_namespaces_whose_service_accounts_may_call_may_reach_the_server() -> None:
+    out = render(server({}, serviceAccounts={"namespaces": ["agents"]}), options=RenderOptions(namespace="tools"))
+    policy = out.get("NetworkPolicy")
+    assert policy is not None
+    peers = [
+        p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for p in policy["spec"]["ingress"][0]["from"]
+    ]
+    assert peers == ["agents", "tools"]

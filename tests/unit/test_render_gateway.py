@@ -60,7 +60,7 @@ def test_with_auth_the_resource_and_audience_are_the_external_url_and_its_metada
     out = render(server({**GATEWAY, "path": "/tools/files"}))
     flags = bridge_flags(out)
     assert flags[flags.index("--resource-url") + 1] == "https://mcp.example.com/tools/files"
-    assert flags[flags.index("--jwt-audience") + 1] == "https://mcp.example.com/tools/files"
+    assert "--jwt-audience" not in flags  # the bridge's default audience is the resource URL
     meta = out.get("HTTPRoute")["spec"]["rules"][1]
     assert meta["matches"][0]["path"]["value"] == "/.well-known/oauth-protected-resource/tools/files"
     assert meta["filters"][0]["urlRewrite"]["path"]["replacePrefixMatch"] == "/.well-known/oauth-protected-resource/mcp"

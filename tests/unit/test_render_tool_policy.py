@@ -1,16 +1,22 @@
 """`spec.tools` rendered (issue 21 §2): the tool policy becomes mcpop-bridge's --allow-/--deny- flags for tools,
 prompts and resources, before the bridge's `--`; a server no bridge fronts is refused, naming the field; the globs
-are bounded and may not hold what would break the bridge's comma-separated flags."""
+are bounded and may not hold what would break the bridge's comma-separated flags; CEL rules are type-checked at
+admission as the bridge checks them, and need a token to read."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from mcpop.api.cel import MAX_RULE_LENGTH, MAX_RULES, rule_error
 from mcpop.api.mcpserver import MAX_GLOBS, MAX_TOOL_NAMES, MCPServer
 from mcpop.render import RenderError, render
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def server(tools: dict[str, Any] | None, **spec: Any) -> MCPServer:
@@ -45,11 +51,11 @@ def test_no_policy_and_an_empty_one_add_no_flag() -> None:
 def test_a_policy_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1",
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
                                              "tools": {"deny": ["delete_*"]}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)
-    assert exc.value.field == "spec.tools" and "fronts stdio servers only" in exc.value.message
+    assert exc.value.field == "spec.tools" and "fronts stdio and streamable-http servers" in exc.value.message
 
 
 @pytest.mark.parametrize("glob", ["read,delete", "read file", "", "x" * 129, "read\n"])
@@ -80,7 +86,8 @@ def test_audit_writes_the_bridges_json_lines_to_stdout_and_arguments_only_when_a
 def test_audit_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "audit": {}}})  # fmt: skip
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                             "audit": {}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)
     assert exc.value.field == "spec.audit"
@@ -106,7 +113,7 @@ def test_an_empty_approved_inventory_exposes_no_tool() -> None:
 def test_an_approved_inventory_on_a_server_no_bridge_fronts_is_refused() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1",
+                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
                                              "tools": {"approved": [{"name": "x", "sha256": READ}]}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)
@@ -131,3 +138,45 @@ def test_an_approved_inventory_is_bounded_and_names_each_tool_once() -> None:
         server({"approved": too_many})
     with pytest.raises(ValidationError, match=r"approved\[1\].name: duplicate name 'x'"):
         server({"approved": [{"name": "x", "sha256": READ}, {"name": "x", "sha256": STAT}]})
+
+
+JWT = {"jwt": {"issuer": "https://idp.example.com"}}
+WRITERS = {"tools": ["write_*"], "when": '"mcp-writers" in claims.groups'}
+
+
+def test_each_cel_rule_becomes_one_tool_rule_flag_holding_its_json() -> None:
+    flags = bridge_flags(server({"rules": [WRITERS, {"tools": ["admin_*", "x?"], "when": 'claims.sub == "root"'}]},
+                                auth=JWT))  # fmt: skip
+    rules = [f.removeprefix("--tool-rule=") for f in flags if f.startswith("--tool-rule=")]
+    assert [json.loads(r) for r in rules] == [WRITERS, {"tools": ["admin_*", "x?"], "when": 'claims.sub == "root"'}]
+
+
+def test_cel_rules_without_a_token_to_read_are_refused_naming_the_field() -> None:
+    with pytest.raises(RenderError) as exc:
+        render(server({"rules": [WRITERS]}))
+    assert exc.value.field == "spec.tools.rules" and "spec.auth.jwt" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [("1 +", "Syntax error"), ("nope == 1", "undeclared reference to 'nope'"),
+     ("tool == 1", "no matching overload for '_==_' applied to '(string, int)'"),
+     ("claims.sub", "the expression is a dyn, not a bool"), ("x" * (MAX_RULE_LENGTH + 1), "at most 1024")],
+)  # fmt: skip
+def test_a_rule_that_does_not_compile_to_a_bool_is_refused_naming_the_rule_and_why(when: str, why: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        server({"rules": [WRITERS, {"tools": ["x"], "when": when}]}, auth=JWT)
+    assert "tools.rules.1.when" in str(exc.value) and why in str(exc.value)
+
+
+def test_rules_are_bounded_in_number_and_need_a_glob() -> None:
+    with pytest.raises(ValidationError, match=r"tools\.rules"):
+        server({"rules": [WRITERS] * (MAX_RULES + 1)}, auth=JWT)
+    with pytest.raises(ValidationError, match=r"tools\.rules\.0\.tools"):
+        server({"rules": [{"tools": [], "when": "true"}]}, auth=JWT)
+
+
+def test_the_operator_accepts_and_refuses_the_same_expressions_as_the_bridge() -> None:
+    """tests/fixtures/cel-rules.json is read by the bridge's own test too (rules_test.go)."""
+    for case in json.loads((FIXTURES / "cel-rules.json").read_text()):
+        assert (rule_error(case["when"]) is None) == case["valid"], case

@@ -188,7 +188,7 @@ def test_at_most_concurrency_probes_run_at_once() -> None:
     inflight, most = 0, 0
     lock = threading.Lock()
 
-    def counted(url: str, transport: str, timeout: float) -> Verdict:
+    def counted(url: str, transport: str, timeout: float, token: str | None) -> Verdict:
         nonlocal inflight, most
         with lock:
             inflight += 1

@@ -19,7 +19,8 @@ type tracked struct {
 	method, target string
 	arguments      json.RawMessage
 	start          time.Time
-	list           bool // the policy filters its answer
+	list           bool           // the policy filters its answer
+	claims         map[string]any // the caller's token claims, for the policy's rules
 }
 
 // describe reads the method, the named target and the arguments of a request.

@@ -18,6 +18,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,10 +69,18 @@ func unauthorized(code, format string, a ...any) *authError {
 	return &authError{status: http.StatusUnauthorized, code: code, why: fmt.Sprintf(format, a...)}
 }
 
-// caller is who a valid token names.
+// caller is who a valid token names, and its claims when the policy has rules that read them.
 type caller struct {
 	issuer, subject string
+	claims          map[string]any
 }
+
+// same reports whether `o` is the same caller (another token of the same subject from the same issuer).
+func (c caller) same(o caller) bool { return c.issuer == o.issuer && c.subject == o.subject }
+
+// maxTokenBytes bounds a bearer token (a JWT is rarely above 4 KiB): a longer one is refused unread, and the
+// validated-token cache holds at most tokenCacheSize times this.
+const maxTokenBytes = 16 << 10
 
 // keySource holds the issuer's keys: loaded on first use, loaded again on a kid it does not know (at most
 // every refetchInterval), so a rotated key is picked up without a restart. A load runs outside the lock: a
@@ -262,6 +271,8 @@ type validator struct {
 	scopes    []string
 	keys      *keySource
 	now       func() time.Time
+	claims    bool  // keep each token's claims in its caller (the policy has rules that read them)
+	subjects  globs // when it has globs: the subjects (sub) that may call; another one gets a 403
 
 	mu     sync.Mutex
 	passed map[[32]byte]passedToken // tokens that validated, by sha256, until `until`
@@ -337,6 +348,9 @@ func (v *validator) validate(ctx context.Context, raw string) (caller, *authErro
 
 // check validates a raw JWT: the caller it names and its expiry, or why it is refused.
 func (v *validator) check(ctx context.Context, raw string) (caller, time.Time, *authError) {
+	if len(raw) > maxTokenBytes {
+		return caller{}, time.Time{}, unauthorized("invalid_token", "the token is longer than %d bytes", maxTokenBytes)
+	}
 	tok, err := jwt.ParseSigned(raw, allowedAlgorithms)
 	if err != nil {
 		return caller{}, time.Time{}, unauthorized("invalid_token", "the token is not a JWT signed with an allowed algorithm")
@@ -351,12 +365,17 @@ func (v *validator) check(ctx context.Context, raw string) (caller, time.Time, *
 	}
 	var claims jwt.Claims
 	var extra extraClaims
+	var all map[string]any
+	out := []any{&claims, &extra}
+	if v.claims {
+		out = append(out, &all)
+	}
 	verified := false
 	for _, key := range keys {
 		if !usable(key, header.Algorithm) {
 			continue
 		}
-		if tok.Claims(key.Key, &claims, &extra) == nil {
+		if tok.Claims(key.Key, out...) == nil {
 			verified = true
 			break
 		}
@@ -371,6 +390,10 @@ func (v *validator) check(ctx context.Context, raw string) (caller, time.Time, *
 	if err := claims.ValidateWithLeeway(expected, authSkew); err != nil {
 		return caller{}, time.Time{}, unauthorized("invalid_token", "%s", strings.TrimPrefix(err.Error(), "go-jose/go-jose/jwt: "))
 	}
+	if len(v.subjects.allow) > 0 && !matches(v.subjects.allowRE, claims.Subject) {
+		return caller{}, time.Time{}, &authError{status: http.StatusForbidden,
+			why: fmt.Sprintf("%s may not call this server", claims.Subject)}
+	}
 	granted := extra.granted()
 	var missing []string
 	for _, s := range v.scopes {
@@ -382,7 +405,7 @@ func (v *validator) check(ctx context.Context, raw string) (caller, time.Time, *
 		return caller{}, time.Time{}, &authError{status: http.StatusForbidden, code: "insufficient_scope",
 			why: "the token lacks scope " + strings.Join(missing, " ")}
 	}
-	return caller{issuer: claims.Issuer, subject: claims.Subject}, claims.Expiry.Time(), nil
+	return caller{issuer: claims.Issuer, subject: claims.Subject, claims: all}, claims.Expiry.Time(), nil
 }
 
 // usable: a public signing key whose type fits the token's algorithm (and whose own alg, when it names one, is it).
@@ -403,20 +426,25 @@ func usable(key jose.JSONWebKey, alg string) bool {
 
 // auth is the MCP endpoint's resource-server side: the validator plus what the 401s and the metadata say.
 type auth struct {
-	v        *validator
-	resource string // the canonical URL of the MCP endpoint; "" means: from each request's Host
+	v        *validator // --jwt-issuer's tokens; nil: none
+	sa       *validator // the cluster's ServiceAccount tokens (--sa-issuer); nil: none
+	resource string     // the canonical URL of the MCP endpoint; "" means: from each request's Host
 	path     string
 	failed   func(*authError) // told of each refusal (the metrics); nil: none
 }
 
 func newAuth(issuer string, audiences, scopes []string, jwksFile, resource, path string) (*auth, error) {
-	if err := checkIssuerURL(issuer); err != nil {
-		return nil, fmt.Errorf("--jwt-issuer: %w", err)
-	}
 	if resource != "" {
 		if u, err := url.Parse(resource); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			return nil, fmt.Errorf("--resource-url %q must be an http(s) URL without userinfo", resource)
 		}
+	}
+	a := &auth{resource: resource, path: path}
+	if issuer == "" {
+		return a, nil
+	}
+	if err := checkIssuerURL(issuer); err != nil {
+		return nil, fmt.Errorf("--jwt-issuer: %w", err)
 	}
 	if len(audiences) == 0 {
 		if resource == "" {
@@ -429,8 +457,63 @@ func newAuth(issuer string, audiences, scopes []string, jwksFile, resource, path
 		load = fromFile(jwksFile)
 	}
 	keys := &keySource{load: load, now: time.Now, every: refetchInterval}
-	return &auth{v: &validator{issuer: issuer, audiences: audiences, scopes: scopes, keys: keys, now: time.Now},
-		resource: resource, path: path}, nil
+	a.v = &validator{issuer: issuer, audiences: audiences, scopes: scopes, keys: keys, now: time.Now}
+	return a, nil
+}
+
+// acceptServiceAccounts makes the endpoint accept, besides --jwt-issuer's tokens, Kubernetes ServiceAccount tokens
+// from the cluster's issuer whose subject (system:serviceaccount:NAMESPACE:NAME) one of `subjects` (globs)
+// matches, with the cluster's keys from `jwksFile` (the operator writes them into a ConfigMap: the pod has no
+// credential to read them from the apiserver itself).
+func (a *auth) acceptServiceAccounts(issuer, audience, jwksFile string, subjects []string) error {
+	if err := checkIssuerURL(issuer); err != nil {
+		return fmt.Errorf("--sa-issuer: %w", err)
+	}
+	if a.v != nil && a.v.issuer == issuer {
+		return errors.New("--sa-issuer must not be --jwt-issuer: a token is checked by its issuer")
+	}
+	if jwksFile == "" || len(subjects) == 0 {
+		return errors.New("--sa-issuer needs --sa-jwks-file (the cluster's keys) and --sa-subjects")
+	}
+	if audience == "" {
+		if a.resource == "" {
+			return errors.New("--sa-issuer needs --sa-audience or --resource-url (the audience tokens must name)")
+		}
+		audience = a.resource
+	}
+	keys := &keySource{load: fromFile(jwksFile), now: time.Now, every: refetchInterval}
+	a.sa = &validator{issuer: issuer, audiences: []string{audience}, keys: keys, now: time.Now,
+		subjects: newGlobs(subjects, nil)}
+	return nil
+}
+
+// validator is the one that checks `raw`: the ServiceAccount issuer's when the token names it (or there is no
+// other), else --jwt-issuer's.
+func (a *auth) validator(raw string) *validator {
+	if a.sa == nil {
+		return a.v
+	}
+	if a.v == nil {
+		return a.sa
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) == 3 {
+		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil && json.Unmarshal(payload, &claims) == nil && claims.Issuer == a.sa.issuer {
+			return a.sa
+		}
+	}
+	return a.v
+}
+
+// scopes are the scopes --jwt-issuer's tokens must carry (none without it).
+func (a *auth) scopes() []string {
+	if a.v == nil {
+		return nil
+	}
+	return a.v.scopes
 }
 
 // resourceURL is the protected resource's identifier: --resource-url, else the endpoint on the request's Host.
@@ -461,11 +544,15 @@ func (a *auth) metadata(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	servers := []string{} // ServiceAccount tokens come from the kubelet, not from an authorization server
+	if a.v != nil {
+		servers = append(servers, a.v.issuer)
+	}
 	doc := map[string]any{
 		"resource":                 a.resourceURL(req),
-		"authorization_servers":    []string{a.v.issuer},
+		"authorization_servers":    servers,
 		"bearer_methods_supported": []string{"header"},
-		"scopes_supported":         append([]string{}, a.v.scopes...),
+		"scopes_supported":         append([]string{}, a.scopes()...),
 	}
 	body, _ := json.Marshal(doc)
 	w.Header().Set("Content-Type", "application/json")
@@ -492,7 +579,8 @@ func (a *auth) check(w http.ResponseWriter, req *http.Request) (caller, bool) {
 	case !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "":
 		fail = unauthorized("invalid_request", "the Authorization header is not a Bearer token")
 	default:
-		who, fail = a.v.validate(req.Context(), strings.TrimSpace(token))
+		raw := strings.TrimSpace(token)
+		who, fail = a.validator(raw).validate(req.Context(), raw)
 	}
 	if fail == nil {
 		return who, true
@@ -507,8 +595,8 @@ func (a *auth) check(w http.ResponseWriter, req *http.Request) (caller, bool) {
 		return caller{}, false
 	}
 	params := []string{"resource_metadata=" + quoted(a.metadataURL(req))}
-	if len(a.v.scopes) > 0 {
-		params = append(params, "scope="+quoted(strings.Join(a.v.scopes, " ")))
+	if scopes := a.scopes(); len(scopes) > 0 {
+		params = append(params, "scope="+quoted(strings.Join(scopes, " ")))
 	}
 	if fail.code != "" {
 		params = append(params, "error="+quoted(fail.code), "error_description="+quoted(fail.why))

@@ -365,18 +365,26 @@ func (a *approval) digest(name string) (string, error) {
 	}
 }
 
-// inventory lists the server's tools with a process of its own (counted under --max-sessions): initialize,
-// tools/list page by page, then the process is ended. It returns each tool's digest.
+// inventory lists the server's tools with a process of its own (counted under --max-sessions), or a session of
+// its own with the upstream server in proxy mode: initialize, tools/list page by page, then the process (or
+// session) is ended. It returns each tool's digest.
 func (b *bridge) inventory(ctx context.Context) (map[string]string, error) {
 	if !b.reserve() {
 		return nil, fmt.Errorf("too many sessions (--max-sessions %d) to list the server's tools", b.maxSessions)
 	}
 	defer b.release()
-	cmd := exec.CommandContext(ctx, b.command[0], b.args()...)
-	cmd.Stderr = io.Discard
-	conn, err := (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("starting %s to list its tools: %w", b.command[0], err)
+	var conn mcp.Connection
+	var err error
+	if b.proxy != nil {
+		if conn, err = b.proxy.upstreamConnection(ctx); err != nil {
+			return nil, fmt.Errorf("connecting to %s to list its tools: %w", b.proxy.upstream, err)
+		}
+	} else {
+		cmd := exec.CommandContext(ctx, b.command[0], b.args()...)
+		cmd.Stderr = io.Discard
+		if conn, err = (&mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}).Connect(ctx); err != nil {
+			return nil, fmt.Errorf("starting %s to list its tools: %w", b.command[0], err)
+		}
 	}
 	defer func() { _ = conn.Close() }()
 	next := int64(0)

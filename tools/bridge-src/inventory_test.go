@@ -84,7 +84,7 @@ func TestAToolsListShowsOnlyToolsApprovedAsTheyAreNowAndNamesTheWithheldInMeta(t
 	p := approvedPolicy(t, map[string]string{"read_file": digestOf(t, readV1), "stat": digestOf(t, otherOne)}, noListing)
 	resp := &jsonrpc.Response{Result: json.RawMessage(`{"tools":[` + readV2 + `,` + newTool + `,` + otherOne +
 		`],"_meta":{"kept":true}}`)}
-	p.filter("tools/list", resp)
+	p.filter("tools/list", resp, nil)
 	var got struct {
 		Tools []struct{ Name string }
 		Meta  map[string]json.RawMessage `json:"_meta"`
@@ -110,8 +110,8 @@ func TestAToolsListShowsOnlyToolsApprovedAsTheyAreNowAndNamesTheWithheldInMeta(t
 
 func TestACallOfAToolThatChangedSinceApprovalIsRefusedAndNeverSent(t *testing.T) {
 	p := approvedPolicy(t, map[string]string{"read_file": digestOf(t, readV1)}, noListing)
-	p.filter("tools/list", &jsonrpc.Response{Result: json.RawMessage(`{"tools":[` + readV2 + `]}`)})
-	resp, rule := p.refuse(request(t, 7, "tools/call", map[string]any{"name": "read_file"}))
+	p.filter("tools/list", &jsonrpc.Response{Result: json.RawMessage(`{"tools":[` + readV2 + `]}`)}, nil)
+	resp, rule := p.refuse(request(t, 7, "tools/call", map[string]any{"name": "read_file"}), nil)
 	if resp == nil || resp.Error == nil || rule != "approved" {
 		t.Fatal("a changed tool was let through")
 	}
@@ -122,7 +122,7 @@ func TestACallOfAToolThatChangedSinceApprovalIsRefusedAndNeverSent(t *testing.T)
 
 func TestACallOfAToolNotInTheInventoryIsRefused(t *testing.T) {
 	p := approvedPolicy(t, map[string]string{"read_file": digestOf(t, readV1)}, noListing)
-	resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "write_file"}))
+	resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "write_file"}), nil)
 	if resp == nil || resp.Error == nil || !strings.Contains(errText(resp), "not in this server's approved inventory") {
 		t.Fatalf("write_file: %+v", resp)
 	}
@@ -130,11 +130,11 @@ func TestACallOfAToolNotInTheInventoryIsRefused(t *testing.T) {
 
 func TestAnApprovedUnchangedToolIsCalledAndOtherMethodsPass(t *testing.T) {
 	p := approvedPolicy(t, map[string]string{"read_file": digestOf(t, readV1)}, noListing)
-	p.filter("tools/list", &jsonrpc.Response{Result: json.RawMessage(`{"tools":[` + readV1 + `]}`)})
-	if resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"})); resp != nil {
+	p.filter("tools/list", &jsonrpc.Response{Result: json.RawMessage(`{"tools":[` + readV1 + `]}`)}, nil)
+	if resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"}), nil); resp != nil {
 		t.Errorf("read_file refused: %s", errText(resp))
 	}
-	if resp, _ := p.refuse(request(t, 2, "prompts/get", map[string]any{"name": "x"})); resp != nil {
+	if resp, _ := p.refuse(request(t, 2, "prompts/get", map[string]any{"name": "x"}), nil); resp != nil {
 		t.Error("an approved inventory of tools refused a prompt")
 	}
 }
@@ -147,12 +147,12 @@ func TestACallBeforeAnyListingListsTheToolsOnceAndAtMostOnceAMinute(t *testing.T
 			return map[string]string{"read_file": digestOf(t, readV1)}, nil
 		})
 	for range 3 {
-		if resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"})); resp != nil {
+		if resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"}), nil); resp != nil {
 			t.Fatalf("refused: %s", errText(resp))
 		}
 	}
 	for range 3 {
-		resp, _ := p.refuse(request(t, 2, "tools/call", map[string]any{"name": "gone"}))
+		resp, _ := p.refuse(request(t, 2, "tools/call", map[string]any{"name": "gone"}), nil)
 		if resp == nil || !strings.Contains(errText(resp), "does not list it") {
 			t.Fatalf("a tool the server no longer lists: %+v", resp)
 		}
@@ -165,7 +165,7 @@ func TestACallBeforeAnyListingListsTheToolsOnceAndAtMostOnceAMinute(t *testing.T
 func TestAListingThatFailsRefusesTheCallNamingWhy(t *testing.T) {
 	p := approvedPolicy(t, map[string]string{"read_file": digestOf(t, readV1)},
 		func(context.Context) (map[string]string, error) { return nil, errors.New("the server process ended") })
-	resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"}))
+	resp, _ := p.refuse(request(t, 1, "tools/call", map[string]any{"name": "read_file"}), nil)
 	if resp == nil || !strings.Contains(errText(resp), "the server process ended") {
 		t.Fatalf("%+v", resp)
 	}

@@ -25,9 +25,11 @@
 // request whose Host, or whose Origin when it has one, names a host that is not allowed: localhost, 127.0.0.1
 // and ::1 always are, an IP address in Host is (no rebinding goes through an address), and --allowed-hosts names
 // the others (a pod's Service names; `.example.com` allows every name under example.com; `*` turns the check off).
-// With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata.
+// With --jwt-issuer the MCP endpoint is an OAuth resource server (auth.go): Bearer JWTs only, RFC 9728 metadata;
+// --sa-issuer accepts in-cluster agents' projected ServiceAccount tokens too (or alone).
 // --allow-tools/--deny-tools (and -prompts, -resources) are the tool policy (policy.go): lists lose what a client
-// may not use, and a call of it is answered with a JSON-RPC error without reaching the server process.
+// may not use, and a call of it is answered with a JSON-RPC error without reaching the server process; --tool-rule
+// adds CEL over the caller's token claims per tool glob (rules.go).
 // --audit-log writes one JSON line per client request (audit.go).
 // The server's environment and its expanded arguments are never logged: with --expand-env the bridge itself expands $(VAR) in the arguments from its
 // own environment (Kubernetes syntax, $$ for a literal $), so a Secret-fed variable never has to be in the
@@ -37,7 +39,9 @@
 //	             [--max-sessions 32] [--max-stateless-inflight 64] [--start-timeout 30s] [--expand-env]
 //	             [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
+//	             [--sa-issuer URL --sa-jwks-file F --sa-subjects GLOB,... [--sa-audience AUD]]
 //	             [--allow-tools GLOB,...] [--deny-tools GLOB,...] [--allow-prompts ...] [--deny-prompts ...]
+//	             [--tool-rule '{"tools":[GLOB,...],"when":CEL}']...
 //	             [--allow-resources ...] [--deny-resources ...] [--audit-log FILE|- [--audit-arguments]]
 //	             -- COMMAND [ARG...]
 //	mcpop-bridge --copy-to DIR     copy this binary to DIR/mcpop-bridge (the init container's job)
@@ -89,7 +93,21 @@ type session struct {
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
 	stderr   *tail
-	owner    caller // with --jwt-issuer: whose token opened it; only that caller may use it
+	owner    caller         // with --jwt-issuer: whose token opened it; only that caller may use it
+	claims   map[string]any // guarded by mu: the claims of the owner's latest token, for the policy's rules
+}
+
+// latest notes the claims of the token a request of the session came with; claims reads them.
+func (s *session) latest(who caller) {
+	s.mu.Lock()
+	s.claims = who.claims
+	s.mu.Unlock()
+}
+
+func (s *session) tokenClaims() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claims
 }
 
 // tail keeps the end of a child's stderr (still copied to the bridge's own), for the error that ends a
@@ -229,6 +247,7 @@ type bridge struct {
 	expandEnv    bool
 	hosts        allowList
 	auth         *auth     // nil: no authentication
+	proxy        *proxy    // --upstream: an HTTP server's front door instead of stdio processes (proxy.go)
 	policy       *policy   // nil: every tool, prompt and resource exposed
 	audit        *auditLog // nil: no audit lines
 	metrics      *metrics  // nil: no metrics (metrics.go)
@@ -304,7 +323,8 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 			return
 		}
 		req, isRequest := msg.(*jsonrpc.Request)
-		if resp, rule := b.policy.refuse(msg); resp != nil {
+		claims := s.tokenClaims()
+		if resp, rule := b.policy.refuse(msg, claims); resp != nil {
 			if resp.ID.IsValid() {
 				_ = server.Write(ctx, resp) // outside the policy: the server process never sees it
 				b.record(s.owner, id, describe(req), resp, rule)
@@ -313,7 +333,7 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 		}
 		if list := b.policy.listing(msg) != ""; isRequest && req.ID.IsValid() && (list || b.audit != nil || b.metrics != nil) {
 			c := describe(req)
-			c.list = list
+			c.list, c.claims = list, claims
 			s.track(req.ID, c)
 		}
 		if resp := s.sent(msg); resp != nil {
@@ -341,7 +361,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		if resp, ok := msg.(*jsonrpc.Response); ok {
 			if c, kept := s.untrack(resp.ID); kept {
 				if c.list {
-					b.policy.filter(c.method, resp)
+					b.policy.filter(c.method, resp, c.claims)
 				}
 				b.record(s.owner, id, c, resp, "")
 			}
@@ -447,7 +467,8 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{}, stderr: stderr, owner: owner}
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{}, stderr: stderr, owner: owner,
+		claims: owner.claims}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -523,10 +544,11 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b.mu.Lock()
 	s := b.sessions[id]
 	b.mu.Unlock()
-	if s == nil || s.owner != who { // another caller's session is not found, as if it did not exist
+	if s == nil || !s.owner.same(who) { // another caller's session is not found, as if it did not exist
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
 	}
+	s.latest(who)
 	switch req.Method {
 	case http.MethodDelete:
 		b.drop(id)
@@ -745,6 +767,16 @@ func main() {
 	flag.Var(&denyPrompts, "deny-prompts", "prompt name globs no client may list or get")
 	flag.Var(&allowResources, "allow-resources", "resource URI (template) globs a client may list and read (default: all)")
 	flag.Var(&denyResources, "deny-resources", "resource URI (template) globs no client may list or read")
+	saIssuer := flag.String("sa-issuer", "", "also accept Kubernetes ServiceAccount tokens from this issuer (the "+
+		"cluster's --service-account-issuer, https) whose subject --sa-subjects matches")
+	saJWKS := flag.String("sa-jwks-file", "", "the cluster issuer's JWKS document (read again on an unknown kid)")
+	saAudience := flag.String("sa-audience", "", "the audience ServiceAccount tokens must name (default: --resource-url)")
+	var saSubjects listFlag
+	flag.Var(&saSubjects, "sa-subjects", "subject globs (system:serviceaccount:NAMESPACE:NAME) of the ServiceAccounts "+
+		"that may call (repeatable, or comma-separated)")
+	var rules ruleFlag
+	flag.Var(&rules, "tool-rule", `{"tools": [GLOB,...], "when": CEL}: a tool a rule matches is exposed only to `+
+		"callers for whose token claims (`claims`) the expression of one of its rules is true (repeatable; rules.go)")
 	approvedTools := approvedFlag{}
 	flag.Var(approvedTools, "approved-tool", "NAME=sha256:HEX: a tool approved with the definition of this digest "+
 		"(repeatable; implies --approved-tools-only)")
@@ -754,6 +786,8 @@ func main() {
 	metricsPort := flag.Int("metrics-port", 0, "serve Prometheus metrics at /metrics on this port (0: none); never "+
 		"on the MCP port")
 	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
+	upstream := flag.String("upstream", "", "reverse-proxy mode: the streamable-HTTP MCP endpoint of the server in "+
+		"this pod (http://127.0.0.1:PORT/PATH), fronted instead of a stdio COMMAND (proxy.go)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -766,8 +800,11 @@ func main() {
 		}
 		return
 	}
-	if flag.NArg() == 0 {
-		log.Fatal("no command: mcpop-bridge [flags] -- COMMAND [ARG...]")
+	if flag.NArg() == 0 && *upstream == "" {
+		log.Fatal("no command: mcpop-bridge [flags] -- COMMAND [ARG...] (or --upstream URL)")
+	}
+	if flag.NArg() > 0 && *upstream != "" {
+		log.Fatal("--upstream fronts an HTTP server: give no COMMAND")
 	}
 	if *idle <= 0 {
 		log.Fatal("--session-timeout must be positive")
@@ -778,8 +815,15 @@ func main() {
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
+	if *upstream != "" {
+		p, err := newProxy(b, *upstream)
+		if err != nil {
+			log.Fatal(err)
+		}
+		b.proxy = p
+	}
 	b.policy = &policy{tools: newGlobs(allowTools, denyTools), prompts: newGlobs(allowPrompts, denyPrompts),
-		resources: newGlobs(allowResources, denyResources)}
+		resources: newGlobs(allowResources, denyResources), rules: rules.rules}
 	if *approvedOnly || len(approvedTools) > 0 {
 		b.policy.approved = newApproval(approvedTools, b)
 	}
@@ -797,14 +841,29 @@ func main() {
 		}
 		b.audit = &auditLog{out: f, arguments: *auditArguments}
 	}
-	if *issuer != "" {
+	if *issuer != "" || *saIssuer != "" {
 		a, err := newAuth(*issuer, audiences, scopes, *jwksFile, *resource, *path)
 		if err != nil {
 			log.Fatal(err)
 		}
+		if *issuer == "" && (len(audiences)+len(scopes) > 0 || *jwksFile != "") {
+			log.Fatal("--jwt-audience, --required-scopes and --jwks-file need --jwt-issuer")
+		}
+		if *saIssuer != "" {
+			if err := a.acceptServiceAccounts(*saIssuer, *saAudience, *saJWKS, saSubjects); err != nil {
+				log.Fatal(err)
+			}
+		}
+		for _, v := range []*validator{a.v, a.sa} {
+			if v != nil {
+				v.claims = len(rules.rules) > 0
+			}
+		}
 		b.auth = a
 	} else if len(audiences)+len(scopes) > 0 || *jwksFile != "" || *resource != "" {
-		log.Fatal("--jwt-audience, --required-scopes, --jwks-file and --resource-url need --jwt-issuer")
+		log.Fatal("--jwt-audience, --required-scopes, --jwks-file and --resource-url need --jwt-issuer or --sa-issuer")
+	} else if *saJWKS != "" || *saAudience != "" || len(saSubjects) > 0 {
+		log.Fatal("--sa-jwks-file, --sa-audience and --sa-subjects need --sa-issuer")
 	}
 	var metricsSrv *http.Server
 	if *metricsPort > 0 {
@@ -827,7 +886,14 @@ func main() {
 	}
 	go b.reap()
 	mux := http.NewServeMux()
-	mux.Handle(*path, b)
+	var endpoint http.Handler = b
+	ready, serving := b.ready, "stdio server "
+	if b.proxy != nil {
+		endpoint, ready, serving = b.proxy, b.proxy.ready, "upstream "+*upstream+" "
+	} else {
+		serving += filepath.Base(b.command[0])
+	}
+	mux.Handle(*path, endpoint)
 	if b.auth != nil {
 		mux.HandleFunc(metadataPrefix, b.auth.metadata)
 		if *path != "/" {
@@ -836,7 +902,7 @@ func main() {
 	}
 	mux.HandleFunc(*health, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc(*readyPath, func(w http.ResponseWriter, _ *http.Request) {
-		if err := b.ready(); err != nil {
+		if err := ready(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -866,15 +932,14 @@ func main() {
 	}()
 	authn := "no authentication"
 	if b.auth != nil {
-		authn = "Bearer JWTs from " + *issuer
+		authn = "Bearer tokens"
 	}
 	exposed := "every tool, prompt and resource"
 	if b.policy.active() {
 		exposed = "tools, prompts and resources by policy"
 	}
-	log.Printf("%s serving %s on %s%s (health %s, ready %s, at most %d sessions, %d stateless requests in flight, %s, %s)",
-		version, filepath.Base(b.command[0]), srv.Addr, *path, *health, *readyPath, b.maxSessions, *maxInflight, authn,
-		exposed)
+	log.Printf("%s serving %son %s%s (health %s, ready %s, at most %d sessions, %d stateless requests in flight, %s, %s)",
+		version, serving, srv.Addr, *path, *health, *readyPath, b.maxSessions, *maxInflight, authn, exposed)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func (m *metrics) text() string {
 		fmt.Fprintf(&out, "mcpop_bridge_request_duration_seconds_count{method=%s} %d\n", label(method), h.count)
 	}
 	family("mcpop_bridge_auth_failures_total", "counter", "Requests refused by authentication, by reason (no_token, "+
-		"invalid_request, invalid_token, insufficient_scope, issuer_unavailable).")
+		"invalid_request, invalid_token, insufficient_scope, subject_not_allowed, issuer_unavailable).")
 	for _, reason := range sortedKeys(m.authFailures) {
 		fmt.Fprintf(&out, "mcpop_bridge_auth_failures_total{reason=%s} %d\n", label(reason), m.authFailures[reason])
 	}
@@ -202,6 +202,8 @@ func (m *metrics) authFailed(fail *authError) {
 	switch {
 	case fail.status == http.StatusServiceUnavailable:
 		reason = "issuer_unavailable"
+	case fail.status == http.StatusForbidden && reason == "":
+		reason = "subject_not_allowed"
 	case reason == "":
 		reason = "no_token"
 	}

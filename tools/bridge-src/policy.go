@@ -68,16 +68,38 @@ func (g globs) active() bool { return len(g.allow)+len(g.deny) > 0 }
 
 type policy struct {
 	tools, prompts, resources globs
-	approved                  *approval // nil: no approved inventory (inventory.go)
+	rules                     []*toolRule // CEL over the caller's claims, per tool glob (rules.go)
+	approved                  *approval   // nil: no approved inventory (inventory.go)
 }
 
 func (p *policy) active() bool {
-	return p != nil && (p.tools.active() || p.prompts.active() || p.resources.active() || p.approved != nil)
+	return p != nil && (p.tools.active() || p.prompts.active() || p.resources.active() || len(p.rules) > 0 ||
+		p.approved != nil)
 }
 
 // covers reports whether the policy looks at entries of `kind`.
 func (p *policy) covers(kind string) bool {
-	return p.of(kind).active() || (kind == "tools" && p.approved != nil)
+	return p.of(kind).active() || (kind == "tools" && (p.approved != nil || len(p.rules) > 0))
+}
+
+// permits reports whether a caller whose token has `claims` may use entry `name` of `kind`, and when not, the
+// rule that hides it: the globs first, then for tools the rules.
+func (p *policy) permits(kind, name string, claims map[string]any) (bool, string) {
+	if ok, rule := p.of(kind).allows(name); !ok || kind != "tools" {
+		return ok, rule
+	}
+	return grants(p.rules, claims, name)
+}
+
+// refusal is the JSON-RPC error message of a request for `what` `name` that `rule` refuses.
+func refusal(what, kind, name, rule string) string {
+	verb, _, _ := strings.Cut(rule, " ")
+	if verb == "rule" {
+		return fmt.Sprintf("mcpop-bridge: %s %q is not allowed to this caller by this server's policy (--tool-%s: "+
+			"its expression is not true for the caller's token): it was not sent to the server", what, name, rule)
+	}
+	return fmt.Sprintf("mcpop-bridge: %s %q is not allowed by this server's policy (--%s-%s): it was not sent to "+
+		"the server", what, name, verb, kind)
 }
 
 // guarded: per method, the kind it uses, the params field naming the entry, the policy's flag name
@@ -106,9 +128,9 @@ func (p *policy) of(kind string) globs {
 	return p.resources
 }
 
-// refuse is the error a request the policy forbids is answered with, and the rule that forbids it; nil for any
-// other message.
-func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
+// refuse is the error a request the policy forbids a caller whose token has `claims` is answered with, and the
+// rule that forbids it; nil for any other message.
+func (p *policy) refuse(msg jsonrpc.Message, claims map[string]any) (*jsonrpc.Response, string) {
 	r, ok := msg.(*jsonrpc.Request)
 	if !p.active() || !ok {
 		return nil, ""
@@ -122,7 +144,7 @@ func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
 	if json.Unmarshal(r.Params, &params) != nil || json.Unmarshal(params[g.field], &name) != nil {
 		name = "" // no name: matched as the empty name, so an allow list refuses it
 	}
-	allowed, rule := p.of(g.kind).allows(name)
+	allowed, rule := p.permits(g.kind, name, claims)
 	if allowed {
 		if g.kind != "tools" || p.approved == nil || !r.ID.IsValid() {
 			return nil, ""
@@ -137,9 +159,8 @@ func (p *policy) refuse(msg jsonrpc.Message) (*jsonrpc.Response, string) {
 	if !r.ID.IsValid() {
 		return &jsonrpc.Response{}, rule // a notification: dropped, nothing to answer
 	}
-	return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: codePolicy, Message: fmt.Sprintf(
-		"mcpop-bridge: %s %q is not allowed by this server's policy (--%s-%s): it was not sent to the server",
-		g.what, name, strings.SplitN(rule, " ", 2)[0], g.kind)}}, rule
+	return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: codePolicy,
+		Message: refusal(g.what, g.kind, name, rule)}}, rule
 }
 
 // listing is the list method a request is, when the policy filters its answer; "" otherwise.
@@ -154,9 +175,10 @@ func (p *policy) listing(msg jsonrpc.Message) string {
 	return ""
 }
 
-// filter removes from the answer to list method `method` the entries the policy hides. An answer it cannot
-// read is replaced by an error: what the policy hides must never pass by accident.
-func (p *policy) filter(method string, resp *jsonrpc.Response) {
+// filter removes from the answer to list method `method` the entries the policy hides from a caller whose token
+// has `claims`. An answer it cannot read is replaced by an error: what the policy hides must never pass by
+// accident.
+func (p *policy) filter(method string, resp *jsonrpc.Response, claims map[string]any) {
 	l := listed[method]
 	if resp.Error != nil {
 		return
@@ -172,7 +194,7 @@ func (p *policy) filter(method string, resp *jsonrpc.Response) {
 			for _, e := range entries {
 				var name string
 				_ = json.Unmarshal(e[l.field], &name)
-				if ok, _ := p.of(l.kind).allows(name); ok {
+				if ok, _ := p.permits(l.kind, name, claims); ok {
 					kept = append(kept, e)
 				}
 			}

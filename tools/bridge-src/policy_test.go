@@ -24,7 +24,7 @@ func testPolicy() *policy {
 }
 
 func TestACallOfAToolOutsideTheAllowListIsRefusedNamingThePolicy(t *testing.T) {
-	resp, _ := testPolicy().refuse(request(t, 1, "tools/call", map[string]any{"name": "delete_repo"}))
+	resp, _ := testPolicy().refuse(request(t, 1, "tools/call", map[string]any{"name": "delete_repo"}), nil)
 	if resp == nil || resp.Error == nil {
 		t.Fatal("delete_repo was let through")
 	}
@@ -35,7 +35,7 @@ func TestACallOfAToolOutsideTheAllowListIsRefusedNamingThePolicy(t *testing.T) {
 }
 
 func TestADenyGlobWinsOverAnAllowGlob(t *testing.T) {
-	resp, _ := testPolicy().refuse(request(t, 2, "tools/call", map[string]any{"name": "read_secrets"}))
+	resp, _ := testPolicy().refuse(request(t, 2, "tools/call", map[string]any{"name": "read_secrets"}), nil)
 	if resp == nil || !strings.Contains(resp.Error.Error(), "--deny-tools") {
 		t.Fatalf("read_secrets: %+v", resp)
 	}
@@ -44,32 +44,32 @@ func TestADenyGlobWinsOverAnAllowGlob(t *testing.T) {
 func TestAnAllowedCallPassesAndQuestionMarkMatchesOneCharacter(t *testing.T) {
 	p := testPolicy()
 	for _, name := range []string{"read_file", "search_x"} {
-		if resp, _ := p.refuse(request(t, 3, "tools/call", map[string]any{"name": name})); resp != nil {
+		if resp, _ := p.refuse(request(t, 3, "tools/call", map[string]any{"name": name}), nil); resp != nil {
 			t.Fatalf("%s refused: %v", name, resp.Error)
 		}
 	}
-	if resp, _ := p.refuse(request(t, 4, "tools/call", map[string]any{"name": "search_xy"})); resp == nil {
+	if resp, _ := p.refuse(request(t, 4, "tools/call", map[string]any{"name": "search_xy"}), nil); resp == nil {
 		t.Fatal("search_xy matched search_?")
 	}
 }
 
 func TestACallWithoutANameIsRefusedByAnAllowList(t *testing.T) {
-	if resp, _ := testPolicy().refuse(request(t, 5, "tools/call", map[string]any{})); resp == nil {
+	if resp, _ := testPolicy().refuse(request(t, 5, "tools/call", map[string]any{}), nil); resp == nil {
 		t.Fatal("a nameless call was let through")
 	}
 }
 
 func TestAResourceReadIsCheckedByURIAndOtherMethodsPass(t *testing.T) {
 	p := testPolicy()
-	if resp, rule := p.refuse(request(t, 6, "resources/read", map[string]any{"uri": "file:///etc/passwd"})); resp == nil ||
+	if resp, rule := p.refuse(request(t, 6, "resources/read", map[string]any{"uri": "file:///etc/passwd"}), nil); resp == nil ||
 		rule != "deny file:///etc/*" {
 		t.Fatalf("a denied resource was read (%q)", rule)
 	}
-	if resp, _ := p.refuse(request(t, 7, "resources/read", map[string]any{"uri": "file:///srv/a"})); resp != nil {
+	if resp, _ := p.refuse(request(t, 7, "resources/read", map[string]any{"uri": "file:///srv/a"}), nil); resp != nil {
 		t.Fatal("an allowed resource was refused")
 	}
-	ping, _ := p.refuse(request(t, 8, "ping", nil))
-	prompt, _ := p.refuse(request(t, 9, "prompts/get", map[string]any{"name": "x"}))
+	ping, _ := p.refuse(request(t, 8, "ping", nil), nil)
+	prompt, _ := p.refuse(request(t, 9, "prompts/get", map[string]any{"name": "x"}), nil)
 	if ping != nil || prompt != nil {
 		t.Fatal("a method or kind without a policy was refused")
 	}
@@ -83,7 +83,7 @@ func TestToolsListLosesTheEntriesThePolicyHides(t *testing.T) {
 	}
 	resp := &jsonrpc.Response{ID: req.ID, Result: json.RawMessage(
 		`{"tools":[{"name":"read_file","inputSchema":{}},{"name":"delete_repo"},{"name":"read_secret_key"}],"nextCursor":"c"}`)}
-	p.filter("tools/list", resp)
+	p.filter("tools/list", resp, nil)
 	var got struct {
 		Tools []struct {
 			Name string `json:"name"`
@@ -100,7 +100,7 @@ func TestToolsListLosesTheEntriesThePolicyHides(t *testing.T) {
 
 func TestAListAnswerThatCannotBeReadBecomesAnErrorNotALeak(t *testing.T) {
 	resp := &jsonrpc.Response{Result: json.RawMessage(`{"tools":"not a list"}`)}
-	testPolicy().filter("tools/list", resp)
+	testPolicy().filter("tools/list", resp, nil)
 	if resp.Error == nil || resp.Result != nil {
 		t.Fatalf("an unreadable list passed: %s", resp.Result)
 	}
@@ -108,7 +108,7 @@ func TestAListAnswerThatCannotBeReadBecomesAnErrorNotALeak(t *testing.T) {
 
 func TestWithoutAPolicyNothingIsRefusedOrFiltered(t *testing.T) {
 	var p *policy
-	if resp, _ := p.refuse(request(t, 11, "tools/call", map[string]any{"name": "x"})); p.active() || resp != nil ||
+	if resp, _ := p.refuse(request(t, 11, "tools/call", map[string]any{"name": "x"}), nil); p.active() || resp != nil ||
 		p.listing(request(t, 12, "tools/list", nil)) != "" {
 		t.Fatal("a nil policy acted")
 	}

@@ -316,7 +316,7 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 		return
 	}
 	b := st.b
-	if resp, rule := b.policy.refuse(msg); resp != nil { // outside the policy: the server process never sees it
+	if resp, rule := b.policy.refuse(msg, who.claims); resp != nil { // outside the policy: the server process never sees it
 		if !msg.ID.IsValid() {
 			w.WriteHeader(http.StatusAccepted)
 			return
@@ -384,7 +384,7 @@ func (st *stateless) serve(w http.ResponseWriter, req *http.Request, msg *jsonrp
 	case resp := <-answer:
 		resp.ID = callerID
 		if tracked.list {
-			b.policy.filter(tracked.method, resp)
+			b.policy.filter(tracked.method, resp, who.claims)
 		}
 		b.record(who, "", tracked, resp, "")
 		answerWith(w, resp)

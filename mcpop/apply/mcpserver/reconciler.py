@@ -19,6 +19,7 @@ from mcpop import API_VERSION
 from mcpop.api.duration import format_duration
 from mcpop.api.mcpserver import MCPServer
 from mcpop.apply.catalog_store import EntryCache, Resolved, resolve_entry
+from mcpop.apply.mcpserver.identity import ClusterIdentity
 from mcpop.apply.mcpserver.images import RETRY_AFTER, RETRY_AFTER_PERMANENT, ImageConfigs
 from mcpop.apply.mcpserver.kinds import OWNED_KINDS, owner_gk
 from mcpop.apply.mcpserver.refs import Ref, combined_hash, referenced
@@ -111,6 +112,10 @@ class MCPServerController:
         #: the MCP handshakes behind the Verified condition (off the reconcile path; None: not verified)
         self.verifier = verifier
         self._operator_account = settings.operator_account()
+        #: the cluster's ServiceAccount issuer (for servers with spec.auth) and the operator's handshake tokens
+        self.identity = ClusterIdentity(kube, self._operator_account)
+        if verifier is not None:
+            verifier.token = self.identity.token
         #: referenced Secrets' content hashes, got by name and polled (the operator may not list/watch Secrets)
         self.secrets = SecretHashes(kube, self._tracked_secrets, self._secret_changed)
         #: applies each server's object set; reads live objects from the owned kinds' watch caches
@@ -344,7 +349,8 @@ class MCPServerController:
             outcome.verified = wait
             return
         dep = (outcome.deployment or {}).get("metadata") or {}
-        target = Target(outcome.url, outcome.transport, (outcome.generation, dep.get("uid"), dep.get("generation")))
+        target = Target(outcome.url, outcome.transport, (outcome.generation, dep.get("uid"), dep.get("generation")),
+                        outcome.token_audience)  # fmt: skip
         verdict = verifier.check(key, target)
         outcome.verified = (verdict.status, verdict.reason, verdict.message)
         if verdict.status == "True":
@@ -401,6 +407,7 @@ class MCPServerController:
                     configs[need.image] = self.images.resolve(ns, server.spec, need.image)
                 except ImageConfigError as err:
                     return self._image_unavailable(obj, str(err), err.retry, registry)
+            authenticating = server.spec.auth is not None and server.spec.auth.required
             options = RenderOptions(
                 namespace=ns, owner=Owner(name=name, uid=meta["uid"]),
                 enable_hpa=self.settings.enable_hpa_support, enable_vpa=self.settings.enable_vpa_support,
@@ -410,6 +417,8 @@ class MCPServerController:
                 pod_security=self._pod_security(ns), stdio_images=self.settings.stdio_images(),
                 bridge_image=self.settings.bridge_image,
                 operator_namespace=self._operator_account[0] if self._operator_account else None,
+                cluster_issuer=self.identity.issuer() if authenticating else None,
+                operator_subject=self.identity.subject,
             )  # fmt: skip
             rendered = render(server, registry_entry=entry, options=options)  # pure
         except RenderError as exc:  # a spec the renderer refuses; any other exception is a bug, retried, logged
@@ -426,7 +435,8 @@ class MCPServerController:
             raise ReconcileTimeout(f"reconcile of {ns}/{name} ran past {self.settings.reconcile_timeout}s") from exc
         self._record(changes)
         outcome = Outcome(generation=generation, changes=changes, rendered=len(rendered.objects), registry=registry,
-                          registry_status=registry_status, approved=approved_tools(server))  # fmt: skip
+                          registry_status=registry_status, approved=approved_tools(server),
+                          token_audience=rendered.token_audience)  # fmt: skip
         dep_obj = rendered.get("Deployment")
         svc = rendered.get("Service")
         if svc is not None:

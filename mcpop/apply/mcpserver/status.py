@@ -65,6 +65,8 @@ class Outcome:
     verified: tuple[str, str, str] | None = None
     #: status.mcp of a successful handshake (kept from the live status otherwise: the last one that worked)
     mcp: dict[str, Any] | None = None
+    #: the audience of the operator's token for the MCP handshake (None: it sends none; render says)
+    token_audience: str | None = None
     #: spec.tools.approved as name → `sha256:<hex>` (None: no approved inventory, no ToolsChanged condition)
     approved: dict[str, str] | None = None
 

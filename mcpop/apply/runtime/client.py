@@ -115,8 +115,9 @@ class Kube:
     # ------------------------------------------------------------------ transport
 
     def _send(self, method: str, path: str, query: Iterable[tuple[str, Any]] = (), body: Any = None,
-              content_type: str | None = None, timeout: float | None = None) -> Any:  # fmt: skip
-        headers = {"Accept": "application/json"}
+              content_type: str | None = None, timeout: float | None = None,
+              accept: str = "application/json") -> Any:  # fmt: skip
+        headers = {"Accept": accept}
         payload = None
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
@@ -137,9 +138,11 @@ class Kube:
         )
 
     def request(self, method: str, path: str, query: Iterable[tuple[str, Any]] = (), body: Any = None,
-                content_type: str | None = None, timeout: float | None = None) -> dict[str, Any]:  # fmt: skip
-        """One request; the decoded JSON response. Raises KubeError for a non-2xx status."""
-        resp = self._send(method, path, query, body, content_type, timeout)
+                content_type: str | None = None, timeout: float | None = None,
+                accept: str = "application/json") -> dict[str, Any]:  # fmt: skip
+        """One request; the decoded JSON response (`accept`: a JSON media type, such as the JWKS's). Raises
+        KubeError for a non-2xx status."""
+        resp = self._send(method, path, query, body, content_type, timeout, accept)
         data = resp.read()
         try:
             decoded = json.loads(data) if data else {}

@@ -64,9 +64,9 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def probe(url: str, transport: str, timeout: float) -> Verdict:
-    """Speak MCP to `url` (`streamable-http` or `sse`) within `timeout` seconds (blocking; run it in a
-    thread of its own: it runs its own event loop)."""
+def probe(url: str, transport: str, timeout: float, token: str | None = None) -> Verdict:
+    """Speak MCP to `url` (`streamable-http` or `sse`) within `timeout` seconds, with `token` as a Bearer token
+    when given (blocking; run it in a thread of its own: it runs its own event loop)."""
     start = time.monotonic()
     why = ensure_sdk()
     if why is not None:
@@ -75,7 +75,7 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
 
     safe = redact(url)
     try:
-        handshake = anyio.run(_handshake, url, transport, timeout)
+        handshake = anyio.run(_handshake, url, transport, timeout, token)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
@@ -83,9 +83,12 @@ def probe(url: str, transport: str, timeout: float) -> Verdict:
         if url != safe:
             detail = detail.replace(url, safe)
         if reason == HTTP_ERROR and detail.startswith("HTTP 401"):
-            return Verdict("Unknown", AUTH_REQUIRED, f"{safe}: {detail}: the server requires a Bearer token "
-                           "(spec.auth) and the operator's probe does not authenticate yet, so the handshake is "
-                           "not verified", duration=time.monotonic() - start)  # fmt: skip
+            why = ("the server refused the operator's token (is the operator's ServiceAccount among the server's "
+                   "accepted subjects, with the cluster's keys?)" if token else "the server requires a Bearer "
+                   "token (spec.auth) and the operator has none for it (it needs its ServiceAccount, "
+                   "--service-account, and the cluster's OIDC discovery)")  # fmt: skip
+            return Verdict("Unknown", AUTH_REQUIRED, f"{safe}: {detail}: {why}, so the handshake is not verified",
+                           duration=time.monotonic() - start)  # fmt: skip
         return Verdict("False", reason, f"{safe}: {detail}", duration=time.monotonic() - start)
     return Verdict("True", HANDSHAKE, _summary(safe, handshake), handshake, time.monotonic() - start)
 
@@ -111,7 +114,7 @@ class HTTPStatusFailure(Exception):
         self.code = code
 
 
-async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]:
+async def _handshake(url: str, transport: str, timeout: float, token: str | None = None) -> dict[str, Any]:
     import anyio  # after ensure_sdk(), as in probe()
     import httpx2
     from mcp import Client
@@ -132,9 +135,16 @@ async def _handshake(url: str, transport: str, timeout: float) -> dict[str, Any]
 
     try:
         with anyio.fail_after(timeout):
-            async with http_client(timeout=httpx2.Timeout(timeout)) as http:
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            async with http_client(headers=headers, timeout=httpx2.Timeout(timeout)) as http:
                 conn: Any = (
-                    sse_client(url, timeout=timeout, sse_read_timeout=timeout, httpx_client_factory=http_client)
+                    sse_client(
+                        url,
+                        headers=headers,
+                        timeout=timeout,
+                        sse_read_timeout=timeout,
+                        httpx_client_factory=http_client,
+                    )
                     if transport == "sse"
                     else streamable_http_client(url, http_client=http)
                 )

@@ -43,7 +43,8 @@ RETRY_MAX = 300.0
 PENDING = Verdict("Unknown", "Verifying", "the MCP handshake is under way")
 
 Key = tuple[str, str]
-ProbeFn = Callable[[str, str, float], Verdict]
+#: (url, transport, timeout, Bearer token or None) -> verdict
+ProbeFn = Callable[[str, str, float, str | None], Verdict]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Target:
     url: str
     transport: str
     rollout: Hashable = None
+    #: the audience of the token the handshake sends (the server asks for one: spec.auth); None: no token
+    audience: str | None = None
 
 
 @dataclass
@@ -78,6 +81,9 @@ class Verifier:
         self.resolve = resolve or (lambda url: url)
         self.enqueue: Callable[[Key], None] | None = None
         self._probe = probe_fn
+        #: a token of the operator's ServiceAccount for an audience (the MCPServer controller sets it; None: the
+        #: probe sends none)
+        self.token: Callable[[str], str | None] | None = None
         self._clock = clock
         self._entries: dict[Key, _Entry] = {}
         self._lock = threading.Lock()
@@ -163,7 +169,8 @@ class Verifier:
     def _run(self, key: Key, target: Target) -> None:
         verdict: Verdict | None = None
         try:
-            verdict = self._probe(self.resolve(target.url), target.transport, self.timeout)
+            token = self.token(target.audience) if self.token is not None and target.audience else None
+            verdict = self._probe(self.resolve(target.url), target.transport, self.timeout, token)
         except Exception as exc:  # a bug in a probe must not kill the pool's thread or stop re-verifying
             log.exception("MCP probe failed unexpectedly", extra={"url": redact(target.url)})
             verdict = Verdict("False", "ProtocolError", f"{redact(target.url)}: {type(exc).__name__}: {exc}")
