@@ -4,6 +4,7 @@ tests/conformance): the built binary, a free port, and a bridge started and wait
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -41,6 +42,22 @@ def http_get(url: str) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def post_initialize(url: str, token: str | None = None, headers: Mapping[str, str] | None = None,
+                    timeout: float = 60) -> tuple[int, dict[str, str], str]:  # fmt: skip
+    """An initialize POST to the MCP endpoint `url` (with a Bearer token and more `headers` when given): its
+    status, headers (names lower-cased) and body (an HTTP error status too)."""
+    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
+    sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+            **({"Authorization": f"Bearer {token}"} if token is not None else {}), **(headers or {})}  # fmt: skip
+    req = urllib.request.Request(url, data=body, method="POST", headers=sent)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read().decode()
 
 
 @contextlib.contextmanager

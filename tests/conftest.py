@@ -81,7 +81,7 @@ SERIAL_UNITS = {
 REAL_NODE_UNIT = "tests/realnode/ + tests/images/"
 HEAVY_FIRST = (
     "tests/realnode/", "tests/images/", "tests/cluster/", "tests/backup/", "tests/install/",
-    "tests/conformance/",  # one file, ~1 min: the conformance suite's 32 scenarios through the bridge
+    "tests/conformance/",  # two files, ~30 s each: the conformance suite's 32 scenarios, without and with auth
     "tests/",
 )  # fmt: skip
 #: units that never run beside the real node: a control plane started while the real node sets up its

@@ -10,76 +10,26 @@ SDK's bare python (tools/mcp-sdk python), Node 22 from the cache.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
-from bridge_process import running_bridge, tool
-
-ROOT = Path(__file__).resolve().parents[2]
-BASELINE = ROOT / "tests" / "fixtures" / "conformance-baseline.yml"
-SERVER = ROOT / "tests" / "conformance_server.py"
-
-
-@dataclass
-class Run:
-    returncode: int
-    output: str
-    #: scenario -> whether it failed (a check that FAILed or WARNed, as the suite's baseline check counts it)
-    failed: dict[str, bool]
-    listed: list[str]
-
-
-def _results(out_dir: Path) -> dict[str, bool]:
-    failed: dict[str, bool] = {}
-    for checks in sorted(out_dir.glob("*/checks.json")):
-        name = re.sub(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$", "", checks.parent.name).removeprefix("server-")
-        statuses = {c["status"] for c in json.loads(checks.read_text())}
-        failed[name] = bool(statuses & {"FAILURE", "WARNING"})
-    return failed
+from conformance_suite import BASELINE, Run, baseline, stale_entries, suite_behind_bridge, unexpected_failures
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    if shutil.which("go") is None:
-        pytest.skip("Go is needed to build the bridge (tools/bridge path)")
-    if shutil.which("npm") is None:
-        pytest.skip("npm is needed to install the conformance suite (tools/conformance install)")
-    bridge, python, runner = tool("bridge", "path"), tool("mcp-sdk", "python"), tool("conformance", "path")
-    node = str(Path(runner).parent / "node")
-    listed = subprocess.run([node, runner, "list", "--server"], capture_output=True, text=True, check=True).stdout
-    scenarios = re.findall(r"^\s+- (\S+)", listed, re.M)
-    tmp = tmp_path_factory.mktemp("conformance")
-    # The suite never DELETEs its sessions (~40 of them, one server process each): a short idle timeout ends
-    # them while it goes on, instead of a server process per scenario left to the end; and the session cap is
-    # above what it ever holds at once, so how fast the machine runs it cannot make a scenario meet a 503.
-    with running_bridge(bridge, [python, str(SERVER)], "--session-timeout", "10s", "--max-sessions", "100",
-                        log=tmp / "bridge.log", cwd=tmp) as base:  # fmt: skip
-        out = subprocess.run(
-            [node, runner, "server", "--url", f"{base}/mcp", "--suite", "all",
-             "--expected-failures", str(BASELINE), "-o", str(tmp / "results")],
-            capture_output=True, text=True, timeout=900, cwd=tmp,
-        )  # fmt: skip
-        yield Run(out.returncode, out.stdout + out.stderr, _results(tmp / "results"), scenarios)
-
-
-def _baseline() -> list[str]:
-    return [str(s) for s in (yaml.safe_load(BASELINE.read_text()) or {}).get("server", [])]
+    with suite_behind_bridge(tmp_path_factory.mktemp("conformance")) as run:
+        yield run
 
 
 def test_every_server_scenario_passes_or_is_an_expected_failure_of_the_baseline(run: Run) -> None:
-    unexpected = sorted(s for s, failed in run.failed.items() if failed and s not in _baseline())
+    unexpected = unexpected_failures(run)
     assert not unexpected, f"new conformance failures (not in {BASELINE.name}): {unexpected}\n{run.output[-6000:]}"
 
 
 def test_a_baseline_entry_whose_scenario_passes_fails_the_test(run: Run) -> None:
-    stale = sorted(s for s in _baseline() if run.failed.get(s) is False)
+    stale = stale_entries(run)
     assert not stale, f"these pass now: remove them from {BASELINE.name}: {stale}"
 
 
@@ -95,7 +45,7 @@ def test_every_scenario_the_suite_lists_ran(run: Run) -> None:
 
 
 def test_every_baseline_entry_names_a_scenario_and_gives_its_reason(run: Run) -> None:
-    assert set(_baseline()) <= set(run.listed), set(_baseline()) - set(run.listed)
+    assert set(baseline()) <= set(run.listed), set(baseline()) - set(run.listed)
     lines = BASELINE.read_text().splitlines()
     for i, line in enumerate(lines):
         m = re.match(r"\s+- (\S+)\s*(#.*)?$", line)

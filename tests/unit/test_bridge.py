@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_process import free_port, http_get, running_bridge, tool
+from bridge_process import free_port, http_get, post_initialize, running_bridge, tool
 
 from mcpop.render.normalize import BRIDGE_VERSION
 
@@ -205,7 +205,7 @@ def test_registry_to_pod_to_mcp_the_rendered_pod_serves_the_images_entrypoint(
 
 def _initialize_with(base: str, headers: dict[str, str]) -> int:
     """A raw initialize POST with more headers (Host, Origin); the HTTP status."""
-    return _post_initialize(base, headers)[0]
+    return post_initialize(base + "/mcp", headers=headers)[0]
 
 
 @pytest.mark.parametrize("bridge", [["--allowed-hosts", "echo,echo.tools.svc.cluster.local"]], indirect=True)
@@ -373,31 +373,18 @@ def test_a_server_process_that_crashes_mid_call_ends_its_session_with_a_json_rpc
     assert "session" in (tmp_path / "bridge.log").read_text()
 
 
-def _post_initialize(base: str, headers: dict[str, str] | None = None) -> tuple[int, str, str | None]:
-    """A raw initialize POST (with more `headers`): its status, body and Mcp-Session-Id."""
-    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": params}).encode()
-    sent = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **(headers or {})}
-    req = urllib.request.Request(base + "/mcp", data=body, method="POST", headers=sent)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read().decode(), resp.headers["Mcp-Session-Id"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(), None
-
-
 @pytest.mark.parametrize("stateful", [(["--max-sessions", "1"], [])], indirect=True)
 def test_a_session_beyond_max_sessions_is_refused_with_503_and_a_json_rpc_error(stateful: str) -> None:
-    assert _post_initialize(stateful)[0] == 200
-    status, body, _ = _post_initialize(stateful)
+    assert post_initialize(stateful + "/mcp")[0] == 200
+    status, _, body = post_initialize(stateful + "/mcp")
     assert status == 503
     error = json.loads(body)
-    assert error["id"] == 7 and "too many sessions (--max-sessions 1)" in error["error"]["message"]
+    assert error["id"] == 1 and "too many sessions (--max-sessions 1)" in error["error"]["message"]
 
 
 @pytest.mark.parametrize("stateful", [(["--max-sessions", "1"], [])], indirect=True)
 def test_readyz_stays_200_at_the_session_cap_so_a_full_pod_keeps_its_live_sessions(stateful: str) -> None:
-    assert _post_initialize(stateful)[0] == 200
+    assert post_initialize(stateful + "/mcp")[0] == 200
     assert _get(stateful + "/readyz") == (200, "ok\n")
 
 
@@ -413,7 +400,7 @@ def test_a_server_that_never_answers_is_killed_after_start_timeout_with_a_json_r
 ) -> None:
     with running_bridge(bridge_bin, ["sleep", "60"], "--start-timeout", "1s", log=tmp_path / "bridge.log") as base:
         started = time.monotonic()
-        _, body, _ = _post_initialize(base)
+        _, _, body = post_initialize(base + "/mcp")
         assert time.monotonic() - started < 10
         assert "did not answer within --start-timeout 1s" in body
 
@@ -438,7 +425,7 @@ def test_a_server_that_exits_before_answering_names_its_last_stderr_lines_to_the
     """The MCPServer's Verified condition then says why the server cannot start, not only the pod's logs."""
     failing = "echo npm warn starting >&2; printf 'npm error 404 Not Found: @acme/server\\033[0m\\n' >&2; exit 1"
     with running_bridge(bridge_bin, ["sh", "-c", failing]) as base:
-        _, body, _ = _post_initialize(base)
+        _, _, body = post_initialize(base + "/mcp")
     assert "the server process exited before it answered" in body
     assert "its last stderr lines: npm warn starting | npm error 404 Not Found: @acme/server[0m" in body
 

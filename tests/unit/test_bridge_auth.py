@@ -21,13 +21,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_process import free_port, running_bridge
+from bridge_process import free_port, post_initialize, running_bridge
 from bridge_process import http_get as _get
 from idp import Issuer
 
@@ -142,20 +141,6 @@ def _client(sdk_python: Path, tmp_path: Path, url: str, token: str) -> dict[str,
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _post(url: str, token: str | None = None) -> tuple[int, Message, str]:
-    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.headers, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read().decode()
-
-
 def test_the_sdk_client_with_a_valid_token_works_end_to_end_and_the_token_reaches_no_process_or_log(
     discovering: Bridge, issuer: Issuer, sdk_python: Path, tmp_path: Path
 ) -> None:
@@ -169,10 +154,10 @@ def test_the_sdk_client_with_a_valid_token_works_end_to_end_and_the_token_reache
 
 
 def test_no_token_is_a_401_naming_the_metadata_which_is_served(discovering: Bridge, issuer: Issuer) -> None:
-    status, headers, _ = _post(discovering.resource)
+    status, headers, _ = post_initialize(discovering.resource)
     meta = discovering.base + "/.well-known/oauth-protected-resource/mcp"
     assert status == 401
-    assert headers["WWW-Authenticate"] == f'Bearer resource_metadata="{meta}", scope="mcp:tools"'
+    assert headers["www-authenticate"] == f'Bearer resource_metadata="{meta}", scope="mcp:tools"'
     for url in (meta, discovering.base + "/.well-known/oauth-protected-resource"):
         status, body = _get(url)
         assert status == 200
@@ -196,18 +181,18 @@ def test_a_bad_token_is_a_401_invalid_token(discovering: Bridge, issuer: Issuer,
         "another key": lambda: Issuer(issuer.kid).token(aud, iss=issuer.url),
         "alg none": lambda: issuer.unsigned(aud),
     }[case]()
-    status, headers, _ = _post(discovering.resource, token)
+    status, headers, _ = post_initialize(discovering.resource, token)
     assert status == 401
-    assert 'error="invalid_token"' in headers["WWW-Authenticate"]
-    assert "resource_metadata=" in headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in headers["www-authenticate"]
+    assert "resource_metadata=" in headers["www-authenticate"]
     assert token.split(".")[1] not in discovering.log.read_text()
 
 
 def test_a_token_without_the_scope_is_a_403_insufficient_scope(discovering: Bridge, issuer: Issuer) -> None:
-    status, headers, _ = _post(discovering.resource, issuer.token(discovering.resource, scope="openid"))
+    status, headers, _ = post_initialize(discovering.resource, issuer.token(discovering.resource, scope="openid"))
     assert status == 403
-    assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
-    assert 'scope="mcp:tools"' in headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in headers["www-authenticate"]
+    assert 'scope="mcp:tools"' in headers["www-authenticate"]
 
 
 def test_the_jwks_from_a_file_instead_of_discovery(
@@ -219,7 +204,8 @@ def test_the_jwks_from_a_file_instead_of_discovery(
     for bridge in _start(bridge_bin, sdk_python, tmp_path, ["--jwt-issuer", offline, "--jwks-file", str(jwks)]):
         token = issuer.token(bridge.resource, iss=offline)
         assert _client(sdk_python, tmp_path, bridge.resource, token)["text"] == ["echo: hello"]
-        assert _post(bridge.resource, issuer.token(bridge.resource))[0] == 401  # the loopback issuer is not this one
+        loopback_token = issuer.token(bridge.resource)  # the loopback issuer's, not this bridge's
+        assert post_initialize(bridge.resource, loopback_token)[0] == 401
 
 
 def test_the_operators_probe_reports_auth_required_not_a_failure(
@@ -237,8 +223,8 @@ def test_the_operators_probe_reports_auth_required_not_a_failure(
 
 def test_a_session_answers_only_the_subject_whose_token_opened_it(discovering: Bridge, issuer: Issuer) -> None:
     alice, bob = issuer.token(discovering.resource), issuer.token(discovering.resource, sub="bob")
-    status, headers, _ = _post(discovering.resource, alice)
-    session = headers.get("Mcp-Session-Id")
+    status, headers, _ = post_initialize(discovering.resource, alice)
+    session = headers.get("mcp-session-id")
     assert status == 200 and session
 
     def ping(token: str) -> int:
