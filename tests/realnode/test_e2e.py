@@ -19,7 +19,7 @@ import oci_registry
 import pytest
 import realnode
 import yaml
-from bridge_process import http_get
+from bridge_process import http_get, post_initialize
 
 from mcpop.render.normalize import BRIDGE_IMAGE, STDIO_IMAGES
 
@@ -601,23 +601,6 @@ def front_client(url: str, tmp_path: Path, token: str | None = None, calls: dict
         return kubeenv.wait_until(run, timeout=120, message="the SDK client through the bridge")  # type: ignore[no-any-return]
     except TimeoutError as exc:
         raise AssertionError(f"{exc}: {last}") from None
-
-
-def post_initialize(url: str, token: str | None = None) -> tuple[int, dict[str, str], str]:
-    """An initialize POST (with a Bearer token when given): status, headers (names lower-cased), body."""
-    import urllib.error
-    import urllib.request
-
-    params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-               **({"Authorization": f"Bearer {token}"} if token else {})}  # fmt: skip
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}).encode()
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read().decode()
 
 
 #: an in-cluster agent: initialize with the projected ServiceAccount token its pod mounts, printing the status

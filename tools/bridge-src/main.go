@@ -349,6 +349,46 @@ func (b *bridge) toChild(ctx context.Context, id string, s *session, server, chi
 	}
 }
 
+// deliveryWait bounds how long a server-to-client message waits for a stream to the client (a variable: the tests
+// shorten it)
+var deliveryWait = 10 * time.Second
+
+// rejected reports whether the transport refused a message without breaking the session: no open stream to the
+// client for it (the SDK's jsonrpc2.ErrRejected, code -32005).
+func rejected(err error) bool {
+	var wire *jsonrpc.Error
+	return errors.As(err, &wire) && wire.Code == -32005
+}
+
+// undelivered handles a child's message the transport had no stream for. The SDK's transport cannot tell which
+// client request a stdio server's message relates to, so a server-to-client message goes to the client's
+// standalone GET stream, which a client opens after initialize, if at all. A request (sampling, elicitation,
+// roots) is tried again until that stream is there, at most deliveryWait (the child's later messages wait
+// behind it, in order); still undelivered, it is answered to the child with an error, so its tool call fails
+// instead of waiting forever. A notification (progress, a log line) or a response whose client request went
+// away is dropped: the session goes on either way.
+func (b *bridge) undelivered(ctx context.Context, id string, server, child mcp.Connection, msg jsonrpc.Message) {
+	req, ok := msg.(*jsonrpc.Request)
+	if !ok || !req.ID.IsValid() {
+		return
+	}
+	for deadline := time.Now().Add(deliveryWait); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if err := server.Write(ctx, msg); err == nil || !rejected(err) {
+			return
+		}
+	}
+	log.Printf("session %s: no stream to the client for its %s request within %v: answered with an error", id[:8],
+		req.Method, deliveryWait)
+	_ = child.Write(ctx, &jsonrpc.Response{ID: req.ID, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+		Message: "mcpop-bridge: the client has no open stream to receive this request (a client opens its GET " +
+			"stream after initialize; none came within " + deliveryWait.String() + ")"}})
+}
+
 // fromChild copies the child's messages to the client. When the child's output ends (it exited, crashed or
 // was killed) every call still waiting gets a JSON-RPC error saying so, then the session closes.
 func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, child mcp.Connection) {
@@ -367,8 +407,11 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			}
 		}
 		if err := server.Write(ctx, msg); err != nil {
-			b.drop(id)
-			return
+			if !rejected(err) {
+				b.drop(id)
+				return
+			}
+			b.undelivered(ctx, id, server, child, msg)
 		}
 	}
 	b.mu.Lock()

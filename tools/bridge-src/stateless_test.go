@@ -26,8 +26,8 @@ func TestMain(m *testing.M) {
 }
 
 // fakeChild answers newline-delimited JSON-RPC on stdin/stdout, each request in its own goroutine (so answers
-// come back in any order): echo answers {pid, params} after params.delayMs; die exits at once; ask sends the
-// client a request first and answers with what it got back.
+// come back in any order): echo answers {pid, params} after params.delayMs; die exits at once; ask (or tools/call
+// of the tool "ask") sends the client a request first and answers with what it got back.
 func fakeChild() {
 	var mu sync.Mutex
 	out := json.NewEncoder(os.Stdout)
@@ -44,7 +44,8 @@ func fakeChild() {
 			ID     json.RawMessage `json:"id"`
 			Method string          `json:"method"`
 			Params struct {
-				DelayMs int `json:"delayMs"`
+				DelayMs int    `json:"delayMs"`
+				Name    string `json:"name"`
 			} `json:"params"`
 			Result json.RawMessage `json:"result"`
 			Error  json.RawMessage `json:"error"`
@@ -59,6 +60,9 @@ func fakeChild() {
 		}
 		if msg.ID == nil {
 			continue
+		}
+		if msg.Method == "tools/call" && msg.Params.Name == "ask" { // "ask" as a session's transport lets it through
+			msg.Method = "ask"
 		}
 		switch msg.Method {
 		case "tools/list":

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessionPost sends one JSON-RPC request of a session (protocol 2025-06-18) and returns its session id and the
+// JSON-RPC messages of the answer (JSON or SSE).
+func sessionPost(t *testing.T, url, session string, body map[string]any) (string, []map[string]any) {
+	t.Helper()
+	body["jsonrpc"] = "2.0"
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	if session != "" {
+		req.Header.Set(sessionHeader, session)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []map[string]any
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Logf("%v: HTTP %d: %s", body["method"], resp.StatusCode, data)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "data: ")
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return resp.Header.Get(sessionHeader), out
+}
+
+func initialized(t *testing.T, url string) string {
+	t.Helper()
+	sid, _ := sessionPost(t, url, "", map[string]any{"id": 1, "method": "initialize", "params": map[string]any{
+		"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "t"}}})
+	if sid == "" {
+		t.Fatal("no session")
+	}
+	sessionPost(t, url, sid, map[string]any{"method": "notifications/initialized"})
+	return sid
+}
+
+// A server's request to the client (sampling, elicitation) goes to the client's GET stream, which a client opens
+// after initialize: a request sent before it is there waits for it instead of ending the session.
+func TestAServerRequestWaitsForTheClientsGETStream(t *testing.T) {
+	srv := testBridge(t, 4, 4)
+	sid := initialized(t, srv.URL)
+	got := make(chan string, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the client opens its GET stream late
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set(sessionHeader, sid)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		in := bufio.NewScanner(resp.Body)
+		for in.Scan() {
+			if strings.Contains(in.Text(), "sampling/createMessage") {
+				got <- in.Text()
+				// answer it, as a client does
+				sessionPost(t, srv.URL, sid, map[string]any{"id": "s1", "result": map[string]any{"answered": true}})
+				return
+			}
+		}
+		got <- "the GET stream ended"
+	}()
+	_, answer := sessionPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
+		"params": map[string]any{"name": "ask"}})
+	if line := <-got; !strings.Contains(line, "sampling/createMessage") {
+		t.Fatalf("the server's request never reached the GET stream: %s", line)
+	}
+	if len(answer) == 0 || !strings.Contains(toJSON(answer[len(answer)-1]), `"answered":true`) {
+		t.Fatalf("the call was not answered with the client's reply: %v", answer)
+	}
+}
+
+// Without a GET stream at all, the server's request is answered to it with an error after deliveryWait, so
+// the call ends instead of hanging, and the session stays usable.
+func TestAServerRequestNoClientStreamTakesIsAnsweredWithAnErrorAndTheSessionLives(t *testing.T) {
+	old := deliveryWait
+	deliveryWait = 500 * time.Millisecond
+	t.Cleanup(func() { deliveryWait = old })
+	srv := testBridge(t, 4, 4)
+	sid := initialized(t, srv.URL)
+	_, answer := sessionPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
+		"params": map[string]any{"name": "ask"}})
+	if len(answer) == 0 || !strings.Contains(toJSON(answer[len(answer)-1]), "no open stream") {
+		t.Fatalf("the call did not end with the bridge's error: %v", answer)
+	}
+	_, again := sessionPost(t, srv.URL, sid, map[string]any{"id": 3, "method": "tools/call",
+		"params": map[string]any{"name": "echo"}})
+	if len(again) == 0 || !strings.Contains(toJSON(again[len(again)-1]), `"pid"`) {
+		t.Fatalf("the session did not survive: %v", again)
+	}
+}
+
+func toJSON(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
