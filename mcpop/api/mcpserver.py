@@ -273,10 +273,7 @@ class JWTAuth(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
-        for name, values in (("audiences", self.audiences), ("requiredScopes", self.required_scopes)):
-            for i, v in enumerate(values or []):
-                if v in (values or [])[:i]:
-                    raise FieldError((name, i), f"duplicate {v!r}")
+        raise_first(repeated(("audiences", self.audiences), ("requiredScopes", self.required_scopes)))
         return self
 
 
@@ -305,10 +302,7 @@ class ServiceAccountAuth(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
-        for name, values in (("namespaces", self.namespaces), ("names", self.names)):
-            for i, v in enumerate(values or []):
-                if v in (values or [])[:i]:
-                    raise FieldError((name, i), f"duplicate {v!r}")
+        raise_first(repeated(("namespaces", self.namespaces), ("names", self.names)))
         return self
 
 
@@ -655,6 +649,12 @@ class MCPServerSpec(Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def repeated(*lists: tuple[str, list[str] | None]) -> list[FieldError]:
+    """A FieldError for each value of the named lists that an earlier entry of the same list already has."""
+    return [FieldError((name, i), f"duplicate {v!r}") for name, values in lists
+            for i, v in enumerate(values or []) if v in (values or [])[:i]]  # fmt: skip
 
 
 def duplicates(items: list[Any] | None, field: str, attr: str, wire: str | None = None) -> list[FieldError]:

@@ -535,18 +535,24 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 	return id, s, nil
 }
 
-func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// admit checks a request to the MCP endpoint before anything else (its Host and Origin, then its token): the
+// caller, or false once the refusal is answered.
+func (b *bridge) admit(w http.ResponseWriter, req *http.Request) (caller, bool) {
 	if why := b.hosts.refuses(req.Host, req.Header.Get("Origin")); why != "" {
 		log.Printf("refused a %s: %s", req.Method, why)
 		http.Error(w, "Forbidden: "+why+" (mcpop-bridge --allowed-hosts)", http.StatusForbidden)
-		return
+		return caller{}, false
 	}
-	var who caller
-	if b.auth != nil {
-		var ok bool
-		if who, ok = b.auth.check(w, req); !ok {
-			return
-		}
+	if b.auth == nil {
+		return caller{}, true
+	}
+	return b.auth.check(w, req)
+}
+
+func (b *bridge) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	who, ok := b.admit(w, req)
+	if !ok {
+		return
 	}
 	id := req.Header.Get(sessionHeader)
 	if id == "" {

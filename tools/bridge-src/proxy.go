@@ -119,17 +119,9 @@ func (p *proxy) forget(id string) {
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b := p.b
-	if why := b.hosts.refuses(req.Host, req.Header.Get("Origin")); why != "" {
-		log.Printf("refused a %s: %s", req.Method, why)
-		http.Error(w, "Forbidden: "+why+" (mcpop-bridge --allowed-hosts)", http.StatusForbidden)
+	who, ok := b.admit(w, req)
+	if !ok {
 		return
-	}
-	var who caller
-	if b.auth != nil {
-		var ok bool
-		if who, ok = b.auth.check(w, req); !ok {
-			return
-		}
 	}
 	sid := req.Header.Get(sessionHeader)
 	if sid != "" && !p.owned(sid, who) {
