@@ -705,8 +705,8 @@ srv("auth-issuer-userinfo", {**STDIO_AUTH, "auth": {"jwt": {"issuer": "https://u
 srv("auth-scope-space", {**STDIO_AUTH, "auth": {"jwt": {"issuer": "https://idp.example.com",
     "requiredScopes": ["a b"]}}}, "auth.jwt.requiredScopes[0]", "pattern")  # fmt: skip
 srv("auth-empty", {**STDIO_AUTH, "auth": {}}, "auth.jwt", "auth needs jwt")
-srv("auth-jwt-on-sse-server", {"transport": {"type": "sse"}, "auth": {"jwt": {"issuer": "https://idp.example.com"}}},
-    "spec.auth.jwt", "fronts stdio and streamable-http servers")  # fmt: skip
+srv("auth-jwt-without-bridge", {"transport": {"type": "stdio"}, "gateway": {"enabled": False},
+    "auth": {"jwt": {"issuer": "https://idp.example.com"}}}, "spec.auth.jwt", "gateway.enabled: false")  # fmt: skip
 srv("pull-policy", {"imagePullPolicy": "Sometimes"}, "imagePullPolicy", "'Always'")
 srv("config-not-mapping", {"config": ["a"]}, "config", "got a list")
 srv("request-over-limit", {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}, "spec",

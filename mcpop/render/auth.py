@@ -142,10 +142,10 @@ def front_door(spec: MCPServerSpec) -> bool:
 
 
 def with_proxy(spec: MCPServerSpec, work: Workload, hosts: list[str], bridge_image: str | None) -> Workload:
-    """A streamable-HTTP server with a front-door feature: mcpop-bridge in front of it as a reverse proxy
+    """An HTTP server (streamable-http or sse) with a front-door feature: mcpop-bridge in front of it as a reverse proxy
     (`--upstream`), in a container of its own on the first port from PROXY_PORT the server does not use; the
     Service's `http` port leads to the bridge, and the server's own port is reached only from inside the pod."""
-    if work.bridged or work.transport != "streamable-http" or not front_door(spec):
+    if work.bridged or work.transport not in ("streamable-http", "sse") or not front_door(spec):
         return work
     used = {work.port, *(p.port for p in spec.ports or []),
             *(p.target_port for p in spec.ports or [] if isinstance(p.target_port, int))}  # fmt: skip
@@ -154,20 +154,21 @@ def with_proxy(spec: MCPServerSpec, work: Workload, hosts: list[str], bridge_ima
         "--port", str(port), "--path", work.path, "--health", HEALTH_PATH, "--ready", READY_PATH,
         "--allowed-hosts", ",".join(dict.fromkeys(hosts)),
         "--upstream", f"http://127.0.0.1:{work.port}{work.path}",
+        *(["--upstream-transport", "sse"] if work.transport == "sse" else []),
     ]  # fmt: skip
     return dataclasses.replace(work, proxy_image=bridge_image or BRIDGE_IMAGE, proxy_port=port, proxy_args=args)
 
 
 def bridge_flags_of(work: Workload, field: str, what: str) -> list[str]:
     """mcpop-bridge's own flags (a stdio server's before its `--`, a proxy's all of them); a server no bridge
-    fronts (an SSE server) is refused, naming `field`."""
+    fronts (a stdio server with gateway.enabled false) is refused, naming `field`."""
     if work.proxy_args is not None:
         return list(work.proxy_args)
     if not work.bridged or work.args is None:
         raise RenderError(
             field,
-            f"{what} runs in mcpop-bridge, which fronts stdio and streamable-http servers; transport "
-            f"{work.transport} is served by the image itself, so nothing would enforce it",
+            f"{what} runs in mcpop-bridge, and gateway.enabled: false runs this stdio server without it, so nothing "
+            "would enforce it",
         )
     return work.args[: work.args.index("--")]
 

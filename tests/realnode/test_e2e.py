@@ -531,9 +531,10 @@ for line in sys.stdin:
 #: the official SDK client, a session, with the Bearer token in TOKEN when set: the tools it is shown and what
 #: calling each tool of argv[2] ({name: arguments}) gives
 FRONT_CLIENT = """
-import asyncio, json, os, sys
+import asyncio, contextlib, json, os, sys
 import httpx2
 from mcp import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 
@@ -546,13 +547,17 @@ async def outcome(c, name):
 
 async def main() -> None:
     headers = {"Authorization": "Bearer " + os.environ["TOKEN"]} if os.environ.get("TOKEN") else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        async with streamable_http_client(sys.argv[1], http_client=http) as streams:
-            async with ClientSession(streams[0], streams[1]) as c:
-                await c.initialize()
-                out = {"tools": sorted(t.name for t in (await c.list_tools()).tools)}
-                for name in json.loads(sys.argv[2]):
-                    out[name] = await outcome(c, name)
+    async with contextlib.AsyncExitStack() as stack:
+        if sys.argv[3] == "sse":
+            streams = await stack.enter_async_context(sse_client(sys.argv[1], headers=headers))
+        else:
+            http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=30))
+            streams = await stack.enter_async_context(streamable_http_client(sys.argv[1], http_client=http))
+        async with ClientSession(streams[0], streams[1]) as c:
+            await c.initialize()
+            out = {"tools": sorted(t.name for t in (await c.list_tools()).tools)}
+            for name in json.loads(sys.argv[2]):
+                out[name] = await outcome(c, name)
     print(json.dumps(out))
 
 
@@ -580,9 +585,10 @@ def front_door_server(cluster: kubeenv.KubeCluster, namespace: str, name: str, v
 FILE_CALLS = {"read_file": {"path": "/a"}, "delete_file": {"path": "/a"}}
 
 
-def front_client(url: str, tmp_path: Path, token: str | None = None, calls: dict | None = None) -> dict:
-    """FRONT_CLIENT against `url`, calling each tool of `calls` (default: FILE_CALLS) with its arguments (retried
-    while the Service's endpoint is being programmed)."""
+def front_client(url: str, tmp_path: Path, token: str | None = None, calls: dict | None = None,
+                 transport: str = "streamable-http") -> dict:  # fmt: skip
+    """FRONT_CLIENT against `url` over `transport`, calling each tool of `calls` (default: FILE_CALLS) with its
+    arguments (retried while the Service's endpoint is being programmed)."""
     sys.path.insert(0, str(REPO / "tests" / "images"))
     from runc_harness import sdk_python
 
@@ -592,7 +598,7 @@ def front_client(url: str, tmp_path: Path, token: str | None = None, calls: dict
     last: list[str] = []
 
     def run() -> dict | None:
-        argv = [str(sdk_python()), str(script), url, json.dumps(calls or FILE_CALLS)]
+        argv = [str(sdk_python()), str(script), url, json.dumps(calls or FILE_CALLS), transport]
         p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
         last[:] = [p.stderr[-2000:]]
         return json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
@@ -713,16 +719,17 @@ def test_a_server_behind_the_front_door_checks_tokens_policy_audit_and_metrics_o
     assert verified["reason"] == "Handshake" and "front-door" in verified["message"]
 
 
+@pytest.mark.parametrize("kind", ["streamable", "sse"])
 def test_an_http_server_gets_the_front_door_as_a_reverse_proxy_on_the_real_node(
-    installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path
+    installed: kubeenv.KubeCluster, namespace: str, tmp_path: Path, kind: str
 ) -> None:
-    """server-everything's streamable-HTTP image with spec.auth.jwt, spec.tools allowing echo only and spec.audit:
-    mcpop-bridge runs beside it (--upstream) and the Service leads to the bridge: no token gets 401, a valid one
-    the SDK client, shown and able to call only echo, while add is refused without reaching the server; the
-    bridge's log has the audit lines; the operator's handshake authenticates through it (Verified)."""
+    """server-everything's streamable-HTTP and SSE images with spec.auth.jwt, spec.tools allowing echo only and
+    spec.audit: mcpop-bridge runs beside it (--upstream) and the Service leads to the bridge: no token gets 401, a
+    valid one the SDK client, shown and able to call only echo, while add is refused without reaching the server;
+    the bridge's log has the audit lines; the operator's handshake authenticates through it (Verified)."""
     from idp import Issuer
 
-    entry = json.loads((REPO / "tests/fixtures/images/io.example.everything-streamable.server.json").read_text())
+    entry = json.loads((REPO / f"tests/fixtures/images/io.example.everything-{kind}.server.json").read_text())
     image = entry["packages"][0]["identifier"]
     load_test_image(installed, image)
     load_bridge_image(installed)
@@ -730,10 +737,11 @@ def test_an_http_server_gets_the_front_door_as_a_reverse_proxy_on_the_real_node(
     idp.url = "https://idp.example.test"
     installed.core.create_namespaced_config_map(namespace, {"metadata": {"name": "idp-jwks"},
                                                             "data": {"jwks.json": json.dumps(idp.jwks())}})  # fmt: skip
-    name, (repository, tag) = "everything-front", image.rsplit(":", 1)
+    name, (repository, tag) = f"everything-{kind}-front", image.rsplit(":", 1)
+    transport = entry["packages"][0]["transport"]["type"]
     meta = {"name": name, "namespace": namespace}
     server = {"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer", "metadata": meta,
-              "spec": {"image": repository, "tag": tag, "port": 3001, "transport": {"type": "streamable-http"},
+              "spec": {"image": repository, "tag": tag, "port": 3001, "transport": {"type": transport},
                        "auth": {"jwt": {"issuer": idp.url, "audiences": [audience],
                                         "jwks": {"configMapKeyRef": {"name": "idp-jwks", "key": "jwks.json"}}}},
                        "tools": {"allow": ["echo"]}, "audit": {}, **PLACEMENT}}  # fmt: skip
@@ -759,7 +767,7 @@ def test_an_http_server_gets_the_front_door_as_a_reverse_proxy_on_the_real_node(
 
     calls = {"echo": {"message": "through the proxy"}, "add": {"a": 1, "b": 2}}
     try:
-        seen = front_client(url, tmp_path, idp.token(audience), calls)
+        seen = front_client(url, tmp_path, idp.token(audience), calls, transport)
     except AssertionError as exc:
         bridge_log = server_logs(installed, namespace, name, container="mcpop-bridge")
         raise AssertionError(f"{exc}\n{bridge_log}\n{server_logs(installed, namespace, name)}") from None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from test_render_proxy import NO_BRIDGE
 
 from mcpop.api.mcpserver import MCPServer
 from mcpop.render import ObjectSet, RenderError, RenderOptions, render
@@ -97,10 +98,15 @@ def test_a_user_volume_named_like_the_jwks_volume_is_refused_naming_the_field() 
 
 
 def test_an_sse_server_with_jwt_is_refused_since_no_bridge_would_check_tokens() -> None:
-    spec = {"image": "ghcr.io/example/http-mcp:1", "transport": {"type": "sse"}, "command": None}
+    spec = {
+        "image": "ghcr.io/example/http-mcp:1",
+        "transport": {"type": "stdio"},
+        "gateway": {"enabled": False},
+        "command": None,
+    }
     with pytest.raises(RenderError) as err:
         render(server(spec, jwt={"issuer": ISSUER}))
-    assert err.value.field == "spec.auth.jwt" and "fronts stdio and streamable-http servers" in str(err.value)
+    assert err.value.field == "spec.auth.jwt" and "gateway.enabled: false" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -210,10 +216,10 @@ def test_without_auth_nothing_accepts_tokens_and_the_handshake_sends_none() -> N
     assert sa_flags(out) == {}
 
 
-def test_an_sse_server_with_service_accounts_is_refused_naming_the_field() -> None:
+def test_a_stdio_server_without_its_bridge_is_refused_with_service_accounts_naming_the_field() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                    "spec": {**NO_BRIDGE,
                                              "auth": {"serviceAccounts": {}}}})  # fmt: skip
     with pytest.raises(RenderError) as err:
         render(srv)

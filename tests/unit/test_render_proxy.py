@@ -1,8 +1,8 @@
 """mcpop-bridge as a reverse proxy in front of a streamable-HTTP server (issue 21): with spec.auth, spec.tools or
 spec.audit the pod gets a `mcpop-bridge` container running the bridge image with `--upstream` to the server's own
 port; the Service's `http` port leads to the bridge, the server's port is renamed `mcp-upstream` (its probes
-follow); the bridge's port is the first free one from 8000; without a front-door feature nothing changes; an SSE
-server with one is refused."""
+follow); the bridge's port is the first free one from 8000; an SSE server gets it for its transport; without a
+front-door feature nothing changes; a stdio server without its bridge (gateway.enabled false) is refused."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from mcpop.api.mcpserver import MCPServer
 from mcpop.render import ObjectSet, RenderError, render
 from mcpop.render.collisions import PROXY_CONTAINER
 from mcpop.render.pod import UPSTREAM_PORT_NAME
+
+#: a stdio server run without its bridge (gateway.enabled false): nothing fronts it
+NO_BRIDGE: dict[str, Any] = {"image": "ghcr.io/example/stdio", "tag": "1", "transport": {"type": "stdio"},
+                             "gateway": {"enabled": False}}  # fmt: skip
 
 
 def http_server(**spec: Any) -> MCPServer:
@@ -86,10 +90,19 @@ def test_the_network_policy_admits_the_bridges_port_not_the_servers() -> None:
     assert policy is not None and policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": "http"}]
 
 
-def test_an_sse_server_with_a_front_door_feature_is_refused_naming_the_field() -> None:
+def test_an_sse_server_gets_the_bridge_for_its_transport() -> None:
+    args = containers(render(http_server(transport={"type": "sse"}, tools={"deny": ["x"]})))[PROXY_CONTAINER]["args"]
+    assert args[args.index("--upstream") + 1] == "http://127.0.0.1:8080/sse"
+    assert args[args.index("--upstream-transport") + 1] == "sse" and args[args.index("--path") + 1] == "/sse"
+
+
+def test_a_stdio_server_without_its_bridge_is_refused_naming_the_field() -> None:
+    srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
+                                    "metadata": {"name": "web", "namespace": "tools"},
+                                    "spec": {**NO_BRIDGE, "tools": {"deny": ["x"]}}})  # fmt: skip
     with pytest.raises(RenderError) as err:
-        render(http_server(transport={"type": "sse"}, tools={"deny": ["x"]}))
-    assert err.value.field == "spec.tools" and "transport sse is served by the image itself" in err.value.message
+        render(srv)
+    assert err.value.field == "spec.tools" and "gateway.enabled: false" in err.value.message
 
 
 def test_the_key_files_are_mounted_in_the_bridges_container_not_the_servers() -> None:

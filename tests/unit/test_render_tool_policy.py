@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from test_render_proxy import NO_BRIDGE
 
 from mcpop.api.cel import MAX_RULE_LENGTH, MAX_RULES, rule_error
 from mcpop.api.mcpserver import MAX_GLOBS, MAX_TOOL_NAMES, MCPServer
@@ -51,11 +52,11 @@ def test_no_policy_and_an_empty_one_add_no_flag() -> None:
 def test_a_policy_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                    "spec": {**NO_BRIDGE,
                                              "tools": {"deny": ["delete_*"]}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)
-    assert exc.value.field == "spec.tools" and "fronts stdio and streamable-http servers" in exc.value.message
+    assert exc.value.field == "spec.tools" and "gateway.enabled: false" in exc.value.message
 
 
 @pytest.mark.parametrize("glob", ["read,delete", "read file", "", "x" * 129, "read\n"])
@@ -86,7 +87,7 @@ def test_audit_writes_the_bridges_json_lines_to_stdout_and_arguments_only_when_a
 def test_audit_on_a_server_no_bridge_fronts_is_refused_naming_the_field() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                    "spec": {**NO_BRIDGE,
                                              "audit": {}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)
@@ -113,7 +114,7 @@ def test_an_empty_approved_inventory_exposes_no_tool() -> None:
 def test_an_approved_inventory_on_a_server_no_bridge_fronts_is_refused() -> None:
     srv = MCPServer.model_validate({"apiVersion": "mcp.allbeone.io/v1", "kind": "MCPServer",
                                     "metadata": {"name": "web", "namespace": "tools"},
-                                    "spec": {"image": "ghcr.io/example/web", "tag": "1", "transport": {"type": "sse"},
+                                    "spec": {**NO_BRIDGE,
                                              "tools": {"approved": [{"name": "x", "sha256": READ}]}}})  # fmt: skip
     with pytest.raises(RenderError) as exc:
         render(srv)

@@ -837,6 +837,9 @@ func main() {
 	auditArguments := flag.Bool("audit-arguments", false, "include tools/call arguments in the audit lines")
 	upstream := flag.String("upstream", "", "reverse-proxy mode: the streamable-HTTP MCP endpoint of the server in "+
 		"this pod (http://127.0.0.1:PORT/PATH), fronted instead of a stdio COMMAND (proxy.go)")
+	upstreamTransport := flag.String("upstream-transport", "streamable-http", "the --upstream server's transport: "+
+		"streamable-http, or sse (the legacy HTTP+SSE transport: a GET stream and the messages POSTed to the URI its "+
+		"endpoint event names)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -865,7 +868,7 @@ func main() {
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
 	if *upstream != "" {
-		p, err := newProxy(b, *upstream)
+		p, err := newProxy(b, *upstream, *upstreamTransport)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -943,6 +946,9 @@ func main() {
 		serving += filepath.Base(b.command[0])
 	}
 	mux.Handle(*path, endpoint)
+	if b.proxy != nil && b.proxy.sse && *path != "/" {
+		mux.Handle("/", endpoint) // the message URIs the server's endpoint events name
+	}
 	if b.auth != nil {
 		mux.HandleFunc(metadataPrefix, b.auth.metadata)
 		if *path != "/" {

@@ -1,7 +1,8 @@
-// Reverse-proxy mode (issue 21): `--upstream http://127.0.0.1:PORT/PATH` puts the bridge in front of a
-// streamable-HTTP MCP server in the same pod instead of starting stdio processes, so an HTTP server gets the same
-// front door as a stdio one: the Host/Origin check, Bearer tokens (the Authorization header is never passed on),
-// the tool policy and its CEL rules, an approved inventory, the audit and the metrics.
+// Reverse-proxy mode (issue 21): `--upstream http://127.0.0.1:PORT/PATH` puts the bridge in front of an HTTP MCP
+// server in the same pod instead of starting stdio processes (streamable HTTP here; `--upstream-transport sse`:
+// proxysse.go), so an HTTP server gets the same front door as a stdio one: the Host/Origin check, Bearer tokens
+// (the Authorization header is never passed on), the tool policy and its CEL rules, an approved inventory, the
+// audit and the metrics.
 //
 // A POST's JSON-RPC message is read (at most 16 MiB): a request the policy refuses is answered here and never
 // reaches the server. The answer to a list request (tools/list, prompts/list, resources/list,
@@ -45,8 +46,11 @@ type proxy struct {
 	upstream *url.URL
 	rp       *httputil.ReverseProxy
 
-	mu     sync.Mutex
-	owners map[string]proxyOwner // Mcp-Session-Id → who opened it
+	sse bool // the upstream speaks the legacy HTTP+SSE transport (proxysse.go)
+
+	mu      sync.Mutex
+	owners  map[string]proxyOwner  // Mcp-Session-Id → who opened it
+	streams map[string]*sseSession // with sse: a session's message URI → its stream
 }
 
 type proxyOwner struct {
@@ -54,15 +58,22 @@ type proxyOwner struct {
 	seen time.Time
 }
 
-func newProxy(b *bridge, upstream string) (*proxy, error) {
+func newProxy(b *bridge, upstream, transport string) (*proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("--upstream %q must be an http URL without userinfo (the server in the same pod)", upstream)
 	}
-	p := &proxy{b: b, upstream: u, owners: map[string]proxyOwner{}}
+	if transport != "streamable-http" && transport != "sse" {
+		return nil, fmt.Errorf("--upstream-transport %q: streamable-http or sse", transport)
+	}
+	p := &proxy{b: b, upstream: u, sse: transport == "sse", owners: map[string]proxyOwner{},
+		streams: map[string]*sseSession{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			r.Out.URL.Scheme, r.Out.URL.Host, r.Out.URL.Path, r.Out.URL.RawPath = u.Scheme, u.Host, u.Path, ""
+			r.Out.URL.Scheme, r.Out.URL.Host = u.Scheme, u.Host
+			if !p.sse { // an SSE server's message URIs are its own: they pass as the client sends them
+				r.Out.URL.Path, r.Out.URL.RawPath = u.Path, ""
+			}
 			r.Out.Host = u.Host
 			r.Out.Header.Del("Authorization") // never passed through (the MCP authorization spec forbids it)
 		},
@@ -121,6 +132,14 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b := p.b
 	who, ok := b.admit(w, req)
 	if !ok {
+		return
+	}
+	if p.sse {
+		if req.Method == http.MethodGet {
+			p.stream(w, req, who)
+		} else {
+			p.message(w, req, who)
+		}
 		return
 	}
 	sid := req.Header.Get(sessionHeader)
@@ -207,31 +226,31 @@ func (p *proxy) forward(w http.ResponseWriter, req *http.Request, who caller, r 
 			if err != nil || len(raw) > maxEventBytes {
 				return fmt.Errorf("the answer is unreadable or over %d bytes", maxEventBytes)
 			}
-			if out := p.rewrite(raw, r.ID, done); out != nil {
+			if out := rewrite(raw, answering(r.ID, done)); out != nil {
 				raw = out
 			}
 			resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
 			resp.Header.Del("Content-Length")
 		case mediaType == "text/event-stream":
-			resp.Body = p.events(resp.Body, r.ID, done)
+			answer := answering(r.ID, done)
+			resp.Body = events(resp.Body, func(ev []byte) []byte { return event(ev, answer) }, nil, nil)
 		}
 		return nil
 	}
 	rp.ServeHTTP(w, req)
 }
 
-// rewrite reads `raw` as the answer to request `id`: `done` sees (and may change) it; the bytes to send
-// instead, or nil when `raw` is not that answer (passed as it is).
-func (p *proxy) rewrite(raw []byte, id jsonrpc.ID, done func(*jsonrpc.Response)) []byte {
+// rewrite reads `raw` as a JSON-RPC message: when it is a response `answer` takes (it may change it), the bytes
+// to send instead; nil otherwise (passed as it is).
+func rewrite(raw []byte, answer func(*jsonrpc.Response) bool) []byte {
 	msg, err := jsonrpc.DecodeMessage(raw)
 	if err != nil {
 		return nil
 	}
 	resp, ok := msg.(*jsonrpc.Response)
-	if !ok || resp.ID != id {
+	if !ok || !answer(resp) {
 		return nil
 	}
-	done(resp)
 	out, err := jsonrpc.EncodeMessage(resp)
 	if err != nil {
 		return nil
@@ -239,34 +258,74 @@ func (p *proxy) rewrite(raw []byte, id jsonrpc.ID, done func(*jsonrpc.Response))
 	return out
 }
 
-// events passes an SSE stream through event by event, the answer to request `id` through `done`.
-func (p *proxy) events(body io.ReadCloser, id jsonrpc.ID, done func(*jsonrpc.Response)) io.ReadCloser {
+// answering is the `answer` of rewrite for request `id`: `done` sees (and may change) its response.
+func answering(id jsonrpc.ID, done func(*jsonrpc.Response)) func(*jsonrpc.Response) bool {
+	return func(resp *jsonrpc.Response) bool {
+		if resp.ID != id {
+			return false
+		}
+		done(resp)
+		return true
+	}
+}
+
+// events passes an SSE stream through event by event, each as `handle` makes it, with the events sent on
+// `inject` written between them; `ended` (when set) runs once the stream is over.
+func events(body io.ReadCloser, handle func([]byte) []byte, inject <-chan []byte, ended func()) io.ReadCloser {
 	pr, pw := io.Pipe()
-	go func() {
-		defer func() { _ = body.Close() }()
+	upstream, stop := make(chan []byte), make(chan struct{})
+	go func() { // reads the server's events
+		defer close(upstream)
 		in := bufio.NewReaderSize(body, 64<<10)
 		var event bytes.Buffer
 		for {
 			line, err := in.ReadSlice('\n')
-			if err == bufio.ErrBufferFull { // a long data line: keep reading it
-				event.Write(line)
-				if event.Len() > maxEventBytes {
-					_, _ = pw.Write([]byte("event: error\ndata: mcpop-bridge: an event over 16 MiB\n\n"))
-					_ = pw.CloseWithError(io.ErrUnexpectedEOF)
-					return
-				}
-				continue
-			}
 			event.Write(line)
+			if err == bufio.ErrBufferFull { // a long data line: keep reading it
+				if event.Len() <= maxEventBytes {
+					continue
+				}
+				event.Reset()
+				event.WriteString("event: error\ndata: mcpop-bridge: an event over 16 MiB\n\n")
+				err = io.ErrUnexpectedEOF
+			}
 			if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 { // the end of an event (or of the stream)
-				if _, werr := pw.Write(p.event(event.Bytes(), id, done)); werr != nil {
-					return
+				if event.Len() > 0 {
+					select {
+					case upstream <- bytes.Clone(event.Bytes()):
+					case <-stop:
+						return
+					}
 				}
 				event.Reset()
 			}
 			if err != nil {
-				_ = pw.CloseWithError(err)
 				return
+			}
+		}
+	}()
+	go func() { // writes them, and the bridge's own, to the client
+		defer func() {
+			close(stop)
+			_ = body.Close()
+			if ended != nil {
+				ended()
+			}
+		}()
+		for {
+			select {
+			case ev, ok := <-upstream:
+				if !ok {
+					_ = pw.Close()
+					return
+				}
+				if _, err := pw.Write(handle(ev)); err != nil {
+					return
+				}
+			case ev := <-inject:
+				if _, err := pw.Write(ev); err != nil {
+					return
+				}
 			}
 		}
 	}()
@@ -276,35 +335,50 @@ func (p *proxy) events(body io.ReadCloser, id jsonrpc.ID, done func(*jsonrpc.Res
 	}{pr, closerFunc(func() error { _ = pr.Close(); return body.Close() })}
 }
 
-// event is one SSE event (its lines, blank line included) as sent on: its data rewritten when it is the
-// answer to request `id`.
-func (p *proxy) event(raw []byte, id jsonrpc.ID, done func(*jsonrpc.Response)) []byte {
-	var data [][]byte
-	var other [][]byte
+// sseEvent is one SSE event (its lines, blank line included): its name, its data (data lines joined), and
+// its other lines.
+func sseEvent(raw []byte) (name string, data []byte, other [][]byte) {
+	var parts [][]byte
 	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
 		trimmed := bytes.TrimRight(line, "\r\n")
 		if v, ok := bytes.CutPrefix(trimmed, []byte("data:")); ok {
-			data = append(data, bytes.TrimPrefix(v, []byte(" ")))
-		} else if len(trimmed) > 0 {
+			parts = append(parts, bytes.TrimPrefix(v, []byte(" ")))
+			continue
+		}
+		if v, ok := bytes.CutPrefix(trimmed, []byte("event:")); ok {
+			name = string(bytes.TrimSpace(v))
+		}
+		if len(trimmed) > 0 {
 			other = append(other, trimmed)
 		}
 	}
-	if len(data) == 0 {
-		return raw
-	}
-	out := p.rewrite(bytes.Join(data, []byte("\n")), id, done)
-	if out == nil {
-		return raw
-	}
+	return name, bytes.Join(parts, []byte("\n")), other
+}
+
+// withData is an SSE event of `other` lines and `data`.
+func withData(other [][]byte, data []byte) []byte {
 	var buf bytes.Buffer
 	for _, l := range other {
 		buf.Write(l)
 		buf.WriteByte('\n')
 	}
 	buf.WriteString("data: ")
-	buf.Write(out)
+	buf.Write(data)
 	buf.WriteString("\n\n")
 	return buf.Bytes()
+}
+
+// event is one SSE event as sent on: its data rewritten when it is a response `answer` takes.
+func event(raw []byte, answer func(*jsonrpc.Response) bool) []byte {
+	_, data, other := sseEvent(raw)
+	if len(data) == 0 {
+		return raw
+	}
+	out := rewrite(data, answer)
+	if out == nil {
+		return raw
+	}
+	return withData(other, out)
 }
 
 type closerFunc func() error

@@ -56,7 +56,7 @@ func newUpstream(t *testing.T, jsonResponse bool) *upstreamServer {
 func fronted(t *testing.T, up *upstreamServer, pol *policy, a *auth) (*bridge, *httptest.Server) {
 	t.Helper()
 	b := &bridge{hosts: parseAllowList(""), sessions: map[string]*session{}, policy: pol, auth: a, maxSessions: 4}
-	p, err := newProxy(b, up.URL+"/mcp")
+	p, err := newProxy(b, up.URL+"/mcp", "streamable-http")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +230,106 @@ func TestTheProxysApprovedInventoryListsTheUpstreamItself(t *testing.T) {
 
 func TestUpstreamURLsMustBePlainHTTPWithoutUserinfo(t *testing.T) {
 	for _, raw := range []string{"https://127.0.0.1:8080/mcp", "http://u:p@127.0.0.1/mcp", "127.0.0.1:8080", "http:///mcp"} {
-		if _, err := newProxy(&bridge{}, raw); err == nil {
+		if _, err := newProxy(&bridge{}, raw, "streamable-http"); err == nil {
 			t.Errorf("%s was taken", raw)
 		}
+	}
+}
+
+// newSSEUpstream is the official Go SDK's server on the legacy SSE transport with upstreamServer's three tools.
+func newSSEUpstream(t *testing.T) *upstreamServer {
+	t.Helper()
+	u := &upstreamServer{types: map[string]bool{}}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "upstream-sse", Version: "1"}, nil)
+	for _, name := range []string{"read_file", "write_file", "delete_file"} {
+		srv.AddTool(&mcp.Tool{Name: name, Description: name, InputSchema: map[string]any{"type": "object"}},
+			func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				u.mu.Lock()
+				u.called = append(u.called, req.Params.Name)
+				u.mu.Unlock()
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "called " + req.Params.Name}}}, nil
+			})
+	}
+	handler := mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.auth = append(u.auth, r.Header.Get("Authorization"))
+		u.mu.Unlock()
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func connectSSE(t *testing.T, url, token string) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+	transport := &mcp.SSEClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: bearer{token, http.DefaultTransport}}}
+	cs, err := client.Connect(context.Background(), transport, nil) // its context is the SSE stream's
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+func TestTheProxyFrontsAnSSEServerWithThePolicyAndKeepsItsSessionsToTheirCaller(t *testing.T) {
+	now := time.Now()
+	rs := newRSA(t, "k1")
+	loads := 0
+	a := &auth{v: testValidator(func() []jose.JSONWebKey { return []jose.JSONWebKey{rs.jwk()} }, &loads, now),
+		resource: testAudience, path: "/sse"}
+	up := newSSEUpstream(t)
+	b := &bridge{hosts: parseAllowList(""), sessions: map[string]*session{}, auth: a, maxSessions: 4,
+		policy: &policy{tools: newGlobs(nil, []string{"delete_*"})}}
+	p, err := newProxy(b, up.URL+"/sse", "sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.proxy = p
+	front := httptest.NewServer(p)
+	t.Cleanup(front.Close)
+
+	cs := connectSSE(t, front.URL+"/sse", rs.sign(t, good(now)))
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"read_file", "write_file"}) {
+		t.Fatalf("tools/list through the proxy: %v", got)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "read_file"})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != "called read_file" {
+		t.Fatalf("an allowed call: %v %v", res, err)
+	}
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "delete_file"}); err == nil ||
+		!strings.Contains(err.Error(), "--deny-tools") {
+		t.Fatalf("a denied call: %v", err)
+	}
+	up.mu.Lock()
+	called, headers := slices.Clone(up.called), slices.Clone(up.auth)
+	up.mu.Unlock()
+	if !slices.Equal(called, []string{"read_file"}) {
+		t.Fatalf("the server was asked: %v", called)
+	}
+	for _, h := range headers {
+		if h != "" {
+			t.Fatalf("the server was sent an Authorization header: %q", h)
+		}
+	}
+
+	p.mu.Lock()
+	var uri string
+	for k := range p.streams {
+		uri = k
+	}
+	p.mu.Unlock()
+	req, _ := http.NewRequest(http.MethodPost, front.URL+uri, strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"ping"}`))
+	req.Header.Set("Authorization", "Bearer "+rs.sign(t, with(good(now), "sub", "mallory")))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if uri == "" || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("another caller posted to alice's SSE session %q: %d", uri, resp.StatusCode)
 	}
 }
