@@ -597,8 +597,6 @@ except urllib.error.HTTPError as exc:
 def agent_initialize(cluster: kubeenv.KubeCluster, namespace: str, account: str, audience: str, url: str) -> str:
     """AGENT in a restricted pod of ServiceAccount `account` on the real node, its token projected for
     `audience`; its output once it has run."""
-    from conftest import on_real_node
-
     load_test_image(cluster, PYTHON_RUNTIME)
     cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": account}})
     mount = {"name": "mcp-token", "mountPath": "/var/run/secrets/mcp", "readOnly": True}
@@ -609,7 +607,7 @@ def agent_initialize(cluster: kubeenv.KubeCluster, namespace: str, account: str,
                                        automountServiceAccountToken=False,
                                        volumes=[{"name": "mcp-token", "projected": {"sources": [token]}}])  # fmt: skip
     name = f"agent-{account}"
-    cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": on_real_node(spec)})
+    cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": {**spec, **PLACEMENT}})
     done = ("Succeeded", "Failed")
     try:
         kubeenv.wait_until(lambda: cluster.core.read_namespaced_pod(name, namespace).status.phase in done,
