@@ -12,16 +12,24 @@ Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods
 With `--verify-concurrency N` (N > 0) the operator also verifies every server, as in-cluster: out of the
 cluster no Service answers, so every handshake fails and is retried with backoff; what this measures is
 the verifier's cost (the SDK's import, the pool, the retries) in memory and in reconcile time.
+
+With `--profile DIR` the operator serves its profiling endpoint (`--enable-pprof`, which starts tracemalloc and
+so slows it: figures of such a run are not comparable): a CPU profile of the growth to M is written to
+DIR/cpu.folded (folded stacks) and the source lines holding the most memory at M to DIR/heap.txt; the run
+prints where the samples end (the innermost mcpop frame of each) and the heap's top lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 import kubeenv  # noqa: E402
+from cli_process import MCP  # noqa: E402
 from kubernetes import client  # noqa: E402
 from operator_harness import OperatorProcess, free_port  # noqa: E402
 
@@ -110,6 +119,26 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def pprof(port: int, path: str, timeout: float = 120) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return str(r.read().decode())
+
+
+def mcpop_leaves(folded: str, top: int = 15) -> list[tuple[int, str]]:
+    """Samples by the innermost frame in a file named as one of mcpop's (`manager.py`...; stacks name files by
+    their base name only, so a library file of the same name counts too); stacks with none left out."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in folded.splitlines():
+        stack, _, n = line.rpartition(" ")
+        mine = [f for f in stack.split(";") if " (" in f and f.split(" (", 1)[1].split(".py:")[0] in MCPOP_FILES]
+        if mine:
+            counts[mine[-1]] += int(n)
+    return [(n, f) for f, n in counts.most_common(top)]
+
+
+MCPOP_FILES = {p.stem for p in (ROOT / "mcpop").rglob("*.py")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--servers", type=int, default=500)
@@ -118,7 +147,9 @@ def main() -> None:
     ap.add_argument("--sync-period", default="45s")
     ap.add_argument("--verify-concurrency", type=int, default=0)
     ap.add_argument("--verify-timeout", default="2s")
+    ap.add_argument("--profile", type=Path, help="write a CPU profile of the growth and the heap's top lines here")
     args = ap.parse_args()
+    pport = free_port()
 
     with kubeenv.kube_cluster_context(f"bench-{os.getpid()}") as cluster:
         api = cluster.api_client
@@ -143,6 +174,7 @@ def main() -> None:
             ns,
             "--metrics-bind-address",
             f"127.0.0.1:{mport}",
+            "--metrics-secure=false",  # the bench scrapes plain /metrics on loopback
             "--health-probe-bind-address",
             f"127.0.0.1:{hport}",
             "--concurrent-reconciles",
@@ -158,10 +190,14 @@ def main() -> None:
         ]
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "from mcpop.cli.main import run; run()", *argv],
+                [*MCP, *argv],  # as installed (no kubernetes-validate)
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
+                env={
+                    **os.environ,
+                    **({"ENABLE_PPROF": "true", "PPROF_ADDR": f"127.0.0.1:{pport}"} if args.profile else {}),
+                },
             )
         op = OperatorProcess(proc, mport, hport, log_path, argv)
         try:
@@ -193,6 +229,13 @@ def main() -> None:
                 f"done {resync:.1f}s after the snapshot)"
             )
 
+            profile: dict[str, str] = {}
+            sampler = None
+            if args.profile:
+                sampler = threading.Thread(
+                    target=lambda: profile.update(cpu=pprof(pport, "/debug/pprof/profile?seconds=60"))
+                )
+                sampler.start()
             create_all(api, ns, range(args.servers, args.rss_servers))
             took2 = wait_ready(api, ns, args.rss_servers, timeout=1800)
             time.sleep(args.workers)
@@ -207,6 +250,17 @@ def main() -> None:
             if args.verify_concurrency:
                 failed = op.metric("mcpop_mcpserver_verify_failures_total")
                 print(f"verification on ({args.verify_concurrency} at a time): {failed:.0f} failed handshakes so far")
+            if args.profile and sampler is not None:
+                sampler.join()
+                args.profile.mkdir(parents=True, exist_ok=True)
+                (args.profile / "cpu.folded").write_text(profile.get("cpu", ""))
+                heap = pprof(pport, "/debug/pprof/heap?top=40")
+                (args.profile / "heap.txt").write_text(heap)
+                print(f"CPU samples during the growth (60 s), by innermost mcpop frame ({args.profile}/cpu.folded):")
+                for n, frame in mcpop_leaves(profile.get("cpu", "")):
+                    print(f"  {n:6d}  {frame}")
+                print(f"heap ({args.profile}/heap.txt):")
+                print("".join(f"  {line}\n" for line in heap.splitlines()[:25]), end="")
         finally:
             op.terminate()
             kubeenv.delete_namespace(api, ns)

@@ -23,13 +23,15 @@ from mcpop.apply.mcpregistry.reconciler import RegistryController
 from mcpop.apply.mcpserver.kinds import OWNED_KINDS
 from mcpop.apply.mcpserver.reconciler import MCPServerController
 from mcpop.apply.mcpserver.refs import content_hash
-from mcpop.apply.resources import JOB, MCPREGISTRY, MCPSERVER, MCPSERVERBACKUP, REGISTRY_LABEL, Resource
+from mcpop.apply.resources import FIELD_MANAGER, JOB, MCPREGISTRY, MCPSERVER, MCPSERVERBACKUP, REGISTRY_LABEL, Resource
 from mcpop.apply.runtime import metrics
 from mcpop.apply.runtime.client import Kube, load_api_client
+from mcpop.apply.runtime.informer import compact
 from mcpop.apply.runtime.logs import setup_logging
 from mcpop.apply.runtime.manager import Context, Manager, Registration
 from mcpop.apply.settings import OperatorSettings, backup_defaults, split_address
 from mcpop.apply.ssa.applyset import PART_OF_LABEL
+from mcpop.apply.ssa.fields import applied_view
 from mcpop.apply.verify.verifier import Verifier
 from mcpop.apply.webhook import certs
 from mcpop.apply.webhook.setup import add_webhooks
@@ -46,6 +48,12 @@ def _hash_only(obj: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "hash": content_hash(obj),
             "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
                          "resourceVersion": meta.get("resourceVersion")}}  # fmt: skip
+
+
+def owned_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object of an ApplySet as its cache keeps it: metadata, status and the fields mcpop applied
+    (`ssa.fields`), not the API server's defaults or other managers' fields."""
+    return compact(applied_view(obj, FIELD_MANAGER))
 
 
 def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None) -> Any:
@@ -67,7 +75,8 @@ def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None
             inf.handlers.append(ctl.on_ref)
 
         def owned(res: Resource) -> None:
-            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, name=f"owned-{res.plural}"))
+            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, transform=owned_view,
+                                                      name=f"owned-{res.plural}"))  # fmt: skip
 
         for kind, api_version in OWNED_KINDS.items():
             ctx.when_served(api_version, kind, owned)
@@ -108,7 +117,8 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
         ctl.owned[JOB.group_kind] = jobs
 
         def owned(res: Resource) -> None:
-            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, name=f"owned-{res.plural}"))
+            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, transform=owned_view,
+                                                      name=f"owned-{res.plural}"))  # fmt: skip
 
         for kind, api_version in BACKUP_KINDS.items():
             if kind != "Job":

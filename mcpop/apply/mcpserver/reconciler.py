@@ -152,6 +152,8 @@ class MCPServerController:
     def on_server(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         obj = new or old
         assert obj is not None
+        if new is not None:
+            self._caught_up(new)
         if kind == "MODIFIED" and old is not None and new is not None:
             om, nm = old.get("metadata") or {}, new.get("metadata") or {}
             same = all(om.get(f) == nm.get(f) for f in ("generation", "labels", "annotations", "finalizers",
@@ -160,6 +162,17 @@ class MCPServerController:
                 return  # a status-only change (ours): nothing to do
         meta = obj.get("metadata") or {}
         self.enqueue((meta.get("namespace") or "", meta.get("name") or ""))
+
+    def _caught_up(self, obj: dict[str, Any]) -> None:
+        """The watch brought a newer version of the server than the last status write was made against: the
+        cache holds that write (or a later state) now, so the copy kept for read-your-writes is dropped (one
+        per server in flight, not one per server for ever)."""
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace") or "", meta.get("name") or "")
+        with self._lock:
+            written = self._written.get(key)
+            if written is not None and written[0] != str(meta.get("resourceVersion") or ""):
+                del self._written[key]
 
     def on_owned(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         obj = new or old
@@ -299,7 +312,10 @@ class MCPServerController:
         rv = str(meta.get("resourceVersion") or "")
         with self._lock:
             written = self._written.get(key)
-        old = written[1] if written is not None and written[0] == rv else obj.get("status") or {}
+            if written is not None and written[0] != rv:  # the cache has moved past it
+                del self._written[key]
+                written = None
+        old = written[1] if written is not None else obj.get("status") or {}
         new = compute_status(outcome, old)
         condition_gauge(MCPSERVER_READY, meta["namespace"], meta["name"], new, "Ready")
         condition_gauge(MCPSERVER_TOOLS_CHANGED, meta["namespace"], meta["name"], new, TOOLS_CHANGED)
