@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import kubeenv
 import pytest
 import yaml
+from cli_process import MCP
 from kubernetes import client
 from operator_harness import OPERATOR_NS, ROOT, Servers, crds, operator_kubeconfig
 
@@ -171,7 +171,7 @@ class BackupEnv:
         env["HOME"] = str(self.tmp)
         env.update(extra_env or {})
         return subprocess.run(
-            [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args, *extra_args],
+            [*MCP, *args, *extra_args],
             capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
         )  # fmt: skip
 
@@ -180,7 +180,7 @@ class BackupEnv:
         full = {k: v for k, v in os.environ.items() if not k.startswith("MCPOP_")}
         full.update(env or {})
         return subprocess.run(
-            [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args, "--kubeconfig", kubeconfig],
+            [*MCP, *args, "--kubeconfig", kubeconfig],
             capture_output=True, text=True, env=full, cwd=ROOT, timeout=300,
         )  # fmt: skip
 

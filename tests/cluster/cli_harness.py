@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 import kubeenv
 import pytest
 import yaml
+from cli_process import MCP
 from kubernetes import client
 from operator_harness import ROOT, apply_as
 
@@ -118,7 +118,7 @@ def cli_env(kubeconfig: str | None) -> dict[str, str]:
     return env
 
 
-CLI = [sys.executable, "-c", "from mcpop.cli.main import run; run()"]
+CLI = MCP
 
 
 def mcp(kubeconfig: str | None, *args: str, stdin: str | None = None, timeout: float = 120) -> Result:

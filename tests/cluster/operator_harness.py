@@ -24,6 +24,7 @@ from typing import Any
 import kubeenv
 import pytest
 import yaml
+from cli_process import MCP
 from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +203,7 @@ def start_operator(
     full_env = {**os.environ, **(env or {})}
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+            [*MCP, *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -16,6 +16,7 @@ import kubeenv
 import pytest
 from backup_harness import *  # noqa: F403
 from backup_harness import BackupEnv, filesystem_server, job_pod, seed_backup, write_tree
+from cli_process import MCP
 from kubernetes import client
 from operator_harness import ROOT, start_operator
 
@@ -129,7 +130,7 @@ def test_an_operator_restarted_mid_run_neither_repeats_nor_loses_the_run(
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("MCPOP_") and k != "KUBECONFIG"}
         run_env.update(env.pod_env(pod, job.metadata.name))
         run_env["KUBECONFIG"] = str(env.service_account_kubeconfig(pod["serviceAccountName"]))
-        run = subprocess.Popen([sys.executable, "-c", "from mcpop.cli.main import run; run()", *args], cwd=ROOT,
+        run = subprocess.Popen([*MCP, *args], cwd=ROOT,
                                env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         _wait(lambda: (_status(env).get("lastRun") or {}).get("result") == "Running", message="the run started")
         op.kill()
@@ -234,7 +235,7 @@ def test_mcp_backup_now_wait_returns_when_the_run_finishes(
     op = start_operator(operator_kubeconfig, env.ns, tmp_path)
     try:
         _wait(lambda: _status(env).get("phase") == "Scheduled", message="the backup reconciled")
-        cmd = [sys.executable, "-c", "from mcpop.cli.main import run; run()", "backup", "now", NAME, "-n", env.ns,
+        cmd = [*MCP, "backup", "now", NAME, "-n", env.ns,
                "--wait", "--timeout", "120s", "--kubeconfig", kube_cluster.kubeconfig]  # fmt: skip
         now = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait(lambda: [j for j in env.jobs() if j.metadata.name.startswith(f"{NAME}-now-")], message="the Job")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import kubeenv
 import yaml
+from cli_process import MCP
 from kubernetes import client
 from operator_harness import *  # noqa: F403  (the crds fixture)
 from operator_harness import ROOT
@@ -41,7 +41,7 @@ def unprivileged_kubeconfig(cluster: kubeenv.KubeCluster, namespace: str, tmp_pa
 
 def mcp(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    return subprocess.run([sys.executable, "-c", "from mcpop.cli.main import run; run()", *args],
+    return subprocess.run([*MCP, *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import kubeenv
 import pytest
+from cli_process import MCP
 from operator_harness import *  # noqa: F403
 from operator_harness import OperatorProcess, wait
 from registry_harness import Registries, registry_operator_process
@@ -51,7 +52,7 @@ def registries(kube_cluster: kubeenv.KubeCluster, namespace: str) -> Registries:
 
 def mcp(kubeconfig: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from mcpop.cli.main import run; run()", *args, "--kubeconfig", kubeconfig],
+        [*MCP, *args, "--kubeconfig", kubeconfig],
         capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=dict(os.environ),
     )  # fmt: skip
 

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.cluster
 
 _RUN = r"""
 import sys
+sys.modules["kubernetes_validate"] = None  # as installed (tests/cli_process.py's MCP)
 from mcpop.apply.manager import run_operator
 from mcpop.apply.settings import OperatorSettings
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cli_process import MCP
 
 from mcpop.apply.settings import (
     SettingsError,
@@ -235,7 +236,6 @@ BAD_KUBECONFIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_KUBECONFIGS))
 def test_a_bad_kubeconfig_is_one_line_and_exit_2(case: str, tmp_path: Any) -> None:
     import subprocess
-    import sys
     from pathlib import Path
 
     content, expected = BAD_KUBECONFIGS[case]
@@ -246,7 +246,7 @@ def test_a_bad_kubeconfig_is_one_line_and_exit_2(case: str, tmp_path: Any) -> No
         path.write_text(content)
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
-        [sys.executable, "-c", "from mcpop.cli.main import run; run()", "operator", "run", "--kubeconfig", str(path),
+        [*MCP, "operator", "run", "--kubeconfig", str(path),
          "--health-probe-bind-address", "0", "--metrics-bind-address", "0"],
         capture_output=True, text=True, cwd=root, timeout=60,
     )  # fmt: skip
