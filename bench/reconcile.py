@@ -1,7 +1,10 @@
 """Operator scale figures (prints them; not a timed test).
 
+0. side by side: `kubectl apply --server-side` of the objects `mcp render` gives for the same N servers, timed
+   until every Deployment is available (`--no-kubectl` skips it);
 1. create N MCPServers (default 500) and time until all are Ready;
-2. count write requests during a no-op resync of all of them (target 0);
+2. once the operator has settled (no write for 10 s: with verification on, the first verdicts come after
+   Ready), count write requests during a no-op resync of all of them (target 0);
 3. grow to M MCPServers (default 1000) and read the operator's peak RSS (target <= 150 MiB).
 
 Runs against tools/testenv (started and stopped here unless MCPOP_TEST_KUBECONFIG points at a cluster).
@@ -24,9 +27,11 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -111,6 +116,56 @@ def wait_ready(api: client.ApiClient, ns: str, n: int, timeout: float) -> float:
         time.sleep(2)
 
 
+#: seconds without a write request that count as settled
+QUIET = 10.0
+
+
+def settle(op: OperatorProcess, timeout: float = 900) -> float:
+    """Wait until the operator has made no write request for QUIET seconds; how long that took. With
+    verification on, the first verdicts arrive after Ready (4 handshakes at a time): each is a status change,
+    not part of a no-op resync."""
+    start = since = time.monotonic()
+    last = op.writes()
+    while time.monotonic() - since < QUIET:
+        time.sleep(1)
+        now = op.writes()
+        if now != last:
+            last, since = now, time.monotonic()
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"still writing {timeout:.0f}s after all Ready")
+    return time.monotonic() - start
+
+
+def kubectl_apply(cluster: kubeenv.KubeCluster, n: int) -> float:
+    """`kubectl apply --server-side` of the objects `mcp render` gives for the same N servers, in a namespace of
+    its own; seconds from the apply until every Deployment is available (what Ready waits for)."""
+    api = cluster.api_client
+    ns = kubeenv.create_namespace(api, "kubectl")
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = Path(tmp) / "servers.yaml"
+        specs.write_text("".join("---\n" + json.dumps(server(i)) + "\n" for i in range(n)))
+        rendered = Path(tmp) / "objects.yaml"
+        with open(rendered, "w") as out:
+            subprocess.run([*MCP, "render", "-f", str(specs), "-n", ns], stdout=out, check=True, cwd=ROOT)
+        t0 = time.monotonic()
+        subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f", str(rendered)],
+                       stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+    applied = time.monotonic() - t0
+    apps = client.AppsV1Api(api)
+    while True:
+        items = apps.list_namespaced_deployment(ns).items
+        available = sum(1 for d in items if (d.status.available_replicas or 0) >= 1)
+        if available >= n:
+            break
+        if time.monotonic() - t0 > 1800:
+            raise TimeoutError(f"{available}/{n} Deployments available after 1800s")
+        time.sleep(2)
+    took = time.monotonic() - t0
+    print(f"kubectl apply --server-side of the same objects ({n} servers): applied in {applied:.1f}s, every "
+          f"Deployment available {took:.1f}s after ({n / took:.1f} servers/s)")  # fmt: skip
+    return took
+
+
 def rss_kib(pid: int) -> tuple[int, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -147,6 +202,7 @@ def main() -> None:
     ap.add_argument("--sync-period", default="45s")
     ap.add_argument("--verify-concurrency", type=int, default=0)
     ap.add_argument("--verify-timeout", default="2s")
+    ap.add_argument("--no-kubectl", action="store_true", help="skip the side-by-side `kubectl apply --server-side`")
     ap.add_argument("--profile", type=Path, help="write a CPU profile of the growth and the heap's top lines here")
     args = ap.parse_args()
     pport = free_port()
@@ -155,7 +211,7 @@ def main() -> None:
         api = cluster.api_client
         core = client.CoreV1Api(api)
         kubeenv.install_crds(api, sorted((ROOT / "schemas").glob("*.yaml")))
-        nodes = bench_nodes(max(args.servers, args.rss_servers))
+        nodes = bench_nodes(max(args.servers, args.rss_servers) + (0 if args.no_kubectl else args.servers))
         for name in nodes:
             try:
                 core.create_node(node(name))
@@ -205,6 +261,7 @@ def main() -> None:
             base_rss, _ = rss_kib(proc.pid)
             print(f"operator idle RSS: {base_rss / 1024:.1f} MiB")
 
+            kubectl_took = None if args.no_kubectl else kubectl_apply(cluster, args.servers)
             t0 = time.monotonic()
             create_all(api, ns, range(args.servers))
             created = time.monotonic() - t0
@@ -213,8 +270,11 @@ def main() -> None:
                 f"{args.servers} MCPServers: created in {created:.1f}s, all Ready {took:.1f}s after the first create "
                 f"({args.servers / took:.1f} servers/s)"
             )
+            if kubectl_took is not None:
+                print(f"time ratio mcpop / kubectl apply --server-side: {took / kubectl_took:.2f}")
 
-            time.sleep(5)  # let status writes and events settle
+            settled = settle(op)
+            print(f"settled (no write for {QUIET:.0f}s) {settled:.1f}s after all Ready")
             writes0 = op.writes()
             rec0 = op.metric("controller_runtime_reconcile_total")
             t1 = time.monotonic()

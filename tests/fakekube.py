@@ -201,3 +201,6 @@ class FakeCache:
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return next((o for o in self.items(namespace) if o["metadata"]["name"] == name), None)
+
+    def labelled(self, namespace: str, label: str, value: str) -> list[Obj]:
+        return [o for o in self.items(namespace) if ((o.get("metadata") or {}).get("labels") or {}).get(label) == value]

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from mcpop.api.serverjson import ServerJSON
 from mcpop.apply.resources import CATALOG_DATA_KEY, CONFIGMAP, MCPREGISTRY, REGISTRY_LABEL
 from mcpop.apply.runtime import metrics
-from mcpop.apply.ssa.manager import KubeAPI, ResourceManager, SetResult
+from mcpop.apply.ssa.manager import KubeAPI, ListedCache, ResourceManager, SetResult
 from mcpop.render.catalog import AmbiguousEntry, Catalog, EntryNotFound
 from mcpop.render.errors import RenderError
 from mcpop.render.names import dns_label, label_value, short_hash
@@ -72,26 +72,11 @@ def stored(kube: KubeAPI, namespace: str, registry: str) -> list[dict[str, Any]]
     return items
 
 
-class _Listed:
-    """One fresh list of a registry's stored ConfigMaps, read as the manager reads a watch cache."""
-
-    def __init__(self, items: Iterable[dict[str, Any]]) -> None:
-        self.synced = threading.Event()
-        self.synced.set()
-        self._items = {(o["metadata"].get("namespace") or "", o["metadata"]["name"]): o for o in items}
-
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._items.get((namespace, name))
-
-    def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return [o for (ns, _), o in self._items.items() if namespace is None or ns == namespace]
-
-
 def store(kube: KubeAPI, registry: dict[str, Any], entries: Iterable[ServerJSON]) -> SetResult:
     """Make the stored ConfigMaps exactly `entries` (the registry's ApplySet): apply the changed ones, prune
     the stale ones. Raises the API error that stopped it (the caller retries; nothing was pruned)."""
     meta = registry["metadata"]
-    listed = _Listed(stored(kube, meta["namespace"], meta["name"]))
+    listed = ListedCache(stored(kube, meta["namespace"], meta["name"]))
     manager = ResourceManager(kube, field_manager=FIELD_MANAGER, kinds={"ConfigMap": "v1"},
                               caches=lambda gk: listed if gk == "ConfigMap" else None)  # fmt: skip
     changes = manager.apply_set(MCPREGISTRY, registry, desired_configmaps(registry, entries), policy="force")

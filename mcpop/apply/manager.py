@@ -56,6 +56,13 @@ def owned_view(obj: dict[str, Any]) -> dict[str, Any]:
     return compact(applied_view(obj, FIELD_MANAGER))
 
 
+def owned_informer(ctx: Context, res: Resource) -> Any:
+    """The shared cache of the ApplySet members of kind `res` (both controllers' sets): label-selected,
+    kept as `owned_view`, indexed by set."""
+    return ctx.informer(res, label_selector=PART_OF_LABEL, transform=owned_view, index_label=PART_OF_LABEL,
+                        name=f"owned-{res.plural}")  # fmt: skip
+
+
 def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None) -> Any:
     """The MCPServer controller's build step: its informers, and the registries once they are served."""
 
@@ -75,8 +82,7 @@ def build_mcpserver(settings: OperatorSettings, verifier: Verifier | None = None
             inf.handlers.append(ctl.on_ref)
 
         def owned(res: Resource) -> None:
-            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, transform=owned_view,
-                                                      name=f"owned-{res.plural}"))  # fmt: skip
+            ctl.add_owned(res.group_kind, owned_informer(ctx, res))
 
         for kind, api_version in OWNED_KINDS.items():
             ctx.when_served(api_version, kind, owned)
@@ -117,8 +123,7 @@ def build_mcpbackup(settings: OperatorSettings) -> Any:
         ctl.owned[JOB.group_kind] = jobs
 
         def owned(res: Resource) -> None:
-            ctl.add_owned(res.group_kind, ctx.informer(res, label_selector=PART_OF_LABEL, transform=owned_view,
-                                                      name=f"owned-{res.plural}"))  # fmt: skip
+            ctl.add_owned(res.group_kind, owned_informer(ctx, res))
 
         for kind, api_version in BACKUP_KINDS.items():
             if kind != "Job":

@@ -69,3 +69,31 @@ def test_cached_objects_drop_managed_fields() -> None:
     inf.on_event("ADDED", obj)
     cached = inf.get("a", "x")
     assert cached is not None and "managedFields" not in cached["metadata"]
+
+
+LABEL = "applyset.kubernetes.io/part-of"
+label_ops = st.lists(st.tuples(st.booleans(), st.sampled_from("ab"), st.sampled_from("xyz"),
+                               st.sampled_from([None, "s1", "s2"])), max_size=40)  # fmt: skip
+
+
+@given(label_ops)
+def test_the_label_index_agrees_with_a_scan_as_labels_change(steps: list[tuple[bool, str, str, str | None]]) -> None:
+    """An ApplySet's members are found through the index (no scan of a namespace of thousands), and an object
+    whose label changed or went away is found under its new value only."""
+    indexed = Informer(None, RES, index_label=LABEL)  # type: ignore[arg-type]
+    for rv, (put, ns, name, value) in enumerate(steps):
+        obj = cm(ns, name, rv)
+        if value is not None:
+            obj["metadata"]["labels"] = {LABEL: value}
+        indexed.on_event("MODIFIED" if put else "DELETED", obj)
+    for ns in "ab":
+        for value in ("s1", "s2"):
+            scan = [o for o in indexed.items(ns) if (o["metadata"].get("labels") or {}).get(LABEL) == value]
+            assert sorted(names(indexed.labelled(ns, LABEL, value))) == sorted(names(scan))
+
+
+def test_a_relist_rebuilds_the_label_index() -> None:
+    inf = Informer(None, RES, index_label=LABEL)  # type: ignore[arg-type]
+    inf.on_event("ADDED", {**cm("a", "x"), "metadata": {**cm("a", "x")["metadata"], "labels": {LABEL: "s1"}}})
+    inf._replace({("a", "y"): {**cm("a", "y"), "metadata": {**cm("a", "y")["metadata"], "labels": {LABEL: "s1"}}}})
+    assert names(inf.labelled("a", LABEL, "s1")) == ["y"]

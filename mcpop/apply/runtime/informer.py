@@ -27,6 +27,11 @@ Transform = Callable[[Obj], Obj]
 Key = tuple[str, str]
 
 
+def _label(obj: Obj, label: str) -> str | None:
+    value = ((obj.get("metadata") or {}).get("labels") or {}).get(label)
+    return value if isinstance(value, str) else None
+
+
 def object_key(obj: Obj) -> Key:
     meta = obj.get("metadata") or {}
     return meta.get("namespace") or "", meta.get("name") or ""
@@ -88,7 +93,8 @@ class Informer:
 
     def __init__(self, kube: Kube, res: Resource, *, namespace: str | None = None,
                  label_selector: str | None = None, transform: Transform = compact,
-                 name: str | None = None, watch_timeout: int = 300, indexed: bool = True) -> None:  # fmt: skip
+                 name: str | None = None, watch_timeout: int = 300, indexed: bool = True,
+                 index_label: str | None = None) -> None:  # fmt: skip
         self.kube = kube
         self.res = res
         self.namespace = namespace
@@ -101,6 +107,10 @@ class Informer:
         self._store: dict[Key, Obj] = {}
         #: namespace → the keys stored in it (None: `items(namespace)` scans the whole store)
         self._by_ns: dict[str, dict[Key, None]] | None = {} if indexed else None
+        #: the label whose values `labelled` finds through an index (an ApplySet's id: its members)
+        self.index_label = index_label
+        #: (namespace, value of index_label) → the keys stored with it
+        self._by_label: dict[tuple[str, str], dict[Key, None]] | None = {} if indexed and index_label else None
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._watch: _RawWatch | None = None
@@ -122,6 +132,13 @@ class Informer:
                 return [o for (ns, _), o in self._store.items() if ns == namespace]
             return [self._store[k] for k in self._by_ns.get(namespace, ())]
 
+    def labelled(self, namespace: str, label: str, value: str) -> list[Obj]:
+        """The cached objects of `namespace` whose `label` is `value` (`index_label`: through the index)."""
+        with self._lock:
+            if label == self.index_label and self._by_label is not None:
+                return [self._store[k] for k in self._by_label.get((namespace, value), ())]
+            return [o for o in self.items(namespace) if _label(o, label) == value]
+
     def list_keys(self) -> list[Key]:
         with self._lock:
             return list(self._store)
@@ -132,13 +149,31 @@ class Informer:
 
     def _put(self, key: Key, obj: Obj) -> None:
         """Store `obj` (the lock is held) and index it."""
+        old = self._store.get(key)
         self._store[key] = obj
         if self._by_ns is not None:
             self._by_ns.setdefault(key[0], {})[key] = None
+        if self._by_label is not None and self.index_label is not None:
+            before, after = _label(old or {}, self.index_label), _label(obj, self.index_label)
+            if before != after:
+                self._unlabel(key, before)
+            if after is not None:
+                self._by_label.setdefault((key[0], after), {})[key] = None
+
+    def _unlabel(self, key: Key, value: str | None) -> None:
+        if self._by_label is None or value is None:
+            return
+        keys = self._by_label.get((key[0], value))
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._by_label[(key[0], value)]
 
     def _drop(self, key: Key) -> Obj | None:
         """Remove `key` (the lock is held) from the store and the index."""
         old = self._store.pop(key, None)
+        if old is not None and self.index_label is not None:
+            self._unlabel(key, _label(old, self.index_label))
         if self._by_ns is not None:
             keys = self._by_ns.get(key[0])
             if keys is not None:
@@ -154,6 +189,12 @@ class Informer:
             self._by_ns = {}
             for key in fresh:
                 self._by_ns.setdefault(key[0], {})[key] = None
+        if self._by_label is not None and self.index_label is not None:
+            self._by_label = {}
+            for key, obj in fresh.items():
+                value = _label(obj, self.index_label)
+                if value is not None:
+                    self._by_label.setdefault((key[0], value), {})[key] = None
 
     def __len__(self) -> int:
         with self._lock:

@@ -64,10 +64,11 @@ class Context:
     manager: Manager
 
     def informer(self, res: Resource, *, label_selector: str | None = None, transform: Transform = compact,
-                 name: str | None = None) -> Informer:  # fmt: skip
-        """The shared informer of `res` (one per resource, selector and transform, in the watched
+                 name: str | None = None, index_label: str | None = None) -> Informer:  # fmt: skip
+        """The shared informer of `res` (one per resource, selector, transform and indexed label, in the watched
         namespace). Attach handlers before `build` returns; the manager starts it."""
-        return self.manager.informer(res, label_selector=label_selector, transform=transform, name=name)
+        return self.manager.informer(res, label_selector=label_selector, transform=transform, name=name,
+                                     index_label=index_label)  # fmt: skip
 
     def when_served(self, api_version: str, kind: str, callback: Callable[[Resource], None]) -> None:
         """Call `callback(resource)` once `kind` is served: now if it is, else when discovery finds it.
@@ -139,13 +140,14 @@ class Manager:
     # ------------------------------------------------------------------ shared informers and discovery
 
     def informer(self, res: Resource, *, label_selector: str | None = None, transform: Transform = compact,
-                 name: str | None = None) -> Informer:  # fmt: skip
-        key = (res.group_kind, res.version, label_selector, transform)
+                 name: str | None = None, index_label: str | None = None) -> Informer:  # fmt: skip
+        key = (res.group_kind, res.version, label_selector, transform, index_label)
         with self._lock:
             inf = self._informers.get(key)
             if inf is None:
                 inf = Informer(self.kube, res, namespace=self.settings.watch_namespace, label_selector=label_selector,
-                               transform=transform, name=name, indexed=self.settings.indexing_enabled)  # fmt: skip
+                               transform=transform, name=name, indexed=self.settings.indexing_enabled,
+                               index_label=index_label)  # fmt: skip
                 self._informers[key] = inf
                 self._unstarted.append(inf)
             return inf

@@ -70,6 +70,26 @@ class Cache(Protocol):
 
     def items(self, namespace: str | None = None) -> list[Obj]: ...
 
+    def labelled(self, namespace: str, label: str, value: str) -> list[Obj]: ...
+
+
+class ListedCache:
+    """One fresh list of objects, read as the manager reads a watch cache."""
+
+    def __init__(self, items: Iterable[Obj]) -> None:
+        self.synced = threading.Event()
+        self.synced.set()
+        self._items = {(o["metadata"].get("namespace") or "", o["metadata"]["name"]): o for o in items}
+
+    def get(self, namespace: str, name: str) -> Obj | None:
+        return self._items.get((namespace, name))
+
+    def items(self, namespace: str | None = None) -> list[Obj]:
+        return [o for (ns, _), o in self._items.items() if namespace is None or ns == namespace]
+
+    def labelled(self, namespace: str, label: str, value: str) -> list[Obj]:
+        return [o for o in self.items(namespace) if ((o.get("metadata") or {}).get("labels") or {}).get(label) == value]
+
 
 class SetTimeout(ApiError):
     """Applying a set ran past its deadline (the objects applied so far stay applied)."""
@@ -173,7 +193,7 @@ class ResourceManager:
     def _members(self, res: Resource, namespace: str, set_id: str, fresh: bool) -> list[Obj]:
         cache = None if fresh else self._cache(res.group_kind)
         if cache is not None:
-            return [o for o in cache.items(namespace) if aset.is_member(o, set_id)]
+            return cache.labelled(namespace, aset.PART_OF_LABEL, set_id)
         items, _ = self.kube.list_objects(res, namespace, f"{aset.PART_OF_LABEL}={set_id}")
         return items
 
