@@ -253,3 +253,17 @@ def test_a_discovery_failure_in_the_finalizer_releases_it_after_its_timeout(
     assert stored is not None and FINALIZER not in (stored["metadata"].get("finalizers") or [])
     (message,) = [m for t, reason, m in recorder.events if reason == "FinalizerReleased" and t == "Warning"]
     assert "ReadTimeoutError" in message and "garbage collection" in message
+
+
+def test_a_server_that_stops_referencing_a_secret_leaves_nothing_indexed(
+    kube: FakeKube, controller: MCPServerController
+) -> None:
+    """Its Secret's changes no longer enqueue it, and no entry is kept for it or for the Secret."""
+    env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}]
+    server(kube, env=env)
+    controller.reconcile((NS, "fs"))
+    assert controller._tracked_secrets() == {(NS, "creds")}
+    server(kube)
+    controller.reconcile((NS, "fs"))
+    assert controller._tracked_secrets() == set()
+    assert controller._ref_index == {} and controller._refs_of == {}

@@ -256,10 +256,17 @@ class MCPServerController:
         new = {(key[0], k, n) for k, n in refs}
         with self._lock:
             for ref in self._refs_of.get(key, set()) - new:
-                self._ref_index.get(ref, set()).discard(key)
+                keys = self._ref_index.get(ref)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._ref_index[ref]
             for ref in new:
                 self._ref_index.setdefault(ref, set()).add(key)
-            self._refs_of[key] = new
+            if new:
+                self._refs_of[key] = new
+            else:  # most servers reference nothing: no empty set kept for each
+                self._refs_of.pop(key, None)
 
     # ------------------------------------------------------------------ helpers
 
