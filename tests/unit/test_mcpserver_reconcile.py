@@ -153,20 +153,18 @@ def test_a_reconcile_before_the_watch_brings_the_status_write_does_not_write_it_
     assert kube.writes == [] and len(recorder.events) == events
 
 
-def test_the_status_kept_for_read_your_writes_is_dropped_once_the_watch_brings_it(recorder: Recorder) -> None:
+def test_the_status_kept_for_read_your_writes_is_dropped_once_the_watch_brings_it(
+    kube: FakeKube, controller: MCPServerController
+) -> None:
     """At thousands of servers a copy of every status would be kept for ever: it lives only until the watch
     brings a newer version of the server."""
-    kube = FakeKube()
     server(kube)
-    owned = {gk: FakeCache(kube, gk, label=PART_OF_LABEL) for gk in ("Deployment.apps", "Service", "ServiceAccount")}
-    ctl = MCPServerController(kube, OperatorSettings(), FakeCache(kube, "MCPServer.mcp.allbeone.io"), owned,  # type: ignore[arg-type]
-                              {}, recorder, lambda key: None)  # fmt: skip
-    ctl.reconcile((NS, "fs"))
-    assert (NS, "fs") in ctl._written
+    controller.reconcile((NS, "fs"))
+    assert (NS, "fs") in controller._written
     stored = kube.stored("MCPServer", NS, "fs")
     assert stored is not None
-    ctl.on_server("MODIFIED", stored, stored)  # the watch event of the status write
-    assert ctl._written == {}
+    controller.on_server("MODIFIED", stored, stored)  # the watch event of the status write
+    assert controller._written == {}
 
 
 def _deleted(kube: FakeKube, controller: MCPServerController, when: str) -> None:
