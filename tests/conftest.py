@@ -74,18 +74,22 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
 #
 # One unit for all of tests/realnode/ and tests/images/: there is one real node per machine (each realnode
 # module starts its own, and a second `up --real-node` fails), and both run real containers.
+SERIAL_UNITS = {
+    "tests/realnode/": "tests/realnode/ + tests/images/",
+    "tests/images/": "tests/realnode/ + tests/images/",
+}
 REAL_NODE_UNIT = "tests/realnode/ + tests/images/"
-SERIAL_UNITS = {"tests/realnode/": REAL_NODE_UNIT, "tests/images/": REAL_NODE_UNIT}
 HEAVY_FIRST = (
     "tests/realnode/", "tests/images/", "tests/cluster/", "tests/backup/", "tests/install/",
     "tests/conformance/",  # two files, ~30 s each: the conformance suite's 32 scenarios, without and with auth
     "tests/",
 )  # fmt: skip
-# The cluster files run beside the real node. They were once held back until it was done, because cluster
-# tests started beside it failed (2026-12-06): a worker's control plane could not bind its ports. The cause was
-# tools/testenv taking ports from the ephemeral range, where the real node's many connections took them first;
-# it takes them below that range now (tests/unit/test_testenv_ports.py), and the hold cost ~2 min of an idle
-# worker per run.
+#: units that never run beside the real node: a control plane started while the real node sets up its
+#: network (CNI, kube-proxy's iptables) failed cluster tests in a full run (2026-12-06). Run beside it again on
+#: 2026-12-07 (after the testenv port fix), `mcp logs` against the fake nodes failed with the apiserver's
+#: "no preferred addresses found; known addresses: []" (the kwok nodes had no address). They wait until the
+#: real node's unit has finished; the other worker runs everything else meanwhile.
+APART_FROM_REAL_NODE = ("tests/cluster/",)
 
 
 def work_unit(path: str) -> str:
@@ -115,7 +119,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadfile`, with the units of `work_unit` handed out heaviest directory first."""
+    """`--dist loadfile`, with the units of `work_unit` handed out heaviest directory first, and the units of
+    APART_FROM_REAL_NODE held back while the real node's unit is queued or running."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -127,10 +132,35 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid.split("::", 1)[0])
 
+        def _real_node_pending(self) -> bool:
+            if REAL_NODE_UNIT in self.workqueue:
+                return True
+            # An xdist worker runs its last test only once it has a next one (pytest needs `nextitem`) or is
+            # shut down: waiting for the real node's last test to complete as well would hold everything back
+            # for ever (a full run hung so on 2026-12-07). Its network is long set up by then.
+            return any(sum(not done for done in unit.get(REAL_NODE_UNIT, {}).values()) > 1
+                       for unit in self.assigned_work.values())  # fmt: skip
+
+        def _eligible(self, unit: str) -> bool:
+            return not (unit.startswith(APART_FROM_REAL_NODE) and self._real_node_pending())
+
         def _assign_work_unit(self, node: Any) -> None:
-            # the queue is built in collection order; hand out the heaviest unit first
+            # the queue is built in collection order; hand out the heaviest eligible unit first
             for unit in sorted(self.workqueue, key=rank):
                 self.workqueue.move_to_end(unit)
+            eligible = [u for u in self.workqueue if self._eligible(u)]
+            if not eligible:
+                return  # this worker waits; mark_test_complete wakes it when the real node's unit is done
+            for unit in [u for u in self.workqueue if u not in eligible]:
+                self.workqueue.move_to_end(unit)
             super()._assign_work_unit(node)
+
+        def mark_test_complete(self, node: Any, item_index: int | str, duration: float = 0) -> None:
+            waiting = self._real_node_pending()
+            super().mark_test_complete(node, item_index, duration)
+            if waiting and not self._real_node_pending():
+                for other in self.nodes:
+                    if other is not node and not other.shutting_down and self.workqueue:
+                        self._reschedule(other)
 
     return Scheduling(config, log)

@@ -1,5 +1,6 @@
 """How the suite's files are handed to pytest-xdist workers (tests/conftest.py's scheduler), driven with
-stand-in workers: heaviest first, the real node's files on one worker, the cluster files beside them."""
+stand-in workers: heaviest first, the real node's files on one worker, the cluster files held back until
+the real node's are done."""
 
 from __future__ import annotations
 
@@ -80,18 +81,35 @@ def test_the_real_node_and_image_files_go_to_one_worker_first(scheduler: Any) ->
     assert [n.split("::")[0] for n in gw0.ran] == ["tests/realnode/test_r.py"] * 2 + ["tests/images/test_i.py"] * 2
 
 
-def test_the_other_worker_starts_on_the_cluster_files_beside_the_real_node(scheduler: Any) -> None:
-    _, (gw0, gw1) = scheduler
-    assert gw1.ran[0].startswith("tests/cluster/test_c.py::")
-    assert not any(n.startswith("tests/cluster/") for n in gw0.ran)
-
-
-def test_every_file_is_handed_out_once_and_the_run_ends(scheduler: Any) -> None:
+def test_cluster_files_wait_while_the_real_node_runs(scheduler: Any) -> None:
     sched, (gw0, gw1) = scheduler
-    for _ in range(len(COLLECTION)):
+    finish(sched, gw1, "tests/")  # the other worker runs everything else meanwhile
+    finish(sched, gw1, "tests/")
+    finish(sched, gw1, "tests/")
+    assert not any(n.startswith("tests/cluster/") for n in gw0.ran + gw1.ran)
+    assert {n.split("::")[0] for n in gw1.ran} == {"tests/backup/test_b.py", "tests/unit/test_a.py",
+                                                   "tests/unit/test_d.py"}  # fmt: skip
+
+
+def test_cluster_files_start_on_an_idle_worker_once_the_real_node_is_done(scheduler: Any) -> None:
+    sched, (gw0, gw1) = scheduler
+    for _ in range(3):
         finish(sched, gw1, "tests/")
-        finish(sched, gw0, "tests/")
-    assert sorted(gw0.ran + gw1.ran) == sorted(COLLECTION) and sched.tests_finished
+    finish(sched, gw0, "tests/realnode/")
+    finish(sched, gw0, "tests/images/")
+    assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
+
+
+def test_the_worker_holding_the_real_nodes_last_test_gets_the_cluster_files(scheduler: Any) -> None:
+    """A worker runs its last test only once it is sent another (or shut down): with only that test of the real
+    node left, the held-back cluster files are handed out, or the run would wait for ever."""
+    sched, (gw0, gw1) = scheduler
+    for _ in range(3):
+        finish(sched, gw1, "tests/")
+    real = [n for n in gw0.ran if n.startswith(("tests/realnode/", "tests/images/"))]
+    for nodeid in real[:-1]:
+        sched.mark_test_complete(gw0, COLLECTION.index(nodeid))
+    assert "tests/cluster/test_c.py::test_1" in gw0.ran + gw1.ran
 
 
 def test_no_two_test_files_share_a_name() -> None:
