@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -125,6 +126,37 @@ def test_a_server_that_never_answers_times_out_within_the_timeout(transport: str
     assert (v.status, v.reason) == ("False", "Timeout")
     assert "within 1.5s" in v.message
     assert 1.4 <= took < 4.0
+
+
+def test_a_name_that_does_not_resolve_is_name_not_resolved() -> None:
+    url = "http://no-such-server.mcpop.invalid:8080/mcp"
+    v = probe(url, "streamable-http", 5.0)
+    assert (v.status, v.reason) == ("False", "NameNotResolved"), v.message
+    assert v.message == f"{url}: the name no-such-server.mcpop.invalid does not resolve"
+
+
+def test_a_resolver_that_does_not_answer_in_time_gives_the_same_verdict_as_one_that_says_no(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow resolver one time and "no such name" the next must not flip the condition (each flip is a
+    status write and an event on every resync)."""
+    url = "http://slow.mcpop.invalid:8080/mcp"
+    said_no = probe(url, "streamable-http", 1.0)
+
+    def slow(*args: object, **kwargs: object) -> list:  # the system resolver, stuck past the probe's timeout
+        time.sleep(2.0)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    start = time.monotonic()
+    no_answer = probe(url, "streamable-http", 1.0)
+    assert time.monotonic() - start < 5.0
+    assert no_answer == said_no and said_no.reason == "NameNotResolved"
+
+
+def test_an_address_is_not_resolved_first() -> None:
+    port = free_port()
+    assert probe(f"http://[::1]:{port}/mcp", "streamable-http", 5.0).reason == "ConnectionRefused"
 
 
 def test_redact_drops_credentials_query_and_fragment() -> None:

@@ -8,6 +8,7 @@ and falls back to initialize), then `tools/list` when the server announces tools
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import ssl
@@ -28,6 +29,9 @@ MAX_PAGES = 20
 BRIDGE_ERROR = "mcpop-bridge: "
 
 HANDSHAKE = "Handshake"
+#: the URL's host name does not resolve: no answer within the timeout is reported as no address, so a resolver
+#: that is slow one time and says "no such name" the next gives the same verdict (and writes nothing)
+NAME_NOT_RESOLVED = "NameNotResolved"
 CONNECTION_REFUSED = "ConnectionRefused"
 HTTP_ERROR = "HTTPError"
 PROTOCOL_ERROR = "ProtocolError"
@@ -36,7 +40,7 @@ SDK_UNAVAILABLE = "SDKUnavailable"
 #: the server wants a Bearer token (spec.auth): the probe has none, so the handshake is not known, not failed
 AUTH_REQUIRED = "AuthRequired"
 #: the reasons of a failed probe (the `reason` label of mcpop_mcpserver_verify_failures_total)
-FAILURE_REASONS = (CONNECTION_REFUSED, HTTP_ERROR, PROTOCOL_ERROR, TIMEOUT, SDK_UNAVAILABLE)
+FAILURE_REASONS = (NAME_NOT_RESOLVED, CONNECTION_REFUSED, HTTP_ERROR, PROTOCOL_ERROR, TIMEOUT, SDK_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,31 @@ def _tls_context() -> ssl.SSLContext:
         return _tls
 
 
+class NameNotResolved(Exception):
+    """The URL's host has no address: the resolver said so, or gave no answer in time."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"the name {host} does not resolve")
+
+
+async def _resolve(url: str, timeout: float) -> None:
+    """Raise NameNotResolved unless the URL's host (a name, not an address) resolves within `timeout`."""
+    import anyio
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        with anyio.fail_after(timeout):
+            await anyio.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, TimeoutError) as exc:
+        raise NameNotResolved(host) from exc
+
+
 class HTTPStatusFailure(Exception):
     """The server answered an MCP request with an HTTP error status (the SDK turns it into a JSON-RPC
     error without the status; an httpx response hook keeps it)."""
@@ -121,6 +150,8 @@ async def _handshake(url: str, transport: str, timeout: float, token: str | None
     from mcp.client.sse import sse_client
     from mcp.client.streamable_http import streamable_http_client
 
+    deadline = anyio.current_time() + timeout
+    await _resolve(url, timeout)
     failed: list[int] = []
 
     async def on_response(response: Any) -> None:
@@ -134,7 +165,7 @@ async def _handshake(url: str, transport: str, timeout: float, token: str | None
                                   trust_env=False, event_hooks={"response": [on_response]})  # fmt: skip
 
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
             headers = {"Authorization": f"Bearer {token}"} if token else None
             async with http_client(headers=headers, timeout=httpx2.Timeout(timeout)) as http:
                 conn: Any = (
@@ -268,6 +299,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 #: exception class names (matched on the MRO, so the SDK's httpx2 need not be imported here), in priority order
 _ORDER: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("NameNotResolved",), NAME_NOT_RESOLVED),
     (("TimeoutError", "TimeoutException", "CancelledError"), TIMEOUT),
     (("HTTPStatusError", "HTTPStatusFailure"), HTTP_ERROR),
     (("ConnectError", "ConnectionRefusedError", "ConnectionError", "gaierror"), CONNECTION_REFUSED),
@@ -281,6 +313,8 @@ def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
 def _detail(reason: str, exc: BaseException, timeout: float) -> str:
     if reason == TIMEOUT:
         return f"no MCP handshake within {timeout:g}s"
+    if reason == NAME_NOT_RESOLVED:
+        return str(exc)
     if reason == HTTP_ERROR:
         code = getattr(exc, "code", None) or getattr(getattr(exc, "response", None), "status_code", None)
         if not code:
