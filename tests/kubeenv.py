@@ -140,14 +140,22 @@ def kube_cluster_context(session_id: str | None = None, real_node: bool = False)
 # ---------------------------------------------------------------------------- waiting
 
 
+#: MCPOP_TEST_TRACE_WAITS=1 prints how long each wait_until took (with `pytest -s`): where a slow test waits
+TRACE_WAITS = os.environ.get("MCPOP_TEST_TRACE_WAITS") == "1"
+
+
 def wait_until(predicate, timeout: float = 60, interval: float = 0.25, message: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value, which is returned."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
+    start, polls = time.monotonic(), 0
     while True:
         try:
+            polls += 1
             value = predicate()
             if value:
+                if TRACE_WAITS:
+                    print(f"[wait] {time.monotonic() - start:6.1f}s, {polls} polls: {message}", file=sys.stderr)
                 return value
         except client.ApiException as e:
             last_exc = e

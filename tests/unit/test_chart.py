@@ -119,6 +119,9 @@ def test_probes_check_healthz_and_readyz_on_the_health_port(rendered: dict[str, 
     container = one(rendered["default"], "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    # the kubelet probes readiness as soon as the startup probe passes, not on the readiness period's next tick
+    assert container["startupProbe"] == {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 1,
+                                         "failureThreshold": 60}  # fmt: skip
     assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
     assert container_args(rendered["default"])["health-probe-bind-address"] == ":8081"
 

@@ -235,6 +235,23 @@ def test_user_probes_replace_the_defaults() -> None:
     assert "tcpSocket" in c["livenessProbe"]
 
 
+def test_a_startup_probe_every_second_on_the_liveness_check_by_default() -> None:
+    # the kubelet probes readiness once a startup probe passes: Ready about a second after the pod listens
+    http = container(render(server({"image": "a"})))
+    assert http["startupProbe"] == {"tcpSocket": {"port": "http"}, "periodSeconds": 1, "failureThreshold": 120}
+    bridged = container(render(server({"runtime": {"type": "node", "command": ["npx", "-y", "pkg@1"]},
+                                       "transport": {"type": "stdio"}})))  # fmt: skip
+    assert bridged["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+def test_own_liveness_or_readiness_probes_get_no_default_startup_probe() -> None:
+    for kind in ("liveness", "readiness"):
+        c = container(render(server({"image": "a", "probes": {kind: {"httpGet": {"path": "/p", "port": 1}}}})))
+        assert "startupProbe" not in c
+    own = container(render(server({"image": "a", "probes": {"startup": {"failureThreshold": 9}}})))
+    assert own["startupProbe"] == {"tcpSocket": {"port": "http"}, "failureThreshold": 9}
+
+
 def test_probe_timing_only_keeps_the_default_check() -> None:
     c = container(render(server({"image": "a", "probes": {"liveness": {"periodSeconds": 60}}})))
     assert c["livenessProbe"] == {"tcpSocket": {"port": "http"}, "periodSeconds": 60}

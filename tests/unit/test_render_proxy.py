@@ -53,6 +53,8 @@ def test_a_front_door_feature_puts_the_bridge_in_front_of_the_servers_own_port(f
     assert server["ports"][0] == {"name": UPSTREAM_PORT_NAME, "containerPort": 8080, "protocol": "TCP"}
     assert server["readinessProbe"]["tcpSocket"] == {"port": UPSTREAM_PORT_NAME}
     assert bridge["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert bridge["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert server["startupProbe"]["tcpSocket"] == {"port": UPSTREAM_PORT_NAME}
     svc = out.get("Service")
     assert (
         svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http" and svc["spec"]["ports"][0]["port"] == 8080
