@@ -66,6 +66,15 @@ def running_bridge(bridge: Path | str, command: Sequence[str], *flags: str, log:
                    cwd: Path | None = None) -> Iterator[str]:  # fmt: skip
     """`mcpop-bridge --host 127.0.0.1 --port PORT FLAGS... -- COMMAND...` until the block ends; yields its base
     URL once /healthz answers (within 10 s, else fails with the bridge's output). Output goes to `log`."""
+    with bridge_process(bridge, command, *flags, log=log, env=env, port=port, cwd=cwd) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def bridge_process(bridge: Path | str, command: Sequence[str], *flags: str, log: Path | None = None,
+                   env: Mapping[str, str] | None = None, port: int | None = None,
+                   cwd: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
+    """`running_bridge`, yielding the process too (to signal it)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     with contextlib.ExitStack() as stack:
@@ -85,7 +94,7 @@ def running_bridge(bridge: Path | str, command: Sequence[str], *flags: str, log:
                     text = log.read_text()[-2000:] if log is not None else ""
                     raise AssertionError(f"mcpop-bridge did not answer on {base}/healthz: {text}")
                 time.sleep(0.05)
-            yield base
+            yield base, proc
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_process import free_port, http_get, post_initialize, running_bridge, tool
+from bridge_process import bridge_process, free_port, http_get, post_initialize, running_bridge, tool
 
 from mcpop.render.normalize import BRIDGE_VERSION
 
@@ -363,6 +365,49 @@ def test_one_server_process_serves_a_whole_session_and_a_new_session_gets_a_new_
     assert [c["count"] for c in first] == [1, 2, 3]  # state kept between calls of one session
     assert len({c["pid"] for c in first}) == 1
     assert second[0]["count"] == 1 and second[0]["pid"] != first[0]["pid"]
+
+
+def test_sigterm_lets_a_call_in_flight_finish_then_the_bridge_exits(
+    bridge_bin: Path, sdk_python: Path, tmp_path: Path
+) -> None:
+    """What the kubelet does to a pod being replaced: the call under way still gets its answer (Go's
+    ListenAndServe returns as soon as Shutdown begins; the bridge used to exit right then)."""
+    script = tmp_path / "stateful.py"
+    script.write_text(STATEFUL)
+    with bridge_process(bridge_bin, [str(sdk_python), str(script)], log=tmp_path / "bridge.log",
+                        env={"PATH": "/usr/bin:/bin"}) as (base, proc):  # fmt: skip
+        status, headers, _ = post_initialize(base + "/mcp")
+        assert status == 200
+        session = headers["mcp-session-id"]
+        assert _post(base + "/mcp", session, {"jsonrpc": "2.0", "method": "notifications/initialized"})[0] == 202
+        answer: list[tuple[int, str] | BaseException] = []
+
+        def call() -> None:
+            wait = {"name": "wait", "arguments": {"seconds": 2}}
+            try:
+                answer.append(_post(base + "/mcp", session, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                                             "params": wait}))  # fmt: skip
+            except OSError as exc:
+                answer.append(exc)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.5)  # the call is in the server process (it takes 2 s)
+        proc.send_signal(signal.SIGTERM)
+        caller.join(timeout=30)
+        assert proc.wait(timeout=30) == 0
+    assert len(answer) == 1 and not isinstance(answer[0], BaseException), answer
+    assert answer[0][0] == 200 and '"text":"waited"' in answer[0][1]
+    assert (tmp_path / "bridge.log").read_text().rstrip().endswith("stopped")
+
+
+def _post(url: str, session: str, message: dict[str, object]) -> tuple[int, str]:
+    """One JSON-RPC message POSTed in `session`: the status and the body."""
+    req = urllib.request.Request(url, data=json.dumps(message).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, resp.read().decode()
 
 
 def test_a_server_process_that_crashes_mid_call_ends_its_session_with_a_json_rpc_error(

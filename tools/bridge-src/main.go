@@ -943,7 +943,7 @@ func main() {
 	if b.proxy != nil {
 		endpoint, ready, serving = b.proxy, b.proxy.ready, "upstream "+*upstream+" "
 	} else {
-		serving += filepath.Base(b.command[0])
+		serving += filepath.Base(b.command[0]) + " "
 	}
 	mux.Handle(*path, endpoint)
 	if b.proxy != nil && b.proxy.sse && *path != "/" {
@@ -966,7 +966,9 @@ func main() {
 	srv := &http.Server{Addr: fmt.Sprintf("%s:%d", *host, *port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-stop
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -998,4 +1000,7 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	// ListenAndServe returns as soon as Shutdown begins: exiting then would cut the requests in flight
+	<-stopped
+	log.Printf("stopped")
 }
