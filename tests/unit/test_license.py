@@ -21,7 +21,7 @@ def test_the_license_file_is_the_mit_licence() -> None:
 
 
 def test_package_metadata_chart_and_image_declare_the_licence_of_the_license_file() -> None:
-    package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]["text"]
+    package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
     annotations = yaml.safe_load((ROOT / "chart/mcp-operator/Chart.yaml").read_text())["annotations"]
     chart = annotations["artifacthub.io/license"]
     image = re.findall(r'org\.opencontainers\.image\.licenses="([^"]*)"', (ROOT / "Containerfile").read_text())
