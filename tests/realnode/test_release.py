@@ -88,7 +88,8 @@ def values_file(work: Path, mirror: dict[str, str]) -> Path:
     path.write_text(yaml.safe_dump({
         "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
         "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
-        "operator": {"insecureRegistries": [realnode.REGISTRY]},
+        # debug: a reconcile's "reconciled in" line says which server the operator has been through
+        "operator": {"insecureRegistries": [realnode.REGISTRY], "logLevel": "debug"},
         "stdio": {"nodeImage": mirror["node"], "pythonImage": mirror["python"]},
     }))  # fmt: skip
     return path
@@ -222,7 +223,7 @@ def test_helm_install_from_the_registry_upgrade_keeps_servers_and_uninstall_keep
         timeout=300, message=f"the operator of chart {V2}",
     )  # fmt: skip
     assert new.spec.containers[0].image == operator_image
-    time.sleep(20)  # the new operator has re-reconciled the servers by now (its informers list at start)
+    reconciled_by(cluster, new.metadata.name, namespace, set(pods))
     after = {name: restarts(serving_pods(cluster, namespace, name)) for name in pods}
     assert after == before
     assert {name: cluster.apps.read_namespaced_deployment(name, namespace).metadata.generation
@@ -239,6 +240,26 @@ def test_helm_install_from_the_registry_upgrade_keeps_servers_and_uninstall_keep
     for name in pods:
         assert custom.get_namespaced_custom_object("mcp.allbeone.io", "v1", namespace, "mcpservers", name)
         assert {p.metadata.uid for p in serving_pods(cluster, namespace, name)} == set(before[name])
+
+
+def reconciled_by(cluster: kubeenv.KubeCluster, pod: str, namespace: str, names: set[str]) -> None:
+    """Wait until the operator pod `pod` has reconciled each MCPServer of `names` once without an error (its
+    debug JSON lines: a reconcile's last line is "reconciled in ..." with the key and the result)."""
+
+    def done() -> bool:
+        seen = set()
+        for line in cluster.core.read_namespaced_pod_log(pod, NAMESPACE).splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            key = str(entry.get("key", ""))
+            if (entry.get("controller") == "mcpserver" and str(entry.get("msg", "")).startswith("reconciled in")
+                    and "(error)" not in entry["msg"] and key.startswith(f"{namespace}/")):  # fmt: skip
+                seen.add(key.split("/", 1)[1])
+        return names <= seen
+
+    kubeenv.wait_until(done, timeout=120, interval=1, message=f"{pod} reconciled {sorted(names)}")
 
 
 def listening(port: int) -> bool:
