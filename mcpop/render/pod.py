@@ -278,6 +278,7 @@ def proxy_container(work: Workload, metrics_port: int | None) -> dict[str, Any]:
     ports = [{"name": PORT_NAME, "containerPort": work.proxy_port, "protocol": "TCP"}]
     if metrics_port is not None:
         ports.append({"name": BRIDGE_METRICS_PORT_NAME, "containerPort": metrics_port, "protocol": "TCP"})
+    health = {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}}
     return {
         "name": PROXY_CONTAINER,
         "image": work.proxy_image,
@@ -286,11 +287,10 @@ def proxy_container(work: Workload, metrics_port: int | None) -> dict[str, Any]:
         "args": work.proxy_args,
         "ports": ports,
         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
-        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}, "periodSeconds": 20,
-                          "timeoutSeconds": 5},
+        "livenessProbe": {**health, "periodSeconds": 20, "timeoutSeconds": 5},
         "readinessProbe": {"httpGet": {"path": READY_PATH, "port": PORT_NAME}, "periodSeconds": 10,
                            "timeoutSeconds": 5},
-        "startupProbe": startup_probe({"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}}),
+        "startupProbe": startup_probe(health),
         "securityContext": container_security_context(SecurityContext()),
     }  # fmt: skip
 
