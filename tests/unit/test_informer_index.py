@@ -97,3 +97,26 @@ def test_a_relist_rebuilds_the_label_index() -> None:
     inf.on_event("ADDED", {**cm("a", "x"), "metadata": {**cm("a", "x")["metadata"], "labels": {LABEL: "s1"}}})
     inf._replace({("a", "y"): {**cm("a", "y"), "metadata": {**cm("a", "y")["metadata"], "labels": {LABEL: "s1"}}}})
     assert names(inf.labelled("a", LABEL, "s1")) == ["y"]
+
+
+def test_every_read_gets_a_copy_of_its_own_so_no_reader_changes_the_cache() -> None:
+    """The watch is the cache's only writer: what a reconcile does with an object it read stays its own."""
+    inf = Informer(None, RES, index_label=LABEL)  # type: ignore[arg-type]
+    inf.on_event("ADDED", {**cm("a", "x"), "metadata": {**cm("a", "x")["metadata"], "labels": {LABEL: "s1"}}})
+    for read in (lambda: inf.get("a", "x"), lambda: inf.items("a")[0], lambda: inf.labelled("a", LABEL, "s1")[0]):
+        obj = read()
+        assert obj is not None
+        obj["metadata"]["labels"][LABEL] = "changed"
+        obj["data"] = {"k": "v"}
+    assert inf.get("a", "x") == {**cm("a", "x"), "metadata": {**cm("a", "x")["metadata"], "labels": {LABEL: "s1"}}}
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=30))  # fmt: skip
+def test_a_cached_object_reads_back_as_the_watch_gave_it(data: Any) -> None:
+    """The store keeps objects as compact JSON: any JSON value inside one reads back equal."""
+    inf = Informer(None, RES)  # type: ignore[arg-type]
+    obj = {**cm("a", "x"), "data": data}
+    inf.on_event("ADDED", dict(obj))
+    assert inf.get("a", "x") == obj and inf.items() == [obj]
