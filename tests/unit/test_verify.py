@@ -312,9 +312,34 @@ def test_a_failed_probe_is_retried_with_backoff_long_before_the_interval(monkeyp
     assert enqueued[-1] == ("ns", "a")
 
 
+def test_a_probe_refused_right_after_a_rollout_is_tried_again_a_second_later() -> None:
+    """The first probe of a rollout may reach the old pod kube-proxy still routes to, stopped a moment ago: it is
+    tried again on the ticker's next step one second later, not five (the real node measured 6.5 s without a
+    verdict after the rollout), and the verdict that follows requeues the server."""
+    now = [0.0]
+    answers = [Verdict("False", "ConnectionRefused", "refused"), Verdict("True", "Handshake", "ok")]
+    ver = Verifier(1, 5.0, 300.0, probe_fn=lambda *_: answers.pop(0), clock=lambda: now[0])
+    enqueued: list[tuple[str, str]] = []
+    ver.enqueue = enqueued.append
+    target = Target("http://a.ns.svc.cluster.local:8000/mcp", "streamable-http")
+    try:
+        ver.check(("ns", "a"), target)
+        assert ver.wait_idle(5)
+        assert ver.check(("ns", "a"), target).reason == "ConnectionRefused"
+        now[0] = 0.9
+        assert ver.tick() == 0  # not before a second has passed
+        now[0] = 1.0
+        assert ver.tick() == 1
+        assert ver.wait_idle(5)
+        assert ver.check(("ns", "a"), target).status == "True"
+    finally:
+        ver.shutdown()
+    assert enqueued == [("ns", "a"), ("ns", "a")]
+
+
 def test_retries_back_off_doubling_up_to_the_interval() -> None:
     ver = Verifier(1, 5.0, 60.0)
-    assert [ver.retry_after(n) for n in range(1, 7)] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    assert [ver.retry_after(n) for n in range(1, 9)] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
     assert Verifier(1, 5.0, 0.0).retry_after(100) == 300.0  # no periodic interval: capped at RETRY_MAX
     ver.shutdown()
 
