@@ -415,3 +415,36 @@ def test_a_tool_digest_ignores_meta_and_key_order_but_not_the_schema() -> None:
                  "_meta": {"seen": 1}}  # fmt: skip
     assert tool_digest(tool) == tool_digest(reordered)
     assert tool_digest(tool) != tool_digest({**tool, "inputSchema": {"type": "object"}})
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_connection_nothing_answers_fails_after_the_connect_timeout_not_the_whole_handshake_timeout(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """SYNs nobody answers (here: a listener whose accept queue is full drops them; on a node: connection tracking
+    still sending them to a pod that has just gone) fail the probe after CONNECT_TIMEOUT, so the verifier's retry
+    opens a new connection, instead of holding the probe for the whole handshake timeout."""
+    from mcpop.apply.verify import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "CONNECT_TIMEOUT", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued = []
+    try:
+        for _ in range(8):  # fill the accept queue: the next SYNs go unanswered
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(listener.getsockname())
+            queued.append(s)
+        time.sleep(0.2)
+        start = time.monotonic()
+        v = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/mcp", transport, 20.0)
+        took = time.monotonic() - start
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()
+    assert (v.status, v.reason) == ("False", "Timeout"), v.message
+    assert "no connection within 1s" in v.message
+    assert took < 10
