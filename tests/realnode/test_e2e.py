@@ -5,6 +5,7 @@ their Services."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -341,16 +342,37 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
 # ---------------------------------------------------------------- the other registry classes, really serving
 
 
+@functools.cache
+def bridge_archive() -> str:
+    """The mcpop-bridge image's archive (tools/bridge image: built once per content, its path names it)."""
+    return subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+@functools.cache
+def built_image_archives() -> dict[str, str]:
+    """tools/test-images' archives by image name (built once per content, their paths name it)."""
+    return oci_registry.image_archives()
+
+
+def import_image(cluster: kubeenv.KubeCluster, archive: str, name: str) -> None:
+    """The archive imported into the real node's containerd under exactly `name`, once per node: the archive's path
+    names its content and the node's image garbage collection is off, so an import done stays (each import copies
+    the archive and unpacks it again: seconds, for the bridge image every test of a front door used to import)."""
+    imported = cluster.extra.setdefault("imported_images", set())
+    if (archive, name) not in imported:
+        kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), archive, name)
+        imported.add((archive, name))
+
+
 def load_bridge_image(cluster: kubeenv.KubeCluster) -> None:
     """The mcpop-bridge image (tools/bridge image), imported under the name the renderer emits."""
-    bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
-    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
+    import_image(cluster, bridge_archive(), BRIDGE_IMAGE)
 
 
 def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
     """A tools/test-images image, imported into the real node's containerd under exactly `name`."""
-    source = RUNTIME_SOURCES.get(name, name)
-    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[source], name)
+    import_image(cluster, built_image_archives()[RUNTIME_SOURCES.get(name, name)], name)
 
 
 def in_house_registry(cluster: kubeenv.KubeCluster, namespace: str, entries: list[dict]) -> None:
