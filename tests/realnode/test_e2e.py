@@ -5,6 +5,7 @@ their Services."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -238,12 +239,21 @@ def wait_serving(cluster: kubeenv.KubeCluster, namespace: str, name: str, timeou
 
 
 def wait_verified(cluster: kubeenv.KubeCluster, namespace: str, name: str, timeout: float = 120) -> dict:
-    """The Verified condition once True (the in-cluster operator's MCP handshake through the Service)."""
+    """The Verified condition once True for the MCPServer's current generation (the in-cluster operator's MCP
+    handshake through the Service, made once the rollout of that generation is complete: a spec change, such
+    as an approval, rolls the pods, and the verdict of the generation before says nothing of the new ones)."""
+    from kubernetes import client
+
+    def verified() -> dict | None:
+        obj = client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object(
+            "mcp.allbeone.io", "v1", namespace, "mcpservers", name)  # fmt: skip
+        conds = (obj.get("status") or {}).get("conditions") or []
+        c = next((c for c in conds if c["type"] == "Verified"), None)
+        current = c is not None and c.get("observedGeneration") == obj["metadata"]["generation"]
+        return c if current and c["status"] == "True" else None
+
     try:
-        return kubeenv.wait_until(  # type: ignore[no-any-return]
-            lambda: (c := condition(cluster, namespace, name, "Verified")) and c["status"] == "True" and c,
-            timeout=timeout, message=f"{name} Verified",
-        )  # fmt: skip
+        return kubeenv.wait_until(verified, timeout=timeout, message=f"{name} Verified")  # type: ignore[no-any-return]
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\n{diagnosis(cluster, namespace, name)}") from None
 
@@ -332,16 +342,37 @@ def test_the_seeds_registry_enriched_example_serves_mcp_on_the_real_node(
 # ---------------------------------------------------------------- the other registry classes, really serving
 
 
+@functools.cache
+def bridge_archive() -> str:
+    """The mcpop-bridge image's archive (tools/bridge image: built once per content, its path names it)."""
+    return subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+@functools.cache
+def built_image_archives() -> dict[str, str]:
+    """tools/test-images' archives by image name (built once per content, their paths name it)."""
+    return oci_registry.image_archives()
+
+
+def import_image(cluster: kubeenv.KubeCluster, archive: str, name: str) -> None:
+    """The archive imported into the real node's containerd under exactly `name`, once per node: the archive's path
+    names its content and the node's image garbage collection is off, so an import done stays (each import copies
+    the archive and unpacks it again: seconds, for the bridge image every test of a front door used to import)."""
+    imported = cluster.extra.setdefault("imported_images", set())
+    if (archive, name) not in imported:
+        kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), archive, name)
+        imported.add((archive, name))
+
+
 def load_bridge_image(cluster: kubeenv.KubeCluster) -> None:
     """The mcpop-bridge image (tools/bridge image), imported under the name the renderer emits."""
-    bridge = subprocess.run(["tools/bridge", "image"], cwd=REPO, capture_output=True, text=True, check=True)
-    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), bridge.stdout.strip(), BRIDGE_IMAGE)
+    import_image(cluster, bridge_archive(), BRIDGE_IMAGE)
 
 
 def load_test_image(cluster: kubeenv.KubeCluster, name: str) -> None:
     """A tools/test-images image, imported into the real node's containerd under exactly `name`."""
-    source = RUNTIME_SOURCES.get(name, name)
-    kubeenv.testenv("load-image", "--state-dir", str(cluster.state_dir), oci_registry.image_archives()[source], name)
+    import_image(cluster, built_image_archives()[RUNTIME_SOURCES.get(name, name)], name)
 
 
 def in_house_registry(cluster: kubeenv.KubeCluster, namespace: str, entries: list[dict]) -> None:
@@ -783,6 +814,9 @@ def test_an_approved_inventory_hides_a_tool_that_changed_until_it_is_approved_ag
     r = mcp(installed, "tools", "approve", name, "-n", namespace)
     assert r.returncode == 0 and "approved: 2 tools" in r.stdout, r.stderr
     assert wait_tools_changed(installed, namespace, name, "False")["reason"] == "Approved"
+    # the approval rolls the pods (mcpop-bridge takes the inventory as flags): a client session on the pod being
+    # stopped would be cut, and hang until its timeout, so the client speaks once the new pod is verified
+    wait_verified(installed, namespace, name)
     url = service_url(installed, namespace, name)
     assert front_client(url, tmp_path)["tools"] == ["delete_file", "read_file"]
 
@@ -799,5 +833,17 @@ def test_an_approved_inventory_hides_a_tool_that_changed_until_it_is_approved_ag
 
     assert mcp(installed, "tools", "approve", name, "-n", namespace).returncode == 0
     assert wait_tools_changed(installed, namespace, name, "False")["reason"] == "Approved"
-    kubeenv.wait_until(lambda: front_client(url, tmp_path)["tools"] == ["delete_file", "read_file"], timeout=180,
-                       message="read_file shown again once the pod with the new approval serves")  # fmt: skip
+    wait_verified(installed, namespace, name)  # the pod with the new approval serves
+    # kube-proxy may still send the first connection to the pod just stopped: front_client retries it
+    last: dict = {}
+
+    def shown() -> bool:
+        last.update(front_client(url, tmp_path))
+        return bool(last["tools"] == ["delete_file", "read_file"])
+
+    try:
+        kubeenv.wait_until(
+            shown, timeout=180, message="read_file shown again once the pod with the new approval serves"
+        )
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: the client saw {last}") from None

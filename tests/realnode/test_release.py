@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -162,13 +163,27 @@ def every_class(cluster: kubeenv.KubeCluster, namespace: str, mirror: dict[str, 
     # the OCI stdio image runs its own entrypoint, not a runtime the renderer assumed
     assert not pods["greeter"][0].spec.containers[0].command[0].startswith(("node", "python"))
 
-    memory = sdk_client(cluster, namespace, "server-memory", "read_graph")
+    # the four sessions at once: each waits mostly for its server's first process to start in the pod (one after
+    # the other they took 45-49 s of the test)
+    calls = {
+        "server-memory": ("read_graph", "{}"),
+        "server-time": ("get_current_time", '{"timezone": "UTC"}'),
+        "everything": ("echo", '{"message": "released"}'),
+        "greeter": ("greet", '{"name": "the real node"}'),
+    }
+    sys.path.insert(0, str(REPO / "tests" / "images"))
+    from runc_harness import sdk_python
+
+    sdk_python()  # the SDK's environment installed (when missing) once, not by four sessions at once
+    with ThreadPoolExecutor(len(calls)) as pool:
+        sessions = {name: pool.submit(sdk_client, cluster, namespace, name, *call) for name, call in calls.items()}
+    memory = sessions["server-memory"].result()
     assert memory["serverInfo"]["name"] == "memory-server" and memory["call"]["isError"] is False
-    time_ = sdk_client(cluster, namespace, "server-time", "get_current_time", '{"timezone": "UTC"}')
+    time_ = sessions["server-time"].result()
     assert time_["call"]["isError"] is False and "UTC" in time_["call"]["text"]
-    echo = sdk_client(cluster, namespace, "everything", "echo", '{"message": "released"}')
+    echo = sessions["everything"].result()
     assert "released" in echo["call"]["text"]
-    greet = sdk_client(cluster, namespace, "greeter", "greet", '{"name": "the real node"}')
+    greet = sessions["greeter"].result()
     assert greet["serverInfo"]["name"] == "greeter" and "the real node" in greet["call"]["text"]
     for name in pods:
         assert wait_verified(cluster, namespace, name)["reason"] == "Handshake"

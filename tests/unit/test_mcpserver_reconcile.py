@@ -265,3 +265,48 @@ def test_a_server_that_stops_referencing_a_secret_leaves_nothing_indexed(
     controller.reconcile((NS, "fs"))
     assert controller._tracked_secrets() == set()
     assert controller._ref_index == {} and controller._refs_of == {}
+
+
+def test_a_server_is_verified_once_the_pods_its_rollout_replaced_have_stopped(
+    kube: FakeKube, recorder: Recorder
+) -> None:
+    """The rollout is complete while a replaced pod still stops: no handshake yet (the Service may still lead it
+    there), the reconcile comes back by the end of that pod's grace period in case the Deployment never says it
+    stopped; once it says so, the handshake is made."""
+    from mcpop.apply.runtime.timefmt import micro_now
+    from mcpop.apply.verify.probe import Verdict
+    from mcpop.apply.verify.verifier import Verifier
+
+    probed: list[str] = []
+
+    def probe(url: str, *_: Any) -> Verdict:
+        probed.append(url)
+        return Verdict("True", "Handshake", "ok", {"protocolVersion": "2025-06-18"})
+
+    verifier = Verifier(1, 5.0, 300.0, probe_fn=probe)
+    owned = {gk: FakeCache(kube, gk, label=PART_OF_LABEL) for gk in ("Deployment.apps", "Service", "ServiceAccount")}
+    ctl = MCPServerController(kube, OperatorSettings(), FakeCache(kube, "MCPServer.mcp.allbeone.io"), owned, {},  # type: ignore[arg-type]
+                              recorder, lambda key: None, verifier=verifier)  # fmt: skip
+    server(kube)
+    try:
+        assert ctl.reconcile((NS, "fs")) == DONE  # the Deployment is made: not rolled out yet
+        dep = kube.stored("Deployment", NS, "fs")
+        assert dep is not None
+        dep["status"] = {"observedGeneration": dep["metadata"].get("generation", 1), "replicas": 1, "readyReplicas": 1,
+                         "updatedReplicas": 1, "availableReplicas": 1, "terminatingReplicas": 1,
+                         "conditions": [{"type": "Available", "status": "True"},
+                                        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                                         "lastUpdateTime": micro_now()}]}  # fmt: skip
+        result = ctl.reconcile((NS, "fs"))
+        assert result.requeue_after is not None and 30 <= result.requeue_after <= 35
+        assert condition(kube, "Verified") == ("Unknown", "WaitingForRollout")
+        assert probed == []
+
+        dep["status"]["terminatingReplicas"] = 0
+        assert ctl.reconcile((NS, "fs")) == DONE
+        assert verifier.wait_idle(5)
+        ctl.reconcile((NS, "fs"))
+        assert condition(kube, "Verified") == ("True", "Handshake")
+        assert len(probed) == 1
+    finally:
+        verifier.shutdown()

@@ -312,9 +312,34 @@ def test_a_failed_probe_is_retried_with_backoff_long_before_the_interval(monkeyp
     assert enqueued[-1] == ("ns", "a")
 
 
+def test_a_probe_refused_right_after_a_rollout_is_tried_again_a_second_later() -> None:
+    """The first probe of a rollout may reach the old pod kube-proxy still routes to, stopped a moment ago: it is
+    tried again on the ticker's next step one second later, not five (the real node measured 6.5 s without a
+    verdict after the rollout), and the verdict that follows requeues the server."""
+    now = [0.0]
+    answers = [Verdict("False", "ConnectionRefused", "refused"), Verdict("True", "Handshake", "ok")]
+    ver = Verifier(1, 5.0, 300.0, probe_fn=lambda *_: answers.pop(0), clock=lambda: now[0])
+    enqueued: list[tuple[str, str]] = []
+    ver.enqueue = enqueued.append
+    target = Target("http://a.ns.svc.cluster.local:8000/mcp", "streamable-http")
+    try:
+        ver.check(("ns", "a"), target)
+        assert ver.wait_idle(5)
+        assert ver.check(("ns", "a"), target).reason == "ConnectionRefused"
+        now[0] = 0.9
+        assert ver.tick() == 0  # not before a second has passed
+        now[0] = 1.0
+        assert ver.tick() == 1
+        assert ver.wait_idle(5)
+        assert ver.check(("ns", "a"), target).status == "True"
+    finally:
+        ver.shutdown()
+    assert enqueued == [("ns", "a"), ("ns", "a")]
+
+
 def test_retries_back_off_doubling_up_to_the_interval() -> None:
     ver = Verifier(1, 5.0, 60.0)
-    assert [ver.retry_after(n) for n in range(1, 7)] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    assert [ver.retry_after(n) for n in range(1, 9)] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
     assert Verifier(1, 5.0, 0.0).retry_after(100) == 300.0  # no periodic interval: capped at RETRY_MAX
     ver.shutdown()
 
@@ -390,3 +415,36 @@ def test_a_tool_digest_ignores_meta_and_key_order_but_not_the_schema() -> None:
                  "_meta": {"seen": 1}}  # fmt: skip
     assert tool_digest(tool) == tool_digest(reordered)
     assert tool_digest(tool) != tool_digest({**tool, "inputSchema": {"type": "object"}})
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_connection_nothing_answers_fails_after_the_connect_timeout_not_the_whole_handshake_timeout(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """SYNs nobody answers (here: a listener whose accept queue is full drops them; on a node: connection tracking
+    still sending them to a pod that has just gone) fail the probe after CONNECT_TIMEOUT, so the verifier's retry
+    opens a new connection, instead of holding the probe for the whole handshake timeout."""
+    from mcpop.apply.verify import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "CONNECT_TIMEOUT", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    queued = []
+    try:
+        for _ in range(8):  # fill the accept queue: the next SYNs go unanswered
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(listener.getsockname())
+            queued.append(s)
+        time.sleep(0.2)
+        start = time.monotonic()
+        v = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/mcp", transport, 20.0)
+        took = time.monotonic() - start
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()
+    assert (v.status, v.reason) == ("False", "Timeout"), v.message
+    assert "no connection within 1s" in v.message
+    assert took < 10

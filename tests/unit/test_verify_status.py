@@ -10,7 +10,14 @@ from changesets import changes
 from test_operator_status import conds, dep
 
 from mcpop.apply.manager import new_verifier
-from mcpop.apply.mcpserver.status import Outcome, compute_status, rollout, tools_changed, verify_wait
+from mcpop.apply.mcpserver.status import (
+    STOP_MARGIN,
+    Outcome,
+    compute_status,
+    rollout,
+    tools_changed,
+    verify_wait,
+)
 from mcpop.apply.settings import OperatorSettings, SettingsError
 from mcpop.cli.operator import settings_from
 
@@ -72,6 +79,47 @@ def test_a_server_scaled_to_zero_has_nothing_to_verify() -> None:
 
 def test_a_rolled_out_available_server_is_worth_a_handshake() -> None:
     assert verify_wait(rollout(dep())) is None
+
+
+def replaced(
+    terminating: int, completed: str | None = "2026-12-07T18:00:00Z", grace: int | None = None
+) -> dict[str, Any]:
+    """dep() just rolled out: `terminating` pods it replaced still stopping, the rollout completed at `completed`."""
+    d = dep()
+    d["status"]["terminatingReplicas"] = terminating
+    if completed is not None:
+        d["status"]["conditions"].append({"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                                          "lastUpdateTime": completed})  # fmt: skip
+    if grace is not None:
+        d["spec"]["template"] = {"spec": {"terminationGracePeriodSeconds": grace}}
+    return d
+
+
+COMPLETED = 1796666400.0  # 2026-12-07T18:00:00Z
+
+
+def test_a_handshake_waits_until_the_pods_the_rollout_replaced_have_stopped() -> None:
+    """The Service may still lead a handshake to a replaced pod for a moment: refused, never answered, cut, or
+    answered by the release being replaced (its tools, not the new ones)."""
+    wait = verify_wait(rollout(replaced(1)), now=COMPLETED + 1)
+    assert wait == ("Unknown", "WaitingForRollout", "verified once the pods the rollout replaced have stopped")
+    assert verify_wait(rollout(replaced(0)), now=COMPLETED + 1) is None
+
+
+def test_a_replaced_pod_that_never_stops_holds_the_handshake_only_for_its_grace_period() -> None:
+    """A pod on a lost node stays terminating: past its termination grace period (30 s unless the template says)
+    and STOP_MARGIN, the server is verified anyway."""
+    assert verify_wait(rollout(replaced(1)), now=COMPLETED + 34) is not None
+    assert verify_wait(rollout(replaced(1)), now=COMPLETED + 36) is None
+    assert rollout(replaced(1, grace=60)).stopped_by == COMPLETED + 60 + STOP_MARGIN
+    assert verify_wait(rollout(replaced(1, grace=60)), now=COMPLETED + 36) is not None
+
+
+def test_without_terminating_replicas_or_the_rollouts_completion_nothing_is_waited_for() -> None:
+    """Clusters before Kubernetes 1.35 (or with DeploymentReplicaSetTerminatingReplicas off) do not report the
+    field; a Deployment whose Progressing condition does not say when it completed is not held either."""
+    assert verify_wait(rollout(dep()), now=COMPLETED + 1) is None
+    assert verify_wait(rollout(replaced(1, completed=None)), now=COMPLETED + 1) is None
 
 
 def test_the_verify_flags_default_to_5m_4_and_10s() -> None:

@@ -355,22 +355,26 @@ class MCPServerController:
             self._event(obj, "Warning", "ToolsNotApproved", new_a[2])
         return new
 
-    def _verify(self, key: Key, outcome: Outcome) -> None:
+    def _verify(self, key: Key, outcome: Outcome) -> float | None:
         """Fill in the Verified condition: the latest MCP handshake through the Service, once the Deployment
-        has rolled out (a probe is started in the verifier's pool when due; this never waits for one)."""
+        has rolled out (a probe is started in the verifier's pool when due; this never waits for one). Returns
+        the seconds after which to reconcile again when the handshake waits for the replaced pods to stop (the
+        Deployment's status says when they have; this is in case it never does), else None."""
         verifier = self.verifier
         if verifier is None or not verifier.enabled:
-            return
+            return None
         if outcome.remote:  # nothing runs in the cluster; the operator does not dial outside it
             outcome.verified = ("Unknown", "Remote", "a remote-only server is not verified by the operator")
-            return
+            return None
         if not outcome.url or outcome.transport not in ("streamable-http", "sse"):
             outcome.verified = ("Unknown", "NoEndpoint", "the Service names no MCP endpoint to verify")
-            return
-        wait = verify_wait(rollout(outcome.deployment))
+            return None
+        ro = rollout(outcome.deployment)
+        now = time.time()
+        wait = verify_wait(ro, now)
         if wait is not None:
             outcome.verified = wait
-            return
+            return max(1.0, ro.stopped_by - now) if ro.done and ro.stopped_by is not None else None
         dep = (outcome.deployment or {}).get("metadata") or {}
         target = Target(outcome.url, outcome.transport, (outcome.generation, dep.get("uid"), dep.get("generation")),
                         outcome.token_audience)  # fmt: skip
@@ -378,6 +382,7 @@ class MCPServerController:
         outcome.verified = (verdict.status, verdict.reason, verdict.message)
         if verdict.status == "True":
             outcome.mcp = verdict.handshake
+        return None
 
     # ------------------------------------------------------------------ reconcile
 
@@ -475,9 +480,9 @@ class MCPServerController:
         if changes.error is not None:
             self._write_status(changes.parent, outcome)
             raise changes.error  # retried with backoff
-        self._verify(key, outcome)
+        recheck = self._verify(key, outcome)
         self._write_status(changes.parent, outcome)
-        return DONE
+        return DONE if recheck is None else Result(requeue_after=recheck)
 
     def _record(self, changes: SetResult) -> None:
         """Log, count and event what applying the set did."""

@@ -5,12 +5,14 @@ Conditions are merged with the live ones by `mcpop.apply.runtime.conditions`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcpop.api.mcpserver import MAX_TOOL_NAMES, MCPServer
 from mcpop.api.validation import strip_userinfo
 from mcpop.apply.runtime.conditions import Cond, get_condition, merge_conditions, now_rfc3339
+from mcpop.apply.runtime.timefmt import parse_time
 from mcpop.apply.ssa.changeset import ChangeSet
 from mcpop.apply.ssa.manager import conflict_text
 from mcpop.render.workload import PATH_ANNOTATION, REMOTE_URL, TRANSPORT_ANNOTATION
@@ -109,6 +111,18 @@ class Rollout:
     available: bool
     done: bool
     deadline_exceeded: bool
+    #: the Deployment's pods being deleted that have not stopped yet (status.terminatingReplicas: Kubernetes 1.35 and
+    #: later report it, beta; 0 where the cluster does not)
+    terminating: int = 0
+    #: when the pods a completed rollout replaced have had their termination grace period (seconds since the epoch:
+    #: the Progressing condition's lastUpdateTime, NewReplicaSetAvailable, plus terminationGracePeriodSeconds);
+    #: None when no pod is terminating or the rollout's completion is not known
+    stopped_by: float | None = None
+
+
+#: seconds past the old pods' termination grace period after which a handshake no longer waits for them to stop (a
+#: pod on a lost node stays terminating until the node comes back)
+STOP_MARGIN = 5.0
 
 
 def rollout(dep: dict[str, Any] | None) -> Rollout:
@@ -127,7 +141,16 @@ def rollout(dep: dict[str, Any] | None) -> Rollout:
     available = want == 0 or (avail_cond and avail_n > 0)
     deadline = conds.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded"
     done = observed and updated >= want and ready >= want and replicas == want and avail_n >= want
-    return Rollout(True, want, replicas, ready, updated, available, done, deadline)
+    terminating = int(st.get("terminatingReplicas") or 0)
+    progressing = conds.get("Progressing", {})
+    completed = (
+        parse_time(progressing.get("lastUpdateTime")) if progressing.get("reason") == "NewReplicaSetAvailable" else None
+    )
+    grace = ((spec.get("template") or {}).get("spec") or {}).get("terminationGracePeriodSeconds")
+    stopped_by = None
+    if terminating and completed is not None:
+        stopped_by = completed + float(30 if grace is None else grace) + STOP_MARGIN
+    return Rollout(True, want, replicas, ready, updated, available, done, deadline, terminating, stopped_by)
 
 
 def compute_status(outcome: Outcome, old: dict[str, Any] | None, now: str | None = None) -> dict[str, Any]:
@@ -299,12 +322,19 @@ def is_remote(service: dict[str, Any] | None) -> bool:
     return service is not None and service.get("spec", {}).get("type") == "ExternalName"
 
 
-def verify_wait(ro: Rollout) -> tuple[str, str, str] | None:
-    """The Verified condition while the Deployment is not (yet) worth a handshake, else None."""
+def verify_wait(ro: Rollout, now: float | None = None) -> tuple[str, str, str] | None:
+    """The Verified condition while the Deployment is not (yet) worth a handshake, else None.
+
+    A rollout is complete as soon as its new pods are available, while the pods it replaced are still stopping:
+    the Service may lead a handshake to one of them for a moment yet (kube-proxy reprograms within its sync period),
+    where it is refused, never answered, cut, or worse answered by the release being replaced. So a handshake waits
+    until they have stopped, or their termination grace period is over (`Rollout.stopped_by`)."""
     if not ro.exists or (ro.want > 0 and not (ro.available and ro.done)):
         return ("Unknown", "WaitingForRollout", "verified once the Deployment has rolled out and is available")
     if ro.want == 0:
         return ("Unknown", "ScaledToZero", "replicas is 0: nothing to verify")
+    if ro.terminating and ro.stopped_by is not None and (time.time() if now is None else now) < ro.stopped_by:
+        return ("Unknown", "WaitingForRollout", "verified once the pods the rollout replaced have stopped")
     return None
 
 

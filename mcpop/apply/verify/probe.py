@@ -25,6 +25,13 @@ from mcpop.apply.verify.sdk import ensure_sdk
 #: tools/list pages followed at most (a paginator that never ends cannot hold a probe)
 MAX_PAGES = 20
 
+#: seconds a probe's TCP connection may take to open (the whole handshake has the verify timeout: a bridged stdio
+#: server starts its command per session). Within a cluster a connection opens at once or not at all: right after
+#: a rollout, connection tracking can still send a probe's SYNs to the old pod that has just gone, where nothing
+#: answers them (measured on the real node: the whole 30 s timeout spent so); a new connection a moment later
+#: (the verifier's retry) reaches the new pod
+CONNECT_TIMEOUT = 5.0
+
 #: how mcpop-bridge's own JSON-RPC errors begin
 BRIDGE_ERROR = "mcpop-bridge: "
 
@@ -161,7 +168,10 @@ async def _handshake(url: str, transport: str, timeout: float, token: str | None
     def http_client(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
         # one TLS context for every probe: building one per client (loading the CA bundle) cost CPU and
         # grew the operator's memory with every handshake; no proxies from the environment either
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=_tls_context(),
+        t = timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
+        connect = CONNECT_TIMEOUT if t.connect is None else min(t.connect, CONNECT_TIMEOUT)
+        bounded = httpx2.Timeout(connect=connect, read=t.read, write=t.write, pool=t.pool)
+        return httpx2.AsyncClient(headers=headers, timeout=bounded, auth=auth, verify=_tls_context(),
                                   trust_env=False, event_hooks={"response": [on_response]})  # fmt: skip
 
     try:
@@ -300,6 +310,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 #: exception class names (matched on the MRO, so the SDK's httpx2 need not be imported here), in priority order
 _ORDER: tuple[tuple[tuple[str, ...], str], ...] = (
     (("NameNotResolved",), NAME_NOT_RESOLVED),
+    (("ConnectTimeout",), TIMEOUT),
     (("TimeoutError", "TimeoutException", "CancelledError"), TIMEOUT),
     (("HTTPStatusError", "HTTPStatusFailure"), HTTP_ERROR),
     (("ConnectError", "ConnectionRefusedError", "ConnectionError", "gaierror"), CONNECTION_REFUSED),
@@ -312,6 +323,8 @@ def _is(exc: BaseException, names: tuple[str, ...]) -> bool:
 
 def _detail(reason: str, exc: BaseException, timeout: float) -> str:
     if reason == TIMEOUT:
+        if _is(exc, ("ConnectTimeout",)):
+            return f"no connection within {min(timeout, CONNECT_TIMEOUT):g}s"
         return f"no MCP handshake within {timeout:g}s"
     if reason == NAME_NOT_RESOLVED:
         return str(exc)

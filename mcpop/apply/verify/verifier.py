@@ -34,8 +34,11 @@ VERIFY_DURATION = Histogram(
 for _reason in FAILURE_REASONS:
     VERIFY_FAILURES.labels(_reason)
 
-#: seconds before the first retry of a failed probe; doubled per further failure, up to the interval
-RETRY_BASE = 5.0
+#: seconds before the first retry of a failed probe; doubled per further failure, up to the interval. The first
+#: probe of a rollout runs as soon as the Deployment is available, while kube-proxy may still route some
+#: connections to the old pod that has just been stopped (measured on the real node: refused, then fine a second
+#: later): one second, not five, before it is tried again
+RETRY_BASE = 1.0
 #: the longest wait between retries of a failing server when periodic re-verification is off (interval 0)
 RETRY_MAX = 300.0
 
