@@ -122,13 +122,13 @@ class SharedOperator:
 
 
 def _drop_leftovers(api: client.ApiClient) -> None:
-    """Earlier test modules of this control plane leave MCP objects in namespaces still being deleted, held by
-    finalizers no operator of theirs runs for any more. An operator watching every namespace would finalize
-    them (writes the write-counting tests below would see): their finalizers are removed first (as admin),
-    and the namespace controller deletes them."""
+    """MCP objects earlier test modules left on this control plane (mostly in namespaces still being deleted,
+    held by finalizers no operator of theirs runs for any more) are removed before an operator watching every
+    namespace starts: it would finalize or reconcile them, writes the write-counting tests below would see.
+    Their finalizers are dropped (as admin) and they are deleted; no module relies on another's objects (a
+    file's tests run on any worker, in any order of files)."""
     custom = client.CustomObjectsApi(api)
-    terminating = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items
-                   if n.status.phase == "Terminating"}  # fmt: skip
+    dropped: list[tuple[str, str, str]] = []
     for plural, kind in _KINDS:
         try:
             items = custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
@@ -138,11 +138,35 @@ def _drop_leftovers(api: client.ApiClient) -> None:
             raise
         for obj in items:
             meta = obj["metadata"]
-            if meta["namespace"] in terminating and meta.get("finalizers"):
-                sys.stderr.write(f"dropping the finalizers of {kind} {meta['namespace']}/{meta['name']}\n")
-                with contextlib.suppress(client.ApiException):
-                    custom.patch_namespaced_custom_object(GROUP, VERSION, meta["namespace"], plural, meta["name"],
+            ns, name = meta["namespace"], meta["name"]
+            sys.stderr.write(f"removing {kind} {ns}/{name}, left by an earlier module\n")
+            with contextlib.suppress(client.ApiException):
+                if meta.get("finalizers"):
+                    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name,
                                                           {"metadata": {"finalizers": None}})  # fmt: skip
+                if not meta.get("deletionTimestamp"):
+                    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+            dropped.append((plural, ns, name))
+
+    def exists(plural: str, ns: str, name: str) -> bool:
+        try:
+            custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        except client.ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    left: list[tuple[str, str, str]] = []
+
+    def gone() -> bool:
+        left[:] = [d for d in dropped if exists(*d)]
+        return not left
+
+    try:
+        wait(gone, timeout=30, message="the MCP objects of earlier modules removed")
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; still there: {left}") from None
 
 
 @pytest.fixture(scope="module")
