@@ -137,6 +137,31 @@ class OperatorProcess:
             total -= self.metric("mcpop_api_requests_total", verb=verb, resource="leases")
         return total
 
+    def wait_idle(self, quiet: float, timeout: float = 60) -> None:
+        """Wait until the MCPServer controller has nothing queued or running, and for `quiet` seconds no
+        reconcile (of any controller) finished and nothing was written. Times out while the operator keeps
+        working (a reconcile or write loop)."""
+        seen: list[tuple[float, ...]] = []
+        since = [time.monotonic()]
+
+        def state() -> tuple[float, ...]:
+            return (self.metric("workqueue_depth", controller="mcpserver"),
+                    self.metric("controller_runtime_active_workers", controller="mcpserver"),
+                    self.metric("controller_runtime_reconcile_total"), self.writes())  # fmt: skip
+
+        def idle() -> bool:
+            now = state()
+            if not seen or now != seen[-1] or now[:2] != (0, 0):
+                seen[:] = [now]
+                since[0] = time.monotonic()
+                return False
+            return time.monotonic() - since[0] >= quiet
+
+        try:
+            kubeenv.wait_until(idle, timeout=timeout, message=f"the operator idle for {quiet}s")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; last seen (queued, running, reconciles, writes): {seen}") from None
+
     def health(self, path: str) -> int:
         import urllib.error
         import urllib.request

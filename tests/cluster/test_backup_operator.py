@@ -1,6 +1,11 @@
 """The backup controller inside the operator process (`mcp operator run`, least-privilege RBAC): the seed
 example deploys verbatim, `ENABLE_BACKUP_CONTROLLER=false` switches it off, and an operator restarted in
-the middle of a run neither repeats nor loses it.
+the middle of a run neither repeats nor loses it; the real CronJob controller starts a scheduled run that
+reports back.
+
+The CronJob controller starts runs at minute boundaries: the last test's backup (every minute) is made, and
+its operator started, when the module starts (`scheduled_backup`), so the wait for the next boundary passes
+while the other tests run instead of after them.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +24,7 @@ from backup_harness import *  # noqa: F403
 from backup_harness import BackupEnv, filesystem_server, job_pod, seed_backup, write_tree
 from cli_process import MCP
 from kubernetes import client
-from operator_harness import ROOT, start_operator
+from operator_harness import ROOT, OperatorProcess, start_operator
 
 NAME = "filesystem-server-backup"
 REQUEST = "mcp.allbeone.io/backup-requested"
@@ -250,19 +256,40 @@ def test_mcp_backup_now_wait_returns_when_the_run_finishes(
         op.terminate()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def scheduled_backup(kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, s3_server: Any,
+                     tmp_path_factory: Any) -> Iterator[tuple[BackupEnv, OperatorProcess]]:  # fmt: skip
+    """A backup every minute in a namespace of its own, with an operator watching it, made when the module
+    starts (autouse) for its last test: the CronJob controller's next minute boundary passes meanwhile. The
+    operator's start is not waited for here (the test does)."""
+    api = kube_cluster.api_client
+    ns = kubeenv.create_namespace(api)
+    tmp = tmp_path_factory.mktemp("scheduled")
+    try:
+        env = BackupEnv(api, kube_cluster.kubeconfig, operator_kubeconfig, ns, tmp)
+        env.servers.create(filesystem_server())
+        env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
+        body = seed_backup(s3_server.endpoint)
+        body["spec"]["serverRef"]["namespace"] = env.ns
+        body["spec"]["storage"]["s3"]["prefix"] = env.ns
+        body["spec"]["schedule"] = "* * * * *"
+        env.create_backup(body)
+        op = start_operator(operator_kubeconfig, env.ns, tmp, wait=False)
+        try:
+            yield env, op
+        finally:
+            op.terminate()
+    finally:
+        kubeenv.delete_namespace(api, ns)
+
+
 def test_the_cronjob_controller_starts_scheduled_runs_that_report_back(
-    backup_env: BackupEnv, operator_kubeconfig: str, s3_server: Any, tmp_path: Path
+    scheduled_backup: tuple[BackupEnv, OperatorProcess], tmp_path: Path
 ) -> None:
-    """A real kube-controller-manager fires the rendered CronJob; the operator sees the Job run."""
-    env = backup_env
-    env.servers.create(filesystem_server())
-    env.secret("s3-credentials", {"access-key-id": "testing", "secret-access-key": "testing"})
-    body = seed_backup(s3_server.endpoint)
-    body["spec"]["serverRef"]["namespace"] = env.ns
-    body["spec"]["storage"]["s3"]["prefix"] = env.ns
-    body["spec"]["schedule"] = "* * * * *"
-    env.create_backup(body)
-    op = start_operator(operator_kubeconfig, env.ns, tmp_path)
+    """A real kube-controller-manager fires the rendered CronJob; the operator sees the Job run. (Its backup
+    and operator were made at the module's start: `scheduled_backup`.)"""
+    env, op = scheduled_backup
+    op.wait_ready()
     try:
 
         def scheduled() -> list[Any]:
@@ -278,4 +305,4 @@ def test_the_cronjob_controller_starts_scheduled_runs_that_report_back(
         _wait(lambda: _cond(env, "LastBackupSucceeded") == ("True", "Succeeded"), message="the run's success")
         assert _status(env)["lastRun"]["id"] == job.metadata.name
     finally:
-        op.terminate()
+        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")

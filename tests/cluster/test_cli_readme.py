@@ -2,7 +2,7 @@
 
 The lines are copied into tests/fixtures/cli/readme-commands.txt. Each runs in order (so `deploy` comes
 before `status`, `logs` and `delete`) with the operator running, as the cli-user ClusterRole, with the test
-namespace as the context's; `--watch` and `--follow` run for a few seconds and are stopped with ^C. None
+namespace as the context's; `--watch` and `--follow` run until their first output and are stopped with ^C. None
 may fail as an unknown command or option, and none may print a traceback.
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import shlex
 import signal
 import subprocess
-import time
+import threading
 from pathlib import Path
 
 import kubeenv
@@ -45,8 +45,7 @@ def _run(line: str, kubeconfig: str) -> tuple[int, str, str]:
                             env=cli_env(kubeconfig), stdin=subprocess.DEVNULL,
                             preexec_fn=interruptible)  # fmt: skip
     if streaming:
-        time.sleep(4)
-        proc.send_signal(signal.SIGINT)
+        return _run_until_it_streams(line, proc)
     try:
         out, err = proc.communicate(timeout=360)
     except subprocess.TimeoutExpired:
@@ -54,6 +53,34 @@ def _run(line: str, kubeconfig: str) -> tuple[int, str, str]:
         out, err = proc.communicate()
         raise AssertionError(f"{line}: did not finish\n{err}") from None
     return proc.returncode, out, err
+
+
+def _run_until_it_streams(line: str, proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """A `--watch` or `--follow` command runs until it has printed its first output (or exits), then ^C."""
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda s=s, b=b: b.extend(iter(s.readline, "")), daemon=True)
+               for s, b in ((proc.stdout, out), (proc.stderr, err))]  # fmt: skip
+    for r in readers:
+        r.start()
+    try:
+        kubeenv.wait_until(lambda: out or proc.poll() is not None, timeout=timeout, interval=0.1,
+                           message=f"the first output of {line!r}")  # fmt: skip
+    except TimeoutError as exc:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{exc}\n{''.join(err)}") from None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{line}: did not stop on ^C\n{''.join(err)}") from None
+    for r in readers:
+        r.join(timeout=10)
+    return proc.returncode, "".join(out), "".join(err)
 
 
 def _target_namespace(args: list[str], default: str) -> str:

@@ -38,6 +38,11 @@ def _lease(api: client.ApiClient, ns: str) -> client.V1Lease | None:
         raise
 
 
+def _lease_reads(op: OperatorProcess) -> float:
+    """The Lease reads of a replica's leader election: one per attempt to acquire (or renew) it."""
+    return op.metric("mcpop_api_requests_total", verb="GET", resource="leases")
+
+
 def test_leader_election_takeover_and_release(
     kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
@@ -50,7 +55,8 @@ def test_leader_election_takeover_and_release(
         holder_a = wait(lambda: (lease := _lease(api, namespace)) and lease.spec.holder_identity, message="lease held")
         second = start_operator(operator_kubeconfig, namespace, tmp_path, *flags, wait=False)
         wait(lambda: second.health("/healthz") == 200, message="second replica up")
-        time.sleep(3)
+        # it looked at the Lease twice (its first attempt, and again a retry period later) and did not take it
+        wait(lambda: _lease_reads(second) >= 2, message="the second replica's second look at the Lease")
         assert _lease(api, namespace).spec.holder_identity == holder_a  # the second one stands by
         assert second.metric("leader_election_master_status") == 0
         assert first.metric("leader_election_master_status") == 1
@@ -105,7 +111,7 @@ def test_leader_that_cannot_renew_exits_and_standby_takes_over(
         servers.wait_ready("before")
         assert first.metric("leader_election_master_status") == 1
         assert second.metric("leader_election_master_status") == 0
-        time.sleep(3)  # let the last status writes settle: no reconcile in flight when frozen
+        first.wait_idle(quiet=1.5)  # the last status writes settled: no reconcile in flight when frozen
 
         os.kill(first.proc.pid, signal.SIGSTOP)
         stopped = time.monotonic()

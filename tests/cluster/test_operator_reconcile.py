@@ -8,12 +8,24 @@ taken by another manager is taken back (event, metric), or with the report-only 
 conflict without a retry loop; replicas under an HPA are never set; each security default stripped from
 the live Deployment comes back; a no-op resync writes nothing; the
 apiserver restarted mid-reconcile (`tools/testenv restart-apiserver`), after which everything converges.
+
+One operator process serves the module (watching every namespace of the test's own control plane; each test
+keeps its own namespace, and its MCPServers are deleted, and gone, before the next test starts): its start
+and stop were most of a test's time. Counters are compared with their value at the test's start, and "later"
+is counted in the operator's reconciles of the test's servers (its debug log), not slept. The apiserver
+restart test, and a cluster the tests did not start (MCPOP_TEST_KUBECONFIG: its other namespaces are not
+ours to reconcile), get an operator of their own watching the test's namespace, as before.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +33,18 @@ import kubeenv
 import pytest
 from kubernetes import client
 from operator_harness import *  # noqa: F403
-from operator_harness import OperatorProcess, Servers, apply_as, load_example, sleep, wait
+from operator_harness import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    OperatorProcess,
+    Servers,
+    _delete_servers,
+    apply_as,
+    load_example,
+    start_operator,
+    wait,
+)
 
 from mcpop.apply.mcpserver.reconciler import CONFLICT_POLICY_ANNOTATION
 from mcpop.apply.runtime.client import Kube
@@ -64,6 +87,274 @@ def _gone(fn: Any) -> bool:
             return True
         raise
     return False
+
+
+# ---------------------------------------------------------------------------- the module's operator
+
+#: the shared operator's resync period: short, so "a few resyncs later" is a few seconds
+SYNC_PERIOD = "1s"
+#: the custom resources an operator watching every namespace reconciles: (plural, its objects' name)
+_KINDS = (("mcpservers", "MCPServer"), ("mcpregistries", "MCPRegistry"), ("mcpserverbackups", "MCPServerBackup"))
+
+
+class SharedOperator:
+    """The module's operator (every namespace), started when a test first needs it; `stop()` ends it for a
+    test that runs its own (the next test that needs it starts a fresh one)."""
+
+    def __init__(self, kube_cluster: kubeenv.KubeCluster, kubeconfig: str, tmp: Path) -> None:
+        self.api = kube_cluster.api_client
+        self.kubeconfig = kubeconfig
+        self.tmp = tmp
+        self.op: OperatorProcess | None = None
+
+    def get(self) -> OperatorProcess:
+        if self.op is None or self.op.proc.poll() is not None:
+            _drop_leftovers(self.api)
+            self.op = start_operator(self.kubeconfig, "", self.tmp, "--sync-period", SYNC_PERIOD,
+                                     "--log-level", "debug")  # fmt: skip
+        return self.op
+
+    def stop(self) -> None:
+        if self.op is not None:
+            self.op.terminate()
+            sys.stderr.write(f"\n--- module operator log (tail)\n{self.op.log()[-3000:]}\n")
+            self.op = None
+
+
+def _drop_leftovers(api: client.ApiClient) -> None:
+    """MCP objects earlier test modules left on this control plane (mostly in namespaces still being deleted,
+    held by finalizers no operator of theirs runs for any more) are removed before an operator watching every
+    namespace starts: it would finalize or reconcile them, writes the write-counting tests below would see.
+    Their finalizers are dropped (as admin) and they are deleted; no module relies on another's objects (a
+    file's tests run on any worker, in any order of files)."""
+    custom = client.CustomObjectsApi(api)
+    dropped: list[tuple[str, str, str]] = []
+    for plural, kind in _KINDS:
+        try:
+            items = custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
+        except client.ApiException as e:
+            if e.status == 404:
+                continue
+            raise
+        for obj in items:
+            meta = obj["metadata"]
+            ns, name = meta["namespace"], meta["name"]
+            sys.stderr.write(f"removing {kind} {ns}/{name}, left by an earlier module\n")
+            with contextlib.suppress(client.ApiException):
+                if meta.get("finalizers"):
+                    custom.patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name,
+                                                          {"metadata": {"finalizers": None}})  # fmt: skip
+                if not meta.get("deletionTimestamp"):
+                    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+            dropped.append((plural, ns, name))
+
+    def exists(plural: str, ns: str, name: str) -> bool:
+        try:
+            custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+        except client.ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    left: list[tuple[str, str, str]] = []
+
+    def gone() -> bool:
+        left[:] = [d for d in dropped if exists(*d)]
+        return not left
+
+    try:
+        wait(gone, timeout=30, message="the MCP objects of earlier modules removed")
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; still there: {left}") from None
+
+
+@pytest.fixture(scope="module")
+def shared_operator(
+    kube_cluster: kubeenv.KubeCluster, operator_kubeconfig: str, tmp_path_factory: Any
+) -> Iterator[SharedOperator]:
+    shared = SharedOperator(kube_cluster, operator_kubeconfig, tmp_path_factory.mktemp("operator"))
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
+#: where in the operator's log each running test began (`_reconciled` reads from there)
+_LOG_START: dict[Path, int] = {}
+
+
+@pytest.fixture
+def operator(
+    kube_cluster: kubeenv.KubeCluster,
+    shared_operator: SharedOperator,
+    operator_kubeconfig: str,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[OperatorProcess]:
+    """The operator for this test's namespace: the module's (its sync period SYNC_PERIOD), or, on a cluster the
+    tests did not start, one of the test's own watching only its namespace (sync period 3s)."""
+    if not kube_cluster.owned:
+        with _own_operator(kube_cluster, operator_kubeconfig, namespace, tmp_path, "3s") as own:
+            yield own
+        return
+    op = shared_operator.get()
+    start = op.log_path.stat().st_size
+    _LOG_START[op.log_path] = start
+    try:
+        yield op
+    finally:
+        _LOG_START.pop(op.log_path, None)
+        try:
+            _delete_servers_and_wait(kube_cluster.api_client, op, namespace)
+        finally:
+            with open(op.log_path, "rb") as f:
+                f.seek(start)
+                sys.stderr.write(f"\n--- operator log (this test)\n{f.read().decode(errors='replace')[-3000:]}\n")
+        assert op.proc.poll() is None, f"the module's operator exited {op.proc.returncode}:\n{op.log()[-4000:]}"
+
+
+@contextlib.contextmanager
+def _own_operator(kube_cluster: kubeenv.KubeCluster, kubeconfig: str, namespace: str, tmp: Path,
+                  sync_period: str) -> Iterator[OperatorProcess]:  # fmt: skip
+    op = start_operator(kubeconfig, namespace, tmp, "--sync-period", sync_period, "--log-level", "debug")
+    try:
+        yield op
+    finally:
+        _delete_servers(kube_cluster.api_client, op, namespace)
+        op.terminate()
+        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+
+
+@pytest.fixture
+def own_operator(
+    kube_cluster: kubeenv.KubeCluster,
+    shared_operator: SharedOperator,
+    operator_kubeconfig: str,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[OperatorProcess]:
+    """An operator of this test's own, watching its namespace (sync period 3s); the module's is stopped
+    first (it watches every namespace)."""
+    shared_operator.stop()
+    with _own_operator(kube_cluster, operator_kubeconfig, namespace, tmp_path, "3s") as op:
+        yield op
+
+
+def _delete_servers_and_wait(api: client.ApiClient, op: OperatorProcess, namespace: str) -> None:
+    """Delete the test's MCPServers and wait until they are gone (the operator finalized them), so the next
+    test starts with none of this one's work left in the operator."""
+    custom = client.CustomObjectsApi(api)
+    custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    left: list[str] = []
+
+    def gone() -> bool:
+        if op.proc.poll() is not None:
+            raise RuntimeError(f"the operator exited {op.proc.returncode}:\n{op.log()[-4000:]}")
+        left[:] = [o["metadata"]["name"] for o in custom.list_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                                                       PLURAL)["items"]]  # fmt: skip
+        return not left
+
+    try:
+        wait(gone, timeout=60, message=f"the MCPServers of {namespace} deleted")
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; still there: {left}") from None
+
+
+# ---------------------------------------------------------------------------- counting reconciles
+
+#: the worker's line for each finished reconcile (debug level): `reconciled in 0.002s (success) key=ns/name ...
+#: controller=mcpserver`
+_RECONCILED = re.compile(r"reconciled in \S+ \(\w+\) key=(\S+) .*\bcontroller=mcpserver$", re.MULTILINE)
+
+
+def _reconciled(op: OperatorProcess, ns: str, names: list[str]) -> dict[str, int]:
+    """Reconciles of each named MCPServer of `ns` the operator finished since this test began."""
+    with open(op.log_path, "rb") as f:
+        f.seek(_LOG_START.get(op.log_path, 0))
+        text = f.read().decode(errors="replace")
+    counts = dict.fromkeys(names, 0)
+    for m in _RECONCILED.finditer(text):
+        key_ns, _, name = m.group(1).partition("/")
+        if key_ns == ns and name in counts:
+            counts[name] += 1
+    return counts
+
+
+def _wait_seen(predicate: Callable[[], Any], seen: Callable[[], Any], timeout: float, message: str) -> Any:
+    """`wait`, whose timeout also says what was last seen."""
+    try:
+        return wait(predicate, timeout=timeout, message=message)
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}; last seen: {seen()}") from None
+
+
+def _wait_reconciles(op: OperatorProcess, servers: Servers, names: list[str], more: int, timeout: float = 60) -> None:
+    """Wait until the operator has finished `more` further reconciles of each of `names` (resyncs, or
+    whatever else queued them): at least `more` - 1 of them began after this call."""
+    start = _reconciled(op, servers.ns, names)
+    last = [start]
+
+    def done() -> bool:
+        last[0] = _reconciled(op, servers.ns, names)
+        return all(last[0][n] >= start[n] + more for n in names)
+
+    _wait_seen(done, lambda: f"reconciles from {start} to {last[0]}", timeout,
+               f"{more} more reconciles of {names} in {servers.ns}")  # fmt: skip
+
+
+def _wait_resync(op: OperatorProcess, servers: Servers, names: list[str], timeout: float = 60) -> None:
+    """Wait until each of `names` was reconciled after a resync came due: one sync period passes from this
+    call, then each server's reconcile count grows (the resync's reconcile, or a later one, finishes)."""
+    period = float(op.args[op.args.index("--sync-period") + 1].rstrip("s"))
+    began = time.monotonic()
+    at: list[dict[str, int]] = []
+    last: list[dict[str, int]] = [{}]
+
+    def done() -> bool:
+        last[0] = _reconciled(op, servers.ns, names)
+        if not at:
+            if time.monotonic() < began + period:
+                return False
+            at.append(last[0])
+        return all(last[0][n] > at[0][n] for n in names)
+
+    _wait_seen(done, lambda: f"reconciles {last[0]}, one sync period after the call {at}", timeout,
+               f"a resync of {names} in {servers.ns}")  # fmt: skip
+
+
+def _write_counts(op: OperatorProcess) -> dict[str, float]:
+    """The operator's write requests by verb and resource (for a failure message)."""
+    out: dict[str, float] = {}
+    for line in op.metrics().splitlines():
+        if line.startswith("mcpop_api_requests_total{") and not re.search(r'verb="(GET|WATCH)"', line):
+            head, _, value = line.rpartition(" ")
+            out[head.partition("{")[2].rstrip("}")] = float(value)
+    return out
+
+
+def _quiet_writes(op: OperatorProcess, servers: Servers, names: list[str], timeout: float = 60) -> float:
+    """Wait for two reconciles of each of `names` during which the operator wrote nothing (its last status
+    writes and events of the work before are done); returns the write count then. Times out if every such
+    window has writes (a loop)."""
+    mark: list[Any] = [None, None]  # the write count and the reconciles when the window began
+    seen: list[Any] = []
+
+    def quiet() -> tuple[float] | None:
+        before = op.writes()
+        counts = _reconciled(op, servers.ns, names)
+        after = op.writes()
+        seen[:] = [after, counts]
+        if mark[0] is not None and after == mark[0] and all(counts[n] >= mark[1][n] + 2 for n in names):
+            return (after,)
+        if mark[0] != after or before != after:
+            mark[:] = [before, counts] if before == after else [None, None]
+        return None
+
+    found = _wait_seen(quiet, lambda: f"writes {seen[0] if seen else '?'}, reconciles {seen[1:]}, writes by verb "
+                       f"and resource {_write_counts(op)}", timeout,
+                       f"two reconciles of each of {names} without a write")  # fmt: skip
+    return float(found[0])
 
 
 @pytest.fixture
@@ -114,6 +405,7 @@ def test_example_reaches_ready(example: str, operator: OperatorProcess, servers:
 
 
 def test_update_paths(operator: OperatorProcess, servers: Servers) -> None:
+    pdbs_deleted = operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget")
     servers.create(basic(env=[{"name": "A", "value": "1"}]))
     servers.wait_ready("srv")
     policy = client.PolicyV1Api(servers.api)
@@ -141,7 +433,7 @@ def test_update_paths(operator: OperatorProcess, servers: Servers) -> None:
         lambda: "PodDisruptionBudget" not in servers.get("srv")["metadata"]["annotations"][GROUP_KINDS_ANNOTATION],
         message="contains-group-kinds without the PDB",
     )
-    assert operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget") == 1
+    assert operator.metric("mcpop_objects_total", operation="deleted", kind="PodDisruptionBudget") == pdbs_deleted + 1
     assert {"Applied", "Pruned"} <= _event_reasons(servers, "srv")
 
 
@@ -240,6 +532,7 @@ def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess
     body = basic()
     del body["spec"]["image"]
     body["spec"]["registry"] = {"name": "no-such-server-anywhere"}
+    retries = operator.metric("workqueue_retries_total", controller="mcpserver")
     servers.create(body)
     cond = servers.wait_condition("srv", "Ready", "False", "InvalidSpec")
     assert "spec.registry" in cond["message"]
@@ -247,12 +540,12 @@ def test_rejected_spec_is_terminal_and_applies_nothing(operator: OperatorProcess
     assert st["phase"] == "Failed"
     assert {c["type"]: c["status"] for c in st["conditions"]}["Stalled"] == "True"
     assert {c["type"]: c["status"] for c in st["conditions"]}["RegistryFetched"] == "False"
-    sleep(4)  # more than one resync
+    _wait_reconciles(operator, servers, ["srv"], 2)  # more than one resync
     assert servers.deployment("srv") is None
     assert _gone(lambda: servers.core.read_namespaced_service_account("srv", servers.ns))
     assert _gone(lambda: servers.core.read_namespaced_service("srv", servers.ns))
     # not retried with backoff: no workqueue retries for a terminal error
-    assert operator.metric("workqueue_retries_total") == 0
+    assert operator.metric("workqueue_retries_total", controller="mcpserver") == retries
     assert "InvalidSpec" in _event_reasons(servers, "srv")
     # fixing the spec (new generation) recovers
     servers.patch("srv", {"spec": {"registry": None, "image": "mcp-server-test"}})
@@ -296,10 +589,9 @@ def test_report_only_annotation_leaves_the_field_and_reports_the_conflict(
     assert ".spec.replicas" in cond["message"] and "intruder" in cond["message"]
     assert servers.condition("srv", "Stalled")["status"] == "True"
     # no loop: a few resyncs later nothing more was written, the intruder's value stands
-    sleep(2)
-    writes = operator.writes()
-    sleep(7)
-    assert operator.writes() == writes
+    writes = _quiet_writes(operator, servers, ["srv"])
+    _wait_reconciles(operator, servers, ["srv"], 2)
+    assert operator.writes() == writes, _write_counts(operator)
     assert servers.deployment("srv").spec.replicas == 3
     # the user resolves it by changing the spec to agree; the conflict clears
     servers.patch("srv", {"spec": {"replicas": 3}})
@@ -315,7 +607,8 @@ def test_replicas_under_an_hpa_are_never_set(operator: OperatorProcess, servers:
     servers.patch("srv", {"spec": {"env": [{"name": "ROLL", "value": "1"}]}})  # a new apply of the Deployment
     wait(lambda: any(e.name == "ROLL" for e in servers.deployment("srv").spec.template.spec.containers[0].env or []),
          timeout=30, message="env applied")  # fmt: skip
-    sleep(4)
+    _wait_reconciles(operator, servers, ["srv"], 2)  # the reconciles the change queued, and
+    _wait_resync(operator, servers, ["srv"])  # a resync after them
     assert servers.deployment("srv").spec.replicas == 2
     assert operator.metric("mcpop_field_takeovers_total", kind="Deployment") == before
 
@@ -362,39 +655,14 @@ def test_a_security_default_stripped_from_the_live_deployment_is_restored(
 def test_noop_resync_writes_nothing(operator: OperatorProcess, servers: Servers) -> None:
     for i in range(3):
         servers.create(basic(f"srv-{i}", replicas=1 + i % 2, env=[{"name": "I", "value": str(i)}]))
-    for i in range(3):
-        servers.wait_ready(f"srv-{i}")
-    sleep(2)  # let the last status writes and events settle
-    writes = operator.writes()
+    names = [f"srv-{i}" for i in range(3)]
+    for name in names:
+        servers.wait_ready(name)
+    writes = _quiet_writes(operator, servers, names)  # the last status writes and events have settled
     reconciles = operator.metric("controller_runtime_reconcile_total")
-    sleep(8)  # the fixture's sync period is 3s: at least two full resyncs
+    _wait_reconciles(operator, servers, names, 2)  # at least one full resync of each after `writes`
     assert operator.metric("controller_runtime_reconcile_total") >= reconciles + 6
-    assert operator.writes() == writes, "a no-op resync sent write requests"
-
-
-def test_operator_converges_after_apiserver_restart(
-    kube_cluster: kubeenv.KubeCluster, operator: OperatorProcess, servers: Servers
-) -> None:
-    if not kube_cluster.owned or not kube_cluster.state_dir:
-        pytest.skip("the cluster is not one tools/testenv started (MCPOP_TEST_KUBECONFIG): its apiserver is not ours")
-    n = 6
-    for i in range(n):
-        servers.create(basic(f"restart-{i}", env=[{"name": "I", "value": str(i)}]))
-    # the operator is now reconciling them: take the apiserver away under it (watches break, requests fail)
-    pid_file = Path(kube_cluster.state_dir) / "pids" / "kube-apiserver.pid"
-    old_pid = pid_file.read_text().strip()
-    kubeenv.testenv("restart-apiserver", "--state-dir", kube_cluster.state_dir, "--downtime", "2", timeout=300)
-    assert pid_file.read_text().strip() != old_pid
-    assert not Path(f"/proc/{old_pid}").exists()
-    for i in range(n):
-        servers.wait_ready(f"restart-{i}", timeout=120)
-    assert operator.proc.poll() is None, operator.log()[-3000:]
-    assert operator.health("/healthz") == 200
-    # the watches are back: a change made after the restart is still picked up
-    servers.patch("restart-0", {"spec": {"replicas": 2}})
-    wait(lambda: servers.deployment("restart-0").spec.replicas == 2, message="replicas 2 after the restart")
-    servers.wait_ready("restart-0")
-    assert operator.proc.poll() is None
+    assert operator.writes() == writes, f"a no-op resync sent write requests: {_write_counts(operator)}"
 
 
 def test_objects_of_absent_apis_are_skipped_with_a_condition(
@@ -465,3 +733,29 @@ def test_a_server_may_not_run_as_a_service_account_mcpop_created_for_itself(
     stalled = servers.wait_condition("srv", "Stalled", "True")
     assert "spec.serviceAccount.name" in stalled["message"] and "created by mcpop" in stalled["message"], stalled
     assert servers.deployment("srv") is None
+
+
+def test_operator_converges_after_apiserver_restart(
+    kube_cluster: kubeenv.KubeCluster, own_operator: OperatorProcess, servers: Servers
+) -> None:
+    if not kube_cluster.owned or not kube_cluster.state_dir:
+        pytest.skip("the cluster is not one tools/testenv started (MCPOP_TEST_KUBECONFIG): its apiserver is not ours")
+    operator = own_operator  # its own: the apiserver restarts under it (last in the module)
+    n = 6
+    for i in range(n):
+        servers.create(basic(f"restart-{i}", env=[{"name": "I", "value": str(i)}]))
+    # the operator is now reconciling them: take the apiserver away under it (watches break, requests fail)
+    pid_file = Path(kube_cluster.state_dir) / "pids" / "kube-apiserver.pid"
+    old_pid = pid_file.read_text().strip()
+    kubeenv.testenv("restart-apiserver", "--state-dir", kube_cluster.state_dir, "--downtime", "2", timeout=300)
+    assert pid_file.read_text().strip() != old_pid
+    assert not Path(f"/proc/{old_pid}").exists()
+    for i in range(n):
+        servers.wait_ready(f"restart-{i}", timeout=120)
+    assert operator.proc.poll() is None, operator.log()[-3000:]
+    assert operator.health("/healthz") == 200
+    # the watches are back: a change made after the restart is still picked up
+    servers.patch("restart-0", {"spec": {"replicas": 2}})
+    wait(lambda: servers.deployment("restart-0").spec.replicas == 2, message="replicas 2 after the restart")
+    servers.wait_ready("restart-0")
+    assert operator.proc.poll() is None

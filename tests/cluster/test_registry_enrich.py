@@ -22,7 +22,6 @@ from operator_harness import (
     Servers,
     free_port,
     load_example,
-    sleep,
     wait,
 )
 
@@ -103,9 +102,9 @@ def test_example_enriched_from_a_configmap_registry_and_rolled_on_a_new_version(
         wait(fetched_new, timeout=30, message="RegistryFetched naming 2026.9.2")
     except TimeoutError as exc:
         raise AssertionError(f"{exc}; last seen: {servers.condition(name, 'RegistryFetched')}") from None
-    # converged: no further writes to the server while nothing changes
+    # converged: no further writes to the server while nothing changes (a loop never lets the operator idle)
     writes = registry_operator.writes()
-    sleep(4)
+    registry_operator.wait_idle(quiet=2, timeout=30)
     assert registry_operator.writes() - writes <= 2  # at most a late status/event, never a loop
 
 
