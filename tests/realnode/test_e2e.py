@@ -59,7 +59,9 @@ def installed(real_cluster, tmp_path_factory) -> Iterator[kubeenv.KubeCluster]:
         "image": {"repository": IMAGE.rsplit(":", 1)[0], "tag": IMAGE.rsplit(":", 1)[1], "pullPolicy": "Never"},
         "nodeSelector": {realnode.NODE_LABEL[0]: realnode.NODE_LABEL[1]},
         "tolerations": [{**realnode.NODE_TAINT, "operator": "Equal"}],
-        "operator": {"insecureRegistries": [realnode.REGISTRY]},  # the node's in-house registry speaks HTTP
+        # the node's in-house registry speaks HTTP; a changed Secret is read again within 2 s, not at a random
+        # point of the default 30 s poll (the memory server's test waits for the pod it rolls)
+        "operator": {"insecureRegistries": [realnode.REGISTRY], "extraArgs": ["--secret-poll-interval=2s"]},
         # the runtime images built here cannot carry the upstream digests the defaults pin, so the chart points
         # the operator at them by name, as an air-gapped cluster points it at its mirror
         "stdio": {"nodeImage": NODE_RUNTIME, "pythonImage": PYTHON_RUNTIME},
