@@ -249,9 +249,15 @@ def operator(
     try:
         yield op
     finally:
-        _delete_servers(kube_cluster.api_client, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+        stop_operator(kube_cluster.api_client, op, namespace)
+
+
+def stop_operator(api: client.ApiClient, op: OperatorProcess, namespace: str, tail: int = 3000) -> None:
+    """Delete the MCPServers of `namespace` while `op` still runs (it removes their finalizers), stop it, and
+    show the last `tail` characters of its log."""
+    _delete_servers(api, op, namespace)
+    op.terminate()
+    sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-tail:]}\n")
 
 
 def _delete_servers(api: client.ApiClient, op: OperatorProcess, namespace: str) -> None:

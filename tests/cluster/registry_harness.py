@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from operator_harness import OperatorProcess, _delete_servers, start_operator, wait
+from operator_harness import OperatorProcess, start_operator, stop_operator, wait
 
 from mcpop.apply.mcpregistry.reconciler import REFRESH_ANNOTATION
 from mcpop.apply.resources import REGISTRY_LABEL
@@ -32,9 +31,7 @@ def registry_operator_process(
     try:
         yield op
     finally:
-        _delete_servers(api, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-4000:]}\n")
+        stop_operator(api, op, namespace, tail=4000)
 
 
 class Registries:

@@ -39,10 +39,10 @@ from operator_harness import (
     VERSION,
     OperatorProcess,
     Servers,
-    _delete_servers,
     apply_as,
     load_example,
     start_operator,
+    stop_operator,
     wait,
 )
 
@@ -221,9 +221,7 @@ def _own_operator(kube_cluster: kubeenv.KubeCluster, kubeconfig: str, namespace:
     try:
         yield op
     finally:
-        _delete_servers(kube_cluster.api_client, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+        stop_operator(kube_cluster.api_client, op, namespace)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from bridge_process import running_bridge, tool
 from mcp_servers import SdkServer, free_port, sdk_path, start_sdk_server
 from operator_harness import *  # noqa: F403
-from operator_harness import OPERATOR_NS, ROOT, SA_NAME, OperatorProcess, Servers, _delete_servers, wait
+from operator_harness import OPERATOR_NS, ROOT, SA_NAME, OperatorProcess, Servers, stop_operator, wait
 
 from mcpop.apply.mcpserver.identity import ClusterIdentity
 from mcpop.apply.runtime.client import Kube
@@ -66,9 +66,7 @@ def _operator(kube_cluster: Any, operator_kubeconfig: str, namespace: str, tmp_p
         op.wait_ready()
         yield op
     finally:
-        _delete_servers(kube_cluster.api_client, op, namespace)
-        op.terminate()
-        sys.stderr.write(f"\n--- operator log (tail)\n{op.log()[-3000:]}\n")
+        stop_operator(kube_cluster.api_client, op, namespace)
 
 
 @pytest.fixture
