@@ -70,12 +70,16 @@ def run(*, settings: OperatorSettings = DEFAULTS) -> int:
     """
     from mcpop.apply.manager import run_operator
     from mcpop.apply.runtime.client import KubeconfigError
+    from mcpop.apply.runtime.manager import ListenError
 
     try:
         return run_operator(settings)
     except KubeconfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if settings.kubeconfig else 1
+    except ListenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def settings_from(argv: Sequence[str]) -> OperatorSettings:

@@ -201,9 +201,33 @@ class OperatorProcess:
             self.proc.wait()
 
 
+#: attempts to start an operator whose free ports another process took first
+START_ATTEMPTS = 3
+
+
 def start_operator(
     kubeconfig: str, namespace: str, tmp: Path, *extra: str, env: dict[str, str] | None = None, wait: bool = True
 ) -> OperatorProcess:
+    """An operator process on free loopback ports; with `wait`, once /readyz answers. A port `free_port` found
+    can be taken by another process (the other worker's clients draw from the same range) before the operator
+    binds it: the operator then exits saying so, and is started again on other ports."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        op = _start_operator(kubeconfig, namespace, tmp, *extra, env=env)
+        if not wait:
+            return op
+        try:
+            op.wait_ready()
+        except RuntimeError:
+            if attempt < START_ATTEMPTS and op.proc.poll() is not None and "cannot listen on" in op.log():
+                sys.stderr.write(f"operator start {attempt}: a port was taken, starting again\n{op.log()[-500:]}\n")
+                continue
+            raise
+        return op
+    raise AssertionError("unreachable")
+
+
+def _start_operator(kubeconfig: str, namespace: str, tmp: Path, *extra: str,
+                    env: dict[str, str] | None = None) -> OperatorProcess:  # fmt: skip
     mport, hport = free_port(), free_port()
     log_path = tmp / f"operator-{uuid.uuid4().hex[:6]}.log"
     args = [
@@ -234,10 +258,7 @@ def start_operator(
             env=full_env,
             cwd=ROOT,
         )
-    op = OperatorProcess(proc, mport, hport, log_path, args)
-    if wait:
-        op.wait_ready()
-    return op
+    return OperatorProcess(proc, mport, hport, log_path, args)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The operator process: leader election takeover (two processes, kill -9), Lease release on SIGTERM,
 a frozen leader (SIGSTOP past the lease) losing leadership and exiting while the standby takes over, graceful
-shutdown, /healthz + /readyz, /metrics names (controller-runtime style, no `_created`), and
-structured JSON logs carrying one correlation id, the key and the generation per reconcile.
+shutdown, /healthz + /readyz, an endpoint whose port is taken (a clear error), /metrics names (controller-runtime
+style, no `_created`), and structured JSON logs carrying one correlation id, the key and the generation per reconcile.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ import json
 import os
 import re
 import signal
+import socket
+import subprocess
 import time
 from pathlib import Path
 
 import kubeenv
+import pytest
+from cli_process import MCP
 from kubernetes import client
 from operator_harness import *  # noqa: F403
-from operator_harness import OperatorProcess, Servers, grant_leases, start_operator, wait
+from operator_harness import ROOT, OperatorProcess, Servers, free_port, grant_leases, start_operator, wait
 
 
 def basic(name: str) -> dict:
@@ -201,3 +205,25 @@ def test_structured_logs_carry_correlation_id(
     assert applied, "no reconcile logged its apply"
     msgs = [e["msg"] for e in by_id[applied[0]]]
     assert len(msgs) >= 2 and any(m.startswith("reconciled in") for m in msgs), msgs
+
+
+@pytest.mark.parametrize("endpoint", ["--metrics-bind-address", "--health-probe-bind-address"])
+def test_an_endpoint_whose_port_is_taken_exits_naming_its_flag_and_address_without_a_traceback(
+    operator_kubeconfig: str, namespace: str, endpoint: str
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    addresses = {"--metrics-bind-address": f"127.0.0.1:{free_port()}",
+                 "--health-probe-bind-address": f"127.0.0.1:{free_port()}", endpoint: f"127.0.0.1:{port}"}  # fmt: skip
+    try:
+        r = subprocess.run([*MCP, "operator", "run", "--kubeconfig", operator_kubeconfig, "--namespace", namespace,
+                            "--metrics-secure=false", *(x for flag, a in addresses.items() for x in (flag, a))],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert f"error: {endpoint}: " in r.stderr, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr + r.stdout

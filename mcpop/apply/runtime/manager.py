@@ -14,11 +14,12 @@ every replica from the start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,21 @@ class _Runnable:
     start: Callable[[threading.Event], None]
     leader_only: bool
     thread: threading.Thread | None = None
+
+
+class ListenError(Exception):
+    """An endpoint of the operator cannot listen on its address (taken, or not this host's)."""
+
+
+@contextlib.contextmanager
+def _listening(what: str, flag: str, addr: tuple[str, int]) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise ListenError(
+            f"{flag}: {what} cannot listen on {addr[0] or '0.0.0.0'}:{addr[1]}: "
+            f"{exc.strerror or exc} (choose another address, or stop what uses it)"
+        ) from None
 
 
 class Manager:
@@ -271,9 +287,11 @@ class Manager:
     # ------------------------------------------------------------------ serving
 
     def _serve(self) -> None:
+        """Start the health, metrics and profiling endpoints; `ListenError` when one cannot listen."""
         addr = split_address(self.settings.health_probe_bind_address)
         if addr is not None:
-            self.health = HealthServer(*addr)
+            with _listening("the health probes", "--health-probe-bind-address", addr):
+                self.health = HealthServer(*addr)
             self.health.readyz["informers-synced"] = lambda: self._started.is_set() or self._standby()
             self.health.healthz["leader"] = lambda: not self.stop_event.is_set() or self.exit_code == 0
             self.health.start()
@@ -286,7 +304,8 @@ class Manager:
                 tls = ReloadingContext(Path(self.settings.metrics_cert_dir), self.settings.webhook_tls_min_version,
                                        self.settings.webhook_cipher_suites)  # fmt: skip
                 authorize = RequestAuthorizer(self.kube)
-            self.metrics_server = metrics.start_metrics_server(*maddr, tls=tls, authorize=authorize)
+            with _listening("the metrics", "--metrics-bind-address", maddr):
+                self.metrics_server = metrics.start_metrics_server(*maddr, tls=tls, authorize=authorize)
         if self.settings.enable_profiling:
             self._start_profiling()
 
@@ -298,7 +317,8 @@ class Manager:
         addr = split_address(self.settings.profiling_bind_address)
         if addr is None:
             return
-        self.profiling_server = start_profiling_server(*addr, allow_remote=self.settings.profiling_allow_remote)
+        with _listening("the profiling endpoint", "--profiling-bind-address", addr):
+            self.profiling_server = start_profiling_server(*addr, allow_remote=self.settings.profiling_allow_remote)
         log.info("profiling endpoint on %s:%s (/debug/pprof/)", *self.profiling_server.server_address[:2])
 
     def _start_runnables(self, leader_only: bool) -> None:
