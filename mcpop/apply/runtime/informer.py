@@ -4,7 +4,7 @@ Uses the official client's `watch.Watch` for the stream; tracks resourceVersion 
 re-lists on 410 Gone, and tells handlers about adds, updates and deletes (also those found by a re-list).
 
 The store keeps each object as its compact JSON, decoded on every read. A cached object so takes 2 to 3 times
-less memory than as Python dicts and lists (~7 KiB rather than ~19 KiB for an MCPServer and its three applied
+less memory than as Python dicts and lists (~8 KiB rather than ~19 KiB for an MCPServer and its three applied
 objects), which is most of the operator's memory at thousands of servers; a read costs tens of
 microseconds. Every read gets an object of its own, so no reader can change the cache (controller-runtime's
 cache hands out deep copies for the same reason): the watch stays its only writer.

@@ -14,7 +14,6 @@ item of a set) or `.` (the node itself); a node with no children is a leaf, owne
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +39,7 @@ def project(value: Any, fields: Mapping[str, Any]) -> Any:
     if not children:
         return value
     if isinstance(value, dict):
-        return {sys.intern(k[2:]): project(value[k[2:]], sub) for k, sub in children
+        return {k[2:]: project(value[k[2:]], sub) for k, sub in children
                 if k.startswith("f:") and k[2:] in value}  # fmt: skip
     if isinstance(value, list):
         keyed = [(json.loads(k[2:]), sub) for k, sub in children if k.startswith("k:")]
