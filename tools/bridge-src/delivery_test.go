@@ -115,6 +115,48 @@ func TestAServerRequestNoClientStreamTakesIsAnsweredWithAnErrorAndTheSessionLive
 	}
 }
 
+// A progress notification goes on the stream of the call whose progressToken it carries, before the call's
+// answer: it reaches a client that has no GET stream open (yet), where before it was dropped.
+func TestProgressGoesOnItsCallsStream(t *testing.T) {
+	srv := testBridge(t, 4, 4)
+	sid := initialized(t, srv.URL)
+	_, answer := sessionPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
+		"params": map[string]any{"name": "progress", "_meta": map[string]any{"progressToken": "p-1"}}})
+	var got []string
+	for _, m := range answer {
+		got = append(got, toJSON(m))
+	}
+	if len(got) != 3 || !strings.Contains(got[0], `"progress":50`) || !strings.Contains(got[1], `"progress":100`) ||
+		!strings.Contains(got[0], `"progressToken":"p-1"`) || !strings.Contains(got[2], `"result"`) {
+		t.Fatalf("want two progress notifications then the answer on the call's stream, got %v", got)
+	}
+	// the token is forgotten with its answer: a later call with the same token gets its own progress
+	_, again := sessionPost(t, srv.URL, sid, map[string]any{"id": 3, "method": "tools/call",
+		"params": map[string]any{"name": "progress", "_meta": map[string]any{"progressToken": "p-1"}}})
+	if len(again) != 3 {
+		t.Fatalf("the second call's progress did not reach its stream: %v", again)
+	}
+}
+
+// A token is one token however the peer spells it: in a request's _meta or a notification's params, 1 or 1.0,
+// an escaped character or not; anything but a string or a number is no token.
+func TestProgressTokensAreComparedAsJSONValues(t *testing.T) {
+	same := [][2]string{
+		{`{"_meta":{"progressToken":1}}`, `{"progressToken":1.0,"progress":5}`},
+		{`{"_meta":{"progressToken":"\u00e9"}}`, `{"progressToken":"é"}`},
+	}
+	for _, c := range same {
+		if a, b := progressToken(json.RawMessage(c[0])), progressToken(json.RawMessage(c[1])); a == "" || a != b {
+			t.Errorf("%s and %s: %q != %q", c[0], c[1], a, b)
+		}
+	}
+	for _, none := range []string{`{}`, `{"_meta":{"progressToken":null}}`, `{"progressToken":{"a":1}}`, `[1]`, `{"name":"progressToken"}`} {
+		if got := progressToken(json.RawMessage(none)); got != "" {
+			t.Errorf("%s: got token %q", none, got)
+		}
+	}
+}
+
 func toJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)

@@ -64,6 +64,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,9 +87,13 @@ type session struct {
 	active   int
 	lastSeen time.Time
 	// guarded by mu: calls sent to the child not yet answered, whether it ever answered, why it ended
-	mu       sync.Mutex
-	pending  map[any]jsonrpc.ID
-	calls    map[any]tracked // calls the policy filters the answers of, or the audit records
+	mu      sync.Mutex
+	pending map[any]jsonrpc.ID
+	calls   map[any]tracked // calls the policy filters the answers of, or the audit records
+	// calls awaiting an answer that asked for progress: their progressToken (as normalized JSON) -> the call,
+	// and back; bounded by pending
+	progress map[string]jsonrpc.ID
+	tokens   map[any]string
 	answered bool
 	reason   string
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
@@ -180,8 +185,78 @@ func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
 		return ended(r.ID, s.ended)
 	}
 	s.pending[r.ID.Raw()] = r.ID
+	if token := progressToken(r.Params); token != "" {
+		s.progress[token] = r.ID
+		s.tokens[r.ID.Raw()] = token
+	}
 	return nil
 }
+
+// progressToken returns the progressToken that params (a request's or a progress notification's) carry, as
+// normalized JSON ("" when there is none): a request's in params._meta, a notification's in params.
+func progressToken(params json.RawMessage) string {
+	if !bytes.Contains(params, []byte(`"progressToken"`)) {
+		return ""
+	}
+	var p struct {
+		Token json.RawMessage `json:"progressToken"`
+		Meta  struct {
+			Token json.RawMessage `json:"progressToken"`
+		} `json:"_meta"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return ""
+	}
+	raw := p.Meta.Token
+	if raw == nil {
+		raw = p.Token
+	}
+	var v any // a string or a number, however the peer wrote it (1 and 1.0, "\u00e9" and "é" are one token)
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	switch v.(type) {
+	case string, float64:
+		out, _ := json.Marshal(v)
+		return string(out)
+	}
+	return ""
+}
+
+// progressOf returns the call a progress notification of the child reports on, while it awaits its answer.
+func (s *session) progressOf(msg jsonrpc.Message) (jsonrpc.ID, bool) {
+	n, ok := msg.(*jsonrpc.Request)
+	if !ok || n.ID.IsValid() || n.Method != "notifications/progress" {
+		return jsonrpc.ID{}, false
+	}
+	token := progressToken(n.Params)
+	if token == "" {
+		return jsonrpc.ID{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rid, ok := s.progress[token]
+	return rid, ok
+}
+
+// relatedCtx is a context under which the SDK's streamable transport writes a message on the stream of the
+// client request `id` (the spec: a server's messages SHOULD go with the request they relate to) instead of the
+// client's GET stream, which a client may open late or never. The SDK keeps that request in its context under
+// an unexported key (its own server's handlers run under it); a relay has no handler context, so this answers
+// for that key by its type's name. TestProgressGoesOnItsCallsStream pins it: a rename in the SDK fails it.
+type relatedCtx struct {
+	context.Context
+	id jsonrpc.ID
+}
+
+func (c relatedCtx) Value(key any) any {
+	if t := reflect.TypeOf(key); t != nil && t.Name() == "idContextKey" && t.PkgPath() == sdkPackage {
+		return c.id
+	}
+	return c.Context.Value(key)
+}
+
+var sdkPackage = reflect.TypeOf(mcp.StreamableServerTransport{}).PkgPath()
 
 // unsent is for a call the child could not be sent: the error to answer it with when fromChild has already
 // answered the others (else fromChild will answer it too).
@@ -226,6 +301,10 @@ func (s *session) answer(msg jsonrpc.Message) {
 	s.answered = true
 	if r, ok := msg.(*jsonrpc.Response); ok {
 		delete(s.pending, r.ID.Raw())
+		if token, asked := s.tokens[r.ID.Raw()]; asked {
+			delete(s.tokens, r.ID.Raw())
+			delete(s.progress, token)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -398,6 +477,11 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			break
 		}
 		s.answer(msg)
+		if rid, ok := s.progressOf(msg); ok {
+			if err := server.Write(relatedCtx{ctx, rid}, msg); err == nil {
+				continue
+			} // its call's stream is gone (the client went away): as any other notification below
+		}
 		if resp, ok := msg.(*jsonrpc.Response); ok {
 			if c, kept := s.untrack(resp.ID); kept {
 				if c.list {
@@ -447,6 +531,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		ids = append(ids, rid)
 	}
 	s.pending = map[any]jsonrpc.ID{}
+	s.progress, s.tokens = map[string]jsonrpc.ID{}, map[any]string{}
 	s.ended = reason
 	s.mu.Unlock()
 	log.Printf("session %s: %s", id[:8], reason)
@@ -510,7 +595,8 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 		close(stderr.done)
 	}()
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
-		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{}, stderr: stderr, owner: owner,
+		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{},
+		progress: map[string]jsonrpc.ID{}, tokens: map[any]string{}, stderr: stderr, owner: owner,
 		claims: owner.claims}
 	b.mu.Lock()
 	b.sessions[id] = s

@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 
 // fakeChild answers newline-delimited JSON-RPC on stdin/stdout, each request in its own goroutine (so answers
 // come back in any order): echo answers {pid, params} after params.delayMs; die exits at once; ask (or tools/call
-// of the tool "ask") sends the client a request first and answers with what it got back.
+// of the tool "ask") sends the client a request first and answers with what it got back; tools/call of the tool
+// "progress" reports progress twice (with the call's params._meta.progressToken) before it answers.
 func fakeChild() {
 	var mu sync.Mutex
 	out := json.NewEncoder(os.Stdout)
@@ -46,6 +47,9 @@ func fakeChild() {
 			Params struct {
 				DelayMs int    `json:"delayMs"`
 				Name    string `json:"name"`
+				Meta    struct {
+					ProgressToken json.RawMessage `json:"progressToken"`
+				} `json:"_meta"`
 			} `json:"params"`
 			Result json.RawMessage `json:"result"`
 			Error  json.RawMessage `json:"error"`
@@ -63,6 +67,14 @@ func fakeChild() {
 		}
 		if msg.Method == "tools/call" && msg.Params.Name == "ask" { // "ask" as a session's transport lets it through
 			msg.Method = "ask"
+		}
+		if msg.Method == "tools/call" && msg.Params.Name == "progress" {
+			for _, done := range []int{50, 100} {
+				send(map[string]any{"jsonrpc": "2.0", "method": "notifications/progress", "params": map[string]any{
+					"progressToken": msg.Params.Meta.ProgressToken, "progress": done, "total": 100}})
+			}
+			send(map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": map[string]any{"content": []any{}}})
+			continue
 		}
 		switch msg.Method {
 		case "tools/list":
