@@ -5,7 +5,12 @@
 1. create N MCPServers (default 500) and time until all are Ready;
 2. once the operator has settled (no write for 10 s: with verification on, the first verdicts come after
    Ready), count write requests during a no-op resync of all of them (target 0);
-3. grow to M MCPServers (default 1000) and read the operator's peak RSS (target <= 150 MiB).
+3. grow to M MCPServers (default 1000) and read the operator's peak RSS (target <= 150 MiB); print the operator's
+   API requests per added server (by verb and resource) and who used the CPU meanwhile (each control-plane
+   process of the testenv, the operator, this script), in cores.
+
+Readiness is counted by a watch, not by listing: a LIST of thousands of objects every 2 s would load the API
+server, on the same cores, with work that is not part of what is measured.
 
 Runs against tools/testenv (started and stopped here unless MCPOP_TEST_KUBECONFIG points at a cluster).
 Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods each) and removes them.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -36,6 +42,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,27 +100,77 @@ def create_all(api: client.ApiClient, ns: str, indices: range) -> None:
         list(pool.map(lambda i: custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, server(i)), indices))
 
 
-def ready_count(api: client.ApiClient, ns: str) -> int:
-    items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
-    n = 0
-    for o in items:
-        st = o.get("status") or {}
-        if st.get("phase") == "Running" and any(
-            c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or []
-        ):
-            n += 1
-    return n
+def server_ready(o: dict[str, Any]) -> bool:
+    st = o.get("status") or {}
+    return st.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or []
+    )
 
 
-def wait_ready(api: client.ApiClient, ns: str, n: int, timeout: float) -> float:
-    start = time.monotonic()
-    while True:
-        got = ready_count(api, ns)
-        if got >= n:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"{got}/{n} Ready after {timeout}s")
-        time.sleep(2)
+def deployment_available(o: dict[str, Any]) -> bool:
+    return int((o.get("status") or {}).get("availableReplicas") or 0) >= 1
+
+
+class Tally:
+    """How many objects of a kind in a namespace pass `test`, kept by a watch (a LIST every 2 s of thousands of
+    objects would cost the API server, on the same 2 cores, more than some of what is measured). `call` is the
+    official client's list method for the kind, bound to the namespace."""
+
+    def __init__(self, call: Callable[..., Any], test: Callable[[dict[str, Any]], bool]) -> None:
+        self.call, self.test = call, test
+        self.passing: set[str] = set()
+        self.cond = threading.Condition()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _note(self, o: dict[str, Any], deleted: bool = False) -> None:
+        name = o["metadata"]["name"]
+        with self.cond:
+            if not deleted and self.test(o):
+                self.passing.add(name)
+            else:
+                self.passing.discard(name)
+            self.cond.notify_all()
+
+    def _run(self) -> None:
+        while not self.stopped:
+            try:
+                listed = json.loads(self.call(_preload_content=False).data)
+                with self.cond:
+                    self.passing = {o["metadata"]["name"] for o in listed["items"] if self.test(o)}
+                    self.cond.notify_all()
+                rv = listed["metadata"]["resourceVersion"]
+                resp = self.call(watch=True, resource_version=rv, timeout_seconds=300, _preload_content=False)
+                for line in resp:
+                    ev = json.loads(line)
+                    if ev["type"] == "ERROR":
+                        break  # expired: list again
+                    if ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        self._note(ev["object"], ev["type"] == "DELETED")
+            except Exception as exc:  # a broken watch (or list): list again
+                if not self.stopped:
+                    print(f"(readiness watch: {exc!r}; listing again)", file=sys.stderr)
+                    time.sleep(1)
+
+    def wait(self, n: int, timeout: float) -> float:
+        """Seconds until at least `n` pass (TimeoutError after `timeout`)."""
+        start = time.monotonic()
+        with self.cond:
+            while len(self.passing) < n:
+                left = timeout - (time.monotonic() - start)
+                if left <= 0:
+                    raise TimeoutError(f"{len(self.passing)}/{n} after {timeout}s")
+                self.cond.wait(min(left, 5))
+        return time.monotonic() - start
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def ready_servers(api: client.ApiClient, ns: str) -> Tally:
+    custom = client.CustomObjectsApi(api)
+    return Tally(functools.partial(custom.list_namespaced_custom_object, GROUP, VERSION, ns, PLURAL), server_ready)
 
 
 #: seconds without a write request that count as settled
@@ -151,19 +208,53 @@ def kubectl_apply(cluster: kubeenv.KubeCluster, n: int) -> float:
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f", str(rendered)],
                        stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     applied = time.monotonic() - t0
-    apps = client.AppsV1Api(api)
-    while True:
-        items = apps.list_namespaced_deployment(ns).items
-        available = sum(1 for d in items if (d.status.available_replicas or 0) >= 1)
-        if available >= n:
-            break
-        if time.monotonic() - t0 > 1800:
-            raise TimeoutError(f"{available}/{n} Deployments available after 1800s")
-        time.sleep(2)
+    available = Tally(functools.partial(client.AppsV1Api(api).list_namespaced_deployment, ns), deployment_available)
+    available.wait(n, timeout=1800)
+    available.stop()
     took = time.monotonic() - t0
     print(f"kubectl apply --server-side of the same objects ({n} servers): applied in {applied:.1f}s, every "
           f"Deployment available {took:.1f}s after ({n / took:.1f} servers/s)")  # fmt: skip
     return took
+
+
+def ceiling(cluster: kubeenv.KubeCluster, n: int, pids: dict[str, int]) -> None:
+    """The control plane alone, no operator: the objects `mcp render` gives for N servers, server-side applied by
+    16 threads (each server's ServiceAccount, Service and Deployment in that order), in a namespace of its own;
+    seconds until every Deployment is available, and who used the CPU meanwhile."""
+    from mcpop.apply.runtime.client import Kube
+
+    api = cluster.api_client
+    ns = kubeenv.create_namespace(api, "ceiling")
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = Path(tmp) / "servers.yaml"
+        specs.write_text("".join("---\n" + json.dumps(server(i)) + "\n" for i in range(n)))
+        out = subprocess.run([*MCP, "render", "-f", str(specs), "-n", ns, "-o", "json"], capture_output=True,
+                             check=True, cwd=ROOT).stdout  # fmt: skip
+    rendered = json.loads(out)
+    objs = rendered["items"] if isinstance(rendered, dict) and "items" in rendered else rendered
+    sets: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for o in objs:
+        sets[o["metadata"]["name"]].append(o)
+    kube = Kube(api)
+
+    def apply_server(objs: list[dict[str, Any]]) -> None:
+        for o in objs:
+            res = kube.resource(o["apiVersion"], o["kind"])
+            assert res is not None, o["kind"]
+            kube.apply(res, o, force=True, field_manager="bench-ceiling")
+
+    available = Tally(functools.partial(client.AppsV1Api(api).list_namespaced_deployment, ns), deployment_available)
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(apply_server, sets.values()))
+    applied = time.monotonic() - t0
+    available.wait(n, timeout=1800)
+    took = time.monotonic() - t0
+    available.stop()
+    print(f"the control plane alone ({n} servers' objects server-side applied by 16 threads, no operator): applied "
+          f"in {applied:.1f}s, every Deployment available {took:.1f}s after the first apply ({n / took:.1f} "
+          f"servers/s); CPU {cpu_split(cpu0, cpu_seconds(pids), took)}")  # fmt: skip
+    kubeenv.delete_namespace(api, ns)
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -194,6 +285,44 @@ def mcpop_leaves(folded: str, top: int = 15) -> list[tuple[int, str]]:
 MCPOP_FILES = {p.stem for p in (ROOT / "mcpop").rglob("*.py")}
 
 
+def requests(op: OperatorProcess) -> collections.Counter[tuple[str, str]]:
+    """The operator's API requests so far, by (verb, resource)."""
+    out: collections.Counter[tuple[str, str]] = collections.Counter()
+    for line in op.metrics().splitlines():
+        if line.startswith("mcpop_api_requests_total{"):
+            head, _, value = line.rpartition(" ")
+            labels = dict(kv.split("=", 1) for kv in head.partition("{")[2].rstrip("}").split(","))
+            out[(labels["verb"].strip('"'), labels["resource"].strip('"'))] += int(float(value))
+    return out
+
+
+def per_server(before: collections.Counter[tuple[str, str]], after: collections.Counter[tuple[str, str]],
+               n: int) -> str:  # fmt: skip
+    """The requests between two snapshots per server, the most frequent first (Leases left out)."""
+    diff = {k: v - before.get(k, 0) for k, v in after.items() if k[1] != "leases" and v > before.get(k, 0)}
+    total = sum(diff.values())
+    parts = [f"{verb} {res} {v / n:.2f}" for (verb, res), v in sorted(diff.items(), key=lambda kv: -kv[1])]
+    return f"{total / n:.2f} in all: " + ", ".join(parts)
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) each process has used so far."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / hz
+    return out
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Who used the CPU between two snapshots, in cores (the machine has os.cpu_count())."""
+    used = {k: after[k] - before.get(k, 0.0) for k in after}
+    parts = [f"{k} {v / seconds:.2f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1])]
+    return f"{sum(used.values()) / seconds:.2f} of {os.cpu_count()} cores: " + ", ".join(parts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--servers", type=int, default=500)
@@ -203,6 +332,13 @@ def main() -> None:
     ap.add_argument("--verify-concurrency", type=int, default=0)
     ap.add_argument("--verify-timeout", default="2s")
     ap.add_argument("--no-kubectl", action="store_true", help="skip the side-by-side `kubectl apply --server-side`")
+    ap.add_argument(
+        "--ceiling",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at the end, with the operator stopped: the control plane alone with N servers' objects",
+    )
     ap.add_argument("--profile", type=Path, help="write a CPU profile of the growth and the heap's top lines here")
     args = ap.parse_args()
     pport = free_port()
@@ -256,6 +392,7 @@ def main() -> None:
                 },
             )
         op = OperatorProcess(proc, mport, hport, log_path, argv)
+        ready = ready_servers(api, ns)
         try:
             op.wait_ready()
             base_rss, _ = rss_kib(proc.pid)
@@ -265,7 +402,7 @@ def main() -> None:
             t0 = time.monotonic()
             create_all(api, ns, range(args.servers))
             created = time.monotonic() - t0
-            took = wait_ready(api, ns, args.servers, timeout=1800) + created
+            took = ready.wait(args.servers, timeout=1800) + created
             print(
                 f"{args.servers} MCPServers: created in {created:.1f}s, all Ready {took:.1f}s after the first create "
                 f"({args.servers / took:.1f} servers/s)"
@@ -296,8 +433,16 @@ def main() -> None:
                     target=lambda: profile.update(cpu=pprof(pport, "/debug/pprof/profile?seconds=60"))
                 )
                 sampler.start()
+            pids = {"operator": proc.pid, "bench": os.getpid()}
+            if cluster.state_dir:
+                pids |= {p.stem: int(p.read_text()) for p in (Path(cluster.state_dir) / "pids").glob("*.pid")}
+            sent, cpu0, t2 = requests(op), cpu_seconds(pids), time.monotonic()
             create_all(api, ns, range(args.servers, args.rss_servers))
-            took2 = wait_ready(api, ns, args.rss_servers, timeout=1800)
+            took2 = ready.wait(args.rss_servers, timeout=1800)
+            print(f"CPU while growing to {args.rss_servers}: "
+                  f"{cpu_split(cpu0, cpu_seconds(pids), time.monotonic() - t2)}")  # fmt: skip
+            grown = per_server(sent, requests(op), max(1, args.rss_servers - args.servers))
+            print(f"API requests per server while growing to {args.rss_servers}: {grown}")
             time.sleep(args.workers)
             rss, peak = rss_kib(proc.pid)
             print(
@@ -321,7 +466,11 @@ def main() -> None:
                     print(f"  {n:6d}  {frame}")
                 print(f"heap ({args.profile}/heap.txt):")
                 print("".join(f"  {line}\n" for line in heap.splitlines()[:25]), end="")
+            if args.ceiling:
+                op.terminate()
+                ceiling(cluster, args.ceiling, pids)
         finally:
+            ready.stop()
             op.terminate()
             kubeenv.delete_namespace(api, ns)
             for name in nodes:
