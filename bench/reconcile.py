@@ -301,7 +301,8 @@ def per_server(before: collections.Counter[tuple[str, str]], after: collections.
     """The requests between two snapshots per server, the most frequent first (Leases left out)."""
     diff = {k: v - before.get(k, 0) for k, v in after.items() if k[1] != "leases" and v > before.get(k, 0)}
     total = sum(diff.values())
-    parts = [f"{verb} {res} {v / n:.2f}" for (verb, res), v in sorted(diff.items(), key=lambda kv: -kv[1])]
+    parts = [f"{verb} {res} {v / n:.2f}" for (verb, res), v in sorted(diff.items(), key=lambda kv: -kv[1])
+             if v / n >= 0.005]  # fmt: skip
     return f"{total / n:.2f} in all: " + ", ".join(parts)
 
 
@@ -347,7 +348,8 @@ def main() -> None:
         api = cluster.api_client
         core = client.CoreV1Api(api)
         kubeenv.install_crds(api, sorted((ROOT / "schemas").glob("*.yaml")))
-        nodes = bench_nodes(max(args.servers, args.rss_servers) + (0 if args.no_kubectl else args.servers))
+        nodes = bench_nodes(max(args.servers, args.rss_servers) + (0 if args.no_kubectl else args.servers)
+                            + args.ceiling)  # fmt: skip
         for name in nodes:
             try:
                 core.create_node(node(name))
