@@ -55,6 +55,7 @@ import kubeenv  # noqa: E402
 from cli_process import MCP  # noqa: E402
 from kubernetes import client  # noqa: E402
 from operator_harness import OperatorProcess, free_port  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpservers"
 PODS_PER_NODE = 600
@@ -193,17 +194,23 @@ def settle(op: OperatorProcess, timeout: float = 900) -> float:
     return time.monotonic() - start
 
 
+def render_servers(n: int, ns: str, directory: Path, output: str) -> Path:
+    """The objects `mcp render -o OUTPUT` gives for servers 0..N-1 in `ns`, in a file of `directory`."""
+    specs = directory / "servers.yaml"
+    specs.write_text("".join("---\n" + json.dumps(server(i)) + "\n" for i in range(n)))
+    rendered = directory / f"objects.{output}"
+    with open(rendered, "w") as out:
+        subprocess.run([*MCP, "render", "-f", str(specs), "-n", ns, "-o", output], stdout=out, check=True, cwd=ROOT)
+    return rendered
+
+
 def kubectl_apply(cluster: kubeenv.KubeCluster, n: int) -> float:
     """`kubectl apply --server-side` of the objects `mcp render` gives for the same N servers, in a namespace of
     its own; seconds from the apply until every Deployment is available (what Ready waits for)."""
     api = cluster.api_client
     ns = kubeenv.create_namespace(api, "kubectl")
     with tempfile.TemporaryDirectory() as tmp:
-        specs = Path(tmp) / "servers.yaml"
-        specs.write_text("".join("---\n" + json.dumps(server(i)) + "\n" for i in range(n)))
-        rendered = Path(tmp) / "objects.yaml"
-        with open(rendered, "w") as out:
-            subprocess.run([*MCP, "render", "-f", str(specs), "-n", ns], stdout=out, check=True, cwd=ROOT)
+        rendered = render_servers(n, ns, Path(tmp), "yaml")
         t0 = time.monotonic()
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f", str(rendered)],
                        stdout=subprocess.DEVNULL, check=True)  # fmt: skip
@@ -226,12 +233,7 @@ def ceiling(cluster: kubeenv.KubeCluster, n: int, pids: dict[str, int]) -> None:
     api = cluster.api_client
     ns = kubeenv.create_namespace(api, "ceiling")
     with tempfile.TemporaryDirectory() as tmp:
-        specs = Path(tmp) / "servers.yaml"
-        specs.write_text("".join("---\n" + json.dumps(server(i)) + "\n" for i in range(n)))
-        out = subprocess.run([*MCP, "render", "-f", str(specs), "-n", ns, "-o", "json"], capture_output=True,
-                             check=True, cwd=ROOT).stdout  # fmt: skip
-    rendered = json.loads(out)
-    objs = rendered["items"] if isinstance(rendered, dict) and "items" in rendered else rendered
+        objs = json.loads(render_servers(n, ns, Path(tmp), "json").read_text())["items"]
     sets: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for o in objs:
         sets[o["metadata"]["name"]].append(o)
@@ -288,11 +290,11 @@ MCPOP_FILES = {p.stem for p in (ROOT / "mcpop").rglob("*.py")}
 def requests(op: OperatorProcess) -> collections.Counter[tuple[str, str]]:
     """The operator's API requests so far, by (verb, resource)."""
     out: collections.Counter[tuple[str, str]] = collections.Counter()
-    for line in op.metrics().splitlines():
-        if line.startswith("mcpop_api_requests_total{"):
-            head, _, value = line.rpartition(" ")
-            labels = dict(kv.split("=", 1) for kv in head.partition("{")[2].rstrip("}").split(","))
-            out[(labels["verb"].strip('"'), labels["resource"].strip('"'))] += int(float(value))
+    for family in text_string_to_metric_families(op.metrics()):
+        if family.name == "mcpop_api_requests":  # the parser drops a counter's _total from the family's name
+            for sample in family.samples:
+                if sample.name == "mcpop_api_requests_total":
+                    out[(sample.labels["verb"], sample.labels["resource"])] += int(sample.value)
     return out
 
 
