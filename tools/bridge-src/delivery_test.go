@@ -161,3 +161,73 @@ func toJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
 }
+
+// A session holds at most --max-session-calls calls awaiting the server's answer: one more is answered with an
+// error at once, without reaching the server; ending the session ends the waiting ones.
+func TestASessionsWaitingCallsAreBounded(t *testing.T) {
+	old := maxSessionCalls
+	maxSessionCalls = 2
+	t.Cleanup(func() { maxSessionCalls = old })
+	srv := testBridge(t, 4, 4)
+	b := srv.Config.Handler.(*bridge)
+	sid := initialized(t, srv.URL)
+	held := make(chan []map[string]any, 2)
+	for id := 10; id < 12; id++ {
+		go func(id int) {
+			_, answer := sessionPost(t, srv.URL, sid, map[string]any{"id": id, "method": "tools/call",
+				"params": map[string]any{"name": "echo", "delayMs": 60000}})
+			held <- answer
+		}(id)
+	}
+	waiting := func() int {
+		b.mu.Lock()
+		s := b.sessions[sid]
+		b.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.pending)
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiting() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two held calls never both awaited the server: %d do", waiting())
+		}
+	}
+	_, refused := sessionPost(t, srv.URL, sid, map[string]any{"id": 20, "method": "tools/call",
+		"params": map[string]any{"name": "echo"}})
+	if len(refused) != 1 || !strings.Contains(toJSON(refused[0]), "too many calls of this session await an answer "+
+		"(--max-session-calls 2)") || refused[0]["id"] != float64(20) {
+		t.Fatalf("a third waiting call was not refused: %v", refused)
+	}
+	if n := waiting(); n != 2 {
+		t.Fatalf("the refused call counts as waiting: %d", n)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL, nil)
+	req.Header.Set(sessionHeader, sid)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	for range 2 {
+		select {
+		case a := <-held:
+			if len(a) != 0 {
+				t.Fatalf("a held call got an answer from the server: %v", a)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a held call did not end with its session")
+		}
+	}
+}
+
+// A progressToken longer than maxProgressToken is not kept (a client cannot make the bridge hold large tokens).
+func TestLongProgressTokensAreNotKept(t *testing.T) {
+	fits := `"` + strings.Repeat("a", maxProgressToken-2) + `"`
+	if got := progressToken(json.RawMessage(`{"_meta":{"progressToken":` + fits + `}}`)); got != fits {
+		t.Fatalf("a token of %d bytes was not kept: %q", len(fits), got)
+	}
+	long := `"` + strings.Repeat("a", maxProgressToken-1) + `"`
+	if got := progressToken(json.RawMessage(`{"_meta":{"progressToken":` + long + `}}`)); got != "" {
+		t.Fatalf("a token of %d bytes was kept", len(long))
+	}
+}

@@ -18,7 +18,8 @@
 // A session ends on DELETE, after --session-timeout without a request, or when its server process exits: then
 // every request still waiting on it gets a JSON-RPC error naming the exit, never a hang (with the last lines
 // of the server's stderr when it exited before it ever answered). At most
-// --max-sessions run at once (one more is refused with 503 and a JSON-RPC error); a child that has not
+// --max-sessions run at once (one more is refused with 503 and a JSON-RPC error), each with at most
+// --max-session-calls calls awaiting an answer (one more is answered with a JSON-RPC error); a child that has not
 // answered within --start-timeout is killed. /healthz is liveness; /readyz answers 200 only while a child
 // can start: its command is found (not the session cap, which would cut a full pod's live sessions off).
 // DNS-rebinding protection (the MCP spec's transport security guidance): the MCP endpoint answers 403 to a
@@ -36,7 +37,8 @@
 // container's command line.
 //
 //	mcpop-bridge [--port 8000] [--path /mcp] [--health /healthz] [--ready /readyz] [--session-timeout 30m]
-//	             [--max-sessions 32] [--max-stateless-inflight 64] [--start-timeout 30s] [--expand-env]
+//	             [--max-sessions 32] [--max-session-calls 256] [--max-stateless-inflight 64] [--start-timeout 30s]
+//	             [--expand-env]
 //	             [--allowed-hosts NAME,...]
 //	             [--jwt-issuer URL [--jwt-audience AUD]... [--required-scopes S,...] [--jwks-file F] [--resource-url URL]]
 //	             [--sa-issuer URL --sa-jwks-file F --sa-subjects GLOB,... [--sa-audience AUD]]
@@ -184,6 +186,11 @@ func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
 	if s.ended != "" {
 		return ended(r.ID, s.ended)
 	}
+	if len(s.pending) >= maxSessionCalls {
+		return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
+			"mcpop-bridge: too many calls of this session await an answer (--max-session-calls %d): retry after one "+
+				"is answered", maxSessionCalls)}}
+	}
 	s.pending[r.ID.Raw()] = r.ID
 	if token := progressToken(r.Params); token != "" {
 		s.progress[token] = r.ID
@@ -192,8 +199,17 @@ func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
 	return nil
 }
 
+// maxSessionCalls bounds the calls of one session that await the server process's answer (--max-session-calls):
+// each holds an HTTP request and its state until then.
+var maxSessionCalls = 256
+
+// maxProgressToken bounds a progressToken the bridge keeps (as normalized JSON); a longer one is not tracked, and
+// its notifications go to the client's GET stream as any other message of the server.
+const maxProgressToken = 256
+
 // progressToken returns the progressToken that params (a request's or a progress notification's) carry, as
-// normalized JSON ("" when there is none): a request's in params._meta, a notification's in params.
+// normalized JSON ("" when there is none, or it is longer than maxProgressToken): a request's in params._meta,
+// a notification's in params.
 func progressToken(params json.RawMessage) string {
 	if !bytes.Contains(params, []byte(`"progressToken"`)) {
 		return ""
@@ -217,8 +233,9 @@ func progressToken(params json.RawMessage) string {
 	}
 	switch v.(type) {
 	case string, float64:
-		out, _ := json.Marshal(v)
-		return string(out)
+		if out, _ := json.Marshal(v); len(out) <= maxProgressToken {
+			return string(out)
+		}
 	}
 	return ""
 }
@@ -303,7 +320,9 @@ func (s *session) answer(msg jsonrpc.Message) {
 		delete(s.pending, r.ID.Raw())
 		if token, asked := s.tokens[r.ID.Raw()]; asked {
 			delete(s.tokens, r.ID.Raw())
-			delete(s.progress, token)
+			if s.progress[token] == r.ID { // a later call may reuse the token (the spec forbids it; a client may not care)
+				delete(s.progress, token)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -876,6 +895,8 @@ func main() {
 	health := flag.String("health", "/healthz", "path of the liveness endpoint")
 	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while the command can be found)")
 	maxSessions := flag.Int("max-sessions", 32, "sessions (server processes) at most; one more is refused with 503")
+	flag.IntVar(&maxSessionCalls, "max-session-calls", maxSessionCalls, "calls of one session awaiting the server "+
+		"process's answer at most; one more is answered with a JSON-RPC error")
 	maxInflight := flag.Int("max-stateless-inflight", 64, "stateless (2026-07-28) requests waiting on the shared "+
 		"server process at most; one more is refused with 503")
 	startTimeout := flag.Duration("start-timeout", 30*time.Second, "kill a server process that has not answered this long after it started")
@@ -947,8 +968,8 @@ func main() {
 	if *idle <= 0 {
 		log.Fatal("--session-timeout must be positive")
 	}
-	if *maxSessions < 1 || *startTimeout <= 0 || *maxInflight < 1 {
-		log.Fatal("--max-sessions, --max-stateless-inflight and --start-timeout must be positive")
+	if *maxSessions < 1 || *startTimeout <= 0 || *maxInflight < 1 || maxSessionCalls < 1 {
+		log.Fatal("--max-sessions, --max-stateless-inflight, --max-session-calls and --start-timeout must be positive")
 	}
 	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
 		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
