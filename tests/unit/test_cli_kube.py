@@ -18,9 +18,11 @@ import datetime as dt
 import http.server
 import ipaddress
 import json
+import os
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -204,6 +206,33 @@ def test_client_certificate_data_over_verified_tls(pki: dict[str, Any], server: 
     assert client.get(MCPSERVER, "default", "there") == {"kind": "MCPServer", "metadata": {"name": "there"}}
     assert client.get(MCPSERVER, "default", "absent") is None
     assert _Handler.seen[-1]["cn"] == "alice"
+
+
+def _cert_data_kubeconfig(pki: dict[str, Any], server: str, tmp_path: Path) -> Path:
+    d = pki["dir"]
+    return _kubeconfig(tmp_path / "kc", server,
+                       {"client-certificate-data": _b64((d / "user.crt").read_bytes()),
+                        "client-key-data": _b64((d / "user.key").read_bytes())},
+                       cluster={"certificate-authority-data": _b64((d / "ca.crt").read_bytes())})  # fmt: skip
+
+
+def test_client_key_data_never_reaches_a_file_system(pki: dict[str, Any], server: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    def no_files(*_a: object, **_k: object) -> None:
+        raise AssertionError("the client key was written to a temporary file")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_files)
+    connect(str(_cert_data_kubeconfig(pki, server, tmp_path))).get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["cn"] == "alice"
+
+
+def test_client_certificate_data_without_memory_files(pki: dict[str, Any], server: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.delattr(os, "memfd_create")  # not Linux: a private temporary directory, removed after
+    before = set(Path(tempfile.gettempdir()).glob("mcp-*"))
+    connect(str(_cert_data_kubeconfig(pki, server, tmp_path))).get(MCPSERVER, "default", "there")
+    assert _Handler.seen[-1]["cn"] == "alice"
+    assert set(Path(tempfile.gettempdir()).glob("mcp-*")) == before
 
 
 def test_files_relative_to_the_kubeconfig_and_a_bearer_token(pki: dict[str, Any], server: str,
