@@ -64,7 +64,11 @@ def main() -> None:
         state = tempfile.mkdtemp(prefix="mcpop-bench-cli-")
         out = subprocess.run([sys.executable, str(ROOT / "tools" / "testenv"), "up", "--state-dir", state],
                              capture_output=True, text=True, check=True)  # fmt: skip
-        kubeconfig = out.stdout.strip().splitlines()[-1]
+        # testenv writes JSON; a kubeconfig is YAML as kubectl writes it, which costs mcp the YAML parser's import
+        raw = subprocess.run([kubectl, "config", "view", "--raw", "--kubeconfig", out.stdout.strip().splitlines()[-1]],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        kubeconfig = str(Path(state) / "kubeconfig.yaml")
+        Path(kubeconfig).write_text(raw)
     # as installed: with bytecode caches (PYTHONDONTWRITEBYTECODE would make every run compile the sources)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env |= {"KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}

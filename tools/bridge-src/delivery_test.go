@@ -162,6 +162,61 @@ func toJSON(v any) string {
 	return string(raw)
 }
 
+// A log line of the server goes on the stream of the one call awaiting an answer (stdio cannot say which call it
+// belongs to; with one waiting, it is that one's), so a client without a GET stream open yet still gets it; with
+// two calls waiting it belongs to neither stream.
+func TestALogLineGoesOnTheOneWaitingCallsStream(t *testing.T) {
+	srv := testBridge(t, 4, 4)
+	b := srv.Config.Handler.(*bridge)
+	sid := initialized(t, srv.URL)
+	_, one := sessionPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
+		"params": map[string]any{"name": "echo"}})
+	if len(one) != 2 || one[0]["method"] != "notifications/message" || one[1]["result"] == nil {
+		t.Fatalf("want the log line then the answer on the call's stream, got %v", one)
+	}
+	t.Cleanup(func() { endSession(t, srv.URL, sid) }) // the held call ends with it
+	go func() {
+		sessionPost(t, srv.URL, sid, map[string]any{"id": 3, "method": "tools/call",
+			"params": map[string]any{"name": "echo", "delayMs": 60000}})
+	}()
+	waitWaiting(t, b, sid, 1)
+	_, other := sessionPost(t, srv.URL, sid, map[string]any{"id": 4, "method": "tools/call",
+		"params": map[string]any{"name": "echo"}})
+	if len(other) != 1 || other[0]["result"] == nil {
+		t.Fatalf("with two calls waiting, want only the answer on the call's stream, got %v", other)
+	}
+}
+
+// waitWaiting waits (at most 10 s) until n calls of session sid await the server's answer.
+func waitWaiting(t *testing.T, b *bridge, sid string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); waiting(b, sid) != n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("want %d calls awaiting the server, %d do", n, waiting(b, sid))
+		}
+	}
+}
+
+// endSession ends session sid as a client does (DELETE).
+func endSession(t *testing.T, url, sid string) {
+	req, _ := http.NewRequest(http.MethodDelete, url, nil)
+	req.Header.Set(sessionHeader, sid)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func waiting(b *bridge, sid string) int {
+	b.mu.Lock()
+	s := b.sessions[sid]
+	b.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
 // A session holds at most --max-session-calls calls awaiting the server's answer: one more is answered with an
 // error at once, without reaching the server; ending the session ends the waiting ones.
 func TestASessionsWaitingCallsAreBounded(t *testing.T) {
@@ -179,35 +234,17 @@ func TestASessionsWaitingCallsAreBounded(t *testing.T) {
 			held <- answer
 		}(id)
 	}
-	waiting := func() int {
-		b.mu.Lock()
-		s := b.sessions[sid]
-		b.mu.Unlock()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.pending)
-	}
-	for deadline := time.Now().Add(10 * time.Second); waiting() < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the two held calls never both awaited the server: %d do", waiting())
-		}
-	}
+	waitWaiting(t, b, sid, 2)
 	_, refused := sessionPost(t, srv.URL, sid, map[string]any{"id": 20, "method": "tools/call",
 		"params": map[string]any{"name": "echo"}})
 	if len(refused) != 1 || !strings.Contains(toJSON(refused[0]), "too many calls of this session await an answer "+
 		"(--max-session-calls 2)") || refused[0]["id"] != float64(20) {
 		t.Fatalf("a third waiting call was not refused: %v", refused)
 	}
-	if n := waiting(); n != 2 {
+	if n := waiting(b, sid); n != 2 {
 		t.Fatalf("the refused call counts as waiting: %d", n)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, srv.URL, nil)
-	req.Header.Set(sessionHeader, sid)
-	if resp, err := http.DefaultClient.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		resp.Body.Close()
-	}
+	endSession(t, srv.URL, sid)
 	for range 2 {
 		select {
 		case a := <-held:

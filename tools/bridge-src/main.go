@@ -240,20 +240,36 @@ func progressToken(params json.RawMessage) string {
 	return ""
 }
 
-// progressOf returns the call a progress notification of the child reports on, while it awaits its answer.
-func (s *session) progressOf(msg jsonrpc.Message) (jsonrpc.ID, bool) {
+// relatedOf returns the call a notification of the child goes with, while that call awaits its answer: a
+// progress notification's is the call that asked with its progressToken; a log line's (notifications/message:
+// stdio carries no link to a call) is the one call awaiting an answer, when there is exactly one, as during a
+// client's single tool call. Anything else has no call and takes the client's GET stream.
+func (s *session) relatedOf(msg jsonrpc.Message) (jsonrpc.ID, bool) {
 	n, ok := msg.(*jsonrpc.Request)
-	if !ok || n.ID.IsValid() || n.Method != "notifications/progress" {
+	if !ok || n.ID.IsValid() {
 		return jsonrpc.ID{}, false
 	}
-	token := progressToken(n.Params)
-	if token == "" {
-		return jsonrpc.ID{}, false
+	switch n.Method {
+	case "notifications/progress":
+		token := progressToken(n.Params)
+		if token == "" {
+			return jsonrpc.ID{}, false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rid, ok := s.progress[token]
+		return rid, ok
+	case "notifications/message":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.pending) != 1 {
+			return jsonrpc.ID{}, false
+		}
+		for _, rid := range s.pending {
+			return rid, true
+		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rid, ok := s.progress[token]
-	return rid, ok
+	return jsonrpc.ID{}, false
 }
 
 // relatedCtx is a context under which the SDK's streamable transport writes a message on the stream of the
@@ -496,7 +512,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 			break
 		}
 		s.answer(msg)
-		if rid, ok := s.progressOf(msg); ok {
+		if rid, ok := s.relatedOf(msg); ok {
 			if err := server.Write(relatedCtx{ctx, rid}, msg); err == nil {
 				continue
 			} // its call's stream is gone (the client went away): as any other notification below
