@@ -5,12 +5,14 @@ Side by side in one run, with the pinned helm (`tools/helm path`, built from Go 
 1. Cold start: median wall time of fresh `mcp render -f examples/02-mcpserver-basic.yaml` processes against
    `helm template` of the equivalent one-server chart (bench/charts/mcpservers + one-server.yaml), runs
    interleaved after one warm-up each, with the bytecode cache as an installed CLI has it (the bench drops
-   PYTHONDONTWRITEBYTECODE for its runs); beside `python -c pass` and `mcp --help`.
+   PYTHONDONTWRITEBYTECODE for its runs); beside `python -c pass` and `mcp --help`. Each `mcp` figure twice:
+   from this checkout and installed (the wheel in a new virtual environment: bench/installed.py).
 2. Bulk, the CLI path: `mcp render -f` of one file of N servers (example 02 renamed) against `helm template`
    of the same chart with N servers in its values, both producing the same 3 x N objects (checked).
 3. Bulk in one process (no CLI): N every-feature specs validated, rendered and dumped to YAML.
 4. Where a cold `mcp render` of one server spends its CPU: median per stage over fresh processes that
-   import and run the same modules in order (interpreter start, cyclopts, pydantic, the models, ...).
+   import and run the same modules in order (interpreter start, cyclopts, pydantic, the models, ...), in this
+   checkout's interpreter and in the new virtual environment's.
 
 Run: python bench/render.py [--runs N] [--bulk-runs N] [--count N]
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from installed import installed_mcp
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples/02-mcpserver-basic.yaml"
@@ -47,11 +50,16 @@ def _helm() -> str:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+#: the installed CLI (bench/installed.py) must not see this checkout's sources
+VENV_ENV = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+
+
 def _time(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, the process and its children) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
+    env = VENV_ENV if "mcpop-bench-venv-" in cmd[0] else ENV
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -121,7 +129,7 @@ print(" ".join(f"{{(b - a) * 1000:.3f}}" for a, b in zip(marks, marks[1:])), f"{
 """
 
 
-def _stages(runs: int) -> list[tuple[str, float]]:
+def _stages(runs: int, python: str) -> list[tuple[str, float]]:
     """Median CPU milliseconds of each stage of a cold render, interpreter start (to the first line) first."""
     body = "\n".join(
         f"with contextlib.redirect_stdout(io.StringIO()):\n    {code}\nmarks.append(time.process_time())"
@@ -130,8 +138,10 @@ def _stages(runs: int) -> list[tuple[str, float]]:
     script = _STAGE_SCRIPT.format(example=str(EXAMPLE), body=body)
     samples: list[list[float]] = []
     for _ in range(runs + 1):  # the first writes the bytecode cache
-        out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, cwd=ROOT,
-                             env={**ENV, "PYDANTIC_DISABLE_PLUGINS": "__all__"}).stdout  # fmt: skip
+        # `python -c` imports from its working directory first: the installed package's only from outside ROOT
+        env, cwd = (ENV, ROOT) if python == sys.executable else (VENV_ENV, Path("/"))
+        out = subprocess.run([python, "-c", script], check=True, capture_output=True, text=True, cwd=cwd,
+                             env={**env, "PYDANTIC_DISABLE_PLUGINS": "__all__"}).stdout  # fmt: skip
         samples.append([float(v) for v in out.split()])
     *columns, start = (statistics.median(c) for c in zip(*samples[1:], strict=True))
     return [("interpreter start", start), *((label, ms) for (label, _), ms in zip(STAGES, columns, strict=True))]
@@ -167,6 +177,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="servers in the bulk file (default 1000)")
     args = parser.parse_args()
     helm = _helm()
+    with installed_mcp() as (python, mcp):
+        _run(args, helm, str(python), str(mcp))
+
+
+def _run(args: argparse.Namespace, helm: str, venv_python: str, script: str) -> None:
+    """The whole benchmark, with the installed CLI at `script` (its interpreter `venv_python`)."""
     one_mcp = [*MCP, "render", "-f", str(EXAMPLE)]
     one_helm = [helm, "template", "bench", str(CHART), "-f", str(ONE_SERVER_VALUES)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -179,8 +195,11 @@ def main() -> None:
         cold, cold_cpu = _side_by_side(
             {
                 "pass": [sys.executable, "-c", "pass"],
+                "pass-venv": [venv_python, "-c", "pass"],
                 "help": [*MCP, "--help"],
+                "help-installed": [script, "--help"],
                 "mcp": one_mcp,
+                "mcp-installed": [script, "render", "-f", str(EXAMPLE)],
                 "helm": one_helm,
             },
             args.runs,
@@ -188,23 +207,28 @@ def main() -> None:
         bulk, bulk_cpu = _side_by_side({"mcp": bulk_mcp, "helm": bulk_helm}, args.bulk_runs)
         size = specs.stat().st_size
     seconds, cpu, out_size = _in_process(args.count)
-    stages = _stages(args.runs)
+    stages = _stages(args.runs, sys.executable)
+    venv_stages = _stages(args.runs, venv_python)
     ms = {k: v * 1000 for k, v in cold.items()}
     cpu_ms = {k: v * 1000 for k, v in cold_cpu.items()}
     print(f"helm: {helm}")
     print(f"same objects as helm template: one server {same_one}, {args.count} servers {same_bulk}")
     print(f"cold, median of {args.runs} interleaved runs           wall       CPU")
     for key, label in (
-        ("pass", "python -c pass"),
-        ("help", "mcp --help"),
-        ("mcp", "mcp render -f examples/02 (one server)"),
+        ("pass", "python -c pass (checkout)"),
+        ("pass-venv", "python -c pass (new venv)"),
+        ("help", "mcp --help (checkout)"),
+        ("help-installed", "mcp --help (installed)"),
+        ("mcp", "mcp render -f examples/02 (checkout)"),
+        ("mcp-installed", "mcp render -f examples/02 (installed)"),
         ("helm", "helm template, one-server chart"),
     ):
         print(f"  {label:<40} {ms[key]:7.1f} ms {cpu_ms[key]:7.1f} ms")
-    print(
-        f"  cold ratio mcp / helm: {cold['mcp'] / cold['helm']:.2f}x wall, "
-        f"{cold_cpu['mcp'] / cold_cpu['helm']:.2f}x CPU   target <= 4x"
-    )
+    for key, how in (("mcp", "checkout"), ("mcp-installed", "installed")):
+        print(
+            f"  cold ratio mcp / helm ({how}): {cold[key] / cold['helm']:.2f}x wall, "
+            f"{cold_cpu[key] / cold_cpu['helm']:.2f}x CPU   target <= 4x"
+        )
     print(
         f"bulk, {args.count} servers in one file ({size / 1e3:.0f} kB) -> {len(bulk_objects)} objects, "
         f"median of {args.bulk_runs}"
@@ -220,9 +244,10 @@ def main() -> None:
         f"({out_size / 1e6:.1f} MB)"
     )
     print(f"cold mcp render of one server, CPU by stage (median of {args.runs} processes):")
-    for label, ms_ in stages:
-        print(f"  {label:<48} {ms_:6.1f} ms")
-    print(f"  {'total':<48} {sum(v for _, v in stages):6.1f} ms")
+    print(f"  {'':<48} {'checkout':>9} {'new venv':>9}")
+    for (label, ms_), (_, venv_ms) in zip(stages, venv_stages, strict=True):
+        print(f"  {label:<48} {ms_:6.1f} ms {venv_ms:6.1f} ms")
+    print(f"  {'total':<48} {sum(v for _, v in stages):6.1f} ms {sum(v for _, v in venv_stages):6.1f} ms")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
