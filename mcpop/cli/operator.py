@@ -71,7 +71,9 @@ def run(*, settings: OperatorSettings = DEFAULTS) -> int:
     from mcpop.apply.manager import run_operator
     from mcpop.apply.runtime.client import KubeconfigError
     from mcpop.apply.runtime.manager import ListenError
+    from mcpop.cli.main import long_running
 
+    long_running()
     try:
         return run_operator(settings)
     except KubeconfigError as exc:
