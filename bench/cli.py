@@ -50,6 +50,27 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return took, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
+def busy_fraction(seconds: float = 1.0) -> float:
+    """The share of all cores' time that was not idle over the next `seconds` (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit: float = 0.05, timeout: float = 120.0) -> str:
+    """Wait (at most `timeout` s) until the machine is quiet: a new control plane settles for a minute or so."""
+    start = time.monotonic()
+    while (busy := busy_fraction()) > limit and time.monotonic() - start < timeout:
+        pass
+    return f"{busy:.1%} of the cores busy after waiting {time.monotonic() - start:.0f} s"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=21)
@@ -94,6 +115,7 @@ def main() -> None:
         }
         for cmd, cmd_env in cases.values():  # warm the page cache and kubectl's discovery cache
             timed(cmd, cmd_env)
+        quiet = wait_quiet()
         times: dict[str, list[float]] = {k: [] for k in cases}
         cpu: dict[str, list[float]] = {k: [] for k in cases}
         for _ in range(args.runs):
@@ -106,7 +128,7 @@ def main() -> None:
         if state is not None:
             subprocess.run([sys.executable, str(ROOT / "tools" / "testenv"), "down", "--state-dir", state, "--purge"],
                            capture_output=True)  # fmt: skip
-    print(f"cold start, {args.runs} interleaved runs; load average {os.getloadavg()[0]:.2f}")
+    print(f"cold start, {args.runs} interleaved runs; before them {quiet}; load average {os.getloadavg()[0]:.2f}")
     print(f"  {'':45s} {'wall median (min)':>20s} {'CPU median':>12s}")
     for label, ts in times.items():
         wall = f"{statistics.median(ts) * 1000:.0f} ms ({min(ts) * 1000:.0f})"
