@@ -418,23 +418,16 @@ def _load_client_cert(ctx: ssl.SSLContext, creds: Credentials) -> None:
         return
     cert = creds.cert_data or b""
     key = creds.key_data if creds.key_data is not None else Path(str(creds.key_file)).read_bytes()
-    # ssl loads certificates from files only. On Linux they are memory files read through /proc (the key never
-    # reaches a file system, and tempfile's import is ~10 % of a cold `mcp status`); elsewhere, or without /proc,
-    # a private temporary directory.
-    if hasattr(os, "memfd_create"):
-        fds: list[int] = []
+    # ssl loads certificates from files only: memory files where there are (the key never reaches a file system,
+    # and tempfile's import is ~10 % of a cold `mcp status`), else a private temporary directory
+    fds = _memory_files(cert, key)
+    if fds is not None:
         try:
-            for data in (cert, key):
-                fds.append(os.memfd_create("mcp-tls", os.MFD_CLOEXEC))
-                with open(fds[-1], "wb", closefd=False) as f:
-                    f.write(data)
             ctx.load_cert_chain(f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}")
-            return
-        except FileNotFoundError:  # no /proc
-            pass
         finally:
             for fd in fds:
                 os.close(fd)
+        return
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="mcp-") as d:
@@ -444,6 +437,24 @@ def _load_client_cert(ctx: ssl.SSLContext, creds: Credentials) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(key)
         ctx.load_cert_chain(str(cert_path), str(key_path))
+
+
+def _memory_files(*contents: bytes) -> list[int] | None:
+    """Anonymous memory files (memfd) holding `contents`, each readable at /proc/self/fd/N; None where there are
+    none: not Linux, no /proc, or memfd_create refused (a seccomp profile, an old kernel)."""
+    if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
+        return None
+    fds: list[int] = []
+    try:
+        for data in contents:
+            fds.append(os.memfd_create("mcp-tls", os.MFD_CLOEXEC))
+            with open(fds[-1], "wb", closefd=False) as f:
+                f.write(data)
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return fds
 
 
 # ---------------------------------------------------------------------------- client

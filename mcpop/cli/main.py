@@ -8,6 +8,7 @@ import gc
 import os
 import sys
 import threading
+from typing import NoReturn
 
 from cyclopts import CycloptsError
 
@@ -57,7 +58,7 @@ def run() -> None:
     _exit(result if isinstance(result, int) else 0)
 
 
-def _exit(code: int) -> None:
+def _exit(code: int) -> NoReturn:
     """Exit with `code` once the atexit handlers have run and the output is flushed, skipping the interpreter's
     teardown (freeing every module and object: ~7 % of a cold `mcp status`), which a process about to end does
     not need. With other threads still running, the interpreter's own exit waits for them as usual."""

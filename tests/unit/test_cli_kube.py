@@ -226,9 +226,30 @@ def test_client_key_data_never_reaches_a_file_system(pki: dict[str, Any], server
     assert _Handler.seen[-1]["cn"] == "alice"
 
 
+def test_client_key_data_that_is_no_key_is_one_line_naming_the_context(pki: dict[str, Any], server: str,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    d = pki["dir"]
+    kc = _kubeconfig(tmp_path / "kc", server,
+                     {"client-certificate-data": _b64((d / "user.crt").read_bytes()),
+                      "client-key-data": _b64(b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LW5vdC1hLWtleQ==\n")})  # fmt: skip
+    with pytest.raises(ClusterError) as err:
+        connect(str(kc)).get(MCPSERVER, "default", "there")
+    assert err.value.message.startswith("kubeconfig context 'test': bad TLS material:"), err.value.message
+    assert "c2VjcmV0" not in err.value.message and "\n" not in err.value.message
+
+
+def _refused(*_a: object) -> int:
+    raise OSError(38, "Function not implemented")
+
+
+@pytest.mark.parametrize("memfd", ["absent", "refused"])
 def test_client_certificate_data_without_memory_files(pki: dict[str, Any], server: str, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    monkeypatch.delattr(os, "memfd_create")  # not Linux: a private temporary directory, removed after
+                                                      monkeypatch: pytest.MonkeyPatch, memfd: str) -> None:  # fmt: skip
+    # not Linux, or a seccomp profile refusing memfd_create: a private temporary directory, removed after
+    if memfd == "absent":
+        monkeypatch.delattr(os, "memfd_create")
+    else:
+        monkeypatch.setattr(os, "memfd_create", _refused)
     before = set(Path(tempfile.gettempdir()).glob("mcp-*"))
     connect(str(_cert_data_kubeconfig(pki, server, tmp_path))).get(MCPSERVER, "default", "there")
     assert _Handler.seen[-1]["cn"] == "alice"
