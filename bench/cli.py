@@ -95,7 +95,7 @@ def main() -> None:
     env |= {"KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}
     stack = contextlib.ExitStack()
     try:
-        python, script = stack.enter_context(installed_mcp())
+        installed = stack.enter_context(installed_mcp())
         subprocess.run([kubectl, "apply", "--server-side", "-f", str(ROOT / "schemas")], env=env, check=True,
                        capture_output=True)  # fmt: skip
         subprocess.run([kubectl, "wait", "--for=condition=Established", "crd", "--all"], env=env, check=True,
@@ -103,7 +103,8 @@ def main() -> None:
         subprocess.run([kubectl, "apply", "--server-side", "-f", "-"], input=json.dumps(SERVER).encode(), env=env,
                        check=True, capture_output=True)  # fmt: skip
         name = SERVER["metadata"]["name"]
-        venv_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        venv_env = {**installed.env, "KUBECONFIG": kubeconfig}
+        python, script = installed.python, installed.mcp
         cases = {
             "python -c pass (checkout)": ([sys.executable, "-c", "pass"], env),
             "python -c pass (new venv)": ([str(python), "-c", "pass"], venv_env),

@@ -9,19 +9,31 @@ script `mcp`. Start-up benchmarks print both, so that what the checkout's enviro
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
 import venv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class Installed(NamedTuple):
+    """An installed CLI: the venv's interpreter, its `mcp` script and the environment to run them in."""
+
+    python: Path
+    mcp: Path
+    #: this process's environment without PYTHONPATH (the checkout's sources would shadow the installed package)
+    #: and PYTHONDONTWRITEBYTECODE (an installed CLI has its bytecode cache)
+    env: dict[str, str]
+
+
 @contextlib.contextmanager
-def installed_mcp() -> Iterator[tuple[Path, Path]]:
-    """A new virtual environment with mcpop installed from this checkout: (its python, its `mcp` script)."""
+def installed_mcp() -> Iterator[Installed]:
+    """A new virtual environment with mcpop installed from this checkout, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="mcpop-bench-venv-") as d:
         env_dir = Path(d)
         venv.create(env_dir, with_pip=True)
@@ -29,4 +41,5 @@ def installed_mcp() -> Iterator[tuple[Path, Path]]:
         print(f"installing mcpop from {ROOT} into {env_dir} ...", file=sys.stderr, flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
                        check=True, stdout=subprocess.DEVNULL)  # fmt: skip
-        yield python, env_dir / "bin" / "mcp"
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+        yield Installed(python, env_dir / "bin" / "mcp", env)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from installed import installed_mcp
+from installed import Installed, installed_mcp
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples/02-mcpserver-basic.yaml"
@@ -50,30 +50,28 @@ def _helm() -> str:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-#: the installed CLI (bench/installed.py) must not see this checkout's sources
-VENV_ENV = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
-
-
-def _time(cmd: list[str]) -> tuple[float, float]:
+def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, the process and its children) of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    env = VENV_ENV if "mcpop-bench-venv-" in cmd[0] else ENV
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _side_by_side(commands: dict[str, list[str]], runs: int) -> tuple[dict[str, float], dict[str, float]]:
+Command = tuple[list[str], dict[str, str]]  # argv and environment
+
+
+def _side_by_side(commands: dict[str, Command], runs: int) -> tuple[dict[str, float], dict[str, float]]:
     """Median wall and CPU seconds of each command over `runs` rounds, the commands interleaved in each round."""
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
     for cmd in commands.values():
-        _time(cmd)  # warm-up, not counted: writes the bytecode cache, fills the page cache
+        _time(*cmd)  # warm-up, not counted: writes the bytecode cache, fills the page cache
     for _ in range(runs):
         for name, cmd in commands.items():
-            wall, cpu = _time(cmd)
+            wall, cpu = _time(*cmd)
             walls[name].append(wall)
             cpus[name].append(cpu)
     median = statistics.median
@@ -129,7 +127,7 @@ print(" ".join(f"{{(b - a) * 1000:.3f}}" for a, b in zip(marks, marks[1:])), f"{
 """
 
 
-def _stages(runs: int, python: str) -> list[tuple[str, float]]:
+def _stages(runs: int, python: str, env: dict[str, str], cwd: Path) -> list[tuple[str, float]]:
     """Median CPU milliseconds of each stage of a cold render, interpreter start (to the first line) first."""
     body = "\n".join(
         f"with contextlib.redirect_stdout(io.StringIO()):\n    {code}\nmarks.append(time.process_time())"
@@ -138,8 +136,6 @@ def _stages(runs: int, python: str) -> list[tuple[str, float]]:
     script = _STAGE_SCRIPT.format(example=str(EXAMPLE), body=body)
     samples: list[list[float]] = []
     for _ in range(runs + 1):  # the first writes the bytecode cache
-        # `python -c` imports from its working directory first: the installed package's only from outside ROOT
-        env, cwd = (ENV, ROOT) if python == sys.executable else (VENV_ENV, Path("/"))
         out = subprocess.run([python, "-c", script], check=True, capture_output=True, text=True, cwd=cwd,
                              env={**env, "PYDANTIC_DISABLE_PLUGINS": "__all__"}).stdout  # fmt: skip
         samples.append([float(v) for v in out.split()])
@@ -177,12 +173,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="servers in the bulk file (default 1000)")
     args = parser.parse_args()
     helm = _helm()
-    with installed_mcp() as (python, mcp):
-        _run(args, helm, str(python), str(mcp))
+    with installed_mcp() as installed:
+        _run(args, helm, installed)
 
 
-def _run(args: argparse.Namespace, helm: str, venv_python: str, script: str) -> None:
-    """The whole benchmark, with the installed CLI at `script` (its interpreter `venv_python`)."""
+def _run(args: argparse.Namespace, helm: str, installed: Installed) -> None:
+    """The whole benchmark, beside the installed CLI."""
+    venv_python, script, venv_env = str(installed.python), str(installed.mcp), installed.env
     one_mcp = [*MCP, "render", "-f", str(EXAMPLE)]
     one_helm = [helm, "template", "bench", str(CHART), "-f", str(ONE_SERVER_VALUES)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,21 +191,22 @@ def _run(args: argparse.Namespace, helm: str, venv_python: str, script: str) -> 
         same_bulk = bulk_objects == _objects(bulk_helm)
         cold, cold_cpu = _side_by_side(
             {
-                "pass": [sys.executable, "-c", "pass"],
-                "pass-venv": [venv_python, "-c", "pass"],
-                "help": [*MCP, "--help"],
-                "help-installed": [script, "--help"],
-                "mcp": one_mcp,
-                "mcp-installed": [script, "render", "-f", str(EXAMPLE)],
-                "helm": one_helm,
+                "pass": ([sys.executable, "-c", "pass"], ENV),
+                "pass-venv": ([venv_python, "-c", "pass"], venv_env),
+                "help": ([*MCP, "--help"], ENV),
+                "help-installed": ([script, "--help"], venv_env),
+                "mcp": (one_mcp, ENV),
+                "mcp-installed": ([script, "render", "-f", str(EXAMPLE)], venv_env),
+                "helm": (one_helm, ENV),
             },
             args.runs,
         )
-        bulk, bulk_cpu = _side_by_side({"mcp": bulk_mcp, "helm": bulk_helm}, args.bulk_runs)
+        bulk, bulk_cpu = _side_by_side({"mcp": (bulk_mcp, ENV), "helm": (bulk_helm, ENV)}, args.bulk_runs)
         size = specs.stat().st_size
     seconds, cpu, out_size = _in_process(args.count)
-    stages = _stages(args.runs, sys.executable)
-    venv_stages = _stages(args.runs, venv_python)
+    stages = _stages(args.runs, sys.executable, ENV, ROOT)
+    # `python -c` imports from its working directory first: the installed package's only from outside ROOT
+    venv_stages = _stages(args.runs, venv_python, venv_env, Path("/"))
     ms = {k: v * 1000 for k, v in cold.items()}
     cpu_ms = {k: v * 1000 for k, v in cold_cpu.items()}
     print(f"helm: {helm}")
