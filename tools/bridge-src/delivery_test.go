@@ -56,11 +56,78 @@ func initialized(t *testing.T, url string) string {
 	return sid
 }
 
-// A server's request to the client (sampling, elicitation) goes to the client's GET stream, which a client opens
-// after initialize: a request sent before it is there waits for it instead of ending the session.
-func TestAServerRequestWaitsForTheClientsGETStream(t *testing.T) {
+// streamPost sends one JSON-RPC request of session sid and returns the messages of its answer as they come (the
+// channel closes when the answer's stream ends, at most after 20 s).
+func streamPost(t *testing.T, url, sid string, body map[string]any) <-chan map[string]any {
+	t.Helper()
+	body["jsonrpc"] = "2.0"
+	raw, _ := json.Marshal(body)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	req.Header.Set(sessionHeader, sid)
+	out := make(chan map[string]any, 16)
+	go func() {
+		defer cancel()
+		defer close(out)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		in := bufio.NewScanner(resp.Body)
+		for in.Scan() {
+			var m map[string]any
+			if json.Unmarshal([]byte(strings.TrimPrefix(in.Text(), "data: ")), &m) == nil {
+				out <- m
+			}
+		}
+	}()
+	return out
+}
+
+// holdACall keeps one call of session sid awaiting the server's answer until the session ends.
+func holdACall(t *testing.T, url string, b *bridge, sid string) {
+	t.Helper()
+	t.Cleanup(func() { endSession(t, url, sid) })
+	go func() {
+		sessionPost(t, url, sid, map[string]any{"id": "held", "method": "tools/call",
+			"params": map[string]any{"name": "echo", "delayMs": 60000}})
+	}()
+	waitWaiting(t, b, sid, 1)
+}
+
+// A server's request to the client (sampling, elicitation) during the one call awaiting an answer goes on that
+// call's stream, before its answer: a client without a GET stream gets it and answers it, and the call ends with
+// what the server made of the reply.
+func TestAServerRequestGoesOnTheOneWaitingCallsStream(t *testing.T) {
 	srv := testBridge(t, 4, 4)
 	sid := initialized(t, srv.URL)
+	stream := streamPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
+		"params": map[string]any{"name": "ask"}})
+	first, ok := <-stream
+	if !ok || first["method"] != "sampling/createMessage" {
+		t.Fatalf("want the server's request first on the call's stream, got %v", first)
+	}
+	sessionPost(t, srv.URL, sid, map[string]any{"id": first["id"], "result": map[string]any{"answered": true}})
+	var rest []map[string]any
+	for m := range stream {
+		rest = append(rest, m)
+	}
+	if len(rest) != 1 || !strings.Contains(toJSON(rest[0]), `"answered":true`) {
+		t.Fatalf("want the call's answer with the client's reply, got %v", rest)
+	}
+}
+
+// With several calls awaiting answers, stdio cannot say which one a server's request belongs to: it goes to the
+// client's GET stream, which a client opens after initialize; a request sent before that stream is there waits
+// for it instead of ending the session.
+func TestAServerRequestOfNoOneCallWaitsForTheClientsGETStream(t *testing.T) {
+	srv := testBridge(t, 4, 4)
+	sid := initialized(t, srv.URL)
+	holdACall(t, srv.URL, srv.Config.Handler.(*bridge), sid)
 	got := make(chan string, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // the client opens its GET stream late
@@ -95,14 +162,15 @@ func TestAServerRequestWaitsForTheClientsGETStream(t *testing.T) {
 	}
 }
 
-// Without a GET stream at all, the server's request is answered to it with an error after deliveryWait, so
-// the call ends instead of hanging, and the session stays usable.
+// Without a GET stream at all, a server's request of no one call is answered to it with an error after
+// deliveryWait, so the call ends instead of hanging, and the session stays usable.
 func TestAServerRequestNoClientStreamTakesIsAnsweredWithAnErrorAndTheSessionLives(t *testing.T) {
 	old := deliveryWait
 	deliveryWait = 500 * time.Millisecond
 	t.Cleanup(func() { deliveryWait = old })
 	srv := testBridge(t, 4, 4)
 	sid := initialized(t, srv.URL)
+	holdACall(t, srv.URL, srv.Config.Handler.(*bridge), sid)
 	_, answer := sessionPost(t, srv.URL, sid, map[string]any{"id": 2, "method": "tools/call",
 		"params": map[string]any{"name": "ask"}})
 	if len(answer) == 0 || !strings.Contains(toJSON(answer[len(answer)-1]), "no open stream") {
@@ -174,12 +242,7 @@ func TestALogLineGoesOnTheOneWaitingCallsStream(t *testing.T) {
 	if len(one) != 2 || one[0]["method"] != "notifications/message" || one[1]["result"] == nil {
 		t.Fatalf("want the log line then the answer on the call's stream, got %v", one)
 	}
-	t.Cleanup(func() { endSession(t, srv.URL, sid) }) // the held call ends with it
-	go func() {
-		sessionPost(t, srv.URL, sid, map[string]any{"id": 3, "method": "tools/call",
-			"params": map[string]any{"name": "echo", "delayMs": 60000}})
-	}()
-	waitWaiting(t, b, sid, 1)
+	holdACall(t, srv.URL, b, sid)
 	_, other := sessionPost(t, srv.URL, sid, map[string]any{"id": 4, "method": "tools/call",
 		"params": map[string]any{"name": "echo"}})
 	if len(other) != 1 || other[0]["result"] == nil {

@@ -240,31 +240,37 @@ func progressToken(params json.RawMessage) string {
 	return ""
 }
 
-// relatedOf returns the call a notification of the child goes with, while that call awaits its answer: a
-// progress notification's is the call that asked with its progressToken; a log line's (notifications/message:
-// stdio carries no link to a call) is the one call awaiting an answer, when there is exactly one, as during a
-// client's single tool call. Anything else has no call and takes the client's GET stream.
+// relatedOf returns the call a message of the child goes with, while that call awaits its answer: a progress
+// notification's is the call that asked with its progressToken; a log line's (notifications/message) and a
+// request's to the client (sampling, elicitation, roots) is the one call awaiting an answer, when there is exactly
+// one, as during a client's single tool call (stdio carries no link to a call). Anything else has no call and
+// takes the client's GET stream.
 func (s *session) relatedOf(msg jsonrpc.Message) (jsonrpc.ID, bool) {
 	n, ok := msg.(*jsonrpc.Request)
-	if !ok || n.ID.IsValid() {
+	if !ok {
 		return jsonrpc.ID{}, false
 	}
-	switch n.Method {
-	case "notifications/progress":
-		token := progressToken(n.Params)
-		if token == "" {
-			return jsonrpc.ID{}, false
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		rid, ok := s.progress[token]
-		return rid, ok
-	case "notifications/message":
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if len(s.pending) != 1 {
-			return jsonrpc.ID{}, false
-		}
+	if n.ID.IsValid() || n.Method == "notifications/message" {
+		return s.onlyWaiting()
+	}
+	if n.Method != "notifications/progress" {
+		return jsonrpc.ID{}, false
+	}
+	token := progressToken(n.Params)
+	if token == "" {
+		return jsonrpc.ID{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rid, ok := s.progress[token]
+	return rid, ok
+}
+
+// onlyWaiting returns the session's call awaiting an answer when exactly one does.
+func (s *session) onlyWaiting() (jsonrpc.ID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 1 {
 		for _, rid := range s.pending {
 			return rid, true
 		}
@@ -474,13 +480,13 @@ func rejected(err error) bool {
 	return errors.As(err, &wire) && wire.Code == -32005
 }
 
-// undelivered handles a child's message the transport had no stream for. The SDK's transport cannot tell which
-// client request a stdio server's message relates to, so a server-to-client message goes to the client's
-// standalone GET stream, which a client opens after initialize, if at all. A request (sampling, elicitation,
-// roots) is tried again until that stream is there, at most deliveryWait (the child's later messages wait
-// behind it, in order); still undelivered, it is answered to the child with an error, so its tool call fails
-// instead of waiting forever. A notification (progress, a log line) or a response whose client request went
-// away is dropped: the session goes on either way.
+// undelivered handles a child's message the transport had no stream for. A stdio server's message to the client
+// that relatedOf cannot tie to a call (several calls await answers, or none) goes to the client's standalone GET
+// stream, which a client opens after initialize, if at all. A request (sampling, elicitation, roots) is tried
+// again until that stream is there, at most deliveryWait (the child's later messages wait behind it, in order);
+// still undelivered, it is answered to the child with an error, so its tool call fails instead of waiting
+// forever. A notification (progress, a log line) or a response whose client request went away is dropped: the
+// session goes on either way.
 func (b *bridge) undelivered(ctx context.Context, id string, server, child mcp.Connection, msg jsonrpc.Message) {
 	req, ok := msg.(*jsonrpc.Request)
 	if !ok || !req.ID.IsValid() {
@@ -515,7 +521,7 @@ func (b *bridge) fromChild(ctx context.Context, id string, s *session, server, c
 		if rid, ok := s.relatedOf(msg); ok {
 			if err := server.Write(relatedCtx{ctx, rid}, msg); err == nil {
 				continue
-			} // its call's stream is gone (the client went away): as any other notification below
+			} // its call's stream is gone (the client went away): as any other message below
 		}
 		if resp, ok := msg.(*jsonrpc.Response); ok {
 			if c, kept := s.untrack(resp.ID); kept {
