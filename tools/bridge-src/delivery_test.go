@@ -283,11 +283,9 @@ func waiting(b *bridge, sid string) int {
 // A session holds at most --max-session-calls calls awaiting the server's answer: one more is answered with an
 // error at once, without reaching the server; ending the session ends the waiting ones.
 func TestASessionsWaitingCallsAreBounded(t *testing.T) {
-	old := maxSessionCalls
-	maxSessionCalls = 2
-	t.Cleanup(func() { maxSessionCalls = old })
 	srv := testBridge(t, 4, 4)
 	b := srv.Config.Handler.(*bridge)
+	b.maxSessionCalls = 2
 	sid := initialized(t, srv.URL)
 	held := make(chan []map[string]any, 2)
 	for id := 10; id < 12; id++ {

@@ -101,6 +101,7 @@ type session struct {
 	ended    string // set once the child is gone: why, for calls that arrive after the others were answered
 	stderr   *tail
 	owner    caller         // with --jwt-issuer: whose token opened it; only that caller may use it
+	maxCalls int            // calls awaiting an answer at most (bridge.maxSessionCalls)
 	claims   map[string]any // guarded by mu: the claims of the owner's latest token, for the policy's rules
 }
 
@@ -186,10 +187,10 @@ func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
 	if s.ended != "" {
 		return ended(r.ID, s.ended)
 	}
-	if len(s.pending) >= maxSessionCalls {
+	if len(s.pending) >= s.maxCalls {
 		return &jsonrpc.Response{ID: r.ID, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
 			"mcpop-bridge: too many calls of this session await an answer (--max-session-calls %d): retry after one "+
-				"is answered", maxSessionCalls)}}
+				"is answered", s.maxCalls)}}
 	}
 	s.pending[r.ID.Raw()] = r.ID
 	if token := progressToken(r.Params); token != "" {
@@ -199,9 +200,9 @@ func (s *session) sent(msg jsonrpc.Message) *jsonrpc.Response {
 	return nil
 }
 
-// maxSessionCalls bounds the calls of one session that await the server process's answer (--max-session-calls):
-// each holds an HTTP request and its state until then.
-var maxSessionCalls = 256
+// defaultMaxSessionCalls bounds the calls of one session that await the server process's answer, unless
+// --max-session-calls says otherwise: each holds an HTTP request and its state until then.
+const defaultMaxSessionCalls = 256
 
 // maxProgressToken bounds a progressToken the bridge keeps (as normalized JSON); a longer one is not tracked, and
 // its notifications go to the client's GET stream as any other message of the server.
@@ -360,22 +361,24 @@ func (s *session) close() {
 }
 
 type bridge struct {
-	command      []string
-	idle         time.Duration
-	maxSessions  int
-	startTimeout time.Duration
-	expandEnv    bool
-	hosts        allowList
-	auth         *auth     // nil: no authentication
-	proxy        *proxy    // --upstream: an HTTP server's front door instead of stdio processes (proxy.go)
-	policy       *policy   // nil: every tool, prompt and resource exposed
-	audit        *auditLog // nil: no audit lines
-	metrics      *metrics  // nil: no metrics (metrics.go)
-	mu           sync.Mutex
-	sessions     map[string]*session
-	starting     int // sessions being opened, counted against maxSessions
-	shared       int // shared children of the stateless path running (stateless.go), counted against maxSessions
-	stateless    *stateless
+	command     []string
+	idle        time.Duration
+	maxSessions int
+	// calls of one session awaiting the server process's answer at most; 0: defaultMaxSessionCalls
+	maxSessionCalls int
+	startTimeout    time.Duration
+	expandEnv       bool
+	hosts           allowList
+	auth            *auth     // nil: no authentication
+	proxy           *proxy    // --upstream: an HTTP server's front door instead of stdio processes (proxy.go)
+	policy          *policy   // nil: every tool, prompt and resource exposed
+	audit           *auditLog // nil: no audit lines
+	metrics         *metrics  // nil: no metrics (metrics.go)
+	mu              sync.Mutex
+	sessions        map[string]*session
+	starting        int // sessions being opened, counted against maxSessions
+	shared          int // shared children of the stateless path running (stateless.go), counted against maxSessions
+	stateless       *stateless
 }
 
 // reserve takes a place under the session cap, or reports that none is left.
@@ -638,7 +641,10 @@ func (b *bridge) open(owner caller) (string, *session, error) {
 	s := &session{transport: transport, cancel: cancel, closers: []io.Closer{connCloser{child}, connCloser{server}},
 		lastSeen: time.Now(), pending: map[any]jsonrpc.ID{}, calls: map[any]tracked{},
 		progress: map[string]jsonrpc.ID{}, tokens: map[any]string{}, stderr: stderr, owner: owner,
-		claims: owner.claims}
+		claims: owner.claims, maxCalls: b.maxSessionCalls}
+	if s.maxCalls <= 0 {
+		s.maxCalls = defaultMaxSessionCalls
+	}
 	b.mu.Lock()
 	b.sessions[id] = s
 	b.mu.Unlock()
@@ -917,7 +923,7 @@ func main() {
 	health := flag.String("health", "/healthz", "path of the liveness endpoint")
 	readyPath := flag.String("ready", "/readyz", "path of the readiness endpoint (200 while the command can be found)")
 	maxSessions := flag.Int("max-sessions", 32, "sessions (server processes) at most; one more is refused with 503")
-	flag.IntVar(&maxSessionCalls, "max-session-calls", maxSessionCalls, "calls of one session awaiting the server "+
+	maxSessionCalls := flag.Int("max-session-calls", defaultMaxSessionCalls, "calls of one session awaiting the server "+
 		"process's answer at most; one more is answered with a JSON-RPC error")
 	maxInflight := flag.Int("max-stateless-inflight", 64, "stateless (2026-07-28) requests waiting on the shared "+
 		"server process at most; one more is refused with 503")
@@ -990,11 +996,11 @@ func main() {
 	if *idle <= 0 {
 		log.Fatal("--session-timeout must be positive")
 	}
-	if *maxSessions < 1 || *startTimeout <= 0 || *maxInflight < 1 || maxSessionCalls < 1 {
+	if *maxSessions < 1 || *startTimeout <= 0 || *maxInflight < 1 || *maxSessionCalls < 1 {
 		log.Fatal("--max-sessions, --max-stateless-inflight, --max-session-calls and --start-timeout must be positive")
 	}
-	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, startTimeout: *startTimeout,
-		expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
+	b := &bridge{command: flag.Args(), idle: *idle, maxSessions: *maxSessions, maxSessionCalls: *maxSessionCalls,
+		startTimeout: *startTimeout, expandEnv: *expandEnv, hosts: parseAllowList(*allowed), sessions: map[string]*session{}}
 	b.stateless = &stateless{b: b, maxInflight: *maxInflight}
 	if *upstream != "" {
 		p, err := newProxy(b, *upstream, *upstreamTransport)
