@@ -6,8 +6,18 @@
 2. once the operator has settled (no write for 10 s: with verification on, the first verdicts come after
    Ready), count write requests during a no-op resync of all of them (target 0);
 3. grow to M MCPServers (default 1000) and read the operator's peak RSS (target <= 150 MiB); print the operator's
-   API requests per added server (by verb and resource) and who used the CPU meanwhile (each control-plane
-   process of the testenv, the operator, this script), in cores.
+   API requests per added server (by verb and resource), the API server's requests per added server from every
+   client (the operator, kube-controller-manager, the scheduler, kwok: its `apiserver_request_total`) and who used
+   the CPU meanwhile (each control-plane process of the testenv, the operator, this script), in cores.
+
+Readiness is also printed by each 500 reached (`by 500: 500-1000: 9.1/s, ...`). The operator writes Ready in its
+work queue's order: while thousands of new servers are queued, a server whose Deployment is available waits
+behind them, so the last steps of a large growth pass quickly.
+
+`--ceiling N` (after the operator's run, on the cluster holding its servers) and `--ceiling-only` (no operator:
+an empty cluster grown to `--rss-servers`) measure the control plane alone: the objects `mcp render` gives,
+server-side applied by 16 threads, timed until every Deployment is available, with the API server's requests per
+server.
 
 Readiness is counted by a watch, not by listing: a LIST of thousands of objects every 2 s would load the API
 server, on the same cores, with work that is not part of what is measured.
@@ -16,6 +26,7 @@ Runs against tools/testenv (started and stopped here unless MCPOP_TEST_KUBECONFI
 Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods each) and removes them.
 
     python bench/reconcile.py [--servers 500] [--rss-servers 1000] [--workers 10] [--verify-concurrency 0]
+    python bench/reconcile.py --ceiling-only --rss-servers 5000
 
 With `--verify-concurrency N` (N > 0) the operator also verifies every server, as in-cluster: out of the
 cluster no Service answers, so every handshake fails and is retried with backoff; what this measures is
@@ -118,9 +129,11 @@ class Tally:
     objects would cost the API server, on the same 2 cores, more than some of what is measured). `call` is the
     official client's list method for the kind, bound to the namespace."""
 
-    def __init__(self, call: Callable[..., Any], test: Callable[[dict[str, Any]], bool]) -> None:
-        self.call, self.test = call, test
+    def __init__(self, call: Callable[..., Any], test: Callable[[dict[str, Any]], bool], step: int = 500) -> None:
+        self.call, self.test, self.step = call, test, step
         self.passing: set[str] = set()
+        #: (count, monotonic time) when the count first reached each multiple of `step`
+        self.marks: list[tuple[int, float]] = []
         self.cond = threading.Condition()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -131,6 +144,9 @@ class Tally:
         with self.cond:
             if not deleted and self.test(o):
                 self.passing.add(name)
+                reached = len(self.passing) // self.step * self.step
+                if reached and (not self.marks or reached > self.marks[-1][0]):
+                    self.marks.append((reached, time.monotonic()))
             else:
                 self.passing.discard(name)
             self.cond.notify_all()
@@ -165,6 +181,15 @@ class Tally:
                     raise TimeoutError(f"{len(self.passing)}/{n} after {timeout}s")
                 self.cond.wait(min(left, 5))
         return time.monotonic() - start
+
+    def rates(self, since: float, start: int = 0) -> str:
+        """Servers/s over each `step` passed after `since` (when `start` passed), e.g. `500-1000: 9.1/s`."""
+        out, prev_n, prev_t = [], start, since
+        for n, t in self.marks:
+            if t >= since and n > start:
+                out.append(f"{prev_n}-{n}: {(n - prev_n) / max(t - prev_t, 1e-9):.1f}/s")
+                prev_n, prev_t = n, t
+        return ", ".join(out)
 
     def stop(self) -> None:
         self.stopped = True
@@ -247,7 +272,7 @@ def ceiling(cluster: kubeenv.KubeCluster, n: int, pids: dict[str, int]) -> None:
             kube.apply(res, o, force=True, field_manager="bench-ceiling")
 
     available = Tally(functools.partial(client.AppsV1Api(api).list_namespaced_deployment, ns), deployment_available)
-    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    served0, cpu0, t0 = apiserver_requests(api), cpu_seconds(pids), time.monotonic()
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(apply_server, sets.values()))
     applied = time.monotonic() - t0
@@ -257,6 +282,8 @@ def ceiling(cluster: kubeenv.KubeCluster, n: int, pids: dict[str, int]) -> None:
     print(f"the control plane alone ({n} servers' objects server-side applied by 16 threads, no operator): applied "
           f"in {applied:.1f}s, every Deployment available {took:.1f}s after the first apply ({n / took:.1f} "
           f"servers/s); CPU {cpu_split(cpu0, cpu_seconds(pids), took)}")  # fmt: skip
+    print(f"  available by {available.step}: {available.rates(t0)}")
+    print(f"  API server requests per server (every client): {per_server(served0, apiserver_requests(api), n)}")
     kubeenv.delete_namespace(api, ns)
 
 
@@ -296,6 +323,25 @@ def requests(op: OperatorProcess) -> collections.Counter[tuple[str, str]]:
             for sample in family.samples:
                 if sample.name == "mcpop_api_requests_total":
                     out[(sample.labels["verb"], sample.labels["resource"])] += int(sample.value)
+    return out
+
+
+def apiserver_requests(api: client.ApiClient) -> collections.Counter[tuple[str, str]]:
+    """Every client's requests the API server has served so far, by (verb, resource[/subresource]); watches
+    and Leases left out (`apiserver_request_total` of its /metrics)."""
+    method, url, headers, body, post = api.param_serialize("GET", "/metrics", auth_settings=["BearerToken"])
+    resp = api.call_api(method, url, headers, body, post)
+    resp.read()
+    out: collections.Counter[tuple[str, str]] = collections.Counter()
+    for family in text_string_to_metric_families(resp.data.decode()):
+        if family.name == "apiserver_request":
+            for sample in family.samples:
+                lb = sample.labels
+                if sample.name != "apiserver_request_total" or lb.get("verb") == "WATCH":
+                    continue
+                res = lb.get("resource", "") + (f"/{lb['subresource']}" if lb.get("subresource") else "")
+                if res != "leases":
+                    out[(lb["verb"], res)] += int(sample.value)
     return out
 
 
@@ -343,6 +389,11 @@ def main() -> None:
         metavar="N",
         help="at the end, with the operator stopped: the control plane alone with N servers' objects",
     )
+    ap.add_argument(
+        "--ceiling-only",
+        action="store_true",
+        help="no operator: only the control plane alone, from an empty cluster to --rss-servers servers' objects",
+    )
     ap.add_argument("--profile", type=Path, help="write a CPU profile of the growth and the heap's top lines here")
     args = ap.parse_args()
     pport = free_port()
@@ -359,6 +410,12 @@ def main() -> None:
             except client.ApiException as e:
                 if e.status != 409:
                     raise
+        if args.ceiling_only:
+            pids = {"bench": os.getpid()}
+            if cluster.state_dir:
+                pids |= {p.stem: int(p.read_text()) for p in (Path(cluster.state_dir) / "pids").glob("*.pid")}
+            ceiling(cluster, args.rss_servers, pids)
+            return
         ns = kubeenv.create_namespace(api, "bench")
         mport, hport = free_port(), free_port()
         log_path = Path(f"/tmp/mcpop-bench-{uuid.uuid4().hex[:6]}.log")
@@ -408,6 +465,7 @@ def main() -> None:
             create_all(api, ns, range(args.servers))
             created = time.monotonic() - t0
             took = ready.wait(args.servers, timeout=1800) + created
+            print(f"  Ready by {ready.step}: {ready.rates(t0)}")
             print(
                 f"{args.servers} MCPServers: created in {created:.1f}s, all Ready {took:.1f}s after the first create "
                 f"({args.servers / took:.1f} servers/s)"
@@ -441,13 +499,16 @@ def main() -> None:
             pids = {"operator": proc.pid, "bench": os.getpid()}
             if cluster.state_dir:
                 pids |= {p.stem: int(p.read_text()) for p in (Path(cluster.state_dir) / "pids").glob("*.pid")}
-            sent, cpu0, t2 = requests(op), cpu_seconds(pids), time.monotonic()
+            sent, served, cpu0, t2 = requests(op), apiserver_requests(api), cpu_seconds(pids), time.monotonic()
             create_all(api, ns, range(args.servers, args.rss_servers))
             took2 = ready.wait(args.rss_servers, timeout=1800)
+            print(f"  Ready by {ready.step} (in the work queue's order): {ready.rates(t2, args.servers)}")
             print(f"CPU while growing to {args.rss_servers}: "
                   f"{cpu_split(cpu0, cpu_seconds(pids), time.monotonic() - t2)}")  # fmt: skip
             grown = per_server(sent, requests(op), max(1, args.rss_servers - args.servers))
             print(f"API requests per server while growing to {args.rss_servers}: {grown}")
+            served_all = per_server(served, apiserver_requests(api), max(1, args.rss_servers - args.servers))
+            print(f"  API server requests per server (every client): {served_all}")
             time.sleep(args.workers)
             rss, peak = rss_kib(proc.pid)
             print(
