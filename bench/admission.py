@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 import kubeenv  # noqa: E402
-from operator_harness import free_port, start_operator  # noqa: E402
+from operator_harness import start_operator  # noqa: E402
+from ports import free_port  # noqa: E402
 
 from mcpop.apply.runtime.client import Kube  # noqa: E402
 from mcpop.cli.main import app  # noqa: E402

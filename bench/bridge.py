@@ -30,7 +30,6 @@ import argparse
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+from ports import free_port  # noqa: E402
+
 from mcpop.apply.verify.probe import tool_digest  # noqa: E402  (the operator's digest, as the bridge computes it)
 
 #: the stateless gateway mcpop-bridge replaced (issue 20), for comparison only
@@ -152,12 +154,6 @@ def issuer(tmp: str, audience: str) -> tuple[list[str], str]:
 def tool(*args: str) -> str:
     out = subprocess.run([str(ROOT / "tools" / args[0]), *args[1:]], capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:

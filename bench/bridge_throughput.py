@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bridge import free_port, issuer, running_bridge, tool  # bench/bridge.py's helpers; it puts the repo first
+from bridge import issuer, running_bridge, tool  # bench/bridge.py's helpers; it puts the repo first
+from ports import free_port  # bench/bridge.py put tests/ on the path
 
 from mcpop.apply.verify.probe import tool_digest
 

@@ -66,7 +66,8 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 import kubeenv  # noqa: E402
 from cli_process import MCP  # noqa: E402
 from kubernetes import client  # noqa: E402
-from operator_harness import OperatorProcess, free_port  # noqa: E402
+from operator_harness import OperatorProcess  # noqa: E402
+from ports import free_port  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpservers"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,12 +27,6 @@ def tool(*args: str) -> str:
     out = subprocess.run([str(ROOT / "tools" / args[0]), *args[1:]], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, f"tools/{' '.join(args)} failed:\n{out.stderr[-3000:]}"
     return out.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str) -> tuple[int, str]:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _SERVER = r"""
@@ -52,12 +54,6 @@ def sdk_path(legacy: bool = False) -> str:
     if out.returncode != 0:
         raise RuntimeError(f"tools/mcp-sdk path failed: {out.stderr}")
     return out.stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,12 +39,6 @@ def crane(*args: str) -> str:
     if out.returncode != 0:
         raise RuntimeError(f"crane {' '.join(args[:2])} failed ({out.returncode}): {out.stderr.strip()}")
     return out.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -26,10 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 USER, PASSWORD, TOKEN = "alice", "s3cret-pw", "tok-0123"
 
 
-def free_port() -> int:
-    return oci_registry.free_port()
-
-
 def crane_path() -> str | None:
     """The pinned crane (built on first use), or None without Go."""
     return oci_registry.crane_path() if shutil.which("go") else None

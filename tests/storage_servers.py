@@ -26,6 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("MCPOP_CACHE_DIR", Path.home() / ".cache" / "mcpop"))
 AZURITE_VERSION = "3.37.0"
@@ -34,12 +36,6 @@ AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
 AZURE_ACCOUNT = "devstoreaccount1"
 # Azurite's published development account key (the same for every Azurite installation; not a secret)
 AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _have(module: str) -> bool:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,12 @@ import pytest
 import yaml
 from cli_process import MCP
 from kubernetes import client
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "mcp.allbeone.io", "v1", "mcpservers"
 OPERATOR_NS = "mcpop-system"
 SA_NAME = "mcpop-operator"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def apply_as(api: client.ApiClient, obj: dict[str, Any], field_manager: str = "mcpop-tests") -> dict[str, Any]:

@@ -21,7 +21,8 @@ import pytest
 from cli_process import MCP
 from kubernetes import client
 from operator_harness import *  # noqa: F403
-from operator_harness import ROOT, OperatorProcess, Servers, free_port, grant_leases, start_operator, wait
+from operator_harness import ROOT, OperatorProcess, Servers, grant_leases, start_operator, wait
+from ports import free_port
 
 
 def basic(name: str) -> dict:

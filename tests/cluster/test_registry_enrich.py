@@ -20,10 +20,10 @@ from operator_harness import *  # noqa: F403
 from operator_harness import (
     OperatorProcess,
     Servers,
-    free_port,
     load_example,
     wait,
 )
+from ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from registry_harness import Registries

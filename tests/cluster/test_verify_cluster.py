@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 from bridge_process import running_bridge, tool
-from mcp_servers import SdkServer, free_port, sdk_path, start_sdk_server
+from mcp_servers import SdkServer, sdk_path, start_sdk_server
 from operator_harness import *  # noqa: F403
 from operator_harness import OPERATOR_NS, ROOT, SA_NAME, OperatorProcess, Servers, stop_operator, wait
+from ports import free_port
 
 from mcpop.apply.mcpserver.identity import ClusterIdentity
 from mcpop.apply.runtime.client import Kube

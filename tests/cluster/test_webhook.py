@@ -231,7 +231,8 @@ OPERATOR_FLAGS = ("--enable-webhooks", "--webhook-cert-management", "external")
 def test_the_operator_serves_the_webhooks_that_webhook_config_registers(
     kube_cluster: kubeenv.KubeCluster, kube: Kube, namespace: str, tmp_path: Path
 ) -> None:
-    from operator_harness import free_port, start_operator
+    from operator_harness import start_operator
+    from ports import free_port
 
     from mcpop.cli.main import app
 

@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from bridge_process import free_port, post_initialize
+from bridge_process import post_initialize
 from conformance_suite import BASELINE, Run, stale_entries, suite_behind_bridge, unexpected_failures
 from idp import Issuer
+from ports import free_port
 from token_proxy import running_token_proxy
 
 #: never fetched: with --jwks-file the bridge reads the keys from the file, not from OIDC discovery

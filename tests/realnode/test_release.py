@@ -310,7 +310,7 @@ def test_the_readme_quickstart_runs_as_written_against_the_released_chart(
     comes from the node's registry (plain HTTP) with the placement and the mirror as values, `mcp deploy` places
     the server on the tainted node, and the forwarded port is a free one. helm, mcp, kubectl and curl are the
     real commands on PATH; the kubeconfig's context namespace is the test's (a user's is `default`)."""
-    from bridge_process import free_port
+    from ports import free_port
 
     cluster, commands = real_cluster, quickstart()
     assert commands[0].startswith(f"helm install mcpop {PUBLISHED_CHART} --version {V2} ")

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_process import bridge_process, free_port, http_get, post_initialize, running_bridge, tool
+from bridge_process import bridge_process, http_get, post_initialize, running_bridge, tool
+from ports import free_port
 
 from mcpop.render.normalize import BRIDGE_VERSION
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_process import free_port, post_initialize, running_bridge
 from bridge_process import http_get as _get
+from bridge_process import post_initialize, running_bridge
 from idp import Issuer
+from ports import free_port
 
 SERVER = '''
 import json, os

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_process import free_port, http_get, running_bridge
+from bridge_process import http_get, running_bridge
+from ports import free_port
 
 SERVER = '''
 import sys

@@ -27,13 +27,13 @@ from tests.ocikit import (
     crane_path,
     digest,
     docker_config,
-    free_port,
     index,
     layer_tar,
     local_registry,
     push,
     token_auth_registry,
 )
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

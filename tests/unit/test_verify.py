@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from mcp_servers import bad_server, free_port, sdk_path, sdk_server, start_sdk_server
+from mcp_servers import bad_server, sdk_path, sdk_server, start_sdk_server
+from ports import free_port
 
 from mcpop.apply.verify.probe import MAX_TOOL_NAMES, Verdict, probe, redact, tool_digest
 from mcpop.apply.verify.verifier import PENDING, VERIFY_FAILURES, Target, Verifier
