@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from installed import installed_mcp
+from installed import installed_mcp, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 MCP = [sys.executable, "-c", "from mcpop.cli.main import run; run()"]
@@ -36,18 +35,6 @@ SERVER = {
     "metadata": {"name": "bench-status", "namespace": "default"},
     "spec": {"image": "ghcr.io/example/mcp", "tag": "1"},
 }
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock and CPU (user + system) seconds of one run."""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    took = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.decode()[-500:]}")
-    return took, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def busy_fraction(seconds: float = 1.0) -> float:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from installed import Installed, installed_mcp
+from installed import Installed, installed_mcp, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples/02-mcpserver-basic.yaml"
@@ -50,16 +49,6 @@ def _helm() -> str:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system, the process and its children) of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 Command = tuple[list[str], dict[str, str]]  # argv and environment
 
 
@@ -68,10 +57,10 @@ def _side_by_side(commands: dict[str, Command], runs: int) -> tuple[dict[str, fl
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
     for cmd in commands.values():
-        _time(*cmd)  # warm-up, not counted: writes the bytecode cache, fills the page cache
+        timed(*cmd)  # warm-up, not counted: writes the bytecode cache, fills the page cache
     for _ in range(runs):
         for name, cmd in commands.items():
-            wall, cpu = _time(*cmd)
+            wall, cpu = timed(*cmd)
             walls[name].append(wall)
             cpus[name].append(cpu)
     median = statistics.median
