@@ -17,7 +17,7 @@ behind them, so the last steps of a large growth pass quickly.
 `--ceiling N` (after the operator's run, on the cluster holding its servers) and `--ceiling-only` (no operator:
 an empty cluster grown to `--rss-servers`) measure the control plane alone: the objects `mcp render` gives,
 server-side applied by 16 threads, timed until every Deployment is available, with the API server's requests per
-server.
+server. `--kubectl-only` does the same with `kubectl apply --server-side` of one file (one object at a time).
 
 Readiness is counted by a watch, not by listing: a LIST of thousands of objects every 2 s would load the API
 server, on the same cores, with work that is not part of what is measured.
@@ -27,6 +27,7 @@ Adds fake kwok nodes with room for the pods (the default two nodes hold 110 pods
 
     python bench/reconcile.py [--servers 500] [--rss-servers 1000] [--workers 10] [--verify-concurrency 0]
     python bench/reconcile.py --ceiling-only --rss-servers 5000
+    python bench/reconcile.py --kubectl-only --rss-servers 5000
 
 With `--verify-concurrency N` (N > 0) the operator also verifies every server, as in-cluster: out of the
 cluster no Service answers, so every handshake fails and is retried with backoff; what this measures is
@@ -236,18 +237,20 @@ def kubectl_apply(cluster: kubeenv.KubeCluster, n: int) -> float:
     its own; seconds from the apply until every Deployment is available (what Ready waits for)."""
     api = cluster.api_client
     ns = kubeenv.create_namespace(api, "kubectl")
+    available = Tally(functools.partial(client.AppsV1Api(api).list_namespaced_deployment, ns), deployment_available)
     with tempfile.TemporaryDirectory() as tmp:
         rendered = render_servers(n, ns, Path(tmp), "yaml")
-        t0 = time.monotonic()
+        served0, t0 = apiserver_requests(api), time.monotonic()
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f", str(rendered)],
                        stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     applied = time.monotonic() - t0
-    available = Tally(functools.partial(client.AppsV1Api(api).list_namespaced_deployment, ns), deployment_available)
-    available.wait(n, timeout=1800)
+    available.wait(n, timeout=3600)
     available.stop()
     took = time.monotonic() - t0
     print(f"kubectl apply --server-side of the same objects ({n} servers): applied in {applied:.1f}s, every "
           f"Deployment available {took:.1f}s after ({n / took:.1f} servers/s)")  # fmt: skip
+    print(f"  available by {available.step}: {available.rates(t0)}")
+    print(f"  API server requests per server (every client): {per_server(served0, apiserver_requests(api), n)}")
     return took
 
 
@@ -395,6 +398,11 @@ def main() -> None:
         action="store_true",
         help="no operator: only the control plane alone, from an empty cluster to --rss-servers servers' objects",
     )
+    ap.add_argument(
+        "--kubectl-only",
+        action="store_true",
+        help="no operator: only `kubectl apply --server-side`, from an empty cluster to --rss-servers servers' objects",
+    )
     ap.add_argument("--profile", type=Path, help="write a CPU profile of the growth and the heap's top lines here")
     args = ap.parse_args()
     pport = free_port()
@@ -416,6 +424,9 @@ def main() -> None:
             if cluster.state_dir:
                 pids |= {p.stem: int(p.read_text()) for p in (Path(cluster.state_dir) / "pids").glob("*.pid")}
             ceiling(cluster, args.rss_servers, pids)
+            return
+        if args.kubectl_only:
+            kubectl_apply(cluster, args.rss_servers)
             return
         ns = kubeenv.create_namespace(api, "bench")
         mport, hport = free_port(), free_port()
