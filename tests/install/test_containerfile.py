@@ -50,9 +50,20 @@ def test_the_mcp_sdk_goes_beside_the_venv_without_its_console_scripts() -> None:
     build = " ".join(_stages()[0])
     assert "COPY dist/mcp-sdk-wheels/ /mcp-sdk-wheels/" in build
     joined = re.sub(r"\s*\\\s*", " ", build)
-    assert '--find-links /mcp-sdk-wheels --no-compile --target /opt/mcpop/mcp-sdk "mcp==${MCP_SDK_VERSION}"' in joined
+    assert (
+        "--find-links /mcp-sdk-wheels --find-links /wheels --constraint /tmp/venv-constraints.txt --no-compile "
+        '--target /opt/mcpop/mcp-sdk "mcp==${MCP_SDK_VERSION}"'
+    ) in joined
     assert "rm -rf /opt/mcpop/mcp-sdk/bin" in build, "the SDK's `mcp` script must not replace mcpop's"
     assert "compileall -q /opt/mcpop/lib /opt/mcpop/mcp-sdk" in build
+
+
+def test_the_mcp_sdk_is_resolved_with_the_versions_the_venv_holds() -> None:
+    """The SDK's directory comes last on sys.path, so the venv's copies of shared packages are the ones it loads:
+    it is resolved against exactly those (a conflict fails the build, not the verifier at run time)."""
+    joined = re.sub(r"\s*\\\s*", " ", " ".join(_stages()[0]))
+    freeze = joined.index("/opt/mcpop/bin/python -m pip freeze --exclude mcpop > /tmp/venv-constraints.txt")
+    assert joined.index("--find-links /wheels 'mcpop[storage]'") < freeze < joined.index("--target /opt/mcpop/mcp-sdk")
 
 
 def test_the_image_pins_the_sdk_the_operator_looks_for() -> None:
